@@ -1,0 +1,254 @@
+/**
+ * Reads one BodyDoc: Teams blocks (join links, Meeting ID, passcode, CVI), other providers'
+ * links, and link warnings (FORMATS.md T2, T5, T6, T7, B2). Pure and linear in the body size.
+ */
+import type { CviCoordinates } from "../core/domain.ts";
+import type { BodyDoc, BodyLine, BodyLink } from "./body.ts";
+import { containsPhrase, findLabel, LABELS } from "./labels/index.ts";
+import { classifyProviderUrl, isKnownNonMeetingUrl, type ProviderLink } from "./providers/others.ts";
+import { classifyTeamsUrl, type MeetingOptionsIds, parseMeetingOptionsUrl, type TeamsLink } from "./providers/teams.ts";
+import { digitsOnly } from "./text.ts";
+import { unwrapUrl } from "./unwrap/index.ts";
+import { isDangerousScheme, isRejected, parseWebUrl } from "./url-safety.ts";
+
+/** A link after unwrapping and classification. */
+export type ClassifiedLink =
+  | { kind: "teams"; link: TeamsLink; label: string; line: number; original: BodyLink }
+  | { kind: "provider"; link: ProviderLink; line: number }
+  | { kind: "other"; url: string; line: number; phishing: boolean }
+  | { kind: "options"; ids: MeetingOptionsIds; line: number }
+  | { kind: "opaque"; url: string; domain: string | null; line: number }
+  | { kind: "ignored"; line: number; url: string };
+
+export interface TeamsBlock {
+  quoted: boolean;
+  firstLine: number;
+  lastLine: number;
+  /** Classic meetup-join link chosen for this block, if any. */
+  classic: TeamsLink | null;
+  short: TeamsLink | null;
+  /** Other Teams join links in the block that describe a different meeting. */
+  extraLinks: TeamsLink[];
+  meetingId: string | null;
+  passcode: string | null;
+  cvi: CviCoordinates | null;
+  options: MeetingOptionsIds | null;
+  /** A Mimecast (opaque) wrapped link sits where the join link would be. */
+  opaqueJoin: { url: string; domain: string | null } | null;
+}
+
+export interface BodyAnalysis {
+  blocks: TeamsBlock[];
+  links: ClassifiedLink[];
+  warnings: string[];
+}
+
+const SEPARATOR = /^_{40,}\s*$/;
+
+export function classifyLink(link: BodyLink, line: number, warnings: Set<string>): ClassifiedLink {
+  const raw = link.url.trim();
+  if (isDangerousScheme(raw) || /^(?:mailto|tel|sips?|h323|callto|skype):/i.test(raw)) return { kind: "ignored", line, url: raw };
+  const unwrapped = unwrapUrl(raw);
+  for (const w of unwrapped.warnings) warnings.add(w);
+  if (unwrapped.opaque) return { kind: "opaque", url: unwrapped.url, domain: unwrapped.opaque.domain, line };
+  const url = unwrapped.url;
+  const teams = classifyTeamsUrl(url);
+  if (teams.kind === "join") return { kind: "teams", link: teams.link, label: link.label, line, original: link };
+  if (teams.kind === "rejected") {
+    if (teams.reason === "userinfo") warnings.add("link-userinfo: a link with user information in its address was ignored");
+    return { kind: "ignored", line, url };
+  }
+  if (teams.kind === "non-join") {
+    const ids = parseMeetingOptionsUrl(url);
+    return ids ? { kind: "options", ids, line } : { kind: "ignored", line, url };
+  }
+  const provider = classifyProviderUrl(url);
+  if (provider) return { kind: "provider", link: provider, line };
+  const parsed = parseWebUrl(url, true);
+  if (isRejected(parsed)) {
+    if (parsed.rejected === "userinfo") warnings.add("link-userinfo: a link with user information in its address was ignored");
+    return { kind: "ignored", line, url };
+  }
+  if (isKnownNonMeetingUrl(url)) return { kind: "ignored", line, url };
+  const lowerLabel = link.label.toLowerCase();
+  const teamsLike =
+    containsPhrase(lowerLabel, LABELS.joinLink) || (link.title !== null && /meeting join link/i.test(link.title)) || /microsoft teams/i.test(lowerLabel);
+  if (teamsLike) {
+    warnings.add("Teams-like link text on non-Microsoft host");
+    return { kind: "other", url: parsed.url.href, line, phishing: true };
+  }
+  const looksLikeMeeting =
+    /\bjoin\b|teilnehmen|participer|unirse|deelnemen|partecipa|tilmeld|liity|参加|加入|skype meeting|besprechung|réunion|meeting/i.test(link.label) ||
+    /\/(?:call|meet|join|meeting|conference)\//i.test(parsed.url.pathname) ||
+    parsed.host === "events.teams.microsoft.com";
+  return looksLikeMeeting ? { kind: "other", url: parsed.url.href, line, phishing: false } : { kind: "ignored", line, url };
+}
+
+/** Value of a label on the same line, or on the next non-empty line when the rest is empty. */
+function labelValue(lines: BodyLine[], i: number, end: number, labels: readonly string[]): { value: string; line: number } | null {
+  const line = lines[i]!;
+  const hit = findLabel(line.text, line.lower, labels);
+  if (!hit) return null;
+  if (hit.rest !== "") return { value: hit.rest, line: i };
+  for (let j = i + 1; j <= end && j <= i + 2; j++) {
+    const next = lines[j]!.text;
+    if (next !== "") return { value: next, line: j };
+  }
+  return null;
+}
+
+const MEETING_ID_VALUE = /^(\d(?: ?\d){8,19})(?![\d#])/;
+const VIDEO_ID_VALUE = /^(\d(?: ?\d){8,10})(?![\d#])/;
+const EMAIL = /(?:mailto:|sip:)?([A-Za-z0-9._%+~'=-]{1,64})@([A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,9})/;
+
+function tenantKeyOf(local: string, domain: string): string {
+  return `${local}@${domain.toLowerCase()}`;
+}
+
+/** Finds the tenant key for a video id at line `at`: same line before the label (V1), a Tenant key label, or the nearest address above. */
+function findTenantKey(lines: BodyLine[], at: number, start: number, labelIndex: number): string | null {
+  const sameLine = lines[at]!;
+  const before = sameLine.text.slice(0, labelIndex);
+  const m1 = EMAIL.exec(before);
+  if (m1) return tenantKeyOf(m1[1]!, m1[2]!);
+  for (let j = at - 1; j >= start && j >= at - 4; j--) {
+    const line = lines[j]!;
+    const labelled = findLabel(line.text, line.lower, LABELS.tenantKey);
+    const source = labelled ? labelled.rest || (lines[j + 1]?.text ?? "") : line.text;
+    const fromLink = line.links.find((l) => /^mailto:/i.test(l.url));
+    const m = fromLink ? EMAIL.exec(fromLink.url.slice(7)) : EMAIL.exec(source);
+    if (m) return tenantKeyOf(m[1]!, m[2]!);
+    if (labelled) return null;
+  }
+  return null;
+}
+
+function findMoreInfo(lines: BodyLine[], at: number, end: number, classified: Map<BodyLink, ClassifiedLink>): string | null {
+  for (let j = at; j <= end && j <= at + 2; j++) {
+    for (const link of lines[j]!.links) {
+      if (/^(?:mailto|tel):/i.test(link.url)) continue;
+      const c = classified.get(link);
+      const url = c && (c.kind === "ignored" || c.kind === "other") ? c.url : null;
+      const labelled = containsPhrase(link.label.toLowerCase(), LABELS.cviMoreInfo);
+      if (url && /^https?:\/\//i.test(url) && (labelled || j > at || !/microsoft|teams/i.test(url))) {
+        const parsed = parseWebUrl(url, true);
+        if (!isRejected(parsed) && !parsed.host.endsWith("teams.microsoft.com") && parsed.host !== "aka.ms") return parsed.url.href;
+      }
+    }
+  }
+  return null;
+}
+
+function analyzeBlock(
+  lines: BodyLine[],
+  start: number,
+  end: number,
+  quoted: boolean,
+  classified: Map<BodyLink, ClassifiedLink>,
+): TeamsBlock | null {
+  const teamsLinks: Array<{ link: TeamsLink; preferred: boolean }> = [];
+  let options: MeetingOptionsIds | null = null;
+  let opaqueJoin: TeamsBlock["opaqueJoin"] = null;
+  let meetingId: string | null = null;
+  let passcode: string | null = null;
+  let meetingIdLine = -1;
+  let cvi: CviCoordinates | null = null;
+  for (let i = start; i <= end; i++) {
+    const line = lines[i]!;
+    for (const link of line.links) {
+      const c = classified.get(link);
+      if (!c) continue;
+      if (c.kind === "teams") {
+        const lower = c.label.toLowerCase();
+        const preferred =
+          containsPhrase(lower, LABELS.joinLink) ||
+          (link.title !== null && /meeting join link/i.test(link.title)) ||
+          /(?:^|\s)(?:x_)?me-email-headline(?:\s|$)/.test(link.className ?? "") ||
+          findLabel(c.label, lower, LABELS.joinPrefix) !== null;
+        teamsLinks.push({ link: c.link, preferred });
+      } else if (c.kind === "options" && options === null) {
+        options = c.ids;
+      } else if (c.kind === "opaque" && opaqueJoin === null) {
+        opaqueJoin = { url: c.url, domain: c.domain };
+      }
+    }
+    if (meetingId === null) {
+      const v = labelValue(lines, i, end, LABELS.meetingId);
+      const m = v ? MEETING_ID_VALUE.exec(v.value) : null;
+      if (m) {
+        meetingId = digitsOnly(m[1]!);
+        meetingIdLine = v!.line;
+      }
+    }
+    if (passcode === null && meetingId !== null) {
+      const v = labelValue(lines, i, end, LABELS.passcode);
+      const m = v ? /^(\S{1,32})/.exec(v.value) : null;
+      if (m && i - meetingIdLine <= 6) passcode = m[1]!;
+    }
+    if (cvi === null) {
+      const hit = findLabel(line.text, line.lower, LABELS.videoId);
+      if (hit) {
+        const valueSource = hit.rest !== "" ? hit.rest : (lines[i + 1]?.text ?? "");
+        const m = VIDEO_ID_VALUE.exec(valueSource);
+        const tenantKey = m ? findTenantKey(lines, i, start, hit.index) : null;
+        if (m && tenantKey) {
+          cvi = { tenantKey, videoConferenceId: digitsOnly(m[1]!), moreInfoUrl: findMoreInfo(lines, i, end, classified) };
+        }
+      }
+    }
+  }
+  if (teamsLinks.length === 0 && cvi === null) {
+    if (meetingId === null && opaqueJoin === null) return null;
+    // A bare Meeting ID is a Teams one only inside a block that says Teams and links no other provider.
+    let mentionsTeams = opaqueJoin !== null && /teams/i.test(opaqueJoin.domain ?? "");
+    let otherProvider = false;
+    for (let i = start; i <= end; i++) {
+      if (lines[i]!.lower.includes("microsoft teams") || lines[i]!.lower.includes("teams")) mentionsTeams = true;
+      for (const link of lines[i]!.links) if (classified.get(link)?.kind === "provider") otherProvider = true;
+    }
+    if (!mentionsTeams || otherProvider) return null;
+  }
+  const classics = teamsLinks.filter((t) => t.link.kind === "classic");
+  const shorts = teamsLinks.filter((t) => t.link.kind === "short");
+  const classic = (classics.find((t) => t.preferred) ?? classics[classics.length - 1])?.link ?? null;
+  const short = (shorts.find((t) => t.preferred) ?? shorts[0])?.link ?? null;
+  const extraLinks: TeamsLink[] = [];
+  for (const t of teamsLinks) {
+    if (t.link === classic || t.link === short) continue;
+    const same =
+      (t.link.threadId !== null && t.link.threadId === classic?.threadId) ||
+      (t.link.meetingId !== null && (t.link.meetingId === short?.meetingId || t.link.meetingId === meetingId));
+    if (!same && !extraLinks.some((e) => e.url === t.link.url)) extraLinks.push(t.link);
+  }
+  return { quoted, firstLine: start, lastLine: end, classic, short, extraLinks, meetingId, passcode, cvi, options, opaqueJoin };
+}
+
+export function analyzeBody(doc: BodyDoc): BodyAnalysis {
+  const warnings = new Set<string>(doc.warnings);
+  const links: ClassifiedLink[] = [];
+  const classified = new Map<BodyLink, ClassifiedLink>();
+  doc.lines.forEach((line, i) => {
+    for (const link of line.links) {
+      const c = classifyLink(link, i, warnings);
+      classified.set(link, c);
+      links.push(c);
+    }
+  });
+  // Blocks: runs of lines between long underscore rules, split where quoting starts or ends.
+  const blocks: TeamsBlock[] = [];
+  let start = 0;
+  const lines = doc.lines;
+  for (let i = 0; i <= lines.length; i++) {
+    const atEnd = i === lines.length;
+    const isSeparator = !atEnd && SEPARATOR.test(lines[i]!.text);
+    const quoteChange = !atEnd && i > start && lines[i]!.quoted !== lines[start]!.quoted;
+    if (atEnd || isSeparator || quoteChange) {
+      if (i > start) {
+        const block = analyzeBlock(lines, start, i - 1, lines[start]!.quoted, classified);
+        if (block) blocks.push(block);
+      }
+      start = isSeparator ? i + 1 : i;
+    }
+  }
+  return { blocks, links, warnings: [...warnings] };
+}

@@ -1,0 +1,335 @@
+/**
+ * Builds one Invite's join and alternatives from its sources, in FORMATS.md T8 precedence:
+ * structured fields (Graph onlineMeeting, ICS X-MICROSOFT-*), then the HTML body's Teams block,
+ * then the text body's, then anything else; other providers and SIP per B2.4.
+ */
+import type { CviCoordinates, Join, TeamsJoin } from "../core/domain.ts";
+import { type BodyAnalysis, type ClassifiedLink, analyzeBody, type TeamsBlock } from "./analyze-body.ts";
+import { type BodyDoc, htmlToDoc, textToDoc } from "./body.ts";
+import type { ProviderLink } from "./providers/others.ts";
+import { findPrintedVideoAddresses, findSipAddresses, type PrintedVideoAddress, type SipAddress } from "./providers/sip.ts";
+import { classifyTeamsUrl, isValidThreadId, type TeamsLink } from "./providers/teams.ts";
+
+export interface InviteSources {
+  /** Structured Teams/meeting URLs in precedence order (Graph onlineMeeting.joinUrl, ICS X-MICROSOFT-SKYPETEAMSMEETINGURL, ...). */
+  structuredUrls: string[];
+  /** Thread id known without a URL (SKYPETEAMSPROPERTIES.cid, CONFLINK). */
+  structuredThreadId: string | null;
+  /** URLs that name the meeting outside the body (Graph onlineMeetingUrl, locations[].locationUri, ICS URL/CONFERENCE). */
+  meetingUrls: string[];
+  html: string | null;
+  text: string | null;
+  location: string | null;
+  /** Addresses that are people, never SIP meetings (organizer, attendees). */
+  peopleAddresses: string[];
+}
+
+export interface InviteContext {
+  /** Plain text of the body (for custom rules `field: text`), at most 64 KiB. */
+  text: string;
+  location: string;
+  /** Provider video addresses printed in the body (B2.2), in order. */
+  printedVideoAddresses: PrintedVideoAddress[];
+  /** The provider link chosen as join, when not Teams (for dial-string derivation). */
+  providerLink: ProviderLink | null;
+  /** Passcode printed near the chosen provider's link (numeric Zoom passcodes), if any. */
+  providerPasscode: string | null;
+  /** Meeting number printed near the chosen provider's link, if any. */
+  providerMeetingNumber: string | null;
+}
+
+export interface Assembled {
+  join: Join | null;
+  alternatives: Join[];
+  warnings: string[];
+  context: InviteContext;
+}
+
+const TEXT_CONTEXT_CHARS = 64 * 1024;
+
+function teamsJoin(link: TeamsLink | null, short: TeamsLink | null): TeamsJoin {
+  const main = link ?? short;
+  return {
+    cloud: main?.cloud ?? "commercial",
+    joinUrl: link?.url ?? null,
+    shortUrl: short?.url ?? null,
+    threadId: link?.threadId ?? null,
+    messageId: link?.messageId ?? null,
+    tenantId: link?.tenantId ?? null,
+    organizerId: link?.organizerId ?? null,
+    meetingId: short?.meetingId ?? null,
+    passcode: null,
+    cvi: null,
+  };
+}
+
+function joinOf(teams: TeamsJoin, fallbackUrl: string | null = null): Join {
+  return { provider: "teams", url: teams.joinUrl ?? teams.shortUrl ?? fallbackUrl, sipUri: null, teams };
+}
+
+function pickBlock(analysis: BodyAnalysis | null): { block: TeamsBlock; quoted: boolean } | null {
+  if (!analysis) return null;
+  const unquoted = analysis.blocks.filter((b) => !b.quoted);
+  const pool = unquoted.length > 0 ? unquoted : analysis.blocks;
+  const block = pool[pool.length - 1];
+  return block ? { block, quoted: block.quoted } : null;
+}
+
+function sameMeeting(a: TeamsJoin, block: TeamsBlock): boolean {
+  const blockThread = block.classic?.threadId ?? null;
+  if (a.threadId && blockThread) return a.threadId === blockThread;
+  const blockMeeting = block.meetingId ?? block.short?.meetingId ?? null;
+  if (a.meetingId && blockMeeting) return a.meetingId === blockMeeting;
+  // Nothing to compare: the body's block is taken as the same meeting (T8.2).
+  return true;
+}
+
+function blockTeamsJoin(block: TeamsBlock): TeamsJoin {
+  const t = teamsJoin(block.classic, block.short);
+  t.meetingId = block.meetingId ?? block.short?.meetingId ?? null;
+  t.passcode = t.meetingId !== null && block.meetingId !== null ? block.passcode : null;
+  t.cvi = block.cvi;
+  return t;
+}
+
+function dedupeKey(j: Join): string {
+  if (j.teams) return `teams|${j.teams.threadId ?? j.teams.meetingId ?? j.url ?? ""}`;
+  return `${j.provider}|${(j.url ?? j.sipUri ?? "").toLowerCase()}`;
+}
+
+function providerKey(link: ProviderLink): string {
+  return `${link.provider}|${link.meetingId ?? link.name ?? link.url}`.toLowerCase();
+}
+
+export function assembleJoin(sources: InviteSources): Assembled {
+  const warnings = new Set<string>();
+  const htmlDoc: BodyDoc | null = sources.html ? htmlToDoc(sources.html) : null;
+  const htmlAnalysis = htmlDoc ? analyzeBody(htmlDoc) : null;
+  let textDoc: BodyDoc | null = null;
+  let textAnalysis: BodyAnalysis | null = null;
+  const htmlUseful = htmlAnalysis?.links.some((l) => l.kind !== "ignored") ?? false;
+  if (sources.text && (!htmlAnalysis || htmlAnalysis.blocks.length === 0 || !htmlUseful)) {
+    textDoc = textToDoc(sources.text);
+    textAnalysis = analyzeBody(textDoc);
+  }
+  const locationDoc = sources.location ? textToDoc(sources.location) : null;
+  const locationAnalysis = locationDoc ? analyzeBody(locationDoc) : null;
+  for (const a of [htmlAnalysis, textAnalysis, locationAnalysis]) for (const w of a?.warnings ?? []) warnings.add(w);
+
+  // 1. Structured Teams links.
+  let sClassic: TeamsLink | null = null;
+  let sShort: TeamsLink | null = null;
+  const otherStructured: string[] = [];
+  for (const url of sources.structuredUrls) {
+    const c = classifyTeamsUrl(url);
+    if (c.kind === "join") {
+      if (c.link.kind === "classic") sClassic ??= c.link;
+      else sShort ??= c.link;
+    } else {
+      otherStructured.push(url);
+    }
+  }
+
+  // 2. Body Teams block: HTML first, then text; locations last.
+  const picked = pickBlock(htmlAnalysis) ?? pickBlock(textAnalysis) ?? pickBlock(locationAnalysis);
+  const alternatives: Join[] = [];
+  let teams: TeamsJoin | null = null;
+  let teamsFallbackUrl: string | null = null;
+
+  if (sClassic || sShort) {
+    teams = teamsJoin(sClassic, sShort);
+    if (picked) {
+      if (sameMeeting(teams, picked.block)) {
+        const b = picked.block;
+        if (!teams.joinUrl && b.classic) {
+          teams = { ...teamsJoin(b.classic, sShort ?? b.short) };
+        }
+        teams.shortUrl ??= b.short?.url ?? null;
+        const printed = b.meetingId;
+        const fromUrl = teams.meetingId ?? b.short?.meetingId ?? null;
+        if (printed && fromUrl && printed !== fromUrl) warnings.add("printed Meeting ID differs from the short link's digits; the printed one is used");
+        teams.meetingId = printed ?? fromUrl;
+        teams.passcode = printed ? b.passcode : null;
+        teams.cvi = b.cvi;
+        if (picked.quoted) warnings.add("Teams details taken from a quoted earlier invite");
+      } else {
+        warnings.add("the Teams meeting in the body differs from the calendar's; the calendar's is used");
+        alternatives.push(joinOf(blockTeamsJoin(picked.block)));
+      }
+    }
+  } else if (picked) {
+    teams = blockTeamsJoin(picked.block);
+    if (picked.quoted) warnings.add("Teams details taken from a quoted earlier invite");
+    if (!teams.joinUrl && !teams.shortUrl && picked.block.opaqueJoin) teamsFallbackUrl = picked.block.opaqueJoin.url;
+  } else if (sources.structuredThreadId && isValidThreadId(sources.structuredThreadId)) {
+    // A Teams meeting known only by its thread id (no link anywhere): nothing joinable by URL.
+    teams = teamsJoin(null, null);
+    teams.threadId = sources.structuredThreadId;
+  }
+
+  if (teams) {
+    if (!teams.threadId && sources.structuredThreadId && isValidThreadId(sources.structuredThreadId)) {
+      if (!teams.joinUrl) teams.threadId = sources.structuredThreadId;
+    }
+    const block = picked?.block;
+    if (block?.options && (block.classic || block.short) && (!teams.threadId || teams.threadId === block.options.threadId)) {
+      teams.threadId ??= block.options.threadId;
+      teams.tenantId ??= block.options.tenantId;
+      teams.organizerId ??= block.options.organizerId;
+    }
+    if (!teams.joinUrl && !teams.shortUrl) {
+      if (teams.meetingId || teams.cvi || teamsFallbackUrl) warnings.add("no Teams join link found; cloud assumed commercial");
+    }
+    if ((sClassic?.broadcast ?? false) || (picked?.block.classic?.broadcast ?? false)) {
+      warnings.add("Teams live event: devices cannot join as attendees");
+    }
+  }
+
+  // 3. Other Teams meetings anywhere (other blocks, extra links, location) become alternatives.
+  const chosenKey = teams ? dedupeKey(joinOf(teams)) : null;
+  const seen = new Set<string>(chosenKey ? [chosenKey] : []);
+  const seenTeamsUrls = new Set<string>([teams?.joinUrl, teams?.shortUrl].filter((u): u is string => !!u));
+  for (const a of alternatives) seen.add(dedupeKey(a));
+  const addAlternative = (j: Join) => {
+    const key = dedupeKey(j);
+    if (seen.has(key)) return;
+    seen.add(key);
+    alternatives.push(j);
+  };
+  const sameAsChosen = (link: TeamsLink): boolean =>
+    !!teams &&
+    ((link.threadId !== null && link.threadId === teams.threadId) ||
+      (link.meetingId !== null && link.meetingId === teams.meetingId) ||
+      seenTeamsUrls.has(link.url));
+  for (const analysis of [htmlAnalysis, textAnalysis, locationAnalysis]) {
+    if (!analysis) continue;
+    for (const block of analysis.blocks) {
+      if (picked && block === picked.block) {
+        for (const extra of block.extraLinks) if (!sameAsChosen(extra)) addAlternative(joinOf(teamsJoin(extra.kind === "classic" ? extra : null, extra.kind === "short" ? extra : null)));
+        continue;
+      }
+      for (const link of [block.classic, block.short, ...block.extraLinks]) {
+        if (link && !sameAsChosen(link)) addAlternative(joinOf(teamsJoin(link.kind === "classic" ? link : null, link.kind === "short" ? link : null)));
+      }
+    }
+  }
+
+  // 4. Other providers and SIP/H.323, in B2.4 order: location/structured first, then body order.
+  const providerJoins: Array<{ join: Join; link: ProviderLink | null; priority: number; order: number; line: number }> = [];
+  const providerSeen = new Set<string>();
+  let order = 0;
+  const addProvider = (c: ClassifiedLink, priority: number) => {
+    if (c.kind === "provider") {
+      const key = providerKey(c.link);
+      if (providerSeen.has(key)) return;
+      providerSeen.add(key);
+      providerJoins.push({ join: { provider: c.link.provider, url: c.link.url, sipUri: null, teams: null }, link: c.link, priority, order: order++, line: c.line });
+    } else if (c.kind === "other") {
+      const key = `other|${c.url}`;
+      if (providerSeen.has(key)) return;
+      providerSeen.add(key);
+      // Teams-like text on a foreign host is never the join (T7).
+      providerJoins.push({ join: { provider: "other", url: c.url, sipUri: null, teams: null }, link: null, priority: c.phishing ? 9 : priority + 1, order: order++, line: c.line });
+    }
+  };
+  for (const url of [...otherStructured, ...sources.meetingUrls]) {
+    const analysis = analyzeBody(textToDoc(url));
+    for (const c of analysis.links) addProvider(c, 1);
+  }
+  for (const c of locationAnalysis?.links ?? []) addProvider(c, 1);
+  const bodyAnalysis = htmlAnalysis && htmlUseful ? htmlAnalysis : (textAnalysis ?? htmlAnalysis);
+  const bodyDoc = bodyAnalysis === htmlAnalysis ? htmlDoc : textDoc;
+  for (const c of bodyAnalysis?.links ?? []) addProvider(c, 3);
+  if (bodyAnalysis !== htmlAnalysis && htmlAnalysis) for (const c of htmlAnalysis.links) addProvider(c, 3);
+
+  // SIP/H.323: exclude people, tenant keys, mailto targets and provider gateway addresses.
+  const exclude = new Set<string>(sources.peopleAddresses.map((a) => a.toLowerCase()));
+  for (const b of [...(htmlAnalysis?.blocks ?? []), ...(textAnalysis?.blocks ?? [])]) if (b.cvi) exclude.add(b.cvi.tenantKey.toLowerCase());
+  const sipFound: Array<{ sip: SipAddress; priority: number; order: number }> = [];
+  const printed: PrintedVideoAddress[] = [];
+  const sipSeen = new Set<string>();
+  const scanSip = (doc: BodyDoc | null, priority: number, isLocation: boolean) => {
+    if (!doc) return;
+    for (const line of doc.lines) {
+      for (const l of line.links) if (/^mailto:/i.test(l.url)) exclude.add(l.url.slice(7).split("?")[0]!.toLowerCase());
+    }
+    for (const line of doc.lines) {
+      if (line.quoted) continue;
+      for (const p of findPrintedVideoAddresses(line.text)) printed.push(p);
+      const sipSources = [line.text, ...line.links.filter((l) => /^(?:sips?|h323):/i.test(l.url)).map((l) => l.url)];
+      for (const text of sipSources) {
+        for (const sip of findSipAddresses(text, { exclude }, isLocation)) {
+          const key = sip.address.toLowerCase();
+          if (sipSeen.has(key)) continue;
+          sipSeen.add(key);
+          sipFound.push({ sip, priority: isLocation ? 1 : 3, order: order++ });
+        }
+      }
+    }
+    void priority;
+  };
+  scanSip(locationDoc, 1, true);
+  scanSip(bodyDoc, 3, false);
+  for (const p of sipFound) {
+    providerJoins.push({
+      join: { provider: p.sip.provider, url: null, sipUri: p.sip.address, teams: null },
+      link: null,
+      priority: p.priority + (p.sip.strength === 1 ? 0.5 : 0),
+      order: p.order,
+      line: -1,
+    });
+  }
+
+  // 5. Choose the join.
+  let join: Join | null = teams ? joinOf(teams, teamsFallbackUrl) : null;
+  let providerLink: ProviderLink | null = null;
+  const ranked = [...providerJoins].sort((a, b) => a.priority - b.priority || a.order - b.order);
+  if (!join) {
+    const first = ranked.find((r) => r.priority < 9);
+    if (first) {
+      join = first.join;
+      providerLink = first.link;
+    }
+  }
+  for (const r of ranked) if (r.join !== join) addAlternative(r.join);
+
+  // Plain text and provider facts for the planner.
+  const textLines = (bodyDoc ?? htmlDoc ?? textDoc)?.lines ?? [];
+  let text = "";
+  for (const line of textLines) {
+    if (text.length >= TEXT_CONTEXT_CHARS) break;
+    text += `${line.text}\n`;
+  }
+  const providerFacts = providerLink ? nearbyFacts(bodyDoc, providerJoins.find((p) => p.link === providerLink)?.line ?? -1) : { passcode: null, meetingNumber: null };
+  return {
+    join,
+    alternatives,
+    warnings: [...warnings],
+    context: {
+      text: text.slice(0, TEXT_CONTEXT_CHARS),
+      location: sources.location ?? "",
+      printedVideoAddresses: printed,
+      providerLink,
+      providerPasscode: providerFacts.passcode,
+      providerMeetingNumber: providerFacts.meetingNumber,
+    },
+  };
+}
+
+/** Passcode and meeting number printed within the 30 lines after a provider's link. */
+function nearbyFacts(doc: BodyDoc | null, fromLine: number): { passcode: string | null; meetingNumber: string | null } {
+  let passcode: string | null = null;
+  let meetingNumber: string | null = null;
+  if (!doc) return { passcode, meetingNumber };
+  const start = Math.max(0, fromLine);
+  for (let i = start; i < doc.lines.length && i < start + 30; i++) {
+    const t = doc.lines[i]!.text;
+    const p = /\b(?:passcode|password|kenncode|code secret|código de acceso|pin)\s*:\s*(\S{1,32})/i.exec(t);
+    if (p && passcode === null) passcode = p[1]!;
+    const n = /\b(?:meeting (?:id|number)|meeting-id|besprechungs-id|access code)\s*:\s*(\d(?: ?\d){5,14})/i.exec(t);
+    if (n && meetingNumber === null) meetingNumber = n[1]!.replace(/ /g, "");
+  }
+  return { passcode, meetingNumber };
+}
+
+export type { CviCoordinates };

@@ -1,0 +1,267 @@
+/**
+ * Bodies as text lines with their links (FORMATS.md T1.3, T1.4). HTML and plain text both become
+ * a BodyDoc, so one set of rules (labels, blocks, quoting) reads every layout by visible order.
+ */
+import { Parser } from "htmlparser2";
+import { LABELS } from "./labels/index.ts";
+import { LIMITS } from "./limits.ts";
+import { lowerSameLength, normalizeLine, splitLines } from "./text.ts";
+import { isDangerousScheme } from "./url-safety.ts";
+
+export interface BodyLink {
+  /** Target as carried (entities decoded for HTML; originalsrc preferred over href). */
+  url: string;
+  /** Visible text of the anchor, or the text before a bare URL on its line. */
+  label: string;
+  title: string | null;
+  className: string | null;
+  /** True for an <a> or an Outlook text link `label<url>`; false for a bare URL in text. */
+  explicit: boolean;
+}
+
+export interface BodyLine {
+  /** Normalized visible text. */
+  text: string;
+  /** lowerSameLength(text). */
+  lower: string;
+  links: BodyLink[];
+  /** Inside a quoted earlier message (reply/forward). */
+  quoted: boolean;
+}
+
+export interface BodyDoc {
+  kind: "html" | "text";
+  lines: BodyLine[];
+  warnings: string[];
+}
+
+const BLOCK_TAGS = new Set([
+  "p", "div", "br", "tr", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "table", "hr",
+  "blockquote", "td", "th", "section", "article", "header", "footer", "pre", "center", "dt", "dd", "title",
+]);
+const SKIP_TAGS = new Set(["script", "style", "head", "noscript", "template", "xml", "o:p"]);
+const URL_START = /\b(?:https?:\/\/|msteams:)/gi;
+
+/** Ends a bare URL: whitespace, quotes, angle brackets, backslash (ICS) and unbalanced ')'. */
+export function extractBareUrls(text: string, max: number): Array<{ url: string; index: number }> {
+  const found: Array<{ url: string; index: number }> = [];
+  URL_START.lastIndex = 0;
+  for (let m = URL_START.exec(text); m !== null && found.length < max; m = URL_START.exec(text)) {
+    const start = m.index;
+    let end = start;
+    let depth = 0;
+    while (end < text.length && end - start < LIMITS.urlChars) {
+      const c = text[end]!;
+      if (c <= " " || c === '"' || c === "<" || c === ">" || c === "\\" || c === "\u00A0" || c === "'") break;
+      if (c === "(") depth++;
+      if (c === ")") {
+        if (depth === 0) break;
+        depth--;
+      }
+      end++;
+    }
+    let url = text.slice(start, end);
+    while (/[.,;:!?]$/.test(url)) url = url.slice(0, -1);
+    if (url.length > 10) found.push({ url, index: start });
+    URL_START.lastIndex = Math.max(end, start + 1);
+  }
+  return found;
+}
+
+function makeLine(raw: string, links: BodyLink[]): BodyLine {
+  const text = normalizeLine(raw);
+  return { text, lower: lowerSameLength(text), links, quoted: false };
+}
+
+/** Marks lines after a quote marker (Outlook "Original Appointment", From:/Sent: headers) and `>` lines. */
+function markQuotes(lines: BodyLine[], fromIndex: number | null): void {
+  let quoteFrom = fromIndex ?? Number.POSITIVE_INFINITY;
+  for (let i = 0; i < lines.length && i < quoteFrom; i++) {
+    const line = lines[i]!;
+    if (LABELS.quoteMarkers.some((m) => line.text.toLowerCase().startsWith(m.toLowerCase()))) {
+      quoteFrom = i;
+      break;
+    }
+    // Outlook reply header: "From: ..." followed within 3 lines by "Sent: ..." (or localized forms).
+    if (/^(?:from|von|de|van|fra|da|lähettäjä):\s/i.test(line.text)) {
+      for (let j = i + 1; j <= i + 3 && j < lines.length; j++) {
+        if (/^(?:sent|gesendet|envoyé|enviado|verzonden|sendt|inviato|lähetetty|date):\s/i.test(lines[j]!.text)) {
+          quoteFrom = i;
+          break;
+        }
+      }
+      if (quoteFrom === i) break;
+    }
+  }
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (i >= quoteFrom || line.text.startsWith(">")) line.quoted = true;
+  }
+}
+
+export function textToDoc(input: string): BodyDoc {
+  const warnings: string[] = [];
+  let text = input;
+  if (text.length > LIMITS.partChars) {
+    text = text.slice(0, LIMITS.partChars);
+    warnings.push(`body truncated to ${LIMITS.partChars} characters`);
+  }
+  let rawLines = splitLines(text);
+  if (rawLines.length > LIMITS.bodyLines) {
+    rawLines = rawLines.slice(0, LIMITS.bodyLines);
+    warnings.push(`body truncated to ${LIMITS.bodyLines} lines`);
+  }
+  // Join "<https://...>" links that the sender wrapped over several lines.
+  const joined: string[] = [];
+  for (let i = 0; i < rawLines.length; i++) {
+    let line = rawLines[i]!;
+    let guard = 0;
+    for (;;) {
+      const open = line.search(/<(?:https?:\/\/|msteams:|mailto:|tel:|sips?:)[^<>]*$/i);
+      if (open < 0 || i + 1 >= rawLines.length || guard++ > 20 || line.length > LIMITS.urlChars * 2) break;
+      line += rawLines[++i]!.trim();
+    }
+    joined.push(line);
+  }
+  const lines: BodyLine[] = [];
+  let candidates = 0;
+  for (const raw of joined) {
+    const links: BodyLink[] = [];
+    let visible = "";
+    let last = 0;
+    const bracket = /<((?:https?:\/\/|msteams:|mailto:|tel:|sips?:|h323:)[^<>\s]*)>/gi;
+    for (let m = bracket.exec(raw); m !== null; m = bracket.exec(raw)) {
+      const before = raw.slice(last, m.index);
+      visible += before;
+      if (candidates++ < LIMITS.urlCandidates) {
+        links.push({ url: m[1]!, label: normalizeLine(before), title: null, className: null, explicit: true });
+      }
+      last = m.index + m[0].length;
+    }
+    visible += raw.slice(last);
+    for (const bare of extractBareUrls(visible, LIMITS.urlCandidates - candidates)) {
+      candidates++;
+      links.push({ url: bare.url, label: normalizeLine(visible.slice(0, bare.index)), title: null, className: null, explicit: false });
+    }
+    lines.push(makeLine(visible, links));
+  }
+  if (candidates > LIMITS.urlCandidates) warnings.push(`more than ${LIMITS.urlCandidates} links; the rest were not examined`);
+  markQuotes(lines, null);
+  return { kind: "text", lines, warnings };
+}
+
+export function htmlToDoc(input: string): BodyDoc {
+  const warnings: string[] = [];
+  let html = input;
+  if (html.length > LIMITS.partChars) {
+    html = html.slice(0, LIMITS.partChars);
+    warnings.push(`HTML body truncated to ${LIMITS.partChars} characters`);
+  }
+  const lines: BodyLine[] = [];
+  let current = "";
+  let currentLinks: BodyLink[] = [];
+  let skipDepth = 0;
+  let quoteDepth = 0;
+  let quoteFromLine: number | null = null;
+  let candidates = 0;
+  const quotedLines = new Set<number>();
+  const anchors: Array<{ url: string | null; title: string | null; className: string | null; text: string; depth: number }> = [];
+
+  const endLine = () => {
+    if (current.trim() !== "" || currentLinks.length > 0) {
+      for (const bare of extractBareUrls(current, LIMITS.urlCandidates - candidates)) {
+        if (currentLinks.some((l) => l.url === bare.url)) continue;
+        candidates++;
+        currentLinks.push({ url: bare.url, label: normalizeLine(current.slice(0, bare.index)), title: null, className: null, explicit: false });
+      }
+      if (quoteDepth > 0) quotedLines.add(lines.length);
+      lines.push(makeLine(current, currentLinks));
+      if (lines.length >= LIMITS.bodyLines) warnings.push(`body truncated to ${LIMITS.bodyLines} lines`);
+    }
+    current = "";
+    currentLinks = [];
+  };
+
+  const parser = new Parser(
+    {
+      onopentag(name, attribs) {
+        if (lines.length >= LIMITS.bodyLines) return;
+        if (SKIP_TAGS.has(name)) {
+          skipDepth++;
+          return;
+        }
+        if (skipDepth > 0) return;
+        const id = attribs.id ?? "";
+        if (/^(?:x_)?divRplyFwdMsg$/i.test(id) || /(?:^|\s)(?:x_)?OutlookMessageHeader(?:\s|$)/.test(attribs.class ?? "")) {
+          endLine();
+          if (quoteFromLine === null) quoteFromLine = lines.length;
+        }
+        if (name === "blockquote") {
+          endLine();
+          quoteDepth++;
+        } else if (BLOCK_TAGS.has(name)) {
+          endLine();
+        }
+        if (name === "a") {
+          const original = attribs.originalsrc ?? attribs["data-originalsrc"] ?? null;
+          const href = attribs.href ?? null;
+          let url: string | null = original?.trim() || href?.trim() || null;
+          if (url !== null && isDangerousScheme(url)) url = null;
+          anchors.push({
+            url,
+            title: attribs.title ?? null,
+            className: attribs.class ?? null,
+            text: "",
+            depth: anchors.length,
+          });
+        }
+        if (name === "img" && attribs.alt && anchors.length > 0) anchors[anchors.length - 1]!.text += attribs.alt;
+      },
+      ontext(text) {
+        if (skipDepth > 0 || lines.length >= LIMITS.bodyLines) return;
+        current += text;
+        if (anchors.length > 0) anchors[anchors.length - 1]!.text += text;
+      },
+      onclosetag(name) {
+        if (SKIP_TAGS.has(name)) {
+          if (skipDepth > 0) skipDepth--;
+          return;
+        }
+        if (skipDepth > 0) return;
+        if (name === "a") {
+          const anchor = anchors.pop();
+          if (anchor?.url && candidates < LIMITS.urlCandidates) {
+            candidates++;
+            currentLinks.push({
+              url: anchor.url,
+              label: normalizeLine(anchor.text),
+              title: anchor.title,
+              className: anchor.className,
+              explicit: true,
+            });
+          }
+          if (anchor && anchors.length > 0) anchors[anchors.length - 1]!.text += anchor.text;
+          return;
+        }
+        if (name === "blockquote") {
+          endLine();
+          if (quoteDepth > 0) quoteDepth--;
+        } else if (BLOCK_TAGS.has(name)) {
+          endLine();
+        }
+      },
+    },
+    { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true, recognizeSelfClosing: true },
+  );
+  parser.write(html);
+  parser.end();
+  endLine();
+  markQuotes(lines, quoteFromLine);
+  for (const i of quotedLines) lines[i]!.quoted = true;
+  return { kind: "html", lines, warnings };
+}
+
+/** Heuristic: does a string look like HTML (for bodies whose content type is unknown)? */
+export function looksLikeHtml(text: string): boolean {
+  return /<(?:html|body|div|p|a|span|table|br|meta)[\s>/]/i.test(text.slice(0, 4096));
+}

@@ -1,0 +1,393 @@
+/**
+ * parseInvite: one invite file (MIME, iCalendar, Graph event JSON, HTML or text) to CONTRACT.md's
+ * ParseOutput. Pure: no network, no clock, no database. Never throws on bad input: problems
+ * become warnings, and "no join information" is a result (join null).
+ */
+import { type ParsedMail, simpleParser } from "mailparser";
+import type { Invite, InviteFormat, ParseOutput, Person, Sensitivity } from "../core/domain.ts";
+import { type Assembled, assembleJoin, type InviteContext, type InviteSources } from "./assemble.ts";
+import { looksLikeHtml } from "./body.ts";
+import { type IcsEvent, readCalendar } from "./ical.ts";
+import { LIMITS } from "./limits.ts";
+import { threadFromConfLink } from "./providers/teams.ts";
+import { resolveTimeZone, toIso, wallTimeToUtc } from "./timezone.ts";
+
+export interface ParseOptions {
+  format?: InviteFormat | "auto";
+  /** File name, used only as a hint for auto-detection. */
+  filename?: string;
+}
+
+/** An Invite plus what the planner needs that the stable JSON does not carry. */
+export interface InviteDetail {
+  invite: Invite;
+  context: InviteContext;
+}
+
+export interface DetailedParse {
+  format: InviteFormat;
+  details: InviteDetail[];
+  warnings: string[];
+}
+
+interface Meta {
+  uid: string | null;
+  method: string | null;
+  sequence: number | null;
+  subject: string | null;
+  organizer: Person | null;
+  start: string | null;
+  end: string | null;
+  recurrenceId: string | null;
+  recurring: boolean;
+  cancelled: boolean;
+  sensitivity: Sensitivity;
+}
+
+const EMPTY_META: Meta = {
+  uid: null,
+  method: null,
+  sequence: null,
+  subject: null,
+  organizer: null,
+  start: null,
+  end: null,
+  recurrenceId: null,
+  recurring: false,
+  cancelled: false,
+  sensitivity: "normal",
+};
+
+function emptySources(): InviteSources {
+  return { structuredUrls: [], structuredThreadId: null, meetingUrls: [], html: null, text: null, location: null, peopleAddresses: [] };
+}
+
+function build(meta: Meta, sources: InviteSources, warnings: Set<string>): InviteDetail {
+  let assembled: Assembled;
+  try {
+    assembled = assembleJoin(sources);
+  } catch (error) {
+    // Defensive: a bug in one extractor must not lose the invite.
+    warnings.add(`join extraction failed: ${error instanceof Error ? error.message.slice(0, 100) : "error"}`);
+    assembled = {
+      join: null,
+      alternatives: [],
+      warnings: [],
+      context: { text: "", location: "", printedVideoAddresses: [], providerLink: null, providerPasscode: null, providerMeetingNumber: null },
+    };
+  }
+  for (const w of assembled.warnings) warnings.add(w);
+  return { invite: { ...meta, join: assembled.join, alternatives: assembled.alternatives }, context: assembled.context };
+}
+
+// ---------------------------------------------------------------- format detection
+
+export function detectFormat(text: string, filename?: string): InviteFormat {
+  const head = text.replace(/^\uFEFF/, "").trimStart().slice(0, 4096);
+  if (/^BEGIN:VCALENDAR/i.test(head)) return "ics";
+  if (head.startsWith("{") || head.startsWith("[")) {
+    if (/"@odata\.|"start"\s*:\s*\{|"dateTime"|"iCalUId"|"onlineMeeting"/.test(head) || /\.json$/i.test(filename ?? "")) return "graph";
+  }
+  if (/^(?:[A-Za-z][A-Za-z0-9-]{0,76}:[^\r\n]*\r?\n)(?:(?:[A-Za-z][A-Za-z0-9-]{0,76}:|[ \t])[^\r\n]*\r?\n){0,200}/.test(head)) {
+    const headerBlock = /^(?:(?:[A-Za-z][A-Za-z0-9-]{0,76}:|[ \t])[^\r\n]*\r?\n)+\r?\n/.exec(head);
+    if (headerBlock && /^(?:from|to|subject|date|mime-version|content-type|received|message-id|return-path)\s*:/im.test(headerBlock[0])) return "eml";
+  }
+  if (/\.eml$/i.test(filename ?? "")) return "eml";
+  if (/\.ics$/i.test(filename ?? "")) return "ics";
+  if (looksLikeHtml(head) || /^<!doctype html/i.test(head)) return "html";
+  return "text";
+}
+
+// ---------------------------------------------------------------- iCalendar
+
+const SENSITIVITY_BY_CLASS: Record<string, Sensitivity> = { PUBLIC: "normal", PRIVATE: "private", CONFIDENTIAL: "confidential" };
+
+function prop(ev: IcsEvent, name: string): string | null {
+  const v = ev.props.get(name)?.[0]?.value;
+  return v === undefined || v.trim() === "" ? null : v;
+}
+
+function icsOrganizer(ev: IcsEvent): Person | null {
+  const p = ev.props.get("organizer")?.[0];
+  if (!p) return null;
+  const email = p.value.replace(/^mailto:/i, "").trim() || null;
+  const name = p.params.cn?.replace(/^"|"$/g, "").trim() || null;
+  return { name, email };
+}
+
+function icsSources(ev: IcsEvent, mimeHtml: string | null, mimeText: string | null): InviteSources {
+  const s = emptySources();
+  for (const name of ["x-microsoft-skypeteamsmeetingurl", "x-microsoft-onlinemeetingconflink", "x-microsoft-onlinemeetingexternallink", "url", "conference"]) {
+    for (const p of ev.props.get(name) ?? []) {
+      const v = p.value.trim();
+      if (/^(?:https?:\/\/|msteams:)/i.test(v)) s.structuredUrls.push(v);
+    }
+  }
+  const propsJson = prop(ev, "x-microsoft-skypeteamsproperties");
+  if (propsJson) {
+    try {
+      const parsed = JSON.parse(propsJson) as { cid?: unknown };
+      if (typeof parsed.cid === "string") s.structuredThreadId = parsed.cid;
+    } catch {
+      const m = /"cid"\s*:\s*"([^"]{1,300})"/.exec(propsJson);
+      if (m) s.structuredThreadId = m[1]!;
+    }
+  }
+  if (!s.structuredThreadId) {
+    const conf = prop(ev, "x-microsoft-onlinemeetingconflink");
+    if (conf) s.structuredThreadId = threadFromConfLink(conf);
+  }
+  const altDesc = (ev.props.get("x-alt-desc") ?? []).find((p) => /html/i.test(p.params.fmttype ?? "text/html"));
+  s.html = altDesc?.value ?? mimeHtml;
+  s.text = prop(ev, "description") ?? mimeText;
+  s.location = prop(ev, "location");
+  const organizer = icsOrganizer(ev);
+  if (organizer?.email) s.peopleAddresses.push(organizer.email);
+  for (const a of ev.props.get("attendee") ?? []) s.peopleAddresses.push(a.value.replace(/^mailto:/i, ""));
+  return s;
+}
+
+function icsMeta(ev: IcsEvent): Meta {
+  const method = ev.method;
+  const status = prop(ev, "status")?.toUpperCase() ?? null;
+  const seq = prop(ev, "sequence");
+  const cls = prop(ev, "class")?.toUpperCase() ?? "PUBLIC";
+  const sensitivityProp = prop(ev, "x-microsoft-cdo-importance");
+  void sensitivityProp;
+  return {
+    uid: prop(ev, "uid"),
+    method,
+    sequence: seq !== null && /^\d{1,9}$/.test(seq.trim()) ? Number(seq) : null,
+    subject: prop(ev, "summary"),
+    organizer: icsOrganizer(ev),
+    start: ev.timeOf("dtstart"),
+    end: ev.timeOf("dtend"),
+    recurrenceId: ev.props.has("recurrence-id") ? ev.timeOf("recurrence-id") : null,
+    recurring: ev.props.has("rrule") || ev.props.has("rdate"),
+    cancelled: method === "CANCEL" || status === "CANCELLED",
+    sensitivity: SENSITIVITY_BY_CLASS[cls] ?? "private",
+  };
+}
+
+function parseCalendarText(text: string, mimeHtml: string | null, mimeText: string | null, warnings: Set<string>): InviteDetail[] {
+  const cal = readCalendar(text);
+  for (const w of cal.warnings) warnings.add(w);
+  return cal.events.map((ev) => {
+    const meta = icsMeta(ev);
+    for (const w of ev.timeWarnings) warnings.add(w);
+    return build(meta, icsSources(ev, mimeHtml, mimeText), warnings);
+  });
+}
+
+// ---------------------------------------------------------------- MIME
+
+function isCalendarAttachment(a: ParsedMail["attachments"][number]): boolean {
+  const type = (a.contentType ?? "").toLowerCase();
+  return type === "text/calendar" || type === "application/ics" || /\.ics$/i.test(a.filename ?? "");
+}
+
+async function parseMime(input: Buffer, warnings: Set<string>, depth: number): Promise<InviteDetail[]> {
+  let mail: ParsedMail;
+  try {
+    mail = await simpleParser(input, { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true, maxHtmlLengthToParse: LIMITS.partChars });
+  } catch (error) {
+    warnings.add(`unreadable MIME message (${error instanceof Error ? error.message.slice(0, 80) : "error"})`);
+    return [build({ ...EMPTY_META }, emptySources(), warnings)];
+  }
+  const html = typeof mail.html === "string" && mail.html.trim() !== "" ? mail.html : null;
+  const text = mail.text && mail.text.trim() !== "" ? mail.text : null;
+  const details: InviteDetail[] = [];
+  const seen = new Set<string>();
+  let calendarParts = 0;
+  for (const a of mail.attachments) {
+    const type = (a.contentType ?? "").toLowerCase();
+    if (type === "application/ms-tnef" || /^winmail\.dat$/i.test(a.filename ?? "")) {
+      warnings.add("winmail.dat (TNEF) not decoded");
+      continue;
+    }
+    if (isCalendarAttachment(a)) {
+      if (calendarParts++ >= LIMITS.calendarParts) continue;
+      for (const d of parseCalendarText(a.content.toString("utf8"), html, text, warnings)) {
+        const key = `${d.invite.uid ?? ""}|${d.invite.recurrenceId ?? ""}|${d.invite.sequence ?? ""}`;
+        if (d.invite.uid !== null && seen.has(key)) continue;
+        seen.add(key);
+        details.push(d);
+      }
+    }
+  }
+  const nested: InviteDetail[] = [];
+  for (const a of mail.attachments) {
+    if ((a.contentType ?? "").toLowerCase() !== "message/rfc822") continue;
+    if (depth >= LIMITS.mimeDepth) {
+      warnings.add(`forwarded messages nested deeper than ${LIMITS.mimeDepth} levels were not read`);
+      continue;
+    }
+    nested.push(...(await parseMime(a.content, warnings, depth + 1)));
+  }
+  if (details.length === 0 && (nested.length === 0 || html || text)) {
+    const from = mail.from?.value?.[0];
+    const meta: Meta = {
+      ...EMPTY_META,
+      subject: mail.subject?.trim() || null,
+      organizer: from ? { name: from.name?.trim() || null, email: from.address?.trim() || null } : null,
+    };
+    const s = emptySources();
+    s.html = html;
+    s.text = text;
+    if (meta.organizer?.email) s.peopleAddresses.push(meta.organizer.email);
+    const own = build(meta, s, warnings);
+    // A forwarding note without meeting details adds nothing beside the attached invite.
+    if (nested.length === 0 || own.invite.join !== null) details.push(own);
+  }
+  return [...details, ...nested];
+}
+
+// ---------------------------------------------------------------- Graph event JSON
+
+type Json = Record<string, unknown>;
+
+function obj(v: unknown): Json | null {
+  return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Json) : null;
+}
+
+function str(v: unknown): string | null {
+  return typeof v === "string" && v.trim() !== "" ? v : null;
+}
+
+function graphTime(v: unknown, warnings: Set<string>): string | null {
+  const o = obj(v);
+  const dateTime = str(o?.dateTime);
+  if (!dateTime) return null;
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})?$/.exec(dateTime.trim());
+  if (!m) {
+    warnings.add("unreadable Graph dateTime");
+    return null;
+  }
+  if (m[7]) return toIso(Date.parse(dateTime));
+  const zoneName = str(o?.timeZone) ?? "UTC";
+  const zone = resolveTimeZone(zoneName);
+  if (!zone) warnings.add(`unknown time zone "${zoneName.slice(0, 60)}"; time read as UTC`);
+  const wall = { year: +m[1]!, month: +m[2]!, day: +m[3]!, hour: +m[4]!, minute: +m[5]!, second: +(m[6] ?? 0) };
+  return toIso(wallTimeToUtc(wall, zone ?? "UTC"));
+}
+
+const GRAPH_SENSITIVITY: Record<string, Sensitivity> = { normal: "normal", private: "private", personal: "personal", confidential: "confidential" };
+
+function graphEvent(ev: Json, warnings: Set<string>): InviteDetail {
+  const organizerAddr = obj(obj(ev.organizer)?.emailAddress);
+  const type = str(ev.type);
+  const originalStart = str(ev.originalStart);
+  const meta: Meta = {
+    uid: str(ev.iCalUId),
+    method: null,
+    sequence: null,
+    subject: str(ev.subject),
+    organizer: organizerAddr ? { name: str(organizerAddr.name), email: str(organizerAddr.address) } : null,
+    start: graphTime(ev.start, warnings),
+    end: graphTime(ev.end, warnings),
+    recurrenceId: (type === "occurrence" || type === "exception") && originalStart ? toIso(Date.parse(originalStart)) : null,
+    recurring: type === "seriesMaster" || obj(ev.recurrence) !== null,
+    cancelled: ev.isCancelled === true,
+    sensitivity: GRAPH_SENSITIVITY[String(ev.sensitivity ?? "normal").toLowerCase()] ?? "private",
+  };
+  const s = emptySources();
+  const joinUrl = str(obj(ev.onlineMeeting)?.joinUrl);
+  if (joinUrl) s.structuredUrls.push(joinUrl);
+  const onlineMeetingUrl = str(ev.onlineMeetingUrl);
+  if (onlineMeetingUrl) s.meetingUrls.push(onlineMeetingUrl);
+  const locations = Array.isArray(ev.locations) ? ev.locations : [];
+  for (const l of locations.slice(0, 50)) {
+    const uri = str(obj(l)?.locationUri);
+    if (uri && /^(?:https?|sips?|h323):/i.test(uri)) s.meetingUrls.push(uri);
+  }
+  const body = obj(ev.body);
+  const content = str(body?.content);
+  if (content) {
+    if (String(body?.contentType ?? "").toLowerCase() === "html" || looksLikeHtml(content)) s.html = content;
+    else s.text = content;
+  } else {
+    s.text = str(ev.bodyPreview);
+  }
+  s.location = str(obj(ev.location)?.displayName);
+  if (meta.organizer?.email) s.peopleAddresses.push(meta.organizer.email);
+  for (const a of Array.isArray(ev.attendees) ? ev.attendees.slice(0, 500) : []) {
+    const addr = str(obj(obj(a)?.emailAddress)?.address);
+    if (addr) s.peopleAddresses.push(addr);
+  }
+  return build(meta, s, warnings);
+}
+
+function parseGraph(text: string, warnings: Set<string>): InviteDetail[] {
+  let data: unknown;
+  try {
+    data = JSON.parse(text.replace(/^\uFEFF/, ""));
+  } catch (error) {
+    warnings.add(`invalid JSON (${error instanceof Error ? error.message.slice(0, 80) : "error"})`);
+    return [];
+  }
+  const list = Array.isArray(data) ? data : Array.isArray(obj(data)?.value) ? (obj(data)!.value as unknown[]) : [data];
+  if (list.length > LIMITS.graphEvents) warnings.add(`more than ${LIMITS.graphEvents} events; the rest were ignored`);
+  const events = list.slice(0, LIMITS.graphEvents).map(obj).filter((e): e is Json => e !== null);
+  return events.map((ev) => graphEvent(ev, warnings));
+}
+
+/** Parses a Graph event object already in memory (the calendar poller's path). */
+export function parseGraphEvent(event: Record<string, unknown>): DetailedParse {
+  const warnings = new Set<string>();
+  return { format: "graph", details: [graphEvent(event, warnings)], warnings: [...warnings] };
+}
+
+// ---------------------------------------------------------------- entry points
+
+function decodeText(input: Buffer): string {
+  if (input[0] === 0xff && input[1] === 0xfe) return input.subarray(2).toString("utf16le");
+  let text = input.toString("utf8");
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (text.includes("\uFFFD") && !input.includes(Buffer.from("\uFFFD"))) text = input.toString("latin1");
+  return text;
+}
+
+export async function parseInviteDetailed(input: Buffer | string, options: ParseOptions = {}): Promise<DetailedParse> {
+  const warnings = new Set<string>();
+  let buffer = typeof input === "string" ? Buffer.from(input, "utf8") : input;
+  if (buffer.length > LIMITS.inputBytes) {
+    buffer = buffer.subarray(0, LIMITS.inputBytes);
+    warnings.add(`input truncated to ${LIMITS.inputBytes} bytes`);
+  }
+  const text = typeof input === "string" && buffer.length === Buffer.byteLength(input) ? input : decodeText(buffer);
+  const format = !options.format || options.format === "auto" ? detectFormat(text, options.filename) : options.format;
+  let details: InviteDetail[];
+  try {
+    switch (format) {
+      case "eml":
+        details = await parseMime(buffer, warnings, 0);
+        break;
+      case "ics":
+        details = parseCalendarText(text, null, null, warnings);
+        break;
+      case "graph":
+        details = parseGraph(text, warnings);
+        break;
+      case "html": {
+        const s = emptySources();
+        s.html = text;
+        details = [build({ ...EMPTY_META }, s, warnings)];
+        break;
+      }
+      default: {
+        const s = emptySources();
+        s.text = text;
+        details = [build({ ...EMPTY_META }, s, warnings)];
+      }
+    }
+  } catch (error) {
+    warnings.add(`input could not be parsed (${error instanceof Error ? error.message.slice(0, 100) : "error"})`);
+    details = [];
+  }
+  return { format, details, warnings: [...warnings] };
+}
+
+export async function parseInvite(input: Buffer | string, options: ParseOptions = {}): Promise<ParseOutput> {
+  const detailed = await parseInviteDetailed(input, options);
+  return { format: detailed.format, invites: detailed.details.map((d) => d.invite), warnings: detailed.warnings };
+}

@@ -1,0 +1,166 @@
+/**
+ * Localized label tables (FORMATS.md T5.2, T6). Data only: a new language is a change here.
+ * Matching is case-insensitive on normalized lines (NBSP and friends become spaces, fullwidth
+ * colons become ':'), with optional spaces before the colon.
+ */
+
+export interface LabelTable {
+  /** Printed Meeting ID (never the phone conference id). */
+  meetingId: readonly string[];
+  passcode: readonly string[];
+  /** CVI video conference id. */
+  videoId: readonly string[];
+  tenantKey: readonly string[];
+  /** Headings that open the CVI part. */
+  cviHeading: readonly string[];
+  /** Link texts of the CVI instructions page. */
+  cviMoreInfo: readonly string[];
+  /** Texts of the Teams join anchor (also used to spot Teams-like phishing links). */
+  joinLink: readonly string[];
+  /** Labels in front of a printed short join URL (V5). */
+  joinPrefix: readonly string[];
+  /** Words that make a bare user@host on the same line a video address (B2.3). */
+  videoWords: readonly string[];
+  /** Lines that start a quoted earlier message. */
+  quoteMarkers: readonly string[];
+}
+
+export const LABELS: LabelTable = {
+  meetingId: [
+    "Meeting ID", // en
+    "Besprechungs-ID", // de
+    "ID de la réunion", // fr
+    "Id. de reunión", // es
+    "ID de reunión", // es (variant)
+    "Møde-id", // da
+    "Kokouksen tunnus", // fi (unconfirmed)
+    "会議 ID", // ja
+    "会議ID", // ja (no space)
+    "会议 ID", // zh-Hans (unconfirmed)
+    "会议ID", // zh-Hans (no space)
+    "Vergadering-id", // nl
+    "ID riunione", // it (weak fixture)
+    "ID della riunione", // it (variant)
+  ],
+  passcode: [
+    "Passcode", // en, de, it
+    "Kennung", // de (unconfirmed)
+    "Code secret", // fr
+    "Código de acceso", // es
+    "Adgangskode", // da
+    "Tunnuskoodi", // fi (unconfirmed)
+    "パスコード", // ja
+    "密码", // zh-Hans (unconfirmed)
+    "Wachtwoordcode", // nl
+    "Codice d'accesso", // it (unconfirmed)
+  ],
+  videoId: [
+    "VTC Conference ID",
+    "Video Conference ID",
+    "Video ID",
+    "Video-ID",
+    "Videoneuvottelun tunnus",
+    "ID de conférence vidéo",
+    "Id. de videoconferencia",
+    "ビデオ ID",
+    "视频 ID",
+    "Video-id",
+  ],
+  tenantKey: ["Tenant key", "Mandantenschlüssel", "Lejernøgle", "Clé de locataire", "Clave de inquilino", "Tenantsleutel", "Vuokraajan avain", "テナント キー", "租户密钥", "Chiave tenant"],
+  cviHeading: [
+    "Join with a video conferencing device",
+    "Join on a video conferencing device",
+    "Mit einem Gerät für Videokonferenzen teilnehmen",
+    "Tilmeld dig på en enhed til videomøder",
+  ],
+  cviMoreInfo: [
+    "Alternate VTC dialing instructions",
+    "Alternate VTC instructions",
+    "More info",
+    "Weitere Informationen",
+    "Flere oplysninger",
+    "Vaihtoehtoiset VTC-liittymisohjeet",
+    "Más información",
+    "Meer informatie",
+    "Plus d'informations",
+    "詳細情報",
+  ],
+  joinLink: [
+    "Join Microsoft Teams Meeting",
+    "Click here to join the meeting",
+    "Click to join the meeting",
+    "Join the meeting now",
+    "Hier klicken, um an der Besprechung teilzunehmen",
+    "Jetzt an der Besprechung teilnehmen",
+    "Cliquez ici pour participer à la réunion",
+    "Unirse a la reunión ahora",
+    "Tilmeld dig mødet nu",
+    "今すぐ会議に参加する",
+    "ここをクリックして会議に参加してください",
+    "单击此处加入会议",
+    "Nu deelnemen aan de vergadering",
+    "Fai clic qui per partecipare alla riunione",
+    "System reference",
+    "Systemreferenz",
+  ],
+  joinPrefix: ["Join", "Teilnehmen", "Unirse", "Participer", "Deelnemen", "Partecipa", "Tilmeld", "Liity", "参加する", "加入"],
+  videoWords: ["video", "vtc", "room system", "video system", "sip", "h.323", "h323", "join by video", "dial", "videokonferenz", "visio"],
+  quoteMarkers: [
+    "-----Original Appointment-----",
+    "-----Original Message-----",
+    "-----Ursprünglicher Termin-----",
+    "-----Ursprüngliche Nachricht-----",
+    "-----Message d'origine-----",
+    "-----Rendez-vous d'origine-----",
+    "-----Mensaje original-----",
+    "-----Cita original-----",
+    "-----Oprindelig aftale-----",
+    "-----Oprindelig meddelelse-----",
+    "-----Oorspronkelijke afspraak-----",
+    "-----Oorspronkelijk bericht-----",
+    "-----Messaggio originale-----",
+    "---------- Forwarded message ---------",
+  ],
+};
+
+export interface LabelHit {
+  /** Text after the label and its colon, trimmed ("" when the value is on the next line). */
+  rest: string;
+  /** Index in the line where the label starts. */
+  index: number;
+}
+
+const LETTER_OR_DIGIT = /[\p{L}\p{N}]/u;
+
+/**
+ * Finds `label` followed by optional spaces and ':' in a normalized line, case-insensitively,
+ * not glued to a preceding letter or digit (so "電話会議 ID" never matches "会議 ID").
+ */
+export function findLabel(line: string, lowerLine: string, labels: readonly string[], needColon = true): LabelHit | null {
+  for (const label of labels) {
+    const needle = label.toLowerCase();
+    let from = 0;
+    for (;;) {
+      const at = lowerLine.indexOf(needle, from);
+      if (at < 0) break;
+      from = at + 1;
+      if (at > 0 && LETTER_OR_DIGIT.test(lowerLine[at - 1]!)) continue;
+      let i = at + needle.length;
+      while (lowerLine[i] === " ") i++;
+      if (needColon) {
+        if (lowerLine[i] !== ":") continue;
+        i++;
+      } else if (i < lowerLine.length && LETTER_OR_DIGIT.test(lowerLine[i]!)) {
+        continue;
+      }
+      return { rest: line.slice(i).trim(), index: at };
+    }
+  }
+  return null;
+}
+
+/** True when the normalized line contains one of the phrases (case-insensitive). */
+export function containsPhrase(lowerLine: string, phrases: readonly string[]): boolean {
+  for (const p of phrases) if (lowerLine.includes(p.toLowerCase())) return true;
+  return false;
+}

@@ -1,0 +1,124 @@
+/**
+ * Meeting providers other than Teams (FORMATS.md B2.1): accepted hosts and path shapes, and the
+ * fields each URL carries. Hosts are compared on whole labels after WHATWG parsing.
+ */
+import type { JoinProvider } from "../../core/domain.ts";
+import { isRejected, parseWebUrl } from "../url-safety.ts";
+
+export interface ProviderLink {
+  provider: Exclude<JoinProvider, "teams" | "sip" | "h323" | "other">;
+  /** WHATWG-serialised URL. */
+  url: string;
+  /** Provider meeting id (digits or code), when the URL carries one. */
+  meetingId: string | null;
+  /** Webex site, Zoom vanity host, etc. */
+  site: string | null;
+  /** Webex personal room / Jitsi room / GoTo personal room name. */
+  name: string | null;
+  /** Zoom `pwd` token (never dialed). */
+  token: string | null;
+  /** True for Zoom Gov hosts. */
+  gov: boolean;
+}
+
+function label(host: string, base: string): boolean {
+  return host === base || (host.endsWith(`.${base}`) && /^[a-z0-9-]{1,63}$/.test(host.slice(0, -base.length - 1)));
+}
+
+function link(provider: ProviderLink["provider"], url: URL, fields: Partial<ProviderLink> = {}): ProviderLink {
+  return { provider, url: url.href, meetingId: null, site: null, name: null, token: null, gov: false, ...fields };
+}
+
+/** Returns the provider link for an accepted URL shape, else null. */
+export function classifyProviderUrl(value: string): ProviderLink | null {
+  const parsed = parseWebUrl(value, true);
+  if (isRejected(parsed)) return null;
+  const { url, host } = parsed;
+  const path = url.pathname;
+  const https = url.protocol === "https:";
+
+  if (label(host, "zoom.us") || label(host, "zoomgov.com")) {
+    const gov = label(host, "zoomgov.com");
+    const m = /^\/(?:j|w|s|wc\/join)\/(\d{9,11})\/?$/.exec(path);
+    if (m) return link("zoom", url, { meetingId: m[1]!, site: host, token: url.searchParams.get("pwd"), gov });
+    const my = /^\/my\/([A-Za-z0-9._-]{1,64})\/?$/.exec(path);
+    if (my) return link("zoom", url, { name: my[1]!, site: host, token: url.searchParams.get("pwd"), gov });
+    return null;
+  }
+  if (host.endsWith(".webex.com") && /^[a-z0-9-]{1,63}\.webex\.com$/.test(host)) {
+    const site = host.slice(0, -".webex.com".length);
+    if (site === "m" || site === "lync" || path.toLowerCase().startsWith("/msteams")) return null;
+    const personal = /^\/(?:[a-z0-9-]{1,63}\/)?(?:meet|join)\/([A-Za-z0-9._-]{1,64})\/?$/i.exec(path);
+    if (personal) {
+      const isMeet = /\/meet\//i.test(path);
+      return link("webex", url, { site, name: isMeet ? personal[1]! : null });
+    }
+    if (/^\/[a-z0-9-]{1,63}\/[je]\.php$/i.test(path) && url.searchParams.has("MTID")) return link("webex", url, { site });
+    if (/^\/wbxmjs\/joinservice\/sites\/[a-z0-9-]{1,63}\/meeting\/download\/[0-9a-f]{8,64}$/i.test(path)) return link("webex", url, { site });
+    return null;
+  }
+  if (!https) return null;
+  if (host === "meet.google.com") {
+    const m = /^\/([a-z]{3}-[a-z]{4}-[a-z]{3})\/?$/.exec(path);
+    if (m) return link("google-meet", url, { meetingId: m[1]! });
+    const lookup = /^\/lookup\/([A-Za-z0-9_-]{1,64})\/?$/.exec(path);
+    if (lookup) return link("google-meet", url, { name: lookup[1]! });
+    return null;
+  }
+  if (host === "global.gotomeeting.com") {
+    const m = /^\/join\/(\d{9})\/?$/.exec(path);
+    return m ? link("gotomeeting", url, { meetingId: m[1]! }) : null;
+  }
+  if (host === "meet.goto.com") {
+    const m = /^\/(\d{9})\/?$/.exec(path);
+    if (m) return link("gotomeeting", url, { meetingId: m[1]! });
+    const named = /^\/([A-Za-z][A-Za-z0-9_-]{0,63})\/?$/.exec(path);
+    return named ? link("gotomeeting", url, { name: named[1]! }) : null;
+  }
+  if (host === "app.goto.com") {
+    const m = /^\/meeting\/(\d{9})\/?$/.exec(path);
+    return m ? link("gotomeeting", url, { meetingId: m[1]! }) : null;
+  }
+  if (host === "gotomeet.me") {
+    const m = /^\/([A-Za-z0-9_-]{1,64})\/?$/.exec(path);
+    return m ? link("gotomeeting", url, { name: m[1]! }) : null;
+  }
+  if (host === "bluejeans.com" || host === "www.bluejeans.com") {
+    const m = /^\/(\d{6,12})(?:\/(\d{1,10}))?(?:\/webrtc)?\/?$/.exec(path);
+    return m ? link("bluejeans", url, { meetingId: m[1]!, token: m[2] ?? null }) : null;
+  }
+  if (host === "chime.aws") {
+    const m = /^\/(\d{10})\/?$/.exec(path);
+    return m ? link("chime", url, { meetingId: m[1]! }) : null;
+  }
+  if (host === "app.chime.aws") {
+    const m = /^\/meetings\/(\d{10})\/?$/.exec(path);
+    return m ? link("chime", url, { meetingId: m[1]! }) : null;
+  }
+  if (host === "meet.jit.si") {
+    const m = /^\/([A-Za-z0-9_-]{1,64})\/?$/.exec(path);
+    return m ? link("jitsi", url, { name: m[1]! }) : null;
+  }
+  return null;
+}
+
+/** Hosts whose URLs are never meetings: help, dial-in, download and CVI info pages (T3.6, T7). */
+export function isKnownNonMeetingUrl(value: string): boolean {
+  const parsed = parseWebUrl(value, true);
+  if (isRejected(parsed)) return false;
+  const { host, url } = parsed;
+  const path = url.pathname.toLowerCase();
+  return (
+    host === "aka.ms" ||
+    host === "go.microsoft.com" ||
+    host === "www.microsoft.com" ||
+    host === "microsoft.com" ||
+    host.startsWith("dialin.teams.") ||
+    host === "mysettings.lync.com" ||
+    host === "api.scheduler.teams.microsoft.com" ||
+    host === "dialin.plcm.vc" ||
+    host === "pexip.me" ||
+    (host.endsWith("webex.com") && path.startsWith("/msteams")) ||
+    /^\/teams\/?$/.test(path)
+  );
+}

@@ -1,0 +1,88 @@
+/**
+ * Time zone resolution for calendar times: IANA names, Windows names (CLDR windowsZones via
+ * windows-iana), and wall-clock to UTC conversion with Intl (no clock, no network).
+ */
+import { findIana } from "windows-iana";
+
+const ianaCache = new Map<string, string | null>();
+
+function isIana(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Maps a TZID (IANA, Windows, or Outlook's quoted/prefixed forms) to an IANA zone, or null. */
+export function resolveTimeZone(tzid: string | null | undefined): string | null {
+  if (!tzid) return null;
+  const cached = ianaCache.get(tzid);
+  if (cached !== undefined) return cached;
+  let name = tzid.trim().replace(/^"|"$/g, "").replace(/^\/+/, "");
+  // Some writers prefix a vendor path, e.g. "/mozilla.org/20050126_1/Europe/Berlin".
+  const slashTail = /([A-Za-z_]+\/[A-Za-z_+-]+(?:\/[A-Za-z_+-]+)?)$/.exec(name);
+  let result: string | null = null;
+  if (/^(?:utc|gmt|z|etc\/utc|coordinated universal time|utc standard time)$/i.test(name)) result = "UTC";
+  else if (name.includes("/") && isIana(name)) result = name;
+  else {
+    const windows = findIana(name);
+    if (windows.length > 0) result = windows.find(isIana) ?? null;
+    else if (slashTail && isIana(slashTail[1]!)) result = slashTail[1]!;
+    else if (isIana(name)) result = name;
+  }
+  name = result ?? name;
+  ianaCache.set(tzid, result);
+  return result;
+}
+
+const formatterCache = new Map<string, Intl.DateTimeFormat>();
+
+function offsetMinutesAt(utcMillis: number, zone: string): number {
+  let fmt = formatterCache.get(zone);
+  if (!fmt) {
+    fmt = new Intl.DateTimeFormat("en-US", {
+      timeZone: zone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+    });
+    formatterCache.set(zone, fmt);
+  }
+  const parts: Record<string, number> = {};
+  for (const p of fmt.formatToParts(new Date(utcMillis))) if (p.type !== "literal") parts[p.type] = Number(p.value);
+  const asUtc = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour! % 24, parts.minute!, parts.second!);
+  return Math.round((asUtc - Math.floor(utcMillis / 1000) * 1000) / 60000);
+}
+
+export interface WallTime {
+  year: number;
+  month: number; // 1-12
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+}
+
+/**
+ * Converts a wall-clock time in an IANA zone to UTC milliseconds. In a DST gap the time is
+ * moved forward by the gap; in an overlap the earlier instant is used (RFC 5545 3.3.5).
+ */
+export function wallTimeToUtc(t: WallTime, zone: string): number {
+  const naive = Date.UTC(t.year, t.month - 1, t.day, t.hour, t.minute, t.second);
+  if (!Number.isFinite(naive) || zone === "UTC") return naive;
+  const before = offsetMinutesAt(naive - 86_400_000, zone);
+  const after = offsetMinutesAt(naive + 86_400_000, zone);
+  const valid = [...new Set([before, after])].filter((o) => offsetMinutesAt(naive - o * 60000, zone) === o);
+  if (valid.length > 0) return naive - Math.max(...valid) * 60000;
+  return naive - before * 60000;
+}
+
+export function toIso(millis: number): string | null {
+  return Number.isFinite(millis) ? new Date(millis).toISOString() : null;
+}
