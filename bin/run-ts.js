@@ -10,4 +10,6 @@ if (!file) {
   console.error("usage: run-ts.js FILE.ts [args...]");
   process.exit(2);
 }
+// The entry file sees its own arguments from argv[2] on.
+process.argv.splice(1, 1);
 await import(pathToFileURL(resolve(file)).href);

@@ -87,6 +87,7 @@ export function classifyLink(link: BodyLink, line: number, warnings: Set<string>
 /** Value of a label on the same line, or on the next non-empty line when the rest is empty. */
 function labelValue(lines: BodyLine[], i: number, end: number, labels: readonly string[]): { value: string; line: number } | null {
   const line = lines[i]!;
+  if (!line.text.includes(":")) return null;
   const hit = findLabel(line.text, line.lower, labels);
   if (!hit) return null;
   if (hit.rest !== "") return { value: hit.rest, line: i };
@@ -185,7 +186,7 @@ function analyzeBlock(
       const m = v ? /^(\S{1,32})/.exec(v.value) : null;
       if (m && i - meetingIdLine <= 6) passcode = m[1]!;
     }
-    if (cvi === null) {
+    if (cvi === null && line.text.includes(":")) {
       const hit = findLabel(line.text, line.lower, LABELS.videoId);
       if (hit) {
         const valueSource = hit.rest !== "" ? hit.rest : (lines[i + 1]?.text ?? "");

@@ -40,11 +40,13 @@ const BLOCK_TAGS = new Set([
   "blockquote", "td", "th", "section", "article", "header", "footer", "pre", "center", "dt", "dd", "title",
 ]);
 const SKIP_TAGS = new Set(["script", "style", "head", "noscript", "template", "xml", "o:p"]);
+const QUOTE_MARKERS = LABELS.quoteMarkers.map((m) => m.toLowerCase());
 const URL_START = /\b(?:https?:\/\/|msteams:)/gi;
 
 /** Ends a bare URL: whitespace, quotes, angle brackets, backslash (ICS) and unbalanced ')'. */
 export function extractBareUrls(text: string, max: number): Array<{ url: string; index: number }> {
   const found: Array<{ url: string; index: number }> = [];
+  if (!text.includes(":")) return found;
   URL_START.lastIndex = 0;
   for (let m = URL_START.exec(text); m !== null && found.length < max; m = URL_START.exec(text)) {
     const start = m.index;
@@ -78,12 +80,12 @@ function markQuotes(lines: BodyLine[], fromIndex: number | null): void {
   let quoteFrom = fromIndex ?? Number.POSITIVE_INFINITY;
   for (let i = 0; i < lines.length && i < quoteFrom; i++) {
     const line = lines[i]!;
-    if (LABELS.quoteMarkers.some((m) => line.text.toLowerCase().startsWith(m.toLowerCase()))) {
+    if (line.text.startsWith("-----") && QUOTE_MARKERS.some((m) => line.lower.startsWith(m))) {
       quoteFrom = i;
       break;
     }
     // Outlook reply header: "From: ..." followed within 3 lines by "Sent: ..." (or localized forms).
-    if (/^(?:from|von|de|van|fra|da|lähettäjä):\s/i.test(line.text)) {
+    if (line.text.includes(":") && /^(?:from|von|de|van|fra|da|lähettäjä):\s/i.test(line.text)) {
       for (let j = i + 1; j <= i + 3 && j < lines.length; j++) {
         if (/^(?:sent|gesendet|envoyé|enviado|verzonden|sendt|inviato|lähetetty|date):\s/i.test(lines[j]!.text)) {
           quoteFrom = i;

@@ -189,7 +189,7 @@ function isCalendarAttachment(a: ParsedMail["attachments"][number]): boolean {
 async function parseMime(input: Buffer, warnings: Set<string>, depth: number): Promise<InviteDetail[]> {
   let mail: ParsedMail;
   try {
-    mail = await simpleParser(input, { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true, maxHtmlLengthToParse: LIMITS.partChars });
+    mail = await simpleParser(input, { skipImageLinks: true, skipHtmlToText: true, skipTextToHtml: true, skipTextLinks: true, maxHtmlLengthToParse: LIMITS.partChars });
   } catch (error) {
     warnings.add(`unreadable MIME message (${error instanceof Error ? error.message.slice(0, 80) : "error"})`);
     return [build({ ...EMPTY_META }, emptySources(), warnings)];

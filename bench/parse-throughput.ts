@@ -1,0 +1,81 @@
+/**
+ * parse-throughput: invites/s on one core over a realistic mix (HTML V3-V5 of 10-40 KB, ICS,
+ * MIME), against the bare-scan baseline: one regex pass for Teams URLs over the same bytes.
+ */
+import { parseInvite } from "../parser/index.ts";
+import { teamsEml, teamsHtmlV3, teamsHtmlV4, teamsHtmlV5, teamsIcs } from "../test/support/invite-factory.ts";
+import { median, report } from "./report.ts";
+
+function corpus(): Array<{ data: string; format: "html" | "ics" | "eml" }> {
+  const items: Array<{ data: string; format: "html" | "ics" | "eml" }> = [];
+  for (let i = 0; i < 60; i++) {
+    const spec = {
+      threadKey: `bench-${i}`,
+      meetingId: `3571592468${String(10000 + i)}`,
+      passcode: "Hk4mN8pQ",
+      ...(i % 2 ? { cvi: { tenantKey: "contoso@m.webex.com", videoId: "1182453796" } } : {}),
+    };
+    const pad = 10_000 + ((i * 7919) % 30_000);
+    const ev = { uid: `0400000082${i}`, subject: `Review ${i}`, start: "2025-03-04T09:00:00.000Z", end: "2025-03-04T10:00:00.000Z" };
+    switch (i % 5) {
+      case 0:
+        items.push({ data: teamsHtmlV3(spec, pad), format: "html" });
+        break;
+      case 1:
+        items.push({ data: teamsHtmlV4(spec, pad), format: "html" });
+        break;
+      case 2:
+        items.push({ data: teamsHtmlV5(spec, pad), format: "html" });
+        break;
+      case 3:
+        items.push({ data: teamsIcs(ev, spec, `Agenda\n${"Discuss the plan. ".repeat(100)}\nJoin the meeting now <https://x>`), format: "ics" });
+        break;
+      default:
+        items.push({ data: teamsEml(ev, spec, pad / 2), format: "eml" });
+    }
+  }
+  return items;
+}
+
+export async function benchParseThroughput(): Promise<void> {
+  const items = corpus();
+  const buffers = items.map((i) => Buffer.from(i.data));
+  // Warm up JIT and caches.
+  for (let r = 0; r < 3; r++) for (const b of buffers) await parseInvite(b);
+
+  const parseRates: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    const t0 = performance.now();
+    let n = 0;
+    while (performance.now() - t0 < 1000) {
+      for (const b of buffers) {
+        await parseInvite(b);
+        n++;
+      }
+    }
+    parseRates.push(n / ((performance.now() - t0) / 1000));
+  }
+
+  const scan = /https:\/\/teams\.microsoft\.com\/l\/meetup-join\/[^\s"<>]+/g;
+  const scanRates: number[] = [];
+  let sink = 0;
+  for (let round = 0; round < 5; round++) {
+    const t0 = performance.now();
+    let n = 0;
+    while (performance.now() - t0 < 500) {
+      for (const b of buffers) {
+        const text = b.toString("utf8");
+        scan.lastIndex = 0;
+        for (let m = scan.exec(text); m !== null; m = scan.exec(text)) sink += m[0].length;
+        n++;
+      }
+    }
+    scanRates.push(n / ((performance.now() - t0) / 1000));
+  }
+  if (sink < 0) console.error(sink);
+  const value = median(parseRates);
+  const baseline = median(scanRates);
+  const bytes = buffers.reduce((s, b) => s + b.length, 0) / buffers.length;
+  report({ bench: "parse-throughput", metric: "invites-per-second", value, unit: "invites/s", baseline, ratio: value / baseline });
+  report({ bench: "parse-throughput", metric: "mean-invite-bytes", value: bytes, unit: "bytes", baseline: null, ratio: null });
+}
