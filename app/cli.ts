@@ -7,10 +7,11 @@ import { isOtjError } from "../core/errors.ts";
 import { CliExit, type CliIo, processIo } from "./cli-context.ts";
 import { registerDemoCommand } from "./commands/demo.ts";
 import { registerParseCommands } from "./commands/parse.ts";
+import { registerPlanCommands } from "./commands/plan.ts";
 
 export type CommandRegistrar = (program: Command, io: CliIo) => void;
 
-const registrars: CommandRegistrar[] = [registerParseCommands, registerDemoCommand];
+const registrars: CommandRegistrar[] = [registerParseCommands, registerPlanCommands, registerDemoCommand];
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command("otj")
