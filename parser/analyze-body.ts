@@ -51,6 +51,8 @@ export function classifyLink(link: BodyLink, line: number, warnings: Set<string>
   const unwrapped = unwrapUrl(raw);
   for (const w of unwrapped.warnings) warnings.add(w);
   if (unwrapped.opaque) return { kind: "opaque", url: unwrapped.url, domain: unwrapped.opaque.domain, line };
+  // A wrapper that could not be fully undone hides its target: never classify the wrapper itself.
+  if (unwrapped.warnings.length > 0) return { kind: "ignored", line, url: unwrapped.url };
   const url = unwrapped.url;
   const teams = classifyTeamsUrl(url);
   if (teams.kind === "join") return { kind: "teams", link: teams.link, label: link.label, line, original: link };
@@ -78,7 +80,7 @@ export function classifyLink(link: BodyLink, line: number, warnings: Set<string>
     return { kind: "other", url: parsed.url.href, line, phishing: true };
   }
   const looksLikeMeeting =
-    /\bjoin\b|teilnehmen|participer|unirse|deelnemen|partecipa|tilmeld|liity|参加|加入|skype meeting|besprechung|réunion|meeting/i.test(link.label) ||
+    /\bjoin\b|teilnehmen|participer|unirse|deelnemen|partecipa|tilmeld|liity|参加|加入|skype meeting/i.test(link.label) ||
     /\/(?:call|meet|join|meeting|conference)\//i.test(parsed.url.pathname) ||
     parsed.host === "events.teams.microsoft.com";
   return looksLikeMeeting ? { kind: "other", url: parsed.url.href, line, phishing: false } : { kind: "ignored", line, url };

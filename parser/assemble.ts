@@ -8,7 +8,7 @@ import { type BodyAnalysis, type ClassifiedLink, analyzeBody, type TeamsBlock } 
 import { type BodyDoc, htmlToDoc, textToDoc } from "./body.ts";
 import type { ProviderLink } from "./providers/others.ts";
 import { findPrintedVideoAddresses, findSipAddresses, type PrintedVideoAddress, type SipAddress } from "./providers/sip.ts";
-import { classifyTeamsUrl, isValidThreadId, type TeamsLink } from "./providers/teams.ts";
+import { classifyTeamsUrl, isValidThreadId, TEAMS_HOSTS, type TeamsLink } from "./providers/teams.ts";
 
 export interface InviteSources {
   /** Structured Teams/meeting URLs in precedence order (Graph onlineMeeting.joinUrl, ICS X-MICROSOFT-SKYPETEAMSMEETINGURL, ...). */
@@ -63,8 +63,18 @@ function teamsJoin(link: TeamsLink | null, short: TeamsLink | null): TeamsJoin {
   };
 }
 
+/** WHATWG serialisation (FORMATS.md B6 output hygiene); TeamsJoin keeps the bytes as carried. */
+function serialised(url: string | null): string | null {
+  if (url === null) return null;
+  try {
+    return new URL(url).href;
+  } catch {
+    return null;
+  }
+}
+
 function joinOf(teams: TeamsJoin, fallbackUrl: string | null = null): Join {
-  return { provider: "teams", url: teams.joinUrl ?? teams.shortUrl ?? fallbackUrl, sipUri: null, teams };
+  return { provider: "teams", url: serialised(teams.joinUrl ?? teams.shortUrl ?? fallbackUrl), sipUri: null, teams };
 }
 
 function pickBlock(analysis: BodyAnalysis | null): { block: TeamsBlock; quoted: boolean } | null {
@@ -160,7 +170,9 @@ export function assembleJoin(sources: InviteSources): Assembled {
   } else if (picked) {
     teams = blockTeamsJoin(picked.block);
     if (picked.quoted) warnings.add("Teams details taken from a quoted earlier invite");
-    if (!teams.joinUrl && !teams.shortUrl && picked.block.opaqueJoin) teamsFallbackUrl = picked.block.opaqueJoin.url;
+    // An opaque (Mimecast) link stands for the join only when its domain= names a Teams host (B1.6).
+    const opaque = picked.block.opaqueJoin;
+    if (!teams.joinUrl && !teams.shortUrl && opaque && opaque.domain !== null && TEAMS_HOSTS[opaque.domain] !== undefined) teamsFallbackUrl = opaque.url;
   } else if (sources.structuredThreadId && isValidThreadId(sources.structuredThreadId)) {
     // A Teams meeting known only by its thread id (no link anywhere): nothing joinable by URL.
     teams = teamsJoin(null, null);
@@ -204,6 +216,8 @@ export function assembleJoin(sources: InviteSources): Assembled {
   for (const analysis of [htmlAnalysis, textAnalysis, locationAnalysis]) {
     if (!analysis) continue;
     for (const block of analysis.blocks) {
+      // A quoted older invite is ignored when the message has its own Teams block (T7).
+      if (block.quoted && picked && !picked.quoted) continue;
       if (picked && block === picked.block) {
         for (const extra of block.extraLinks) if (!sameAsChosen(extra)) addAlternative(joinOf(teamsJoin(extra.kind === "classic" ? extra : null, extra.kind === "short" ? extra : null)));
         continue;

@@ -2,7 +2,7 @@
  * Bodies as text lines with their links (FORMATS.md T1.3, T1.4). HTML and plain text both become
  * a BodyDoc, so one set of rules (labels, blocks, quoting) reads every layout by visible order.
  */
-import { Parser } from "htmlparser2";
+import { scanHtml } from "./html-scan.ts";
 import { LABELS } from "./labels/index.ts";
 import { LIMITS } from "./limits.ts";
 import { lowerSameLength, normalizeLine, splitLines } from "./text.ts";
@@ -19,14 +19,23 @@ export interface BodyLink {
   explicit: boolean;
 }
 
-export interface BodyLine {
-  /** Normalized visible text. */
-  text: string;
-  /** lowerSameLength(text). */
-  lower: string;
-  links: BodyLink[];
+/** One line of visible text. `lower` is computed on first use (most lines never need it). */
+export class BodyLine {
+  private lowered: string | null = null;
   /** Inside a quoted earlier message (reply/forward). */
-  quoted: boolean;
+  quoted = false;
+
+  constructor(
+    /** Normalized visible text. */
+    readonly text: string,
+    readonly links: BodyLink[],
+  ) {}
+
+  /** lowerSameLength(text). */
+  get lower(): string {
+    this.lowered ??= lowerSameLength(this.text);
+    return this.lowered;
+  }
 }
 
 export interface BodyDoc {
@@ -39,7 +48,6 @@ const BLOCK_TAGS = new Set([
   "p", "div", "br", "tr", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "table", "hr",
   "blockquote", "td", "th", "section", "article", "header", "footer", "pre", "center", "dt", "dd", "title",
 ]);
-const SKIP_TAGS = new Set(["script", "style", "head", "noscript", "template", "xml", "o:p"]);
 const QUOTE_MARKERS = LABELS.quoteMarkers.map((m) => m.toLowerCase());
 const URL_START = /\b(?:https?:\/\/|msteams:)/gi;
 
@@ -71,8 +79,7 @@ export function extractBareUrls(text: string, max: number): Array<{ url: string;
 }
 
 function makeLine(raw: string, links: BodyLink[]): BodyLine {
-  const text = normalizeLine(raw);
-  return { text, lower: lowerSameLength(text), links, quoted: false };
+  return new BodyLine(normalizeLine(raw), links);
 }
 
 /** Marks lines after a quote marker (Outlook "Original Appointment", From:/Sent: headers) and `>` lines. */
@@ -162,7 +169,6 @@ export function htmlToDoc(input: string): BodyDoc {
   const lines: BodyLine[] = [];
   let current = "";
   let currentLinks: BodyLink[] = [];
-  let skipDepth = 0;
   let quoteDepth = 0;
   let quoteFromLine: number | null = null;
   let candidates = 0;
@@ -184,79 +190,62 @@ export function htmlToDoc(input: string): BodyDoc {
     currentLinks = [];
   };
 
-  const parser = new Parser(
-    {
-      onopentag(name, attribs) {
-        if (lines.length >= LIMITS.bodyLines) return;
-        if (SKIP_TAGS.has(name)) {
-          skipDepth++;
-          return;
-        }
-        if (skipDepth > 0) return;
-        const id = attribs.id ?? "";
-        if (/^(?:x_)?divRplyFwdMsg$/i.test(id) || /(?:^|\s)(?:x_)?OutlookMessageHeader(?:\s|$)/.test(attribs.class ?? "")) {
-          endLine();
-          if (quoteFromLine === null) quoteFromLine = lines.length;
-        }
-        if (name === "blockquote") {
-          endLine();
-          quoteDepth++;
-        } else if (BLOCK_TAGS.has(name)) {
-          endLine();
-        }
-        if (name === "a") {
-          const original = attribs.originalsrc ?? attribs["data-originalsrc"] ?? null;
-          const href = attribs.href ?? null;
-          let url: string | null = original?.trim() || href?.trim() || null;
-          if (url !== null && isDangerousScheme(url)) url = null;
-          anchors.push({
-            url,
-            title: attribs.title ?? null,
-            className: attribs.class ?? null,
-            text: "",
-            depth: anchors.length,
-          });
-        }
-        if (name === "img" && attribs.alt && anchors.length > 0) anchors[anchors.length - 1]!.text += attribs.alt;
-      },
-      ontext(text) {
-        if (skipDepth > 0 || lines.length >= LIMITS.bodyLines) return;
-        current += text;
-        if (anchors.length > 0) anchors[anchors.length - 1]!.text += text;
-      },
-      onclosetag(name) {
-        if (SKIP_TAGS.has(name)) {
-          if (skipDepth > 0) skipDepth--;
-          return;
-        }
-        if (skipDepth > 0) return;
-        if (name === "a") {
-          const anchor = anchors.pop();
-          if (anchor?.url && candidates < LIMITS.urlCandidates) {
-            candidates++;
-            currentLinks.push({
-              url: anchor.url,
-              label: normalizeLine(anchor.text),
-              title: anchor.title,
-              className: anchor.className,
-              explicit: true,
-            });
-          }
-          if (anchor && anchors.length > 0) anchors[anchors.length - 1]!.text += anchor.text;
-          return;
-        }
-        if (name === "blockquote") {
-          endLine();
-          if (quoteDepth > 0) quoteDepth--;
-        } else if (BLOCK_TAGS.has(name)) {
-          endLine();
-        }
-      },
+  const closeAnchor = () => {
+    const anchor = anchors.pop();
+    if (anchor?.url && candidates < LIMITS.urlCandidates) {
+      candidates++;
+      currentLinks.push({ url: anchor.url, label: normalizeLine(anchor.text), title: anchor.title, className: anchor.className, explicit: true });
+    }
+  };
+  const replyMarkers = html.includes("RplyFwdMsg") || html.includes("OutlookMessageHeader");
+  scanHtml(html, {
+    wantsAttributes: (name) => name === "a" || name === "img" || replyMarkers,
+    openTag(name, attribs) {
+      if (lines.length >= LIMITS.bodyLines) return;
+      const id = attribs.id;
+      if (
+        (id !== undefined && /^(?:x_)?divRplyFwdMsg$/i.test(id)) ||
+        (attribs.class !== undefined && /(?:^|\s)(?:x_)?OutlookMessageHeader(?:\s|$)/.test(attribs.class))
+      ) {
+        endLine();
+        if (quoteFromLine === null) quoteFromLine = lines.length;
+      }
+      if (name === "blockquote") {
+        endLine();
+        quoteDepth++;
+      } else if (BLOCK_TAGS.has(name)) {
+        endLine();
+      }
+      if (name === "a") {
+        // An <a> inside an open <a> closes it (HTML's adoption rules, simplified).
+        if (anchors.length > 0) closeAnchor();
+        const original = attribs.originalsrc ?? attribs["data-originalsrc"] ?? null;
+        let url: string | null = original?.trim() || attribs.href?.trim() || null;
+        if (url !== null && isDangerousScheme(url)) url = null;
+        anchors.push({ url, title: attribs.title ?? null, className: attribs.class ?? null, text: "", depth: anchors.length });
+      } else if (name === "img" && attribs.alt && anchors.length > 0) {
+        anchors[anchors.length - 1]!.text += attribs.alt;
+      }
     },
-    { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true, recognizeSelfClosing: true },
-  );
-  parser.write(html);
-  parser.end();
+    text(text) {
+      if (lines.length >= LIMITS.bodyLines) return;
+      current += text;
+      if (anchors.length > 0) anchors[anchors.length - 1]!.text += text;
+    },
+    closeTag(name) {
+      if (name === "a") {
+        if (anchors.length > 0) closeAnchor();
+        return;
+      }
+      if (name === "blockquote") {
+        endLine();
+        if (quoteDepth > 0) quoteDepth--;
+      } else if (BLOCK_TAGS.has(name)) {
+        endLine();
+      }
+    },
+  });
+  while (anchors.length > 0) closeAnchor();
   endLine();
   markQuotes(lines, quoteFromLine);
   for (const i of quotedLines) lines[i]!.quoted = true;

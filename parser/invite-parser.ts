@@ -9,11 +9,14 @@ import { type Assembled, assembleJoin, type InviteContext, type InviteSources } 
 import { looksLikeHtml } from "./body.ts";
 import { type IcsEvent, readCalendar } from "./ical.ts";
 import { LIMITS } from "./limits.ts";
+import { type CalendarPart, decodeCalendarBytes, readMimeFast } from "./mime-fast.ts";
 import { threadFromConfLink } from "./providers/teams.ts";
 import { resolveTimeZone, toIso, wallTimeToUtc } from "./timezone.ts";
 
 export interface ParseOptions {
   format?: InviteFormat | "auto";
+  /** "auto" (default): the fast MIME reader, mailparser when it declines; "mailparser": always the reference reader. */
+  mimeReader?: "auto" | "mailparser";
   /** File name, used only as a hint for auto-detection. */
   filename?: string;
 }
@@ -186,51 +189,79 @@ function isCalendarAttachment(a: ParsedMail["attachments"][number]): boolean {
   return type === "text/calendar" || type === "application/ics" || /\.ics$/i.test(a.filename ?? "");
 }
 
-async function parseMime(input: Buffer, warnings: Set<string>, depth: number): Promise<InviteDetail[]> {
+/** The parts of a message the parser reads, from either MIME reader. */
+interface MailParts {
+  subject: string | null;
+  from: { name: string | null; address: string | null } | null;
+  html: string | null;
+  text: string | null;
+  calendars: CalendarPart[];
+  forwarded: Buffer[];
+  tnef: boolean;
+}
+
+async function readWithMailparser(input: Buffer, warnings: Set<string>): Promise<MailParts | null> {
   let mail: ParsedMail;
   try {
     mail = await simpleParser(input, { skipImageLinks: true, skipHtmlToText: true, skipTextToHtml: true, skipTextLinks: true, maxHtmlLengthToParse: LIMITS.partChars });
   } catch (error) {
     warnings.add(`unreadable MIME message (${error instanceof Error ? error.message.slice(0, 80) : "error"})`);
-    return [build({ ...EMPTY_META }, emptySources(), warnings)];
+    return null;
   }
-  const html = typeof mail.html === "string" && mail.html.trim() !== "" ? mail.html : null;
-  const text = mail.text && mail.text.trim() !== "" ? mail.text : null;
-  const details: InviteDetail[] = [];
-  const seen = new Set<string>();
-  let calendarParts = 0;
+  const parts: MailParts = {
+    subject: mail.subject?.trim() || null,
+    from: mail.from?.value?.[0] ? { name: mail.from.value[0].name?.trim() || null, address: mail.from.value[0].address?.trim() || null } : null,
+    html: typeof mail.html === "string" ? mail.html : null,
+    text: mail.text ?? null,
+    calendars: [],
+    forwarded: [],
+    tnef: false,
+  };
   for (const a of mail.attachments) {
     const type = (a.contentType ?? "").toLowerCase();
-    if (type === "application/ms-tnef" || /^winmail\.dat$/i.test(a.filename ?? "")) {
-      warnings.add("winmail.dat (TNEF) not decoded");
-      continue;
+    if (type === "application/ms-tnef" || /^winmail\.dat$/i.test(a.filename ?? "")) parts.tnef = true;
+    else if (isCalendarAttachment(a)) {
+      const ct = a.headers?.get("content-type") as { params?: Record<string, string> } | string | undefined;
+      const charset = typeof ct === "object" ? (ct.params?.charset ?? null) : null;
+      parts.calendars.push({ bytes: a.content, charset });
     }
-    if (isCalendarAttachment(a)) {
-      if (calendarParts++ >= LIMITS.calendarParts) continue;
-      for (const d of parseCalendarText(a.content.toString("utf8"), html, text, warnings)) {
-        const key = `${d.invite.uid ?? ""}|${d.invite.recurrenceId ?? ""}|${d.invite.sequence ?? ""}`;
-        if (d.invite.uid !== null && seen.has(key)) continue;
-        seen.add(key);
-        details.push(d);
-      }
+    else if (type === "message/rfc822") parts.forwarded.push(a.content);
+  }
+  return parts;
+}
+
+/** Reads a message with the fast reader, or with mailparser when the fast one declines. */
+export async function readMailParts(input: Buffer, warnings: Set<string>, useFast = true): Promise<MailParts | null> {
+  const fast = useFast ? readMimeFast(input) : null;
+  return fast ?? (await readWithMailparser(input, warnings));
+}
+
+async function parseMime(input: Buffer, warnings: Set<string>, depth: number, useFast = true): Promise<InviteDetail[]> {
+  const mail = await readMailParts(input, warnings, useFast);
+  if (mail === null) return [build({ ...EMPTY_META }, emptySources(), warnings)];
+  if (mail.tnef) warnings.add("winmail.dat (TNEF) not decoded");
+  const html = mail.html !== null && mail.html.trim() !== "" ? mail.html : null;
+  const text = mail.text !== null && mail.text.trim() !== "" ? mail.text : null;
+  const details: InviteDetail[] = [];
+  const seen = new Set<string>();
+  for (const calendar of mail.calendars.slice(0, LIMITS.calendarParts)) {
+    for (const d of parseCalendarText(decodeCalendarBytes(calendar.bytes, calendar.charset), html, text, warnings)) {
+      const key = `${d.invite.uid ?? ""}|${d.invite.recurrenceId ?? ""}|${d.invite.sequence ?? ""}`;
+      if (d.invite.uid !== null && seen.has(key)) continue;
+      seen.add(key);
+      details.push(d);
     }
   }
   const nested: InviteDetail[] = [];
-  for (const a of mail.attachments) {
-    if ((a.contentType ?? "").toLowerCase() !== "message/rfc822") continue;
+  for (const message of mail.forwarded) {
     if (depth >= LIMITS.mimeDepth) {
       warnings.add(`forwarded messages nested deeper than ${LIMITS.mimeDepth} levels were not read`);
-      continue;
+      break;
     }
-    nested.push(...(await parseMime(a.content, warnings, depth + 1)));
+    nested.push(...(await parseMime(message, warnings, depth + 1, useFast)));
   }
   if (details.length === 0 && (nested.length === 0 || html || text)) {
-    const from = mail.from?.value?.[0];
-    const meta: Meta = {
-      ...EMPTY_META,
-      subject: mail.subject?.trim() || null,
-      organizer: from ? { name: from.name?.trim() || null, email: from.address?.trim() || null } : null,
-    };
+    const meta: Meta = { ...EMPTY_META, subject: mail.subject, organizer: mail.from ? { name: mail.from.name, email: mail.from.address } : null };
     const s = emptySources();
     s.html = html;
     s.text = text;
@@ -357,13 +388,14 @@ export async function parseInviteDetailed(input: Buffer | string, options: Parse
   const text = typeof input === "string" && buffer.length === Buffer.byteLength(input) ? input : decodeText(buffer);
   const format = !options.format || options.format === "auto" ? detectFormat(text, options.filename) : options.format;
   let details: InviteDetail[];
+  if (text.trim() === "") return { format, details: [], warnings: ["empty input"] };
   try {
     switch (format) {
       case "eml":
-        details = await parseMime(buffer, warnings, 0);
+        details = await parseMime(buffer, warnings, 0, options.mimeReader !== "mailparser");
         break;
       case "ics":
-        details = parseCalendarText(text, null, null, warnings);
+        details = parseCalendarText(decodeCalendarBytes(buffer), null, null, warnings);
         break;
       case "graph":
         details = parseGraph(text, warnings);

@@ -1,9 +1,14 @@
 /** Small string helpers shared by the extractors. All linear-time. */
 
-const SPACE_LIKE = /[\u00A0\u2007\u2009\u202F\u200B\u3000\t\f\v]/g;
+const SPACE_LIKE = /[\u00A0\u2007\u2009\u202F\u200B\u3000\t\f\v\r\n]+/g;
+const NEEDS_NORMALIZING = /[\u00A0\u2007\u2009\u202F\u200B\u3000\t\f\v\r\n\uFF1A]| {2}/;
 
-/** Normalises non-breaking and exotic spaces to ' ', fullwidth colons to ':', collapses runs. */
+/**
+ * Normalises line breaks, non-breaking and exotic spaces to ' ', fullwidth colons to ':', and
+ * collapses runs of spaces (HTML text nodes carry source line breaks inside labels).
+ */
 export function normalizeLine(line: string): string {
+  if (!NEEDS_NORMALIZING.test(line)) return line.trim();
   return line.replace(SPACE_LIKE, " ").replace(/\uFF1A/g, ":").replace(/ {2,}/g, " ").trim();
 }
 

@@ -65,7 +65,7 @@ export interface SipScanContext {
 
 /** SIP/H.323 addresses on one line (location or body), strongest first. */
 export function findSipAddresses(line: string, ctx: SipScanContext, isLocation = false): SipAddress[] {
-  if (!line.includes("@") && !line.includes("##") && !/\b(?:sips?|h323):/i.test(line)) return [];
+  if (!line.includes("@") && !line.includes("##") && !line.includes(":")) return [];
   const out: SipAddress[] = [];
   const seen = new Set<string>();
   const push = (a: SipAddress) => {

@@ -1,0 +1,352 @@
+/**
+ * A fast reader for the common shape of meeting-request mails (multipart/alternative or mixed,
+ * 7bit/8bit/quoted-printable/base64, charsets Node's TextDecoder knows). Anything outside that
+ * shape returns null and the caller falls back to mailparser, the reference reader; a test keeps
+ * both paths in agreement on every MIME fixture.
+ */
+import { TextDecoder } from "node:util";
+import { LIMITS } from "./limits.ts";
+
+export interface CalendarPart {
+  bytes: Buffer;
+  charset: string | null;
+}
+
+/**
+ * iCalendar bytes to text: unfold first, on bytes, because folding may split a UTF-8 sequence
+ * (RFC 5545 3.1), then decode with the part's charset (UTF-8 by default).
+ */
+export function decodeCalendarBytes(bytes: Buffer, charset: string | null = null): string {
+  const out = Buffer.alloc(bytes.length);
+  let o = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i]!;
+    if (c === 13 && bytes[i + 1] === 10 && (bytes[i + 2] === 32 || bytes[i + 2] === 9)) {
+      i += 2;
+      continue;
+    }
+    if (c === 10 && (bytes[i + 1] === 32 || bytes[i + 1] === 9)) {
+      i += 1;
+      continue;
+    }
+    out[o++] = c;
+  }
+  const unfolded = out.subarray(0, o);
+  const decoder = decoderFor(charset ?? "utf-8") ?? decoderFor("utf-8")!;
+  let text = decoder.decode(unfolded);
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  // Not UTF-8 after all: read it as windows-1252 rather than losing characters.
+  if (charset === null && text.includes("\uFFFD") && !unfolded.includes(Buffer.from("\uFFFD"))) text = cp1252.decode(unfolded);
+  return text;
+}
+
+export interface FastMail {
+  subject: string | null;
+  from: { name: string | null; address: string | null } | null;
+  html: string | null;
+  text: string | null;
+  calendars: CalendarPart[];
+  forwarded: Buffer[];
+  tnef: boolean;
+}
+
+interface Part {
+  headers: Map<string, string>;
+  body: Buffer;
+}
+
+const MAX_HEADER_BYTES = 256 * 1024;
+const MAX_PARTS = 200;
+
+function splitHeaderBody(buf: Buffer): { head: string; body: Buffer } | null {
+  const limit = Math.min(buf.length, MAX_HEADER_BYTES);
+  for (let i = 0; i < limit; i++) {
+    if (buf[i] !== 10) continue;
+    if (buf[i + 1] === 10) return { head: headerText(buf, i), body: buf.subarray(i + 2) };
+    if (buf[i + 1] === 13 && buf[i + 2] === 10) return { head: headerText(buf, i), body: buf.subarray(i + 3) };
+    if (i === 0 || (i === 1 && buf[0] === 13)) return { head: "", body: buf.subarray(i + 1) };
+  }
+  return buf.length < MAX_HEADER_BYTES ? { head: headerText(buf, buf.length), body: Buffer.alloc(0) } : null;
+}
+
+/** Header bytes as text: UTF-8 when valid (8-bit headers), else Latin-1. */
+function headerText(buf: Buffer, end: number): string {
+  const utf8 = buf.toString("utf8", 0, end);
+  return utf8.includes("\uFFFD") ? buf.toString("latin1", 0, end) : utf8;
+}
+
+function parseHeaders(head: string): Map<string, string> | null {
+  const headers = new Map<string, string>();
+  const unfolded = head.replace(/\r?\n[ \t]+/g, " ");
+  for (const line of unfolded.split(/\r?\n/)) {
+    if (line === "") continue;
+    const colon = line.indexOf(":");
+    if (colon <= 0) {
+      if (headers.size === 0) return null;
+      continue;
+    }
+    const name = line.slice(0, colon).trim().toLowerCase();
+    if (!/^[a-z0-9-]{1,76}$/.test(name)) return null;
+    if (!headers.has(name)) headers.set(name, line.slice(colon + 1).trim());
+  }
+  return headers;
+}
+
+interface ContentType {
+  type: string;
+  params: Map<string, string>;
+}
+
+function parseParams(value: string): ContentType | null {
+  const semi = value.indexOf(";");
+  const type = (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();
+  const params = new Map<string, string>();
+  let rest = semi < 0 ? "" : value.slice(semi + 1);
+  const re = /^\s*([A-Za-z0-9_.*-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]*))\s*(?:;|$)/;
+  let guard = 0;
+  while (rest.trim() !== "" && guard++ < 50) {
+    const m = re.exec(rest);
+    if (!m) {
+      const next = rest.indexOf(";");
+      if (next < 0) break;
+      rest = rest.slice(next + 1);
+      continue;
+    }
+    const name = m[1]!.toLowerCase();
+    if (name.includes("*")) return null; // RFC 2231 continuations: leave to mailparser
+    params.set(name, m[2] !== undefined ? m[2].replace(/\\(.)/g, "$1") : m[3]!);
+    rest = rest.slice(m[0].length);
+  }
+  return { type, params };
+}
+
+/** Bytes 0x80-0x9F of windows-1252 (WHATWG also uses it for iso-8859-1 and us-ascii). */
+const CP1252_HIGH =
+  "\u20AC\u0081\u201A\u0192\u201E\u2026\u2020\u2021\u02C6\u2030\u0160\u2039\u0152\u008D\u017D\u008F" +
+  "\u0090\u2018\u2019\u201C\u201D\u2022\u2013\u2014\u02DC\u2122\u0161\u203A\u0153\u009D\u017E\u0178";
+const CP1252_LABELS = new Set(["windows-1252", "cp1252", "x-cp1252", "iso-8859-1", "iso8859-1", "latin1", "l1", "us-ascii", "ascii", "iso-ir-100", "cp819", "ibm819"]);
+
+interface Decoder {
+  decode(bytes: Uint8Array): string;
+}
+
+/** Node's TextDecoder reads windows-1252 as plain Latin-1; this one maps 0x80-0x9F properly. */
+const cp1252: Decoder = {
+  decode(bytes) {
+    if (!bytes.some((b) => b >= 0x80 && b <= 0x9f)) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1");
+    let out = "";
+    for (let i = 0; i < bytes.length; i += 8192) {
+      const chunk = bytes.subarray(i, i + 8192);
+      let s = "";
+      for (const b of chunk) s += b >= 0x80 && b <= 0x9f ? CP1252_HIGH[b - 0x80] : String.fromCharCode(b);
+      out += s;
+    }
+    return out;
+  },
+};
+
+const decoders = new Map<string, Decoder | null>();
+
+export function decoderFor(charset: string | undefined): Decoder | null {
+  const label = (charset ?? "us-ascii").trim().toLowerCase().replace(/^"|"$/g, "");
+  let d = decoders.get(label);
+  if (d === undefined) {
+    if (CP1252_LABELS.has(label)) d = cp1252;
+    else {
+      try {
+        d = new TextDecoder(label);
+      } catch {
+        d = null;
+      }
+    }
+    decoders.set(label, d);
+  }
+  return d;
+}
+
+function decodeQuotedPrintable(buf: Buffer): Buffer {
+  const out = Buffer.alloc(buf.length);
+  let o = 0;
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i]!;
+    if (c !== 61 /* = */) {
+      out[o++] = c;
+      continue;
+    }
+    const a = buf[i + 1];
+    const b = buf[i + 2];
+    if (a === 13 && b === 10) {
+      i += 2;
+      continue;
+    }
+    if (a === 10) {
+      i += 1;
+      continue;
+    }
+    const hex = a !== undefined && b !== undefined ? String.fromCharCode(a, b) : "";
+    if (/^[0-9A-Fa-f]{2}$/.test(hex)) {
+      out[o++] = Number.parseInt(hex, 16);
+      i += 2;
+    } else {
+      // Soft break followed by trailing whitespace, or a stray '=': keep as mailparser does.
+      let j = i + 1;
+      while (buf[j] === 32 || buf[j] === 9) j++;
+      if (buf[j] === 13 && buf[j + 1] === 10) i = j + 1;
+      else if (buf[j] === 10) i = j;
+      else out[o++] = c;
+    }
+  }
+  return out.subarray(0, o);
+}
+
+function transferDecode(part: Part): Buffer | null {
+  const cte = (part.headers.get("content-transfer-encoding") ?? "7bit").trim().toLowerCase();
+  if (cte === "7bit" || cte === "8bit" || cte === "binary" || cte === "") return part.body;
+  if (cte === "quoted-printable") return decodeQuotedPrintable(part.body);
+  if (cte === "base64") return Buffer.from(part.body.toString("latin1").replace(/[^A-Za-z0-9+/=]/g, ""), "base64");
+  return null;
+}
+
+/** RFC 2047 encoded words (adjacent words joined without the whitespace between them). */
+export function decodeEncodedWords(value: string): string | null {
+  if (!value.includes("=?")) return value;
+  let failed = false;
+  const out = value.replace(/=\?([^?\s]{1,40})\?([QqBb])\?([^?\s]*)\?=(?:\s+(?==\?))?/g, (_w, charset: string, enc: string, data: string) => {
+    const d = decoderFor(charset.replace(/\*.*$/, ""));
+    if (!d) {
+      failed = true;
+      return "";
+    }
+    let bytes: Buffer;
+    if (enc.toUpperCase() === "B") bytes = Buffer.from(data, "base64");
+    else bytes = decodeQuotedPrintable(Buffer.from(data.replace(/_/g, " "), "latin1"));
+    return d.decode(bytes);
+  });
+  return failed ? null : out;
+}
+
+function splitMultipart(body: Buffer, boundary: string): Buffer[] | null {
+  const delimiter = Buffer.from(`--${boundary}`, "latin1");
+  const parts: Buffer[] = [];
+  let pos = body.indexOf(delimiter);
+  if (pos < 0) return null;
+  let closed = false;
+  while (pos >= 0 && parts.length <= MAX_PARTS) {
+    // The delimiter must start a line.
+    let after = pos + delimiter.length;
+    if (body[after] === 45 && body[after + 1] === 45) {
+      closed = true;
+      break;
+    }
+    while (body[after] === 32 || body[after] === 9) after++;
+    if (body[after] === 13) after++;
+    if (body[after] !== 10) return null;
+    const start = after + 1;
+    let next = body.indexOf(delimiter, start);
+    while (next >= 0 && !(body[next - 1] === 10)) next = body.indexOf(delimiter, next + 1);
+    if (next < 0) return null;
+    let end = next - 1;
+    if (body[end - 1] === 13) end--;
+    parts.push(body.subarray(start, Math.max(start, end)));
+    pos = next;
+  }
+  return closed ? parts : null;
+}
+
+function readPart(raw: Buffer): Part | null {
+  const split = splitHeaderBody(raw);
+  if (!split) return null;
+  const headers = parseHeaders(split.head);
+  if (!headers) return null;
+  return { headers, body: split.body };
+}
+
+interface Collected {
+  html: string | null;
+  text: string | null;
+  calendars: CalendarPart[];
+  forwarded: Buffer[];
+  tnef: boolean;
+  parts: number;
+}
+
+function walk(part: Part, acc: Collected, depth: number): boolean {
+  if (++acc.parts > MAX_PARTS || depth > 10) return false;
+  const ctHeader = part.headers.get("content-type") ?? "text/plain";
+  const ct = parseParams(ctHeader);
+  if (!ct) return false;
+  const disposition = parseParams(part.headers.get("content-disposition") ?? "inline");
+  if (!disposition) return false;
+  const filename = disposition.params.get("filename") ?? ct.params.get("name") ?? "";
+  const attachment = disposition.type === "attachment";
+  if (ct.type.startsWith("multipart/")) {
+    const boundary = ct.params.get("boundary");
+    if (!boundary) return false;
+    const children = splitMultipart(part.body, boundary);
+    if (!children) return false;
+    for (const child of children) {
+      const p = readPart(child);
+      if (!p || !walk(p, acc, depth + 1)) return false;
+    }
+    return true;
+  }
+  if (ct.type === "message/rfc822") {
+    const body = transferDecode(part);
+    if (!body) return false;
+    acc.forwarded.push(body);
+    return true;
+  }
+  if (ct.type === "application/ms-tnef" || /^winmail\.dat$/i.test(filename)) {
+    acc.tnef = true;
+    return true;
+  }
+  const isCalendar = ct.type === "text/calendar" || ct.type === "application/ics" || /\.ics$/i.test(filename);
+  const isBodyText = !attachment && !isCalendar && (ct.type === "text/plain" || ct.type === "text/html");
+  if (!isCalendar && !isBodyText) return true; // other attachments carry nothing we read
+  const bytes = transferDecode(part);
+  if (!bytes) return false;
+  if (isCalendar) {
+    const charset = ct.params.get("charset") ?? null;
+    if (charset !== null && !decoderFor(charset)) return false;
+    acc.calendars.push({ bytes, charset });
+    return true;
+  }
+  const decoder = decoderFor(ct.params.get("charset") ?? "us-ascii");
+  if (!decoder) return false;
+  const text = decoder.decode(bytes);
+  // Several inline bodies of one kind are joined by mailparser in its own way: defer to it.
+  if (ct.type === "text/html") {
+    if (acc.html !== null) return false;
+    acc.html = text;
+  } else {
+    if (acc.text !== null) return false;
+    acc.text = text;
+  }
+  return true;
+}
+
+function parseFrom(value: string | undefined): FastMail["from"] | undefined {
+  if (value === undefined) return null;
+  const decoded = decodeEncodedWords(value);
+  if (decoded === null) return undefined;
+  const angle = /^\s*(?:"((?:[^"\\]|\\.)*)"|([^<]*?))\s*<([^<>\s]+@[^<>\s]+)>\s*$/.exec(decoded);
+  if (angle) return { name: (angle[1] ?? angle[2] ?? "").replace(/\\(.)/g, "$1").trim() || null, address: angle[3]!.trim() };
+  const bare = /^\s*([^\s<>",;]+@[^\s<>",;]+)\s*$/.exec(decoded);
+  if (bare) return { name: null, address: bare[1]! };
+  return undefined;
+}
+
+/** Reads a common-shape MIME message, or returns null to defer to mailparser. */
+export function readMimeFast(buf: Buffer): FastMail | null {
+  if (buf.length > LIMITS.inputBytes) return null;
+  const top = readPart(buf);
+  if (!top || !top.headers.has("content-type") && !top.headers.has("mime-version") && !top.headers.has("subject")) return null;
+  const acc: Collected = { html: null, text: null, calendars: [], forwarded: [], tnef: false, parts: 0 };
+  if (!walk(top, acc, 0)) return null;
+  const subjectRaw = top.headers.get("subject");
+  const subject = subjectRaw === undefined ? null : decodeEncodedWords(subjectRaw);
+  if (subject === null && subjectRaw !== undefined) return null;
+  const from = parseFrom(top.headers.get("from"));
+  if (from === undefined) return null;
+  return { subject: subject?.trim() || null, from, html: acc.html, text: acc.text, calendars: acc.calendars, forwarded: acc.forwarded, tnef: acc.tnef };
+}
