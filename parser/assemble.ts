@@ -262,7 +262,7 @@ export function assembleJoin(sources: InviteSources): Assembled {
   const sipFound: Array<{ sip: SipAddress; priority: number; order: number }> = [];
   const printed: PrintedVideoAddress[] = [];
   const sipSeen = new Set<string>();
-  const scanSip = (doc: BodyDoc | null, priority: number, isLocation: boolean) => {
+  const scanSip = (doc: BodyDoc | null, isLocation: boolean) => {
     if (!doc) return;
     for (const line of doc.lines) {
       for (const l of line.links) if (/^mailto:/i.test(l.url)) exclude.add(l.url.slice(7).split("?")[0]!.toLowerCase());
@@ -270,20 +270,18 @@ export function assembleJoin(sources: InviteSources): Assembled {
     for (const line of doc.lines) {
       if (line.quoted) continue;
       for (const p of findPrintedVideoAddresses(line.text)) printed.push(p);
-      const sipSources = [line.text, ...line.links.filter((l) => /^(?:sips?|h323):/i.test(l.url)).map((l) => l.url)];
-      for (const text of sipSources) {
-        for (const sip of findSipAddresses(text, { exclude }, isLocation)) {
-          const key = sip.address.toLowerCase();
-          if (sipSeen.has(key)) continue;
-          sipSeen.add(key);
-          sipFound.push({ sip, priority: isLocation ? 1 : 3, order: order++ });
-        }
+      const hits = findSipAddresses(line, { exclude }, isLocation);
+      for (const l of line.links) if (/^(?:sips?|h323):/i.test(l.url)) hits.push(...findSipAddresses(l.url, { exclude }, isLocation));
+      for (const sip of hits) {
+        const key = sip.address.toLowerCase();
+        if (sipSeen.has(key)) continue;
+        sipSeen.add(key);
+        sipFound.push({ sip, priority: isLocation ? 1 : 3, order: order++ });
       }
     }
-    void priority;
   };
-  scanSip(locationDoc, 1, true);
-  scanSip(bodyDoc, 3, false);
+  scanSip(locationDoc, true);
+  scanSip(bodyDoc, false);
   for (const p of sipFound) {
     providerJoins.push({
       join: { provider: p.sip.provider, url: null, sipUri: p.sip.address, teams: null },

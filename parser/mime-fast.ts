@@ -133,7 +133,8 @@ interface Decoder {
 /** Node's TextDecoder reads windows-1252 as plain Latin-1; this one maps 0x80-0x9F properly. */
 const cp1252: Decoder = {
   decode(bytes) {
-    if (!bytes.some((b) => b >= 0x80 && b <= 0x9f)) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1");
+    const latin1 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1");
+    if (!/[\u0080-\u009f]/.test(latin1)) return latin1;
     let out = "";
     for (let i = 0; i < bytes.length; i += 8192) {
       const chunk = bytes.subarray(i, i + 8192);

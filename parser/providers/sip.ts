@@ -64,8 +64,14 @@ export interface SipScanContext {
 }
 
 /** SIP/H.323 addresses on one line (location or body), strongest first. */
-export function findSipAddresses(line: string, ctx: SipScanContext, isLocation = false): SipAddress[] {
-  if (!line.includes("@") && !line.includes("##") && !line.includes(":")) return [];
+export function findSipAddresses(input: string | { readonly text: string; readonly lower: string }, ctx: SipScanContext, isLocation = false): SipAddress[] {
+  const line = typeof input === "string" ? input : input.text;
+  const hasAt = line.includes("@");
+  const hasHash = line.includes("##");
+  if (!hasAt && !hasHash && !line.includes(":")) return [];
+  const lowerFull = typeof input === "string" ? line.toLowerCase() : input.lower;
+  const hasScheme = lowerFull.includes("sip:") || lowerFull.includes("sips:") || lowerFull.includes("h323:");
+  if (!hasAt && !hasHash && !hasScheme) return [];
   const out: SipAddress[] = [];
   const seen = new Set<string>();
   const push = (a: SipAddress) => {
@@ -74,7 +80,7 @@ export function findSipAddresses(line: string, ctx: SipScanContext, isLocation =
     seen.add(key);
     out.push(a);
   };
-  for (const m of line.matchAll(SCHEMED)) {
+  for (const m of hasScheme ? line.matchAll(SCHEMED) : []) {
     const scheme = m[1]!.toLowerCase();
     let address = m[2]!.replace(/;.*$/, "");
     const at = address.lastIndexOf("@");
@@ -82,12 +88,12 @@ export function findSipAddresses(line: string, ctx: SipScanContext, isLocation =
     if (at >= 0 && EXCLUDED_HOST.test(address.slice(at + 1).replace(/:\d+$/, "")) && !/zoomcrc|webex|chime|bjn|plcm|onpexip/.test(address)) continue;
     push({ provider: scheme === "h323" ? "h323" : "sip", address, strength: 0 });
   }
-  for (const m of line.matchAll(H323_HASH)) {
+  for (const m of hasHash ? line.matchAll(H323_HASH) : []) {
     if (m[1] === GOTO_IP) continue;
     push({ provider: "h323", address: `${m[1]}##${m[2]}${m[3] ? `#${m[3]}` : ""}`, strength: 2 });
   }
-  const lower = line.toLowerCase();
-  const videoLine = isLocation || containsPhrase(lower, LABELS.videoWords);
+  if (!hasAt) return out.sort((a, b) => a.strength - b.strength);
+  const videoLine = isLocation || containsPhrase(lowerFull, LABELS.videoWords);
   for (const m of line.matchAll(BARE)) {
     const user = m[1]!;
     const host = cleanHost(m[2]!);
