@@ -1,0 +1,46 @@
+/**
+ * MediaBridge: starts and stops a guest-mode bridge session that joins a Teams meeting for a
+ * room (SIP Guest Join). Never with lobby bypass: requests carry a guest identity only.
+ * Implementations: bridge/adapters/ (generic HTTP protocol, Graph calls).
+ */
+
+/** Teams coordinates of the meeting to join; at least joinUrl or meetingId is set. */
+export interface BridgeTeamsTarget {
+  joinUrl: string | null;
+  meetingId: string | null;
+  passcode: string | null;
+  tenantId: string | null;
+  threadId: string | null;
+  organizerId: string | null;
+}
+
+export interface BridgeStartRequest {
+  /** Deterministic `sgj_<12 hex>` (FORMATS.md B4.2); idempotency key at the bridge. */
+  sessionId: string;
+  teams: BridgeTeamsTarget;
+  /** The room's name; the guest's display name in the lobby. */
+  guestDisplayName: string;
+  /** The SGJ alias pushed to the room. */
+  dialString: string;
+  /** The room's own SIP address for dial-out, or null (the room dials in). */
+  vtcDialString: string | null;
+  /** ISO UTC: start - lead. */
+  notBefore: string;
+  /** ISO UTC: end + end buffer + grace; the bridge leaves by then. */
+  notAfter: string;
+  /** Where the bridge reports state changes. */
+  callbackUrl: string;
+}
+
+export interface MediaBridge {
+  /**
+   * Starts (or finds, for the same sessionId) a session. Idempotent per sessionId.
+   * Throws OtjError OTJ_BRIDGE_REJECTED (final) or OTJ_BRIDGE_UNAVAILABLE (retryable).
+   */
+  start(request: BridgeStartRequest, signal?: AbortSignal): Promise<{ externalId: string }>;
+  /** Leaves the meeting. Idempotent; an unknown session counts as stopped. */
+  stop(externalId: string, signal?: AbortSignal): Promise<void>;
+}
+
+/** Bridge-reported states (INTERFACES.md 12.4 callbacks). */
+export type BridgeReportedState = "joining" | "lobby" | "admitted" | "denied" | "timeout" | "ended" | "failed";

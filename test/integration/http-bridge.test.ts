@@ -1,0 +1,123 @@
+/** HttpMediaBridge against the bridge emulator over real HTTP, with signed callbacks. */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { HttpMediaBridge } from "../../bridge/adapters/http-media-bridge.ts";
+import { type BridgeCallback, parseBridgeCallback, SIGNATURE_HEADER, verifyBody } from "../../bridge/bridge-signature.ts";
+import type { BridgeStartRequest } from "../../core/ports/media-bridge.ts";
+import { BridgeEmulator } from "../../emulators/bridge/bridge-emulator.ts";
+import { FakeClock } from "../support/fake-clock.ts";
+
+const SECRET = "hmac-secret-for-tests";
+let clock: FakeClock;
+let emulator: BridgeEmulator;
+let receiver: http.Server;
+let received: Array<{ valid: boolean; callback: BridgeCallback | null }>;
+let callbackUrl: string;
+
+beforeEach(async () => {
+  clock = new FakeClock("2025-03-04T08:55:00.000Z");
+  emulator = new BridgeEmulator({ clock, token: "bridge-token", hmacSecret: SECRET });
+  await emulator.start();
+  received = [];
+  receiver = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const raw = Buffer.concat(chunks).toString("utf8");
+      const valid = verifyBody(SECRET, raw, req.headers[SIGNATURE_HEADER] as string | undefined);
+      received.push({ valid, callback: parseBridgeCallback(raw) });
+      res.writeHead(valid ? 204 : 401);
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+  callbackUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/v1/callbacks/bridge`;
+});
+
+afterEach(async () => {
+  await emulator.stop();
+  await new Promise<void>((r) => receiver.close(() => r()));
+});
+
+function request(overrides: Partial<BridgeStartRequest> = {}): BridgeStartRequest {
+  return {
+    sessionId: "sgj_e3495aaf97d3",
+    teams: { joinUrl: null, meetingId: "228859003479315", passcode: "Xy7pQ2", tenantId: null, threadId: null, organizerId: null },
+    guestDisplayName: "Room 101",
+    dialString: "sgj_e3495aaf97d3@sgj.otj.invalid",
+    vtcDialString: null,
+    notBefore: "2025-03-04T08:58:00.000Z",
+    notAfter: "2025-03-04T09:30:00.000Z",
+    callbackUrl,
+    ...overrides,
+  };
+}
+
+const bridge = () => new HttpMediaBridge({ baseUrl: emulator.url, token: "bridge-token", hmacSecret: SECRET, timeoutMs: 2000 });
+
+describe("HttpMediaBridge", () => {
+  it("creates idempotently, waits for notBefore, and reports lobby then admitted", async () => {
+    emulator.plan = () => ({ kind: "admit", afterMs: 30_000 });
+    const first = await bridge().start(request());
+    const again = await bridge().start(request());
+    expect(again.externalId).toBe(first.externalId);
+    expect(emulator.sessions.size).toBe(1);
+    clock.advanceTo(new Date("2025-03-04T08:57:59.000Z"));
+    await emulator.idle();
+    expect(received).toEqual([]);
+    clock.advanceTo(new Date("2025-03-04T08:58:00.000Z"));
+    await emulator.idle();
+    expect(received.map((r) => r.callback?.state).sort()).toEqual(["joining", "lobby"]);
+    clock.advance(30_000);
+    await emulator.idle();
+    expect(received.at(-1)?.callback).toMatchObject({ sessionId: "sgj_e3495aaf97d3", state: "admitted", at: "2025-03-04T08:58:30.000Z" });
+    expect(received.every((r) => r.valid)).toBe(true);
+  });
+
+  it("never sends a lobby bypass: every create body says lobbyBypass false", async () => {
+    await bridge().start(request());
+    const creates = emulator.bodies.filter((b) => b.includes('"sessionId"'));
+    expect(creates.length).toBeGreaterThan(0);
+    for (const body of creates) {
+      expect(JSON.parse(body).lobbyBypass).toBe(false);
+      expect(body).not.toMatch(/bypass"\s*:\s*true|authenticated/i);
+    }
+  });
+
+  it("stops idempotently (404 counts as stopped) and the bridge reports ended", async () => {
+    const { externalId } = await bridge().start(request({ notBefore: "2025-03-04T08:55:00.000Z" }));
+    clock.advance(0);
+    await bridge().stop(externalId);
+    await bridge().stop(externalId);
+    await bridge().stop("brg-unknown");
+    await emulator.idle();
+    expect(received.map((r) => r.callback?.state)).toContain("ended");
+  });
+
+  it("classifies failures: 5xx retryable, 4xx final, bad token final", async () => {
+    emulator.knobs.createFailures = 1;
+    await expect(bridge().start(request())).rejects.toMatchObject({ code: "OTJ_BRIDGE_UNAVAILABLE", retryable: true });
+    await expect(bridge().start(request())).resolves.toMatchObject({ externalId: expect.stringMatching(/^brg-/) });
+    emulator.knobs.rejectCreateStatus = 422;
+    await expect(bridge().start(request({ sessionId: "sgj_000000000001" }))).rejects.toMatchObject({ code: "OTJ_BRIDGE_REJECTED", retryable: false });
+    const wrong = new HttpMediaBridge({ baseUrl: emulator.url, token: "nope", hmacSecret: SECRET, timeoutMs: 2000 });
+    await expect(wrong.start(request())).rejects.toMatchObject({ code: "OTJ_BRIDGE_REJECTED" });
+  });
+
+  it("signs with the shared secret; a wrong secret is refused by the bridge", async () => {
+    const wrongSecret = new HttpMediaBridge({ baseUrl: emulator.url, token: "bridge-token", hmacSecret: "other", timeoutMs: 2000 });
+    await expect(wrongSecret.start(request())).rejects.toMatchObject({ code: "OTJ_BRIDGE_REJECTED" });
+    expect(emulator.creates).toBe(0);
+  });
+
+  it("delivers denial, and corrupted signatures fail verification at the receiver", async () => {
+    emulator.plan = () => ({ kind: "deny", afterMs: 10_000 });
+    emulator.knobs.badSignatures = true;
+    await bridge().start(request({ notBefore: "2025-03-04T08:55:00.000Z" }));
+    clock.advance(10_000);
+    await emulator.idle();
+    expect(received.map((r) => r.callback?.state)).toContain("denied");
+    expect(received.every((r) => !r.valid)).toBe(true);
+  });
+});
