@@ -6,12 +6,22 @@ import { Command, CommanderError } from "commander";
 import { isOtjError } from "../core/errors.ts";
 import { CliExit, type CliIo, processIo } from "./cli-context.ts";
 import { registerDemoCommand } from "./commands/demo.ts";
+import { registerMigrateCommand } from "./commands/migrate.ts";
 import { registerParseCommands } from "./commands/parse.ts";
 import { registerPlanCommands } from "./commands/plan.ts";
+import { registerProvidersCommands } from "./commands/providers.ts";
+import { registerRoomsCommands } from "./commands/rooms.ts";
 
 export type CommandRegistrar = (program: Command, io: CliIo) => void;
 
-const registrars: CommandRegistrar[] = [registerParseCommands, registerPlanCommands, registerDemoCommand];
+const registrars: CommandRegistrar[] = [
+  registerParseCommands,
+  registerPlanCommands,
+  registerDemoCommand,
+  registerMigrateCommand,
+  registerProvidersCommands,
+  registerRoomsCommands,
+];
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command("otj")

@@ -1,0 +1,259 @@
+/**
+ * `otj rooms add|list|remove|import|token` (CONTRACT.md): the room mailbox <-> device mapping.
+ * Passwords are never printed; a pull room's device token is printed once by `add` and again only
+ * by `rooms token`.
+ */
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { type Command, Option } from "commander";
+import { OtjError } from "../../core/errors.ts";
+import type { AddedRoom, NewRoom, Room } from "../../core/ports/store.ts";
+import { roomJson } from "../../store/records-json.ts";
+import { importRoomsCsv } from "../../store/room-import.ts";
+import { DEVICE_FAMILIES } from "../../store/validation.ts";
+import type { CliIo } from "../cli-context.ts";
+import { type StoreFlags, addStoreOptions, withCliStore } from "./migrate.ts";
+import { addPrivacyOptions } from "./plan.ts";
+
+/** Import problems printed before the summary; the rest are counted. */
+const MAX_PROBLEM_LINES = 1_000;
+/** Files with at least this many rows report progress on stderr. */
+const PROGRESS_MIN_ROWS = 1_000;
+
+interface AddFlags extends StoreFlags {
+  mailbox: string;
+  name: string;
+  provider: string;
+  deviceFamily: string;
+  deviceAddress?: string;
+  deviceUsername?: string;
+  devicePassword?: string;
+  devicePasswordFile?: string;
+  devicePasswordEnv?: string;
+  insecureTls?: boolean;
+  sipUri?: string;
+  deviceToken?: string;
+  privateMeetings?: string;
+  subjectReplace?: string;
+  subjectTemplate?: string;
+  privateJoin?: string;
+  json?: boolean;
+}
+
+/** The command group `name`, created unless another registrar (e.g. `rooms discover`) made it. */
+export function commandGroup(program: Command, name: string, description: string): Command {
+  return program.commands.find((c) => c.name() === name) ?? program.command(name).description(description);
+}
+
+async function devicePassword(flags: AddFlags, io: CliIo): Promise<string | undefined> {
+  const given = [flags.devicePassword, flags.devicePasswordFile, flags.devicePasswordEnv].filter((v) => v !== undefined);
+  if (given.length > 1) {
+    throw new OtjError("OTJ_USAGE", "give at most one of --device-password, --device-password-file, --device-password-env");
+  }
+  if (flags.devicePasswordFile !== undefined) {
+    try {
+      return (await readFile(resolve(io.cwd, flags.devicePasswordFile), "utf8")).replace(/\r?\n$/, "");
+    } catch (error) {
+      throw new OtjError("OTJ_CONFIG_SECRET_FILE", `cannot read --device-password-file ${flags.devicePasswordFile} (${(error as NodeJS.ErrnoException).code ?? "error"})`, {
+        cause: error,
+      });
+    }
+  }
+  if (flags.devicePasswordEnv !== undefined) {
+    const value = io.env[flags.devicePasswordEnv];
+    if (value === undefined || value === "") throw new OtjError("OTJ_USAGE", `environment variable ${flags.devicePasswordEnv} is not set`);
+    return value;
+  }
+  return flags.devicePassword;
+}
+
+/** A plain text table with aligned columns. */
+export function renderTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd();
+  return `${[line(headers), ...rows.map(line)].join("\n")}\n`;
+}
+
+function addedJson(added: AddedRoom): unknown {
+  const { room, deviceToken } = added;
+  return room.device.family === "pull" ? { id: room.id, mailbox: room.mailbox, deviceToken } : roomJson(room);
+}
+
+function registerAdd(rooms: Command, io: CliIo): void {
+  const cmd = rooms
+    .command("add")
+    .description("map a room mailbox to its video device")
+    .requiredOption("--mailbox <mailbox>", "the room's mailbox address")
+    .requiredOption("--name <displayName>", "display name (also the SGJ guest name)")
+    .requiredOption("--provider <name>", "CVI provider record (see `otj providers`)")
+    .addOption(new Option("--device-family <family>", "how otj reaches the device").choices([...DEVICE_FAMILIES]).makeOptionMandatory())
+    .option("--device-address <url>", "https://host[:port] (xapi), webex://<deviceId> (webex-cloud)")
+    .option("--device-username <user>", "device user for xapi")
+    .option("--device-password <password>", "device password (prefer the -file or -env forms)")
+    .option("--device-password-file <file>", "read the device password from a file")
+    .option("--device-password-env <var>", "read the device password from an environment variable")
+    .option("--insecure-tls", "do not verify the device's TLS certificate (self-signed)")
+    .option("--sip-uri <uri>", "the room's own SIP address")
+    .option("--device-token <token>", "pull/feed token to use instead of a generated one");
+  addPrivacyOptions(cmd);
+  addStoreOptions(cmd)
+    .option("--json", "print the created record (a pull room: {id, mailbox, deviceToken})")
+    .action(async (flags: AddFlags) => {
+      const input: NewRoom = {
+        mailbox: flags.mailbox,
+        displayName: flags.name,
+        provider: flags.provider,
+        deviceFamily: flags.deviceFamily,
+        deviceAddress: flags.deviceAddress ?? null,
+        deviceUsername: flags.deviceUsername ?? null,
+        devicePassword: (await devicePassword(flags, io)) ?? null,
+        insecureTls: flags.insecureTls === true,
+        sipUri: flags.sipUri ?? null,
+        deviceToken: flags.deviceToken ?? null,
+        ...(flags.privateMeetings ? { privateMeetings: flags.privateMeetings } : {}),
+        ...(flags.subjectReplace ? { subjectReplace: flags.subjectReplace } : {}),
+        ...(flags.subjectTemplate !== undefined ? { subjectTemplate: flags.subjectTemplate } : {}),
+        ...(flags.privateJoin ? { privateJoin: flags.privateJoin } : {}),
+      };
+      await withCliStore(flags, io, async ({ store }) => {
+        const added = await store.rooms.add(input, new Date());
+        const { room, deviceToken } = added;
+        if (flags.json) {
+          io.stdout(`${JSON.stringify(addedJson(added))}\n`);
+        } else if (deviceToken !== null) {
+          io.stdout(`${deviceToken}\n`);
+        }
+        io.stderr(`added room ${room.id} (${room.mailbox}, ${room.device.family})\n`);
+        if (deviceToken !== null && !flags.json) {
+          io.stderr(`the line above is the room's device token; \`otj rooms token ${room.mailbox}\` shows it again\n`);
+        }
+      });
+    });
+}
+
+function registerList(rooms: Command, io: CliIo): void {
+  addStoreOptions(rooms.command("list").description("list rooms (never passwords or tokens)"))
+    .option("--provider <name>", "only rooms of this provider")
+    .option("--json", 'print {"rooms":[...]}')
+    .action(async (flags: StoreFlags & { provider?: string; json?: boolean }) => {
+      await withCliStore(flags, io, async ({ store }) => {
+        let filter = {};
+        if (flags.provider !== undefined) {
+          const provider = await store.providers.get(flags.provider);
+          if (provider === null) throw new OtjError("OTJ_STORE_NOT_FOUND", `no provider named "${flags.provider}"`);
+          filter = { providerId: provider.id };
+        }
+        const list = await store.rooms.list(filter);
+        if (flags.json) {
+          io.stdout(`${JSON.stringify({ rooms: list.map(roomJson) })}\n`);
+          return;
+        }
+        if (list.length === 0) {
+          io.stderr("no rooms\n");
+          return;
+        }
+        io.stdout(
+          renderTable(
+            ["ID", "MAILBOX", "NAME", "PROVIDER", "FAMILY", "ADDRESS"],
+            list.map((r) => [r.id, r.mailbox, r.displayName, r.providerName ?? "-", r.device.family, r.device.address ?? "-"]),
+          ),
+        );
+      });
+    });
+}
+
+function registerRemove(rooms: Command, io: CliIo): void {
+  addStoreOptions(rooms.command("remove").description("remove a room and everything kept for it").argument("<room>", "room id or mailbox"))
+    .option("--json", "print the removed record")
+    .action(async (room: string, flags: StoreFlags & { json?: boolean }) => {
+      await withCliStore(flags, io, async ({ store }) => {
+        const removed: Room = await store.rooms.remove(room);
+        if (flags.json) io.stdout(`${JSON.stringify(roomJson(removed))}\n`);
+        io.stderr(`removed room ${removed.id} (${removed.mailbox})\n`);
+      });
+    });
+}
+
+function registerImport(rooms: Command, io: CliIo): void {
+  addStoreOptions(
+    rooms
+      .command("import")
+      .description("add rooms from a CSV file (header: mailbox,displayName,provider,deviceFamily,deviceAddress,deviceUsername,devicePassword); all or nothing")
+      .argument("<file>", "CSV file, or - for stdin"),
+  )
+    .option("--dry-run", "check every row, add nothing")
+    .option("--json", 'print {"imported":N,"rooms":[{id,mailbox,deviceToken?}]}')
+    .action(async (file: string, flags: StoreFlags & { dryRun?: boolean; json?: boolean }) => {
+      let text: string;
+      try {
+        text = file === "-" ? (await io.readStdin()).toString("utf8") : await readFile(resolve(io.cwd, file), "utf8");
+      } catch (error) {
+        throw new OtjError("OTJ_INPUT_UNREADABLE", `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? "error"})`, { cause: error });
+      }
+      await withCliStore(flags, io, async ({ store }) => {
+        const started = performance.now();
+        const result = await importRoomsCsv(store.rooms, text, new Date(), {
+          dryRun: flags.dryRun === true,
+          onProgress: (phase, done, total) => {
+            if (total >= PROGRESS_MIN_ROWS) io.stderr(`${phase === "validate" ? "checked" : "added"} ${done}/${total} rows\n`);
+          },
+        });
+        if (result.ignoredColumns.length > 0) io.stderr(`ignored column(s): ${result.ignoredColumns.join(", ")}\n`);
+        const seconds = ((performance.now() - started) / 1000).toFixed(2);
+        if (!result.applied) {
+          if (result.problems.length === 0) {
+            io.stderr(`all ${result.rows} rows are valid; nothing was added (--dry-run)\n`);
+            return;
+          }
+          const lines = result.problems.flatMap((p) => p.messages.map((m) => `line ${p.line}: ${m}`));
+          io.stderr(`${lines.slice(0, MAX_PROBLEM_LINES).join("\n")}\n`);
+          if (lines.length > MAX_PROBLEM_LINES) io.stderr(`… and ${lines.length - MAX_PROBLEM_LINES} more problems\n`);
+          throw new OtjError("OTJ_IMPORT_INVALID", `${result.problems.length} of ${result.rows} rows are invalid; nothing was imported`, {
+            details: { invalidRows: result.problems.length },
+          });
+        }
+        if (flags.json) {
+          const list = result.rooms.map(({ room, deviceToken }) => ({
+            id: room.id,
+            mailbox: room.mailbox,
+            ...(deviceToken !== null ? { deviceToken } : {}),
+          }));
+          io.stdout(`${JSON.stringify({ imported: list.length, rooms: list })}\n`);
+        }
+        const pulls = result.rooms.filter((r) => r.deviceToken !== null).length;
+        io.stderr(`imported ${result.rooms.length} rooms in ${seconds} s\n`);
+        if (pulls > 0 && !flags.json) io.stderr(`${pulls} pull room(s) got device tokens; \`otj rooms token MAILBOX\` shows each\n`);
+      });
+    });
+}
+
+function registerToken(rooms: Command, io: CliIo): void {
+  addStoreOptions(rooms.command("token").description("show (or --rotate) a room's pull device token").argument("<room>", "room id or mailbox"))
+    .option("--rotate", "replace the token with a new one")
+    .option("--json", 'print {"id","mailbox","deviceToken"}')
+    .action(async (name: string, flags: StoreFlags & { rotate?: boolean; json?: boolean }) => {
+      await withCliStore(flags, io, async ({ store }) => {
+        const room = await store.rooms.get(name);
+        if (room === null) throw new OtjError("OTJ_STORE_NOT_FOUND", `no room "${name}"`);
+        const token = flags.rotate ? await store.rooms.rotateDeviceToken(room.id, new Date()) : await store.rooms.deviceToken(room.id);
+        if (token === null) {
+          throw new OtjError("OTJ_STORE_NOT_FOUND", `room ${room.mailbox} has no device token; \`otj rooms token ${room.mailbox} --rotate\` creates one`);
+        }
+        io.stdout(flags.json ? `${JSON.stringify({ id: room.id, mailbox: room.mailbox, deviceToken: token })}\n` : `${token}\n`);
+        if (flags.rotate) io.stderr(`rotated the device token of ${room.mailbox}; the old one no longer works\n`);
+      });
+    });
+}
+
+export function registerRoomsCommands(program: Command, io: CliIo): void {
+  const rooms = commandGroup(program, "rooms", "room mailbox <-> device mapping");
+  registerAdd(rooms, io);
+  registerList(rooms, io);
+  registerRemove(rooms, io);
+  registerImport(rooms, io);
+  registerToken(rooms, io);
+}

@@ -1,0 +1,392 @@
+/**
+ * GraphCalendarSource: the CalendarSource port on Microsoft Graph (INTERFACES.md 2-5).
+ *
+ * A round walks `calendarView/delta` with its own loop (never PageIterator, INTERFACES.md 6.4),
+ * guarded by a page cap, a repeated-page hash and a time budget (3.5); restarts from scratch
+ * when the service forgets the cursor (3.3); and retries throttling and transient failures a
+ * bounded number of times, waiting as the service asks (5.1, 5.3).
+ */
+
+import { createHash } from "node:crypto";
+import { setTimeout as delay } from "node:timers/promises";
+import type { Logger } from "pino";
+import { addMs, type Clock } from "../../core/clock.ts";
+import { OtjError } from "../../core/errors.ts";
+import type {
+  CalendarSource,
+  DiscoveredRoom,
+  FullRoundReason,
+  RoomCheck,
+  RoomSyncResult,
+  SourceOccurrence,
+  SyncCursor,
+  TimeWindow,
+} from "../../core/ports/calendar-source.ts";
+import { type GraphClient, type GraphHttpResponse, MAX_BATCH_ITEMS } from "./graph-client.ts";
+import { retryDelayMs } from "./graph-error-mapper.ts";
+import { mapGraphEvent } from "./graph-event-mapper.ts";
+
+/** Waits `ms` milliseconds or rejects with the signal's reason. Injected so tests never sleep. */
+export type Sleeper = (ms: number, signal: AbortSignal) => Promise<void>;
+
+export const realSleeper: Sleeper = (ms, signal) => delay(ms, undefined, { signal });
+
+/** Waits on the clock's own timers (a fast demo clock, a fake test clock). */
+export function clockSleeper(clock: Clock): Sleeper {
+  return (ms, signal) =>
+    new Promise<void>((resolve, reject) => {
+      signal.throwIfAborted();
+      const onAbort = () => {
+        cancel();
+        reject(signal.reason);
+      };
+      const cancel = clock.setTimer(addMs(clock.now(), ms), () => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      });
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+}
+
+/** Tunables of the adapter (the `poll.*` slice it reads, with INTERFACES.md's defaults). */
+export interface GraphCalendarSourceOptions {
+  /** `Prefer: odata.maxpagesize` for delta pages (default 100). */
+  readonly pageSize?: number;
+  /** `poll.maxPagesPerRound`: pages per round before the round is abandoned (default 500). */
+  readonly maxPagesPerRound?: number;
+  /** `poll.roundBudgetSeconds`: time budget of one round, waits included (default 120). */
+  readonly roundBudgetSeconds?: number;
+  /** Retries of one request after throttling or a transient failure (default 4). */
+  readonly maxRetries?: number;
+  /** A single wait longer than this is not waited out: the error goes to the caller (default 60 s). */
+  readonly maxWaitMs?: number;
+}
+
+export interface GraphCalendarSourceDeps {
+  readonly client: GraphClient;
+  /** Its timers (when it has them) also time retry waits, so a fast clock waits fast. */
+  readonly clock: Pick<Clock, "now"> & Partial<Pick<Clock, "setTimer">>;
+  /** Default: the clock's timers, else real time. */
+  readonly sleep?: Sleeper;
+  /** For backoff jitter; default Math.random. */
+  readonly random?: () => number;
+  readonly logger?: Logger;
+}
+
+const PLACES_PAGE = 100;
+const PLACES_PAGE_CAP = 1000;
+const MAX_WINDOW_DAYS = 1825;
+
+interface RoundState {
+  readonly mailbox: string;
+  readonly signal: AbortSignal;
+  readonly deadline: number;
+  pages: number;
+  requests: number;
+  retries: number;
+  waitedMs: number;
+}
+
+type DeltaItem = { removed: true } | { removed: false; occurrence: SourceOccurrence };
+
+export class GraphCalendarSource implements CalendarSource {
+  readonly #client: GraphClient;
+  readonly #clock: Pick<Clock, "now">;
+  readonly #sleep: Sleeper;
+  readonly #random: () => number;
+  readonly #logger: Logger | undefined;
+  readonly #pageSize: number;
+  readonly #pageCap: number;
+  readonly #budgetMs: number;
+  readonly #maxRetries: number;
+  readonly #maxWaitMs: number;
+
+  constructor(options: GraphCalendarSourceOptions, deps: GraphCalendarSourceDeps) {
+    this.#client = deps.client;
+    this.#clock = deps.clock;
+    this.#sleep = deps.sleep ?? (deps.clock.setTimer ? clockSleeper(deps.clock as Clock) : realSleeper);
+    this.#random = deps.random ?? Math.random;
+    this.#logger = deps.logger?.child({ component: "graph-calendar-source" });
+    this.#pageSize = positive("pageSize", options.pageSize ?? 100);
+    this.#pageCap = positive("maxPagesPerRound", options.maxPagesPerRound ?? 500);
+    this.#budgetMs = positive("roundBudgetSeconds", options.roundBudgetSeconds ?? 120) * 1000;
+    this.#maxRetries = Math.max(0, Math.floor(options.maxRetries ?? 4));
+    this.#maxWaitMs = positive("maxWaitMs", options.maxWaitMs ?? 60_000);
+  }
+
+  async connect(signal: AbortSignal): Promise<void> {
+    await this.#client.connect(signal);
+  }
+
+  async syncRoom(mailbox: string, cursor: SyncCursor | null, window: TimeWindow, signal: AbortSignal): Promise<RoomSyncResult> {
+    const room = normaliseMailbox(mailbox);
+    const w = normaliseWindow(window);
+    const state: RoundState = {
+      mailbox: room,
+      signal,
+      deadline: this.#clock.now().getTime() + this.#budgetMs,
+      pages: 0,
+      requests: 0,
+      retries: 0,
+      waitedMs: 0,
+    };
+    const initial = `/users/${encodeURIComponent(room)}/calendarView/delta?startDateTime=${w.start}&endDateTime=${w.end}`;
+    let reason: FullRoundReason | null = cursor === null ? "initial" : sameWindow(cursor.window, w) ? null : "window-changed";
+    let walked: { items: Map<string, DeltaItem>; link: string; warnings: string[] };
+    try {
+      walked = await this.#walk(reason === null ? cursor!.token : initial, state);
+    } catch (error) {
+      if (reason !== null || !(error instanceof OtjError) || error.code !== "OTJ_GRAPH_SYNC_RESET") throw error;
+      this.#logger?.info({ roomMailbox: room }, "delta cursor expired; full resync");
+      reason = "cursor-expired";
+      walked = await this.#walk(initial, state);
+    }
+    const changed: SourceOccurrence[] = [];
+    const removedIds: string[] = [];
+    for (const [id, item] of walked.items) {
+      if (item.removed) removedIds.push(id);
+      else changed.push(item.occurrence);
+    }
+    return {
+      mailbox: room,
+      full: reason !== null,
+      reason,
+      changed,
+      removedIds,
+      cursor: { token: walked.link, window: w },
+      warnings: walked.warnings,
+      stats: { pages: state.pages, requests: state.requests, retries: state.retries, waitedMs: state.waitedMs },
+    };
+  }
+
+  /** One round from `start` (an initial path or a deltaLink) to the next deltaLink. */
+  async #walk(start: string, state: RoundState): Promise<{ items: Map<string, DeltaItem>; link: string; warnings: string[] }> {
+    const items = new Map<string, DeltaItem>();
+    const warnings: string[] = [];
+    const seenPages = new Set<string>();
+    const headers = {
+      Prefer: `odata.maxpagesize=${this.#pageSize}, outlook.timezone="UTC", outlook.body-content-type="html", IdType="ImmutableId"`,
+    };
+    let url = start;
+    for (;;) {
+      if (state.pages >= this.#pageCap) throw deltaLoop(state, "page-cap");
+      if (this.#clock.now().getTime() >= state.deadline) throw deltaLoop(state, "time-budget");
+      const response = await this.#request(state, () => this.#client.get(url, { signal: state.signal, headers, mailboxes: [state.mailbox] }));
+      state.pages++;
+      const page = response.body as Record<string, unknown> | null;
+      const value = page?.["value"];
+      if (!page || !Array.isArray(value)) throw badPage(state, "a delta page without a `value` array", response);
+      const pairs: string[] = [];
+      for (const entry of value as unknown[]) {
+        const e = entry as Record<string, unknown> | null;
+        const id = typeof e?.["id"] === "string" ? e["id"] : null;
+        if (id === null) {
+          warnings.push("skipped a delta entry without an id");
+          continue;
+        }
+        if (e?.["@removed"] !== undefined) {
+          pairs.push(`${id}\u0000@removed`);
+          items.delete(id);
+          items.set(id, { removed: true });
+          continue;
+        }
+        if (e?.["type"] === "seriesMaster") continue;
+        const mapped = mapGraphEvent(e);
+        if (!mapped.ok) {
+          warnings.push(`skipped event ${id}: ${mapped.reason}`);
+          continue;
+        }
+        pairs.push(`${id}\u0000${mapped.occurrence.changeKey ?? ""}`);
+        // Re-inserting keeps the map in the order of each id's last appearance.
+        items.delete(id);
+        items.set(id, { removed: false, occurrence: mapped.occurrence });
+      }
+      // Empty pages are left to the page cap: nothing in them can repeat.
+      if (pairs.length > 0) {
+        const hash = createHash("sha256").update(pairs.sort().join("\n")).digest("hex");
+        if (seenPages.has(hash)) throw deltaLoop(state, "repeated-page");
+        seenPages.add(hash);
+      }
+      const deltaLink = page["@odata.deltaLink"];
+      if (typeof deltaLink === "string" && deltaLink !== "") return { items, link: deltaLink, warnings };
+      const nextLink = page["@odata.nextLink"];
+      if (typeof nextLink !== "string" || nextLink === "") throw badPage(state, "a delta page with neither nextLink nor deltaLink", response);
+      url = nextLink;
+    }
+  }
+
+  /** Runs one request, retrying retryable failures within the round's budget. */
+  async #request(state: RoundState, send: () => Promise<GraphHttpResponse>): Promise<GraphHttpResponse> {
+    for (let attempt = 0; ; attempt++) {
+      state.requests++;
+      try {
+        return await send();
+      } catch (error) {
+        if (!(error instanceof OtjError) || attempt >= this.#maxRetries) throw error;
+        const wait = retryDelayMs(error, attempt, this.#random);
+        if (wait === null || wait > this.#maxWaitMs || this.#clock.now().getTime() + wait > state.deadline) throw error;
+        this.#logger?.debug({ roomMailbox: state.mailbox, code: error.code, waitMs: wait, attempt }, "graph request retry");
+        await this.#sleep(wait, state.signal);
+        state.retries++;
+        state.waitedMs += wait;
+      }
+    }
+  }
+
+  async listRooms(signal: AbortSignal): Promise<DiscoveredRoom[]> {
+    const state = this.#directoryState(signal);
+    const rooms = await this.#pagePlaces("/places/microsoft.graph.room", state);
+    const lists = await this.#pagePlaces("/places/microsoft.graph.roomlist", state);
+    const membership = new Map<string, { mailbox: string; displayName: string }[]>();
+    for (const list of lists) {
+      const listMailbox = typeof list["emailAddress"] === "string" ? list["emailAddress"].toLowerCase() : null;
+      if (!listMailbox) continue;
+      const ref = { mailbox: listMailbox, displayName: typeof list["displayName"] === "string" ? list["displayName"] : listMailbox };
+      const members = await this.#pagePlaces(`/places/${encodeURIComponent(listMailbox)}/microsoft.graph.roomlist/rooms`, state);
+      for (const member of members) {
+        const m = typeof member["emailAddress"] === "string" ? member["emailAddress"].toLowerCase() : null;
+        if (m) membership.set(m, [...(membership.get(m) ?? []), ref]);
+      }
+    }
+    const result: DiscoveredRoom[] = [];
+    for (const room of rooms) {
+      const mailbox = typeof room["emailAddress"] === "string" ? room["emailAddress"].toLowerCase() : null;
+      if (!mailbox) continue;
+      result.push({
+        mailbox,
+        displayName: typeof room["displayName"] === "string" ? room["displayName"] : mailbox,
+        capacity: typeof room["capacity"] === "number" ? room["capacity"] : null,
+        building: typeof room["building"] === "string" ? room["building"] : null,
+        floor: typeof room["floorLabel"] === "string" ? room["floorLabel"] : typeof room["floorNumber"] === "number" ? String(room["floorNumber"]) : null,
+        roomLists: membership.get(mailbox) ?? [],
+      });
+    }
+    return result;
+  }
+
+  #directoryState(signal: AbortSignal): RoundState {
+    return { mailbox: "", signal, deadline: this.#clock.now().getTime() + this.#budgetMs, pages: 0, requests: 0, retries: 0, waitedMs: 0 };
+  }
+
+  /** Places pages by `$top/$skip` until a short page: it historically sends no nextLink (INTERFACES.md 4.1). */
+  async #pagePlaces(path: string, state: RoundState): Promise<Record<string, unknown>[]> {
+    const all: Record<string, unknown>[] = [];
+    let url = `${path}?$top=${PLACES_PAGE}&$skip=0`;
+    for (let page = 0; page < PLACES_PAGE_CAP; page++) {
+      const response = await this.#request(state, () => this.#client.get(url, { signal: state.signal }));
+      const body = response.body as Record<string, unknown> | null;
+      const value = body?.["value"];
+      if (!Array.isArray(value)) throw badPage(state, `${path}: a page without a \`value\` array`, response);
+      for (const v of value) if (v && typeof v === "object") all.push(v as Record<string, unknown>);
+      const next = body?.["@odata.nextLink"];
+      if (typeof next === "string" && next !== "") url = next;
+      else if (value.length < PLACES_PAGE) return all;
+      else url = `${path}?$top=${PLACES_PAGE}&$skip=${all.length}`;
+    }
+    throw new OtjError("OTJ_GRAPH_BAD_RESPONSE", `${path}: more than ${PLACES_PAGE_CAP} pages`, { retryable: false });
+  }
+
+  async checkRooms(mailboxes: readonly string[], signal: AbortSignal): Promise<RoomCheck[]> {
+    const outcome = new Map<string, RoomCheck>();
+    const unique = new Set<string>();
+    for (const m of mailboxes) {
+      const key = m.trim().toLowerCase();
+      if (outcome.has(key) || unique.has(key)) continue;
+      try {
+        unique.add(normaliseMailbox(key));
+      } catch (error) {
+        outcome.set(key, { mailbox: key, ok: false, error: error as OtjError });
+      }
+    }
+    const pending = [...unique];
+    const state = this.#directoryState(signal);
+    const now = this.#clock.now();
+    const from = new Date(Math.floor(now.getTime() / 3_600_000) * 3_600_000).toISOString();
+    const to = new Date(Date.parse(from) + 3_600_000).toISOString();
+    const attempts = new Map<string, number>();
+    let queue = pending;
+    while (queue.length > 0) {
+      const retry: string[] = [];
+      let wait = 0;
+      for (let i = 0; i < queue.length; i += MAX_BATCH_ITEMS) {
+        const group = queue.slice(i, i + MAX_BATCH_ITEMS);
+        const items = group.map((m, n) => ({
+          id: String(n + 1),
+          method: "GET" as const,
+          url: `/users/${encodeURIComponent(m)}/calendarView?startDateTime=${from}&endDateTime=${to}&$top=1&$select=id`,
+          mailbox: m,
+        }));
+        let responses: Awaited<ReturnType<GraphClient["batch"]>>;
+        try {
+          state.requests++;
+          responses = await this.#client.batch(items, signal);
+        } catch (error) {
+          if (!(error instanceof OtjError) || error.code === "OTJ_GRAPH_AUTH") throw error;
+          responses = items.map((item) => ({ id: item.id, status: 0, headers: {}, body: null, error }));
+        }
+        responses.forEach((response, n) => {
+          const m = group[n]!;
+          if (response.error === null) {
+            outcome.set(m, { mailbox: m, ok: true });
+            return;
+          }
+          const attempt = attempts.get(m) ?? 0;
+          const itemWait = attempt < this.#maxRetries ? retryDelayMs(response.error, attempt, this.#random) : null;
+          if (itemWait === null || itemWait > this.#maxWaitMs) {
+            outcome.set(m, { mailbox: m, ok: false, error: response.error });
+            return;
+          }
+          attempts.set(m, attempt + 1);
+          wait = Math.max(wait, itemWait);
+          retry.push(m);
+        });
+      }
+      if (retry.length > 0) {
+        await this.#sleep(wait, signal);
+        state.retries += retry.length;
+        state.waitedMs += wait;
+      }
+      queue = retry;
+    }
+    return mailboxes.map((m) => outcome.get(m.trim().toLowerCase())!);
+  }
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`GraphCalendarSource: ${name} must be a positive number`);
+  return value;
+}
+
+const MAILBOX = /^[^\s@/\\?#%]+@[^\s@/\\?#%]+\.[^\s@/\\?#%]+$/;
+
+function normaliseMailbox(mailbox: string): string {
+  const m = mailbox.trim().toLowerCase();
+  if (!MAILBOX.test(m)) throw new OtjError("OTJ_ROOM_INVALID", `not a mailbox address: ${JSON.stringify(mailbox)}`);
+  return m;
+}
+
+function normaliseWindow(window: TimeWindow): TimeWindow {
+  const start = Date.parse(window.start);
+  const end = Date.parse(window.end);
+  if (Number.isNaN(start) || Number.isNaN(end) || end <= start) {
+    throw new RangeError(`invalid sync window ${window.start} .. ${window.end}`);
+  }
+  if (end - start > MAX_WINDOW_DAYS * 86_400_000) throw new RangeError(`sync window longer than ${MAX_WINDOW_DAYS} days`);
+  return { start: new Date(start).toISOString(), end: new Date(end).toISOString() };
+}
+
+function sameWindow(a: TimeWindow, b: TimeWindow): boolean {
+  return Date.parse(a.start) === Date.parse(b.start) && Date.parse(a.end) === Date.parse(b.end);
+}
+
+function deltaLoop(state: RoundState, guard: "page-cap" | "repeated-page" | "time-budget"): OtjError {
+  return new OtjError("OTJ_CALENDAR_DELTA_LOOP", `delta round for ${state.mailbox} stopped by the ${guard} guard after ${state.pages} pages`, {
+    details: { mailbox: state.mailbox, guard, pages: state.pages },
+  });
+}
+
+function badPage(state: RoundState, what: string, response: GraphHttpResponse): OtjError {
+  return new OtjError("OTJ_GRAPH_BAD_RESPONSE", `${state.mailbox || "places"}: ${what}`, {
+    details: { status: response.status, requestId: response.requestId },
+  });
+}

@@ -1,0 +1,581 @@
+/**
+ * Configuration: one JSON (or JS/TS) file plus `OTJ_*` environment overrides, validated once at
+ * start-up into a deeply frozen object (CONTRACT.md, Configuration; docs/configuration.md).
+ *
+ * - Every key has a default, so an empty file (or none) is a valid configuration.
+ * - Environment: `OTJ_` + the key path in upper snake case with `__` between levels
+ *   (`bridge.http.hmacSecret` -> `OTJ_BRIDGE__HTTP__HMAC_SECRET`); `<NAME>_FILE` reads the value
+ *   from a file (for secrets). `DATABASE_URL` also sets `database.url`, below `OTJ_DATABASE__URL`.
+ * - Precedence: explicit overrides (CLI flags) > environment > file > defaults.
+ * - Any problem throws `OTJ_CONFIG_INVALID` (or `OTJ_CONFIG_SECRET_FILE`) naming every bad key,
+ *   where it came from and what was expected; values are never echoed (they may be secrets).
+ */
+import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { extname, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { z } from "zod";
+import { OtjError } from "./errors.ts";
+
+/** Graph national clouds (INTERFACES.md 1.2): default authority, service root and token scope. */
+export const GRAPH_CLOUDS = {
+  global: {
+    authorityUrl: "https://login.microsoftonline.com",
+    baseUrl: "https://graph.microsoft.com",
+    scope: "https://graph.microsoft.com/.default",
+  },
+  gcch: {
+    authorityUrl: "https://login.microsoftonline.us",
+    baseUrl: "https://graph.microsoft.us",
+    scope: "https://graph.microsoft.us/.default",
+  },
+  dod: {
+    authorityUrl: "https://login.microsoftonline.us",
+    baseUrl: "https://dod-graph.microsoft.us",
+    scope: "https://dod-graph.microsoft.us/.default",
+  },
+  china: {
+    authorityUrl: "https://login.chinacloudapi.cn",
+    baseUrl: "https://microsoftgraph.chinacloudapi.cn",
+    scope: "https://microsoftgraph.chinacloudapi.cn/.default",
+  },
+} as const;
+
+export type GraphCloud = keyof typeof GRAPH_CLOUDS;
+
+const DATABASE_URL_PATTERN = /^(postgres|postgresql):\/\/.+|^pglite:\/\/\/.+|^memory:\/\/$/;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers for the schema
+// ---------------------------------------------------------------------------------------------
+
+const describe = (text: string) => ({ description: text });
+
+function optionalString(description: string) {
+  return z.string().min(1).nullable().default(null).meta(describe(description));
+}
+
+function int(min: number, max: number, fallback: number, description: string) {
+  return z.number().int().min(min).max(max).default(fallback).meta(describe(description));
+}
+
+function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/** An http(s) URL; `http:` only on loopback when `httpsOrLoopback` (emulators). No trailing slash. */
+function serviceUrl(description: string, httpsOrLoopback: boolean) {
+  return z
+    .string()
+    .superRefine((value, ctx) => {
+      let url: URL;
+      try {
+        url = new URL(value);
+      } catch {
+        ctx.addIssue({ code: "custom", message: "expected an absolute http(s) URL" });
+        return;
+      }
+      if (url.protocol !== "https:" && url.protocol !== "http:") {
+        ctx.addIssue({ code: "custom", message: "expected an https:// URL" });
+      } else if (httpsOrLoopback && url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
+        ctx.addIssue({ code: "custom", message: "expected an https:// URL (http:// only on loopback)" });
+      }
+    })
+    .transform((value) => value.replace(/\/+$/, ""))
+    .nullable()
+    .default(null)
+    .meta(describe(description));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The schema
+// ---------------------------------------------------------------------------------------------
+
+const configSchema = z
+  .strictObject({
+    database: z
+      .strictObject({
+        url: z
+          .string()
+          .regex(DATABASE_URL_PATTERN, "expected postgres://…, postgresql://…, pglite:///absolute/dir or memory://")
+          .nullable()
+          .default(null)
+          .meta(describe("PostgreSQL URL, `pglite:///abs/dir` or `memory://`; unset means embedded PGlite in ./.otj/db. Also `DATABASE_URL`.")),
+        poolSize: int(1, 200, 10, "Most connections the PostgreSQL pool opens."),
+      })
+      .prefault({}),
+    graph: z
+      .strictObject({
+        tenantId: optionalString("Tenant GUID or verified domain of the room mailboxes (never `common`)."),
+        clientId: optionalString("Application (client) id of the app registration."),
+        clientSecret: optionalString("Client secret (secret; or use graph.certificate)."),
+        certificate: z
+          .strictObject({
+            path: optionalString("PEM file holding the certificate and its private key."),
+            thumbprint: optionalString("SHA-1 thumbprint of the certificate (hex)."),
+          })
+          .prefault({}),
+        cloud: z.enum(["global", "gcch", "dod", "china"]).default("global").meta(describe("National cloud: global, gcch, dod or china.")),
+        baseUrl: serviceUrl("Graph service root without /v1.0; default from graph.cloud. http:// only on loopback.", true),
+        authorityUrl: serviceUrl("Token authority; default from graph.cloud. http:// only on loopback.", true),
+        notifications: z
+          .strictObject({
+            enabled: z.boolean().default(false).meta(describe("Subscribe to change notifications (needs an https http.publicUrl).")),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    http: z
+      .strictObject({
+        host: z.string().min(1).default("0.0.0.0").meta(describe("Address the HTTP API listens on.")),
+        port: int(0, 65535, 8080, "Port of the HTTP API; 0 picks a free port (logged as `listening`)."),
+        adminToken: optionalString("Bearer token of the admin routes (secret); unset means admin routes answer 401."),
+        publicUrl: serviceUrl("URL others reach otj at (callbacks, notifications); unset means http://127.0.0.1:{port}.", false),
+      })
+      .prefault({}),
+    poll: z
+      .strictObject({
+        intervalSeconds: int(1, 86_400, 60, "Seconds between poll rounds of a room."),
+        windowPastHours: int(0, 24 * 31, 24, "Hours before now the calendar window starts."),
+        windowFutureDays: int(1, 365, 7, "Days after now the calendar window ends."),
+        maxInFlightPerMailbox: int(1, 32, 4, "Graph requests in flight per mailbox (Graph allows 4)."),
+        maxInFlight: int(1, 10_000, 50, "Graph requests in flight in total."),
+        maxPagesPerRound: int(1, 100_000, 500, "Delta pages per round before the round is abandoned."),
+        roundBudgetSeconds: int(1, 3_600, 120, "Time budget of one delta round."),
+      })
+      .prefault({}),
+    join: z
+      .strictObject({
+        startBufferMinutes: int(0, 180, 5, "Minutes before the start the join button shows."),
+        endBufferMinutes: int(0, 180, 0, "Minutes after the end the join button stays."),
+        // Each rule is checked (regex safety, placeholders, ids) by join/rules.ts compileRules at
+        // start-up, which names the rule; here only its container shape.
+        rules: z
+          .array(z.record(z.string(), z.unknown()))
+          .default([])
+          .meta(describe("Custom routing rules (FORMATS.md B5.3), checked at start-up; a JSON array in the environment.")),
+      })
+      .prefault({}),
+    bridge: z
+      .strictObject({
+        adapter: z
+          .enum(["graph", "http", "emulator"])
+          .nullable()
+          .default(null)
+          .meta(describe("SGJ media bridge: graph, http or emulator; unset means SGJ sessions fail with OTJ_BRIDGE_NOT_CONFIGURED.")),
+        leadSeconds: int(0, 3_600, 120, "Seconds before the start the bridge joins."),
+        lobbyTimeoutSeconds: int(1, 86_400, 900, "Seconds in the lobby before otj gives up."),
+        lateStartSeconds: int(0, 86_400, 300, "Seconds after the start a first-seen session may still start."),
+        endGraceSeconds: int(0, 86_400, 0, "Seconds after end + end buffer the bridge stays."),
+        http: z
+          .strictObject({
+            baseUrl: serviceUrl("Base URL of the HTTP bridge (INTERFACES.md 12.4).", false),
+            token: optionalString("Bearer token sent to the HTTP bridge (secret)."),
+            hmacSecret: optionalString("HMAC-SHA256 secret of requests and callbacks (secret)."),
+          })
+          .prefault({}),
+        graph: z
+          .strictObject({
+            jwtIssuer: optionalString("Expected issuer of Graph call notification JWTs."),
+            openIdConfigUrl: serviceUrl("OpenID configuration URL giving the JWT signing keys.", true),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    devices: z
+      .strictObject({
+        caFile: optionalString("Extra CA certificate (PEM) trusted for device TLS."),
+        webex: z.strictObject({ token: optionalString("Webex cloud xAPI token (secret).") }).prefault({}),
+      })
+      .prefault({}),
+    shutdown: z
+      .strictObject({ graceSeconds: int(0, 3_600, 10, "Seconds otj run takes to drain on SIGTERM/SIGINT.") })
+      .prefault({}),
+    secrets: z
+      .strictObject({
+        key: z
+          .string()
+          .min(16, "expected at least 16 characters")
+          .nullable()
+          .default(null)
+          .meta(describe("When set, device passwords and tokens are stored encrypted with it (secret).")),
+      })
+      .prefault({}),
+    log: z
+      .strictObject({
+        level: z
+          .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+          .default("info")
+          .meta(describe("Log level.")),
+      })
+      .prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    const cert = config.graph.certificate;
+    if ((cert.path === null) !== (cert.thumbprint === null)) {
+      ctx.addIssue({ code: "custom", path: ["graph", "certificate"], message: "expected both path and thumbprint, or neither" });
+    }
+    if (config.graph.notifications.enabled && !config.http.publicUrl?.startsWith("https://")) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["graph", "notifications", "enabled"],
+        message: "change notifications need an https:// http.publicUrl",
+      });
+    }
+    if (config.bridge.adapter === "http") {
+      for (const key of ["baseUrl", "hmacSecret"] as const) {
+        if (config.bridge.http[key] === null) {
+          ctx.addIssue({ code: "custom", path: ["bridge", "http", key], message: 'required when bridge.adapter is "http"' });
+        }
+      }
+    }
+  })
+  .transform((config) => {
+    const cloud = GRAPH_CLOUDS[config.graph.cloud];
+    return {
+      ...config,
+      graph: {
+        ...config.graph,
+        baseUrl: config.graph.baseUrl ?? cloud.baseUrl,
+        authorityUrl: config.graph.authorityUrl ?? cloud.authorityUrl,
+      },
+    };
+  });
+
+type DeepReadonly<T> = T extends (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+/** The validated, frozen configuration. Components receive only their slice of it. */
+export type Config = DeepReadonly<z.output<typeof configSchema>>;
+
+// ---------------------------------------------------------------------------------------------
+// Key catalogue (for the environment, unknown-key suggestions and docs/configuration.md)
+// ---------------------------------------------------------------------------------------------
+
+type ValueKind = "string" | "number" | "boolean" | "json";
+
+/** One configuration key, as docs/configuration.md lists it. */
+export interface ConfigKey {
+  /** Dotted path, e.g. `bridge.http.hmacSecret`. */
+  path: string;
+  /** Environment variable, e.g. `OTJ_BRIDGE__HTTP__HMAC_SECRET`. */
+  env: string;
+  /** The default (null: unset). */
+  defaultValue: unknown;
+  description: string;
+  kind: ValueKind;
+}
+
+interface JsonSchemaNode {
+  type?: string;
+  properties?: Record<string, JsonSchemaNode>;
+  anyOf?: JsonSchemaNode[];
+  default?: unknown;
+  description?: string;
+}
+
+function upperSnake(segment: string): string {
+  return segment.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
+}
+
+/** The environment variable of a key path (`bridge.http.hmacSecret` -> `OTJ_BRIDGE__HTTP__HMAC_SECRET`). */
+export function envNameOf(path: string): string {
+  return `OTJ_${path.split(".").map(upperSnake).join("__")}`;
+}
+
+let catalogue: { keys: ConfigKey[]; objects: Map<string, string[]> } | undefined;
+
+function buildCatalogue(): { keys: ConfigKey[]; objects: Map<string, string[]> } {
+  const root = z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any" }) as JsonSchemaNode;
+  const keys: ConfigKey[] = [];
+  const objects = new Map<string, string[]>();
+  const kindOf = (node: JsonSchemaNode): ValueKind => {
+    const types = [node.type, ...(node.anyOf ?? []).map((n) => n.type)].filter((t) => t !== undefined && t !== "null");
+    if (types.includes("integer") || types.includes("number")) return "number";
+    if (types.includes("boolean")) return "boolean";
+    if (types.includes("array") || types.includes("object")) return "json";
+    return "string";
+  };
+  const walk = (node: JsonSchemaNode, prefix: string[]): void => {
+    const props = node.properties ?? {};
+    objects.set(prefix.join("."), Object.keys(props));
+    for (const [name, child] of Object.entries(props)) {
+      const path = [...prefix, name];
+      if (child.type === "object" && child.properties) {
+        walk(child, path);
+      } else {
+        const dotted = path.join(".");
+        keys.push({
+          path: dotted,
+          env: envNameOf(dotted),
+          defaultValue: child.default === undefined ? null : child.default,
+          description: child.description ?? "",
+          kind: kindOf(child),
+        });
+      }
+    }
+  };
+  walk(root, []);
+  return { keys, objects };
+}
+
+function getCatalogue(): { keys: ConfigKey[]; objects: Map<string, string[]> } {
+  catalogue ??= buildCatalogue();
+  return catalogue;
+}
+
+/** Every configuration key with its environment variable and default, in schema order. */
+export function configKeys(): readonly ConfigKey[] {
+  return getCatalogue().keys;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+// ---------------------------------------------------------------------------------------------
+
+export interface ResolveConfigOptions {
+  /** The environment (only `OTJ_*`, `DATABASE_URL` and `OTJ_CONFIG` are read). */
+  env: Readonly<Record<string, string | undefined>>;
+  /** Base for relative `_FILE` paths. */
+  cwd: string;
+  /** Where the file value came from, for messages (e.g. the file's path). */
+  source?: string;
+  /** Values that win over everything else (CLI flags). */
+  overrides?: { databaseUrl?: string | undefined };
+}
+
+export interface LoadConfigOptions extends ResolveConfigOptions {
+  /** The configuration file (JSON, or a JS/TS module with a default export); else `OTJ_CONFIG`. */
+  file?: string | undefined;
+}
+
+/** Reads the configuration file (if any) and resolves it with the environment. */
+export async function loadConfig(options: LoadConfigOptions): Promise<Config> {
+  const file = options.file ?? options.env["OTJ_CONFIG"];
+  if (file === undefined || file === "") return resolveConfig({}, options);
+  const path = resolve(options.cwd, file);
+  return resolveConfig(await readConfigFile(path), { ...options, source: file });
+}
+
+async function readConfigFile(path: string): Promise<unknown> {
+  const extension = extname(path).toLowerCase();
+  if ([".js", ".mjs", ".cjs", ".ts", ".mts"].includes(extension)) {
+    try {
+      const module = (await import(pathToFileURL(path).href)) as { default?: unknown };
+      return module.default;
+    } catch (error) {
+      throw new OtjError("OTJ_CONFIG_INVALID", `cannot load configuration module ${path}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new OtjError("OTJ_CONFIG_INVALID", `cannot read configuration file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
+  }
+  try {
+    return JSON.parse(text.replace(/^\uFEFF/, ""));
+  } catch (error) {
+    throw new OtjError("OTJ_CONFIG_INVALID", `configuration file ${path} is not valid JSON: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+interface Origin {
+  path: string[];
+  source: string;
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const segment of path.slice(0, -1)) {
+    const next = node[segment];
+    if (typeof next !== "object" || next === null || Array.isArray(next)) node[segment] = {};
+    node = node[segment] as Record<string, unknown>;
+  }
+  node[path[path.length - 1] ?? ""] = value;
+}
+
+function parseEnvValue(key: ConfigKey, raw: string, source: string): unknown {
+  switch (key.kind) {
+    case "number": {
+      const value = Number(raw.trim());
+      if (raw.trim() === "" || !Number.isFinite(value)) {
+        throw invalid([`${key.path} (from ${source}): expected a number`]);
+      }
+      return value;
+    }
+    case "boolean": {
+      const value = raw.trim().toLowerCase();
+      if (["true", "1", "yes", "on"].includes(value)) return true;
+      if (["false", "0", "no", "off"].includes(value)) return false;
+      throw invalid([`${key.path} (from ${source}): expected true or false`]);
+    }
+    case "json":
+      try {
+        return JSON.parse(raw);
+      } catch {
+        throw invalid([`${key.path} (from ${source}): expected JSON`]);
+      }
+    default:
+      return raw;
+  }
+}
+
+function readSecretFile(variable: string, file: string, cwd: string): string {
+  try {
+    return readFileSync(resolve(cwd, file), "utf8").replace(/\r?\n$/, "");
+  } catch (error) {
+    throw new OtjError(
+      "OTJ_CONFIG_SECRET_FILE",
+      `${variable} names ${file}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      { cause: error },
+    );
+  }
+}
+
+function invalid(problems: string[], source?: string): OtjError {
+  const where = source === undefined ? "" : ` (${source})`;
+  return new OtjError("OTJ_CONFIG_INVALID", `invalid configuration${where}:\n  - ${problems.join("\n  - ")}`, {
+    details: { problems },
+  });
+}
+
+function closest(word: string, candidates: readonly string[]): string | null {
+  const distance = (a: string, b: string): number => {
+    const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+    for (let i = 1; i <= a.length; i++) {
+      let previous = row[0] ?? 0;
+      row[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const current = row[j] ?? 0;
+        row[j] = Math.min((row[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, previous + (a[i - 1]?.toLowerCase() === b[j - 1]?.toLowerCase() ? 0 : 1));
+        previous = current;
+      }
+    }
+    return row[b.length] ?? Number.POSITIVE_INFINITY;
+  };
+  let best: string | null = null;
+  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const candidate of candidates) {
+    const d = distance(word, candidate);
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/** Collects environment values by key path, and the variables that name no key. */
+function readEnvironment(options: ResolveConfigOptions): { values: Array<{ key: ConfigKey; value: unknown; source: string }>; unknown: string[] } {
+  const { keys } = getCatalogue();
+  const byEnv = new Map(keys.map((key) => [key.env, key]));
+  const chosen = new Map<string, { key: ConfigKey; value: unknown; source: string }>();
+  const unknown: string[] = [];
+  const env = options.env;
+  const databaseUrlKey = byEnv.get("OTJ_DATABASE__URL");
+  if (databaseUrlKey && env["DATABASE_URL"]) {
+    chosen.set(databaseUrlKey.path, { key: databaseUrlKey, value: env["DATABASE_URL"], source: "DATABASE_URL" });
+  }
+  const names = Object.keys(env)
+    .filter((name) => name.startsWith("OTJ_"))
+    .sort();
+  for (const name of names) {
+    const raw = env[name];
+    if (raw === undefined || raw === "") continue;
+    const direct = byEnv.get(name);
+    const viaFile = name.endsWith("_FILE") ? byEnv.get(name.slice(0, -"_FILE".length)) : undefined;
+    if (direct) {
+      if (env[`${name}_FILE`]) throw invalid([`both ${name} and ${name}_FILE are set; set only one`]);
+      chosen.set(direct.path, { key: direct, value: parseEnvValue(direct, raw, name), source: name });
+    } else if (viaFile) {
+      const text = readSecretFile(name, raw, options.cwd);
+      chosen.set(viaFile.path, { key: viaFile, value: parseEnvValue(viaFile, text, name), source: name });
+    } else if (name.includes("__")) {
+      unknown.push(name);
+    }
+  }
+  return { values: [...chosen.values()], unknown };
+}
+
+function describeIssue(issue: z.core.$ZodIssue, origins: Origin[], fileSource: string | undefined): string[] {
+  const path = issue.path.map(String);
+  const originOf = (p: string[]): string | undefined => {
+    const hit = origins.find((o) => o.path.length <= p.length && o.path.every((segment, i) => segment === p[i]));
+    return hit?.source ?? fileSource;
+  };
+  const label = (p: string[]): string => {
+    const source = originOf(p);
+    const name = p.length === 0 ? "(top level)" : p.join(".");
+    // The file is named once in the message's first line; only other origins are named per key.
+    return source === undefined || source === fileSource ? name : `${name} (from ${source})`;
+  };
+  if (issue.code === "unrecognized_keys") {
+    const siblings = getCatalogue().objects.get(path.join(".")) ?? [];
+    return issue.keys.map((key) => {
+      const suggestion = closest(key, siblings);
+      const hint = suggestion === null ? "" : ` (did you mean ${[...path, suggestion].join(".")}?)`;
+      return `${label([...path, key])}: unknown key${hint}`;
+    });
+  }
+  const message = issue.message.replace(/^Invalid input: /, "").replace(/^Too (small|big): /, "");
+  return [`${label(path)}: ${message}`];
+}
+
+/**
+ * Validates a configuration value (the parsed file, `{}` for none) with the environment and
+ * overrides applied, and returns it deeply frozen. Throws OTJ_CONFIG_INVALID naming each problem.
+ */
+export function resolveConfig(fileValue: unknown, options: ResolveConfigOptions): Config {
+  const source = options.source;
+  if (fileValue === undefined || fileValue === null) fileValue = {};
+  if (typeof fileValue !== "object" || Array.isArray(fileValue)) {
+    throw invalid(["expected a JSON object at the top level"], source);
+  }
+  const merged = structuredClone(fileValue) as Record<string, unknown>;
+  const origins: Origin[] = [];
+  const environment = readEnvironment(options);
+  if (environment.unknown.length > 0) {
+    const names = getCatalogue().keys.map((key) => key.env);
+    throw invalid(
+      environment.unknown.map((name) => {
+        const suggestion = closest(name, names);
+        return `${name}: unknown configuration variable${suggestion === null ? "" : ` (did you mean ${suggestion}?)`}`;
+      }),
+    );
+  }
+  for (const { key, value, source: from } of environment.values) {
+    const path = key.path.split(".");
+    setPath(merged, path, value);
+    origins.push({ path, source: from });
+  }
+  if (options.overrides?.databaseUrl !== undefined) {
+    setPath(merged, ["database", "url"], options.overrides.databaseUrl);
+    origins.push({ path: ["database", "url"], source: "--database-url" });
+  }
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    throw invalid(
+      parsed.error.issues.flatMap((issue) => describeIssue(issue, origins, source)),
+      source,
+    );
+  }
+  return deepFreeze(parsed.data) as Config;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** `http.publicUrl`, or `http://127.0.0.1:{port}` with the port the server actually listens on. */
+export function publicUrlOf(http: Config["http"], listeningPort: number): string {
+  return http.publicUrl ?? `http://127.0.0.1:${listeningPort}`;
+}

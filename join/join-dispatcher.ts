@@ -1,0 +1,124 @@
+/**
+ * JoinDispatcher: keeps each room's device in step with its planned meetings. `refreshRoom`
+ * records what the device should hold (a hash); `tick` claims due pushes (SKIP LOCKED + lease),
+ * pushes the whole list, and records success or a failure with backoff. A push happens only
+ * when the list changed; a repeated push of the same list is harmless (Bookings Put replaces).
+ */
+import type { Clock } from "../core/clock.ts";
+import { isOtjError, toOtjError } from "../core/errors.ts";
+import type { DevicePusher, DeviceTarget } from "../core/ports/device-pusher.ts";
+import type { DeviceState, Store } from "../core/ports/store.ts";
+import { type BookingSettings, bookingHash, desiredBookings, listHash, visibleMeetings } from "./device-bookings.ts";
+
+export interface DispatcherLogger {
+  info(obj: Record<string, unknown>, msg: string): void;
+  warn(obj: Record<string, unknown>, msg: string): void;
+}
+
+export interface JoinDispatcherOptions {
+  store: Store;
+  pusher: DevicePusher;
+  clock: Clock;
+  settings: BookingSettings;
+  logger?: DispatcherLogger;
+  /** First retry delay; doubles per attempt up to maxBackoffMs. */
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Claims per tick and pushes in flight at once. */
+  batchSize?: number;
+  concurrency?: number;
+}
+
+export interface TickReport {
+  claimed: number;
+  pushed: number;
+  failed: number;
+}
+
+const silent: DispatcherLogger = { info() {}, warn() {} };
+
+export class JoinDispatcher {
+  private readonly store: Store;
+  private readonly logger: DispatcherLogger;
+
+  constructor(private readonly options: JoinDispatcherOptions) {
+    this.store = options.store;
+    this.logger = options.logger ?? silent;
+  }
+
+  /** The meetings window read for a room's list (a day back covers the end buffer). */
+  private async roomBookings(roomId: string, now: Date) {
+    const meetings = await this.store.meetings.list(roomId, { from: new Date(now.getTime() - 86_400_000) });
+    return desiredBookings(meetings, now, this.options.settings);
+  }
+
+  /** Records what the room's device should hold now; a push becomes due when it changed. */
+  async refreshRoom(roomId: string): Promise<void> {
+    const now = this.options.clock.now();
+    const bookings = await this.roomBookings(roomId, now);
+    await this.store.deviceStates.setDesired(roomId, listHash(bookings), now);
+  }
+
+  /** Claims due pushes and performs them. Never throws for one device's failure. */
+  async tick(signal?: AbortSignal): Promise<TickReport> {
+    const now = this.options.clock.now();
+    const claimed = await this.store.deviceStates.claimDue(now, this.options.batchSize ?? 50, signal ? { signal } : {});
+    const report: TickReport = { claimed: claimed.length, pushed: 0, failed: 0 };
+    const queue = [...claimed];
+    const workers = Array.from({ length: Math.min(this.options.concurrency ?? 8, queue.length) }, async () => {
+      for (let state = queue.shift(); state; state = queue.shift()) {
+        if (await this.pushOne(state, signal)) report.pushed++;
+        else report.failed++;
+      }
+    });
+    await Promise.all(workers);
+    return report;
+  }
+
+  private backoffMs(attempts: number): number {
+    const base = this.options.baseBackoffMs ?? 30_000;
+    return Math.min(this.options.maxBackoffMs ?? 15 * 60_000, base * 2 ** Math.min(attempts, 20));
+  }
+
+  private async pushOne(state: DeviceState, signal?: AbortSignal): Promise<boolean> {
+    const now = this.options.clock.now();
+    const room = await this.store.rooms.get(state.roomId);
+    if (!room) return false;
+    const meetings = await this.store.meetings.list(room.id, { from: new Date(now.getTime() - 86_400_000) });
+    const visible = visibleMeetings(meetings, now, this.options.settings);
+    const bookings = desiredBookings(meetings, now, this.options.settings);
+    const hash = listHash(bookings);
+    const entries = visible.map((m, i) => ({ key: m.occurrenceKey, hash: bookingHash(bookings[i]!) }));
+    try {
+      if (room.device.family !== "pull") {
+        const creds = await this.store.rooms.deviceCredentials(room.id);
+        const target: DeviceTarget = {
+          family: room.device.family,
+          address: room.device.address ?? "",
+          username: creds?.username ?? room.device.username,
+          password: creds?.password ?? null,
+          insecureTls: room.device.insecureTls,
+        };
+        await this.options.pusher.pushBookings(target, bookings, signal);
+      }
+      const recorded = await this.store.deviceStates.recordPushed(room.id, { hash, entries }, this.options.clock.now());
+      await this.store.eventLog.append([
+        { at: this.options.clock.now(), kind: "device.pushed", roomId: room.id, message: `${bookings.length} booking(s) on ${room.device.family} device`, data: { hash } },
+      ]);
+      this.logger.info({ component: "dispatcher", roomId: room.id, bookings: bookings.length }, "device updated");
+      return recorded;
+    } catch (error) {
+      const e = toOtjError(error, "OTJ_DEVICE_UNREACHABLE");
+      const attempts = state.attempts + 1;
+      // Non-retryable failures (bad credentials, TLS) are retried too, but slowly: an admin fixes them.
+      const delay = isOtjError(error) && !e.retryable ? this.options.maxBackoffMs ?? 15 * 60_000 : this.backoffMs(attempts - 1);
+      const at = this.options.clock.now();
+      await this.store.deviceStates.recordFailed(room.id, { code: e.code, message: e.message, retryAt: new Date(at.getTime() + delay) }, at);
+      await this.store.eventLog.append([
+        { at, kind: "device.push-failed", roomId: room.id, message: `${e.code}: ${e.message}`, data: { attempts, retryInMs: delay } },
+      ]);
+      this.logger.warn({ component: "dispatcher", roomId: room.id, code: e.code, attempts }, "device push failed");
+      return false;
+    }
+  }
+}

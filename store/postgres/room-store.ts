@@ -1,0 +1,242 @@
+import type { ExpressionBuilder, Kysely } from "kysely";
+import { OtjError } from "../../core/errors.ts";
+import type { AddRoomsOptions, AddRoomsResult, AddedRoom, NewRoom, Room, RoomStore, StoreCallOptions } from "../../core/ports/store.ts";
+import type { Database, NewRoomRow, RoomRow } from "../database.ts";
+import { newDeviceToken, newRoomId, secretsEqual } from "../ids.ts";
+import { toRoom } from "../row-mappers.ts";
+import { type ValidRoom, validateNewRoom } from "../validation.ts";
+import { type StoreContext, chunks, guard, toStoreError } from "./guard.ts";
+
+/** Rows per INSERT (20 columns each, well under PostgreSQL's 65 535 parameters). */
+const INSERT_CHUNK = 1_000;
+const PROGRESS_EVERY = 1_000;
+
+type ProblemKind = "invalid" | "provider" | "duplicate";
+
+interface ItemProblem {
+  kind: ProblemKind;
+  message: string;
+}
+
+function roomQuery(db: Kysely<Database>) {
+  return db
+    .selectFrom("room")
+    .leftJoin("provider", "provider.id", "room.provider_id")
+    .selectAll("room")
+    .select("provider.name as provider_name");
+}
+
+/** A room is named by its id or its mailbox (case-insensitive). */
+function whereIdOrMailbox(idOrMailbox: string) {
+  const key = idOrMailbox.trim();
+  return (eb: ExpressionBuilder<Database, "room">) => eb.or([eb("room.id", "=", key), eb("room.mailbox", "=", key.toLowerCase())]);
+}
+
+export class PostgresRoomStore implements RoomStore {
+  constructor(private readonly ctx: StoreContext) {}
+
+  async add(input: NewRoom, now: Date, options?: StoreCallOptions): Promise<AddedRoom> {
+    const outcome = await this.addBatch([input], now, options ?? {});
+    if (outcome.applied) {
+      const [added] = outcome.rooms;
+      if (added !== undefined) return added;
+    } else {
+      const problems = outcome.detailed[0] ?? [];
+      const pick = (kind: ProblemKind) => problems.filter((p) => p.kind === kind).map((p) => p.message);
+      if (pick("invalid").length > 0) throw new OtjError("OTJ_ROOM_INVALID", pick("invalid").join("; "), { details: { problems: pick("invalid") } });
+      if (pick("provider").length > 0) throw new OtjError("OTJ_STORE_NOT_FOUND", pick("provider").join("; "));
+      if (pick("duplicate").length > 0) throw new OtjError("OTJ_STORE_CONFLICT", pick("duplicate").join("; "));
+    }
+    throw new OtjError("OTJ_INTERNAL", "room was not added");
+  }
+
+  async addMany(inputs: readonly NewRoom[], now: Date, options: AddRoomsOptions = {}): Promise<AddRoomsResult> {
+    const outcome = await this.addBatch(inputs, now, options);
+    if (outcome.applied) return outcome;
+    const problems = [...outcome.detailed.entries()]
+      .filter(([, list]) => list.length > 0)
+      .map(([index, list]) => ({ index, messages: list.map((p) => p.message) }));
+    return { applied: false, problems };
+  }
+
+  private addBatch(
+    inputs: readonly NewRoom[],
+    now: Date,
+    options: AddRoomsOptions,
+  ): Promise<{ applied: true; rooms: AddedRoom[] } | { applied: false; detailed: ItemProblem[][] }> {
+    return guard(options, async () => {
+      const total = inputs.length;
+      const describe = options.describeItem ?? ((index: number) => `item ${index + 1}`);
+      const detailed: ItemProblem[][] = inputs.map(() => []);
+      const valid: Array<ValidRoom | null> = inputs.map((input, index) => {
+        if ((index + 1) % PROGRESS_EVERY === 0) options.onProgress?.("validate", index + 1, total);
+        const checked = validateNewRoom(input);
+        if (checked.ok) return checked.value;
+        detailed[index]?.push(...checked.problems.map((message) => ({ kind: "invalid" as const, message })));
+        return null;
+      });
+
+      const providers = await this.ctx.db.selectFrom("provider").select(["id", "name"]).execute();
+      const providerByKey = new Map<string, { id: string; name: string }>();
+      for (const p of providers) {
+        providerByKey.set(p.id, p);
+        providerByKey.set(p.name.toLowerCase(), p);
+      }
+      const firstIndexOf = new Map<string, number>();
+      valid.forEach((room, index) => {
+        if (room === null) return;
+        if (!providerByKey.has(room.provider) && !providerByKey.has(room.provider.toLowerCase())) {
+          detailed[index]?.push({ kind: "provider", message: `provider ${JSON.stringify(room.provider)} does not exist (add it with \`otj providers add\`)` });
+        }
+        const first = firstIndexOf.get(room.mailbox);
+        if (first === undefined) firstIndexOf.set(room.mailbox, index);
+        else detailed[index]?.push({ kind: "duplicate", message: `mailbox ${room.mailbox} is repeated (first at ${describe(first)})` });
+      });
+      for (const batch of chunks([...firstIndexOf.keys()], INSERT_CHUNK)) {
+        const existing = await this.ctx.db.selectFrom("room").select("mailbox").where("mailbox", "in", batch).execute();
+        for (const { mailbox } of existing) {
+          const index = firstIndexOf.get(mailbox);
+          if (index !== undefined) detailed[index]?.push({ kind: "duplicate", message: `a room with mailbox ${mailbox} already exists` });
+        }
+      }
+      options.onProgress?.("validate", total, total);
+      if (options.dryRun || detailed.some((list) => list.length > 0)) return { applied: false, detailed };
+
+      const prepared = valid.map((room) => {
+        if (room === null) throw new OtjError("OTJ_INTERNAL", "unvalidated room");
+        const provider = providerByKey.get(room.provider) ?? providerByKey.get(room.provider.toLowerCase());
+        const token = room.deviceToken ?? (room.deviceFamily === "pull" ? newDeviceToken() : null);
+        const row: NewRoomRow = {
+          id: newRoomId(),
+          mailbox: room.mailbox,
+          display_name: room.displayName,
+          provider_id: provider?.id ?? null,
+          device_family: room.deviceFamily,
+          device_address: room.deviceAddress,
+          device_username: room.deviceUsername,
+          device_password: room.devicePassword === null ? null : this.ctx.secrets.seal(room.devicePassword),
+          insecure_tls: room.insecureTls,
+          device_token: token === null ? null : this.ctx.secrets.seal(token),
+          sip_uri: room.sipUri,
+          private_meetings: room.privateMeetings,
+          subject_replace: room.subjectReplace,
+          subject_template: room.subjectTemplate,
+          private_join: room.privateJoin,
+          time_zone: room.timeZone,
+          enabled: true,
+          created_at: now,
+          updated_at: now,
+        };
+        return { row, token, providerName: provider?.name ?? null };
+      });
+
+      const added: AddedRoom[] = [];
+      try {
+        await this.ctx.db.transaction().execute(async (trx) => {
+          for (const batch of chunks(prepared, INSERT_CHUNK)) {
+            options.signal?.throwIfAborted();
+            const rows = await trx
+              .insertInto("room")
+              .values(batch.map((p) => p.row))
+              .returningAll()
+              .execute();
+            await trx
+              .insertInto("sync_cursor")
+              .values(batch.map((p) => ({ room_id: p.row.id, due_at: now, updated_at: now, consecutive_failures: 0 })))
+              .execute();
+            const byId = new Map(batch.map((p) => [p.row.id, p]));
+            for (const row of rows) {
+              const p = byId.get(row.id);
+              added.push({ room: toRoom({ ...row, provider_name: p?.providerName ?? null }), deviceToken: p?.token ?? null });
+            }
+            options.onProgress?.("write", added.length, total);
+          }
+        });
+      } catch (error) {
+        const mapped = toStoreError(error);
+        if (mapped.code === "OTJ_STORE_CONFLICT") {
+          throw new OtjError("OTJ_STORE_CONFLICT", "another process added one of these rooms meanwhile; nothing was added", { cause: error });
+        }
+        throw mapped;
+      }
+      return { applied: true, rooms: added };
+    });
+  }
+
+  get(idOrMailbox: string, options?: StoreCallOptions): Promise<Room | null> {
+    return guard(options, async () => {
+      const row = await roomQuery(this.ctx.db).where(whereIdOrMailbox(idOrMailbox)).executeTakeFirst();
+      return row === undefined ? null : toRoom(row);
+    });
+  }
+
+  list(filter: { providerId?: string; enabled?: boolean } = {}, options?: StoreCallOptions): Promise<Room[]> {
+    return guard(options, async () => {
+      let query = roomQuery(this.ctx.db).orderBy("room.mailbox");
+      if (filter.providerId !== undefined) query = query.where("room.provider_id", "=", filter.providerId);
+      if (filter.enabled !== undefined) query = query.where("room.enabled", "=", filter.enabled);
+      return (await query.execute()).map(toRoom);
+    });
+  }
+
+  remove(idOrMailbox: string, options?: StoreCallOptions): Promise<Room> {
+    return guard(options, () =>
+      this.ctx.db.transaction().execute(async (trx) => {
+        const row = await roomQuery(trx).where(whereIdOrMailbox(idOrMailbox)).executeTakeFirst();
+        if (row === undefined) throw new OtjError("OTJ_STORE_NOT_FOUND", `no room "${idOrMailbox}"`);
+        await trx.deleteFrom("room").where("id", "=", row.id).execute();
+        return toRoom(row);
+      }),
+    );
+  }
+
+  deviceCredentials(roomId: string, options?: StoreCallOptions): Promise<{ username: string | null; password: string | null } | null> {
+    return guard(options, async () => {
+      const row = await this.ctx.db.selectFrom("room").select(["device_username", "device_password"]).where("id", "=", roomId).executeTakeFirst();
+      if (row === undefined || (row.device_username === null && row.device_password === null)) return null;
+      return {
+        username: row.device_username,
+        password: row.device_password === null ? null : this.ctx.secrets.open(row.device_password),
+      };
+    });
+  }
+
+  deviceToken(idOrMailbox: string, options?: StoreCallOptions): Promise<string | null> {
+    return guard(options, async () => {
+      const row = await this.tokenRow(idOrMailbox);
+      if (row === undefined) throw new OtjError("OTJ_STORE_NOT_FOUND", `no room "${idOrMailbox}"`);
+      return row.device_token === null ? null : this.ctx.secrets.open(row.device_token);
+    });
+  }
+
+  rotateDeviceToken(idOrMailbox: string, now: Date, options?: StoreCallOptions): Promise<string> {
+    return guard(options, async () => {
+      const token = newDeviceToken();
+      const key = idOrMailbox.trim();
+      const updated = await this.ctx.db
+        .updateTable("room")
+        .set({ device_token: this.ctx.secrets.seal(token), updated_at: now })
+        .where(whereIdOrMailbox(key))
+        .returning("id")
+        .executeTakeFirst();
+      if (updated === undefined) throw new OtjError("OTJ_STORE_NOT_FOUND", `no room "${idOrMailbox}"`);
+      return token;
+    });
+  }
+
+  verifyDeviceToken(idOrMailbox: string, token: string, options?: StoreCallOptions): Promise<Room | null> {
+    return guard(options, async () => {
+      const row = await roomQuery(this.ctx.db).where(whereIdOrMailbox(idOrMailbox)).executeTakeFirst();
+      if (row === undefined || row.device_token === null) {
+        // Same work as a real comparison, so timing does not tell whether the room exists.
+        secretsEqual(token, "\u0000no-token");
+        return null;
+      }
+      return secretsEqual(this.ctx.secrets.open(row.device_token), token) ? toRoom(row) : null;
+    });
+  }
+
+  private tokenRow(idOrMailbox: string): Promise<Pick<RoomRow, "device_token"> | undefined> {
+    return this.ctx.db.selectFrom("room").select("device_token").where(whereIdOrMailbox(idOrMailbox)).executeTakeFirst();
+  }
+}

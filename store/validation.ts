@@ -1,0 +1,313 @@
+/**
+ * Validation and normalisation of room and provider input (CLI flags, CSV rows, HTTP bodies).
+ * Pure: no database. Each validator returns every problem at once, in words an operator can act on.
+ */
+import type { DeviceFamily, Partner, PrivateJoin, PrivateMeetings, SubjectReplace } from "../core/domain.ts";
+import type { NewProvider, NewRoom, Provider } from "../core/ports/store.ts";
+
+export const DEVICE_FAMILIES: readonly DeviceFamily[] = ["xapi", "xapi-legacy", "webex-cloud", "pull"];
+export const PARTNERS: readonly Partner[] = ["pexip", "cisco", "poly", "bluejeans", "generic"];
+export const PRIVATE_MEETINGS: readonly PrivateMeetings[] = ["process", "skip"];
+export const SUBJECT_REPLACE: readonly SubjectReplace[] = ["never", "private", "all"];
+export const PRIVATE_JOIN: readonly PrivateJoin[] = ["enabled", "disabled"];
+export const DEFAULT_SUBJECT_TEMPLATE = "Private meeting";
+const SUBJECT_PLACEHOLDERS = ["organizerName", "subject"];
+
+/** Placeholders of an SGJ template (FORMATS B4.2). */
+const SGJ_PLACEHOLDERS = ["meetingId", "passcode", "sessionId", "domain"];
+
+function templatePlaceholders(template: string): string[] {
+  return [...template.matchAll(/\{([^{}]*)\}/g)].map((m) => m[1] ?? "");
+}
+
+/** User input echoed in a message: JSON-quoted (no raw line breaks), at most 80 characters. */
+function quote(value: string): string {
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+}
+
+export type Validated<T> = { ok: true; value: T } | { ok: false; problems: string[] };
+
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** A DNS name of 2-10 labels (lowercased), or null. */
+export function normalizeDnsName(value: string): string | null {
+  const host = value.trim().toLowerCase().replace(/\.$/, "");
+  if (host.length === 0 || host.length > 253) return null;
+  const labels = host.split(".");
+  if (labels.length < 2 || labels.length > 10 || !labels.every((l) => DNS_LABEL.test(l))) return null;
+  if (/^\d+$/.test(labels[labels.length - 1] ?? "")) return null;
+  return host;
+}
+
+function normalizeHost(value: string): string | null {
+  if (IPV4.test(value)) return value;
+  if (/^\[[0-9a-fA-F:.]+\]$/.test(value)) return value.toLowerCase();
+  return normalizeDnsName(value);
+}
+
+/** A mailbox address, lowercased, or null when it is not one. */
+export function normalizeMailbox(value: string): string | null {
+  const mailbox = value.trim().toLowerCase();
+  if (mailbox.length > 254) return null;
+  const at = mailbox.lastIndexOf("@");
+  if (at <= 0) return null;
+  const local = mailbox.slice(0, at);
+  if (local.length > 64 || !/^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/.test(local)) return null;
+  const domain = normalizeDnsName(mailbox.slice(at + 1));
+  return domain === null || domain !== mailbox.slice(at + 1) ? null : `${local}@${domain}`;
+}
+
+/**
+ * A SIP address as FORMATS B2.3 writes it: `user@host[:port]`, scheme (`sip:`/`sips:`) and URI
+ * parameters dropped, host lowercased. Null when it is not one (or carries `?headers`).
+ */
+export function normalizeSipAddress(value: string): string | null {
+  let text = value.trim().replace(/^sips?:/i, "");
+  if (text.includes("?")) return null;
+  text = text.split(";")[0] ?? "";
+  const at = text.lastIndexOf("@");
+  if (at <= 0) return null;
+  const user = text.slice(0, at);
+  if (!/^[A-Za-z0-9._+~!$&'*=%-]{1,64}$/.test(user)) return null;
+  const hostPort = text.slice(at + 1);
+  const match = /^(\[[^\]]+\]|[^:]+)(?::(\d{1,5}))?$/.exec(hostPort);
+  if (!match) return null;
+  const host = normalizeHost(match[1] ?? "");
+  if (host === null) return null;
+  const port = match[2];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return null;
+  return port === undefined ? `${user}@${host}` : `${user}@${host}:${port}`;
+}
+
+/**
+ * A device address for an xAPI family: `https://host[:port]` or `http://host[:port]`; a bare host
+ * means https. No path, query, or credentials. Returns the normalised origin or a problem.
+ */
+export function normalizeDeviceAddress(value: string): { address: string } | { problem: string } {
+  const text = value.trim();
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `https://${text}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    return { problem: `device address ${quote(text)} is not https://host[:port], http://host[:port] or a bare host` };
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    return { problem: `device address ${quote(text)} must use https:// or http://` };
+  }
+  if (url.username || url.password) return { problem: "device address must not carry credentials; use --device-username/--device-password" };
+  if ((url.pathname !== "/" && url.pathname !== "") || url.search || url.hash) {
+    return { problem: `device address ${quote(text)} must be host[:port] only; otj appends the device's paths` };
+  }
+  const host = url.hostname.startsWith("[") ? url.hostname : normalizeHost(url.hostname);
+  if (host === null) return { problem: `device address ${quote(text)} has an invalid host` };
+  return { address: `${url.protocol}//${url.host}` };
+}
+
+function validWebexAddress(value: string): string | null {
+  const match = /^webex:\/\/([A-Za-z0-9+/=_-]{1,512})$/.exec(value.trim());
+  return match ? `webex://${match[1]}` : null;
+}
+
+function oneOf<T extends string>(label: string, allowed: readonly T[], value: string | undefined, fallback: T, problems: string[]): T {
+  if (value === undefined || value === "") return fallback;
+  const normalized = value.trim().toLowerCase();
+  if ((allowed as readonly string[]).includes(normalized)) return normalized as T;
+  problems.push(`${label} must be one of ${allowed.join(", ")} (got ${quote(value)})`);
+  return fallback;
+}
+
+function optionalText(value: string | null | undefined): string | null {
+  if (value === undefined || value === null) return null;
+  const trimmed = value.trim();
+  return trimmed === "" ? null : trimmed;
+}
+
+/** Why a subject template is refused, or null. */
+export function checkSubjectTemplate(template: string): string | null {
+  if (template.length > 256) return "subject template is longer than 256 characters";
+  if (CONTROL.test(template)) return "subject template contains control characters";
+  const unknown = templatePlaceholders(template).filter((name) => !SUBJECT_PLACEHOLDERS.includes(name));
+  return unknown.length === 0 ? null : `subject template has unknown placeholder ${unknown.map((n) => `{${n}}`).join(", ")} (use {organizerName}, {subject})`;
+}
+
+/** Why an SGJ template is refused (FORMATS B4.2, B5.3), or null. */
+export function checkSgjTemplate(template: string): string | null {
+  const unknown = templatePlaceholders(template).filter((name) => !SGJ_PLACEHOLDERS.includes(name));
+  if (unknown.length > 0) {
+    return `SGJ template has unknown placeholder ${unknown.map((n) => `{${n}}`).join(", ")} (use ${SGJ_PLACEHOLDERS.map((n) => `{${n}}`).join(", ")})`;
+  }
+  const sample = template
+    .replaceAll("{meetingId}", "228859003479315")
+    .replaceAll("{passcode}", "Xy7pQ2")
+    .replaceAll("{sessionId}", "sgj_e3495aaf97d3")
+    .replaceAll("{domain}", "sgj.otj.invalid");
+  if (normalizeSipAddress(sample) === null || sample.length > 255) {
+    return `SGJ template ${quote(template)} does not give a SIP address user@host (e.g. "{meetingId}.{passcode}@sgj.example.com")`;
+  }
+  return null;
+}
+
+/** A room's fields after validation; the provider is still a name to resolve. */
+export interface ValidRoom {
+  mailbox: string;
+  displayName: string;
+  provider: string;
+  deviceFamily: DeviceFamily;
+  deviceAddress: string | null;
+  deviceUsername: string | null;
+  devicePassword: string | null;
+  insecureTls: boolean;
+  sipUri: string | null;
+  deviceToken: string | null;
+  privateMeetings: PrivateMeetings;
+  subjectReplace: SubjectReplace;
+  subjectTemplate: string;
+  privateJoin: PrivateJoin;
+  timeZone: string | null;
+}
+
+/** Validates and normalises a new room (all problems at once). */
+export function validateNewRoom(input: NewRoom): Validated<ValidRoom> {
+  const problems: string[] = [];
+  const mailbox = normalizeMailbox(input.mailbox ?? "");
+  if (mailbox === null) problems.push(`mailbox ${quote(input.mailbox ?? "")} is not a valid mailbox address`);
+  const displayName = (input.displayName ?? "").trim();
+  if (displayName === "") problems.push("display name is empty");
+  else if (displayName.length > 256 || CONTROL.test(displayName)) problems.push("display name is longer than 256 characters or has control characters");
+  const provider = (input.provider ?? "").trim();
+  if (provider === "") problems.push("provider is empty");
+
+  const familyText = (input.deviceFamily ?? "").trim().toLowerCase();
+  const family = (DEVICE_FAMILIES as readonly string[]).includes(familyText) ? (familyText as DeviceFamily) : null;
+  if (family === null) problems.push(`device family must be one of ${DEVICE_FAMILIES.join(", ")} (got ${quote(input.deviceFamily ?? "")})`);
+
+  let deviceAddress: string | null = null;
+  const addressText = optionalText(input.deviceAddress);
+  const deviceUsername = optionalText(input.deviceUsername);
+  const devicePassword = input.devicePassword === undefined || input.devicePassword === null || input.devicePassword === "" ? null : input.devicePassword;
+  if (family === "xapi" || family === "xapi-legacy") {
+    if (addressText === null) problems.push(`a ${family} room needs a device address (https://host[:port])`);
+    else {
+      const normalized = normalizeDeviceAddress(addressText);
+      if ("problem" in normalized) problems.push(normalized.problem);
+      else deviceAddress = normalized.address;
+    }
+  } else if (family === "webex-cloud") {
+    if (addressText === null) problems.push("a webex-cloud room needs a device address webex://<deviceId>");
+    else {
+      deviceAddress = validWebexAddress(addressText);
+      if (deviceAddress === null) problems.push(`device address ${quote(addressText)} is not webex://<deviceId>`);
+    }
+  } else if (family === "pull" && addressText !== null) {
+    problems.push("a pull room has no device address (the device calls otj)");
+  }
+  if (family !== null && family !== "xapi" && family !== "xapi-legacy" && (deviceUsername !== null || devicePassword !== null)) {
+    problems.push(`device username and password apply to xapi and xapi-legacy rooms, not ${family}`);
+  }
+  if (devicePassword !== null && CONTROL.test(devicePassword)) problems.push("device password contains control characters");
+
+  let sipUri: string | null = null;
+  const sipText = optionalText(input.sipUri);
+  if (sipText !== null) {
+    sipUri = normalizeSipAddress(sipText);
+    if (sipUri === null) problems.push(`SIP URI ${quote(sipText)} is not a SIP address user@host`);
+  }
+  const deviceToken = optionalText(input.deviceToken);
+  if (deviceToken !== null && !/^[A-Za-z0-9._~-]{16,200}$/.test(deviceToken)) {
+    problems.push("device token must be 16-200 characters of A-Z, a-z, 0-9, . _ ~ -");
+  }
+  const privateMeetings = oneOf("private meetings", PRIVATE_MEETINGS, input.privateMeetings, "process", problems);
+  const subjectReplace = oneOf("subject replace", SUBJECT_REPLACE, input.subjectReplace, "private", problems);
+  const privateJoin = oneOf("private join", PRIVATE_JOIN, input.privateJoin, "enabled", problems);
+  const subjectTemplate = input.subjectTemplate === undefined || input.subjectTemplate === "" ? DEFAULT_SUBJECT_TEMPLATE : input.subjectTemplate;
+  const templateProblem = checkSubjectTemplate(subjectTemplate);
+  if (templateProblem !== null) problems.push(templateProblem);
+  const timeZone = optionalText(input.timeZone);
+  if (timeZone !== null) {
+    try {
+      new Intl.DateTimeFormat("en", { timeZone });
+    } catch {
+      problems.push(`time zone ${quote(timeZone)} is not an IANA time zone`);
+    }
+  }
+  if (problems.length > 0 || mailbox === null || family === null) return { ok: false, problems };
+  return {
+    ok: true,
+    value: {
+      mailbox,
+      displayName,
+      provider,
+      deviceFamily: family,
+      deviceAddress,
+      deviceUsername,
+      devicePassword,
+      insecureTls: input.insecureTls ?? false,
+      sipUri,
+      deviceToken,
+      privateMeetings,
+      subjectReplace,
+      subjectTemplate,
+      privateJoin,
+      timeZone,
+    },
+  };
+}
+
+/** A provider record's fields after validation. */
+export type ValidProvider = Omit<Provider, "id" | "createdAt" | "updatedAt">;
+
+/** Validates and normalises a complete provider record (all problems at once). */
+export function validateProvider(input: NewProvider): Validated<ValidProvider> {
+  const problems: string[] = [];
+  const name = (input.name ?? "").trim();
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) {
+    problems.push(`provider name ${quote(input.name ?? "")} must be 1-64 characters of A-Z, a-z, 0-9, . _ - (starting with a letter or digit)`);
+  }
+  const partnerText = (input.partner ?? "").trim().toLowerCase();
+  const partner = (PARTNERS as readonly string[]).includes(partnerText) ? (partnerText as Partner) : null;
+  if (partner === null) problems.push(`partner must be one of ${PARTNERS.join(", ")} (got ${quote(input.partner ?? "")})`);
+
+  let tenantKey: string | null = null;
+  const tenantText = optionalText(input.tenantKey);
+  if (tenantText !== null) {
+    // Kept as printed (dial strings keep the local part's case); only the scheme is dropped.
+    tenantKey = normalizeSipAddress(tenantText) === null ? null : tenantText.replace(/^sips?:/i, "");
+    if (tenantKey === null) problems.push(`tenant key ${quote(tenantText)} is not a SIP address like contoso@m.webex.com`);
+  }
+  let sipDomain: string | null = null;
+  const domainText = optionalText(input.sipDomain);
+  if (domainText !== null) {
+    sipDomain = normalizeDnsName(domainText);
+    if (sipDomain === null) problems.push(`SIP domain ${quote(domainText)} is not a DNS name`);
+  }
+  let ivrAddress: string | null = null;
+  const ivrText = optionalText(input.ivrAddress);
+  if (ivrText !== null) {
+    ivrAddress = normalizeSipAddress(ivrText);
+    if (ivrAddress === null) problems.push(`IVR address ${quote(ivrText)} is not a SIP address user@host`);
+  }
+  const sgjTemplate = optionalText(input.sgjTemplate);
+  if (sgjTemplate !== null) {
+    const problem = checkSgjTemplate(sgjTemplate);
+    if (problem !== null) problems.push(problem);
+  }
+  let instructionUrl: string | null = null;
+  const urlText = optionalText(input.instructionUrl);
+  if (urlText !== null) {
+    try {
+      const url = new URL(urlText);
+      if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error("scheme");
+      instructionUrl = url.toString();
+    } catch {
+      problems.push(`instruction URL ${quote(urlText)} is not an http(s) URL`);
+    }
+  }
+  if (problems.length > 0 || partner === null) return { ok: false, problems };
+  return {
+    ok: true,
+    value: { name, partner, tenantKey, sipDomain, ivrAddress, sgjEnabled: input.sgjEnabled ?? true, sgjTemplate, instructionUrl },
+  };
+}

@@ -1,0 +1,498 @@
+/**
+ * The Store contract: one suite, run on real PostgreSQL (store-postgres.test.ts) and on PGlite
+ * (store-pglite.test.ts). Every store implementation must pass it.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { BridgeState } from "../../core/domain.ts";
+import { OtjError } from "../../core/errors.ts";
+import type { MeetingUpsert, NewRoom, Store } from "../../core/ports/store.ts";
+import { type TestDatabaseKind, type TestStore, openTestStore } from "../support/test-database.ts";
+
+const T0 = new Date("2025-03-04T08:00:00.000Z");
+const at = (minutes: number) => new Date(T0.getTime() + minutes * 60_000);
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    return error instanceof OtjError ? error.code : `not an OtjError: ${String(error)}`;
+  }
+  return "no error";
+}
+
+function room(mailbox: string, extra: Partial<NewRoom> = {}): NewRoom {
+  return {
+    mailbox,
+    displayName: `Room ${mailbox}`,
+    provider: "contoso",
+    deviceFamily: "xapi",
+    deviceAddress: "https://10.0.0.1",
+    deviceUsername: "admin",
+    devicePassword: "s3cret",
+    ...extra,
+  };
+}
+
+function meeting(roomId: string, key: string, extra: Partial<MeetingUpsert> = {}): MeetingUpsert {
+  return {
+    occurrenceKey: key,
+    roomId,
+    source: "graph",
+    sourceEventId: `evt-${key}`,
+    seriesMasterId: null,
+    icalUid: `uid-${key}`,
+    changeKey: "ck1",
+    start: at(60),
+    end: at(90),
+    subject: "Supplier review",
+    organizerName: "Ana Ruiz",
+    organizerEmail: "ana@fabrikam.example",
+    sensitivity: "normal",
+    cancelled: false,
+    declined: false,
+    join: {
+      provider: "teams",
+      url: "https://teams.microsoft.com/l/meetup-join/x",
+      sipUri: null,
+      teams: {
+        cloud: "commercial",
+        joinUrl: "https://teams.microsoft.com/l/meetup-join/x",
+        shortUrl: null,
+        threadId: "19:meeting_x@thread.v2",
+        messageId: "0",
+        tenantId: null,
+        organizerId: null,
+        meetingId: "228859003479315",
+        passcode: "Xy7pQ2",
+        cvi: null,
+      },
+    },
+    route: "sgj",
+    dialString: "sgj_e3495aaf97d3@sgj.otj.invalid",
+    ivr: null,
+    rule: "teams-sgj",
+    subjectShown: "Supplier review",
+    contentHash: "h1",
+    ...extra,
+  };
+}
+
+export function describeStoreContract(kind: TestDatabaseKind): void {
+  describe(`Store contract on ${kind}`, () => {
+    let db: TestStore;
+    let store: Store;
+
+    beforeAll(async () => {
+      db = await openTestStore(kind, { owner: "owner-a" });
+      store = db.store;
+    });
+    afterAll(async () => {
+      await db?.close();
+    });
+    beforeEach(async () => {
+      await db.truncate();
+      await store.providers.add({ name: "contoso", partner: "cisco", tenantKey: "contoso@m.webex.com" }, T0);
+    });
+
+    describe("providers", () => {
+      it("adds, finds by name in any case or by id, and lists by name", async () => {
+        const added = await store.providers.add({ name: "Fabrikam-Pexip", partner: "pexip", sipDomain: "Video.Fabrikam.Example" }, T0);
+        expect(added).toMatchObject({ name: "Fabrikam-Pexip", partner: "pexip", sipDomain: "video.fabrikam.example", sgjEnabled: true, sgjTemplate: null });
+        expect(added.id).toMatch(/^pv_[0-9a-z]{10}$/);
+        expect((await store.providers.get("fabrikam-pexip"))?.id).toBe(added.id);
+        expect((await store.providers.get(added.id))?.name).toBe("Fabrikam-Pexip");
+        expect((await store.providers.list()).map((p) => p.name)).toEqual(["contoso", "Fabrikam-Pexip"]);
+      });
+
+      it("refuses a duplicate name (case-insensitive) and invalid fields", async () => {
+        expect(await codeOf(store.providers.add({ name: "CONTOSO", partner: "poly" }, T0))).toBe("OTJ_STORE_CONFLICT");
+        expect(await codeOf(store.providers.add({ name: "x", partner: "zoom" }, T0))).toBe("OTJ_PROVIDER_INVALID");
+        expect(await codeOf(store.providers.add({ name: "y", partner: "pexip", sgjTemplate: "{nope}@x.example" }, T0))).toBe("OTJ_PROVIDER_INVALID");
+        expect(await codeOf(store.providers.add({ name: "z", partner: "pexip", tenantKey: "not an address" }, T0))).toBe("OTJ_PROVIDER_INVALID");
+      });
+
+      it("updates only the given fields, clears with null, renames", async () => {
+        const updated = await store.providers.update(
+          "contoso",
+          { sgjEnabled: false, sgjTemplate: "{meetingId}.{passcode}@sgj.contoso.example", tenantKey: null },
+          at(1),
+        );
+        expect(updated).toMatchObject({ partner: "cisco", sgjEnabled: false, tenantKey: null, sgjTemplate: "{meetingId}.{passcode}@sgj.contoso.example" });
+        expect(updated.updatedAt).toEqual(at(1));
+        const renamed = await store.providers.update("contoso", { name: "contoso-2" }, at(2));
+        expect(renamed.id).toBe(updated.id);
+        expect(await codeOf(store.providers.update("missing", { partner: "poly" }, T0))).toBe("OTJ_STORE_NOT_FOUND");
+      });
+
+      it("refuses to remove a provider rooms use, unless forced (rooms fall back to defaults)", async () => {
+        const { room: r } = await store.rooms.add(room("r1@contoso.example"), T0);
+        expect(await codeOf(store.providers.remove("contoso", false, T0))).toBe("OTJ_PROVIDER_IN_USE");
+        expect(await store.providers.get("contoso")).not.toBeNull();
+        const removed = await store.providers.remove("contoso", true, at(1));
+        expect(removed.detachedRooms).toBe(1);
+        expect(await store.providers.get("contoso")).toBeNull();
+        expect(await store.rooms.get(r.id)).toMatchObject({ providerId: null, providerName: null });
+        expect(await codeOf(store.providers.remove("contoso", true, T0))).toBe("OTJ_STORE_NOT_FOUND");
+      });
+    });
+
+    describe("rooms", () => {
+      it("adds a room with normalised fields and the documented defaults, without secrets in the record", async () => {
+        const { room: r, deviceToken } = await store.rooms.add(room("Room101@Contoso.Example", { deviceAddress: "10.0.0.5:8443" }), T0);
+        expect(r.id).toMatch(/^rm_[0-9a-z]{10}$/);
+        expect(deviceToken).toBeNull();
+        expect(r).toMatchObject({
+          mailbox: "room101@contoso.example",
+          providerName: "contoso",
+          device: { family: "xapi", address: "https://10.0.0.5:8443", username: "admin", hasPassword: true, insecureTls: false, hasToken: false },
+          privacy: { privateMeetings: "process", subjectReplace: "private", subjectTemplate: "Private meeting", privateJoin: "enabled" },
+          enabled: true,
+        });
+        expect(JSON.stringify(r)).not.toContain("s3cret");
+        expect(await store.rooms.deviceCredentials(r.id)).toEqual({ username: "admin", password: "s3cret" });
+        expect((await store.rooms.get("ROOM101@contoso.example"))?.id).toBe(r.id);
+        expect((await store.rooms.get(r.id))?.mailbox).toBe("room101@contoso.example");
+        expect(await store.syncCursors.get(r.id)).toMatchObject({ dueAt: T0, deltaLink: null, consecutiveFailures: 0 });
+      });
+
+      it("gives a pull room a device token it can verify, show and rotate", async () => {
+        const { room: r, deviceToken } = await store.rooms.add(
+          room("panel@contoso.example", { deviceFamily: "pull", deviceAddress: null, deviceUsername: null, devicePassword: null }),
+          T0,
+        );
+        expect(deviceToken).toMatch(/^[A-Za-z0-9_-]{32}$/);
+        expect(r.device.hasToken).toBe(true);
+        expect(await store.rooms.deviceToken(r.mailbox)).toBe(deviceToken);
+        expect((await store.rooms.verifyDeviceToken(r.id, deviceToken ?? ""))?.id).toBe(r.id);
+        expect(await store.rooms.verifyDeviceToken(r.id, "wrong-token-wrong-token")).toBeNull();
+        const rotated = await store.rooms.rotateDeviceToken(r.id, at(1));
+        expect(rotated).not.toBe(deviceToken);
+        expect(await store.rooms.verifyDeviceToken(r.id, deviceToken ?? "")).toBeNull();
+        expect((await store.rooms.verifyDeviceToken(r.mailbox, rotated))?.id).toBe(r.id);
+        expect(await store.rooms.verifyDeviceToken("nobody@contoso.example", rotated)).toBeNull();
+      });
+
+      it("reports bad input, unknown providers and duplicates with distinct codes", async () => {
+        expect(await codeOf(store.rooms.add(room("not-a-mailbox"), T0))).toBe("OTJ_ROOM_INVALID");
+        expect(await codeOf(store.rooms.add(room("a@contoso.example", { deviceFamily: "xapi", deviceAddress: null }), T0))).toBe("OTJ_ROOM_INVALID");
+        expect(await codeOf(store.rooms.add(room("a@contoso.example", { provider: "nope" }), T0))).toBe("OTJ_STORE_NOT_FOUND");
+        await store.rooms.add(room("a@contoso.example"), T0);
+        expect(await codeOf(store.rooms.add(room("A@CONTOSO.EXAMPLE"), T0))).toBe("OTJ_STORE_CONFLICT");
+        expect((await store.rooms.list()).length).toBe(1);
+      });
+
+      it("adds a batch all or nothing, naming each bad item", async () => {
+        await store.rooms.add(room("taken@contoso.example"), T0);
+        const bad = await store.rooms.addMany(
+          [room("ok1@contoso.example"), room("taken@contoso.example"), room("ok1@contoso.example"), room("x@contoso.example", { provider: "nope" })],
+          T0,
+        );
+        expect(bad.applied).toBe(false);
+        if (!bad.applied) {
+          expect(bad.problems.map((p) => p.index)).toEqual([1, 2, 3]);
+          expect(bad.problems[1]?.messages[0]).toContain("repeated (first at item 1)");
+        }
+        expect((await store.rooms.list()).map((r) => r.mailbox)).toEqual(["taken@contoso.example"]);
+        const good = await store.rooms.addMany([room("b@contoso.example"), room("c@contoso.example")], T0);
+        expect(good.applied && good.rooms.map((r) => r.room.mailbox)).toEqual(["b@contoso.example", "c@contoso.example"]);
+        const dry = await store.rooms.addMany([room("d@contoso.example")], T0, { dryRun: true });
+        expect(dry).toEqual({ applied: false, problems: [] });
+        expect((await store.rooms.list()).length).toBe(3);
+      });
+
+      it("removes a room with its cursor, meetings, device state and sessions", async () => {
+        const { room: r } = await store.rooms.add(room("gone@contoso.example"), T0);
+        await store.meetings.upsert([meeting(r.id, "k1")], T0);
+        await store.deviceStates.setDesired(r.id, "h", T0);
+        await store.bridgeSessions.schedule({ occurrenceKey: "k1", sessionId: "sgj_000000000001", roomId: r.id, dueAt: at(58), notAfter: at(90), dialString: null }, T0);
+        expect((await store.rooms.remove("GONE@contoso.example")).id).toBe(r.id);
+        expect(await store.rooms.get(r.id)).toBeNull();
+        expect(await store.syncCursors.get(r.id)).toBeNull();
+        expect(await store.meetings.get("k1")).toBeNull();
+        expect(await store.deviceStates.get(r.id)).toBeNull();
+        expect(await store.bridgeSessions.get("k1")).toBeNull();
+        expect(await codeOf(store.rooms.remove(r.id))).toBe("OTJ_STORE_NOT_FOUND");
+      });
+    });
+
+    describe("sync cursors and room leases", () => {
+      it("leases due rooms once, reclaims expired leases, and rejects the old owner's results", async () => {
+        const { room: r } = await store.rooms.add(room("r@contoso.example"), T0);
+        const leased = await store.syncCursors.leaseDue(T0, 10, { leaseMs: 60_000 });
+        expect(leased.map((l) => [l.roomId, l.mailbox])).toEqual([[r.id, "r@contoso.example"]]);
+        expect(leased[0]?.cursor).toMatchObject({ leaseOwner: "owner-a", leaseExpiresAt: at(1) });
+        expect(await store.syncCursors.leaseDue(T0, 10)).toEqual([]);
+        const other = await db.openAnother({ owner: "owner-b" });
+        try {
+          expect(await other.store.syncCursors.leaseDue(at(0.5), 10)).toEqual([]);
+          const taken = await other.store.syncCursors.leaseDue(at(2), 10);
+          expect(taken.map((l) => l.cursor.leaseOwner)).toEqual(["owner-b"]);
+          expect(await store.syncCursors.renewLease(r.id, at(2))).toBe(false);
+          const ok = { outcome: "ok", deltaLink: "https://g/delta?$deltatoken=a", windowStart: at(-60), windowEnd: at(600), nextDueAt: at(3) } as const;
+          expect(await store.syncCursors.completeRound(r.id, ok, at(2))).toBe(false);
+          expect(await other.store.syncCursors.completeRound(r.id, ok, at(2))).toBe(true);
+        } finally {
+          await other.close();
+        }
+        expect(await store.syncCursors.get(r.id)).toMatchObject({
+          deltaLink: "https://g/delta?$deltatoken=a",
+          windowStart: at(-60),
+          dueAt: at(3),
+          lastSuccessAt: at(2),
+          leaseOwner: null,
+          leaseExpiresAt: null,
+        });
+      });
+
+      it("records failures with backoff, resets the cursor on request, and honours notifications during a round", async () => {
+        const { room: r } = await store.rooms.add(room("r@contoso.example"), T0);
+        await store.syncCursors.leaseDue(T0, 10);
+        await store.syncCursors.completeRound(r.id, { outcome: "ok", deltaLink: "d1", windowStart: null, windowEnd: null, nextDueAt: at(1) }, T0);
+        await store.syncCursors.leaseDue(at(1), 10);
+        const failed = { outcome: "error", code: "OTJ_GRAPH_THROTTLED", message: "429", nextDueAt: at(5) } as const;
+        expect(await store.syncCursors.completeRound(r.id, failed, at(1))).toBe(true);
+        expect(await store.syncCursors.get(r.id)).toMatchObject({ deltaLink: "d1", consecutiveFailures: 1, lastErrorCode: "OTJ_GRAPH_THROTTLED", dueAt: at(5) });
+        expect(await store.syncCursors.leaseDue(at(4), 10)).toEqual([]);
+        await store.syncCursors.leaseDue(at(5), 10);
+        await store.syncCursors.completeRound(r.id, { ...failed, nextDueAt: at(10), resetCursor: true }, at(5));
+        expect(await store.syncCursors.get(r.id)).toMatchObject({ deltaLink: null, consecutiveFailures: 2 });
+
+        // A notification while a round runs keeps the room due right after it.
+        await store.syncCursors.leaseDue(at(10), 10);
+        await store.syncCursors.markDue(r.id, at(10.5));
+        await store.syncCursors.completeRound(r.id, { outcome: "ok", deltaLink: "d2", windowStart: null, windowEnd: null, nextDueAt: at(11) }, at(10.7));
+        expect((await store.syncCursors.get(r.id))?.dueAt).toEqual(at(10.5));
+        // Without a round, a notification makes the room due at once.
+        await store.syncCursors.leaseDue(at(10.5), 10);
+        await store.syncCursors.completeRound(r.id, { outcome: "ok", deltaLink: "d3", windowStart: null, windowEnd: null, nextDueAt: at(20) }, at(11));
+        await store.syncCursors.markDue(r.id, at(12));
+        expect((await store.syncCursors.leaseDue(at(12), 10)).length).toBe(1);
+        expect(await store.syncCursors.releaseAll(at(12))).toBe(1);
+        expect((await store.syncCursors.get(r.id))?.leaseOwner).toBeNull();
+        await store.syncCursors.resetCursor(r.id, at(13));
+        expect((await store.syncCursors.get(r.id))?.deltaLink).toBeNull();
+      });
+
+      it("leases the most overdue rooms first, up to the limit", async () => {
+        const added = await store.rooms.addMany([room("a@contoso.example"), room("b@contoso.example"), room("c@contoso.example")], T0);
+        if (!added.applied) throw new Error("setup");
+        const [a, b, c] = added.rooms.map((x) => x.room.id);
+        for (const [id, due] of [
+          [a, 3],
+          [b, 1],
+          [c, 2],
+        ] as const) {
+          await store.syncCursors.leaseDue(T0, 10);
+          await store.syncCursors.completeRound(id ?? "", { outcome: "ok", deltaLink: null, windowStart: null, windowEnd: null, nextDueAt: at(due) }, T0);
+          await store.syncCursors.releaseAll(T0);
+        }
+        expect((await store.syncCursors.leaseDue(at(5), 2)).map((l) => l.roomId)).toEqual([b, c]);
+      });
+    });
+
+    describe("meetings", () => {
+      it("upserts idempotently by occurrence key and content hash", async () => {
+        const { room: r } = await store.rooms.add(room("r@contoso.example"), T0);
+        expect(await store.meetings.upsert([meeting(r.id, "k1"), meeting(r.id, "k2")], T0)).toEqual([
+          { occurrenceKey: "k1", change: "added" },
+          { occurrenceKey: "k2", change: "added" },
+        ]);
+        expect(await store.meetings.upsert([meeting(r.id, "k1"), meeting(r.id, "k2", { subject: "ignored: same hash" })], at(1))).toEqual([
+          { occurrenceKey: "k1", change: "unchanged" },
+          { occurrenceKey: "k2", change: "unchanged" },
+        ]);
+        expect(
+          await store.meetings.upsert([meeting(r.id, "k1", { subject: "first" }), meeting(r.id, "k1", { subject: "Moved", contentHash: "h2", start: at(120), end: at(150) })], at(2)),
+        ).toEqual([
+          { occurrenceKey: "k1", change: "updated" },
+          { occurrenceKey: "k1", change: "updated" },
+        ]);
+        const k1 = await store.meetings.get("k1");
+        expect(k1).toMatchObject({ subject: "Moved", start: at(120), end: at(150), contentHash: "h2", createdAt: T0, updatedAt: at(2), route: "sgj" });
+        expect(k1?.join?.teams?.passcode).toBe("Xy7pQ2");
+        expect((await store.meetings.get("k2"))?.subject).toBe("Supplier review");
+      });
+
+      it("lists a room's live window in start order, cancelled ones on request", async () => {
+        const { room: r } = await store.rooms.add(room("r@contoso.example"), T0);
+        await store.meetings.upsert(
+          [
+            meeting(r.id, "late", { start: at(300), end: at(330) }),
+            meeting(r.id, "early", { start: at(10), end: at(40) }),
+            meeting(r.id, "past", { start: at(-200), end: at(-170) }),
+            meeting(r.id, "gone", { start: at(20), end: at(30), cancelled: true, route: "none", dialString: null, rule: "cancelled" }),
+            meeting(r.id, "declined", { start: at(25), end: at(35), declined: true }),
+          ],
+          T0,
+        );
+        expect((await store.meetings.list(r.id, { from: T0, to: at(240) })).map((m) => m.occurrenceKey)).toEqual(["early"]);
+        expect((await store.meetings.list(r.id, { from: T0, includeCancelled: true })).map((m) => m.occurrenceKey)).toEqual([
+          "early",
+          "gone",
+          "declined",
+          "late",
+        ]);
+        expect((await store.meetings.list(r.id)).length).toBe(3);
+      });
+
+      it("finds by iCalUId, re-plans, and removes by key, by source event (series), and by resync", async () => {
+        const { room: r } = await store.rooms.add(room("r@contoso.example"), T0);
+        await store.meetings.upsert(
+          [
+            meeting(r.id, "s1", { sourceEventId: "occ1", seriesMasterId: "master", icalUid: "series-uid" }),
+            meeting(r.id, "s2", { sourceEventId: "occ2", seriesMasterId: "master", icalUid: "series-uid" }),
+            meeting(r.id, "single", { sourceEventId: "single-evt" }),
+            meeting(r.id, "other"),
+          ],
+          T0,
+        );
+        expect((await store.meetings.findByIcalUid(r.id, "series-uid")).map((m) => m.occurrenceKey).sort()).toEqual(["s1", "s2"]);
+        expect(
+          await store.meetings.setPlan("single", { route: "cvi", dialString: "1.contoso@m.webex.com", ivr: { address: "contoso@m.webex.com", dtmf: "1#" }, rule: "teams-cvi", subjectShown: null }, at(1)),
+        ).toBe(true);
+        expect(await store.meetings.get("single")).toMatchObject({ route: "cvi", ivr: { address: "contoso@m.webex.com", dtmf: "1#" }, subjectShown: null });
+        expect(await store.meetings.setPlan("nope", { route: "none", dialString: null, ivr: null, rule: "none", subjectShown: null }, at(1))).toBe(false);
+        expect((await store.meetings.removeBySourceEventIds(r.id, ["master"])).sort()).toEqual(["s1", "s2"]);
+        expect(await store.meetings.remove(["single", "unknown"])).toEqual(["single"]);
+        await store.meetings.upsert([meeting(r.id, "keep"), meeting(r.id, "drop")], T0);
+        expect((await store.meetings.removeAllExcept(r.id, ["keep", "other"])).sort()).toEqual(["drop"]);
+        expect((await store.meetings.removeAllExcept(r.id, [])).sort()).toEqual(["keep", "other"]);
+      });
+    });
+
+    describe("device state", () => {
+      it("is due only while the desired list differs from the pushed one", async () => {
+        const { room: r } = await store.rooms.add(room("r@contoso.example"), T0);
+        await store.deviceStates.setDesired(r.id, "v1", T0);
+        const [claim] = await store.deviceStates.claimDue(T0, 10);
+        expect(claim).toMatchObject({ roomId: r.id, desiredHash: "v1", pushedHash: null, leaseOwner: "owner-a" });
+        expect(await store.deviceStates.claimDue(T0, 10)).toEqual([]);
+        expect(await store.deviceStates.recordPushed(r.id, { hash: "v1", entries: [{ key: "k1", hash: "e1" }] }, at(1))).toBe(true);
+        expect(await store.deviceStates.get(r.id)).toMatchObject({ pushedHash: "v1", dueAt: null, entries: [{ key: "k1", hash: "e1" }], pushedAt: at(1) });
+        await store.deviceStates.setDesired(r.id, "v1", at(2));
+        expect(await store.deviceStates.claimDue(at(2), 10)).toEqual([]);
+
+        // The list changes while a push of the previous one is in flight: still due afterwards.
+        await store.deviceStates.setDesired(r.id, "v2", at(3));
+        await store.deviceStates.claimDue(at(3), 10);
+        await store.deviceStates.setDesired(r.id, "v3", at(3.5));
+        await store.deviceStates.recordPushed(r.id, { hash: "v2", entries: [] }, at(4));
+        expect((await store.deviceStates.get(r.id))?.dueAt).toEqual(at(4));
+      });
+
+      it("counts failures, keeps the alarm start, and retries at the given time", async () => {
+        const { room: r } = await store.rooms.add(room("r@contoso.example"), T0);
+        await store.deviceStates.setDesired(r.id, "v1", T0);
+        await store.deviceStates.claimDue(T0, 10);
+        const failure = { code: "OTJ_DEVICE_UNREACHABLE", message: "timeout", retryAt: at(1) };
+        expect(await store.deviceStates.recordFailed(r.id, failure, T0)).toBe(true);
+        expect(await store.deviceStates.claimDue(at(0.5), 10)).toEqual([]);
+        await store.deviceStates.claimDue(at(1), 10);
+        await store.deviceStates.recordFailed(r.id, { ...failure, retryAt: at(5) }, at(1));
+        expect(await store.deviceStates.get(r.id)).toMatchObject({ attempts: 2, failingSince: T0, lastErrorCode: "OTJ_DEVICE_UNREACHABLE", dueAt: at(5) });
+        // A new list does not skip the backoff.
+        await store.deviceStates.setDesired(r.id, "v2", at(2));
+        expect((await store.deviceStates.get(r.id))?.dueAt).toEqual(at(5));
+        expect(await store.deviceStates.recordFailed(r.id, failure, at(2))).toBe(false);
+        await store.deviceStates.claimDue(at(5), 10);
+        await store.deviceStates.recordPushed(r.id, { hash: "v2", entries: [] }, at(5));
+        expect(await store.deviceStates.get(r.id)).toMatchObject({ attempts: 0, failingSince: null, lastError: null, dueAt: null });
+        expect((await store.deviceStates.list()).length).toBe(1);
+      });
+    });
+
+    describe("bridge sessions", () => {
+      const schedule = (roomId: string, key: string, dueMinutes: number) => ({
+        occurrenceKey: key,
+        sessionId: `sgj_${key.padStart(12, "0")}`,
+        roomId,
+        dueAt: at(dueMinutes),
+        notAfter: at(dueMinutes + 60),
+        dialString: `sgj_${key}@sgj.otj.invalid`,
+      });
+
+      it("schedules once per occurrence and reschedules only while scheduled", async () => {
+        const { room: r } = await store.rooms.add(room("r@contoso.example"), T0);
+        expect((await store.bridgeSessions.schedule(schedule(r.id, "k1", 58), T0)).change).toBe("created");
+        expect((await store.bridgeSessions.schedule(schedule(r.id, "k1", 58), at(1))).change).toBe("unchanged");
+        const moved = await store.bridgeSessions.schedule(schedule(r.id, "k1", 88), at(2));
+        expect(moved.change).toBe("rescheduled");
+        expect(moved.session).toMatchObject({ state: "scheduled", dueAt: at(88), updatedAt: at(2), createdAt: T0 });
+        await store.bridgeSessions.transition("k1", { from: ["scheduled"], to: "starting" }, at(88));
+        const late = await store.bridgeSessions.schedule(schedule(r.id, "k1", 100), at(89));
+        expect(late).toMatchObject({ change: "unchanged", session: { state: "starting", dueAt: at(88) } });
+        expect(await codeOf(store.bridgeSessions.schedule({ ...schedule(r.id, "k2", 58), sessionId: late.session.sessionId }, T0))).toBe("OTJ_STORE_CONFLICT");
+        expect((await store.bridgeSessions.getBySessionId(late.session.sessionId))?.occurrenceKey).toBe("k1");
+      });
+
+      it("claims live sessions due within the horizon, soonest first, never final ones", async () => {
+        const { room: r } = await store.rooms.add(room("r@contoso.example"), T0);
+        for (const [key, due] of [
+          ["a", 3],
+          ["b", 1],
+          ["c", 2],
+          ["d", 30],
+          ["e", 0],
+        ] as const) {
+          await store.bridgeSessions.schedule(schedule(r.id, key, due), T0);
+        }
+        await store.bridgeSessions.transition("e", { to: "cancelled", patch: { endedReason: "meeting cancelled" } }, T0);
+        const claimed = await store.bridgeSessions.claimDue(at(1), 10, { horizonMs: 2 * 60_000, leaseMs: 30_000 });
+        expect(claimed.map((s) => s.occurrenceKey)).toEqual(["b", "c", "a"]);
+        expect(claimed[0]).toMatchObject({ leaseOwner: "owner-a", leaseExpiresAt: at(1.5) });
+        expect(await store.bridgeSessions.claimDue(at(1), 10, { horizonMs: 2 * 60_000 })).toEqual([]);
+        expect(await store.bridgeSessions.renewLease("b", at(1.4), { leaseMs: 60_000 })).toBe(true);
+        expect((await store.bridgeSessions.claimDue(at(2), 10, { horizonMs: 2 * 60_000 })).map((s) => s.occurrenceKey)).toEqual(["c", "a"]);
+        await store.bridgeSessions.release("b", at(2));
+        expect((await store.bridgeSessions.claimDue(at(2), 10)).map((s) => s.occurrenceKey)).toEqual(["b"]);
+        expect(await store.bridgeSessions.releaseAll(at(2))).toBe(3);
+      });
+
+      it("transitions compare-and-set and stores the patch", async () => {
+        const { room: r } = await store.rooms.add(room("r@contoso.example"), T0);
+        await store.bridgeSessions.schedule(schedule(r.id, "k", 58), T0);
+        const path: Array<[BridgeState[], BridgeState]> = [
+          [["scheduled"], "starting"],
+          [["starting"], "lobby"],
+        ];
+        for (const [from, to] of path) expect((await store.bridgeSessions.transition("k", { from, to }, at(58)))?.state).toBe(to);
+        expect(await store.bridgeSessions.transition("k", { from: ["scheduled"], to: "starting" }, at(59))).toBeNull();
+        const admitted = await store.bridgeSessions.transition(
+          "k",
+          { from: ["lobby"], to: "admitted", patch: { externalId: "brg-5521", lastCallbackAt: at(59), lastCallbackState: "admitted", dueAt: at(118), attempts: 1 } },
+          at(59),
+        );
+        expect(admitted).toMatchObject({ state: "admitted", externalId: "brg-5521", lastCallbackAt: at(59), dueAt: at(118), attempts: 1, updatedAt: at(59) });
+        expect(await store.bridgeSessions.transition("missing", { to: "ended" }, at(60))).toBeNull();
+        expect((await store.bridgeSessions.list({ states: ["admitted"] })).map((s) => s.occurrenceKey)).toEqual(["k"]);
+        expect(await store.bridgeSessions.list({ states: ["ended"] })).toEqual([]);
+        expect((await store.bridgeSessions.list({ roomId: r.id })).length).toBe(1);
+      });
+    });
+
+    describe("event log", () => {
+      it("appends in order and lists newest first with filters and paging", async () => {
+        await store.eventLog.append([
+          { at: T0, kind: "meeting.added", roomId: "rm_a", occurrenceKey: "k1", message: "added", data: { route: "cvi" } },
+          { at: at(1), kind: "bridge.lobby", roomId: "rm_a", occurrenceKey: "k1", message: "waiting in lobby" },
+          { at: at(2), kind: "meeting.added", roomId: "rm_b", message: "added" },
+        ]);
+        const all = await store.eventLog.list();
+        expect(all.map((e) => e.message)).toEqual(["added", "waiting in lobby", "added"]);
+        expect(all[2]).toMatchObject({ kind: "meeting.added", data: { route: "cvi" }, at: T0 });
+        expect(all[1]).toMatchObject({ occurrenceKey: "k1", data: null });
+        expect((await store.eventLog.list({ roomId: "rm_a" })).length).toBe(2);
+        expect((await store.eventLog.list({ kind: "bridge.lobby" })).length).toBe(1);
+        const page = await store.eventLog.list({ limit: 1 });
+        expect((await store.eventLog.list({ beforeId: page[0]?.id ?? 0, limit: 5 })).map((e) => e.roomId)).toEqual(["rm_a", "rm_a"]);
+      });
+    });
+
+    it("answers ping and honours an aborted signal", async () => {
+      await store.ping();
+      const controller = new AbortController();
+      controller.abort();
+      await expect(store.providers.list({ signal: controller.signal })).rejects.toBeInstanceOf(OtjError);
+    });
+  });
+}
