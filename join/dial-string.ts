@@ -119,12 +119,12 @@ function partnerFromDomain(domain: string): Partner | null {
 /** B3.3: the direct dial for a partner. `pexipService` picks `<V>@<D>` over Microsoft's form. */
 function conventionDial(partner: Partner, local: string, domain: string, videoId: string, pexipService: boolean): string {
   switch (partner) {
+    // The partner's row with D as printed (B3.2): m.webex.com, t.plcm.vc, teams.bjn.vc normally.
     case "cisco":
-      return `${videoId}.${local}@m.webex.com`;
+      return `${videoId}.${local}@${domain}`;
     case "poly":
-      return `${local}.${videoId}@t.plcm.vc`;
     case "bluejeans":
-      return `${local}.${videoId}@teams.bjn.vc`;
+      return `${local}.${videoId}@${domain}`;
     case "pexip":
       return pexipService ? `${videoId}@${domain}` : `${local}.${videoId}@${domain}`;
     default:

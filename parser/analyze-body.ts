@@ -185,7 +185,8 @@ function analyzeBlock(
     }
     if (passcode === null && meetingId !== null) {
       const v = labelValue(lines, i, end, LABELS.passcode);
-      const m = v ? /^(\S{1,32})/.exec(v.value) : null;
+      // T5.1: letters and digits, 4-16, up to the first whitespace; anything else is not a passcode.
+      const m = v ? /^([A-Za-z0-9]{4,16})(?:\s|$)/.exec(v.value) : null;
       if (m && i - meetingIdLine <= 6) passcode = m[1]!;
     }
     if (cvi === null && line.text.includes(":")) {

@@ -338,7 +338,7 @@ function nearbyFacts(doc: BodyDoc | null, fromLine: number): { passcode: string 
     const t = doc.lines[i]!.text;
     const p = /\b(?:passcode|password|kenncode|code secret|código de acceso|pin)\s*:\s*(\S{1,32})/i.exec(t);
     if (p && passcode === null) passcode = p[1]!;
-    const n = /\b(?:meeting (?:id|number)|meeting-id|besprechungs-id|access code)\s*:\s*(\d(?: ?\d){5,14})/i.exec(t);
+    const n = /\b(?:meeting (?:id|number)|meeting-id|besprechungs-id|access code)(?: \([^()]{0,30}\))?\s*:\s*(\d(?: ?\d){5,14})/i.exec(t);
     if (n && meetingNumber === null) meetingNumber = n[1]!.replace(/ /g, "");
   }
   return { passcode, meetingNumber };

@@ -1,0 +1,18 @@
+/** Prometheus metrics of the engine (GET /metrics), one registry per engine instance. */
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export class EngineMetrics {
+  readonly registry = new Registry();
+  readonly pollRounds = new Counter({ name: "otj_poll_rounds_total", help: "Room poll rounds by outcome", labelNames: ["outcome"], registers: [this.registry] });
+  readonly graphRequests = new Counter({ name: "otj_graph_requests_total", help: "Graph requests by HTTP status", labelNames: ["status"], registers: [this.registry] });
+  readonly throttleWaits = new Counter({ name: "otj_graph_throttle_wait_seconds_total", help: "Seconds spent waiting on Graph throttling", registers: [this.registry] });
+  readonly pushes = new Counter({ name: "otj_device_pushes_total", help: "Device pushes by result", labelNames: ["result"], registers: [this.registry] });
+  readonly bridgeSessions = new Gauge({ name: "otj_bridge_sessions", help: "Bridge sessions by state", labelNames: ["state"], registers: [this.registry] });
+  readonly lateness = new Histogram({
+    name: "otj_bridge_start_lateness_seconds",
+    help: "Lateness of bridge session starts",
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly httpRequests = new Counter({ name: "otj_http_requests_total", help: "HTTP API requests by route and status", labelNames: ["route", "status"], registers: [this.registry] });
+}

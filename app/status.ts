@@ -1,0 +1,101 @@
+/**
+ * StatusOutput (CONTRACT.md): per room its last poll, device push state, alarms and meetings in
+ * the live window, and the bridge sessions. Shared by `otj status --json` and GET /v1/status.
+ */
+import type { BridgeState, Route } from "../core/domain.ts";
+import type { DeviceState, Room, Store, SyncCursor } from "../core/ports/store.ts";
+
+export interface StatusOutput {
+  rooms: Array<{
+    mailbox: string;
+    displayName: string;
+    alarms: Array<{ code: string; since: string; message: string }>;
+    lastPoll: { at: string | null; outcome: "ok" | "error" | "never"; error: string | null };
+    device: { family: string; state: "ok" | "pending" | "error"; lastPushAt: string | null; lastError: string | null };
+    meetings: Array<{ occurrenceKey: string; subject: string | null; start: string; end: string; route: Route; dialString: string | null; onDevice: boolean }>;
+  }>;
+  bridgeSessions: Array<{
+    occurrenceKey: string;
+    mailbox: string;
+    sessionId: string;
+    externalId: string | null;
+    dueAt: string;
+    updatedAt: string;
+    state: BridgeState;
+  }>;
+}
+
+export interface StatusSettings {
+  endBufferMinutes: number;
+  windowFutureDays: number;
+  /** Failed attempts before a device or poll failure becomes an alarm. */
+  alarmAfterFailures: number;
+}
+
+const iso = (d: Date | null) => (d === null ? null : d.toISOString());
+
+function lastPoll(c: SyncCursor | null): StatusOutput["rooms"][number]["lastPoll"] {
+  if (!c || (c.lastSuccessAt === null && c.lastFailureAt === null)) return { at: null, outcome: "never", error: null };
+  const failedLast = c.lastFailureAt !== null && (c.lastSuccessAt === null || c.lastFailureAt > c.lastSuccessAt);
+  return failedLast ? { at: iso(c.lastFailureAt), outcome: "error", error: c.lastErrorCode ? `${c.lastErrorCode}: ${c.lastError ?? ""}`.trim() : c.lastError } : { at: iso(c.lastSuccessAt), outcome: "ok", error: null };
+}
+
+function deviceStatus(room: Room, d: DeviceState | null): StatusOutput["rooms"][number]["device"] {
+  const state = d === null || d.desiredHash === null ? (room.device.family === "pull" ? "ok" : "pending") : d.lastErrorCode ? "error" : d.desiredHash === d.pushedHash ? "ok" : "pending";
+  return { family: room.device.family, state, lastPushAt: iso(d?.pushedAt ?? null), lastError: d?.lastErrorCode ? `${d.lastErrorCode}: ${d.lastError ?? ""}`.trim() : null };
+}
+
+export async function buildStatus(store: Store, now: Date, s: StatusSettings): Promise<StatusOutput> {
+  const rooms = await store.rooms.list();
+  const devices = new Map((await store.deviceStates.list()).map((d) => [d.roomId, d]));
+  const out: StatusOutput = { rooms: [], bridgeSessions: [] };
+  for (const room of rooms) {
+    const cursor = await store.syncCursors.get(room.id);
+    const device = devices.get(room.id) ?? null;
+    const alarms: StatusOutput["rooms"][number]["alarms"] = [];
+    if (device?.lastErrorCode && device.failingSince && (device.attempts >= s.alarmAfterFailures || /AUTH|TLS|UNSUPPORTED/.test(device.lastErrorCode))) {
+      alarms.push({ code: device.lastErrorCode, since: device.failingSince.toISOString(), message: device.lastError ?? "device push failing" });
+    }
+    if (cursor?.lastErrorCode && cursor.consecutiveFailures >= s.alarmAfterFailures && cursor.lastFailureAt) {
+      alarms.push({ code: cursor.lastErrorCode, since: cursor.lastFailureAt.toISOString(), message: cursor.lastError ?? "calendar poll failing" });
+    }
+    const meetings = await store.meetings.list(room.id, {
+      from: new Date(now.getTime() - s.endBufferMinutes * 60000),
+      to: new Date(now.getTime() + s.windowFutureDays * 86_400_000),
+      includeCancelled: true,
+    });
+    const onDevice = new Set((device?.entries ?? []).map((e) => e.key));
+    out.rooms.push({
+      mailbox: room.mailbox,
+      displayName: room.displayName,
+      alarms,
+      lastPoll: lastPoll(cursor),
+      device: deviceStatus(room, device),
+      meetings: meetings.map((m) => ({
+        occurrenceKey: m.occurrenceKey,
+        subject: m.subjectShown,
+        start: m.start.toISOString(),
+        end: m.end.toISOString(),
+        route: m.cancelled || m.declined ? "none" : m.route,
+        dialString: m.cancelled || m.declined ? null : m.dialString,
+        onDevice: onDevice.has(m.occurrenceKey),
+      })),
+    });
+  }
+  const byId = new Map(rooms.map((r) => [r.id, r.mailbox]));
+  const sessions = await store.bridgeSessions.list();
+  const since = now.getTime() - 86_400_000;
+  for (const b of sessions) {
+    if (b.notAfter.getTime() < since) continue;
+    out.bridgeSessions.push({
+      occurrenceKey: b.occurrenceKey,
+      mailbox: byId.get(b.roomId) ?? "",
+      sessionId: b.sessionId,
+      externalId: b.externalId,
+      dueAt: b.dueAt.toISOString(),
+      updatedAt: b.updatedAt.toISOString(),
+      state: b.state,
+    });
+  }
+  return out;
+}
