@@ -1,0 +1,44 @@
+/** Bearer-token checks in constant time, and a rolling-window rate limit per device token. */
+import { createHash, timingSafeEqual } from "node:crypto";
+
+/** Compares secrets in constant time (hashing first, so lengths leak nothing either). */
+export function secretEquals(given: string | null | undefined, expected: string | null | undefined): boolean {
+  if (!given || !expected) return false;
+  const a = createHash("sha256").update(given).digest();
+  const b = createHash("sha256").update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+export function bearerOf(header: string | string[] | undefined): string | null {
+  const value = Array.isArray(header) ? header[0] : header;
+  const m = /^Bearer\s+(\S{1,4096})$/i.exec(value ?? "");
+  return m ? m[1]! : null;
+}
+
+/** At most `limit` requests per key in any `windowMs`; answers how long to wait when over. */
+export class RollingRateLimiter {
+  private readonly hits = new Map<string, number[]>();
+
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs: number,
+  ) {}
+
+  /** Records a request at `nowMs`; returns 0 when allowed, else the milliseconds to wait. */
+  take(key: string, nowMs: number): number {
+    const since = nowMs - this.windowMs;
+    const list = (this.hits.get(key) ?? []).filter((t) => t > since);
+    if (list.length >= this.limit) {
+      this.hits.set(key, list);
+      return list[0]! + this.windowMs - nowMs;
+    }
+    list.push(nowMs);
+    this.hits.set(key, list);
+    if (this.hits.size > 50_000) this.prune(since);
+    return 0;
+  }
+
+  private prune(since: number): void {
+    for (const [k, v] of this.hits) if (v.every((t) => t <= since)) this.hits.delete(k);
+  }
+}
