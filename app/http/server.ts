@@ -116,7 +116,9 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const m of methods) {
       const schema = (route.schema ?? {}) as Record<string, unknown>;
-      (openapiPaths[path] ??= {})[m.toLowerCase()] = {
+      const entry = openapiPaths[path] ?? {};
+      openapiPaths[path] = entry;
+      entry[m.toLowerCase()] = {
         summary: (schema.summary as string) ?? "",
         security: route.config?.auth === "open" ? [] : [{ bearer: [] }],
         ...(schema.body ? { requestBody: { content: { "application/json": { schema: schema.body } } } } : {}),
