@@ -11,6 +11,7 @@ import { registerParseCommands } from "./commands/parse.ts";
 import { registerPlanCommands } from "./commands/plan.ts";
 import { registerProvidersCommands } from "./commands/providers.ts";
 import { registerRoomsCommands } from "./commands/rooms.ts";
+import { registerStatusCommand } from "./commands/status.ts";
 
 export type CommandRegistrar = (program: Command, io: CliIo) => void;
 
@@ -21,6 +22,7 @@ const registrars: CommandRegistrar[] = [
   registerMigrateCommand,
   registerProvidersCommands,
   registerRoomsCommands,
+  registerStatusCommand,
 ];
 
 export function buildProgram(io: CliIo): Command {
