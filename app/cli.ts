@@ -11,6 +11,7 @@ import { registerParseCommands } from "./commands/parse.ts";
 import { registerPlanCommands } from "./commands/plan.ts";
 import { registerProvidersCommands } from "./commands/providers.ts";
 import { registerRoomsCommands } from "./commands/rooms.ts";
+import { registerRunCommand } from "./commands/run.ts";
 import { registerStatusCommand } from "./commands/status.ts";
 
 export type CommandRegistrar = (program: Command, io: CliIo) => void;
@@ -23,6 +24,7 @@ const registrars: CommandRegistrar[] = [
   registerProvidersCommands,
   registerRoomsCommands,
   registerStatusCommand,
+  registerRunCommand,
 ];
 
 export function buildProgram(io: CliIo): Command {

@@ -1,0 +1,259 @@
+/**
+ * The composition root: config -> logger -> store (+ migrations) -> Graph source -> poller ->
+ * dispatcher -> bridge scheduler -> HTTP server -> ticks. Nothing else in otj wires components.
+ * `Engine.start()` serves until `stop()` (SIGTERM/SIGINT in `otj run`); the demo drives the same
+ * engine on a fast clock with `step()`.
+ */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import cron from "node-cron";
+import type { FastifyInstance } from "fastify";
+import { HttpMediaBridge } from "../bridge/adapters/http-media-bridge.ts";
+import { ConcurrencyGate } from "../calendar/graph/request-gate.ts";
+import { GraphCalendarSource } from "../calendar/graph/graph-calendar-source.ts";
+import { GraphClient } from "../calendar/graph/graph-client.ts";
+import { CalendarPoller } from "../calendar/calendar-poller.ts";
+import type { Clock } from "../core/clock.ts";
+import type { Config } from "../core/config.ts";
+import type { Logger } from "../core/logger.ts";
+import type { CalendarSource } from "../core/ports/calendar-source.ts";
+import type { DevicePusher } from "../core/ports/device-pusher.ts";
+import type { MediaBridge } from "../core/ports/media-bridge.ts";
+import type { OccurrenceSink } from "../core/ports/occurrence-sink.ts";
+import { DEFAULT_BOOKING_SETTINGS } from "../join/device-bookings.ts";
+import { JoinDispatcher } from "../join/join-dispatcher.ts";
+import { XapiDevicePusher } from "../join/pushers/xapi-device-pusher.ts";
+import { compileRules } from "../join/rules.ts";
+import { createDatabase, type DatabaseHandle } from "../store/create-database.ts";
+import { migrateToLatest } from "../store/migrate.ts";
+import { PostgresStore } from "../store/postgres-store.ts";
+import { buildHttpServer, type CallbackReply } from "./http/server.ts";
+import { EngineMetrics } from "./metrics.ts";
+
+/** The SGJ scheduler as the engine drives it (bridge/bridge-scheduler.ts). */
+export interface SgjScheduler {
+  syncRoom(roomId: string, now: Date, signal?: AbortSignal): Promise<void>;
+  tick(signal?: AbortSignal): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+export interface EngineCallbacks {
+  bridge?: (rawBody: string, signature: string | undefined) => Promise<CallbackReply>;
+  graphCalls?: (headers: Record<string, string | string[] | undefined>, rawBody: string) => Promise<CallbackReply>;
+  notifications?: (query: Record<string, string | undefined>, rawBody: string) => Promise<CallbackReply>;
+}
+
+export interface EngineOptions {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  cwd: string;
+  /** Replace adapters (tests and the demo aim them at emulators). */
+  source?: CalendarSource | null;
+  pusher?: DevicePusher;
+  bridge?: MediaBridge | null;
+  /** Builds the SGJ scheduler once the store and bridge exist. */
+  makeScheduler?: (parts: EngineParts) => { scheduler: SgjScheduler; callbacks: EngineCallbacks } | null;
+  /** Use node-cron ticks (otj run); the demo steps by hand. */
+  ticks?: boolean;
+}
+
+export interface EngineParts {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  store: PostgresStore;
+  pusher: DevicePusher;
+  bridge: MediaBridge | null;
+  metrics: EngineMetrics;
+  publicUrl: () => string;
+}
+
+export class Engine {
+  store!: PostgresStore;
+  dispatcher!: JoinDispatcher;
+  poller: CalendarPoller | null = null;
+  scheduler: SgjScheduler | null = null;
+  http: FastifyInstance | null = null;
+  port = 0;
+  readonly metrics = new EngineMetrics();
+  private db: DatabaseHandle | null = null;
+  private source: CalendarSource | null = null;
+  private readonly tasks: Array<{ stop(): void }> = [];
+  private graphReady: true | string = "not checked";
+
+  constructor(private readonly options: EngineOptions) {}
+
+  private get log(): Logger {
+    return this.options.logger;
+  }
+
+  /** Opens the store (migrating it), builds every component and, with `listen`, serves HTTP. */
+  async start(listen = true): Promise<void> {
+    const { config, clock } = this.options;
+    const rules = compileRules(config.join.rules as unknown[]);
+    this.db = await createDatabase(config.database.url, { cwd: this.options.cwd, poolSize: config.database.poolSize });
+    const { applied } = await migrateToLatest(this.db.db);
+    if (applied.length > 0) this.log.info({ applied }, "migrations applied");
+    this.store = new PostgresStore(this.db.db, { secretKey: config.secrets.key });
+
+    const pusher =
+      this.options.pusher ??
+      new XapiDevicePusher({
+        ca: config.devices.caFile ? readFileSync(resolve(this.options.cwd, config.devices.caFile), "utf8") : null,
+        webex: { token: config.devices.webex.token, baseUrl: "https://webexapis.com" },
+        timeoutMs: 10_000,
+      });
+    const settings = {
+      ...DEFAULT_BOOKING_SETTINGS,
+      startBufferMinutes: config.join.startBufferMinutes,
+      endBufferMinutes: config.join.endBufferMinutes,
+      windowFutureDays: config.poll.windowFutureDays,
+    };
+    this.dispatcher = new JoinDispatcher({ store: this.store, pusher, clock, settings, logger: this.log.child({ component: "dispatcher" }) });
+
+    const bridge = this.options.bridge !== undefined ? this.options.bridge : this.defaultBridge();
+    const parts: EngineParts = {
+      config,
+      clock,
+      logger: this.log,
+      store: this.store,
+      pusher,
+      bridge,
+      metrics: this.metrics,
+      publicUrl: () => config.http.publicUrl ?? `http://127.0.0.1:${this.port}`,
+    };
+    const built = this.options.makeScheduler?.(parts) ?? null;
+    this.scheduler = built?.scheduler ?? null;
+
+    const sink: OccurrenceSink = {
+      roomUpdated: async (roomId, now, signal) => {
+        await this.dispatcher.refreshRoom(roomId);
+        await this.scheduler?.syncRoom(roomId, now, signal);
+      },
+    };
+    this.source = this.options.source !== undefined ? this.options.source : this.defaultSource();
+    if (this.source) {
+      this.poller = new CalendarPoller(
+        { poll: config.poll, rules },
+        { store: this.store, source: this.source, clock, sink, logger: this.log.child({ component: "poller" }) },
+      );
+    } else {
+      this.graphReady = "graph.tenantId, graph.clientId and graph.clientSecret are not configured";
+      this.log.warn({}, "no Graph credentials configured: calendars are not polled");
+    }
+
+    if (listen) {
+      if (!config.http.adminToken) this.log.warn({}, "http.adminToken is not set: admin routes answer 401");
+      this.http = await buildHttpServer({
+        store: this.store,
+        clock,
+        logger: this.log,
+        metrics: this.metrics,
+        adminToken: config.http.adminToken,
+        settings: { ...settings, alarmAfterFailures: 3 },
+        readiness: () => this.readiness(),
+        callbacks: built?.callbacks ?? {},
+        onRoomAdded: (room) => void this.store.syncCursors.markDue(room.id, clock.now()).catch(() => {}),
+      });
+      await this.http.listen({ host: config.http.host, port: config.http.port });
+      const address = this.http.server.address();
+      this.port = typeof address === "object" && address ? address.port : config.http.port;
+      this.log.info({ port: this.port }, "listening");
+    }
+    if (this.options.ticks !== false) this.startTicks();
+    void this.checkGraph();
+  }
+
+  private defaultSource(): CalendarSource | null {
+    const g = this.options.config.graph;
+    if (!g.tenantId || !g.clientId || !g.clientSecret) return null;
+    const client = new GraphClient(
+      { tenantId: g.tenantId, clientId: g.clientId, clientSecret: g.clientSecret, cloud: g.cloud, baseUrl: g.baseUrl, authorityUrl: g.authorityUrl },
+      { clock: this.options.clock, gate: new ConcurrencyGate({ perMailbox: this.options.config.poll.maxInFlightPerMailbox, global: this.options.config.poll.maxInFlight }) },
+    );
+    return new GraphCalendarSource(
+      { maxPagesPerRound: this.options.config.poll.maxPagesPerRound, roundBudgetSeconds: this.options.config.poll.roundBudgetSeconds },
+      { client, clock: this.options.clock, logger: this.log },
+    );
+  }
+
+  private defaultBridge(): MediaBridge | null {
+    const b = this.options.config.bridge;
+    if ((b.adapter === "http" || b.adapter === "emulator") && b.http.baseUrl && b.http.hmacSecret) {
+      return new HttpMediaBridge({ baseUrl: b.http.baseUrl, token: b.http.token ?? "", hmacSecret: b.http.hmacSecret, timeoutMs: 10_000 });
+    }
+    return null;
+  }
+
+  private async checkGraph(): Promise<void> {
+    if (!this.source) return;
+    try {
+      await this.source.connect(AbortSignal.timeout(30_000));
+      this.graphReady = true;
+    } catch (error) {
+      this.graphReady = `Graph token not obtainable: ${(error as Error).message}`;
+      this.log.warn({ err: (error as Error).message }, "Graph token not obtainable");
+    }
+  }
+
+  async readiness(): Promise<Record<string, true | string>> {
+    const checks: Record<string, true | string> = {};
+    try {
+      await this.store.ping();
+      checks.database = true;
+    } catch (error) {
+      checks.database = (error as Error).message;
+    }
+    if (this.graphReady !== true && this.source) await this.checkGraph();
+    checks.graph = this.graphReady;
+    return checks;
+  }
+
+  private startTicks(): void {
+    this.poller?.start();
+    const every = (expression: string, name: string, run: () => Promise<unknown>) => {
+      let busy = false;
+      const task = cron.schedule(expression, () => {
+        if (busy) return;
+        busy = true;
+        run()
+          .catch((error: unknown) => this.log.warn({ err: (error as Error).message, tick: name }, "tick failed"))
+          .finally(() => {
+            busy = false;
+          });
+      });
+      this.tasks.push({ stop: () => void task.destroy() });
+    };
+    every("*/5 * * * * *", "dispatch", () => this.dispatcher.tick());
+    if (this.scheduler) every("*/5 * * * * *", "bridge", () => this.scheduler!.tick());
+  }
+
+  /** One pass of everything (the demo's fast clock): poll round, bridge tick, device pushes. */
+  async step(): Promise<void> {
+    if (this.poller) await this.poller.runRound();
+    if (this.scheduler) await this.scheduler.tick();
+    await this.dispatcher.tick();
+  }
+
+  /** Stops ticks, drains in-flight work within the grace period, releases leases, closes. */
+  async stop(): Promise<void> {
+    const now = () => this.options.clock.now();
+    for (const t of this.tasks.splice(0)) t.stop();
+    await this.http?.close();
+    await this.poller?.stop(this.options.config.shutdown.graceSeconds * 1000);
+    await this.scheduler?.stop();
+    if (this.store) {
+      await this.store.deviceStates.releaseAll(now()).catch(() => 0);
+      await this.store.bridgeSessions.releaseAll(now()).catch(() => 0);
+      await this.store.syncCursors.releaseAll(now()).catch(() => 0);
+    }
+    await this.db?.close();
+    this.db = null;
+  }
+}
+
+/** The SGJ scheduler for the configured bridge (bridge/bridge-scheduler.ts); null until built. */
+export function defaultScheduler(_parts: EngineParts): { scheduler: SgjScheduler; callbacks: EngineCallbacks } | null {
+  return null;
+}
