@@ -4,7 +4,7 @@
  * Rates are per second of this process's CPU time, so other load on the machine does not count.
  */
 import { parseInvite } from "../parser/index.ts";
-import { teamsEml, teamsHtmlV3, teamsHtmlV4, teamsHtmlV5, teamsIcs } from "../test/support/invite-factory.ts";
+import { teamsEml, teamsHtmlV3, teamsHtmlV4, teamsHtmlV5, teamsIcs } from "../emulators/invite-factory.ts";
 import { cpuSeconds, median, report } from "./report.ts";
 
 function corpus(): Array<{ data: string; format: "html" | "ics" | "eml" }> {

@@ -99,6 +99,8 @@ function validateBookings(list: unknown, max: number): string | null {
 export class CiscoDeviceEmulator {
   readonly knobs: DeviceKnobs = { failStatus: null, delayMs: 0, dropConnections: false, teamsInstalled: false, maxBookings: 100 };
   bookings: EmulatedBooking[] = [];
+  /** Every booking id any accepted list ever held (what the room saw over time). */
+  readonly everHeld = new Set<string>();
   readonly ui: UiMessage[] = [];
   readonly dials: Array<{ number: string; protocol: string | null; bookingId: string | null }> = [];
   /** Every request, for assertions: method, path, and whether it was authenticated. */
@@ -201,8 +203,7 @@ export class CiscoDeviceEmulator {
       }
       const problem = validateBookings(parsed.Bookings, this.knobs.maxBookings);
       if (problem) return this.result(req, res, "BookingsPutResult", "Error", problem);
-      this.bookings = parsed.Bookings as EmulatedBooking[];
-      this.putCount++;
+      this.accept(parsed.Bookings as EmulatedBooking[]);
       return this.result(req, res, "BookingsPutResult", "OK");
     }
     if (/<Bookings>\s*<Clear/.test(body)) {
@@ -243,6 +244,12 @@ export class CiscoDeviceEmulator {
     return this.result(req, res, "Result", "Error", "Unknown command");
   }
 
+  private accept(list: EmulatedBooking[]): void {
+    this.bookings = list;
+    this.putCount++;
+    for (const b of list) this.everHeld.add(b.Id);
+  }
+
   private result(req: http.IncomingMessage, res: http.ServerResponse, element: string, status: "OK" | "Error", reason?: string): undefined {
     const inner = reason ? `<Reason>${xmlEscape(reason)}</Reason>` : "";
     this.send(req, res, 200, `<?xml version="1.0"?><Command><${element} status="${status}">${inner}</${element}></Command>`);
@@ -266,8 +273,7 @@ export class CiscoDeviceEmulator {
     }
     const problem = validateBookings(list, this.knobs.maxBookings);
     if (problem) return this.send(req, res, 400, `<Error>${xmlEscape(problem)}</Error>`);
-    this.bookings = list;
-    this.putCount++;
+    this.accept(list);
     return this.send(req, res, 200, "<success />");
   }
 
@@ -283,8 +289,7 @@ export class CiscoDeviceEmulator {
     }
     const problem = validateBookings(parsed.body?.Bookings, this.knobs.maxBookings);
     if (problem || !parsed.deviceId) return this.send(req, res, 400, JSON.stringify({ message: problem ?? "deviceId is required" }), "application/json");
-    this.bookings = parsed.body!.Bookings as EmulatedBooking[];
-    this.putCount++;
+    this.accept(parsed.body!.Bookings as EmulatedBooking[]);
     return this.send(req, res, 200, JSON.stringify({ deviceId: parsed.deviceId, result: {} }), "application/json");
   }
 }

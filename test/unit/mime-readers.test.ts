@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parseInvite } from "../../parser/index.ts";
 import { decodeCalendarBytes, decodeEncodedWords, readMimeFast } from "../../parser/mime-fast.ts";
-import { teamsEml } from "../support/invite-factory.ts";
+import { teamsEml } from "../../emulators/invite-factory.ts";
 
 const dir = new URL("../fixtures/invites/", import.meta.url).pathname;
 const emls = readdirSync(dir).filter((f) => f.endsWith(".eml"));

@@ -1,0 +1,215 @@
+/**
+ * `otj demo`: the whole flow on the embedded default with built-in emulators. Starts the Graph,
+ * Cisco device and bridge emulators on loopback, seeds rooms and a realistic morning of invites,
+ * runs the real engine on a fast clock from 07:30 to 12:30, and prints what each room's device
+ * received and how each bridge session went.
+ */
+import { randomBytes } from "node:crypto";
+import { resolveConfig } from "../core/config.ts";
+import { createLogger } from "../core/logger.ts";
+import { ManualClock } from "../core/manual-clock.ts";
+import { BridgeEmulator } from "../emulators/bridge/bridge-emulator.ts";
+import { CiscoDeviceEmulator } from "../emulators/cisco-device/cisco-device-emulator.ts";
+import { GraphEmulator } from "../emulators/graph/graph-emulator.ts";
+import { bookingId } from "../join/device-bookings.ts";
+import { classicUrl, teamsHtmlV4, teamsHtmlV5 } from "../emulators/invite-factory.ts";
+import { defaultScheduler, Engine } from "./main.ts";
+
+const DAY = "2026-03-02";
+const at = (hhmm: string) => `${DAY}T${hhmm}:00.000Z`;
+const FABRIKAM = { name: "Ben Okafor", address: "ben.okafor@fabrikam.example" };
+const CONTOSO = { name: "Ana Ruiz", address: "ana.ruiz@contoso.example" };
+
+export interface DemoResult {
+  output: string;
+  ok: boolean;
+}
+
+function seed(graph: GraphEmulator): void {
+  graph.addRoom({ address: "room101@contoso.example", displayName: "Room 101", capacity: 8 });
+  graph.addRoom({ address: "room102@contoso.example", displayName: "Room 102", capacity: 12 });
+  graph.addRoom({ address: "boardroom@contoso.example", displayName: "Board Room", capacity: 20 });
+  const cvi = { tenantKey: "contoso@m.webex.com", videoId: "1198563286" };
+  const pexip = { tenantKey: "teams@vc.contoso.example", videoId: "1127180739", moreInfoUrl: "https://vc.contoso.example/teams/?conf=1127180739&amp;ivr=teams&amp;d=vc.contoso.example&amp;prefix=teams." };
+  // Room 101: internal CVI (Cisco), external SGJ (admitted), a private one.
+  graph.addEvent("room101@contoso.example", {
+    subject: "Weekly sales sync",
+    start: at("08:00"),
+    end: at("08:30"),
+    organizer: CONTOSO,
+    isOnlineMeeting: true,
+    onlineMeetingProvider: "teamsForBusiness",
+    onlineMeeting: { joinUrl: classicUrl({ threadKey: "sales-sync" }) },
+    body: { contentType: "html", content: teamsHtmlV4({ threadKey: "sales-sync", meetingId: "246813579024", passcode: "aB3dE5fG", cvi }, 2000) },
+  });
+  graph.addEvent("room101@contoso.example", {
+    subject: "Supplier review (Fabrikam)",
+    start: at("09:00"),
+    end: at("09:45"),
+    organizer: FABRIKAM,
+    body: { contentType: "html", content: teamsHtmlV5({ threadKey: "fabrikam-review", tenantId: "0f0f0f0f-aaaa-4bbb-8ccc-dddddddddddd", meetingId: "357159246802468", passcode: "Hk4mN8pQ" }, 1500) },
+  });
+  graph.addEvent("room101@contoso.example", {
+    subject: "Salary review",
+    start: at("10:30"),
+    end: at("11:00"),
+    organizer: CONTOSO,
+    sensitivity: "private",
+    body: { contentType: "html", content: teamsHtmlV4({ threadKey: "salary", cvi }, 500) },
+  });
+  // Room 102: a recurring series (Pexip CVI) with a moved occurrence, a cancelled one, a SafeLinks-wrapped external one.
+  const series = graph.addSeries("room102@contoso.example", {
+    subject: "Engineering stand-up",
+    start: at("08:30"),
+    end: at("08:45"),
+    organizer: CONTOSO,
+    body: { contentType: "html", content: teamsHtmlV4({ threadKey: "standup", cvi: pexip }, 500) },
+    recurrence: { type: "daily", occurrences: 3 } as never,
+  });
+  if (series?.occurrenceIds[1]) {
+    graph.updateEvent("room102@contoso.example", series.occurrenceIds[1], { start: `2026-03-03T09:15:00.000Z`, end: `2026-03-03T09:30:00.000Z` });
+  }
+  const cancelled = graph.addEvent("room102@contoso.example", {
+    subject: "Budget planning",
+    start: at("09:30"),
+    end: at("10:00"),
+    organizer: CONTOSO,
+    body: { contentType: "html", content: teamsHtmlV4({ threadKey: "budget", cvi }, 500) },
+  });
+  if (cancelled) graph.cancelEvent("room102@contoso.example", cancelled.id);
+  const wrappedUrl = classicUrl({ threadKey: "partner-call", tenantId: "0f0f0f0f-aaaa-4bbb-8ccc-dddddddddddd" });
+  const safe = `https://eur01.safelinks.protection.outlook.com/?url=${encodeURIComponent(wrappedUrl)}&amp;data=05%7C02%7C&amp;reserved=0`;
+  graph.addEvent("room102@contoso.example", {
+    subject: "Partner call (Fabrikam)",
+    start: at("10:30"),
+    end: at("11:00"),
+    organizer: FABRIKAM,
+    body: {
+      contentType: "html",
+      content: `<html><body><p>Agenda to follow.</p><div>${"_".repeat(80)}</div><div>Microsoft Teams meeting</div><div><a href="${safe}">Click here to join the meeting</a></div><div>Meeting ID: 391 802 564 137<br>Passcode: Xy7Qp2</div><div>${"_".repeat(80)}</div></body></html>`,
+    },
+  });
+  // Board Room (pull panel): Zoom, SIP, an external Teams meeting nobody admits.
+  graph.addEvent("boardroom@contoso.example", {
+    subject: "Investor update",
+    start: at("09:00"),
+    end: at("09:30"),
+    organizer: { name: "Chen Wei", address: "chen.wei@fabrikam.example" },
+    body: { contentType: "html", content: `<p>Join Zoom Meeting<br><a href="https://fabrikam.zoom.us/j/81234567890?pwd=Q2xhYmNk">https://fabrikam.zoom.us/j/81234567890?pwd=Q2xhYmNk</a></p><p>Meeting ID: 812 3456 7890<br>Passcode: 246810</p><p>Join by SIP<br>81234567890@zoomcrc.com</p>` },
+  });
+  graph.addEvent("boardroom@contoso.example", {
+    subject: "Board pre-read (Fabrikam)",
+    start: at("10:00"),
+    end: at("10:30"),
+    organizer: FABRIKAM,
+    body: { contentType: "html", content: teamsHtmlV5({ threadKey: "board-pre", meetingId: "228859003479315", passcode: "Xy7pQ2" }, 500) },
+  });
+  graph.addEvent("boardroom@contoso.example", {
+    subject: "Architecture review",
+    start: at("11:00"),
+    end: at("12:00"),
+    organizer: CONTOSO,
+    location: { displayName: "sip:arch-bridge@video.contoso.example" },
+    body: { contentType: "text", content: "Dial the architecture bridge from the room system." },
+  });
+}
+
+export async function runDemo(write: (text: string) => void = () => {}): Promise<DemoResult> {
+  const clock = new ManualClock(at("07:30"));
+  const adminToken = randomBytes(16).toString("hex");
+  const hmacSecret = randomBytes(16).toString("hex");
+  const graph = new GraphEmulator({ clock, seed: "otj-demo" });
+  await graph.listen();
+  const devices = { room101: new CiscoDeviceEmulator(), room102: new CiscoDeviceEmulator() };
+  await devices.room101.start();
+  await devices.room102.start();
+  const bridge = new BridgeEmulator({
+    clock,
+    token: "demo-bridge-token",
+    hmacSecret,
+    plan: (r) =>
+      r.guestDisplayName === "Room 101"
+        ? { kind: "admit", afterMs: 90_000 }
+        : r.guestDisplayName === "Room 102"
+          ? { kind: "deny", afterMs: 60_000 }
+          : { kind: "never" },
+  });
+  await bridge.start();
+  seed(graph);
+
+  const config = resolveConfig(
+    {
+      database: { url: "memory://" },
+      graph: { tenantId: "c0ffee00-1111-2222-3333-444455556666", clientId: graph.clientId, clientSecret: graph.clientSecret, baseUrl: graph.url, authorityUrl: graph.url },
+      http: { host: "127.0.0.1", port: 0, adminToken },
+      poll: { intervalSeconds: 60, windowPastHours: 2, windowFutureDays: 1 },
+      bridge: { adapter: "emulator", leadSeconds: 120, lobbyTimeoutSeconds: 600, http: { baseUrl: bridge.url, token: "demo-bridge-token", hmacSecret } },
+      log: { level: "silent" },
+    },
+    { env: {}, cwd: process.cwd() },
+  );
+  const engine = new Engine({ config, clock, logger: createLogger("silent"), cwd: process.cwd(), makeScheduler: defaultScheduler, ticks: false });
+  const lines: string[] = [];
+  try {
+    await engine.start(true);
+    const store = engine.store;
+    const now = () => clock.now();
+    await store.providers.add({ name: "contoso-webex", partner: "cisco", tenantKey: "contoso@m.webex.com", sipDomain: "sgj.contoso.example" }, now());
+    await store.providers.add({ name: "contoso-pexip", partner: "pexip", tenantKey: "teams@vc.contoso.example" }, now());
+    await store.rooms.add({ mailbox: "room101@contoso.example", displayName: "Room 101", provider: "contoso-webex", deviceFamily: "xapi", deviceAddress: devices.room101.url, deviceUsername: "admin", devicePassword: "secret" }, now());
+    await store.rooms.add({ mailbox: "room102@contoso.example", displayName: "Room 102", provider: "contoso-pexip", deviceFamily: "xapi", deviceAddress: devices.room102.url, deviceUsername: "admin", devicePassword: "secret" }, now());
+    const board = await store.rooms.add({ mailbox: "boardroom@contoso.example", displayName: "Board Room", provider: "contoso-webex", deviceFamily: "pull" }, now());
+
+    write("otj demo: three rooms, one morning (07:30-12:30 UTC) on a fast clock\n");
+    const end = Date.parse(at("12:30"));
+    while (clock.now().getTime() < end) {
+      await engine.step();
+      await bridge.idle();
+      clock.advance(60_000);
+    }
+    await engine.step();
+    await bridge.idle();
+
+    // What each device received, and how each bridge session went.
+    const pulled = (await (
+      await fetch(`http://127.0.0.1:${engine.port}/v1/rooms/${board.room.id}/meetings?limit=20&startTime=${at("07:00")}&endTime=${at("23:00")}`, {
+        headers: { authorization: `Bearer ${board.deviceToken}` },
+      })
+    ).json()) as { meetings: Array<{ id: string }> };
+    const pulledIds = new Set(pulled.meetings.map((m) => m.id));
+    const events = await store.eventLog.list({ limit: 2000 });
+    const sessions = await store.bridgeSessions.list();
+    for (const room of await store.rooms.list()) {
+      lines.push("", `${room.displayName} <${room.mailbox}>  device: ${room.device.family}`);
+      const device = room.mailbox.startsWith("room101") ? devices.room101 : room.mailbox.startsWith("room102") ? devices.room102 : null;
+      const meetings = await store.meetings.list(room.id, { includeCancelled: true });
+      for (const m of meetings) {
+        const held = device ? device.everHeld.has(bookingId(m.occurrenceKey)) : pulledIds.has(bookingId(m.occurrenceKey));
+        const onDevice = m.cancelled ? "withdrawn" : device ? (held ? "pushed" : "-") : held ? "pull API" : "-";
+        const session = sessions.find((s) => s.occurrenceKey === m.occurrenceKey);
+        const path = session
+          ? events
+              .filter((e) => e.occurrenceKey === m.occurrenceKey && e.kind.startsWith("bridge."))
+              .reverse()
+              .map((e) => e.kind.slice("bridge.".length))
+              .filter((k, i, all) => all.indexOf(k) === i)
+              .join(" -> ") || session.state
+          : "";
+        lines.push(
+          `  ${m.start.toISOString().slice(5, 16).replace("T", " ")}  ${(m.cancelled ? "none" : m.route).padEnd(6)} ${(m.cancelled ? "-" : (m.dialString ?? "-")).padEnd(46)} ${onDevice.padEnd(10)} ${(m.subjectShown ?? "").slice(0, 28).padEnd(28)} ${session ? `bridge: ${path}` : ""}`,
+        );
+      }
+    }
+    lines.push("", `Cisco devices hold ${devices.room101.bookings.length} and ${devices.room102.bookings.length} bookings; lobby notices shown: ${devices.room101.ui.length + devices.room102.ui.length}.`);
+    lines.push(`Bridge sessions: ${sessions.map((s) => `${s.sessionId}=${s.state}`).join(", ") || "none"}`);
+    const output = `${lines.join("\n")}\n`;
+    write(output);
+    return { output, ok: true };
+  } finally {
+    await engine.stop();
+    await bridge.stop();
+    await devices.room101.stop();
+    await devices.room102.stop();
+    await graph.stop();
+  }
+}
