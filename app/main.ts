@@ -110,7 +110,7 @@ export class Engine {
       endBufferMinutes: config.join.endBufferMinutes,
       windowFutureDays: config.poll.windowFutureDays,
     };
-    this.dispatcher = new JoinDispatcher({ store: this.store, pusher, clock, settings, logger: this.log.child({ component: "dispatcher" }) });
+    this.dispatcher = new JoinDispatcher({ store: this.store, pusher, clock, settings, logger: this.log });
 
     const bridge = this.options.bridge !== undefined ? this.options.bridge : this.defaultBridge();
     const parts: EngineParts = {

@@ -1,0 +1,148 @@
+/**
+ * End to end: the real engine (app/main.ts) against the Graph, Cisco device and bridge emulators
+ * over real HTTP, on real PostgreSQL, driven by a manual clock.
+ */
+import { randomBytes } from "node:crypto";
+import { Writable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { defaultScheduler, Engine } from "../../app/main.ts";
+import type { StatusOutput } from "../../app/status.ts";
+import { resolveConfig } from "../../core/config.ts";
+import { createLogger } from "../../core/logger.ts";
+import { ManualClock } from "../../core/manual-clock.ts";
+import { BridgeEmulator } from "../../emulators/bridge/bridge-emulator.ts";
+import { CiscoDeviceEmulator } from "../../emulators/cisco-device/cisco-device-emulator.ts";
+import { GraphEmulator } from "../../emulators/graph/graph-emulator.ts";
+import { classicUrl, teamsHtmlV4, teamsHtmlV5 } from "../../emulators/invite-factory.ts";
+import { bookingId } from "../../join/device-bookings.ts";
+import { createTestPostgres, type TestPostgres } from "../support/test-database.ts";
+
+const at = (hhmm: string) => `2026-03-02T${hhmm}:00.000Z`;
+const ADMIN = randomBytes(12).toString("hex");
+const HMAC = "e2e-hmac-secret";
+const logLines: string[] = [];
+
+let pg: TestPostgres;
+let clock: ManualClock;
+let graph: GraphEmulator;
+let device: CiscoDeviceEmulator;
+let bridge: BridgeEmulator;
+let engine: Engine;
+
+async function step(minutes = 1) {
+  for (let i = 0; i < minutes; i++) {
+    await engine.step();
+    await bridge.idle();
+    clock.advance(60_000);
+  }
+}
+
+async function status(): Promise<StatusOutput> {
+  const r = await fetch(`http://127.0.0.1:${engine.port}/v1/status`, { headers: { authorization: `Bearer ${ADMIN}` } });
+  return (await r.json()) as StatusOutput;
+}
+
+beforeAll(async () => {
+  pg = await createTestPostgres("e2e");
+  clock = new ManualClock(at("07:30"));
+  graph = new GraphEmulator({ clock, seed: "e2e" });
+  await graph.listen();
+  graph.addRoom({ address: "room101@contoso.example", displayName: "Room 101" });
+  device = new CiscoDeviceEmulator({ users: { admin: { password: "device-secret-pw", role: "Admin" } } });
+  await device.start();
+  bridge = new BridgeEmulator({ clock, token: "t", hmacSecret: HMAC, plan: () => ({ kind: "admit", afterMs: 60_000 }) });
+  await bridge.start();
+  const config = resolveConfig(
+    {
+      database: { url: pg.url },
+      graph: { tenantId: "c0ffee00-1111-2222-3333-444455556666", clientId: graph.clientId, clientSecret: graph.clientSecret, baseUrl: graph.url, authorityUrl: graph.url },
+      http: { host: "127.0.0.1", port: 0, adminToken: ADMIN },
+      poll: { intervalSeconds: 60, windowPastHours: 2, windowFutureDays: 2 },
+      bridge: { adapter: "emulator", http: { baseUrl: bridge.url, token: "t", hmacSecret: HMAC } },
+      log: { level: "debug" },
+    },
+    { env: {}, cwd: process.cwd() },
+  );
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      logLines.push(String(chunk));
+      done();
+    },
+  });
+  engine = new Engine({ config, clock, logger: createLogger("debug", sink), cwd: process.cwd(), makeScheduler: defaultScheduler, ticks: false });
+  await engine.start(true);
+  await engine.store.providers.add({ name: "webex", partner: "cisco", tenantKey: "contoso@m.webex.com" }, clock.now());
+  await engine.store.rooms.add(
+    { mailbox: "room101@contoso.example", displayName: "Room 101", provider: "webex", deviceFamily: "xapi", deviceAddress: device.url, deviceUsername: "admin", devicePassword: "device-secret-pw" },
+    clock.now(),
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await engine?.stop();
+  await bridge?.stop();
+  await device?.stop();
+  await graph?.stop();
+  await pg?.drop();
+});
+
+describe("engine end to end", () => {
+  let cviId = "";
+
+  it("an invite created in the room's calendar becomes a booking on the device", async () => {
+    const ev = graph.addEvent("room101@contoso.example", {
+      subject: "Weekly sales sync",
+      start: at("09:00"),
+      end: at("09:30"),
+      organizer: { name: "Ana Ruiz", address: "ana@contoso.example" },
+      onlineMeeting: { joinUrl: classicUrl({ threadKey: "e2e-sync" }) },
+      body: { contentType: "html", content: teamsHtmlV4({ threadKey: "e2e-sync", passcode: "Zq9Pw3Lk", cvi: { tenantKey: "contoso@m.webex.com", videoId: "1198563286" } }, 200) },
+    });
+    cviId = ev!.id;
+    await step(2);
+    expect(device.bookings).toHaveLength(1);
+    expect(device.bookings[0]).toMatchObject({ Title: "Weekly sales sync", Number: "1198563286.contoso@m.webex.com", Protocol: "SIP", MeetingPlatform: "MicrosoftTeams" });
+    const s = await status();
+    expect(s.rooms[0]).toMatchObject({ lastPoll: { outcome: "ok" }, device: { state: "ok" } });
+    expect(s.rooms[0]!.meetings[0]).toMatchObject({ route: "cvi", onDevice: true });
+  });
+
+  it("a change re-pushes, a quiet minute does not", async () => {
+    const puts = device.putCount;
+    await step(2);
+    expect(device.putCount).toBe(puts);
+    graph.updateEvent("room101@contoso.example", cviId, { subject: "Weekly sales sync (moved room)" });
+    await step(2);
+    expect(device.putCount).toBe(puts + 1);
+    expect(device.bookings[0]!.Title).toBe("Weekly sales sync (moved room)");
+  });
+
+  it("an external meeting is routed to SIP Guest Join with the session alias", async () => {
+    graph.addEvent("room101@contoso.example", {
+      subject: "Supplier review",
+      start: at("10:00"),
+      end: at("10:30"),
+      organizer: { name: "Ben Okafor", address: "ben@fabrikam.example" },
+      body: { contentType: "html", content: teamsHtmlV5({ threadKey: "e2e-ext", meetingId: "357159246802468", passcode: "Hk4mN8pQ" }, 200) },
+    });
+    await step(2);
+    const sgj = device.bookings.find((b) => b.Title === "Supplier review");
+    expect(sgj?.Number).toMatch(/^sgj_[0-9a-f]{12}@sgj\.otj\.invalid$/);
+  });
+
+  it("a cancelled meeting is withdrawn from the device", async () => {
+    graph.cancelEvent("room101@contoso.example", cviId);
+    await step(2);
+    expect(device.bookings.map((b) => b.Title)).toEqual(["Supplier review"]);
+    const s = await status();
+    const cancelled = s.rooms[0]!.meetings.find((m) => m.subject?.startsWith("Weekly"));
+    expect(cancelled).toMatchObject({ route: "none", dialString: null, onDevice: false });
+    expect(device.everHeld.has(bookingId(s.rooms[0]!.meetings.find((m) => m.route === "sgj")!.occurrenceKey))).toBe(true);
+  });
+
+  it("never logs secrets, passcodes or device passwords", () => {
+    const all = logLines.join("");
+    expect(all.length).toBeGreaterThan(0);
+    for (const secret of [ADMIN, HMAC, graph.clientSecret, "device-secret-pw", "Zq9Pw3Lk", "Hk4mN8pQ"]) expect(all).not.toContain(secret);
+  });
+});
