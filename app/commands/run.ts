@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { systemClock } from "../../core/clock.ts";
 import { loadConfig } from "../../core/config.ts";
-import { createLogger } from "../../core/logger.ts";
+import { createLogger, prettyStream } from "../../core/logger.ts";
 import { defaultScheduler, Engine } from "../main.ts";
 import type { CliIo } from "../cli-context.ts";
 
@@ -14,7 +14,8 @@ export function registerRunCommand(program: Command, io: CliIo): void {
     .option("--database-url <url>", "postgres://…, pglite:///abs/dir or memory://")
     .action(async (flags: { config?: string; databaseUrl?: string }) => {
       const config = await loadConfig({ file: flags.config, env: io.env, cwd: io.cwd, overrides: { databaseUrl: flags.databaseUrl } });
-      const logger = createLogger(config.log.level);
+      // JSON lines for supervisors and log shippers; readable lines on a terminal.
+      const logger = createLogger(config.log.level, process.stdout.isTTY ? prettyStream(process.stdout) : undefined);
       const engine = new Engine({ config, clock: systemClock, logger, cwd: io.cwd, makeScheduler: defaultScheduler, ticks: true });
       await engine.start(true);
       await new Promise<void>((resolve) => {
