@@ -165,36 +165,43 @@ export function decoderFor(charset: string | undefined): Decoder | null {
   return d;
 }
 
+function isHex(c: number | undefined): boolean {
+  return c !== undefined && ((c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102));
+}
+
+function hexValue(c: number): number {
+  return c <= 57 ? c - 48 : (c | 32) - 87;
+}
+
+/** Quoted-printable to bytes: plain runs are copied in bulk between '=' signs. */
 function decodeQuotedPrintable(buf: Buffer): Buffer {
-  const out = Buffer.alloc(buf.length);
+  const out = Buffer.allocUnsafe(buf.length);
   let o = 0;
-  for (let i = 0; i < buf.length; i++) {
-    const c = buf[i]!;
-    if (c !== 61 /* = */) {
-      out[o++] = c;
-      continue;
-    }
-    const a = buf[i + 1];
-    const b = buf[i + 2];
+  let i = 0;
+  while (i < buf.length) {
+    const eq = buf.indexOf(61, i);
+    const end = eq < 0 ? buf.length : eq;
+    o += buf.copy(out, o, i, end);
+    if (eq < 0) break;
+    const a = buf[eq + 1];
+    const b = buf[eq + 2];
     if (a === 13 && b === 10) {
-      i += 2;
-      continue;
-    }
-    if (a === 10) {
-      i += 1;
-      continue;
-    }
-    const hex = a !== undefined && b !== undefined ? String.fromCharCode(a, b) : "";
-    if (/^[0-9A-Fa-f]{2}$/.test(hex)) {
-      out[o++] = Number.parseInt(hex, 16);
-      i += 2;
+      i = eq + 3;
+    } else if (a === 10) {
+      i = eq + 2;
+    } else if (isHex(a) && isHex(b)) {
+      out[o++] = hexValue(a!) * 16 + hexValue(b!);
+      i = eq + 3;
     } else {
-      // Soft break followed by trailing whitespace, or a stray '=': keep as mailparser does.
-      let j = i + 1;
+      // A soft break followed by trailing whitespace, or a stray '=' (kept, as mailparser does).
+      let j = eq + 1;
       while (buf[j] === 32 || buf[j] === 9) j++;
-      if (buf[j] === 13 && buf[j + 1] === 10) i = j + 1;
-      else if (buf[j] === 10) i = j;
-      else out[o++] = c;
+      if (buf[j] === 13 && buf[j + 1] === 10) i = j + 2;
+      else if (buf[j] === 10) i = j + 1;
+      else {
+        out[o++] = 61;
+        i = eq + 1;
+      }
     }
   }
   return out.subarray(0, o);

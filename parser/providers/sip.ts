@@ -69,8 +69,7 @@ export function findSipAddresses(input: string | { readonly text: string; readon
   const hasAt = line.includes("@");
   const hasHash = line.includes("##");
   if (!hasAt && !hasHash && !line.includes(":")) return [];
-  const lowerFull = typeof input === "string" ? line.toLowerCase() : input.lower;
-  const hasScheme = lowerFull.includes("sip:") || lowerFull.includes("sips:") || lowerFull.includes("h323:");
+  const hasScheme = /(?:sips?|h323):/i.test(line);
   if (!hasAt && !hasHash && !hasScheme) return [];
   const out: SipAddress[] = [];
   const seen = new Set<string>();
@@ -93,7 +92,7 @@ export function findSipAddresses(input: string | { readonly text: string; readon
     push({ provider: "h323", address: `${m[1]}##${m[2]}${m[3] ? `#${m[3]}` : ""}`, strength: 2 });
   }
   if (!hasAt) return out.sort((a, b) => a.strength - b.strength);
-  const videoLine = isLocation || containsPhrase(lowerFull, LABELS.videoWords);
+  const videoLine = isLocation || containsPhrase(typeof input === "string" ? line.toLowerCase() : input.lower, LABELS.videoWords);
   for (const m of line.matchAll(BARE)) {
     const user = m[1]!;
     const host = cleanHost(m[2]!);
