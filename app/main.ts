@@ -130,6 +130,9 @@ export class Engine {
       roomUpdated: async (roomId, now, signal) => {
         await this.dispatcher.refreshRoom(roomId);
         await this.scheduler?.syncRoom(roomId, now, signal);
+        // Push at once rather than at the next dispatch tick: a change reaches the device in
+        // one poll round.
+        if (this.options.ticks !== false) this.kickDispatch();
       },
     };
     this.source = this.options.source !== undefined ? this.options.source : this.defaultSource();
@@ -225,8 +228,30 @@ export class Engine {
       });
       this.tasks.push({ stop: () => void task.destroy() });
     };
-    every("*/5 * * * * *", "dispatch", () => this.dispatcher.tick());
+    every("*/5 * * * * *", "dispatch", async () => this.kickDispatch());
     if (this.scheduler) every("*/5 * * * * *", "bridge", () => this.scheduler!.tick());
+  }
+
+  private dispatching: Promise<void> | null = null;
+  private dispatchAgain = false;
+
+  /** Runs a dispatch tick now, or once more after the running one. */
+  kickDispatch(): void {
+    if (this.dispatching) {
+      this.dispatchAgain = true;
+      return;
+    }
+    this.dispatching = this.dispatcher
+      .tick()
+      .then(() => undefined)
+      .catch((error: unknown) => this.log.warn({ err: (error as Error).message }, "dispatch failed"))
+      .finally(() => {
+        this.dispatching = null;
+        if (this.dispatchAgain) {
+          this.dispatchAgain = false;
+          this.kickDispatch();
+        }
+      });
   }
 
   /** One pass of everything (the demo's fast clock): poll round, bridge tick, device pushes. */
@@ -240,6 +265,7 @@ export class Engine {
   async stop(): Promise<void> {
     const now = () => this.options.clock.now();
     for (const t of this.tasks.splice(0)) t.stop();
+    await this.dispatching;
     await this.http?.close();
     await this.poller?.stop(this.options.config.shutdown.graceSeconds * 1000);
     await this.scheduler?.stop();

@@ -3,7 +3,7 @@
  * ParseOutput. Pure: no network, no clock, no database. Never throws on bad input: problems
  * become warnings, and "no join information" is a result (join null).
  */
-import { type ParsedMail, simpleParser } from "mailparser";
+import type { ParsedMail } from "mailparser";
 import type { Invite, InviteFormat, ParseOutput, Person, Sensitivity } from "../core/domain.ts";
 import { type Assembled, assembleJoin, type InviteContext, type InviteSources } from "./assemble.ts";
 import { looksLikeHtml } from "./body.ts";
@@ -203,6 +203,8 @@ interface MailParts {
 async function readWithMailparser(input: Buffer, warnings: Set<string>): Promise<MailParts | null> {
   let mail: ParsedMail;
   try {
+    // Loaded on first use: the fast reader handles most mail, and mailparser weighs ~20 MB.
+    const { simpleParser } = await import("mailparser");
     mail = await simpleParser(input, { skipImageLinks: true, skipHtmlToText: true, skipTextToHtml: true, skipTextLinks: true, maxHtmlLengthToParse: LIMITS.partChars });
   } catch (error) {
     warnings.add(`unreadable MIME message (${error instanceof Error ? error.message.slice(0, 80) : "error"})`);

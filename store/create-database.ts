@@ -7,9 +7,8 @@
  */
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
 import { Kysely, PostgresDialect } from "kysely";
-import { PGliteDialect } from "kysely-pglite-dialect";
 import pg from "pg";
 import { OtjError } from "../core/errors.ts";
 import type { Database } from "./database.ts";
@@ -123,8 +122,10 @@ async function openPglite(target: Exclude<DatabaseTarget, { kind: "postgres" }>)
     }
     release = acquirePgliteLock(target.dir);
   }
+  // Loaded only for the embedded database: a PostgreSQL deployment never pays for the WASM build.
+  const [{ PGlite: PGliteClass }, { PGliteDialect }] = await Promise.all([import("@electric-sql/pglite"), import("kysely-pglite-dialect")]);
   try {
-    pglite = target.kind === "pglite" ? await PGlite.create(target.dir) : await PGlite.create();
+    pglite = target.kind === "pglite" ? await PGliteClass.create(target.dir) : await PGliteClass.create();
   } catch (error) {
     release();
     throw new OtjError("OTJ_STORE_UNREACHABLE", `cannot open ${target.display}: ${(error as Error).message}`, { cause: error, retryable: false });
