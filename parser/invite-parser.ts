@@ -238,7 +238,7 @@ export async function readMailParts(input: Buffer, warnings: Set<string>, useFas
   return fast ?? (await readWithMailparser(input, warnings));
 }
 
-async function parseMime(input: Buffer, warnings: Set<string>, depth: number, useFast = true): Promise<InviteDetail[]> {
+async function parseMime(input: Buffer, warnings: Set<string>, depth: number, useFast = true, budget = { forwarded: LIMITS.forwardedMessages }): Promise<InviteDetail[]> {
   const mail = await readMailParts(input, warnings, useFast);
   if (mail === null) return [build({ ...EMPTY_META }, emptySources(), warnings)];
   if (mail.tnef) warnings.add("winmail.dat (TNEF) not decoded");
@@ -260,7 +260,11 @@ async function parseMime(input: Buffer, warnings: Set<string>, depth: number, us
       warnings.add(`forwarded messages nested deeper than ${LIMITS.mimeDepth} levels were not read`);
       break;
     }
-    nested.push(...(await parseMime(message, warnings, depth + 1, useFast)));
+    if (budget.forwarded-- <= 0) {
+      warnings.add(`more than ${LIMITS.forwardedMessages} forwarded messages; the rest were not read`);
+      break;
+    }
+    nested.push(...(await parseMime(message, warnings, depth + 1, useFast, budget)));
   }
   if (details.length === 0 && (nested.length === 0 || html || text)) {
     const meta: Meta = { ...EMPTY_META, subject: mail.subject, organizer: mail.from ? { name: mail.from.name, email: mail.from.address } : null };

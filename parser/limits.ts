@@ -15,6 +15,8 @@ export const LIMITS = {
   unwrapSteps: 5,
   /** Nesting depth of message/rfc822 parts followed. */
   mimeDepth: 5,
+  /** Forwarded (message/rfc822) messages read per input, all levels together. */
+  forwardedMessages: 20,
   /** Calendar parts examined per message (all levels). */
   calendarParts: 50,
   /** VEVENTs read per calendar. */

@@ -237,28 +237,29 @@ function splitMultipart(body: Buffer, boundary: string): Buffer[] | null {
   const delimiter = Buffer.from(`--${boundary}`, "latin1");
   const parts: Buffer[] = [];
   let pos = body.indexOf(delimiter);
-  if (pos < 0) return null;
-  let closed = false;
+  // A multipart without a single delimiter has no parts (an empty or truncated container).
+  if (pos < 0) return parts;
   while (pos >= 0 && parts.length <= MAX_PARTS) {
     // The delimiter must start a line.
     let after = pos + delimiter.length;
-    if (body[after] === 45 && body[after + 1] === 45) {
-      closed = true;
-      break;
-    }
+    if (body[after] === 45 && body[after + 1] === 45) return parts;
     while (body[after] === 32 || body[after] === 9) after++;
     if (body[after] === 13) after++;
     if (body[after] !== 10) return null;
     const start = after + 1;
     let next = body.indexOf(delimiter, start);
     while (next >= 0 && !(body[next - 1] === 10)) next = body.indexOf(delimiter, next + 1);
-    if (next < 0) return null;
+    if (next < 0) {
+      // No closing delimiter (a truncated message): the last part runs to the end.
+      parts.push(body.subarray(start));
+      return parts;
+    }
     let end = next - 1;
     if (body[end - 1] === 13) end--;
     parts.push(body.subarray(start, Math.max(start, end)));
     pos = next;
   }
-  return closed ? parts : null;
+  return null;
 }
 
 function readPart(raw: Buffer): Part | null {

@@ -35,8 +35,14 @@ describe("fast MIME reader vs mailparser", () => {
     expect(readMimeFast(Buffer.from(rfc2231))).toBeNull();
     const unknownCte = "From: a@b.example\r\nSubject: x\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\nbody";
     expect(readMimeFast(Buffer.from(unknownCte))).toBeNull();
-    const noClosingBoundary = 'From: a@b.example\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nx\r\n';
-    expect(readMimeFast(Buffer.from(noClosingBoundary))).toBeNull();
+  });
+
+  it("reads a truncated multipart (no closing delimiter) to its end, as mailparser does", async () => {
+    const truncated = 'From: a@b.example\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nMeeting ID: 123 456 789 012\r\nPasscode: Xy7Qp2\r\nMicrosoft Teams meeting\r\n';
+    expect(readMimeFast(Buffer.from(truncated))?.text).toContain("Meeting ID");
+    const fast = await parseInvite(truncated);
+    expect(fast.invites).toEqual((await parseInvite(truncated, { mimeReader: "mailparser" })).invites);
+    expect(fast.invites[0]!.join?.teams?.meetingId).toBe("123456789012");
   });
 
   it("decodes RFC 2047 words, windows-1252 included", () => {
