@@ -6,6 +6,8 @@ import { Command, CommanderError } from "commander";
 import { isOtjError } from "../core/errors.ts";
 import { CliExit, type CliIo, processIo } from "./cli-context.ts";
 import { registerDemoCommand } from "./commands/demo.ts";
+import { registerDiscoverCommand } from "./commands/discover.ts";
+import { registerIngestCommand } from "./commands/ingest.ts";
 import { registerMigrateCommand } from "./commands/migrate.ts";
 import { registerParseCommands } from "./commands/parse.ts";
 import { registerPlanCommands } from "./commands/plan.ts";
@@ -23,6 +25,8 @@ const registrars: CommandRegistrar[] = [
   registerMigrateCommand,
   registerProvidersCommands,
   registerRoomsCommands,
+  registerDiscoverCommand,
+  registerIngestCommand,
   registerStatusCommand,
   registerRunCommand,
 ];

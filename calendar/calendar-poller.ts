@@ -15,6 +15,7 @@
  * and releases this instance's leases.
  */
 
+import { setMaxListeners } from "node:events";
 import cron from "node-cron";
 import { addMs, type Clock } from "../core/clock.ts";
 import { type OtjError, toOtjError } from "../core/errors.ts";
@@ -172,6 +173,8 @@ export class CalendarPoller {
   readonly #sinkPending = new Set<string>();
   #ticker: { stop(): void } | null = null;
   #running: Promise<RoundReport | null> | null = null;
+  /** Every round in progress (ticked or called directly), for the drain. */
+  readonly #active = new Set<Promise<RoundReport>>();
   #again = false;
   #stopping = false;
   #abort = new AbortController();
@@ -248,17 +251,18 @@ export class CalendarPoller {
     this.#again = false;
     this.#ticker?.stop();
     this.#ticker = null;
-    const running = this.#running;
-    if (running !== null) {
+    const active = [...this.#active];
+    if (active.length > 0) {
       let cancel = () => {};
       const expired = new Promise<void>((resolve) => {
         cancel = this.#clock.setTimer(addMs(this.#clock.now(), graceMs), resolve);
       });
-      await Promise.race([running, expired]);
+      await Promise.race([Promise.allSettled(active), expired]);
       cancel();
-      this.#abort.abort(new Error("calendar poller stopped"));
-      await running;
     }
+    this.#abort.abort(new Error("calendar poller stopped"));
+    await Promise.allSettled(active);
+    await this.#running;
     await this.#store.syncCursors.releaseAll(this.#clock.now()).catch((error: unknown) => {
       this.#logger?.warn({ err: toOtjError(error).message }, "releasing room leases failed");
     });
@@ -269,8 +273,25 @@ export class CalendarPoller {
    * polls each once, `poll.maxInFlight` at a time. Never rejects for one room's failure.
    * @throws only the signal's reason when aborted before it started.
    */
-  async runRound(signal: AbortSignal = this.#abort.signal): Promise<RoundReport> {
-    signal.throwIfAborted();
+  async runRound(outer: AbortSignal = this.#abort.signal): Promise<RoundReport> {
+    outer.throwIfAborted();
+    // One listener per request in flight sits on the round's signal: a child signal without the
+    // default listener cap, so the caller's own signal keeps a single listener.
+    const controller = new AbortController();
+    setMaxListeners(0, controller.signal);
+    const onAbort = () => controller.abort(outer.reason);
+    outer.addEventListener("abort", onAbort, { once: true });
+    const round = this.#round(controller.signal);
+    this.#active.add(round);
+    try {
+      return await round;
+    } finally {
+      this.#active.delete(round);
+      outer.removeEventListener("abort", onAbort);
+    }
+  }
+
+  async #round(signal: AbortSignal): Promise<RoundReport> {
     const startedAt = this.#clock.now();
     const ctx: RoundContext = { now: startedAt, signal };
     const outcomes: RoomRoundOutcome[] = [];

@@ -104,15 +104,24 @@ async function parseRaw(occurrence: SourceOccurrence): Promise<{ detail: InviteD
 }
 
 /**
- * Parses and plans one occurrence for its room.
+ * Parses and plans one occurrence for its room (see mapParsedOccurrence).
+ */
+export async function mapOccurrence(occurrence: SourceOccurrence, ctx: PlanningContext, previous: Meeting | null = null): Promise<MappedOccurrence> {
+  const { detail, warnings } = await parseRaw(occurrence);
+  const mapped = mapParsedOccurrence(occurrence, detail, ctx, previous);
+  return { ...mapped, warnings: [...warnings, ...mapped.warnings] };
+}
+
+/**
+ * Plans one occurrence whose raw form is already parsed (`detail`; null when unreadable).
  *
  * The occurrence's own identity and time (uid, recurrence id, start, end, sensitivity, cancelled)
  * win over what the parser reads, so the plan's occurrence key and SGJ session id are the stored
  * ones. When the room stripped the body and nothing joinable is left, the join of `previous`
- * (e.g. merged from the raw invite mail) is kept.
+ * (e.g. merged from the raw invite mail) is kept. `raw.format` decides the stored `source`
+ * (`graph`, else `mime`).
  */
-export async function mapOccurrence(occurrence: SourceOccurrence, ctx: PlanningContext, previous: Meeting | null = null): Promise<MappedOccurrence> {
-  const { detail: parsed, warnings } = await parseRaw(occurrence);
+export function mapParsedOccurrence(occurrence: SourceOccurrence, parsed: InviteDetail | null, ctx: PlanningContext, previous: Meeting | null = null): MappedOccurrence {
   const base: Invite = parsed?.invite ?? {
     uid: null,
     method: null,
@@ -143,11 +152,12 @@ export async function mapOccurrence(occurrence: SourceOccurrence, ctx: PlanningC
   const detail: InviteDetail = { invite, context: parsed?.context ?? EMPTY_CONTEXT };
   const key = occurrenceKey(ctx.room.mailbox, occurrence.uid, occurrence.recurrenceId, occurrence.start);
   const plan = planForRoom(detail, ctx.room, ctx.providers, { rules: ctx.rules, now: ctx.now });
+  const graph = occurrence.raw.format === "graph";
   const fields = {
     occurrenceKey: key,
     roomId: ctx.room.id,
-    source: occurrence.raw.format === "graph" ? ("graph" as const) : ("mime" as const),
-    sourceEventId: occurrence.raw.format === "graph" ? occurrence.sourceId : null,
+    source: graph ? ("graph" as const) : ("mime" as const),
+    sourceEventId: graph ? occurrence.sourceId : null,
     seriesMasterId: occurrence.seriesId,
     icalUid: occurrence.uid,
     changeKey: occurrence.changeKey,
@@ -166,7 +176,7 @@ export async function mapOccurrence(occurrence: SourceOccurrence, ctx: PlanningC
     rule: plan.entry.rule,
     subjectShown: plan.entry.subjectShown,
   };
-  return { upsert: { ...fields, contentHash: meetingHash(fields) }, plan, warnings };
+  return { upsert: { ...fields, contentHash: meetingHash(fields) }, plan, warnings: [] };
 }
 
 /**

@@ -1,0 +1,130 @@
+/**
+ * `otj rooms discover [--add --provider NAME --device-family FAMILY] [--json]` (CONTRACT.md):
+ * lists the rooms Graph Places knows (INTERFACES.md 4.1) with their room lists, marks those
+ * already mapped, and with `--add` maps the others. Places is a discovery aid (rooms hidden from
+ * the address book are missing); `otj rooms add|import` stays the authoritative list.
+ */
+import type { Command } from "commander";
+import { Option } from "commander";
+import { GraphCalendarSource } from "../../calendar/graph/graph-calendar-source.ts";
+import { GraphClient } from "../../calendar/graph/graph-client.ts";
+import { ConcurrencyGate } from "../../calendar/graph/request-gate.ts";
+import { type Clock, systemClock } from "../../core/clock.ts";
+import type { Config } from "../../core/config.ts";
+import { OtjError } from "../../core/errors.ts";
+import type { DiscoveredRoom } from "../../core/ports/calendar-source.ts";
+import type { NewRoom } from "../../core/ports/store.ts";
+import { DEVICE_FAMILIES } from "../../store/validation.ts";
+import type { CliIo } from "../cli-context.ts";
+import { type StoreFlags, addStoreOptions, withCliStore } from "./migrate.ts";
+import { commandGroup, renderTable } from "./rooms.ts";
+
+interface DiscoverFlags extends StoreFlags {
+  add?: boolean;
+  provider?: string;
+  deviceFamily?: string;
+  json?: boolean;
+}
+
+/** One discovered room as `--json` prints it. */
+export interface DiscoveredRoomJson {
+  mailbox: string;
+  displayName: string;
+  capacity: number | null;
+  /** The first room list holding the room (its mailbox), or null. */
+  roomList: string | null;
+  roomLists: Array<{ mailbox: string; displayName: string }>;
+  building: string | null;
+  floor: string | null;
+  /** Mapped to a device in otj (before this run, or added by it). */
+  mapped: boolean;
+  /** Added by this run (`--add`). */
+  added: boolean;
+  /** The room's otj id when mapped. */
+  id: string | null;
+}
+
+/**
+ * A Graph client and calendar source from `graph.*` and `poll.*`.
+ * @throws OtjError OTJ_CONFIG_INVALID naming the missing `graph.*` keys.
+ */
+export function graphFromConfig(config: Config, clock: Clock = systemClock): { client: GraphClient; source: GraphCalendarSource } {
+  const g = config.graph;
+  const missing = (["tenantId", "clientId", "clientSecret"] as const).filter((k) => g[k] === null);
+  if (missing.length > 0) {
+    throw new OtjError("OTJ_CONFIG_INVALID", `Graph is not configured: set ${missing.map((k) => `graph.${k}`).join(", ")} (config file or OTJ_GRAPH__* variables)`, {
+      details: { keys: missing.map((k) => `graph.${k}`) },
+    });
+  }
+  const client = new GraphClient(
+    { tenantId: g.tenantId!, clientId: g.clientId!, clientSecret: g.clientSecret!, cloud: g.cloud, baseUrl: g.baseUrl, authorityUrl: g.authorityUrl },
+    { clock, gate: new ConcurrencyGate({ perMailbox: config.poll.maxInFlightPerMailbox, global: config.poll.maxInFlight }) },
+  );
+  return { client, source: new GraphCalendarSource({ roundBudgetSeconds: config.poll.roundBudgetSeconds, maxPagesPerRound: config.poll.maxPagesPerRound }, { client, clock }) };
+}
+
+function toJson(room: DiscoveredRoom, id: string | null, added: boolean): DiscoveredRoomJson {
+  return {
+    mailbox: room.mailbox,
+    displayName: room.displayName,
+    capacity: room.capacity,
+    roomList: room.roomLists[0]?.mailbox ?? null,
+    roomLists: room.roomLists.map((l) => ({ mailbox: l.mailbox, displayName: l.displayName })),
+    building: room.building,
+    floor: room.floor,
+    mapped: id !== null,
+    added,
+    id,
+  };
+}
+
+export function registerDiscoverCommand(program: Command, io: CliIo): void {
+  const rooms = commandGroup(program, "rooms", "room mailbox <-> device mapping");
+  addStoreOptions(rooms.command("discover").description("list Graph Places rooms (and room lists); --add maps those not yet mapped"))
+    .option("--add", "add the rooms not yet mapped (needs --provider and --device-family)")
+    .option("--provider <name>", "CVI provider record for added rooms")
+    .addOption(new Option("--device-family <family>", "device family for added rooms").choices([...DEVICE_FAMILIES]))
+    .option("--json", 'print {"rooms":[{mailbox,displayName,capacity,roomList,...}]}')
+    .action(async (flags: DiscoverFlags) => {
+      if (flags.add && (flags.provider === undefined || flags.deviceFamily === undefined)) {
+        throw new OtjError("OTJ_USAGE", "--add needs --provider NAME and --device-family FAMILY");
+      }
+      if (!flags.add && (flags.provider !== undefined || flags.deviceFamily !== undefined)) {
+        throw new OtjError("OTJ_USAGE", "--provider and --device-family only go with --add");
+      }
+      await withCliStore(flags, io, async ({ store, config }) => {
+        const { source } = graphFromConfig(config);
+        const found = await source.listRooms(AbortSignal.timeout(Math.max(60, config.poll.roundBudgetSeconds) * 1000));
+        const mappedIds = new Map((await store.rooms.list()).map((r) => [r.mailbox, r.id]));
+        const addedIds = new Map<string, string>();
+        if (flags.add) {
+          const inputs: NewRoom[] = found
+            .filter((r) => !mappedIds.has(r.mailbox))
+            .map((r) => ({ mailbox: r.mailbox, displayName: r.displayName, provider: flags.provider!, deviceFamily: flags.deviceFamily! }));
+          if (inputs.length > 0) {
+            const result = await store.rooms.addMany(inputs, new Date(), { describeItem: (i) => inputs[i]!.mailbox });
+            if (!result.applied) {
+              const lines = result.problems.flatMap((p) => p.messages.map((m) => `${inputs[p.index]!.mailbox}: ${m}`));
+              io.stderr(`${lines.join("\n")}\n`);
+              throw new OtjError("OTJ_ROOM_INVALID", `${result.problems.length} of ${inputs.length} rooms cannot be added as given; nothing was added`);
+            }
+            for (const { room } of result.rooms) addedIds.set(room.mailbox, room.id);
+          }
+        }
+        const out = found.map((r) => toJson(r, mappedIds.get(r.mailbox) ?? addedIds.get(r.mailbox) ?? null, addedIds.has(r.mailbox)));
+        if (flags.json) {
+          io.stdout(`${JSON.stringify({ rooms: out })}\n`);
+        } else if (out.length === 0) {
+          io.stderr("Places lists no rooms (rooms hidden from the address book are not listed)\n");
+        } else {
+          io.stdout(
+            renderTable(
+              ["MAILBOX", "NAME", "CAPACITY", "ROOM LIST", "MAPPED"],
+              out.map((r) => [r.mailbox, r.displayName, r.capacity === null ? "-" : String(r.capacity), r.roomList ?? "-", r.added ? "added" : r.mapped ? "yes" : "no"]),
+            ),
+          );
+        }
+        if (flags.add) io.stderr(`added ${addedIds.size} room(s); ${out.length - addedIds.size} were already mapped\n`);
+      });
+    });
+}

@@ -1,0 +1,412 @@
+/**
+ * Graph change notifications (INTERFACES.md 7): one subscription per room on
+ * `/users/{mailbox}/events`, created, renewed at half its lifetime and re-created when Graph
+ * removes it; incoming notifications are checked (clientState, constant time) and only make the
+ * room due for polling. Notifications are hints: delta stays the truth.
+ *
+ * - GraphSubscriptionManager.reconcile(): the periodic work (a tick; the database decides which
+ *   rooms are due, with leases so two engine instances never work on one room at once).
+ * - GraphSubscriptionManager.handleNotification(): no Graph call inline, a few store writes.
+ * - graphNotificationRoute(): the HTTP handler of `POST /v1/notifications/graph`, as a pure
+ *   function the HTTP server calls, with the validationToken handshake.
+ */
+
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import cron from "node-cron";
+import { addMs, type Clock } from "../../core/clock.ts";
+import { type OtjError, toOtjError } from "../../core/errors.ts";
+import type { StoreCallOptions, SyncCursorStore } from "../../core/ports/store.ts";
+import type { GraphHttpResponse, GraphRequestOptions } from "./graph-client.ts";
+import { retryDelayMs } from "./graph-error-mapper.ts";
+
+/** One room's subscription bookkeeping. */
+export interface SubscriptionRecord {
+  readonly roomId: string;
+  /** Lowercased. */
+  readonly mailbox: string;
+  /** Graph's id, or null when none exists (yet, or any more). */
+  readonly subscriptionId: string | null;
+  /** SHA-256 (hex) of the clientState sent with the subscription; the secret itself is not kept. */
+  readonly clientStateHash: string | null;
+  readonly expiresAt: Date | null;
+  /** When the manager must act next (create, renew). */
+  readonly dueAt: Date;
+  readonly failures: number;
+  readonly lastErrorCode: string | null;
+}
+
+/** Where subscriptions are kept (calendar/graph/subscriptions-postgres-store.ts). */
+export interface SubscriptionStore {
+  /** Adds a record, due at `now`, for every enabled room without one. Returns how many. */
+  ensureRooms(now: Date, options?: StoreCallOptions): Promise<number>;
+  /** Leases up to `limit` due records of enabled rooms (SKIP LOCKED + lease), most overdue first. */
+  claimDue(now: Date, limit: number, leaseMs: number, options?: StoreCallOptions): Promise<SubscriptionRecord[]>;
+  /** Records a created or renewed subscription and releases the lease; false when the lease was lost. */
+  saved(
+    roomId: string,
+    subscription: { subscriptionId: string; clientStateHash: string; expiresAt: Date; dueAt: Date },
+    now: Date,
+    options?: StoreCallOptions,
+  ): Promise<boolean>;
+  /** Records a failure (due again at `dueAt`; `forget` drops the subscription id) and releases the lease. */
+  failed(roomId: string, failure: { code: string; message: string; dueAt: Date; forget: boolean }, now: Date, options?: StoreCallOptions): Promise<boolean>;
+  bySubscriptionId(subscriptionId: string, options?: StoreCallOptions): Promise<SubscriptionRecord | null>;
+  /** Makes the record due at `now` (renew or, with `forget`, re-create at the next reconcile). */
+  markDue(roomId: string, now: Date, forget: boolean, options?: StoreCallOptions): Promise<void>;
+  list(options?: StoreCallOptions): Promise<SubscriptionRecord[]>;
+  releaseAll(now: Date, options?: StoreCallOptions): Promise<number>;
+}
+
+/** The part of GraphClient the manager uses. */
+export interface SubscriptionRequester {
+  post(path: string, body: unknown, options: GraphRequestOptions): Promise<GraphHttpResponse>;
+  patch(path: string, body: unknown, options: GraphRequestOptions): Promise<GraphHttpResponse>;
+}
+
+export interface SubscriptionSettings {
+  /** `{http.publicUrl}/v1/notifications/graph`. */
+  readonly notificationUrl: string;
+  /** Default: the notification URL. */
+  readonly lifecycleNotificationUrl?: string;
+  /** Requested lifetime (default 10,000 minutes; Graph allows at most 10,080 without resource data). */
+  readonly lifetimeMinutes?: number;
+  /** Renew when this fraction of the lifetime has passed (default 0.5). */
+  readonly renewAtFraction?: number;
+  /** Records handled per store claim (default 50). */
+  readonly batch?: number;
+  /** Lease per claimed record (default 2 min). */
+  readonly leaseMs?: number;
+  /** First retry after a failed create/renew (default 1 min), doubling up to 1 h. */
+  readonly baseBackoffMs?: number;
+}
+
+export interface SubscriptionLogger {
+  info(obj: Record<string, unknown>, msg: string): void;
+  warn(obj: Record<string, unknown>, msg: string): void;
+}
+
+export interface SubscriptionManagerDeps {
+  readonly client: SubscriptionRequester;
+  readonly store: SubscriptionStore;
+  /** Where a notification marks the room due. */
+  readonly cursors: Pick<SyncCursorStore, "markDue">;
+  readonly clock: Pick<Clock, "now">;
+  /** Called after a notification made rooms due (e.g. the poller's `poke`), so polling starts now. */
+  readonly wake?: () => void;
+  readonly logger?: SubscriptionLogger;
+  /** clientState bytes; default crypto.randomBytes. */
+  readonly randomBytes?: (size: number) => Buffer;
+  readonly random?: () => number;
+}
+
+export interface ReconcileOutcome {
+  readonly roomId: string;
+  readonly mailbox: string;
+  readonly action: "created" | "renewed" | "failed" | "lease-lost";
+  readonly subscriptionId: string | null;
+  readonly code: string | null;
+}
+
+export interface ReconcileReport {
+  readonly added: number;
+  readonly outcomes: readonly ReconcileOutcome[];
+}
+
+export interface NotificationResult {
+  /** Items whose clientState matched. */
+  readonly accepted: number;
+  /** Items dropped: unknown subscription or clientState mismatch. */
+  readonly rejected: number;
+  /** Rooms made due. */
+  readonly rooms: readonly string[];
+}
+
+const MAX_LIFETIME_MINUTES = 10_080;
+const CHANGE_TYPES = "created,updated,deleted";
+const MAX_ITEMS = 1000;
+
+/** SHA-256 (hex) of a clientState. */
+export function hashClientState(clientState: string): string {
+  return createHash("sha256").update(clientState, "utf8").digest("hex");
+}
+
+/** Constant-time check of a received clientState against the stored hash. */
+export function clientStateMatches(storedHash: string | null, received: unknown): boolean {
+  if (storedHash === null || typeof received !== "string") return false;
+  const a = createHash("sha256").update(received, "utf8").digest();
+  const b = Buffer.from(storedHash, "hex");
+  return b.length === a.length && timingSafeEqual(a, b);
+}
+
+/** Starts a repeating tick (node-cron by default). */
+export type SubscriptionTickScheduler = (expression: string, onTick: () => void) => { stop(): void };
+
+const defaultScheduler: SubscriptionTickScheduler = (expression, onTick) => {
+  const task = cron.schedule(expression, () => onTick(), { name: "otj-graph-subscriptions" });
+  return {
+    stop: () => {
+      void task.destroy();
+    },
+  };
+};
+
+export class GraphSubscriptionManager {
+  #ticker: { stop(): void } | null = null;
+  #running: Promise<unknown> | null = null;
+  #abort = new AbortController();
+  readonly #settings: Required<Omit<SubscriptionSettings, "lifecycleNotificationUrl">> & { lifecycleNotificationUrl: string };
+  readonly #deps: SubscriptionManagerDeps;
+  readonly #random: () => number;
+  readonly #bytes: (size: number) => Buffer;
+
+  constructor(settings: SubscriptionSettings, deps: SubscriptionManagerDeps) {
+    const lifetime = settings.lifetimeMinutes ?? 10_000;
+    if (!(lifetime > 1 && lifetime <= MAX_LIFETIME_MINUTES)) {
+      throw new RangeError(`GraphSubscriptionManager: lifetimeMinutes must be in (1, ${MAX_LIFETIME_MINUTES}]`);
+    }
+    const fraction = settings.renewAtFraction ?? 0.5;
+    if (!(fraction > 0 && fraction < 1)) throw new RangeError("GraphSubscriptionManager: renewAtFraction must be in (0, 1)");
+    this.#settings = {
+      notificationUrl: settings.notificationUrl,
+      lifecycleNotificationUrl: settings.lifecycleNotificationUrl ?? settings.notificationUrl,
+      lifetimeMinutes: lifetime,
+      renewAtFraction: fraction,
+      batch: settings.batch ?? 50,
+      leaseMs: settings.leaseMs ?? 120_000,
+      baseBackoffMs: settings.baseBackoffMs ?? 60_000,
+    };
+    this.#deps = deps;
+    this.#random = deps.random ?? Math.random;
+    this.#bytes = deps.randomBytes ?? randomBytes;
+  }
+
+  /**
+   * Runs `reconcile` on a tick (default every 5 minutes; the database decides what is due).
+   * A tick while one runs is skipped. Idempotent.
+   */
+  start(expression = "0 */5 * * * *", schedule: SubscriptionTickScheduler = defaultScheduler): void {
+    if (this.#ticker !== null) return;
+    if (this.#abort.signal.aborted) this.#abort = new AbortController();
+    const tick = () => {
+      if (this.#running !== null) return;
+      this.#running = this.reconcile(this.#abort.signal)
+        .catch((error: unknown) => {
+          if (!this.#abort.signal.aborted) this.#deps.logger?.warn({ err: toOtjError(error).message }, "graph subscription reconcile failed");
+        })
+        .finally(() => {
+          this.#running = null;
+        });
+    };
+    this.#ticker = schedule(expression, tick);
+    tick();
+  }
+
+  /** Stops ticking, aborts a running reconcile and releases this instance's leases. */
+  async stop(): Promise<void> {
+    this.#ticker?.stop();
+    this.#ticker = null;
+    this.#abort.abort(new Error("graph subscription manager stopped"));
+    await this.#running;
+    await this.#deps.store.releaseAll(this.#deps.clock.now()).catch(() => 0);
+  }
+
+  /**
+   * Creates missing subscriptions and renews those past `renewAtFraction` of their lifetime, for
+   * every room whose record is due. Never stops at one room's failure (each is retried with backoff).
+   * Creating a subscription makes Graph call the notification URL (the handshake): the HTTP route
+   * must be serving.
+   */
+  async reconcile(signal: AbortSignal): Promise<ReconcileReport> {
+    const { store, clock } = this.#deps;
+    const added = await store.ensureRooms(clock.now(), { signal });
+    const outcomes: ReconcileOutcome[] = [];
+    const started = clock.now();
+    for (;;) {
+      signal.throwIfAborted();
+      const due = await store.claimDue(started, this.#settings.batch, this.#settings.leaseMs, { signal });
+      for (const record of due) outcomes.push(await this.#reconcileRoom(record, signal));
+      if (due.length < this.#settings.batch) break;
+    }
+    return { added, outcomes };
+  }
+
+  async #reconcileRoom(record: SubscriptionRecord, signal: AbortSignal): Promise<ReconcileOutcome> {
+    const { store, clock } = this.#deps;
+    const base = { roomId: record.roomId, mailbox: record.mailbox };
+    let forget = false;
+    try {
+      if (record.subscriptionId !== null && record.expiresAt !== null && record.expiresAt.getTime() > clock.now().getTime()) {
+        try {
+          const renewed = await this.#renew(record, signal);
+          return { ...base, action: renewed ? "renewed" : "lease-lost", subscriptionId: record.subscriptionId, code: null };
+        } catch (error) {
+          // Graph forgot it (removed, expired): create a new one below.
+          if (toOtjError(error).code !== "OTJ_GRAPH_NOT_FOUND") throw error;
+        }
+      }
+      forget = true;
+      const created = await this.#create(record, signal);
+      return { ...base, action: created === null ? "lease-lost" : "created", subscriptionId: created, code: null };
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      const e = toOtjError(error);
+      const dueAt = addMs(clock.now(), this.#backoffMs(e, record.failures));
+      this.#deps.logger?.warn({ roomId: record.roomId, code: e.code, err: e.message }, "graph subscription failed");
+      const recorded = await store.failed(record.roomId, { code: e.code, message: e.message, dueAt, forget }, clock.now(), { signal });
+      return { ...base, action: recorded ? "failed" : "lease-lost", subscriptionId: null, code: e.code };
+    }
+  }
+
+  async #create(record: SubscriptionRecord, signal: AbortSignal): Promise<string | null> {
+    const { client, store, clock } = this.#deps;
+    const clientState = this.#bytes(32).toString("base64url");
+    const now = clock.now();
+    const expiresAt = addMs(now, this.#settings.lifetimeMinutes * 60_000);
+    const response = await client.post(
+      "/subscriptions",
+      {
+        changeType: CHANGE_TYPES,
+        notificationUrl: this.#settings.notificationUrl,
+        lifecycleNotificationUrl: this.#settings.lifecycleNotificationUrl,
+        resource: `/users/${record.mailbox}/events`,
+        expirationDateTime: expiresAt.toISOString(),
+        clientState,
+      },
+      { signal, mailboxes: [record.mailbox] },
+    );
+    const body = response.body as { id?: unknown; expirationDateTime?: unknown } | null;
+    if (typeof body?.id !== "string") throw new Error("subscription created without an id");
+    const granted = typeof body.expirationDateTime === "string" && !Number.isNaN(Date.parse(body.expirationDateTime)) ? new Date(body.expirationDateTime) : expiresAt;
+    const saved = await store.saved(
+      record.roomId,
+      { subscriptionId: body.id, clientStateHash: hashClientState(clientState), expiresAt: granted, dueAt: this.#renewAt(clock.now(), granted) },
+      clock.now(),
+      { signal },
+    );
+    this.#deps.logger?.info({ roomId: record.roomId, subscriptionId: body.id, expiresAt: granted }, "graph subscription created");
+    return saved ? body.id : null;
+  }
+
+  async #renew(record: SubscriptionRecord, signal: AbortSignal): Promise<boolean> {
+    const { client, store, clock } = this.#deps;
+    const expiresAt = addMs(clock.now(), this.#settings.lifetimeMinutes * 60_000);
+    const response = await client.patch(`/subscriptions/${encodeURIComponent(record.subscriptionId!)}`, { expirationDateTime: expiresAt.toISOString() }, { signal });
+    const body = response.body as { expirationDateTime?: unknown } | null;
+    const granted = typeof body?.expirationDateTime === "string" && !Number.isNaN(Date.parse(body.expirationDateTime)) ? new Date(body.expirationDateTime) : expiresAt;
+    return store.saved(
+      record.roomId,
+      { subscriptionId: record.subscriptionId!, clientStateHash: record.clientStateHash!, expiresAt: granted, dueAt: this.#renewAt(clock.now(), granted) },
+      clock.now(),
+      { signal },
+    );
+  }
+
+  #renewAt(now: Date, expiresAt: Date): Date {
+    return new Date(now.getTime() + (expiresAt.getTime() - now.getTime()) * this.#settings.renewAtFraction);
+  }
+
+  #backoffMs(error: OtjError, failures: number): number {
+    const wait = retryDelayMs(error, failures, this.#random);
+    const base = this.#settings.baseBackoffMs * 2 ** Math.min(failures, 6);
+    return Math.min(3_600_000, Math.max(wait ?? 0, Math.round(base * (0.5 + this.#random() / 2))));
+  }
+
+  /**
+   * Handles one notification POST body (`{"value":[...]}`): for each item whose clientState
+   * matches its subscription (constant-time), marks the room due; lifecycle events also schedule
+   * the subscription's renewal (`reauthorizationRequired`) or re-creation (`subscriptionRemoved`).
+   * Makes no Graph call. Items that do not match are dropped and counted.
+   * @throws TypeError when the body is not a notification collection; OtjError when the store fails.
+   */
+  async handleNotification(body: unknown, signal?: AbortSignal): Promise<NotificationResult> {
+    const { store, cursors, clock } = this.#deps;
+    const items = (body as { value?: unknown } | null)?.value;
+    if (!Array.isArray(items)) throw new TypeError("not a notification collection: expected {\"value\":[...]}");
+    const options = signal ? { signal } : {};
+    const now = clock.now();
+    const records = new Map<string, SubscriptionRecord | null>();
+    const due = new Set<string>();
+    const renew = new Map<string, boolean>();
+    let accepted = 0;
+    let rejected = 0;
+    for (const raw of items.slice(0, MAX_ITEMS)) {
+      const item = raw as { subscriptionId?: unknown; clientState?: unknown; lifecycleEvent?: unknown } | null;
+      const id = typeof item?.subscriptionId === "string" ? item.subscriptionId : null;
+      if (id === null) {
+        rejected++;
+        continue;
+      }
+      if (!records.has(id)) records.set(id, await store.bySubscriptionId(id, options));
+      const record = records.get(id)!;
+      if (record === null || !clientStateMatches(record.clientStateHash, item?.clientState)) {
+        rejected++;
+        continue;
+      }
+      accepted++;
+      switch (item?.lifecycleEvent) {
+        case "reauthorizationRequired":
+          renew.set(record.roomId, renew.get(record.roomId) ?? false);
+          break;
+        case "subscriptionRemoved":
+          renew.set(record.roomId, true);
+          due.add(record.roomId);
+          break;
+        default:
+          // A change, or `missed`: poll the room now with delta.
+          due.add(record.roomId);
+      }
+    }
+    for (const [roomId, forget] of renew) await store.markDue(roomId, now, forget, options);
+    for (const roomId of due) await cursors.markDue(roomId, now, options);
+    if (rejected > 0) this.#deps.logger?.warn({ rejected, accepted }, "graph notifications dropped (unknown subscription or clientState mismatch)");
+    if (due.size > 0) this.#deps.wake?.();
+    return { accepted, rejected, rooms: [...due] };
+  }
+}
+
+/** What the HTTP layer sends back. */
+export interface HttpReply {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: string;
+}
+
+/** The query string as the HTTP layer parsed it (fastify's object, or URLSearchParams). */
+export type QueryInput = URLSearchParams | Readonly<Record<string, unknown>> | null | undefined;
+
+function validationToken(query: QueryInput): string | null {
+  if (query === null || query === undefined) return null;
+  const value = query instanceof URLSearchParams ? query.get("validationToken") : query["validationToken"];
+  const token = Array.isArray(value) ? value[0] : value;
+  return typeof token === "string" ? token : null;
+}
+
+/**
+ * The handler of `POST /v1/notifications/graph` (open route; authenticated by clientState):
+ * - `?validationToken=…` (subscription creation, both URLs): 200 text/plain with the token (the
+ *   HTTP layer has already URL-decoded it), within Graph's 10 s;
+ * - otherwise the body (parsed JSON, a JSON string or bytes) goes to `handleNotification` and the
+ *   answer is 202 (also when items were dropped, so Graph does not retry forged posts);
+ * - a body that is not a notification collection: 400; a store failure: 503 (Graph retries).
+ */
+export function graphNotificationRoute(handler: Pick<GraphSubscriptionManager, "handleNotification">): (query: QueryInput, body: unknown) => Promise<HttpReply> {
+  return async (query, body) => {
+    const token = validationToken(query);
+    if (token !== null) return { status: 200, contentType: "text/plain; charset=utf-8", body: token };
+    let parsed: unknown = body;
+    if (typeof body === "string" || Buffer.isBuffer(body)) {
+      try {
+        parsed = JSON.parse(body.toString());
+      } catch {
+        return { status: 400, contentType: "application/json", body: JSON.stringify({ error: "the body is not JSON" }) };
+      }
+    }
+    try {
+      await handler.handleNotification(parsed);
+    } catch (error) {
+      if (error instanceof TypeError) return { status: 400, contentType: "application/json", body: JSON.stringify({ error: error.message }) };
+      return { status: 503, contentType: "application/json", body: JSON.stringify({ error: "temporarily unavailable" }) };
+    }
+    return { status: 202, contentType: "text/plain; charset=utf-8", body: "" };
+  };
+}
