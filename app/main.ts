@@ -13,6 +13,8 @@ import { ConcurrencyGate } from "../calendar/graph/request-gate.ts";
 import { GraphCalendarSource } from "../calendar/graph/graph-calendar-source.ts";
 import { GraphClient } from "../calendar/graph/graph-client.ts";
 import { CalendarPoller } from "../calendar/calendar-poller.ts";
+import { GraphSubscriptionManager, graphNotificationRoute } from "../calendar/graph/subscriptions.ts";
+import { PostgresSubscriptionStore } from "../calendar/graph/subscriptions-postgres-store.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Config } from "../core/config.ts";
 import type { Logger } from "../core/logger.ts";
@@ -79,6 +81,8 @@ export class Engine {
   readonly metrics = new EngineMetrics();
   private db: DatabaseHandle | null = null;
   private source: CalendarSource | null = null;
+  private graphClient: GraphClient | null = null;
+  private subscriptions: GraphSubscriptionManager | null = null;
   private readonly tasks: Array<{ stop(): void }> = [];
   private graphReady: true | string = "not checked";
 
@@ -146,6 +150,24 @@ export class Engine {
       this.log.warn({}, "no Graph credentials configured: calendars are not polled");
     }
 
+    const callbacks: EngineCallbacks = { ...(built?.callbacks ?? {}) };
+    if (config.graph.notifications.enabled && this.graphClient && this.db && this.poller) {
+      const poller = this.poller;
+      this.subscriptions = new GraphSubscriptionManager(
+        { notificationUrl: `${parts.publicUrl()}/v1/notifications/graph` },
+        {
+          client: this.graphClient,
+          store: new PostgresSubscriptionStore(this.db.db, this.store.owner),
+          cursors: this.store.syncCursors,
+          clock,
+          wake: () => poller.poke(),
+          logger: this.log.child({ component: "subscriptions" }),
+        },
+      );
+      const route = graphNotificationRoute(this.subscriptions);
+      callbacks.notifications = (query, rawBody) => route(query, rawBody);
+    }
+
     if (listen) {
       if (!config.http.adminToken) this.log.warn({}, "http.adminToken is not set: admin routes answer 401");
       this.http = await buildHttpServer({
@@ -156,7 +178,7 @@ export class Engine {
         adminToken: config.http.adminToken,
         settings: { ...settings, alarmAfterFailures: 3 },
         readiness: () => this.readiness(),
-        callbacks: built?.callbacks ?? {},
+        callbacks,
         onRoomAdded: (room) => void this.store.syncCursors.markDue(room.id, clock.now()).catch(() => {}),
       });
       await this.http.listen({ host: config.http.host, port: config.http.port });
@@ -175,6 +197,7 @@ export class Engine {
       { tenantId: g.tenantId, clientId: g.clientId, clientSecret: g.clientSecret, cloud: g.cloud, baseUrl: g.baseUrl, authorityUrl: g.authorityUrl },
       { clock: this.options.clock, gate: new ConcurrencyGate({ perMailbox: this.options.config.poll.maxInFlightPerMailbox, global: this.options.config.poll.maxInFlight }) },
     );
+    this.graphClient = client;
     return new GraphCalendarSource(
       { maxPagesPerRound: this.options.config.poll.maxPagesPerRound, roundBudgetSeconds: this.options.config.poll.roundBudgetSeconds },
       { client, clock: this.options.clock, logger: this.log },
@@ -215,6 +238,7 @@ export class Engine {
 
   private startTicks(): void {
     this.poller?.start();
+    this.subscriptions?.start();
     const every = (expression: string, name: string, run: () => Promise<unknown>) => {
       let busy = false;
       const task = cron.schedule(expression, () => {
@@ -267,6 +291,7 @@ export class Engine {
     for (const t of this.tasks.splice(0)) t.stop();
     await this.dispatching;
     await this.http?.close();
+    await this.subscriptions?.stop();
     await this.poller?.stop(this.options.config.shutdown.graceSeconds * 1000);
     await this.scheduler?.stop();
     if (this.store) {
