@@ -8,7 +8,12 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import cron from "node-cron";
 import type { FastifyInstance } from "fastify";
+import { GraphMediaBridge } from "../bridge/adapters/graph-media-bridge.ts";
 import { HttpMediaBridge } from "../bridge/adapters/http-media-bridge.ts";
+import { BridgeScheduler } from "../bridge/bridge-scheduler.ts";
+import { BridgeCallbacks } from "../bridge/callbacks.ts";
+import { DeviceNotifier } from "../bridge/device-notice.ts";
+import { DEFAULT_GRAPH_CALL_ISSUER, DEFAULT_GRAPH_CALL_OPENID_URL, GraphCallJwtVerifier } from "../bridge/graph-call-jwt.ts";
 import { ConcurrencyGate } from "../calendar/graph/request-gate.ts";
 import { GraphCalendarSource } from "../calendar/graph/graph-calendar-source.ts";
 import { GraphClient } from "../calendar/graph/graph-client.ts";
@@ -34,9 +39,10 @@ import { EngineMetrics } from "./metrics.ts";
 
 /** The SGJ scheduler as the engine drives it (bridge/bridge-scheduler.ts). */
 export interface SgjScheduler {
-  syncRoom(roomId: string, now: Date, signal?: AbortSignal): Promise<void>;
+  syncRoom(roomId: string, now: Date): Promise<unknown>;
   tick(signal?: AbortSignal): Promise<unknown>;
-  stop(): Promise<void>;
+  /** Releases claims; live sessions keep running (the next instance resumes them). */
+  shutdown(): Promise<void>;
 }
 
 export interface EngineCallbacks {
@@ -69,6 +75,8 @@ export interface EngineParts {
   bridge: MediaBridge | null;
   metrics: EngineMetrics;
   publicUrl: () => string;
+  /** The Graph client when Graph is configured (the graph bridge adapter uses it). */
+  graphClient: GraphClient | null;
 }
 
 export class Engine {
@@ -116,6 +124,7 @@ export class Engine {
     };
     this.dispatcher = new JoinDispatcher({ store: this.store, pusher, clock, settings, logger: this.log });
 
+    this.source = this.options.source !== undefined ? this.options.source : this.defaultSource();
     const bridge = this.options.bridge !== undefined ? this.options.bridge : this.defaultBridge();
     const parts: EngineParts = {
       config,
@@ -126,6 +135,7 @@ export class Engine {
       bridge,
       metrics: this.metrics,
       publicUrl: () => config.http.publicUrl ?? `http://127.0.0.1:${this.port}`,
+      graphClient: this.graphClient,
     };
     const built = this.options.makeScheduler?.(parts) ?? null;
     this.scheduler = built?.scheduler ?? null;
@@ -133,13 +143,13 @@ export class Engine {
     const sink: OccurrenceSink = {
       roomUpdated: async (roomId, now, signal) => {
         await this.dispatcher.refreshRoom(roomId);
-        await this.scheduler?.syncRoom(roomId, now, signal);
+        signal?.throwIfAborted();
+        await this.scheduler?.syncRoom(roomId, now);
         // Push at once rather than at the next dispatch tick: a change reaches the device in
         // one poll round.
         if (this.options.ticks !== false) this.kickDispatch();
       },
     };
-    this.source = this.options.source !== undefined ? this.options.source : this.defaultSource();
     if (this.source) {
       this.poller = new CalendarPoller(
         { poll: config.poll, rules },
@@ -253,6 +263,10 @@ export class Engine {
       this.tasks.push({ stop: () => void task.destroy() });
     };
     every("*/5 * * * * *", "dispatch", async () => this.kickDispatch());
+    every("0 */15 * * * *", "refresh", async () => {
+      await this.dispatcher.refreshAll();
+      this.kickDispatch();
+    });
     if (this.scheduler) every("*/5 * * * * *", "bridge", () => this.scheduler!.tick());
   }
 
@@ -278,8 +292,15 @@ export class Engine {
       });
   }
 
+  private lastRefresh = 0;
+
   /** One pass of everything (the demo's fast clock): poll round, bridge tick, device pushes. */
   async step(): Promise<void> {
+    const now = this.options.clock.now().getTime();
+    if (now - this.lastRefresh >= 15 * 60_000) {
+      this.lastRefresh = now;
+      await this.dispatcher.refreshAll();
+    }
     if (this.poller) await this.poller.runRound();
     if (this.scheduler) await this.scheduler.tick();
     await this.dispatcher.tick();
@@ -293,7 +314,7 @@ export class Engine {
     await this.http?.close();
     await this.subscriptions?.stop();
     await this.poller?.stop(this.options.config.shutdown.graceSeconds * 1000);
-    await this.scheduler?.stop();
+    await this.scheduler?.shutdown();
     if (this.store) {
       await this.store.deviceStates.releaseAll(now()).catch(() => 0);
       await this.store.bridgeSessions.releaseAll(now()).catch(() => 0);
@@ -304,7 +325,57 @@ export class Engine {
   }
 }
 
-/** The SGJ scheduler for the configured bridge (bridge/bridge-scheduler.ts); null until built. */
-export function defaultScheduler(_parts: EngineParts): { scheduler: SgjScheduler; callbacks: EngineCallbacks } | null {
-  return null;
+/**
+ * The SGJ scheduler and its callback handlers for the configured bridge: the HTTP protocol
+ * (`http`, `emulator`), Graph calls (`graph`), or none (sessions end failed, not configured).
+ */
+export function defaultScheduler(parts: EngineParts): { scheduler: SgjScheduler; callbacks: EngineCallbacks } {
+  const { config, clock, store, logger } = parts;
+  const b = config.bridge;
+  let bridge = parts.bridge;
+  if (b.adapter === "graph" && !bridge && parts.graphClient && config.graph.tenantId) {
+    bridge = new GraphMediaBridge(parts.graphClient, { tenantId: config.graph.tenantId, callbackUri: `${parts.publicUrl()}/v1/callbacks/graph-calls` });
+  }
+  const scheduler = new BridgeScheduler({
+    store,
+    clock,
+    bridge,
+    adapter: bridge ? b.adapter : null,
+    settings: {
+      leadSeconds: b.leadSeconds,
+      lobbyTimeoutSeconds: b.lobbyTimeoutSeconds,
+      lateStartSeconds: b.lateStartSeconds,
+      endGraceSeconds: b.endGraceSeconds,
+      endBufferMinutes: config.join.endBufferMinutes,
+      get callbackUrl() {
+        return `${parts.publicUrl()}/v1/callbacks/bridge`;
+      },
+    },
+    notifier: new DeviceNotifier({ store, pusher: parts.pusher, clock, logger: logger.child({ component: "device-notice" }) }),
+    logger: logger.child({ component: "bridge" }),
+    assumeLobbyAfterMs: b.adapter === "graph" ? 15_000 : null,
+  });
+  const graphJwt =
+    b.adapter === "graph" && config.graph.clientId
+      ? new GraphCallJwtVerifier(
+          { issuer: b.graph.jwtIssuer ?? DEFAULT_GRAPH_CALL_ISSUER, audience: config.graph.clientId, openIdConfigUrl: b.graph.openIdConfigUrl ?? DEFAULT_GRAPH_CALL_OPENID_URL },
+          { clock },
+        )
+      : null;
+  const handlers = new BridgeCallbacks({ actions: scheduler.actions, hmacSecret: b.http.hmacSecret, graphJwt });
+  return {
+    scheduler,
+    callbacks: {
+      bridge: (raw, signature) => handlers.handleBridgeCallback(raw, signature),
+      graphCalls: async (headers, raw) => {
+        let body: unknown;
+        try {
+          body = JSON.parse(raw);
+        } catch {
+          return { status: 400, body: { error: "OTJ_USAGE", message: "body is not JSON" } };
+        }
+        return handlers.handleGraphCallsCallback(headers, body);
+      },
+    },
+  };
 }

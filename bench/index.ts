@@ -1,8 +1,18 @@
 /** `npm run bench`: runs every benchmark (or those named on the command line). */
+import { benchChangeToDevice } from "./change-to-device.ts";
+import { benchIdleRss } from "./idle-rss.ts";
 import { benchParseThroughput } from "./parse-throughput.ts";
+import { benchParserFuzz } from "./parser-fuzz.ts";
+import { benchPollCycle } from "./poll-cycle.ts";
+import { benchSgjBurst } from "./sgj-burst.ts";
 
 const benches: Record<string, () => Promise<void>> = {
+  "change-to-device": benchChangeToDevice,
+  "idle-rss-10k": benchIdleRss,
   "parse-throughput": benchParseThroughput,
+  "parser-fuzz": benchParserFuzz,
+  "poll-cycle-10k": () => benchPollCycle(),
+  "sgj-burst-5k": benchSgjBurst,
 };
 
 const wanted = process.argv.slice(2);

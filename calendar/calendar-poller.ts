@@ -391,7 +391,10 @@ export class CalendarPoller {
         this.#logger?.warn({ roomId: lease.roomId, err: sinkError }, "occurrence sink failed; retried next round");
       }
     }
-    const nextDueAt = addMs(ctx.now, this.#poll.intervalSeconds * 1000);
+    // Due a little before the next tick: the tick that fires one interval after this round's
+    // start must find the room due, or the effective interval doubles.
+    const intervalMs = this.#poll.intervalSeconds * 1000;
+    const nextDueAt = addMs(ctx.now, intervalMs - Math.min(1000, intervalMs / 4));
     let recorded: boolean;
     try {
       recorded = await this.#store.syncCursors.completeRound(

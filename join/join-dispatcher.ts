@@ -59,6 +59,19 @@ export class JoinDispatcher {
     await this.store.deviceStates.setDesired(roomId, listHash(bookings), now);
   }
 
+  /**
+   * Recomputes every enabled room's list: meetings enter the shown window as time passes without
+   * any calendar change, so this runs periodically (every 15 minutes in `otj run`).
+   */
+  async refreshAll(signal?: AbortSignal): Promise<number> {
+    const rooms = await this.store.rooms.list({ enabled: true });
+    for (const room of rooms) {
+      signal?.throwIfAborted();
+      await this.refreshRoom(room.id);
+    }
+    return rooms.length;
+  }
+
   /** Claims due pushes and performs them. Never throws for one device's failure. */
   async tick(signal?: AbortSignal): Promise<TickReport> {
     const now = this.options.clock.now();

@@ -3,7 +3,7 @@
  * mailbox and answers a number of them with an error (or drops the connection).
  */
 
-export type RouteKind = "token" | "calendarView" | "delta" | "events" | "places" | "batch" | "messages" | "subscriptions";
+export type RouteKind = "token" | "calendarView" | "delta" | "events" | "places" | "batch" | "messages" | "subscriptions" | "calls";
 
 export interface FaultRule {
   /** Only requests for this mailbox (case-insensitive); absent: any request. */

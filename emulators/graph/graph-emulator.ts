@@ -11,13 +11,15 @@
  * Links are written on `publicRoot` (default `https://graph.microsoft.com`, INTERFACES.md 6.3).
  *
  * Also `/users/{id}/messages` with `$value` MIME and file attachments, and `/subscriptions` with
- * the validation handshake, change and lifecycle notifications. Not emulated: calls.
+ * the validation handshake, change and lifecycle notifications; and `/communications/calls` with a
+ * lobby model and JWT-signed call notifications (calls.ts).
  */
 
 import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
+import { CallsEmulator } from "./calls.ts";
 import { DeltaTokenCodec, type DeltaTokenState } from "./delta-token.ts";
 import { type EmuRequest, type EmuResponse, graphError, json, parsePrefer } from "./emulator-http.ts";
 import { renderEvent, renderMaster, type RenderOptions } from "./event-json.ts";
@@ -40,9 +42,12 @@ export type { DayOfWeek, EventInput, EventPatch, RecurrenceInput, RoomProcessing
 export type { FaultHandle, FaultRule, RouteKind } from "./fault-plan.ts";
 export type { AttachmentInput, MeetingMessageType, MessageInput } from "./mailbox-messages.ts";
 export type { Delivery, LifecycleEvent, Subscription } from "./subscription-hub.ts";
+export type { CallLobbyPlan, CallsKnobs, EmulatedCall } from "./calls.ts";
 
 export interface EmulatorClock {
   now(): Date;
+  /** When present (a test's fake clock), the calls lobby model runs its timers on it. */
+  setTimer?(at: Date, callback: () => void): () => void;
 }
 
 export interface GraphEmulatorOptions {
@@ -200,6 +205,8 @@ export class GraphEmulator {
   readonly #faults = new FaultPlan(() => this.#nextRandom() / 2 ** 32);
   readonly #codec: DeltaTokenCodec;
   readonly #hub: SubscriptionHub;
+  /** Cloud communications calls: lobby plan, knobs, recorded bodies and notifications. */
+  readonly calls: CallsEmulator;
   readonly #log: RecordedRequest[] = [];
   #stats: EmulatorStats = emptyStats();
   #globalLatencyMs = 0;
@@ -226,6 +233,12 @@ export class GraphEmulator {
       tenantId: this.tenantId,
       applicationId: this.#clientId,
       ...(options.validationTimeoutMs !== undefined ? { validationTimeoutMs: options.validationTimeoutMs } : {}),
+    });
+    this.calls = new CallsEmulator({
+      now: () => this.#now(),
+      ...(options.clock ? { clock: options.clock } : {}),
+      audience: () => this.#clientId,
+      publicRoot: this.publicRoot,
     });
   }
 
@@ -275,6 +288,8 @@ export class GraphEmulator {
     const server = this.#server;
     if (!server) return;
     this.#server = null;
+    this.calls.stopTimers();
+    await this.calls.idle();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
@@ -725,6 +740,9 @@ export class GraphEmulator {
       if (low.length === 2 || (low.length === 3 && low[2] === "reauthorize" && req.method === "POST")) {
         return { kind: "subscriptions", mailbox: null, handle: () => this.#subscription(req, seg[1]!, low.length === 3) };
       }
+    }
+    if (low[0] === "communications" && low[1] === "calls") {
+      return { kind: "calls", mailbox: null, handle: () => this.calls.handle(req, seg.slice(2)) };
     }
     if (low[0] === "places") {
       if (!get) return notAllowed;
@@ -1293,6 +1311,8 @@ export class GraphEmulator {
       return json(200, { stats: this.#stats, mailboxes: this.#mailboxes.size, rooms: this.#places.size, roomLists: this.#roomLists.size });
     }
     if (name === "requests" && req.method === "GET") return json(200, { requests: this.#log });
+    if (name === "openid" && req.method === "GET") return json(200, this.calls.openIdDocument(this.#url));
+    if (name === "jwks" && req.method === "GET") return json(200, this.calls.jwks());
     if (name === "faults" && req.method === "POST" && req.body && typeof req.body === "object") {
       this.#faults.add(req.body as FaultRule);
       return json(204, undefined);

@@ -1,0 +1,181 @@
+/**
+ * `sgj-burst-5k`: 5,000 SGJ sessions due at one instant, two BridgeScheduler instances (two
+ * stores, two lease owners, two connection pools) on real PostgreSQL, starting them against the
+ * bridge emulator over real HTTP on the wall clock.
+ *
+ * Metrics: lateness of each start request as the bridge receives it, relative to its due instant
+ * (`notBefore` = start - lead): p99 (main; target <= 1000 ms), p50 and max; `duplicates`
+ * (create requests beyond one per session: must be 0) and `not-started` (must be 0).
+ * Without a reachable PostgreSQL (DATABASE_URL, default postgres://127.0.0.1:5432/test) it runs
+ * on in-memory PGlite and says so on stderr.
+ */
+import { HttpMediaBridge } from "../bridge/adapters/http-media-bridge.ts";
+import { BridgeScheduler } from "../bridge/bridge-scheduler.ts";
+import { addMs, type CancelTimer, type Clock, systemClock } from "../core/clock.ts";
+import type { Join } from "../core/domain.ts";
+import type { MeetingUpsert, NewRoom, Room, Store } from "../core/ports/store.ts";
+import { BridgeEmulator } from "../emulators/bridge/bridge-emulator.ts";
+import { occurrenceKey, sessionIdFor } from "../join/dial-string.ts";
+import { createDatabase, type DatabaseHandle } from "../store/create-database.ts";
+import { migrateToLatest } from "../store/migrate.ts";
+import { PostgresStore } from "../store/postgres-store.ts";
+import { createTestPostgres, type TestPostgres } from "../test/support/test-database.ts";
+import { report } from "./report.ts";
+
+const SESSIONS = 5_000;
+const ROOMS = 500;
+const LEAD_SECONDS = 120;
+/** Time the instances get to claim and read ahead before the instant (within the 60 s claim window). */
+const DUE_IN_MS = 15_000;
+const TARGET_P99_MS = 1_000;
+
+function join(i: number): Join {
+  return {
+    provider: "teams",
+    url: `https://teams.microsoft.com/meet/${2288590034793 + i}?p=tok`,
+    sipUri: null,
+    teams: {
+      cloud: "commercial",
+      joinUrl: null,
+      shortUrl: `https://teams.microsoft.com/meet/${2288590034793 + i}?p=tok`,
+      threadId: null,
+      messageId: null,
+      tenantId: null,
+      organizerId: null,
+      meetingId: String(2288590034793 + i),
+      passcode: "Xy7pQ2",
+      cvi: null,
+    },
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+async function openDatabases(): Promise<{ a: DatabaseHandle; b: DatabaseHandle; pg: TestPostgres | null }> {
+  try {
+    const pg = await createTestPostgres("bench");
+    const a = await createDatabase(pg.url, { cwd: process.cwd(), poolSize: 10 });
+    await migrateToLatest(a.db);
+    const b = await createDatabase(pg.url, { cwd: process.cwd(), poolSize: 10 });
+    return { a, b, pg };
+  } catch (error) {
+    process.stderr.write(`sgj-burst-5k: PostgreSQL unavailable (${(error as Error).message}); running on in-memory PGlite\n`);
+    const a = await createDatabase("memory://", { cwd: process.cwd() });
+    await migrateToLatest(a.db);
+    return { a, b: a, pg: null };
+  }
+}
+
+async function seed(store: Store, start: Date, end: Date): Promise<Room[]> {
+  const now = systemClock.now();
+  await store.providers.add({ name: "bench", partner: "pexip", sipDomain: "video.contoso.example" }, now);
+  const inputs: NewRoom[] = Array.from({ length: ROOMS }, (_, i) => ({
+    mailbox: `room${i}@contoso.example`,
+    displayName: `Room ${i}`,
+    provider: "bench",
+    deviceFamily: "pull",
+    sipUri: `room${i}@video.contoso.example`,
+  }));
+  const added = await store.rooms.addMany(inputs, now);
+  if (!added.applied) throw new Error(`sgj-burst-5k: seeding rooms failed: ${JSON.stringify(added.problems.slice(0, 3))}`);
+  const rooms = added.rooms.map((r) => r.room);
+  const meetings: MeetingUpsert[] = [];
+  for (let i = 0; i < SESSIONS; i++) {
+    const room = rooms[i % ROOMS]!;
+    const key = occurrenceKey(room.mailbox, `bench-${i}`, null, start.toISOString());
+    meetings.push({
+      occurrenceKey: key,
+      roomId: room.id,
+      source: "graph",
+      sourceEventId: `evt-${i}`,
+      seriesMasterId: null,
+      icalUid: `bench-${i}`,
+      changeKey: null,
+      start,
+      end,
+      subject: `Meeting ${i}`,
+      organizerName: "Organizer",
+      organizerEmail: "organizer@fabrikam.example",
+      sensitivity: "normal",
+      cancelled: false,
+      declined: false,
+      join: join(i),
+      contentHash: `h${i}`,
+      route: "sgj",
+      dialString: `${sessionIdFor(key)}@sgj.otj.invalid`,
+      ivr: null,
+      rule: "teams-sgj",
+      subjectShown: `Meeting ${i}`,
+    });
+  }
+  for (let i = 0; i < meetings.length; i += 1_000) await store.meetings.upsert(meetings.slice(i, i + 1_000), now);
+  return rooms;
+}
+
+/** The wall clock moved by `offset` ms: the bench jumps to just before the instant once seeded. */
+class ShiftedClock implements Clock {
+  offset = 0;
+  now(): Date {
+    return new Date(Date.now() + this.offset);
+  }
+  setTimer(at: Date, callback: () => void): CancelTimer {
+    return systemClock.setTimer(new Date(at.getTime() - this.offset), callback);
+  }
+}
+
+export async function benchSgjBurst(): Promise<void> {
+  const { a, b, pg } = await openDatabases();
+  const storeA = new PostgresStore(a.db);
+  const storeB = new PostgresStore(b.db);
+  const clock = new ShiftedClock();
+  const emulator = new BridgeEmulator({ clock, token: "bench-token", hmacSecret: "bench-secret", plan: () => ({ kind: "never" }) });
+  emulator.knobs.loseCallbacks = true;
+  await emulator.start();
+  const schedulers: BridgeScheduler[] = [];
+  try {
+    const start = addMs(clock.now(), 3_600_000);
+    start.setMilliseconds(0);
+    const due = addMs(start, -LEAD_SECONDS * 1000);
+    const rooms = await seed(storeA, start, addMs(start, 30 * 60_000));
+    for (const store of [storeA, storeB]) {
+      schedulers.push(
+        new BridgeScheduler({
+          store,
+          clock,
+          bridge: new HttpMediaBridge({ baseUrl: emulator.url, token: "bench-token", hmacSecret: "bench-secret", timeoutMs: 10_000 }),
+          adapter: "http",
+          settings: { leadSeconds: LEAD_SECONDS, lobbyTimeoutSeconds: 900, lateStartSeconds: 300, endGraceSeconds: 0, endBufferMinutes: 0, callbackUrl: "http://127.0.0.1:9/v1/callbacks/bridge" },
+        }),
+      );
+    }
+    // The calendar side: both instances sync every room (the second changes nothing).
+    for (let i = 0; i < rooms.length; i += 50) {
+      await Promise.all(rooms.slice(i, i + 50).flatMap((r) => schedulers.map((s) => s.syncRoom(r.id))));
+    }
+    // Jump to just before the instant, then one engine tick on each instance at the same moment.
+    clock.offset = due.getTime() - DUE_IN_MS - Date.now();
+    await Promise.all(schedulers.map((s) => s.tick()));
+    const deadline = Date.now() + DUE_IN_MS + 60_000;
+    while (emulator.sessions.size < SESSIONS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await Promise.all(schedulers.map((s) => s.idle()));
+
+    const lateness = [...emulator.sessions.values()].map((s) => s.createdAt - Date.parse(s.request.notBefore)).sort((x, y) => x - y);
+    const distinct = new Set([...emulator.sessions.values()].map((s) => s.request.sessionId)).size;
+    const p99 = percentile(lateness, 99);
+    report({ bench: "sgj-burst-5k", metric: "p99-lateness", value: p99, unit: "ms", baseline: TARGET_P99_MS, ratio: p99 / TARGET_P99_MS });
+    report({ bench: "sgj-burst-5k", metric: "p50-lateness", value: percentile(lateness, 50), unit: "ms", baseline: null, ratio: null });
+    report({ bench: "sgj-burst-5k", metric: "max-lateness", value: lateness.at(-1) ?? Number.NaN, unit: "ms", baseline: null, ratio: null });
+    report({ bench: "sgj-burst-5k", metric: "duplicates", value: emulator.creates - distinct, unit: "requests", baseline: 0, ratio: null });
+    report({ bench: "sgj-burst-5k", metric: "not-started", value: SESSIONS - distinct, unit: "sessions", baseline: 0, ratio: null });
+  } finally {
+    for (const s of schedulers) s.abandon();
+    await Promise.all(schedulers.map((s) => s.idle()));
+    await emulator.stop();
+    if (b !== a) await b.close();
+    await a.close();
+    await pg?.drop();
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * Validates the JWT on Graph call notifications (INTERFACES.md 12.1): `Authorization: Bearer
+ * <JWT>`, RS256, issuer `bridge.graph.jwtIssuer` (default `https://api.botframework.com`),
+ * audience `graph.clientId`, signed with a key listed by the JWKS that the OpenID configuration
+ * at `bridge.graph.openIdConfigUrl` names. Keys are cached and fetched again when a token names
+ * an unknown `kid` (at most once per `minRefetchMs`, so forged kids cannot make us hammer the
+ * key endpoint). The emulator serves its own OpenID document, so tests verify real signatures.
+ */
+import { createPublicKey, type KeyObject, verify } from "node:crypto";
+import type { Clock } from "../core/clock.ts";
+
+export const DEFAULT_GRAPH_CALL_ISSUER = "https://api.botframework.com";
+export const DEFAULT_GRAPH_CALL_OPENID_URL = "https://api.aps.skype.com/v1/.well-known/OpenIdConfiguration";
+
+export interface GraphCallJwtConfig {
+  issuer: string;
+  /** `graph.clientId`. */
+  audience: string;
+  openIdConfigUrl: string;
+  /** Allowed clock difference for `exp`/`nbf` (default 300 s). */
+  clockSkewSeconds?: number;
+  /** Shortest interval between two key fetches for unknown kids (default 10 s). */
+  minRefetchMs?: number;
+  /** Keys are fetched again after this long even when every kid is known (default 24 h). */
+  maxKeyAgeMs?: number;
+  /** Per fetch (default 10 s). */
+  timeoutMs?: number;
+}
+
+export type JwtCheck = { ok: true; claims: Record<string, unknown> } | { ok: false; reason: string };
+
+interface Jwk {
+  kty?: string;
+  kid?: string;
+  use?: string;
+  n?: string;
+  e?: string;
+}
+
+function decodeJson(part: string): Record<string, unknown> | null {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(part, "base64url").toString("utf8"));
+    return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+export class GraphCallJwtVerifier {
+  private keys = new Map<string, KeyObject>();
+  private fetchedAt = Number.NEGATIVE_INFINITY;
+  private refreshing: Promise<void> | null = null;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(
+    private readonly config: GraphCallJwtConfig,
+    private readonly deps: { clock: Clock; fetch?: typeof fetch },
+  ) {
+    this.fetchImpl = deps.fetch ?? globalThis.fetch;
+  }
+
+  /** Checks an `Authorization` header value. Never throws: a key fetch failure is a rejection. */
+  async verify(authorization: string | undefined | null): Promise<JwtCheck> {
+    const match = /^Bearer\s+([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/.exec(authorization?.trim() ?? "");
+    if (!match) return { ok: false, reason: "no bearer JWT" };
+    const [, h, p, s] = match as unknown as [string, string, string, string];
+    const header = decodeJson(h);
+    const claims = decodeJson(p);
+    if (header === null || claims === null) return { ok: false, reason: "malformed JWT" };
+    if (header["alg"] !== "RS256") return { ok: false, reason: `unexpected alg ${String(header["alg"])}` };
+    const kid = typeof header["kid"] === "string" ? header["kid"] : null;
+    if (kid === null) return { ok: false, reason: "JWT without kid" };
+    const key = await this.key(kid);
+    if (key === null) return { ok: false, reason: `unknown signing key ${kid}` };
+    if (!verify("RSA-SHA256", Buffer.from(`${h}.${p}`), key, Buffer.from(s, "base64url"))) return { ok: false, reason: "bad signature" };
+    if (claims["iss"] !== this.config.issuer) return { ok: false, reason: "wrong issuer" };
+    const aud = claims["aud"];
+    if (!(aud === this.config.audience || (Array.isArray(aud) && aud.includes(this.config.audience)))) return { ok: false, reason: "wrong audience" };
+    const now = this.deps.clock.now().getTime() / 1000;
+    const skew = this.config.clockSkewSeconds ?? 300;
+    if (typeof claims["exp"] !== "number" || claims["exp"] + skew < now) return { ok: false, reason: "expired" };
+    if (typeof claims["nbf"] === "number" && claims["nbf"] - skew > now) return { ok: false, reason: "not yet valid" };
+    return { ok: true, claims };
+  }
+
+  private async key(kid: string): Promise<KeyObject | null> {
+    if (this.refreshing !== null) await this.refreshing;
+    const now = this.deps.clock.now().getTime();
+    const stale = now - this.fetchedAt > (this.config.maxKeyAgeMs ?? 86_400_000);
+    if (!this.keys.has(kid) || stale) {
+      if (stale || now - this.fetchedAt >= (this.config.minRefetchMs ?? 10_000)) await this.refresh();
+    }
+    return this.keys.get(kid) ?? null;
+  }
+
+  private refresh(): Promise<void> {
+    this.refreshing ??= this.load().finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  private async load(): Promise<void> {
+    this.fetchedAt = this.deps.clock.now().getTime();
+    try {
+      const openId = await this.getJson(this.config.openIdConfigUrl);
+      const jwksUri = openId?.["jwks_uri"];
+      if (typeof jwksUri !== "string") return;
+      const jwks = await this.getJson(jwksUri);
+      const list = Array.isArray(jwks?.["keys"]) ? (jwks["keys"] as Jwk[]) : [];
+      const keys = new Map<string, KeyObject>();
+      for (const jwk of list) {
+        if (jwk.kty !== "RSA" || typeof jwk.kid !== "string" || !jwk.n || !jwk.e || (jwk.use !== undefined && jwk.use !== "sig")) continue;
+        try {
+          keys.set(jwk.kid, createPublicKey({ key: { kty: "RSA", n: jwk.n, e: jwk.e }, format: "jwk" }));
+        } catch {
+          // A key we cannot read is skipped; the others still verify.
+        }
+      }
+      if (keys.size > 0) this.keys = keys;
+    } catch {
+      // Unreachable key endpoint: keep the keys we have; unknown kids are rejected.
+    }
+  }
+
+  private async getJson(url: string): Promise<Record<string, unknown> | null> {
+    const response = await this.fetchImpl(url, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(this.config.timeoutMs ?? 10_000) });
+    if (!response.ok) return null;
+    const body: unknown = await response.json();
+    return body !== null && typeof body === "object" ? (body as Record<string, unknown>) : null;
+  }
+}

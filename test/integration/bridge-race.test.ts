@@ -1,0 +1,197 @@
+/**
+ * Scale-out and crash safety of the BridgeScheduler on real PostgreSQL: two instances (two
+ * stores, two lease owners, two connection pools) racing for the same sessions, and an engine
+ * killed while its room waits in the lobby, resumed by a new instance. The bridge emulator counts
+ * every create: each occurrence is started exactly once.
+ */
+import { sql } from "kysely";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { HttpMediaBridge } from "../../bridge/adapters/http-media-bridge.ts";
+import { BridgeScheduler, type BridgeSchedulerOptions } from "../../bridge/bridge-scheduler.ts";
+import { BridgeCallbacks } from "../../bridge/callbacks.ts";
+import type { Room, Store } from "../../core/ports/store.ts";
+import { BridgeEmulator } from "../../emulators/bridge/bridge-emulator.ts";
+import { FakeClock } from "../support/fake-clock.ts";
+import { openTestStore, type TestStore } from "../support/test-database.ts";
+import { CallbackReceiver, meetingRow, runUntil, seedRoom, settle } from "./bridge-harness.ts";
+
+const SECRET = "race-secret";
+const TOKEN = "race-token";
+
+let db: TestStore;
+let other: { store: Store; close(): Promise<void> };
+let clock: FakeClock;
+let bridgeEmu: BridgeEmulator;
+let receiver: CallbackReceiver;
+let room: Room;
+const schedulers: BridgeScheduler[] = [];
+
+beforeAll(async () => {
+  db = await openTestStore("postgres");
+  other = await db.openAnother();
+});
+afterAll(async () => {
+  await other?.close();
+  await db?.close();
+});
+
+function makeScheduler(store: Store, overrides: Partial<BridgeSchedulerOptions> = {}): BridgeScheduler {
+  const s = new BridgeScheduler({
+    store,
+    clock,
+    bridge: new HttpMediaBridge({ baseUrl: bridgeEmu.url, token: TOKEN, hmacSecret: SECRET, timeoutMs: 10_000 }),
+    adapter: "http",
+    settings: { leadSeconds: 120, lobbyTimeoutSeconds: 900, lateStartSeconds: 300, endGraceSeconds: 0, endBufferMinutes: 0, callbackUrl: `${receiver.url}/v1/callbacks/bridge` },
+    ...overrides,
+  });
+  schedulers.push(s);
+  return s;
+}
+
+/** Points the callback route at an instance (the live engine behind the load balancer). */
+function routeCallbacksTo(s: BridgeScheduler): BridgeCallbacks {
+  const callbacks = new BridgeCallbacks({ actions: s.actions, hmacSecret: SECRET, graphJwt: null });
+  receiver.callbacks = callbacks;
+  return callbacks;
+}
+
+const activity = () => bridgeEmu.bodies.length + bridgeEmu.callbacksSent.length + receiver.statuses.length;
+const settleAll = () => settle(clock, [...schedulers, bridgeEmu, ...(receiver.callbacks ? [receiver.callbacks] : [])], activity);
+
+async function seedMeetings(count: number, start: string, end: string, prefix: string): Promise<string[]> {
+  const rows = Array.from({ length: count }, (_, i) => meetingRow(room, { uid: `${prefix}-${i}`, start, end }));
+  await db.store.meetings.upsert(rows, clock.now());
+  return rows.map((r) => r.occurrenceKey);
+}
+
+beforeEach(async () => {
+  await db.truncate();
+  clock = new FakeClock("2025-03-04T08:00:00.000Z");
+  bridgeEmu = new BridgeEmulator({ clock, token: TOKEN, hmacSecret: SECRET });
+  await bridgeEmu.start();
+  receiver = new CallbackReceiver();
+  await receiver.start();
+  room = await seedRoom(db.store, clock.now(), { deviceUrl: null });
+});
+
+afterEach(async () => {
+  for (const s of schedulers.splice(0)) {
+    s.abandon();
+    await s.idle();
+  }
+  receiver.callbacks = null;
+  await bridgeEmu.stop();
+  await receiver.stop();
+});
+
+describe("two scheduler instances", () => {
+  it("race for 200 sessions due at the same second: disjoint claims, each started exactly once", async () => {
+    bridgeEmu.knobs.loseCallbacks = true;
+    const a = makeScheduler(db.store, { batchSize: 20 });
+    const b = makeScheduler(other.store, { batchSize: 20 });
+    const keys = await seedMeetings(200, "2025-03-04T09:00:00.000Z", "2025-03-04T09:30:00.000Z", "race");
+    await Promise.all([a.syncRoom(room.id, clock.now()), b.syncRoom(room.id, clock.now())]);
+    clock.advanceTo(new Date("2025-03-04T08:57:30.000Z"));
+    await Promise.all([db.store, other.store].flatMap((s) => [s.ping(), s.ping()]));
+    const [ra, rb] = await Promise.all([a.tick(), b.tick()]);
+    expect(ra.claimed + rb.claimed).toBe(200);
+    expect(a.armedCount + b.armedCount).toBe(200);
+    const owners = (await db.store.bridgeSessions.list()).map((s) => s.leaseOwner);
+    expect(owners.filter((o) => o === db.store.owner)).toHaveLength(ra.claimed);
+    expect(owners.filter((o) => o === other.store.owner)).toHaveLength(rb.claimed);
+
+    // A stalls past its lease (a long GC pause): B reclaims A's sessions while A's timers are still armed.
+    await sql`update bridge_session set lease_expires_at = ${new Date("2025-03-04T08:57:30.000Z")} where lease_owner = ${db.store.owner}`.execute(db.handle.db);
+    const again = await b.tick();
+    expect(again.claimed).toBe(ra.claimed);
+    expect(b.armedCount).toBe(200);
+    expect(a.armedCount).toBe(ra.claimed);
+
+    clock.advanceTo(new Date("2025-03-04T08:58:00.000Z"));
+    await settleAll();
+    const created = [...bridgeEmu.sessions.values()].map((s) => s.request.sessionId);
+    expect(bridgeEmu.creates).toBe(200);
+    expect(new Set(created).size).toBe(200);
+    const sessions = await db.store.bridgeSessions.list();
+    expect(sessions.every((s) => s.state === "starting" && s.attempts === 1 && s.externalId !== null)).toBe(true);
+    expect(sessions.map((s) => s.occurrenceKey).sort()).toEqual([...keys].sort());
+    const starts = await db.store.eventLog.list({ kind: "bridge.starting", limit: 1000 });
+    expect(starts).toHaveLength(200);
+  });
+
+  it("even two instances that both believe they hold every claim start each session once (compare-and-set)", async () => {
+    bridgeEmu.knobs.loseCallbacks = true;
+    const twin = await db.openAnother({ owner: db.store.owner });
+    try {
+      const a = makeScheduler(db.store);
+      const b = makeScheduler(twin.store);
+      await seedMeetings(200, "2025-03-04T09:00:00.000Z", "2025-03-04T09:30:00.000Z", "twin");
+      await a.syncRoom(room.id, clock.now());
+      clock.advanceTo(new Date("2025-03-04T08:57:30.000Z"));
+      expect((await a.tick()).claimed).toBe(200);
+      await sql`update bridge_session set lease_expires_at = ${clock.now()}`.execute(db.handle.db);
+      expect((await b.tick()).claimed).toBe(200);
+      clock.advanceTo(new Date("2025-03-04T08:58:00.000Z"));
+      await settleAll();
+      expect(bridgeEmu.creates).toBe(200);
+      expect(new Set([...bridgeEmu.sessions.values()].map((s) => s.request.sessionId)).size).toBe(200);
+      expect(await db.store.eventLog.list({ kind: "bridge.starting", limit: 1000 })).toHaveLength(200);
+    } finally {
+      await twin.close();
+    }
+  });
+
+  it("an engine killed while the room waits in the lobby is resumed by a new instance: no second start", async () => {
+    bridgeEmu.plan = () => ({ kind: "admit", afterMs: 5 * 60_000 });
+    const a = makeScheduler(db.store);
+    routeCallbacksTo(a);
+    const [key] = await seedMeetings(1, "2025-03-04T09:00:00.000Z", "2025-03-04T09:30:00.000Z", "crash");
+    await a.syncRoom(room.id, clock.now());
+    await runUntil(clock, "2025-03-04T08:59:00.000Z", [a], settleAll);
+    expect((await db.store.bridgeSessions.get(key!))?.state).toBe("lobby");
+
+    a.abandon(); // killed: no shutdown, nothing released
+    const b = makeScheduler(other.store);
+    routeCallbacksTo(b);
+    await b.syncRoom(room.id, clock.now());
+    await runUntil(clock, "2025-03-04T09:04:00.000Z", [b], settleAll);
+    expect((await db.store.bridgeSessions.get(key!))?.state).toBe("admitted");
+    await runUntil(clock, "2025-03-04T09:30:00.000Z", [b], settleAll);
+    const s = await db.store.bridgeSessions.get(key!);
+    expect(s).toMatchObject({ state: "ended", attempts: 1 });
+    expect(bridgeEmu.creates).toBe(1);
+    // Both sides end it at notAfter: the bridge by itself, or otj's stop request, whichever comes first.
+    expect([...bridgeEmu.sessions.values()][0]!.state).toBe("ended");
+  });
+
+  it("a claim held by a crashed instance is reclaimed after its lease and started once", async () => {
+    bridgeEmu.knobs.loseCallbacks = true;
+    const a = makeScheduler(db.store);
+    const [key] = await seedMeetings(1, "2025-03-04T09:00:00.000Z", "2025-03-04T09:30:00.000Z", "lease");
+    await a.syncRoom(room.id, clock.now());
+    clock.advanceTo(new Date("2025-03-04T08:57:30.000Z"));
+    expect((await a.tick()).claimed).toBe(1);
+    a.abandon();
+    const b = makeScheduler(other.store);
+    await runUntil(clock, "2025-03-04T09:00:20.000Z", [b], settleAll);
+    expect(bridgeEmu.creates).toBe(0);
+    await runUntil(clock, "2025-03-04T09:00:40.000Z", [b], settleAll);
+    expect(bridgeEmu.creates).toBe(1);
+    expect(await db.store.bridgeSessions.get(key!)).toMatchObject({ state: "starting", attempts: 1 });
+  });
+
+  it("a session a crashed instance left in starting is never started again", async () => {
+    const [key] = await seedMeetings(1, "2025-03-04T09:00:00.000Z", "2025-03-04T09:30:00.000Z", "mid");
+    const a = makeScheduler(db.store);
+    await a.syncRoom(room.id, clock.now());
+    a.abandon();
+    // The crash came between the compare-and-set to starting and the start request.
+    clock.advanceTo(new Date("2025-03-04T08:58:00.000Z"));
+    await db.store.bridgeSessions.claimDue(clock.now(), 10, { leaseMs: 60_000 });
+    await a.actions.apply(key!, { type: "start" });
+    const b = makeScheduler(other.store);
+    await runUntil(clock, "2025-03-04T09:13:00.000Z", [b], settleAll, { stepMs: 10_000 });
+    expect(bridgeEmu.creates).toBe(0);
+    expect((await db.store.bridgeSessions.get(key!))?.state).toBe("timeout");
+  });
+});
