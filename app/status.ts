@@ -84,7 +84,15 @@ export async function buildStatus(store: Store, now: Date, s: StatusSettings): P
   }
   const byId = new Map(rooms.map((r) => [r.id, r.mailbox]));
   const sessions = await store.bridgeSessions.list();
+  // A guest join that could not happen is an alarm on its room (e.g. no bridge configured).
   const since = now.getTime() - 86_400_000;
+  for (const b of sessions) {
+    if (b.state !== "failed" || !b.lastErrorCode || b.updatedAt.getTime() < since) continue;
+    const entry = out.rooms.find((r) => r.mailbox === byId.get(b.roomId));
+    if (entry && !entry.alarms.some((a) => a.code === b.lastErrorCode)) {
+      entry.alarms.push({ code: b.lastErrorCode, since: b.updatedAt.toISOString(), message: b.lastError ?? "SIP Guest Join session failed" });
+    }
+  }
   for (const b of sessions) {
     if (b.notAfter.getTime() < since) continue;
     out.bridgeSessions.push({

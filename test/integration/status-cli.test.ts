@@ -12,6 +12,16 @@ beforeAll(async () => {
   await db.store.deviceStates.setDesired(room.id, "h1", now);
   await db.store.deviceStates.claimDue(now, 10);
   await db.store.deviceStates.recordFailed(room.id, { code: "OTJ_DEVICE_AUTH", message: "device answered HTTP 401", retryAt: new Date(now.getTime() + 60_000) }, now);
+  const { room: ext } = await db.store.rooms.add({ mailbox: "room102@contoso.example", displayName: "Room 102", provider: "webex", deviceFamily: "pull" }, now);
+  await db.store.bridgeSessions.schedule(
+    { occurrenceKey: "room102@contoso.example|u1|x", sessionId: "sgj_0123456789ab", roomId: ext.id, dueAt: now, notAfter: new Date(now.getTime() + 3_600_000), dialString: "sgj_0123456789ab@sgj.otj.invalid" },
+    now,
+  );
+  await db.store.bridgeSessions.transition(
+    "room102@contoso.example|u1|x",
+    { to: "failed", patch: { lastErrorCode: "OTJ_BRIDGE_NOT_CONFIGURED", lastError: "no bridge adapter configured", endedReason: "not configured" } },
+    now,
+  );
 });
 afterAll(async () => {
   await db.close();
@@ -25,6 +35,13 @@ describe("otj status", () => {
     const s = JSON.parse(r.stdout) as StatusOutput;
     expect(s.rooms[0]).toMatchObject({ mailbox: "room101@contoso.example", device: { family: "xapi", state: "error" }, lastPoll: { outcome: "never" } });
     expect(s.rooms[0]!.alarms).toEqual([{ code: "OTJ_DEVICE_AUTH", since: expect.any(String), message: "device answered HTTP 401" }]);
+  });
+
+  it("raises an alarm on the room of a guest join that could not happen", async () => {
+    const s = JSON.parse((await runCli(["status", "--json", "--database-url", db.url])).stdout) as StatusOutput;
+    const room = s.rooms.find((r) => r.mailbox === "room102@contoso.example")!;
+    expect(room.alarms).toEqual([{ code: "OTJ_BRIDGE_NOT_CONFIGURED", since: expect.any(String), message: "no bridge adapter configured" }]);
+    expect(s.bridgeSessions).toEqual([expect.objectContaining({ sessionId: "sgj_0123456789ab", state: "failed", mailbox: "room102@contoso.example" })]);
   });
 
   it("prints a readable table without --json", async () => {
