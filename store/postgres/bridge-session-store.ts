@@ -22,6 +22,19 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
     now: Date,
     options?: StoreCallOptions,
   ): Promise<{ session: BridgeSession; change: "created" | "rescheduled" | "unchanged" }> {
+    // Two instances inserting the same new session race on the session id's unique index, which
+    // ON CONFLICT (occurrence_key) does not arbitrate; the loser retries and finds the row.
+    return this.scheduleOnce(session, now, options).catch((error: unknown) => {
+      if ((error as { code?: string }).code !== "OTJ_STORE_CONFLICT") throw error;
+      return this.scheduleOnce(session, now, options);
+    });
+  }
+
+  private scheduleOnce(
+    session: ScheduleBridgeSession,
+    now: Date,
+    options?: StoreCallOptions,
+  ): Promise<{ session: BridgeSession; change: "created" | "rescheduled" | "unchanged" }> {
     return guard(options, async () => {
       const row = await this.ctx.db
         .insertInto("bridge_session")
