@@ -24,7 +24,7 @@ export function resolveTimeZone(tzid: string | null | undefined): string | null 
   // Some writers prefix a vendor path, e.g. "/mozilla.org/20050126_1/Europe/Berlin".
   const slashTail = /([A-Za-z_]+\/[A-Za-z_+-]+(?:\/[A-Za-z_+-]+)?)$/.exec(name);
   let result: string | null = null;
-  if (/^(?:utc|gmt|z|etc\/utc|coordinated universal time|utc standard time)$/i.test(name)) result = "UTC";
+  if (/^(?:utc|gmt|z|etc\/utc|etc\/gmt|tzone:\/\/microsoft\/utc|coordinated universal time|utc standard time)$/i.test(name)) result = "UTC";
   else if (name.includes("/") && isIana(name)) result = name;
   else {
     const windows = findIana(name);

@@ -4,7 +4,7 @@
  * before parsing (identity, time, state).
  */
 
-import { findIana } from "windows-iana";
+import { resolveTimeZone, wallTimeToUtc } from "../../parser/timezone.ts";
 import type { Person, Sensitivity } from "../../core/domain.ts";
 import type { OccurrenceKind, RoomResponse, SourceOccurrence } from "../../core/ports/calendar-source.ts";
 
@@ -106,7 +106,6 @@ export function graphDateTime(value: unknown): string | null {
 }
 
 const LOCAL = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?$/;
-const UTC_NAMES: ReadonlySet<string> = new Set(["utc", "etc/utc", "etc/gmt", "gmt", "z", "tzone://microsoft/utc", "coordinated universal time"]);
 
 /**
  * Reads a wall-clock `dateTime` (no offset, 7 fraction digits as Graph writes it) in `timeZone`
@@ -121,54 +120,10 @@ export function graphDateTimeToIso(dateTime: string, timeZone: string): string |
   const m = LOCAL.exec(dateTime);
   if (!m) return null;
   const fraction = (m[7] ?? "").padEnd(3, "0").slice(0, 3);
-  const wall = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0), Number(fraction));
-  if (Number.isNaN(wall)) return null;
-  const zone = ianaZone(timeZone);
+  if (Number.isNaN(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])))) return null;
+  const zone = resolveTimeZone(timeZone);
   if (zone === null) return null;
-  if (zone === "UTC") return new Date(wall).toISOString();
-  // Two passes settle the offset on both sides of a DST change.
-  const first = wall - zoneOffsetMs(zone, wall);
-  const utc = wall - zoneOffsetMs(zone, first);
-  return new Date(utc).toISOString();
-}
-
-function ianaZone(timeZone: string): string | null {
-  const name = timeZone.trim();
-  if (UTC_NAMES.has(name.toLowerCase())) return "UTC";
-  if (formatterFor(name)) return name;
-  const candidate = findIana(name)[0];
-  return candidate && formatterFor(candidate) ? candidate : null;
-}
-
-// Intl.DateTimeFormat construction is costly; one formatter per zone name is reused.
-const formatters = new Map<string, Intl.DateTimeFormat | null>();
-
-function formatterFor(zone: string): Intl.DateTimeFormat | null {
-  let f = formatters.get(zone);
-  if (f === undefined) {
-    try {
-      f = new Intl.DateTimeFormat("en-US", {
-        timeZone: zone,
-        hourCycle: "h23",
-        year: "numeric",
-        month: "2-digit",
-        day: "2-digit",
-        hour: "2-digit",
-        minute: "2-digit",
-        second: "2-digit",
-      });
-    } catch {
-      f = null;
-    }
-    formatters.set(zone, f);
-  }
-  return f;
-}
-
-/** The zone's offset from UTC (ms, east positive) at the instant `utcMs`. */
-function zoneOffsetMs(zone: string, utcMs: number): number {
-  const parts: Record<string, number> = {};
-  for (const p of formatterFor(zone)!.formatToParts(new Date(utcMs))) if (p.type !== "literal") parts[p.type] = Number(p.value);
-  const asUtc = Date.UTC(parts["year"]!, parts["month"]! - 1, parts["day"]!, parts["hour"]!, parts["minute"]!, parts["second"]!);
-  return asUtc - (utcMs - (((utcMs % 1000) + 1000) % 1000));
+  // The parser's conversion (RFC 5545 rules in DST gaps and overlaps), plus Graph's fraction.
+  const utc = wallTimeToUtc({ year: Number(m[1]), month: Number(m[2]), day: Number(m[3]), hour: Number(m[4]), minute: Number(m[5]), second: Number(m[6] ?? 0) }, zone);
+  return new Date(utc + Number(fraction)).toISOString();
 }
