@@ -122,7 +122,12 @@ export class Engine {
       endBufferMinutes: config.join.endBufferMinutes,
       windowFutureDays: config.poll.windowFutureDays,
     };
-    this.dispatcher = new JoinDispatcher({ store: this.store, pusher, clock, settings, logger: this.log });
+    this.dispatcher = new JoinDispatcher({ store: this.store, pusher, clock, settings, logger: this.log, onPush: (result) => this.metrics.pushes.inc({ result }) });
+    this.metrics.watchBridgeSessions(async () => {
+      const counts: Record<string, number> = {};
+      for (const s of await this.store.bridgeSessions.list()) counts[s.state] = (counts[s.state] ?? 0) + 1;
+      return counts;
+    });
 
     this.source = this.options.source !== undefined ? this.options.source : this.defaultSource();
     const bridge = this.options.bridge !== undefined ? this.options.bridge : this.defaultBridge();
@@ -153,7 +158,17 @@ export class Engine {
     if (this.source) {
       this.poller = new CalendarPoller(
         { poll: config.poll, rules },
-        { store: this.store, source: this.source, clock, sink, logger: this.log.child({ component: "poller" }) },
+        {
+          store: this.store,
+          source: this.source,
+          clock,
+          sink,
+          logger: this.log.child({ component: "poller" }),
+          onRound: (report) => {
+            this.metrics.pollRounds.inc({ outcome: "ok" }, report.ok);
+            this.metrics.pollRounds.inc({ outcome: "error" }, report.failed);
+          },
+        },
       );
     } else {
       this.graphReady = "graph.tenantId, graph.clientId and graph.clientSecret are not configured";

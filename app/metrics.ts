@@ -7,7 +7,24 @@ export class EngineMetrics {
   readonly graphRequests = new Counter({ name: "otj_graph_requests_total", help: "Graph requests by HTTP status", labelNames: ["status"], registers: [this.registry] });
   readonly throttleWaits = new Counter({ name: "otj_graph_throttle_wait_seconds_total", help: "Seconds spent waiting on Graph throttling", registers: [this.registry] });
   readonly pushes = new Counter({ name: "otj_device_pushes_total", help: "Device pushes by result", labelNames: ["result"], registers: [this.registry] });
-  readonly bridgeSessions = new Gauge({ name: "otj_bridge_sessions", help: "Bridge sessions by state", labelNames: ["state"], registers: [this.registry] });
+  private countSessions: (() => Promise<Record<string, number>>) | null = null;
+  readonly bridgeSessions = new Gauge({
+    name: "otj_bridge_sessions",
+    help: "Bridge sessions by state",
+    labelNames: ["state"],
+    registers: [this.registry],
+    collect: async () => {
+      if (!this.countSessions) return;
+      const counts = await this.countSessions().catch(() => ({}) as Record<string, number>);
+      this.bridgeSessions.reset();
+      for (const [state, n] of Object.entries(counts)) this.bridgeSessions.set({ state }, n);
+    },
+  });
+
+  /** Where the bridge-session gauge reads its counts at scrape time. */
+  watchBridgeSessions(count: () => Promise<Record<string, number>>): void {
+    this.countSessions = count;
+  }
   readonly lateness = new Histogram({
     name: "otj_bridge_start_lateness_seconds",
     help: "Lateness of bridge session starts",

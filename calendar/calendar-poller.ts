@@ -74,6 +74,8 @@ export interface CalendarPollerDeps {
   readonly scheduleTick?: TickScheduler;
   /** For backoff jitter; default Math.random. */
   readonly random?: () => number;
+  /** Called with every finished round (metrics). */
+  readonly onRound?: (report: RoundReport) => void;
 }
 
 /** One room's result in a round. */
@@ -161,6 +163,7 @@ export class CalendarPoller {
   readonly #logger: PollerLogger | undefined;
   readonly #scheduleTick: TickScheduler;
   readonly #random: () => number;
+  readonly #onRound: ((report: RoundReport) => void) | undefined;
   readonly #poll: PollSettings;
   readonly #rules: readonly CompiledRule[];
   readonly #leaseMs: number;
@@ -192,6 +195,7 @@ export class CalendarPoller {
     this.#logger = deps.logger;
     this.#scheduleTick = deps.scheduleTick ?? cronScheduler;
     this.#random = deps.random ?? Math.random;
+    this.#onRound = deps.onRound;
     this.#leaseMs = options.leaseMs ?? poll.roundBudgetSeconds * 1000 + 60_000;
     this.#leaseBatch = options.leaseBatch ?? Math.max(2 * poll.maxInFlight, 50);
     this.#baseBackoffMs = options.baseBackoffMs ?? 15_000;
@@ -350,6 +354,7 @@ export class CalendarPoller {
         "poll round",
       );
     }
+    this.#onRound?.(report);
     return report;
   }
 

@@ -27,6 +27,8 @@ export interface JoinDispatcherOptions {
   /** Claims per tick and pushes in flight at once. */
   batchSize?: number;
   concurrency?: number;
+  /** Called after each push attempt (metrics). */
+  onPush?: (result: "ok" | "error") => void;
 }
 
 export interface TickReport {
@@ -119,6 +121,7 @@ export class JoinDispatcher {
         { at: this.options.clock.now(), kind: "device.pushed", roomId: room.id, message: `${bookings.length} booking(s) on ${room.device.family} device`, data: { hash } },
       ]);
       this.logger.info({ component: "dispatcher", roomId: room.id, bookings: bookings.length }, "device updated");
+      this.options.onPush?.("ok");
       return recorded;
     } catch (error) {
       const e = toOtjError(error, "OTJ_DEVICE_UNREACHABLE");
@@ -131,6 +134,7 @@ export class JoinDispatcher {
         { at, kind: "device.push-failed", roomId: room.id, message: `${e.code}: ${e.message}`, data: { attempts, retryInMs: delay } },
       ]);
       this.logger.warn({ component: "dispatcher", roomId: room.id, code: e.code, attempts }, "device push failed");
+      this.options.onPush?.("error");
       return false;
     }
   }

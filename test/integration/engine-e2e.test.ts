@@ -140,6 +140,14 @@ describe("engine end to end", () => {
     expect(device.everHeld.has(bookingId(s.rooms[0]!.meetings.find((m) => m.route === "sgj")!.occurrenceKey))).toBe(true);
   });
 
+  it("exposes what happened as Prometheus metrics", async () => {
+    const text = await (await fetch(`http://127.0.0.1:${engine.port}/metrics`)).text();
+    const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? Number.NaN);
+    expect(value(/^otj_poll_rounds_total\{outcome="ok"\} (\d+)/m)).toBeGreaterThan(0);
+    expect(value(/^otj_device_pushes_total\{result="ok"\} (\d+)/m)).toBeGreaterThanOrEqual(3);
+    expect(text).toMatch(/^otj_bridge_sessions\{state="[a-z]+"\} \d+/m);
+  });
+
   it("never logs secrets, passcodes or device passwords", () => {
     const all = logLines.join("");
     expect(all.length).toBeGreaterThan(0);
