@@ -43,6 +43,8 @@ export interface SgjScheduler {
   tick(signal?: AbortSignal): Promise<unknown>;
   /** Releases claims; live sessions keep running (the next instance resumes them). */
   shutdown(): Promise<void>;
+  /** Resolves when no start, stop or callback work is in flight (tests, the demo). */
+  idle(): Promise<void>;
 }
 
 export interface EngineCallbacks {

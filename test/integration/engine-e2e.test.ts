@@ -15,6 +15,8 @@ import { CiscoDeviceEmulator } from "../../emulators/cisco-device/cisco-device-e
 import { GraphEmulator } from "../../emulators/graph/graph-emulator.ts";
 import { classicUrl, teamsHtmlV4, teamsHtmlV5 } from "../../emulators/invite-factory.ts";
 import { bookingId } from "../../join/device-bookings.ts";
+import { createDatabase } from "../../store/create-database.ts";
+import { PostgresStore } from "../../store/postgres-store.ts";
 import { createTestPostgres, type TestPostgres } from "../support/test-database.ts";
 
 const at = (hhmm: string) => `2026-03-02T${hhmm}:00.000Z`;
@@ -79,7 +81,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await engine?.stop();
+  await engine?.stop().catch(() => undefined);
   await bridge?.stop();
   await device?.stop();
   await graph?.stop();
@@ -140,12 +142,68 @@ describe("engine end to end", () => {
     expect(device.everHeld.has(bookingId(s.rooms[0]!.meetings.find((m) => m.route === "sgj")!.occurrenceKey))).toBe(true);
   });
 
+  it("at meeting time the bridge joins as a guest, waits in the lobby, is admitted, and ends with the meeting", async () => {
+    const sessionOf = async () => (await status()).bridgeSessions.find((b) => b.mailbox === "room101@contoso.example");
+    expect((await sessionOf())?.state).toBe("scheduled");
+    const scheduler = engine.scheduler!;
+    const settle = async () => {
+      // Timers due "now" on the manual clock fire on the next advance; callbacks are real HTTP.
+      for (let i = 0; i < 3; i++) {
+        await scheduler.idle();
+        clock.advance(0);
+        await bridge.idle();
+      }
+      await scheduler.idle();
+    };
+    clock.advanceTo(new Date("2026-03-02T09:57:30.000Z"));
+    await engine.step(); // claims the session and arms its timer for 09:58 (10:00 minus the 120 s lead)
+    clock.advanceTo(new Date("2026-03-02T09:58:00.000Z"));
+    await settle();
+    const created = [...bridge.sessions.values()];
+    expect(created).toHaveLength(1);
+    expect(created[0]!.request).toMatchObject({ guestDisplayName: "Room 101", lobbyBypass: false });
+    expect((await sessionOf())?.state).toBe("lobby");
+    clock.advance(60_000); // the organizer admits the room after a minute
+    await settle();
+    expect((await sessionOf())?.state).toBe("admitted");
+    expect(device.ui.map((u) => u.text)).toEqual(expect.arrayContaining([expect.stringMatching(/^Waiting to be admitted/), "Admitted"]));
+    clock.advanceTo(new Date(at("10:30")));
+    await settle();
+    await step(1);
+    await settle();
+    expect((await sessionOf())?.state).toBe("ended");
+    const events = await engine.store.eventLog.list({ kind: undefined, limit: 200 });
+    expect(events.filter((e) => e.kind.startsWith("bridge.")).map((e) => e.kind).reverse()).toEqual(expect.arrayContaining(["bridge.starting", "bridge.lobby", "bridge.admitted", "bridge.ended"]));
+  });
+
   it("exposes what happened as Prometheus metrics", async () => {
     const text = await (await fetch(`http://127.0.0.1:${engine.port}/metrics`)).text();
     const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? Number.NaN);
     expect(value(/^otj_poll_rounds_total\{outcome="ok"\} (\d+)/m)).toBeGreaterThan(0);
     expect(value(/^otj_device_pushes_total\{result="ok"\} (\d+)/m)).toBeGreaterThanOrEqual(3);
     expect(text).toMatch(/^otj_bridge_sessions\{state="[a-z]+"\} \d+/m);
+  });
+
+  it("stopping mid-round finishes or abandons the round and leaves no lease behind", async () => {
+    graph.setLatency(300);
+    await engine.store.syncCursors.markDue((await engine.store.rooms.get("room101@contoso.example"))!.id, clock.now());
+    const round = engine.poller!.runRound();
+    await new Promise((r) => setImmediate(r));
+    await engine.stop();
+    const report = await round.catch(() => null);
+    graph.setLatency(0);
+    // Read back through a fresh connection: no room is left leased, and the round either
+    // completed (recorded) or was abandoned (nothing recorded).
+    const handle = await createDatabase(pg.url, { cwd: process.cwd(), poolSize: 2 });
+    try {
+      const store = new PostgresStore(handle.db, {});
+      const room = (await store.rooms.get("room101@contoso.example"))!;
+      const cursor = (await store.syncCursors.get(room.id))!;
+      expect(cursor.leaseOwner).toBeNull();
+      expect(["ok", "aborted", "lease-lost", undefined]).toContain(report?.rooms[0]?.outcome);
+    } finally {
+      await handle.close();
+    }
   });
 
   it("never logs secrets, passcodes or device passwords", () => {
