@@ -222,7 +222,18 @@ export class Engine {
     if (!g.tenantId || !g.clientId || !g.clientSecret) return null;
     const client = new GraphClient(
       { tenantId: g.tenantId, clientId: g.clientId, clientSecret: g.clientSecret, cloud: g.cloud, baseUrl: g.baseUrl, authorityUrl: g.authorityUrl },
-      { clock: this.options.clock, gate: new ConcurrencyGate({ perMailbox: this.options.config.poll.maxInFlightPerMailbox, global: this.options.config.poll.maxInFlight }) },
+      {
+        clock: this.options.clock,
+        gate: new ConcurrencyGate({ perMailbox: this.options.config.poll.maxInFlightPerMailbox, global: this.options.config.poll.maxInFlight }),
+        // Counts every Graph answer by status, and the waits Graph asks for when it throttles.
+        fetch: async (input, init) => {
+          const response = await globalThis.fetch(input, init);
+          this.metrics.graphRequests.inc({ status: String(response.status) });
+          const retryAfter = Number(response.headers.get("retry-after"));
+          if ((response.status === 429 || response.status === 503) && retryAfter > 0) this.metrics.throttleWaits.inc(retryAfter);
+          return response;
+        },
+      },
     );
     this.graphClient = client;
     return new GraphCalendarSource(
