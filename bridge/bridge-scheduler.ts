@@ -66,6 +66,8 @@ export interface BridgeSchedulerOptions {
   maxBackoffMs?: number;
   /** See SessionActionsOptions.assumeLobbyAfterMs (the Graph adapter: 15 s). */
   assumeLobbyAfterMs?: number | null;
+  /** Called when a start request leaves, with its lateness against the due instant (metrics). */
+  onStartLateness?: (ms: number) => void;
 }
 
 export interface SyncRoomReport {
@@ -437,6 +439,7 @@ export class BridgeScheduler {
       return back;
     }
     const dueAt = this.actions.timesFor(started.session, "starting", startedAt).dueAt!;
+    this.options.onStartLateness?.(Math.max(0, this.clock.now().getTime() - armedDueAt));
     let externalId: string;
     try {
       externalId = (await this.startLimiter.run(() => bridge.start(ready.request))).externalId;

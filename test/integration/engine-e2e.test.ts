@@ -183,6 +183,7 @@ describe("engine end to end", () => {
     expect(value(/^otj_device_pushes_total\{result="ok"\} (\d+)/m)).toBeGreaterThanOrEqual(3);
     expect(text).toMatch(/^otj_bridge_sessions\{state="[a-z]+"\} \d+/m);
     expect(value(/^otj_graph_requests_total\{status="200"\} (\d+)/m)).toBeGreaterThan(0);
+    expect(value(/^otj_bridge_start_lateness_seconds_count (\d+)/m)).toBe(1);
   });
 
   it("stopping mid-round finishes or abandons the round and leaves no lease behind", async () => {
