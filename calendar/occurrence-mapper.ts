@@ -13,7 +13,7 @@ import { occurrenceKey } from "../join/dial-string.ts";
 import { isPrivate, type PlanResult } from "../join/join-planner.ts";
 import { planForRoom } from "../join/room-planning.ts";
 import type { CompiledRule } from "../join/rules.ts";
-import { type InviteDetail, parseGraphEvent, parseInviteDetailed } from "../parser/index.ts";
+import { EMPTY_META, type InviteDetail, parseGraphEvent, parseInviteDetailed } from "../parser/index.ts";
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
@@ -122,21 +122,7 @@ export async function mapOccurrence(occurrence: SourceOccurrence, ctx: PlanningC
  * (`graph`, else `mime`).
  */
 export function mapParsedOccurrence(occurrence: SourceOccurrence, parsed: InviteDetail | null, ctx: PlanningContext, previous: Meeting | null = null): MappedOccurrence {
-  const base: Invite = parsed?.invite ?? {
-    uid: null,
-    method: null,
-    sequence: null,
-    subject: null,
-    organizer: null,
-    start: null,
-    end: null,
-    recurrenceId: null,
-    recurring: false,
-    cancelled: false,
-    sensitivity: "normal",
-    join: null,
-    alternatives: [],
-  };
+  const base: Invite = parsed?.invite ?? { ...EMPTY_META, join: null, alternatives: [] };
   let invite: Invite = {
     ...base,
     uid: occurrence.uid,

@@ -5,17 +5,10 @@
  */
 import { createHash } from "node:crypto";
 import type { CviCoordinates, IvrFallback, Partner } from "../core/domain.ts";
+import type { Provider } from "../core/ports/store.ts";
 
-/** A CVI provider record as far as dialing is concerned (store's provider table). */
-export interface ProviderDialInfo {
-  name: string;
-  partner: Partner;
-  tenantKey: string | null;
-  sipDomain: string | null;
-  ivrAddress: string | null;
-  sgjEnabled: boolean;
-  sgjTemplate: string | null;
-}
+/** A CVI provider record as far as dialing is concerned (the store's Provider, in part). */
+export type ProviderDialInfo = Pick<Provider, "name" | "partner" | "tenantKey" | "sipDomain" | "ivrAddress" | "sgjEnabled" | "sgjTemplate">;
 
 export const DEFAULT_SGJ_DOMAIN = "sgj.otj.invalid";
 export const DEFAULT_SGJ_TEMPLATE = "{sessionId}@{domain}";

@@ -9,7 +9,7 @@ import { type Assembled, assembleJoin, type InviteContext, type InviteSources } 
 import { looksLikeHtml } from "./body.ts";
 import { type IcsEvent, readCalendar } from "./ical.ts";
 import { LIMITS } from "./limits.ts";
-import { type CalendarPart, decodeCalendarBytes, readMimeFast } from "./mime-fast.ts";
+import { decodeCalendarBytes, type FastMail, readMimeFast } from "./mime-fast.ts";
 import { threadFromConfLink } from "./providers/teams.ts";
 import { resolveTimeZone, toIso, wallTimeToUtc } from "./timezone.ts";
 
@@ -33,7 +33,8 @@ export interface DetailedParse {
   warnings: string[];
 }
 
-interface Meta {
+/** An invite's calendar facts, without its join. */
+export interface Meta {
   uid: string | null;
   method: string | null;
   sequence: number | null;
@@ -47,7 +48,7 @@ interface Meta {
   sensitivity: Sensitivity;
 }
 
-const EMPTY_META: Meta = {
+export const EMPTY_META: Meta = {
   uid: null,
   method: null,
   sequence: null,
@@ -190,15 +191,7 @@ function isCalendarAttachment(a: ParsedMail["attachments"][number]): boolean {
 }
 
 /** The parts of a message the parser reads, from either MIME reader. */
-interface MailParts {
-  subject: string | null;
-  from: { name: string | null; address: string | null } | null;
-  html: string | null;
-  text: string | null;
-  calendars: CalendarPart[];
-  forwarded: Buffer[];
-  tnef: boolean;
-}
+type MailParts = FastMail;
 
 async function readWithMailparser(input: Buffer, warnings: Set<string>): Promise<MailParts | null> {
   let mail: ParsedMail;
