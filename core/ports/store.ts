@@ -265,6 +265,8 @@ export interface SyncCursorStore {
   /** Forgets the delta link so the next round is a full sync. */
   resetCursor(roomId: string, now: Date, options?: StoreCallOptions): Promise<void>;
   get(roomId: string, options?: StoreCallOptions): Promise<SyncCursor | null>;
+  /** Every room's cursor (status pages: one query for all rooms). */
+  list(options?: StoreCallOptions): Promise<SyncCursor[]>;
   /** Releases every room lease this owner holds (shutdown). Returns how many. */
   releaseAll(now: Date, options?: StoreCallOptions): Promise<number>;
 }
@@ -338,6 +340,8 @@ export interface MeetingStore {
     range?: { from?: Date; to?: Date; includeCancelled?: boolean },
     options?: StoreCallOptions,
   ): Promise<Meeting[]>;
+  /** Every room's occurrences overlapping `[from, to)`, ordered by room, start, key (status pages). */
+  listAll(range: { from?: Date; to?: Date; includeCancelled?: boolean }, options?: StoreCallOptions): Promise<Meeting[]>;
   /** A room's occurrences with this iCalUId (merging a raw MIME invite with Graph's copy). */
   findByIcalUid(roomId: string, icalUid: string, options?: StoreCallOptions): Promise<Meeting[]>;
   /** Deletes occurrences by key; returns the keys that existed. */

@@ -87,12 +87,21 @@ export class PostgresMeetingStore implements MeetingStore {
   }
 
   list(roomId: string, range: { from?: Date; to?: Date; includeCancelled?: boolean } = {}, options?: StoreCallOptions): Promise<Meeting[]> {
+    return this.query(roomId, range, options);
+  }
+
+  listAll(range: { from?: Date; to?: Date; includeCancelled?: boolean }, options?: StoreCallOptions): Promise<Meeting[]> {
+    return this.query(null, range, options);
+  }
+
+  private query(roomId: string | null, range: { from?: Date; to?: Date; includeCancelled?: boolean }, options?: StoreCallOptions): Promise<Meeting[]> {
     return guard(options, async () => {
-      let query = this.ctx.db.selectFrom("meeting").selectAll().where("room_id", "=", roomId);
+      let query = this.ctx.db.selectFrom("meeting").selectAll();
+      if (roomId !== null) query = query.where("room_id", "=", roomId);
       if (range.from !== undefined) query = query.where("end_at", ">", range.from);
       if (range.to !== undefined) query = query.where("start_at", "<", range.to);
       if (!range.includeCancelled) query = query.where("cancelled", "=", false).where("declined", "=", false);
-      const rows = await query.orderBy("start_at").orderBy("occurrence_key").execute();
+      const rows = await query.orderBy("room_id").orderBy("start_at").orderBy("occurrence_key").execute();
       return rows.map(toMeeting);
     });
   }

@@ -104,6 +104,10 @@ export class PostgresSyncCursorStore implements SyncCursorStore {
     });
   }
 
+  list(options?: StoreCallOptions): Promise<SyncCursor[]> {
+    return guard(options, async () => (await this.ctx.db.selectFrom("sync_cursor").selectAll().execute()).map(toSyncCursor));
+  }
+
   releaseAll(now: Date, options?: StoreCallOptions): Promise<number> {
     return guard(options, () => releaseOwnLeases(this.ctx, "sync_cursor", now));
   }

@@ -291,6 +291,24 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
     });
 
     describe("meetings", () => {
+      it("lists every room's occurrences in a window, and every cursor, in one call each", async () => {
+        const { room: r1 } = await store.rooms.add(room("one@contoso.example"), T0);
+        const { room: r2 } = await store.rooms.add(room("two@contoso.example"), T0);
+        await store.meetings.upsert(
+          [
+            meeting(r1.id, "a", { start: at(60), end: at(90) }),
+            meeting(r2.id, "b", { start: at(30), end: at(45) }),
+            meeting(r2.id, "late", { start: at(600), end: at(630) }),
+            meeting(r1.id, "gone", { start: at(70), end: at(80), cancelled: true }),
+          ],
+          T0,
+        );
+        const inWindow = await store.meetings.listAll({ from: T0, to: at(120) });
+        expect(inWindow.map((m) => m.occurrenceKey).sort()).toEqual(["a", "b"]);
+        expect((await store.meetings.listAll({ from: T0, to: at(120), includeCancelled: true })).map((m) => m.occurrenceKey).sort()).toEqual(["a", "b", "gone"]);
+        expect((await store.syncCursors.list()).map((c) => c.roomId).sort()).toEqual([r1.id, r2.id].sort());
+      });
+
       it("upserts idempotently by occurrence key and content hash", async () => {
         const { room: r } = await store.rooms.add(room("r@contoso.example"), T0);
         expect(await store.meetings.upsert([meeting(r.id, "k1"), meeting(r.id, "k2")], T0)).toEqual([
