@@ -1,5 +1,6 @@
 /** `npm run bench`: runs every benchmark (or those named on the command line). */
 import { benchChangeToDevice } from "./change-to-device.ts";
+import { benchFaultInjection } from "./fault-injection.ts";
 import { benchIdleRss } from "./idle-rss.ts";
 import { benchParseThroughput } from "./parse-throughput.ts";
 import { benchParserFuzz } from "./parser-fuzz.ts";
@@ -8,6 +9,7 @@ import { benchSgjBurst } from "./sgj-burst.ts";
 
 const benches: Record<string, () => Promise<void>> = {
   "change-to-device": benchChangeToDevice,
+  "fault-injection": benchFaultInjection,
   "idle-rss-10k": benchIdleRss,
   "parse-throughput": benchParseThroughput,
   "parser-fuzz": benchParserFuzz,

@@ -1,0 +1,117 @@
+/**
+ * fault-injection: the real engine (`otj run` in a child process) against the Graph emulator on
+ * real PostgreSQL, through two faults, each mid-round:
+ * - `kill -9` of the engine, then a second engine on the same database;
+ * - a PostgreSQL restart (pg_ctlcluster) while the engine polls.
+ * After each: every meeting stored once (no loss, no duplicate), and the time to recover.
+ * Needs root and a local cluster (as on the development and CI machines); not part of npm test.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { GraphEmulator } from "../emulators/graph/graph-emulator.ts";
+import { createDatabase } from "../store/create-database.ts";
+import { migrateToLatest } from "../store/migrate.ts";
+import { PostgresStore } from "../store/postgres-store.ts";
+import { createTestPostgres } from "../test/support/test-database.ts";
+import { report } from "./report.ts";
+
+const ROOMS = 60;
+const EVENTS = 3;
+
+function startEngine(env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ["bin/otj.js", "run"], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit"] });
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    if (await check().catch(() => false)) return (Date.now() - t0) / 1000;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`fault-injection: ${what} not reached in ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export async function benchFaultInjection(): Promise<void> {
+  const pg = await createTestPostgres("faults");
+  const graph = new GraphEmulator({ seed: "faults" });
+  await graph.listen();
+  const handle = await createDatabase(pg.url, { cwd: process.cwd(), poolSize: 2 });
+  const engines: ChildProcess[] = [];
+  try {
+    await migrateToLatest(handle.db);
+    const store = new PostgresStore(handle.db, {});
+    const now = new Date();
+    await store.providers.add({ name: "p", partner: "generic" }, now);
+    const ids: Array<{ mailbox: string; events: string[] }> = [];
+    for (let i = 0; i < ROOMS; i++) {
+      const mailbox = `room${i}@contoso.example`;
+      graph.addRoom({ address: mailbox });
+      await store.rooms.add({ mailbox, displayName: `Room ${i}`, provider: "p", deviceFamily: "pull" }, now);
+      const events: string[] = [];
+      for (let e = 0; e < EVENTS; e++) {
+        const start = new Date(now.getTime() + (2 + e) * 3_600_000).toISOString();
+        events.push(graph.addEvent(mailbox, { subject: `Review ${i}.${e}`, start, end: new Date(Date.parse(start) + 1_800_000).toISOString(), organizer: { name: "Ana", address: "ana@contoso.example" } })!.id);
+      }
+      ids.push({ mailbox, events });
+    }
+    const count = async () => Number((await handle.db.selectFrom("meeting").select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow()).n);
+    const env = {
+      OTJ_DATABASE__URL: pg.url,
+      OTJ_GRAPH__TENANT_ID: graph.tenantId,
+      OTJ_GRAPH__CLIENT_ID: graph.clientId,
+      OTJ_GRAPH__CLIENT_SECRET: graph.clientSecret,
+      OTJ_GRAPH__BASE_URL: graph.url,
+      OTJ_GRAPH__AUTHORITY_URL: graph.url,
+      OTJ_HTTP__PORT: "0",
+      OTJ_HTTP__HOST: "127.0.0.1",
+      OTJ_HTTP__ADMIN_TOKEN: randomBytes(8).toString("hex"),
+      OTJ_POLL__INTERVAL_SECONDS: "1",
+      OTJ_POLL__ROUND_BUDGET_SECONDS: "1",
+      OTJ_POLL__MAX_IN_FLIGHT: "4",
+      OTJ_LOG__LEVEL: "warn",
+    };
+
+    // 1. kill -9 mid-round: slow Graph so the first round is still running when the engine dies.
+    graph.setLatency(150);
+    const first = startEngine(env);
+    engines.push(first);
+    await waitFor("first meetings stored", async () => (await count()) > 0, 60_000);
+    first.kill("SIGKILL");
+    const storedAtKill = await count();
+    graph.setLatency(0);
+    const second = startEngine(env);
+    engines.push(second);
+    // The dead engine's leases expire (round budget + 60 s) and the second engine takes the rooms.
+    const kill9Seconds = await waitFor("all meetings after kill -9", async () => (await count()) === ROOMS * EVENTS, 180_000);
+    report({ bench: "fault-injection", metric: "kill9-recovery", value: kill9Seconds, unit: "s", baseline: null, ratio: null });
+    report({ bench: "fault-injection", metric: "kill9-meetings-at-kill", value: storedAtKill, unit: "meetings", baseline: ROOMS * EVENTS, ratio: null });
+    report({ bench: "fault-injection", metric: "kill9-lost-or-duplicate", value: Math.abs((await count()) - ROOMS * EVENTS), unit: "meetings", baseline: 0, ratio: null });
+
+    // 2. PostgreSQL restart while the engine polls changes.
+    for (const r of ids) graph.updateEvent(r.mailbox, r.events[0]!, { subject: `Changed ${r.mailbox}` });
+    graph.setLatency(100);
+    const cluster = readdirSync("/etc/postgresql")[0]!;
+    await new Promise((r) => setTimeout(r, 1500));
+    execFileSync("pg_ctlcluster", ["--skip-systemctl-redirect", cluster, "main", "restart"], { stdio: "ignore" });
+    graph.setLatency(0);
+    const changed = async () =>
+      Number(
+        (
+          await handle.db
+            .selectFrom("meeting")
+            .select((eb) => eb.fn.countAll().as("n"))
+            .where("subject", "like", "Changed %")
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    const restartSeconds = await waitFor("every change after the PostgreSQL restart", async () => (await changed()) === ROOMS, 180_000);
+    report({ bench: "fault-injection", metric: "pg-restart-recovery", value: restartSeconds, unit: "s", baseline: null, ratio: null });
+    report({ bench: "fault-injection", metric: "pg-restart-lost-or-duplicate", value: Math.abs((await count()) - ROOMS * EVENTS), unit: "meetings", baseline: 0, ratio: null });
+  } finally {
+    for (const e of engines) if (e.exitCode === null) e.kill("SIGKILL");
+    await handle.close().catch(() => undefined);
+    await graph.stop();
+    await pg.drop().catch(() => undefined);
+  }
+}
