@@ -14,9 +14,8 @@ import { BridgeScheduler } from "../bridge/bridge-scheduler.ts";
 import { BridgeCallbacks } from "../bridge/callbacks.ts";
 import { DeviceNotifier } from "../bridge/device-notice.ts";
 import { DEFAULT_GRAPH_CALL_ISSUER, DEFAULT_GRAPH_CALL_OPENID_URL, GraphCallJwtVerifier } from "../bridge/graph-call-jwt.ts";
-import { ConcurrencyGate } from "../calendar/graph/request-gate.ts";
-import { GraphCalendarSource } from "../calendar/graph/graph-calendar-source.ts";
-import { GraphClient } from "../calendar/graph/graph-client.ts";
+import type { GraphClient } from "../calendar/graph/graph-client.ts";
+import { graphFromConfig, hasGraphCredentials } from "../calendar/graph/graph-from-config.ts";
 import { CalendarPoller } from "../calendar/calendar-poller.ts";
 import { GraphSubscriptionManager, graphNotificationRoute } from "../calendar/graph/subscriptions.ts";
 import { PostgresSubscriptionStore } from "../calendar/graph/subscriptions-postgres-store.ts";
@@ -218,29 +217,22 @@ export class Engine {
   }
 
   private defaultSource(): CalendarSource | null {
-    const g = this.options.config.graph;
-    if (!g.tenantId || !g.clientId || !g.clientSecret) return null;
-    const client = new GraphClient(
-      { tenantId: g.tenantId, clientId: g.clientId, clientSecret: g.clientSecret, cloud: g.cloud, baseUrl: g.baseUrl, authorityUrl: g.authorityUrl },
-      {
-        clock: this.options.clock,
-        gate: new ConcurrencyGate({ perMailbox: this.options.config.poll.maxInFlightPerMailbox, global: this.options.config.poll.maxInFlight }),
-        // Counts every Graph answer by status, and the waits Graph asks for when it throttles.
-        fetch: async (input, init) => {
-          const response = await globalThis.fetch(input, init);
-          this.metrics.graphRequests.inc({ status: String(response.status) });
-          const retryAfter = Number(response.headers.get("retry-after"));
-          if ((response.status === 429 || response.status === 503) && retryAfter > 0) this.metrics.throttleWaits.inc(retryAfter);
-          return response;
-        },
+    if (!hasGraphCredentials(this.options.config)) return null;
+    const { client, source } = graphFromConfig(this.options.config, this.options.clock, {
+      logger: this.log,
+      // Counts every Graph answer by status, and the waits Graph asks for when it throttles.
+      fetch: async (input, init) => {
+        const response = await globalThis.fetch(input, init);
+        this.metrics.graphRequests.inc({ status: String(response.status) });
+        const retryAfter = Number(response.headers.get("retry-after"));
+        if ((response.status === 429 || response.status === 503) && retryAfter > 0) this.metrics.throttleWaits.inc(retryAfter);
+        return response;
       },
-    );
+    });
     this.graphClient = client;
-    return new GraphCalendarSource(
-      { maxPagesPerRound: this.options.config.poll.maxPagesPerRound, roundBudgetSeconds: this.options.config.poll.roundBudgetSeconds },
-      { client, clock: this.options.clock, logger: this.log },
-    );
+    return source;
   }
+
 
   private defaultBridge(): MediaBridge | null {
     const b = this.options.config.bridge;

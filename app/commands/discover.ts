@@ -6,11 +6,8 @@
  */
 import type { Command } from "commander";
 import { Option } from "commander";
-import { GraphCalendarSource } from "../../calendar/graph/graph-calendar-source.ts";
-import { GraphClient } from "../../calendar/graph/graph-client.ts";
-import { ConcurrencyGate } from "../../calendar/graph/request-gate.ts";
-import { type Clock, systemClock } from "../../core/clock.ts";
-import type { Config } from "../../core/config.ts";
+import { graphFromConfig } from "../../calendar/graph/graph-from-config.ts";
+import { systemClock } from "../../core/clock.ts";
 import { OtjError } from "../../core/errors.ts";
 import type { DiscoveredRoom } from "../../core/ports/calendar-source.ts";
 import type { NewRoom } from "../../core/ports/store.ts";
@@ -44,24 +41,6 @@ export interface DiscoveredRoomJson {
   id: string | null;
 }
 
-/**
- * A Graph client and calendar source from `graph.*` and `poll.*`.
- * @throws OtjError OTJ_CONFIG_INVALID naming the missing `graph.*` keys.
- */
-export function graphFromConfig(config: Config, clock: Clock = systemClock): { client: GraphClient; source: GraphCalendarSource } {
-  const g = config.graph;
-  const missing = (["tenantId", "clientId", "clientSecret"] as const).filter((k) => g[k] === null);
-  if (missing.length > 0) {
-    throw new OtjError("OTJ_CONFIG_INVALID", `Graph is not configured: set ${missing.map((k) => `graph.${k}`).join(", ")} (config file or OTJ_GRAPH__* variables)`, {
-      details: { keys: missing.map((k) => `graph.${k}`) },
-    });
-  }
-  const client = new GraphClient(
-    { tenantId: g.tenantId!, clientId: g.clientId!, clientSecret: g.clientSecret!, cloud: g.cloud, baseUrl: g.baseUrl, authorityUrl: g.authorityUrl },
-    { clock, gate: new ConcurrencyGate({ perMailbox: config.poll.maxInFlightPerMailbox, global: config.poll.maxInFlight }) },
-  );
-  return { client, source: new GraphCalendarSource({ roundBudgetSeconds: config.poll.roundBudgetSeconds, maxPagesPerRound: config.poll.maxPagesPerRound }, { client, clock }) };
-}
 
 function toJson(room: DiscoveredRoom, id: string | null, added: boolean): DiscoveredRoomJson {
   return {
@@ -93,7 +72,7 @@ export function registerDiscoverCommand(program: Command, io: CliIo): void {
         throw new OtjError("OTJ_USAGE", "--provider and --device-family only go with --add");
       }
       await withCliStore(flags, io, async ({ store, config }) => {
-        const { source } = graphFromConfig(config);
+        const { source } = graphFromConfig(config, systemClock);
         const found = await source.listRooms(AbortSignal.timeout(Math.max(60, config.poll.roundBudgetSeconds) * 1000));
         const mappedIds = new Map((await store.rooms.list()).map((r) => [r.mailbox, r.id]));
         const addedIds = new Map<string, string>();
