@@ -162,7 +162,9 @@ export function mapParsedOccurrence(occurrence: SourceOccurrence, parsed: Invite
     rule: plan.entry.rule,
     subjectShown: plan.entry.subjectShown,
   };
-  return { upsert: { ...fields, contentHash: meetingHash(fields) }, plan, warnings: [] };
+  // The account is derived from the same inputs as the plan: kept, but not part of the hash.
+  const explain = { matchedText: plan.matchedText, trace: plan.trace };
+  return { upsert: { ...fields, explain, contentHash: meetingHash(fields) }, plan, warnings: [] };
 }
 
 /**

@@ -88,6 +88,8 @@ export interface MeetingTable {
   ivr: Json<unknown> | null;
   rule: string | null;
   subject_shown: string | null;
+  /** The planner's account (MeetingExplain), or null. */
+  explain: Json<unknown> | null;
   content_hash: string;
   created_at: Timestamp;
   updated_at: Timestamp;

@@ -3,6 +3,7 @@
  */
 import type { BridgeState, DeviceFamily, IvrFallback, Join, Partner, PrivateJoin, PrivateMeetings, Route, Sensitivity, SubjectReplace } from "../core/domain.ts";
 import type {
+  MeetingExplain,
   BridgeSession,
   BridgeSessionPatch,
   DeviceEntry,
@@ -116,6 +117,7 @@ export function toMeeting(row: MeetingRow): Meeting {
     ivr: row.ivr === null ? null : parseJson<IvrFallback>(row.ivr),
     rule: row.rule,
     subjectShown: row.subject_shown,
+    explain: row.explain === null || row.explain === undefined ? null : parseJson<MeetingExplain>(row.explain),
     contentHash: row.content_hash,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -145,6 +147,7 @@ export function fromMeeting(meeting: MeetingUpsert, now: Date): NewMeetingRow {
     ivr: meeting.ivr === null ? null : JSON.stringify(meeting.ivr),
     rule: meeting.rule,
     subject_shown: meeting.subjectShown,
+    explain: meeting.explain ? JSON.stringify(meeting.explain) : null,
     content_hash: meeting.contentHash,
     created_at: now,
     updated_at: now,

@@ -162,6 +162,19 @@ export interface NewRoom {
   timeZone?: string | null;
 }
 
+/**
+ * Changes to a room (the mailbox stays: it names the room's meetings). Absent fields keep their
+ * value; `devicePassword: null` clears the password, absent keeps it. Moving a room to a family
+ * without credentials (pull, webex-cloud) drops its username and password.
+ */
+export type RoomChanges = Partial<Omit<NewRoom, "mailbox" | "deviceToken">>;
+
+/** One page of rooms and how many match in all. */
+export interface RoomPage {
+  rooms: Room[];
+  total: number;
+}
+
 /** A room just added; `deviceToken` is set for `pull` rooms (and when one was given). */
 export interface AddedRoom {
   room: Room;
@@ -197,6 +210,16 @@ export interface RoomStore {
   get(idOrMailbox: string, options?: StoreCallOptions): Promise<Room | null>;
   /** Rooms ordered by mailbox. */
   list(filter?: { providerId?: string; enabled?: boolean }, options?: StoreCallOptions): Promise<Room[]>;
+  /**
+   * Rooms ordered by mailbox whose mailbox or display name contains `search` (case-insensitive),
+   * `limit` from `offset`, with the total count (the console's server-side paging).
+   */
+  page(query: { search?: string; offset: number; limit: number }, options?: StoreCallOptions): Promise<RoomPage>;
+  /**
+   * Applies changes after the same checks as `add`. Throws OTJ_STORE_NOT_FOUND (no such room or
+   * provider), OTJ_ROOM_INVALID.
+   */
+  update(idOrMailbox: string, changes: RoomChanges, now: Date, options?: StoreCallOptions): Promise<Room>;
   /** Removes a room and everything kept for it. Throws OTJ_STORE_NOT_FOUND. */
   remove(idOrMailbox: string, options?: StoreCallOptions): Promise<Room>;
   /** The device's credentials (password decrypted), or null when it has none. */
@@ -275,6 +298,14 @@ export interface SyncCursorStore {
 // Meetings (occurrences)
 // ---------------------------------------------------------------------------------------------
 
+/** The planner's account of one decision (`otj explain`), kept for the admin console. */
+export interface MeetingExplain {
+  /** The text the deciding rule matched (a URL, coordinates, an address). */
+  matchedText: string | null;
+  /** Every rule in order: matched, not matched (and why), or not reached. */
+  trace: Array<{ rule: string; outcome: "matched" | "not matched" | "not reached"; reason: string }>;
+}
+
 /** The plan of one occurrence: how the room joins it. */
 export interface MeetingPlan {
   route: Route;
@@ -284,6 +315,8 @@ export interface MeetingPlan {
   rule: string | null;
   /** Subject after the room's privacy rules. */
   subjectShown: string | null;
+  /** The planner's account; absent or null when not recorded (rows planned before it was kept). */
+  explain?: MeetingExplain | null;
 }
 
 /** One meeting occurrence in one room's calendar. */
@@ -482,6 +515,30 @@ export interface BridgeClaimOptions extends LeaseOptions {
   horizonMs?: number;
 }
 
+/** A session to start, as the caller last read it. */
+export interface BridgeStartItem {
+  occurrenceKey: string;
+  /** The due time read: a session whose `dueAt` moved since (the meeting moved) is not started. */
+  dueAt: Date;
+}
+
+/** What {@link BridgeSessionStore.startMany} writes on every session it starts. */
+export interface BridgeStart {
+  /** The adapter recorded on the session (`http`, `graph`, `emulator`). */
+  adapter: string | null;
+  lobbyDeadline: Date;
+  /** When the scheduler looks next; each session gets the earlier of this and its `notAfter`. */
+  nextDueAt: Date;
+  /** The transition's cause (the state machine's), the message of its event log entry. */
+  cause: string;
+}
+
+/** An external id a start request's reply gave a session. */
+export interface BridgeExternalId {
+  occurrenceKey: string;
+  externalId: string;
+}
+
 export interface BridgeSessionStore {
   /**
    * Creates the occurrence's session in state `scheduled`, or, while it is still `scheduled`,
@@ -508,10 +565,27 @@ export interface BridgeSessionStore {
     now: Date,
     options?: StoreCallOptions,
   ): Promise<BridgeSession | null>;
+  /**
+   * The batched start: moves each given session `scheduled` -> `starting` in one statement, but
+   * only those still `scheduled`, still due at the `dueAt` given and claimed by this owner (the
+   * compare-and-set of {@link transition}, per session). Each moved session gets one more attempt,
+   * the adapter, the lobby deadline and its next due time, and loses its last error; each gets an
+   * event log entry `bridge.starting` with the cause, written in the same transaction. Returns the
+   * sessions it moved (any order); a session started meanwhile by anyone is never moved twice.
+   */
+  startMany(sessions: readonly BridgeStartItem[], start: BridgeStart, now: Date, options?: StoreCallOptions): Promise<BridgeSession[]>;
+  /**
+   * Records the external ids start requests returned, in one statement: a live session takes the
+   * id, a final one only when it has none yet (so the bridge can still be told to leave). Returns
+   * every given session that exists, as it is afterwards.
+   */
+  recordExternalIds(ids: readonly BridgeExternalId[], now: Date, options?: StoreCallOptions): Promise<BridgeSession[]>;
   /** Extends this owner's claim; false when lost. */
   renewLease(occurrenceKey: string, now: Date, options?: LeaseOptions): Promise<boolean>;
   /** Releases this owner's claim on one session. */
   release(occurrenceKey: string, now: Date, options?: StoreCallOptions): Promise<void>;
+  /** Releases this owner's claims on these sessions (one statement); returns how many it held. */
+  releaseMany(occurrenceKeys: readonly string[], now: Date, options?: StoreCallOptions): Promise<number>;
   get(occurrenceKey: string, options?: StoreCallOptions): Promise<BridgeSession | null>;
   getBySessionId(sessionId: string, options?: StoreCallOptions): Promise<BridgeSession | null>;
   /** Sessions ordered by due time, optionally only these states or this room. */

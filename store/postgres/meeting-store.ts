@@ -27,6 +27,7 @@ const UPDATED_COLUMNS = [
   "ivr",
   "rule",
   "subject_shown",
+  "explain",
   "content_hash",
   "updated_at",
 ] as const;
@@ -71,6 +72,7 @@ export class PostgresMeetingStore implements MeetingStore {
           ivr: plan.ivr === null ? null : JSON.stringify(plan.ivr),
           rule: plan.rule,
           subject_shown: plan.subjectShown,
+          ...(plan.explain !== undefined ? { explain: plan.explain === null ? null : JSON.stringify(plan.explain) } : {}),
           updated_at: now,
         })
         .where("occurrence_key", "=", occurrenceKey)

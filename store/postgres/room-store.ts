@@ -1,6 +1,6 @@
 import type { ExpressionBuilder, Kysely } from "kysely";
 import { OtjError } from "../../core/errors.ts";
-import type { AddRoomsOptions, AddRoomsResult, AddedRoom, NewRoom, Room, RoomStore, StoreCallOptions } from "../../core/ports/store.ts";
+import type { AddRoomsOptions, AddRoomsResult, AddedRoom, NewRoom, Room, RoomChanges, RoomPage, RoomStore, StoreCallOptions } from "../../core/ports/store.ts";
 import type { Database, NewRoomRow, RoomRow } from "../database.ts";
 import { newDeviceToken, newRoomId, secretsEqual } from "../ids.ts";
 import { toRoom } from "../row-mappers.ts";
@@ -177,6 +177,94 @@ export class PostgresRoomStore implements RoomStore {
       if (filter.enabled !== undefined) query = query.where("room.enabled", "=", filter.enabled);
       return (await query.execute()).map(toRoom);
     });
+  }
+
+  page(query: { search?: string; offset: number; limit: number }, options?: StoreCallOptions): Promise<RoomPage> {
+    return guard(options, async () => {
+      const search = (query.search ?? "").trim().toLowerCase();
+      // LIKE metacharacters in the search are literal.
+      const pattern = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      const matching = (eb: ExpressionBuilder<Database, "room">) =>
+        search === "" ? eb.lit(true) : eb.or([eb("room.mailbox", "like", pattern), eb(eb.fn("lower", ["room.display_name"]), "like", pattern)]);
+      const [rows, count] = await Promise.all([
+        roomQuery(this.ctx.db)
+          .where(matching)
+          .orderBy("room.mailbox")
+          .offset(Math.max(0, Math.floor(query.offset)))
+          .limit(Math.max(1, Math.min(500, Math.floor(query.limit))))
+          .execute(),
+        this.ctx.db.selectFrom("room").where(matching).select((eb) => eb.fn.countAll<string>().as("n")).executeTakeFirstOrThrow(),
+      ]);
+      return { rooms: rows.map(toRoom), total: Number(count.n) };
+    });
+  }
+
+  update(idOrMailbox: string, changes: RoomChanges, now: Date, options?: StoreCallOptions): Promise<Room> {
+    return guard(options, () =>
+      this.ctx.db.transaction().execute(async (trx) => {
+        const current = await roomQuery(trx).where(whereIdOrMailbox(idOrMailbox)).forUpdate("room").executeTakeFirst();
+        if (current === undefined) throw new OtjError("OTJ_STORE_NOT_FOUND", `no room "${idOrMailbox}"`);
+        const family = changes.deviceFamily ?? current.device_family;
+        const credentials = family.trim().toLowerCase() === "xapi" || family.trim().toLowerCase() === "xapi-legacy";
+        const merged: NewRoom = {
+          mailbox: current.mailbox,
+          displayName: changes.displayName ?? current.display_name,
+          provider: changes.provider ?? current.provider_id ?? "",
+          deviceFamily: family,
+          deviceAddress: changes.deviceAddress !== undefined ? changes.deviceAddress : current.device_address,
+          deviceUsername: changes.deviceUsername !== undefined ? changes.deviceUsername : credentials ? current.device_username : null,
+          // The stored password is checked when it was changed only; a placeholder keeps the rules.
+          devicePassword: changes.devicePassword !== undefined ? changes.devicePassword : credentials && current.device_password !== null ? "kept" : null,
+          insecureTls: changes.insecureTls ?? current.insecure_tls,
+          sipUri: changes.sipUri !== undefined ? changes.sipUri : current.sip_uri,
+          privateMeetings: changes.privateMeetings ?? current.private_meetings,
+          subjectReplace: changes.subjectReplace ?? current.subject_replace,
+          subjectTemplate: changes.subjectTemplate ?? current.subject_template,
+          privateJoin: changes.privateJoin ?? current.private_join,
+          timeZone: changes.timeZone !== undefined ? changes.timeZone : current.time_zone,
+        };
+        const checked = validateNewRoom(merged);
+        if (!checked.ok) throw new OtjError("OTJ_ROOM_INVALID", checked.problems.join("; "), { details: { problems: checked.problems } });
+        const room = checked.value;
+        const key = room.provider;
+        const provider = await trx
+          .selectFrom("provider")
+          .select(["id", "name"])
+          .where((eb) => eb.or([eb("id", "=", key), eb(eb.fn("lower", ["name"]), "=", key.toLowerCase())]))
+          .executeTakeFirst();
+        if (provider === undefined) throw new OtjError("OTJ_STORE_NOT_FOUND", `provider ${JSON.stringify(key)} does not exist (add it with \`otj providers add\`)`);
+        const password =
+          changes.devicePassword !== undefined
+            ? room.devicePassword === null
+              ? null
+              : this.ctx.secrets.seal(room.devicePassword)
+            : room.devicePassword === null
+              ? null
+              : current.device_password;
+        const row = await trx
+          .updateTable("room")
+          .set({
+            display_name: room.displayName,
+            provider_id: provider.id,
+            device_family: room.deviceFamily,
+            device_address: room.deviceAddress,
+            device_username: room.deviceUsername,
+            device_password: password,
+            insecure_tls: room.insecureTls,
+            sip_uri: room.sipUri,
+            private_meetings: room.privateMeetings,
+            subject_replace: room.subjectReplace,
+            subject_template: room.subjectTemplate,
+            private_join: room.privateJoin,
+            time_zone: room.timeZone,
+            updated_at: now,
+          })
+          .where("id", "=", current.id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return toRoom({ ...row, provider_name: provider.name });
+      }),
+    );
   }
 
   remove(idOrMailbox: string, options?: StoreCallOptions): Promise<Room> {

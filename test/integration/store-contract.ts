@@ -215,6 +215,39 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
       });
     });
 
+      it("pages rooms by mailbox with a case-insensitive search, LIKE characters taken literally", async () => {
+        const inputs = Array.from({ length: 30 }, (_, i) => room(`r${String(i).padStart(2, "0")}@contoso.example`, { displayName: i % 3 === 0 ? `Board_${i}` : `Huddle ${i}` }));
+        expect((await store.rooms.addMany(inputs, T0)).applied).toBe(true);
+        const first = await store.rooms.page({ offset: 0, limit: 10 });
+        expect(first.total).toBe(30);
+        expect(first.rooms.map((r) => r.mailbox)).toEqual(inputs.slice(0, 10).map((r) => r.mailbox));
+        const last = await store.rooms.page({ offset: 25, limit: 10 });
+        expect(last.rooms.map((r) => r.mailbox)).toEqual(inputs.slice(25).map((r) => r.mailbox));
+        const board = await store.rooms.page({ search: "BOARD_", offset: 0, limit: 50 });
+        expect(board.total).toBe(10);
+        expect(board.rooms.every((r) => r.displayName.startsWith("Board_"))).toBe(true);
+        expect((await store.rooms.page({ search: "r1", offset: 0, limit: 50 })).total).toBe(10);
+        expect((await store.rooms.page({ search: "%", offset: 0, limit: 50 })).total).toBe(0);
+      });
+
+      it("updates a room after the add checks, keeping the password unless it is replaced or cleared", async () => {
+        await store.providers.add({ name: "fabrikam", partner: "pexip", tenantKey: "teams@vc.fabrikam.example" }, T0);
+        const { room: r } = await store.rooms.add(room("edit@contoso.example"), T0);
+        const renamed = await store.rooms.update("EDIT@contoso.example", { displayName: "Edited", provider: "Fabrikam", subjectReplace: "all" }, at(1));
+        expect(renamed).toMatchObject({ id: r.id, mailbox: "edit@contoso.example", displayName: "Edited", providerName: "fabrikam", updatedAt: at(1) });
+        expect(renamed.privacy.subjectReplace).toBe("all");
+        expect(await store.rooms.deviceCredentials(r.id)).toEqual({ username: "admin", password: "s3cret" });
+        await store.rooms.update(r.id, { devicePassword: "n3w" }, at(2));
+        expect(await store.rooms.deviceCredentials(r.id)).toEqual({ username: "admin", password: "n3w" });
+        expect(await codeOf(store.rooms.update(r.id, { deviceAddress: "ftp://x" }, at(3)))).toBe("OTJ_ROOM_INVALID");
+        expect(await codeOf(store.rooms.update(r.id, { provider: "nobody" }, at(3)))).toBe("OTJ_STORE_NOT_FOUND");
+        expect(await codeOf(store.rooms.update("none@contoso.example", { displayName: "x" }, at(3)))).toBe("OTJ_STORE_NOT_FOUND");
+        const pull = await store.rooms.update(r.id, { deviceFamily: "pull", deviceAddress: null }, at(4));
+        expect(pull.device).toMatchObject({ family: "pull", address: null, username: null, hasPassword: false });
+        expect(await store.rooms.deviceCredentials(r.id)).toBeNull();
+        expect((await store.rooms.get(r.id))?.displayName).toBe("Edited");
+      });
+
     describe("sync cursors and room leases", () => {
       it("leases due rooms once, reclaims expired leases, and rejects the old owner's results", async () => {
         const { room: r } = await store.rooms.add(room("r@contoso.example"), T0);
@@ -329,6 +362,10 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
         expect(k1).toMatchObject({ subject: "Moved", start: at(120), end: at(150), contentHash: "h2", createdAt: T0, updatedAt: at(2), route: "sgj" });
         expect(k1?.join?.teams?.passcode).toBe("Xy7pQ2");
         expect((await store.meetings.get("k2"))?.subject).toBe("Supplier review");
+        expect(k1?.explain ?? null).toBeNull();
+        const explain = { matchedText: "https://teams.microsoft.com/l/meetup-join/x", trace: [{ rule: "teams-sgj", outcome: "matched" as const, reason: "external tenant" }] };
+        await store.meetings.upsert([meeting(r.id, "k3", { explain })], at(3));
+        expect((await store.meetings.get("k3"))?.explain).toEqual(explain);
       });
 
       it("lists a room's live window in start order, cancelled ones on request", async () => {
