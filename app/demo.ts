@@ -114,7 +114,22 @@ function seed(graph: GraphEmulator): void {
   });
 }
 
-export async function runDemo(write: (text: string) => void = () => {}): Promise<DemoResult> {
+export interface DemoOptions {
+  /**
+   * Keep serving after the run (`otj demo --serve`): the API and the admin console on this port,
+   * with the engine stepping every second, until `until` settles (default: SIGINT or SIGTERM).
+   */
+  serve?: { port: number; until?: Promise<void> };
+}
+
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
+}
+
+export async function runDemo(write: (text: string) => void = () => {}, options: DemoOptions = {}): Promise<DemoResult> {
   const clock = new ManualClock(at("07:30"));
   const adminToken = randomBytes(16).toString("hex");
   const hmacSecret = randomBytes(16).toString("hex");
@@ -141,7 +156,7 @@ export async function runDemo(write: (text: string) => void = () => {}): Promise
     {
       database: { url: "memory://" },
       graph: { tenantId: "c0ffee00-1111-2222-3333-444455556666", clientId: graph.clientId, clientSecret: graph.clientSecret, baseUrl: graph.url, authorityUrl: graph.url },
-      http: { host: "127.0.0.1", port: 0, adminToken },
+      http: { host: "127.0.0.1", port: options.serve?.port ?? 0, adminToken },
       poll: { intervalSeconds: 60, windowPastHours: 2, windowFutureDays: 1 },
       bridge: { adapter: "emulator", leadSeconds: 120, lobbyTimeoutSeconds: 600, http: { baseUrl: bridge.url, token: "demo-bridge-token", hmacSecret } },
       log: { level: "silent" },
@@ -204,6 +219,26 @@ export async function runDemo(write: (text: string) => void = () => {}): Promise
     lines.push(`Bridge sessions: ${sessions.map((s) => `${s.sessionId}=${s.state}`).join(", ") || "none"}`);
     const output = `${lines.join("\n")}\n`;
     write(output);
+    if (options.serve) {
+      write(`\nAdmin console: http://127.0.0.1:${engine.port}/admin  (admin token: ${adminToken})\nThe demo clock stays at 12:30; press Ctrl-C to stop.\n`);
+      let stepping = false;
+      const timer = setInterval(() => {
+        if (stepping) return;
+        stepping = true;
+        void engine
+          .step()
+          .then(() => bridge.idle())
+          .catch(() => {})
+          .finally(() => {
+            stepping = false;
+          });
+      }, 1000);
+      try {
+        await (options.serve.until ?? untilSignal());
+      } finally {
+        clearInterval(timer);
+      }
+    }
     return { output, ok: true };
   } finally {
     await engine.stop();

@@ -206,6 +206,8 @@ export class Engine {
         readiness: () => this.readiness(),
         callbacks,
         onRoomAdded: (room) => void this.store.syncCursors.markDue(room.id, clock.now()).catch(() => {}),
+        onRoomChanged: (room) => void this.roomChanged(room.id),
+        onPollNow: () => this.poller?.poke(),
       });
       await this.http.listen({ host: config.http.host, port: config.http.port });
       const address = this.http.server.address();
@@ -214,6 +216,23 @@ export class Engine {
     }
     if (this.options.ticks !== false) this.startTicks();
     void this.checkGraph();
+  }
+
+  /**
+   * A room was added or changed from the console: read its calendar again from scratch (its
+   * privacy rules or provider may change every plan), then recompute what its device should hold.
+   */
+  private async roomChanged(roomId: string): Promise<void> {
+    const now = this.options.clock.now();
+    try {
+      await this.store.syncCursors.resetCursor(roomId, now);
+      await this.store.syncCursors.markDue(roomId, now);
+      await this.dispatcher.refreshRoom(roomId);
+      this.poller?.poke();
+      if (this.options.ticks !== false) this.kickDispatch();
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message, room: roomId }, "could not refresh a changed room");
+    }
   }
 
   private defaultSource(): CalendarSource | null {

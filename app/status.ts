@@ -34,15 +34,29 @@ export interface StatusSettings {
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString());
 
-function lastPoll(c: SyncCursor | null): StatusOutput["rooms"][number]["lastPoll"] {
+export function lastPoll(c: SyncCursor | null): StatusOutput["rooms"][number]["lastPoll"] {
   if (!c || (c.lastSuccessAt === null && c.lastFailureAt === null)) return { at: null, outcome: "never", error: null };
   const failedLast = c.lastFailureAt !== null && (c.lastSuccessAt === null || c.lastFailureAt > c.lastSuccessAt);
   return failedLast ? { at: iso(c.lastFailureAt), outcome: "error", error: c.lastErrorCode ? `${c.lastErrorCode}: ${c.lastError ?? ""}`.trim() : c.lastError } : { at: iso(c.lastSuccessAt), outcome: "ok", error: null };
 }
 
-function deviceStatus(room: Room, d: DeviceState | null): StatusOutput["rooms"][number]["device"] {
+export function deviceStatus(room: Room, d: DeviceState | null): StatusOutput["rooms"][number]["device"] {
   const state = d === null || d.desiredHash === null ? (room.device.family === "pull" ? "ok" : "pending") : d.lastErrorCode ? "error" : d.desiredHash === d.pushedHash ? "ok" : "pending";
   return { family: room.device.family, state, lastPushAt: iso(d?.pushedAt ?? null), lastError: d?.lastErrorCode ? `${d.lastErrorCode}: ${d.lastError ?? ""}`.trim() : null };
+}
+
+type Alarm = StatusOutput["rooms"][number]["alarms"][number];
+
+/** A room's device and poll alarms (a failing push or poll after enough attempts). */
+export function roomAlarms(device: DeviceState | null, cursor: SyncCursor | null, s: Pick<StatusSettings, "alarmAfterFailures">): Alarm[] {
+  const alarms: Alarm[] = [];
+  if (device?.lastErrorCode && device.failingSince && (device.attempts >= s.alarmAfterFailures || /AUTH|TLS|UNSUPPORTED/.test(device.lastErrorCode))) {
+    alarms.push({ code: device.lastErrorCode, since: device.failingSince.toISOString(), message: device.lastError ?? "device push failing" });
+  }
+  if (cursor?.lastErrorCode && cursor.consecutiveFailures >= s.alarmAfterFailures && cursor.lastFailureAt) {
+    alarms.push({ code: cursor.lastErrorCode, since: cursor.lastFailureAt.toISOString(), message: cursor.lastError ?? "calendar poll failing" });
+  }
+  return alarms;
 }
 
 export async function buildStatus(store: Store, now: Date, s: StatusSettings): Promise<StatusOutput> {
@@ -65,13 +79,7 @@ export async function buildStatus(store: Store, now: Date, s: StatusSettings): P
   for (const room of rooms) {
     const cursor = cursors.get(room.id) ?? null;
     const device = devices.get(room.id) ?? null;
-    const alarms: StatusOutput["rooms"][number]["alarms"] = [];
-    if (device?.lastErrorCode && device.failingSince && (device.attempts >= s.alarmAfterFailures || /AUTH|TLS|UNSUPPORTED/.test(device.lastErrorCode))) {
-      alarms.push({ code: device.lastErrorCode, since: device.failingSince.toISOString(), message: device.lastError ?? "device push failing" });
-    }
-    if (cursor?.lastErrorCode && cursor.consecutiveFailures >= s.alarmAfterFailures && cursor.lastFailureAt) {
-      alarms.push({ code: cursor.lastErrorCode, since: cursor.lastFailureAt.toISOString(), message: cursor.lastError ?? "calendar poll failing" });
-    }
+    const alarms = roomAlarms(device, cursor, s);
     const meetings = meetingsByRoom.get(room.id) ?? [];
     const onDevice = new Set((device?.entries ?? []).map((e) => e.key));
     out.rooms.push({

@@ -51,11 +51,19 @@ function parseBoolean(value: string): boolean | null {
   return null;
 }
 
+/** One CSV row read as a room: its line, the input it gives, and the problems of the row itself. */
+export interface CsvRoomRow {
+  line: number;
+  input: NewRoom;
+  /** Problems found without the store (field counts, booleans); the store checks the rest. */
+  problems: string[];
+}
+
 /**
- * Parses and imports CSV text. Throws OTJ_IMPORT_INVALID for a file that is not CSV or lacks
- * required columns; returns per-line problems for bad rows.
+ * Reads CSV text into room inputs. Throws OTJ_IMPORT_INVALID for a file that is not CSV or lacks
+ * required columns; row-level problems are returned with each row.
  */
-export async function importRoomsCsv(rooms: RoomStore, text: string, now: Date, options: RoomImportOptions = {}): Promise<RoomImportResult> {
+export function readRoomsCsv(text: string): { rows: CsvRoomRow[]; ignoredColumns: string[] } {
   let records: ReturnType<typeof parseCsv>;
   try {
     records = parseCsv(text).filter((r) => r.fields.some((f) => f.trim() !== ""));
@@ -88,8 +96,7 @@ export async function importRoomsCsv(rooms: RoomStore, text: string, now: Date, 
     );
   }
 
-  const rowProblems = new Map<number, string[]>();
-  const inputs: NewRoom[] = rows.map((record, index) => {
+  const read = rows.map((record): CsvRoomRow => {
     const problems: string[] = [];
     if (record.fields.length !== header.fields.length) {
       problems.push(`has ${record.fields.length} fields, the header has ${header.fields.length}`);
@@ -100,7 +107,6 @@ export async function importRoomsCsv(rooms: RoomStore, text: string, now: Date, 
     });
     const insecureTls = parseBoolean(values.insecureTls ?? "");
     if (insecureTls === null) problems.push(`insecureTls must be true or false (got ${JSON.stringify(values.insecureTls)})`);
-    if (problems.length > 0) rowProblems.set(index, problems);
     const optional = (value: string | undefined) => (value === undefined || value.trim() === "" ? undefined : value);
     const input: NewRoom = {
       mailbox: values.mailbox ?? "",
@@ -118,7 +124,21 @@ export async function importRoomsCsv(rooms: RoomStore, text: string, now: Date, 
       const value = optional(values[key]);
       if (value !== undefined) input[key] = value;
     }
-    return input;
+    return { line: record.line, input, problems };
+  });
+  return { rows: read, ignoredColumns };
+}
+
+/**
+ * Parses and imports CSV text. Throws OTJ_IMPORT_INVALID for a file that is not CSV or lacks
+ * required columns; returns per-line problems for bad rows.
+ */
+export async function importRoomsCsv(rooms: RoomStore, text: string, now: Date, options: RoomImportOptions = {}): Promise<RoomImportResult> {
+  const { rows, ignoredColumns } = readRoomsCsv(text);
+  const inputs = rows.map((r) => r.input);
+  const rowProblems = new Map<number, string[]>();
+  rows.forEach((r, index) => {
+    if (r.problems.length > 0) rowProblems.set(index, r.problems);
   });
 
   const outcome = await rooms.addMany(inputs, now, {

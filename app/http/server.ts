@@ -13,6 +13,7 @@ import type { NewRoom, Room, Store } from "../../core/ports/store.ts";
 import { bookingId } from "../../join/device-bookings.ts";
 import type { EngineMetrics } from "../metrics.ts";
 import { buildStatus, type StatusSettings } from "../status.ts";
+import { registerAdminConsole } from "./admin/console.ts";
 import { bearerOf, RollingRateLimiter, secretEquals } from "./auth.ts";
 import { renderIcsFeed } from "./ics-feed.ts";
 
@@ -38,11 +39,16 @@ export interface HttpServerDeps {
   };
   /** Called after a room was added through the API (the engine makes it due). */
   onRoomAdded?: (room: Room) => void;
+  /** Called after the console added or changed a room (the engine polls and plans it again). */
+  onRoomChanged?: (room: Room) => void;
+  /** The console's "Poll now": the room is already due; wake the poller. */
+  onPollNow?: (room: Room) => void;
   /** Requests per rolling minute per device token on the pull API (default 10). */
   pullRateLimit?: number;
 }
 
-type AuthKind = "open" | "admin" | "device";
+/** `console`: the admin console checks its own session cookie (app/http/admin/console.ts). */
+type AuthKind = "open" | "admin" | "device" | "console";
 
 declare module "fastify" {
   interface FastifySchema {
@@ -111,6 +117,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
   const log = deps.logger.child({ component: "http" });
 
   app.addHook("onRoute", (route) => {
+    if (route.config?.auth === "console") return;
     if (route.url === "*" || route.method === "HEAD" || (Array.isArray(route.method) && route.method.includes("HEAD"))) return;
     const path = route.url.replace(/:([A-Za-z]+)/g, "{$1}");
     const methods = Array.isArray(route.method) ? route.method : [route.method];
@@ -139,6 +146,10 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
       done(err, undefined);
     }
   });
+  // HTML forms of the admin console.
+  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
   app.addContentTypeParser("*", { parseAs: "string" }, (req, body, done) => {
     req.rawBody = body as string;
     done(null, body);
@@ -146,7 +157,8 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
 
   app.addHook("onRequest", async (req, reply) => {
     const auth = req.routeOptions.config?.auth ?? "admin";
-    if (auth === "open") return;
+    // The console (and its unknown pages) check the console session instead.
+    if (auth === "open" || auth === "console" || req.url === "/admin" || req.url.startsWith("/admin/")) return;
     const token = bearerOf(req.headers.authorization) ?? (auth === "device" && req.url.includes(".ics") ? ((req.query as Record<string, string>)?.token ?? null) : null);
     if (secretEquals(token, deps.adminToken)) return;
     if (auth === "device" && token) {
@@ -182,6 +194,18 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
   app.setNotFoundHandler((_req, reply) => reply.code(404).send(errorBody("OTJ_STORE_NOT_FOUND", "not found")));
 
   const open = { config: { auth: "open" as AuthKind } };
+
+  registerAdminConsole(app, {
+    store: deps.store,
+    clock: deps.clock,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    adminToken: deps.adminToken,
+    settings: deps.settings,
+    readiness: deps.readiness,
+    ...(deps.onRoomChanged ? { roomChanged: deps.onRoomChanged } : {}),
+    ...(deps.onPollNow ? { pollNow: deps.onPollNow } : {}),
+  });
 
   app.get("/healthz", { ...open, schema: { summary: "liveness" } }, async () => ({ status: "ok" }));
   app.get("/readyz", { ...open, schema: { summary: "readiness: database migrated and reachable, Graph token obtainable" } }, async (_req, reply) => {

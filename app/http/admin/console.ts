@@ -1,0 +1,440 @@
+/**
+ * The admin web console at /admin, served by the engine's own fastify server: server-rendered
+ * pages and one small script (live bridge sessions, CSV file picker). Sign-in with the admin token
+ * sets an HttpOnly, SameSite=Strict session cookie; every change carries the session's CSRF token;
+ * every page has a strict Content-Security-Policy (no inline script or style at all).
+ */
+import { readFileSync } from "node:fs";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { Clock } from "../../../core/clock.ts";
+import { isOtjError } from "../../../core/errors.ts";
+import type { Logger } from "../../../core/logger.ts";
+import { LIVE_BRIDGE_STATES, type NewProvider, type ProviderChanges, type Room, type RoomChanges, type Store } from "../../../core/ports/store.ts";
+import type { EngineMetrics } from "../../metrics.ts";
+import { buildStatus, deviceStatus, lastPoll, roomAlarms, type StatusSettings } from "../../status.ts";
+import { RollingRateLimiter, secretEquals } from "../auth.ts";
+import { applyRoomsDiff, diffRoomsCsv } from "./import-diff.ts";
+import { type ConsoleSession, ConsoleSessions, cookieValue, SESSION_COOKIE } from "./session.ts";
+import * as views from "./views.ts";
+
+export interface ConsoleDeps {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  metrics: EngineMetrics;
+  adminToken: string | null;
+  settings: StatusSettings;
+  readiness: () => Promise<Record<string, true | string>>;
+  /** Makes a room due now (the "Poll now" action). */
+  pollNow?: (room: Room) => Promise<void> | void;
+  /** A room was added or changed: plan and push again. */
+  roomChanged?: (room: Room) => void;
+  /** Session lifetime (default 8 hours). */
+  sessionTtlMs?: number;
+}
+
+const PAGE_SIZE = 50;
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+const NOTICES: Record<string, string> = {
+  "room-added": "Room added.",
+  "room-saved": "Room saved.",
+  "room-removed": "Room removed.",
+  "poll-requested": "Poll requested: the room is due now.",
+  "provider-added": "Provider added.",
+  "provider-saved": "Provider saved.",
+  "provider-removed": "Provider removed.",
+  "signed-out": "Signed out.",
+};
+
+const ASSETS: Record<string, { type: string; body: string }> = {
+  "console.css": { type: "text/css; charset=utf-8", body: readFileSync(new URL("./assets/console.css", import.meta.url), "utf8") },
+  "console.js": { type: "text/javascript; charset=utf-8", body: readFileSync(new URL("./assets/console.js", import.meta.url), "utf8") },
+  "favicon.svg": { type: "image/svg+xml", body: readFileSync(new URL("./assets/favicon.svg", import.meta.url), "utf8") },
+};
+
+type Form = Record<string, string | undefined>;
+
+declare module "fastify" {
+  interface FastifyRequest {
+    consoleSession?: ConsoleSession;
+  }
+}
+
+function formOf(req: FastifyRequest): Form {
+  const body = req.body;
+  return body && typeof body === "object" ? (body as Form) : {};
+}
+
+/** An empty field is absent (keep), for optional text fields that may be cleared: null. */
+const optional = (value: string | undefined) => (value === undefined || value.trim() === "" ? null : value.trim());
+
+function problemsOf(error: unknown): string[] {
+  if (isOtjError(error)) {
+    const details = (error as { details?: { problems?: unknown } }).details;
+    if (Array.isArray(details?.problems)) return details.problems.map(String);
+    return [error.message];
+  }
+  throw error;
+}
+
+function safeNext(next: string | undefined): string {
+  // Only a console path: no scheme, no other host, no dot segments.
+  return next && /^\/admin(\/[A-Za-z0-9_./?=&%-]*)?$/.test(next) && !next.includes("//") && !next.includes("..") ? next : "/admin/rooms";
+}
+
+export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): void {
+  const sessions = new ConsoleSessions(deps.adminToken, deps.sessionTtlMs ?? 8 * 3_600_000);
+  const signInLimiter = new RollingRateLimiter(10, 60_000);
+  const log = deps.logger.child({ component: "console" });
+  const now = () => deps.clock.now();
+  const config = { auth: "console" as const };
+  const secure = (req: FastifyRequest) => req.protocol === "https";
+
+  const send = (reply: FastifyReply, body: string, status = 200) =>
+    reply.code(status).header("content-type", "text/html; charset=utf-8").header("cache-control", "no-store").send(body);
+
+  // Security headers on everything under /admin, and the sign-in gate.
+  app.addHook("onRequest", async (req, reply) => {
+    if (!req.url.startsWith("/admin")) return;
+    reply.header("content-security-policy", CSP);
+    reply.header("x-content-type-options", "nosniff");
+    reply.header("x-frame-options", "DENY");
+    // same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on form posts.
+    reply.header("referrer-policy", "same-origin");
+    const path = req.url.split("?")[0] ?? "";
+    if (path === "/admin/login" || path.startsWith("/admin/assets/")) return;
+    const session = sessions.verify(cookieValue(req.headers.cookie, SESSION_COOKIE), now().getTime());
+    if (session === null) {
+      if (path.endsWith(".json")) return reply.code(401).send({ error: { code: "OTJ_HTTP_UNAUTHORIZED", message: "sign in first" } });
+      const next = req.method === "GET" ? req.url : "/admin/rooms";
+      return reply.redirect(`/admin/login?next=${encodeURIComponent(next)}`, 303);
+    }
+    req.consoleSession = session;
+  });
+
+  // Every change: same origin when the browser says where it comes from, and the CSRF token.
+  app.addHook("preHandler", async (req, reply) => {
+    if (!req.url.startsWith("/admin") || req.method !== "POST") return;
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== `${req.protocol}://${req.headers.host}`) {
+      return send(reply, views.messagePage({ csrf: null }, "Refused", "The request did not come from this console."), 403);
+    }
+    if (req.url.split("?")[0] === "/admin/login") return;
+    const session = req.consoleSession;
+    if (!session || !sessions.checkCsrf(session, formOf(req)._csrf)) {
+      log.warn({ path: req.url.split("?")[0] }, "console change refused: missing or wrong CSRF token");
+      return send(reply, views.messagePage({ csrf: session?.csrf ?? null }, "Refused", "The form expired or did not come from this console: reload the page and try again."), 403);
+    }
+  });
+
+  const ctx = (req: FastifyRequest, extra: Partial<views.PageContext> = {}): views.PageContext => {
+    const code = (req.query as { done?: string }).done;
+    return { csrf: req.consoleSession?.csrf ?? null, notice: code ? (NOTICES[code] ?? null) : null, ...extra };
+  };
+
+  const roomOr404 = async (req: FastifyRequest, reply: FastifyReply): Promise<Room | null> => {
+    const room = await deps.store.rooms.get((req.params as { id: string }).id);
+    if (room === null) send(reply, views.messagePage(ctx(req), "Not found", "There is no such room."), 404);
+    return room;
+  };
+
+  app.get("/admin/assets/:file", { config }, async (req, reply) => {
+    const asset = ASSETS[(req.params as { file: string }).file];
+    if (!asset) return reply.code(404).send("not found");
+    return reply.header("content-type", asset.type).header("cache-control", "public, max-age=300").send(asset.body);
+  });
+
+  app.get("/admin", { config }, async (_req, reply) => reply.redirect("/admin/rooms", 303));
+
+  // --- sign-in -----------------------------------------------------------------------------------
+
+  app.get("/admin/login", { config }, async (req, reply) => {
+    const q = req.query as { next?: string; done?: string };
+    const body = views.loginPage(null, safeNext(q.next), sessions.enabled);
+    return send(reply, q.done === "signed-out" ? body.replace("<h1>Sign in</h1>", `<h1>Sign in</h1><p class="notice" role="status">${NOTICES["signed-out"]}</p>`) : body);
+  });
+
+  app.post("/admin/login", { config }, async (req, reply) => {
+    const form = formOf(req);
+    const next = safeNext(form.next);
+    const wait = signInLimiter.take(req.ip, now().getTime());
+    if (wait > 0) return send(reply.header("retry-after", String(Math.ceil(wait / 1000))), views.loginPage("Too many attempts: wait a minute.", next, sessions.enabled), 429);
+    if (!sessions.enabled || !secretEquals(form.token ?? null, deps.adminToken)) {
+      log.warn({ ip: req.ip }, "console sign-in refused");
+      return send(reply, views.loginPage("That is not the admin token.", next, sessions.enabled), 401);
+    }
+    const { cookie } = sessions.create(now().getTime());
+    log.info({ ip: req.ip }, "console sign-in");
+    return reply.header("set-cookie", sessions.setCookie(cookie, secure(req))).redirect(next, 303);
+  });
+
+  app.post("/admin/logout", { config }, async (req, reply) => {
+    if (req.consoleSession) sessions.revoke(req.consoleSession, now().getTime());
+    return reply.header("set-cookie", sessions.setCookie(null, secure(req))).redirect("/admin/login?done=signed-out", 303);
+  });
+
+  // --- rooms -------------------------------------------------------------------------------------
+
+  app.get("/admin/rooms", { config }, async (req, reply) => {
+    const q = req.query as { q?: string; page?: string };
+    const search = (q.q ?? "").slice(0, 200);
+    const requested = Math.max(1, Number.parseInt(q.page ?? "1", 10) || 1);
+    let result = await deps.store.rooms.page({ search, offset: (requested - 1) * PAGE_SIZE, limit: PAGE_SIZE });
+    const pages = Math.max(1, Math.ceil(result.total / PAGE_SIZE));
+    const pageNo = Math.min(requested, pages);
+    if (pageNo !== requested) result = await deps.store.rooms.page({ search, offset: (pageNo - 1) * PAGE_SIZE, limit: PAGE_SIZE });
+    const t = now();
+    const horizon = new Date(t.getTime() + deps.settings.windowFutureDays * 86_400_000);
+    // Only this page's rooms: a few small queries per row, whatever the number of rooms.
+    const rows = await Promise.all(
+      result.rooms.map(async (room): Promise<views.RoomRowView> => {
+        const [cursor, device, upcoming] = await Promise.all([
+          deps.store.syncCursors.get(room.id),
+          deps.store.deviceStates.get(room.id),
+          deps.store.meetings.list(room.id, { from: t, to: horizon }),
+        ]);
+        return { room, lastPoll: lastPoll(cursor), device: deviceStatus(room, device), alarms: roomAlarms(device, cursor, deps.settings), next: upcoming.find((m) => m.start >= t) ?? upcoming[0] ?? null };
+      }),
+    );
+    return send(reply, views.roomsPage(ctx(req), rows, { search, page: pageNo, pages, total: result.total }));
+  });
+
+  const roomInput = (form: Form) => ({
+    displayName: form.displayName ?? "",
+    provider: form.provider ?? "",
+    deviceFamily: form.deviceFamily ?? "",
+    deviceAddress: optional(form.deviceAddress),
+    deviceUsername: optional(form.deviceUsername),
+    insecureTls: form.insecureTls === "true",
+    sipUri: optional(form.sipUri),
+    privateMeetings: form.privateMeetings ?? "process",
+    subjectReplace: form.subjectReplace ?? "private",
+    subjectTemplate: form.subjectTemplate ?? "",
+    privateJoin: form.privateJoin ?? "enabled",
+  });
+
+  app.get("/admin/rooms/new", { config }, async (req, reply) => send(reply, views.roomFormPage(ctx(req), await deps.store.providers.list(), {}, null)));
+
+  app.post("/admin/rooms", { config }, async (req, reply) => {
+    const form = formOf(req);
+    try {
+      const added = await deps.store.rooms.add({ mailbox: form.mailbox ?? "", ...roomInput(form), devicePassword: form.devicePassword ? form.devicePassword : null }, now());
+      deps.roomChanged?.(added.room);
+      if (added.deviceToken !== null) return send(reply, views.tokenPage(ctx(req, { notice: "Room added." }), added.room, added.deviceToken, "The room's pull device token:"));
+      return reply.redirect(`/admin/rooms/${added.room.id}?done=room-added`, 303);
+    } catch (error) {
+      return send(reply, views.roomFormPage(ctx(req, { errors: problemsOf(error) }), await deps.store.providers.list(), { ...form, devicePassword: undefined }, null), 400);
+    }
+  });
+
+  app.get("/admin/rooms/:id", { config }, async (req, reply) => {
+    const room = await roomOr404(req, reply);
+    if (!room) return reply;
+    const t = now();
+    const window = { from: new Date(t.getTime() - deps.settings.endBufferMinutes * 60_000 - 86_400_000), to: new Date(t.getTime() + deps.settings.windowFutureDays * 86_400_000) };
+    const [cursor, device, meetings, sessions] = await Promise.all([
+      deps.store.syncCursors.get(room.id),
+      deps.store.deviceStates.get(room.id),
+      deps.store.meetings.list(room.id, { ...window, includeCancelled: true }),
+      deps.store.bridgeSessions.list({ roomId: room.id }),
+    ]);
+    return send(
+      reply,
+      views.roomDetailPage(ctx(req), {
+        room,
+        cursor,
+        device,
+        lastPoll: lastPoll(cursor),
+        deviceStatus: deviceStatus(room, device),
+        alarms: roomAlarms(device, cursor, deps.settings),
+        meetings,
+        sessions: new Map(sessions.map((s) => [s.occurrenceKey, s])),
+        window,
+        now: t,
+      }),
+    );
+  });
+
+  app.get("/admin/rooms/:id/edit", { config }, async (req, reply) => {
+    const room = await roomOr404(req, reply);
+    if (!room) return reply;
+    return send(reply, views.roomFormPage(ctx(req), await deps.store.providers.list(), views.roomFormValues(room), room));
+  });
+
+  app.post("/admin/rooms/:id", { config }, async (req, reply) => {
+    const room = await roomOr404(req, reply);
+    if (!room) return reply;
+    const form = formOf(req);
+    const changes: RoomChanges = roomInput(form);
+    if (form.clearPassword === "true") changes.devicePassword = null;
+    else if (form.devicePassword) changes.devicePassword = form.devicePassword;
+    try {
+      const saved = await deps.store.rooms.update(room.id, changes, now());
+      deps.roomChanged?.(saved);
+      return reply.redirect(`/admin/rooms/${room.id}?done=room-saved`, 303);
+    } catch (error) {
+      return send(reply, views.roomFormPage(ctx(req, { errors: problemsOf(error) }), await deps.store.providers.list(), { ...form, mailbox: room.mailbox, devicePassword: undefined }, room), 400);
+    }
+  });
+
+  app.get("/admin/rooms/:id/remove", { config }, async (req, reply) => {
+    const room = await roomOr404(req, reply);
+    if (!room) return reply;
+    return send(reply, views.confirmRemovePage(ctx(req), room));
+  });
+
+  app.post("/admin/rooms/:id/remove", { config }, async (req, reply) => {
+    const room = await roomOr404(req, reply);
+    if (!room) return reply;
+    await deps.store.rooms.remove(room.id);
+    return reply.redirect("/admin/rooms?done=room-removed", 303);
+  });
+
+  app.post("/admin/rooms/:id/token", { config }, async (req, reply) => {
+    const room = await roomOr404(req, reply);
+    if (!room) return reply;
+    const token = await deps.store.rooms.rotateDeviceToken(room.id, now());
+    const fresh = (await deps.store.rooms.get(room.id)) ?? room;
+    return send(reply, views.tokenPage(ctx(req), fresh, token, room.device.hasToken ? "The new device token; the old one no longer works." : "The room's new device token:"));
+  });
+
+  app.post("/admin/rooms/:id/poll", { config }, async (req, reply) => {
+    const room = await roomOr404(req, reply);
+    if (!room) return reply;
+    await deps.store.syncCursors.markDue(room.id, now());
+    await deps.pollNow?.(room);
+    return reply.redirect(`/admin/rooms/${room.id}?done=poll-requested`, 303);
+  });
+
+  // --- import ------------------------------------------------------------------------------------
+
+  app.get("/admin/import", { config }, async (req, reply) => send(reply, views.importPage(ctx(req), "", null)));
+
+  app.post("/admin/import", { config, bodyLimit: 8 * 1024 * 1024 }, async (req, reply) => {
+    const form = formOf(req);
+    const csv = form.csv ?? "";
+    let diff: Awaited<ReturnType<typeof diffRoomsCsv>>;
+    try {
+      diff = await diffRoomsCsv(deps.store, csv);
+    } catch (error) {
+      return send(reply, views.importPage(ctx(req, { errors: problemsOf(error) }), csv, null), 400);
+    }
+    if (form.mode !== "apply" || diff.counts.refuse > 0 || diff.counts.add + diff.counts.change === 0) {
+      return send(reply, views.importPage(ctx(req), csv, diff), form.mode === "apply" && diff.counts.refuse > 0 ? 400 : 200);
+    }
+    try {
+      const result = await applyRoomsDiff(deps.store, diff, now());
+      for (const { room } of result.added) deps.roomChanged?.(room);
+      for (const room of result.changed) deps.roomChanged?.(room);
+      return send(reply, views.importDonePage(ctx(req), result.added, result.changed));
+    } catch (error) {
+      const problems = error instanceof Error && !isOtjError(error) ? [error.message] : problemsOf(error);
+      return send(reply, views.importPage(ctx(req, { errors: problems }), csv, diff), 409);
+    }
+  });
+
+  // --- providers ---------------------------------------------------------------------------------
+
+  const providerUsage = async () => {
+    const usage = new Map<string, number>();
+    for (const r of await deps.store.rooms.list()) if (r.providerId) usage.set(r.providerId, (usage.get(r.providerId) ?? 0) + 1);
+    return usage;
+  };
+  const providerInput = (form: Form): NewProvider & ProviderChanges => ({
+    name: (form.name ?? "").trim(),
+    partner: form.partner ?? "",
+    tenantKey: optional(form.tenantKey),
+    sipDomain: optional(form.sipDomain),
+    ivrAddress: optional(form.ivrAddress),
+    sgjEnabled: form.sgjEnabled === "true",
+    sgjTemplate: optional(form.sgjTemplate),
+    instructionUrl: optional(form.instructionUrl),
+  });
+
+  app.get("/admin/providers", { config }, async (req, reply) =>
+    send(reply, views.providersPage(ctx(req), await deps.store.providers.list(), await providerUsage(), { sgjEnabled: "true" })),
+  );
+
+  app.post("/admin/providers", { config }, async (req, reply) => {
+    const form = formOf(req);
+    try {
+      await deps.store.providers.add(providerInput(form), now());
+      return reply.redirect("/admin/providers?done=provider-added", 303);
+    } catch (error) {
+      return send(reply, views.providersPage(ctx(req, { errors: problemsOf(error) }), await deps.store.providers.list(), await providerUsage(), form), 400);
+    }
+  });
+
+  const providerOr404 = async (req: FastifyRequest, reply: FastifyReply) => {
+    const provider = await deps.store.providers.get((req.params as { id: string }).id);
+    if (provider === null) send(reply, views.messagePage(ctx(req), "Not found", "There is no such provider."), 404);
+    return provider;
+  };
+
+  app.get("/admin/providers/:id/edit", { config }, async (req, reply) => {
+    const provider = await providerOr404(req, reply);
+    if (!provider) return reply;
+    return send(reply, views.providerEditPage(ctx(req), provider, views.providerFormValues(provider), (await providerUsage()).get(provider.id) ?? 0));
+  });
+
+  app.post("/admin/providers/:id", { config }, async (req, reply) => {
+    const provider = await providerOr404(req, reply);
+    if (!provider) return reply;
+    const form = formOf(req);
+    try {
+      await deps.store.providers.update(provider.id, providerInput(form), now());
+      for (const room of await deps.store.rooms.list({ providerId: provider.id })) deps.roomChanged?.(room);
+      return reply.redirect("/admin/providers?done=provider-saved", 303);
+    } catch (error) {
+      return send(reply, views.providerEditPage(ctx(req, { errors: problemsOf(error) }), provider, form, (await providerUsage()).get(provider.id) ?? 0), 400);
+    }
+  });
+
+  app.post("/admin/providers/:id/remove", { config }, async (req, reply) => {
+    const provider = await providerOr404(req, reply);
+    if (!provider) return reply;
+    const form = formOf(req);
+    try {
+      const rooms = await deps.store.rooms.list({ providerId: provider.id });
+      await deps.store.providers.remove(provider.id, form.force === "true", now());
+      for (const room of rooms) deps.roomChanged?.(room);
+      return reply.redirect("/admin/providers?done=provider-removed", 303);
+    } catch (error) {
+      return send(reply, views.providerEditPage(ctx(req, { errors: problemsOf(error) }), provider, views.providerFormValues(provider), (await providerUsage()).get(provider.id) ?? 0), 409);
+    }
+  });
+
+  // --- bridge sessions ---------------------------------------------------------------------------
+
+  const sessionViews = async (): Promise<views.SessionView[]> => {
+    const t = now().getTime();
+    const list = (await deps.store.bridgeSessions.list()).filter((s) => LIVE_BRIDGE_STATES.includes(s.state) || s.updatedAt.getTime() > t - 86_400_000);
+    list.sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime() || a.occurrenceKey.localeCompare(b.occurrenceKey));
+    const shown = list.slice(0, 500);
+    const rooms = new Map((await deps.store.rooms.list()).map((r) => [r.id, r.displayName]));
+    return Promise.all(
+      shown.map(async (s) => views.sessionView(s, rooms.get(s.roomId) ?? s.roomId, (await deps.store.meetings.get(s.occurrenceKey))?.subjectShown ?? null)),
+    );
+  };
+
+  app.get("/admin/sessions", { config }, async (req, reply) => send(reply, views.sessionsPage(ctx(req), await sessionViews())));
+  app.get("/admin/sessions.json", { config }, async (_req, reply) => reply.header("cache-control", "no-store").send({ sessions: await sessionViews() }));
+
+  // --- health ------------------------------------------------------------------------------------
+
+  app.get("/admin/health", { config }, async (req, reply) => {
+    const [checks, status, metrics] = await Promise.all([deps.readiness(), buildStatus(deps.store, now(), deps.settings), deps.metrics.registry.getMetricsAsJSON()]);
+    const sum = (name: string, filter: (labels: Record<string, unknown>) => boolean = () => true) =>
+      (metrics.find((m) => m.name === name)?.values ?? []).filter((v) => filter(v.labels as Record<string, unknown>)).reduce((n, v) => n + Number(v.value), 0);
+    const counters = [
+      { label: "Poll rounds (ok / failed)", value: `${sum("otj_poll_rounds_total", (l) => l.outcome === "ok")} / ${sum("otj_poll_rounds_total", (l) => l.outcome !== "ok")}` },
+      { label: "Graph requests (all / throttled 429)", value: `${sum("otj_graph_requests_total")} / ${sum("otj_graph_requests_total", (l) => l.status === "429")}` },
+      { label: "Graph throttling waits", value: `${sum("otj_graph_throttle_wait_seconds_total").toFixed(1)} s` },
+      { label: "Device pushes (ok / failed)", value: `${sum("otj_device_pushes_total", (l) => l.result === "ok")} / ${sum("otj_device_pushes_total", (l) => l.result !== "ok")}` },
+      { label: "Live bridge sessions", value: String(status.bridgeSessions.filter((s) => LIVE_BRIDGE_STATES.includes(s.state)).length) },
+    ];
+    const alarms = status.rooms.flatMap((r) => r.alarms.map((a) => ({ room: r.displayName, mailbox: r.mailbox, ...a })));
+    return send(reply, views.healthPage(ctx(req), { checks, metrics: counters, alarms, rooms: status.rooms.length }));
+  });
+}

@@ -1,0 +1,129 @@
+/**
+ * The admin console's HTTP contract without a browser (the browser tests are in test/browser):
+ * session cookies, expiry on the engine clock, open-redirect and brute-force protection, the
+ * admin bearer token not being a console session, 10,000 rooms paged on the server.
+ */
+import type { FastifyInstance } from "fastify";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConsoleSessions } from "../../app/http/admin/session.ts";
+import { escapeHtml, html } from "../../app/http/admin/html.ts";
+import { buildHttpServer } from "../../app/http/server.ts";
+import { EngineMetrics } from "../../app/metrics.ts";
+import { createLogger } from "../../core/logger.ts";
+import { FakeClock } from "../support/fake-clock.ts";
+import { openTestStore, type TestStore } from "../support/test-database.ts";
+
+const ADMIN = "console-admin-token-0123456789";
+let db: TestStore;
+let clock: FakeClock;
+let app: FastifyInstance;
+let base: string;
+
+beforeAll(async () => {
+  db = await openTestStore("postgres");
+  clock = new FakeClock("2026-03-02T08:00:00.000Z");
+  app = await buildHttpServer({
+    store: db.store,
+    clock,
+    logger: createLogger("silent"),
+    metrics: new EngineMetrics(),
+    adminToken: ADMIN,
+    settings: { startBufferMinutes: 5, endBufferMinutes: 0, windowFutureDays: 7, alarmAfterFailures: 3 },
+    readiness: async () => ({ database: true }),
+  });
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+});
+afterAll(async () => {
+  await app?.close();
+  await db?.close();
+});
+
+const form = (fields: Record<string, string>) => ({ method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(fields).toString(), redirect: "manual" as const });
+
+async function signIn(next = "/admin/rooms"): Promise<{ cookie: string; response: Response }> {
+  const response = await fetch(`${base}/admin/login`, form({ token: ADMIN, next }));
+  const cookie = (response.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+  return { cookie, response };
+}
+
+describe("html templates", () => {
+  it("escape every interpolated value, including attribute quotes, but not nested fragments", () => {
+    expect(escapeHtml(`<img src=x onerror="alert('1')">&\``)).toBe("&lt;img src=x onerror=&quot;alert(&#39;1&#39;)&quot;&gt;&amp;&#96;");
+    const subject = "<script>alert(1)</script>";
+    expect(html`<td title="${subject}">${subject}${html`<b>${"&"}</b>`}</td>`.text).toBe(
+      '<td title="&lt;script&gt;alert(1)&lt;/script&gt;">&lt;script&gt;alert(1)&lt;/script&gt;<b>&amp;</b></td>',
+    );
+  });
+});
+
+describe("console sessions", () => {
+  it("accept only their own signed, unexpired, unrevoked cookie", () => {
+    const sessions = new ConsoleSessions(ADMIN, 60_000);
+    const { cookie, session } = sessions.create(1_000);
+    expect(sessions.verify(cookie, 2_000)?.csrf).toBe(session.csrf);
+    expect(sessions.verify(cookie, 61_000)).toBeNull();
+    expect(sessions.verify(`${cookie.slice(0, -1)}${cookie.endsWith("A") ? "B" : "A"}`, 2_000)).toBeNull();
+    expect(sessions.verify(cookie.replace(/^\d+/, "99999999"), 2_000)).toBeNull();
+    expect(new ConsoleSessions("another-admin-token", 60_000).verify(cookie, 2_000)).toBeNull();
+    expect(sessions.checkCsrf(session, session.csrf)).toBe(true);
+    expect(sessions.checkCsrf(session, `${session.csrf}x`)).toBe(false);
+    sessions.revoke(session, 2_000);
+    expect(sessions.verify(cookie, 2_000)).toBeNull();
+    expect(new ConsoleSessions(null, 60_000).enabled).toBe(false);
+  });
+});
+
+describe("console over HTTP", () => {
+  it("signs in into a cookie that expires on the engine clock", async () => {
+    const { cookie, response } = await signIn();
+    expect(response.status).toBe(303);
+    expect(response.headers.get("location")).toBe("/admin/rooms");
+    expect(response.headers.get("set-cookie")).toMatch(/^otj_admin=[^;]+; Max-Age=28800; Path=\/admin; HttpOnly; SameSite=Strict$/);
+    expect((await fetch(`${base}/admin/rooms`, { headers: { cookie }, redirect: "manual" })).status).toBe(200);
+    clock.advance(8 * 3_600_000);
+    expect((await fetch(`${base}/admin/rooms`, { headers: { cookie }, redirect: "manual" })).status).toBe(303);
+  });
+
+  it("never redirects off the console after sign-in", async () => {
+    for (const next of ["//evil.example/admin", "https://evil.example/", "/v1/rooms", "/admin/../v1/status", "/admin\\@evil.example"]) {
+      expect((await signIn(next)).response.headers.get("location"), next).toBe("/admin/rooms");
+    }
+    expect((await signIn("/admin/health")).response.headers.get("location")).toBe("/admin/health");
+  });
+
+  it("does not take the API bearer token as a console session, nor a console cookie on the API", async () => {
+    const bearer = await fetch(`${base}/admin/rooms`, { headers: { authorization: `Bearer ${ADMIN}` }, redirect: "manual" });
+    expect(bearer.status).toBe(303);
+    const { cookie } = await signIn();
+    expect((await fetch(`${base}/v1/status`, { headers: { cookie } })).status).toBe(401);
+    // Console routes stay out of the API's OpenAPI document.
+    const openapi = (await (await fetch(`${base}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(openapi.paths).filter((p) => p.startsWith("/admin"))).toEqual([]);
+  });
+
+  it("slows down guessing: more than 10 failed sign-ins a minute are refused", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) statuses.push((await fetch(`${base}/admin/login`, form({ token: `guess-${i}` }))).status);
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(10);
+    expect(statuses.at(-1)).toBe(429);
+    clock.advance(61_000);
+    expect((await signIn()).response.status).toBe(303);
+  });
+
+  it("pages 10,000 rooms on the server: 50 rows a page, search across all of them", async () => {
+    await db.truncate();
+    await db.store.providers.add({ name: "webex", partner: "cisco", tenantKey: "contoso@m.webex.com" }, clock.now());
+    const rooms = Array.from({ length: 10_000 }, (_, i) => ({ mailbox: `room${String(i).padStart(5, "0")}@contoso.example`, displayName: `Room ${i}`, provider: "webex", deviceFamily: "pull" }));
+    expect((await db.store.rooms.addMany(rooms, clock.now())).applied).toBe(true);
+    const { cookie } = await signIn();
+    const first = await (await fetch(`${base}/admin/rooms`, { headers: { cookie } })).text();
+    expect(first).toContain("10000 rooms");
+    expect(first.match(/<tr><td><a href="\/admin\/rooms\/rm_/g)).toHaveLength(50);
+    const last = await (await fetch(`${base}/admin/rooms?page=200`, { headers: { cookie } })).text();
+    expect(last).toContain("page 200 of 200");
+    expect(last).toContain("room09999@contoso.example");
+    const search = await (await fetch(`${base}/admin/rooms?q=room0999`, { headers: { cookie } })).text();
+    expect(search).toContain("10 rooms matching");
+  });
+});
