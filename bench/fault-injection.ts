@@ -2,14 +2,21 @@
  * fault-injection: the real engine (`otj run` in a child process) against the Graph emulator on
  * real PostgreSQL, through two faults, each mid-round:
  * - `kill -9` of the engine, then a second engine on the same database;
- * - a PostgreSQL restart (pg_ctlcluster) while the engine polls.
- * After each: every meeting stored once (no loss, no duplicate), and the time to recover.
+ * - a PostgreSQL restart (pg_ctlcluster) while the engine polls;
+ * - `kill -9` while a room waits in the lobby of an external meeting (SIP Guest Join through the
+ *   bridge emulator, real clock), then a second engine on the same database and port.
+ * After each: every meeting stored once (no loss, no duplicate), no second bridge session, and
+ * the time to recover.
  * Needs root and a local cluster (as on the development and CI machines); not part of npm test.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
+import { systemClock } from "../core/clock.ts";
+import { BridgeEmulator } from "../emulators/bridge/bridge-emulator.ts";
 import { GraphEmulator } from "../emulators/graph/graph-emulator.ts";
+import { teamsHtmlV5 } from "../emulators/invite-factory.ts";
 import { createDatabase } from "../store/create-database.ts";
 import { migrateToLatest } from "../store/migrate.ts";
 import { PostgresStore } from "../store/postgres-store.ts";
@@ -32,12 +39,24 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
   }
 }
 
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
 export async function benchFaultInjection(): Promise<void> {
   const pg = await createTestPostgres("faults");
   const graph = new GraphEmulator({ seed: "faults" });
   await graph.listen();
   const handle = await createDatabase(pg.url, { cwd: process.cwd(), poolSize: 2 });
   const engines: ChildProcess[] = [];
+  let bridge: BridgeEmulator | null = null;
   try {
     await migrateToLatest(handle.db);
     const store = new PostgresStore(handle.db, {});
@@ -108,8 +127,53 @@ export async function benchFaultInjection(): Promise<void> {
     const restartSeconds = await waitFor("every change after the PostgreSQL restart", async () => (await changed()) === ROOMS, 180_000);
     report({ bench: "fault-injection", metric: "pg-restart-recovery", value: restartSeconds, unit: "s", baseline: null, ratio: null });
     report({ bench: "fault-injection", metric: "pg-restart-lost-or-duplicate", value: Math.abs((await count()) - ROOMS * EVENTS), unit: "meetings", baseline: 0, ratio: null });
+
+    // 3. kill -9 while the room waits in the lobby: the next engine resumes the session (the
+    // bridge keeps it), follows it to admitted and ended, and never starts a second one.
+    for (const e of engines) if (e.exitCode === null) e.kill("SIGKILL");
+    const hmacSecret = randomBytes(16).toString("hex");
+    bridge = new BridgeEmulator({ clock: systemClock, token: "fault-bridge", hmacSecret, plan: () => ({ kind: "admit", afterMs: 25_000 }) });
+    await bridge.start();
+    await store.providers.add({ name: "webex", partner: "cisco", tenantKey: "contoso@m.webex.com", sipDomain: "sgj.contoso.example" }, new Date());
+    const sgjRoom = "lobby-room@contoso.example";
+    graph.addRoom({ address: sgjRoom });
+    await store.rooms.add({ mailbox: sgjRoom, displayName: "Lobby Room", provider: "webex", deviceFamily: "pull" }, new Date());
+    const start = new Date(Date.now() + 75_000);
+    graph.addEvent(sgjRoom, {
+      subject: "Supplier review (Fabrikam)",
+      start: start.toISOString(),
+      end: new Date(start.getTime() + 60_000).toISOString(),
+      organizer: { name: "Ben Okafor", address: "ben@fabrikam.example" },
+      body: { contentType: "html", content: teamsHtmlV5({ threadKey: "fault-lobby", tenantId: "0f0f0f0f-aaaa-4bbb-8ccc-dddddddddddd", meetingId: "357159246802468", passcode: "Hk4mN8pQ" }, 500) },
+    });
+    const lobbyEnv = {
+      ...env,
+      OTJ_HTTP__PORT: String(await freePort()),
+      OTJ_BRIDGE__ADAPTER: "http",
+      OTJ_BRIDGE__LEAD_SECONDS: "60",
+      OTJ_BRIDGE__HTTP__BASE_URL: bridge.url,
+      OTJ_BRIDGE__HTTP__TOKEN: "fault-bridge",
+      OTJ_BRIDGE__HTTP__HMAC_SECRET: hmacSecret,
+    };
+    const emulated = () => [...(bridge?.sessions.values() ?? [])];
+    const sessionState = async () => (await store.bridgeSessions.list()).find((b) => b.state !== "cancelled")?.state ?? null;
+    const third = startEngine(lobbyEnv);
+    engines.push(third);
+    await waitFor("the room in the lobby", async () => emulated().some((x) => x.state === "lobby") && (await sessionState()) === "lobby", 120_000);
+    third.kill("SIGKILL");
+    const killedAt = Date.now();
+    const fourth = startEngine(lobbyEnv);
+    engines.push(fourth);
+    await waitFor("admitted after kill -9 in the lobby", async () => (await sessionState()) === "admitted", 120_000);
+    const admittedAfter = (Date.now() - killedAt) / 1000;
+    await waitFor("the session ended with the meeting", async () => (await sessionState()) === "ended", 180_000);
+    const sessions = await store.bridgeSessions.list();
+    report({ bench: "fault-injection", metric: "kill9-lobby-admitted-after", value: admittedAfter, unit: "s", baseline: 25, ratio: null });
+    report({ bench: "fault-injection", metric: "kill9-lobby-second-sessions", value: bridge.creates - 1 + (sessions.length - 1), unit: "sessions", baseline: 0, ratio: null });
+    report({ bench: "fault-injection", metric: "kill9-lobby-final-state-ended", value: (await sessionState()) === "ended" ? 1 : 0, unit: "bool", baseline: 1, ratio: null });
   } finally {
     for (const e of engines) if (e.exitCode === null) e.kill("SIGKILL");
+    await bridge?.stop();
     await handle.close().catch(() => undefined);
     await graph.stop();
     await pg.drop().catch(() => undefined);

@@ -4,7 +4,36 @@ import { runDemo } from "../../app/demo.ts";
 
 describe("otj demo", () => {
   it("shows CVI, SGJ (admitted, denied, nobody admitted), direct, private, cancelled and moved meetings", async () => {
-    const { output, ok } = await runDemo();
+    // With --serve: the console answers on the demo's data until the demo is told to stop.
+    let stop = () => {};
+    const until = new Promise<void>((resolve) => {
+      stop = resolve;
+    });
+    let printed = "";
+    const served = runDemo(
+      (text) => {
+        printed += text;
+      },
+      { serve: { port: 0, until } },
+    );
+    const consoleUrl = async () => {
+      for (;;) {
+        const m = /Admin console: (http:\/\/127\.0\.0\.1:\d+\/admin) +\(admin token: ([0-9a-f]+)\)/.exec(printed);
+        if (m) return { url: m[1]!, token: m[2]! };
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const { url, token } = await consoleUrl();
+    const signIn = await fetch(`${url}/login`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ token }).toString(), redirect: "manual" });
+    expect(signIn.status).toBe(303);
+    const cookie = (signIn.headers.get("set-cookie") ?? "").split(";")[0]!;
+    const rooms = await (await fetch(`${url}/rooms`, { headers: { cookie } })).text();
+    expect(rooms).toContain("3 rooms");
+    expect(rooms).toContain("boardroom@contoso.example");
+    const sessions = (await (await fetch(`${url}/sessions.json`, { headers: { cookie } })).json()) as { sessions: Array<{ state: string }> };
+    expect(sessions.sessions.map((s) => s.state).sort()).toEqual(["denied", "ended", "timeout"]);
+    stop();
+    const { output, ok } = await served;
     expect(ok).toBe(true);
     const line = (text: string) => output.split("\n").find((l) => l.includes(text)) ?? "";
     expect(line("Weekly sales sync")).toMatch(/cvi +1198563286\.contoso@m\.webex\.com +pushed/);
