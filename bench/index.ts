@@ -1,5 +1,6 @@
 /** `npm run bench`: runs every benchmark (or those named on the command line). */
 import { benchChangeToDevice } from "./change-to-device.ts";
+import { benchConsoleRooms } from "./console-rooms.ts";
 import { benchFaultInjection } from "./fault-injection.ts";
 import { benchIdleRss } from "./idle-rss.ts";
 import { benchParseThroughput } from "./parse-throughput.ts";
@@ -9,6 +10,7 @@ import { benchSgjBurst } from "./sgj-burst.ts";
 
 const benches: Record<string, () => Promise<void>> = {
   "change-to-device": benchChangeToDevice,
+  "console-rooms-10k": benchConsoleRooms,
   "fault-injection": benchFaultInjection,
   "idle-rss-10k": benchIdleRss,
   "parse-throughput": benchParseThroughput,
