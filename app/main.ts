@@ -393,6 +393,7 @@ export function defaultScheduler(parts: EngineParts): { scheduler: SgjScheduler;
     notifier: new DeviceNotifier({ store, pusher: parts.pusher, clock, logger: logger.child({ component: "device-notice" }) }),
     logger: logger.child({ component: "bridge" }),
     assumeLobbyAfterMs: b.adapter === "graph" ? 15_000 : null,
+    maxStartsInFlight: b.maxStartsInFlight,
     onStartLateness: (ms) => parts.metrics.lateness.observe(ms / 1000),
   });
   const graphJwt =

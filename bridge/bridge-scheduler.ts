@@ -9,8 +9,11 @@
  *   in-process timer on the Clock for each, so each fires at its exact instant: start, lobby
  *   deadline, or the meeting's end (`notAfter`).
  * - A start is a compare-and-set from `scheduled`: whatever races (two instances, a timer and a
- *   reclaim after a crash), one occurrence is started once. Retryable bridge errors go back to
- *   `scheduled` with backoff until `notAfter`.
+ *   reclaim after a crash), one occurrence is started once. Starts due at the same instant are
+ *   gathered and moved in one statement (store.startMany), then their start requests go out with
+ *   bounded concurrency; the external ids they return and the claims released afterwards are
+ *   written in batches too. Retryable bridge errors go back to `scheduled` with backoff until
+ *   `notAfter`.
  * - `shutdown` releases claims and leaves live sessions running; the next instance reclaims
  *   them. A crashed instance's claims expire and are reclaimed the same way.
  *
@@ -19,10 +22,19 @@
 import { addMs, type CancelTimer, type Clock } from "../core/clock.ts";
 import { toOtjError } from "../core/errors.ts";
 import type { BridgeStartRequest, MediaBridge } from "../core/ports/media-bridge.ts";
-import { type BridgeSession, LIVE_BRIDGE_STATES, type Meeting, type Room, type ScheduleBridgeSession, type Store } from "../core/ports/store.ts";
+import {
+  type BridgeExternalId,
+  type BridgeSession,
+  LIVE_BRIDGE_STATES,
+  type Meeting,
+  type Room,
+  type ScheduleBridgeSession,
+  type Store,
+} from "../core/ports/store.ts";
 import { sessionIdFor } from "../join/dial-string.ts";
 import { type BridgeLogger, SessionActions, type SessionNotifier, SILENT_LOGGER } from "./session-actions.ts";
-import { isFinal, type SessionEvent } from "./session-machine.ts";
+import { isFinal, type SessionEvent, transition } from "./session-machine.ts";
+import { WriteBatcher } from "./write-batcher.ts";
 
 /** The `bridge.*` and `join.*` settings the scheduler reads. */
 export interface BridgeSchedulerSettings {
@@ -52,7 +64,10 @@ export interface BridgeSchedulerOptions {
   horizonMs?: number;
   /** Claim lease (default 180 s; must exceed the horizon). */
   leaseMs?: number;
-  /** Sessions per claim statement (default 500); a tick claims until none are left. */
+  /**
+   * Sessions per claim statement, and per start statement when many are due at once (default
+   * 500); a tick claims until none are left.
+   */
   batchSize?: number;
   /** Start requests in flight at once (default 64). */
   maxStartsInFlight?: number;
@@ -90,7 +105,10 @@ interface Armed {
   dueAt: number;
   leaseUntil: number;
   cancel: CancelTimer;
+  /** The start request, read ahead (null: nothing to read, or the read failed). */
   prepared: Promise<Prepared | null> | null;
+  /** What `prepared` gave, once it has (undefined until then, or when the read failed). */
+  ready?: Prepared;
 }
 
 /** Why an occurrence no longer wants a session, or null when it does. */
@@ -141,6 +159,7 @@ class StoreLanes {
 class Limiter {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
+  private drained: Array<() => void> = [];
   constructor(private readonly max: number) {}
   async run<T>(work: () => Promise<T>): Promise<T> {
     if (this.active >= this.max) await new Promise<void>((resolve) => this.waiting.push(resolve));
@@ -151,7 +170,16 @@ class Limiter {
       const next = this.waiting.shift();
       if (next) next();
       else this.active--;
+      if (this.waiting.length === 0 && this.drained.length > 0) {
+        for (const resolve of this.drained.splice(0)) resolve();
+      }
     }
+  }
+
+  /** Resolves when no work waits for a slot (what runs may still be running). */
+  noneWaiting(): Promise<void> {
+    if (this.waiting.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drained.push(resolve));
   }
 }
 
@@ -164,10 +192,16 @@ export class BridgeScheduler {
   private readonly horizonMs: number;
   private readonly leaseMs: number;
   private readonly batchSize: number;
+  private readonly maxStartsInFlight: number;
   private readonly startLimiter: Limiter;
   /** Store work, kept below the connection pool's size, due work first. */
   private readonly lanes: StoreLanes;
   private readonly armed = new Map<string, Armed>();
+  /** Sessions whose start instant came, waiting for the next start statement. */
+  private startQueue: Armed[] = [];
+  private startDrain: Promise<void> | null = null;
+  private readonly externalIds: WriteBatcher<BridgeExternalId, BridgeSession | null>;
+  private readonly releases: WriteBatcher<string, null>;
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Fires at an instant already past, per session: a guard against a timer loop. */
   private readonly overdueFires = new Map<string, number>();
@@ -182,8 +216,22 @@ export class BridgeScheduler {
     this.leaseMs = options.leaseMs ?? 180_000;
     if (this.leaseMs <= this.horizonMs) throw new RangeError("BridgeScheduler: leaseMs must exceed horizonMs");
     this.batchSize = options.batchSize ?? 500;
-    this.startLimiter = new Limiter(options.maxStartsInFlight ?? 64);
+    this.maxStartsInFlight = options.maxStartsInFlight ?? 64;
+    this.startLimiter = new Limiter(this.maxStartsInFlight);
     this.lanes = new StoreLanes(options.storeConcurrency ?? 8);
+    // The batches bypass the lanes (a caller waiting in a lane for its batch would hold the lane):
+    // each is one statement at a time on the pool. While start requests still wait for a slot
+    // (a burst), they wait: the burst's bookkeeping then goes out in a few large statements
+    // instead of many small ones competing with the starts for the CPU.
+    const afterBurst = () => this.startLimiter.noneWaiting();
+    this.externalIds = new WriteBatcher(async (ids) => {
+      const rows = new Map((await this.store.bridgeSessions.recordExternalIds(ids, this.clock.now())).map((s) => [s.occurrenceKey, s]));
+      return ids.map((i) => rows.get(i.occurrenceKey) ?? null);
+    }, { before: afterBurst });
+    this.releases = new WriteBatcher(async (keys) => {
+      await this.store.bridgeSessions.releaseMany(keys, this.clock.now());
+      return keys.map(() => null);
+    }, { before: afterBurst });
     this.actions =
       options.actions ??
       new SessionActions({
@@ -311,10 +359,14 @@ export class BridgeScheduler {
     this.disarm(key);
     const prepared = session.state === "scheduled" && this.options.bridge !== null ? this.prepareQuietly(session) : null;
     const entry: Armed = { session, dueAt: session.dueAt.getTime(), leaseUntil: now.getTime() + this.leaseMs, prepared, cancel: () => {} };
+    void prepared?.then((ready) => {
+      if (ready !== null) entry.ready = ready;
+    });
     entry.cancel = this.clock.setTimer(session.dueAt, () => {
       if (this.armed.get(key) !== entry) return;
       this.armed.delete(key);
-      void this.track(this.fire(entry));
+      if (this.startable(entry.session)) this.queueStart(entry);
+      else void this.track(this.fire(entry));
     });
     this.armed.set(key, entry);
   }
@@ -326,14 +378,18 @@ export class BridgeScheduler {
     this.armed.delete(key);
   }
 
+  /** A session to start now (from its claim snapshot): the start statement decides. */
+  private startable(session: BridgeSession): boolean {
+    return this.options.bridge !== null && session.state === "scheduled" && session.notAfter.getTime() > this.clock.now().getTime();
+  }
+
   private async fire(entry: Armed): Promise<void> {
     if (this.stopped) return;
     const key = entry.session.occurrenceKey;
     try {
       let after: BridgeSession | null;
       if (entry.session.state === "scheduled" && entry.session.notAfter.getTime() > this.clock.now().getTime()) {
-        // The hot path: start from the claim snapshot; the compare-and-set decides.
-        after = await this.start(entry.session, entry.prepared, entry.dueAt);
+        after = await this.notConfigured(entry.session);
       } else {
         after = await this.lanes.now(async () => {
           const session = await this.store.bridgeSessions.get(key);
@@ -343,11 +399,15 @@ export class BridgeScheduler {
           return this.store.bridgeSessions.get(key);
         });
       }
-      if (after !== null) await this.lanes.soon(() => this.afterAct(after));
+      if (after !== null) await this.afterAct(after);
     } catch (error) {
-      const e = toOtjError(error);
-      this.logger.warn({ component: "bridge", occurrenceKey: key, code: e.code, error: e.message }, "bridge session step failed; the claim will be retried");
+      this.stepFailed(key, error);
     }
+  }
+
+  private stepFailed(key: string, error: unknown): void {
+    const e = toOtjError(error);
+    this.logger.warn({ component: "bridge", occurrenceKey: key, code: e.code, error: e.message }, "bridge session step failed; the claim will be retried");
   }
 
   /** Does what is due for the session now (lobby deadline, the meeting's end, a late start). */
@@ -385,7 +445,10 @@ export class BridgeScheduler {
     });
   }
 
-  /** Keeps the claim and re-arms when the session is due again within the window; else releases it. */
+  /**
+   * Keeps the claim and re-arms when the session is due again within the window; else releases it
+   * (the release is batched with others).
+   */
   private async afterAct(session: BridgeSession): Promise<void> {
     if (session.leaseOwner !== this.store.owner) return;
     const key = session.occurrenceKey;
@@ -395,70 +458,178 @@ export class BridgeScheduler {
       if (overdue <= 3) {
         if (overdue > 0) this.overdueFires.set(key, overdue);
         else this.overdueFires.delete(key);
-        if (await this.store.bridgeSessions.renewLease(key, now, { leaseMs: this.leaseMs })) this.arm(session, now);
+        if (await this.lanes.soon(() => this.store.bridgeSessions.renewLease(key, now, { leaseMs: this.leaseMs }))) this.arm(session, now);
         return;
       }
       this.logger.warn({ component: "bridge", occurrenceKey: key, state: session.state }, "session stays due without progress; releasing it to the next tick");
     }
     this.overdueFires.delete(key);
-    await this.store.bridgeSessions.release(key, now);
+    await this.releases.add(key);
   }
 
   // ---- starting -----------------------------------------------------------------------------
 
+  /** Without a bridge adapter a due session fails (OTJ_BRIDGE_NOT_CONFIGURED). */
+  private async notConfigured(session: BridgeSession): Promise<BridgeSession | null> {
+    const message = "an SGJ session was due but bridge.adapter is not configured";
+    const outcome = await this.lanes.now(() =>
+      this.actions.apply(session, { type: "not-configured" }, { patch: () => ({ lastErrorCode: "OTJ_BRIDGE_NOT_CONFIGURED", lastError: message }), data: { code: "OTJ_BRIDGE_NOT_CONFIGURED" } }),
+    );
+    return outcome.session;
+  }
+
+  /** Queues a session whose start instant came; the queue is started after this turn of the event loop. */
+  private queueStart(entry: Armed): void {
+    this.startQueue.push(entry);
+    if (this.startDrain === null) this.startDrain = this.track(this.drainStarts());
+  }
+
   /**
-   * Starts a session read as `scheduled` (a claim snapshot, due at `armedDueAt`). The one query
-   * before the start request is the compare-and-set from `scheduled`: a session another instance
-   * started, or one cancelled meanwhile, is left alone. Returns the session as last written.
+   * Starts the queued sessions, `batchSize` per statement; the first statement of a burst moves
+   * only as many as can be sent at once, so that requests leave as early as possible. The next
+   * statement runs while the previous batch's requests go out, and no further ahead: a crash
+   * leaves at most two batches moved to `starting` without their request (never started twice,
+   * they time out in the lobby).
    */
-  private async start(session: BridgeSession, prepared: Promise<Prepared | null> | null, armedDueAt: number): Promise<BridgeSession | null> {
-    const bridge = this.options.bridge;
-    const key = session.occurrenceKey;
-    if (bridge === null) {
-      const message = "an SGJ session was due but bridge.adapter is not configured";
-      const outcome = await this.lanes.now(() =>
-        this.actions.apply(session, { type: "not-configured" }, { patch: () => ({ lastErrorCode: "OTJ_BRIDGE_NOT_CONFIGURED", lastError: message }), data: { code: "OTJ_BRIDGE_NOT_CONFIGURED" } }),
-      );
-      return outcome.session;
+  private async drainStarts(): Promise<void> {
+    let previousLeft: Promise<unknown> = Promise.resolve();
+    let size = Math.min(this.batchSize, this.maxStartsInFlight);
+    try {
+      // Timers due at one instant fire in one turn of the event loop: gather them all first.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      while (this.startQueue.length > 0 && !this.stopped) {
+        const { left } = await this.startBatch(this.startQueue.splice(0, size));
+        size = this.batchSize;
+        await previousLeft;
+        previousLeft = left;
+      }
+    } finally {
+      if (this.stopped) this.startQueue = [];
+      this.startDrain = null;
     }
-    const ready = (prepared ? await prepared : null) ?? (await this.lanes.soon(() => this.prepare(session)));
-    if (!ready.ok) return (await this.lanes.now(() => this.actions.apply(session, { type: "cancel", reason: ready.reason }))).session;
-    const startedAt = this.clock.now();
-    const started = await this.lanes.now(() =>
-      this.actions.apply(session, { type: "start" }, {
-        patch: (s) => ({ attempts: s.attempts + 1, adapter: this.options.adapter, lastErrorCode: null, lastError: null }),
-        data: { attempt: session.attempts + 1 },
-        keepDueAt: true,
+  }
+
+  /**
+   * One start statement (the compare-and-set of every session, from its claim snapshot), then
+   * the start requests of the sessions it moved; `left` resolves once every request has left.
+   */
+  private async startBatch(batch: Armed[]): Promise<{ left: Promise<unknown> }> {
+    const go: Array<{ session: BridgeSession; request: BridgeStartRequest }> = [];
+    const unread: Armed[] = [];
+    for (const entry of batch) {
+      const ready = entry.ready;
+      if (ready === undefined) unread.push(entry);
+      else if (!ready.ok) void this.track(this.cancelUnstartable(entry.session, ready.reason));
+      else go.push({ session: entry.session, request: ready.request });
+    }
+    if (unread.length > 0) void this.track(this.prepareThenQueue(unread));
+    const start = transition("scheduled", { type: "start" });
+    if (go.length === 0 || !start.ok) return { left: Promise.resolve() };
+    const now = this.clock.now();
+    let started: BridgeSession[];
+    try {
+      started = await this.lanes.now(() =>
+        this.store.bridgeSessions.startMany(
+          go.map(({ session }) => ({ occurrenceKey: session.occurrenceKey, dueAt: session.dueAt })),
+          { adapter: this.options.adapter, ...this.actions.startTimes(now), cause: start.transition.cause },
+          now,
+        ),
+      );
+    } catch (error) {
+      const e = toOtjError(error);
+      this.logger.warn({ component: "bridge", sessions: go.length, code: e.code, error: e.message }, "bridge start statement failed; the claims will be retried");
+      return { left: Promise.resolve() };
+    }
+    const moved = new Map(started.map((s) => [s.occurrenceKey, s]));
+    const left: Array<Promise<void>> = [];
+    for (const { session: claimed, request } of go) {
+      const session = moved.get(claimed.occurrenceKey);
+      if (session === undefined) {
+        void this.track(this.notStarted(claimed.occurrenceKey));
+        continue;
+      }
+      this.actions.announce(session, start.transition);
+      left.push(
+        new Promise<void>((resolve) => {
+          void this.track(this.startOne(session, request, claimed.dueAt.getTime(), resolve));
+        }),
+      );
+    }
+    return { left: Promise.all(left) };
+  }
+
+  /**
+   * Sends the start request of a session just moved to `starting` (at most maxStartsInFlight at
+   * once), then records the external id it returns, or the failure (retry with backoff or failed).
+   */
+  private async startOne(session: BridgeSession, request: BridgeStartRequest, dueAt: number, left: () => void): Promise<void> {
+    const bridge = this.options.bridge!;
+    const key = session.occurrenceKey;
+    try {
+      let externalId: string;
+      try {
+        const reply = await this.startLimiter.run(() => {
+          left();
+          this.options.onStartLateness?.(Math.max(0, this.clock.now().getTime() - dueAt));
+          return bridge.start(request);
+        });
+        externalId = reply.externalId;
+      } catch (error) {
+        left();
+        const after = await this.lanes.now(() => this.startFailed(session, error));
+        if (after !== null) await this.afterAct(after);
+        return;
+      }
+      // Usually still starting; a callback may have moved it on already, or it ended meanwhile.
+      const after = await this.externalIds.add({ occurrenceKey: key, externalId });
+      if (after === null) return;
+      this.actions.externalIdRecorded(after, externalId);
+      // Cancelled or timed out while the start request was in flight: leave at once.
+      if (isFinal(after.state)) await this.actions.stopBridge(after, externalId);
+      await this.afterAct(after);
+    } catch (error) {
+      this.stepFailed(key, error);
+    }
+  }
+
+  /** A session the start statement left alone: started or changed meanwhile, or no longer ours. */
+  private async notStarted(key: string): Promise<void> {
+    try {
+      const session = await this.lanes.soon(() => this.store.bridgeSessions.get(key));
+      if (session !== null) await this.afterAct(session);
+    } catch (error) {
+      this.stepFailed(key, error);
+    }
+  }
+
+  /**
+   * Sessions due before their start request was read ahead (or whose read failed): waits for the
+   * reads (again for a failed one), then queues them again all at once, for one statement.
+   */
+  private async prepareThenQueue(entries: Armed[]): Promise<void> {
+    const read = await Promise.all(
+      entries.map(async (entry) => {
+        try {
+          entry.ready = (entry.prepared ? await entry.prepared : null) ?? (await this.lanes.soon(() => this.prepare(entry.session)));
+          return entry;
+        } catch (error) {
+          this.stepFailed(entry.session.occurrenceKey, error);
+          return null;
+        }
       }),
     );
-    if (!started.applied) return started.session;
-    if (started.session.dueAt.getTime() !== armedDueAt) {
-      // The meeting moved after the claim (another instance rescheduled it): not time yet.
-      const back = await this.store.bridgeSessions.transition(key, { from: ["starting"], to: "scheduled", patch: { attempts: session.attempts, adapter: session.adapter, lobbyDeadline: null } }, this.clock.now());
-      this.event(started.session, this.clock.now(), "bridge.scheduled", `start withdrawn: the meeting moved, now due ${started.session.dueAt.toISOString()}`);
-      return back;
-    }
-    const dueAt = this.actions.timesFor(started.session, "starting", startedAt).dueAt!;
-    this.options.onStartLateness?.(Math.max(0, this.clock.now().getTime() - armedDueAt));
-    let externalId: string;
+    if (this.stopped) return;
+    for (const entry of read) if (entry !== null) this.queueStart(entry);
+  }
+
+  /** A session that cannot start (no join information, meeting gone): cancelled with the reason. */
+  private async cancelUnstartable(session: BridgeSession, reason: string): Promise<void> {
     try {
-      externalId = (await this.startLimiter.run(() => bridge.start(ready.request))).externalId;
+      const outcome = await this.lanes.now(() => this.actions.apply(session, { type: "cancel", reason }));
+      if (outcome.session !== null) await this.afterAct(outcome.session);
     } catch (error) {
-      return this.lanes.now(() => this.startFailed(started.session, error));
+      this.stepFailed(session.occurrenceKey, error);
     }
-    return this.lanes.soon(async () => {
-      // Usually still starting (one write); a callback may have moved it on already (read, then write).
-      const after =
-        (await this.store.bridgeSessions.transition(key, { from: ["starting"], to: "starting", patch: { externalId, dueAt } }, this.clock.now())) ??
-        (await this.actions.patchLive(key, (s) => (s.externalId === externalId ? null : { externalId })));
-      if (after !== null) this.actions.externalIdRecorded(after, externalId);
-      if (after !== null && isFinal(after.state)) {
-        // Cancelled or timed out while the start request was in flight: leave at once.
-        if (after.externalId === null) await this.store.bridgeSessions.transition(key, { from: [after.state], to: after.state, patch: { externalId } }, this.clock.now());
-        await this.actions.stopBridge(after, externalId);
-      }
-      return after;
-    });
   }
 
   private async startFailed(session: BridgeSession, error: unknown): Promise<BridgeSession | null> {
@@ -478,7 +649,7 @@ export class BridgeScheduler {
 
   /** Reads what a start request needs ahead of the due instant (a failed read is retried at fire time). */
   private prepareQuietly(session: BridgeSession): Promise<Prepared | null> {
-    return this.lanes.soon(() => this.prepare(session)).catch(() => null);
+    return this.track(this.lanes.soon(() => this.prepare(session)).catch(() => null));
   }
 
   /** The start request for a session, from its meeting and room. */
@@ -517,7 +688,10 @@ export class BridgeScheduler {
 
   // ---- lifecycle ----------------------------------------------------------------------------
 
-  /** Resolves when no timer callback, start request or tick of this instance is running and the event log is written. */
+  /**
+   * Resolves when no timer callback, start request, read-ahead or tick of this instance is running
+   * and the event log is written.
+   */
   async idle(): Promise<void> {
     for (;;) {
       while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);

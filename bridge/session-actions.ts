@@ -60,11 +60,6 @@ export interface ApplyOptions {
   at?: Date;
   /** Extra facts for the event log entry (never secrets). */
   data?: Record<string, unknown>;
-  /**
-   * Leave `dueAt` as stored, so the caller can see in the returned row whether it moved since it
-   * read the session (the scheduler's start from a claim snapshot); the caller writes it later.
-   */
-  keepDueAt?: boolean;
 }
 
 /** Compare-and-set retries before giving up on a session that keeps changing under us. */
@@ -104,10 +99,8 @@ export class SessionActions {
     const min = (ms: number) => new Date(Math.min(ms, notAfter));
     switch (to) {
       case "starting": {
-        // A bridge that never reports still gets a deadline: the lobby timeout counts from the start.
-        const deadline = addMs(at, this.lobbyTimeoutMs);
-        const look = this.assumeLobbyAfterMs === null ? deadline.getTime() : Math.min(deadline.getTime(), at.getTime() + this.assumeLobbyAfterMs);
-        return { lobbyDeadline: deadline, dueAt: min(look) };
+        const { lobbyDeadline, nextDueAt } = this.startTimes(at);
+        return { lobbyDeadline, dueAt: min(nextDueAt.getTime()) };
       }
       case "lobby": {
         const deadline = addMs(at, this.lobbyTimeoutMs);
@@ -118,6 +111,16 @@ export class SessionActions {
       default:
         return {};
     }
+  }
+
+  /**
+   * The times of a session started at `at`, before its `notAfter` caps `nextDueAt`: a bridge that
+   * never reports still gets a deadline, the lobby timeout counted from the start.
+   */
+  startTimes(at: Date): { lobbyDeadline: Date; nextDueAt: Date } {
+    const lobbyDeadline = addMs(at, this.lobbyTimeoutMs);
+    const look = this.assumeLobbyAfterMs === null ? lobbyDeadline.getTime() : Math.min(lobbyDeadline.getTime(), at.getTime() + this.assumeLobbyAfterMs);
+    return { lobbyDeadline, nextDueAt: new Date(look) };
   }
 
   /**
@@ -137,7 +140,6 @@ export class SessionActions {
       const at = options.at && options.at.getTime() < now.getTime() ? options.at : now;
       const patch: BridgeSessionPatch = { ...this.timesFor(session, t.to, at), ...(options.patch?.(session, t) ?? {}) };
       if (isFinal(t.to) && patch.endedReason === undefined) patch.endedReason = t.cause;
-      if (options.keepDueAt) delete patch.dueAt;
       const updated = await this.store.bridgeSessions.transition(key, { from: [session.state], to: t.to, patch }, now);
       if (updated === null) {
         session = await this.store.bridgeSessions.get(key);
@@ -247,6 +249,14 @@ export class SessionActions {
         ...(data ?? {}),
       },
     });
+    this.announce(session, t);
+  }
+
+  /**
+   * Logs a transition (the process log; the event log entry is written by whoever wrote the
+   * transition: {@link apply}, or the store's batched start).
+   */
+  announce(session: BridgeSession, t: Transition): void {
     const level = t.to === "failed" || t.to === "timeout" || t.to === "denied" ? "warn" : "info";
     this.logger[level]({ component: "bridge", occurrenceKey: session.occurrenceKey, from: t.from, to: t.to }, t.cause);
   }

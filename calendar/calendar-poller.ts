@@ -7,8 +7,9 @@
  * time: runs one delta round on the CalendarSource → parses and plans what changed → upserts the
  * occurrences (idempotent by occurrence key and content hash) → removes what left → tells the
  * OccurrenceSink when anything changed → records the outcome and the next due time (backoff on
- * failure, Retry-After honoured). One room's failure never stops the others; every room gets an
- * outcome in the RoundReport.
+ * failure, Retry-After honoured). Successful rounds are recorded in batches (RoundCompletions:
+ * one statement for many rooms) while the workers go on. One room's failure never stops the
+ * others; every room gets an outcome in the RoundReport.
  *
  * node-cron only ticks; a tick starts a round unless one is running (then one more round follows
  * it). `stop()` stops ticking, lets rooms in flight finish within a grace period, aborts the rest
@@ -21,11 +22,12 @@ import { addMs, type Clock } from "../core/clock.ts";
 import { type OtjError, toOtjError } from "../core/errors.ts";
 import type { CalendarSource, FullRoundReason, RoomSyncResult, SyncCursor as SourceCursor } from "../core/ports/calendar-source.ts";
 import { NO_OCCURRENCE_SINK, type OccurrenceSink } from "../core/ports/occurrence-sink.ts";
-import type { MeetingUpsert, NewLoggedEvent, Provider, RoomLease, Store } from "../core/ports/store.ts";
+import type { MeetingUpsert, NewLoggedEvent, Provider, RoomLease, RoundOutcome, Store } from "../core/ports/store.ts";
 import { occurrenceKey } from "../join/dial-string.ts";
 import { isPrivate } from "../join/join-planner.ts";
 import type { CompiledRule } from "../join/rules.ts";
 import { mapOccurrence, type PlanningContext, syncWindowFor } from "./occurrence-mapper.ts";
+import { RoundCompletions } from "./round-completions.ts";
 
 /** The `poll.*` configuration slice the poller reads. */
 export interface PollSettings {
@@ -44,7 +46,10 @@ export interface CalendarPollerOptions {
   readonly rules: readonly CompiledRule[];
   /** Lease length per room (default: round budget + 60 s). */
   readonly leaseMs?: number;
-  /** Rooms leased per store call (default max(2 × maxInFlight, 50)). */
+  /**
+   * Rooms leased per store call (default max(4 × maxInFlight, 100)); the next call goes out while
+   * about this many leased rooms still wait, so an instance holds up to twice this many ahead.
+   */
   readonly leaseBatch?: number;
   /** First backoff after a retryable failure without Retry-After (default 15 s), doubling. */
   readonly baseBackoffMs?: number;
@@ -54,6 +59,13 @@ export interface CalendarPollerOptions {
   readonly maxBackoffMs?: number;
   /** Time `stop()` gives rooms in flight before aborting them (default 10 s). */
   readonly shutdownGraceMs?: number;
+  /**
+   * Successful rounds are recorded together, this many per store call (default
+   * max(2 × maxInFlight, 100)); 1 records each room on its own.
+   */
+  readonly completeBatch?: number;
+  /** Longest a finished room waits for its batch to be recorded, in clock ms (default 20). */
+  readonly completeDelayMs?: number;
 }
 
 /** Structured logger (a pino logger fits). */
@@ -119,7 +131,14 @@ export interface RoundReport {
 interface RoundContext {
   readonly now: Date;
   readonly signal: AbortSignal;
+  /** Where successful rounds are recorded, in batches. */
+  readonly completions: RoundCompletions | null;
   providers?: Promise<Provider[]>;
+}
+
+/** A room whose outcome is known once its batch has been recorded. */
+interface Deferred {
+  readonly later: Promise<RoomRoundOutcome>;
 }
 
 interface Applied {
@@ -172,6 +191,8 @@ export class CalendarPoller {
   readonly #permanentBackoffMs: number;
   readonly #maxBackoffMs: number;
   readonly #graceMs: number;
+  readonly #completeBatch: number;
+  readonly #completeDelayMs: number;
   /** Rooms whose sink call failed: the sink is called again on their next round. */
   readonly #sinkPending = new Set<string>();
   #ticker: { stop(): void } | null = null;
@@ -197,11 +218,13 @@ export class CalendarPoller {
     this.#random = deps.random ?? Math.random;
     this.#onRound = deps.onRound;
     this.#leaseMs = options.leaseMs ?? poll.roundBudgetSeconds * 1000 + 60_000;
-    this.#leaseBatch = options.leaseBatch ?? Math.max(2 * poll.maxInFlight, 50);
+    this.#leaseBatch = options.leaseBatch ?? Math.max(4 * poll.maxInFlight, 100);
     this.#baseBackoffMs = options.baseBackoffMs ?? 15_000;
     this.#permanentBackoffMs = options.permanentBackoffMs ?? 300_000;
     this.#maxBackoffMs = options.maxBackoffMs ?? 3_600_000;
     this.#graceMs = options.shutdownGraceMs ?? 10_000;
+    this.#completeBatch = Math.max(1, Math.floor(options.completeBatch ?? Math.max(2 * poll.maxInFlight, 100)));
+    this.#completeDelayMs = options.completeDelayMs ?? 20;
   }
 
   /** Starts ticking every `poll.intervalSeconds` (node-cron). Idempotent. */
@@ -297,8 +320,10 @@ export class CalendarPoller {
 
   async #round(signal: AbortSignal): Promise<RoundReport> {
     const startedAt = this.#clock.now();
-    const ctx: RoundContext = { now: startedAt, signal };
-    const outcomes: RoomRoundOutcome[] = [];
+    const completions =
+      this.#completeBatch > 1 ? new RoundCompletions(this.#store.syncCursors, this.#clock, { batchSize: this.#completeBatch, delayMs: this.#completeDelayMs }) : null;
+    const ctx: RoundContext = { now: startedAt, signal, completions };
+    const outcomes: Array<RoomRoundOutcome | Promise<RoomRoundOutcome>> = [];
     const queue: RoomLease[] = [];
     const concurrency = this.#poll.maxInFlight;
     let exhausted = false;
@@ -321,7 +346,9 @@ export class CalendarPoller {
     const next = async (): Promise<RoomLease | undefined> => {
       for (;;) {
         if (this.#stopping || signal.aborted) return undefined;
-        if (!exhausted && refilling === null && queue.length < concurrency) {
+        // Refill while a batch or more is still queued: leasing takes as long as several rooms'
+        // rounds, and workers must not wait for it.
+        if (!exhausted && refilling === null && queue.length < Math.max(concurrency, this.#leaseBatch)) {
           refilling = refill().finally(() => {
             refilling = null;
           });
@@ -334,23 +361,27 @@ export class CalendarPoller {
     };
     const worker = async (): Promise<void> => {
       for (let lease = await next(); lease !== undefined; lease = await next()) {
-        outcomes.push(await this.#pollRoom(lease, ctx));
+        const polled = await this.#pollRoom(lease, ctx);
+        outcomes.push("later" in polled ? polled.later : polled);
       }
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
+    // Also after an abort (stop): rounds that finished are recorded, their leases released.
+    await completions?.flush();
+    const rooms = await Promise.all(outcomes);
 
     const report: RoundReport = {
       startedAt,
       finishedAt: this.#clock.now(),
-      rooms: outcomes,
-      ok: outcomes.filter((o) => o.outcome === "ok").length,
-      failed: outcomes.filter((o) => o.outcome === "error").length,
-      changed: outcomes.filter((o) => o.added + o.updated + o.removed > 0).length,
+      rooms,
+      ok: rooms.filter((o) => o.outcome === "ok").length,
+      failed: rooms.filter((o) => o.outcome === "error").length,
+      changed: rooms.filter((o) => o.added + o.updated + o.removed > 0).length,
       leaseError,
     };
-    if (outcomes.length > 0) {
+    if (rooms.length > 0) {
       this.#logger?.info(
-        { rooms: outcomes.length, ok: report.ok, failed: report.failed, changed: report.changed, ms: report.finishedAt.getTime() - startedAt.getTime() },
+        { rooms: rooms.length, ok: report.ok, failed: report.failed, changed: report.changed, ms: report.finishedAt.getTime() - startedAt.getTime() },
         "poll round",
       );
     }
@@ -358,7 +389,7 @@ export class CalendarPoller {
     return report;
   }
 
-  async #pollRoom(lease: RoomLease, ctx: RoundContext): Promise<RoomRoundOutcome> {
+  async #pollRoom(lease: RoomLease, ctx: RoundContext): Promise<RoomRoundOutcome | Deferred> {
     const { cursor } = lease;
     const window = syncWindowFor(ctx.now, this.#poll, { start: cursor.windowStart, end: cursor.windowEnd });
     const sourceCursor: SourceCursor | null =
@@ -400,25 +431,33 @@ export class CalendarPoller {
     // start must find the room due, or the effective interval doubles.
     const intervalMs = this.#poll.intervalSeconds * 1000;
     const nextDueAt = addMs(ctx.now, intervalMs - Math.min(1000, intervalMs / 4));
-    let recorded: boolean;
+    const round: RoundOutcome = {
+      outcome: "ok",
+      deltaLink: result.cursor.token,
+      windowStart: new Date(result.cursor.window.start),
+      windowEnd: new Date(result.cursor.window.end),
+      nextDueAt,
+    };
+    const done = (recorded: boolean): RoomRoundOutcome => (recorded ? this.#ok(lease, result, applied, nextDueAt, requests, sinkError) : this.#lost(lease, result, requests));
+    if (ctx.completions !== null) {
+      // The cursor goes with the next batch and the worker moves on meanwhile. Until the batch is
+      // written the room keeps its lease; if it never is (a crash), the next round reads the same
+      // changes again and applies them idempotently.
+      return {
+        later: ctx.completions.add(lease.roomId, round).then(done, (error: unknown) =>
+          ctx.signal.aborted ? this.#aborted(lease, result, applied, requests) : this.#fail(lease, ctx, error, requests),
+        ),
+      };
+    }
     try {
-      recorded = await this.#store.syncCursors.completeRound(
-        lease.roomId,
-        {
-          outcome: "ok",
-          deltaLink: result.cursor.token,
-          windowStart: new Date(result.cursor.window.start),
-          windowEnd: new Date(result.cursor.window.end),
-          nextDueAt,
-        },
-        this.#clock.now(),
-        { signal: ctx.signal },
-      );
+      return done(await this.#store.syncCursors.completeRound(lease.roomId, round, this.#clock.now(), { signal: ctx.signal }));
     } catch (error) {
       if (ctx.signal.aborted) return this.#aborted(lease, result, applied, requests);
       return this.#fail(lease, ctx, error, requests);
     }
-    if (!recorded) return this.#lost(lease, result, requests);
+  }
+
+  #ok(lease: RoomLease, result: RoomSyncResult, applied: Applied, nextDueAt: Date, requests: number, sinkError: string | null): RoomRoundOutcome {
     return {
       roomId: lease.roomId,
       mailbox: lease.mailbox,

@@ -168,6 +168,7 @@ const configSchema = z
         lobbyTimeoutSeconds: int(1, 86_400, 900, "Seconds in the lobby before otj gives up."),
         lateStartSeconds: int(0, 86_400, 300, "Seconds after the start a first-seen session may still start."),
         endGraceSeconds: int(0, 86_400, 0, "Seconds after end + end buffer the bridge stays."),
+        maxStartsInFlight: int(1, 1_000, 64, "Start requests in flight at once per instance when many sessions start together."),
         http: z
           .strictObject({
             baseUrl: serviceUrl("Base URL of the HTTP bridge (INTERFACES.md 12.4).", false),

@@ -321,6 +321,22 @@ export class GraphClient {
   }
 
   /**
+   * The `$batch` item URL of a relative path or of a v1.0 link Graph returned (deltaLink):
+   * relative, without the version. Null for a link elsewhere or on another version.
+   */
+  batchPath(pathOrLink: string): string | null {
+    if (pathOrLink.startsWith("/")) return /^\/(v1\.0|beta)\//i.test(pathOrLink) ? null : pathOrLink;
+    let link: string;
+    try {
+      link = this.#sdkPath(pathOrLink);
+    } catch {
+      return null;
+    }
+    const root = `${this.endpoints.sdkRoot}/v1.0/`;
+    return link.startsWith(root) ? link.slice(root.length - 1) : null;
+  }
+
+  /**
    * Accepts a relative path, or an absolute link on the cloud root or on `graph.baseUrl` (mapped
    * to the cloud root so the SDK parses it). Anything else would send our token elsewhere.
    */

@@ -270,6 +270,12 @@ export interface LeaseOptions extends StoreCallOptions {
   leaseMs?: number;
 }
 
+/** One room's finished round, for {@link SyncCursorStore.completeRounds}. */
+export interface RoundCompletion {
+  roomId: string;
+  result: RoundOutcome;
+}
+
 export interface SyncCursorStore {
   /**
    * Leases up to `limit` enabled rooms whose poll is due (`dueAt <= now`) and whose lease is free
@@ -283,6 +289,14 @@ export interface SyncCursorStore {
    * owner no longer holds the lease: the round's results must then be discarded.
    */
   completeRound(roomId: string, result: RoundOutcome, now: Date, options?: StoreCallOptions): Promise<boolean>;
+  /**
+   * {@link completeRound} for many rooms in one statement (one transaction): each room is
+   * recorded and released exactly as `completeRound` would, independently of the others.
+   * @returns one flag per entry, in the order given: false (nothing written for that room) when
+   *   this owner no longer holds its lease.
+   * @throws OTJ_INTERNAL when a room appears twice; a database failure writes nothing.
+   */
+  completeRounds(rounds: readonly RoundCompletion[], now: Date, options?: StoreCallOptions): Promise<boolean[]>;
   /** Makes a room due at `now` (a change notification arrived). */
   markDue(roomId: string, now: Date, options?: StoreCallOptions): Promise<void>;
   /** Forgets the delta link so the next round is a full sync. */

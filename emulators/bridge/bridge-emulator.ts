@@ -68,6 +68,8 @@ export class BridgeEmulator {
   url = "";
   private server: http.Server | null = null;
   private nextId = 1;
+  /** Sessions by the caller's sessionId (creates are idempotent on it). */
+  private readonly bySession = new Map<string, EmulatedSession>();
   private readonly inFlight = new Set<Promise<void>>();
 
   constructor(private readonly options: BridgeEmulatorOptions) {}
@@ -98,14 +100,16 @@ export class BridgeEmulator {
   }
 
   bySessionId(sessionId: string): EmulatedSession | undefined {
-    for (const s of this.sessions.values()) if (s.request.sessionId === sessionId) return s;
-    return undefined;
+    return this.bySession.get(sessionId);
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const raw = Buffer.concat(chunks).toString("utf8");
+    const raw = await new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+      req.on("error", reject);
+    });
     this.bodies.push(raw);
     const reply = (status: number, body?: unknown) => {
       res.writeHead(status, body === undefined ? {} : { "content-type": "application/json" });
@@ -136,6 +140,7 @@ export class BridgeEmulator {
       const id = `brg-${this.nextId++}`;
       const session: EmulatedSession = { id, request, state: "created", createdAt: this.options.clock.now().getTime(), stoppedAt: null, timers: [] };
       this.sessions.set(id, session);
+      this.bySession.set(request.sessionId, session);
       this.runLobby(session);
       return reply(201, { id });
     }

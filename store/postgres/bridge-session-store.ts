@@ -3,17 +3,26 @@ import { addMs } from "../../core/clock.ts";
 import type { BridgeState } from "../../core/domain.ts";
 import {
   type BridgeClaimOptions,
+  type BridgeExternalId,
   type BridgeSession,
   type BridgeSessionPatch,
   type BridgeSessionStore,
+  type BridgeStart,
+  type BridgeStartItem,
   LIVE_BRIDGE_STATES,
   type LeaseOptions,
   type ScheduleBridgeSession,
   type StoreCallOptions,
 } from "../../core/ports/store.ts";
+import type { BridgeSessionRow } from "../database.ts";
 import { fromBridgeSessionPatch, toBridgeSession } from "../row-mappers.ts";
 import { DEFAULT_LEASE_MS, type StoreContext, guard, releaseOwnLeases, renewOwnLease } from "./guard.ts";
 
+/**
+ * Bridge sessions on PostgreSQL and PGlite. The batched statements (startMany, recordExternalIds,
+ * releaseMany) pass their rows as one JSON parameter read with jsonb_to_recordset: one shape for
+ * node-pg and PGlite alike, and no limit on the number of parameters.
+ */
 export class PostgresBridgeSessionStore implements BridgeSessionStore {
   constructor(private readonly ctx: StoreContext) {}
 
@@ -124,6 +133,68 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
     });
   }
 
+  startMany(sessions: readonly BridgeStartItem[], start: BridgeStart, now: Date, options?: StoreCallOptions): Promise<BridgeSession[]> {
+    return guard(options, async () => {
+      if (sessions.length === 0) return [];
+      const wanted = JSON.stringify(sessions.map((s) => ({ k: s.occurrenceKey, d: s.dueAt.toISOString() })));
+      // One statement: the compare-and-set of every session, and the event log entry of each one
+      // it moved, in the same transaction. The due time is compared as the caller read it (ms).
+      const { rows } = await sql<BridgeSessionRow>`
+        with wanted as (
+          select * from jsonb_to_recordset(${wanted}::jsonb) as w(k text, d timestamptz)
+        ), moved as (
+          update bridge_session b
+             set state = 'starting',
+                 attempts = b.attempts + 1,
+                 adapter = ${start.adapter}::text,
+                 lobby_deadline = ${start.lobbyDeadline}::timestamptz,
+                 due_at = least(${start.nextDueAt}::timestamptz, b.not_after),
+                 last_error_code = null,
+                 last_error = null,
+                 updated_at = ${now}::timestamptz
+            from wanted w
+           where b.occurrence_key = w.k and date_trunc('milliseconds', b.due_at) = w.d and b.state = 'scheduled' and b.lease_owner = ${this.ctx.owner}::text
+          returning b.*
+        ), logged as (
+          insert into event_log (at, kind, room_id, occurrence_key, message, data)
+          select ${now}::timestamptz, 'bridge.starting', m.room_id, m.occurrence_key, ${start.cause}::text,
+                 jsonb_build_object('sessionId', m.session_id, 'from', 'scheduled', 'to', 'starting', 'attempt', m.attempts)
+                   || case when m.external_id is null then '{}'::jsonb else jsonb_build_object('externalId', m.external_id) end
+            from moved m
+           order by m.occurrence_key
+        )
+        select * from moved`.execute(this.ctx.db);
+      return rows.map(toBridgeSession);
+    });
+  }
+
+  recordExternalIds(ids: readonly BridgeExternalId[], now: Date, options?: StoreCallOptions): Promise<BridgeSession[]> {
+    return guard(options, async () => {
+      if (ids.length === 0) return [];
+      const wanted = JSON.stringify(ids.map((i) => ({ k: i.occurrenceKey, x: i.externalId })));
+      // The sessions it leaves alone (the id already stored) come from the statement's snapshot,
+      // which they did not change in.
+      const { rows } = await sql<BridgeSessionRow>`
+        with wanted as (
+          select * from jsonb_to_recordset(${wanted}::jsonb) as w(k text, x text)
+        ), recorded as (
+          update bridge_session b
+             set external_id = w.x, updated_at = ${now}::timestamptz
+            from wanted w
+           where b.occurrence_key = w.k
+             and b.external_id is distinct from w.x
+             and (b.state in (${sql.join([...LIVE_BRIDGE_STATES])}) or b.external_id is null)
+          returning b.*
+        )
+        select * from recorded
+        union all
+        select b.* from bridge_session b
+         where b.occurrence_key in (select k from wanted)
+           and b.occurrence_key not in (select occurrence_key from recorded)`.execute(this.ctx.db);
+      return rows.map(toBridgeSession);
+    });
+  }
+
   renewLease(occurrenceKey: string, now: Date, options?: LeaseOptions): Promise<boolean> {
     return guard(options, () => renewOwnLease(this.ctx, "bridge_session", occurrenceKey, now, options?.leaseMs));
   }
@@ -135,6 +206,17 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
     });
   }
 
+
+  releaseMany(occurrenceKeys: readonly string[], now: Date, options?: StoreCallOptions): Promise<number> {
+    return guard(options, async () => {
+      if (occurrenceKeys.length === 0) return 0;
+      const result = await sql`
+        update bridge_session set lease_owner = null, lease_expires_at = null, updated_at = ${now}::timestamptz
+         where lease_owner = ${this.ctx.owner}::text
+           and occurrence_key in (select jsonb_array_elements_text(${JSON.stringify(occurrenceKeys)}::jsonb))`.execute(this.ctx.db);
+      return Number(result.numAffectedRows ?? 0);
+    });
+  }
 
   get(occurrenceKey: string, options?: StoreCallOptions): Promise<BridgeSession | null> {
     return guard(options, async () => {

@@ -1,6 +1,6 @@
 import { sql } from "kysely";
 import { addMs } from "../../core/clock.ts";
-import type { LeaseOptions, RoomLease, RoundOutcome, StoreCallOptions, SyncCursor, SyncCursorStore } from "../../core/ports/store.ts";
+import type { LeaseOptions, RoomLease, RoundCompletion, RoundOutcome, StoreCallOptions, SyncCursor, SyncCursorStore } from "../../core/ports/store.ts";
 import { toSyncCursor } from "../row-mappers.ts";
 import { DEFAULT_LEASE_MS, type StoreContext, guard, releaseOwnLeases, renewOwnLease } from "./guard.ts";
 
@@ -46,34 +46,47 @@ export class PostgresSyncCursorStore implements SyncCursorStore {
   }
 
 
-  completeRound(roomId: string, result: RoundOutcome, now: Date, options?: StoreCallOptions): Promise<boolean> {
+  async completeRound(roomId: string, result: RoundOutcome, now: Date, options?: StoreCallOptions): Promise<boolean> {
+    const [recorded] = await this.completeRounds([{ roomId, result }], now, options);
+    return recorded ?? false;
+  }
+
+  completeRounds(rounds: readonly RoundCompletion[], now: Date, options?: StoreCallOptions): Promise<boolean[]> {
     return guard(options, async () => {
-      // A change notification during the round (requested_at) keeps the room due at once.
-      const dueAt = sql<Date>`case when requested_at is null then ${result.nextDueAt}::timestamptz
-        else least(${result.nextDueAt}::timestamptz, requested_at) end`;
-      const common = { due_at: dueAt, requested_at: null, lease_owner: null, lease_expires_at: null, updated_at: now };
-      const update =
-        result.outcome === "ok"
-          ? this.ctx.db.updateTable("sync_cursor").set({
-              ...common,
-              delta_link: result.deltaLink,
-              window_start: result.windowStart,
-              window_end: result.windowEnd,
-              last_success_at: now,
-              last_error_code: null,
-              last_error: null,
-              consecutive_failures: 0,
-            })
-          : this.ctx.db.updateTable("sync_cursor").set((eb) => ({
-              ...common,
-              last_failure_at: now,
-              last_error_code: result.code,
-              last_error: result.message,
-              consecutive_failures: eb("consecutive_failures", "+", 1),
-              ...(result.resetCursor ? { delta_link: null, window_start: null, window_end: null } : {}),
-            }));
-      const outcome = await update.where("room_id", "=", roomId).where("lease_owner", "=", this.ctx.owner).executeTakeFirst();
-      return Number(outcome.numUpdatedRows) > 0;
+      if (rounds.length === 0) return [];
+      const rows = rounds.map(({ roomId, result: r }) =>
+        r.outcome === "ok"
+          ? { room: roomId, ok: true, link: r.deltaLink, ws: r.windowStart?.toISOString() ?? null, we: r.windowEnd?.toISOString() ?? null, due: r.nextDueAt.toISOString() }
+          : { room: roomId, ok: false, due: r.nextDueAt.toISOString(), code: r.code, msg: r.message, reset: r.resetCursor === true },
+      );
+      if (new Set(rows.map((r) => r.room)).size !== rows.length) throw new RangeError("completeRounds: a room appears more than once");
+      // One UPDATE for every room; a success clears the error and the failure count, a failure
+      // keeps the cursor unless told to reset it. A change notification during the round
+      // (requested_at) keeps the room due at once.
+      const { rows: recorded } = await sql<{ room_id: string }>`
+        with wanted as (
+          select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+            as w(room text, ok boolean, link text, ws timestamptz, we timestamptz, due timestamptz, code text, msg text, reset boolean)
+        )
+        update sync_cursor c
+           set due_at = case when c.requested_at is null then w.due else least(w.due, c.requested_at) end,
+               requested_at = null,
+               lease_owner = null,
+               lease_expires_at = null,
+               updated_at = ${now}::timestamptz,
+               delta_link = case when w.ok then w.link when w.reset then null else c.delta_link end,
+               window_start = case when w.ok then w.ws when w.reset then null else c.window_start end,
+               window_end = case when w.ok then w.we when w.reset then null else c.window_end end,
+               last_success_at = case when w.ok then ${now}::timestamptz else c.last_success_at end,
+               last_failure_at = case when w.ok then c.last_failure_at else ${now}::timestamptz end,
+               last_error_code = case when w.ok then null else w.code end,
+               last_error = case when w.ok then null else w.msg end,
+               consecutive_failures = case when w.ok then 0 else c.consecutive_failures + 1 end
+          from wanted w
+         where c.room_id = w.room and c.lease_owner = ${this.ctx.owner}::text
+        returning c.room_id`.execute(this.ctx.db);
+      const done = new Set(recorded.map((r) => r.room_id));
+      return rounds.map((r) => done.has(r.roomId));
     });
   }
 

@@ -141,6 +141,29 @@ describe("two scheduler instances", () => {
     }
   });
 
+  it("a meeting another instance moved after the claim is not started at the old instant", async () => {
+    bridgeEmu.knobs.loseCallbacks = true;
+    const a = makeScheduler(db.store);
+    const b = makeScheduler(other.store);
+    const spec = { uid: "moved", recurrenceId: "2025-03-04T09:00:00.000Z", start: "2025-03-04T09:00:00.000Z", end: "2025-03-04T09:30:00.000Z" };
+    const key = meetingRow(room, spec).occurrenceKey;
+    await db.store.meetings.upsert([meetingRow(room, spec)], clock.now());
+    await a.syncRoom(room.id, clock.now());
+    clock.advanceTo(new Date("2025-03-04T08:57:30.000Z"));
+    expect((await a.tick()).claimed).toBe(1);
+    // The occurrence moves to 10:00 (same key); instance B syncs the room first, A's timer stays armed.
+    await db.store.meetings.upsert([meetingRow(room, { ...spec, start: "2025-03-04T10:00:00.000Z", end: "2025-03-04T10:30:00.000Z" })], clock.now());
+    expect((await b.syncRoom(room.id, clock.now())).rescheduled).toBe(1);
+    clock.advanceTo(new Date("2025-03-04T08:58:00.000Z"));
+    await settleAll();
+    expect(bridgeEmu.creates).toBe(0);
+    expect(await db.store.bridgeSessions.get(key)).toMatchObject({ state: "scheduled", attempts: 0, dueAt: new Date("2025-03-04T09:58:00.000Z"), leaseOwner: null });
+    await runUntil(clock, "2025-03-04T09:58:00.000Z", [a, b], settleAll, { stepMs: 60_000, tickEveryMs: 60_000 });
+    expect(bridgeEmu.creates).toBe(1);
+    expect(await db.store.bridgeSessions.get(key)).toMatchObject({ state: "starting", attempts: 1 });
+    expect(await db.store.eventLog.list({ kind: "bridge.starting", occurrenceKey: key })).toHaveLength(1);
+  });
+
   it("an engine killed while the room waits in the lobby is resumed by a new instance: no second start", async () => {
     bridgeEmu.plan = () => ({ kind: "admit", afterMs: 5 * 60_000 });
     const a = makeScheduler(db.store);

@@ -379,6 +379,108 @@ describe("throttling and transient failures", () => {
   });
 });
 
+describe("first pages in $batch", () => {
+  const ROOMS = ["b1@contoso.example", "b2@contoso.example", "b3@contoso.example", "b4@contoso.example", "b5@contoso.example"];
+
+  function seedRooms(emu: GraphEmulator, events = 1): void {
+    for (const [n, r] of ROOMS.entries()) {
+      emu.addRoom({ address: r });
+      for (let e = 0; e < events; e++) emu.addEvent(r, { subject: `m${n}.${e}`, start: `2025-03-0${4 + e}T1${n}:00:00Z`, end: `2025-03-0${4 + e}T1${n}:30:00Z` });
+    }
+  }
+
+  const items = (emu: GraphEmulator) => emu.requestLog.filter((r) => r.route === "delta");
+
+  it("concurrent rounds share $batch requests of at most batchSize items, one result per room", async () => {
+    const { emu, source } = await harness({ source: { batchSize: 3 } });
+    seedRooms(emu);
+    const first = await Promise.all(ROOMS.map((r) => source.syncRoom(r, null, WINDOW, signal())));
+    expect(first.map((r) => [r.mailbox, r.full, r.changed.map((c) => c.subject)])).toEqual(ROOMS.map((r, n) => [r, true, [`m${n}.0`]]));
+    expect(emu.stats().byRoute["batch"]).toBe(2); // 3 + 2
+    expect(items(emu).every((r) => r.batchItem && r.prefer?.includes('IdType="ImmutableId"'))).toBe(true);
+
+    // The deltaLinks go into the next batch as relative URLs.
+    emu.updateEvent(ROOMS[1]!, [...emu.mailbox(ROOMS[1]!).instances()][0]!.id, { subject: "moved" });
+    const again = await Promise.all(ROOMS.map((r, n) => source.syncRoom(r, first[n]!.cursor, WINDOW, signal())));
+    expect(again.map((r) => r.changed.map((c) => c.subject))).toEqual([[], ["moved"], [], [], []]);
+    expect(again.every((r) => !r.full && r.stats.requests === 1)).toBe(true);
+    expect(emu.stats().byRoute["batch"]).toBe(4);
+    expect(emu.stats().concurrencyRejections).toBe(0);
+  });
+
+  it("a 429 on one item delays only that room, by its own Retry-After", async () => {
+    const { emu, source, sleeps } = await harness({ source: { batchSize: 5 } });
+    seedRooms(emu);
+    const first = await Promise.all(ROOMS.map((r) => source.syncRoom(r, null, WINDOW, signal())));
+    const storm = emu.throttle(2, { mailbox: ROOMS[2]!, retryAfter: "1.25", routes: ["delta"] });
+    const before = emu.stats().byRoute["batch"];
+    const again = await Promise.all(ROOMS.map((r, n) => source.syncRoom(r, first[n]!.cursor, WINDOW, signal())));
+    expect(storm.hits).toBe(2);
+    expect(sleeps).toEqual([1250, 1250]);
+    expect(again.map((r) => r.stats)).toEqual(
+      ROOMS.map((_, n) => (n === 2 ? { pages: 1, requests: 3, retries: 2, waitedMs: 2500 } : { pages: 1, requests: 1, retries: 0, waitedMs: 0 })),
+    );
+    // One batch for all five; the throttled room's retries went out on their own.
+    expect(emu.stats().byRoute["batch"]).toBe((before ?? 0) + 1);
+    const retried = items(emu).filter((r) => r.mailbox === ROOMS[2]);
+    expect(retried.slice(-3).map((r) => [r.batchItem, r.status])).toEqual([
+      [true, 429],
+      [false, 429],
+      [false, 200],
+    ]);
+  });
+
+  for (const mode of ["gone", "syncStateNotFound"] as const) {
+    it(`an expired cursor answered inside a batch restarts only that room with a full round (${mode})`, async () => {
+      const { emu, source } = await harness({ source: { batchSize: 5 } });
+      seedRooms(emu);
+      const first = await Promise.all(ROOMS.map((r) => source.syncRoom(r, null, WINDOW, signal())));
+      emu.expireDeltaTokens(ROOMS[3]!, mode);
+      const again = await Promise.all(ROOMS.map((r, n) => source.syncRoom(r, first[n]!.cursor, WINDOW, signal())));
+      expect(again.map((r) => [r.full, r.reason, r.changed.length])).toEqual(ROOMS.map((_, n) => (n === 3 ? [true, "cursor-expired", 1] : [false, null, 0])));
+    });
+  }
+
+  it("a failed batch is retried room by room; nextLink pages are single requests", async () => {
+    const { emu, source, sleeps } = await harness({ source: { batchSize: 20, pageSize: 2 } });
+    seedRooms(emu, 3);
+    emu.injectFault({ routes: ["batch"], status: 503, times: 1 });
+    const results = await Promise.all(ROOMS.map((r) => source.syncRoom(r, null, WINDOW, signal())));
+    expect(results.every((r) => r.changed.length === 3 && r.stats.pages === 2 && r.stats.retries === 1)).toBe(true);
+    expect(sleeps).toHaveLength(5);
+    // The failed batch ran no item; then each room's first page again, and its nextLink page alone.
+    const log = items(emu);
+    expect(log).toHaveLength(10);
+    expect(log.filter((r) => !r.batchItem).length).toBeGreaterThanOrEqual(5);
+    expect(emu.stats().byRoute["batch"]).toBeGreaterThanOrEqual(1);
+  });
+
+  it("batchSize 1 sends every request on its own; a lone room never goes through $batch", async () => {
+    const single = await harness({ source: { batchSize: 1 } });
+    seedRooms(single.emu);
+    await Promise.all(ROOMS.map((r) => single.source.syncRoom(r, null, WINDOW, signal())));
+    expect(single.emu.stats().byRoute["batch"]).toBeUndefined();
+    const lone = await harness();
+    seedRooms(lone.emu);
+    await lone.source.syncRoom(ROOMS[0]!, null, WINDOW, signal());
+    expect(lone.emu.stats().byRoute["batch"]).toBeUndefined();
+    expect(items(lone.emu)).toHaveLength(1);
+  });
+
+  it("a round aborted while its item waits in a batch rejects at once; the others complete", async () => {
+    const { emu, source } = await harness({ source: { batchSize: 5 } });
+    seedRooms(emu);
+    emu.setLatency(50);
+    const controller = new AbortController();
+    const rounds = ROOMS.map((r, n) => source.syncRoom(r, null, WINDOW, n === 0 ? controller.signal : signal()));
+    await new Promise((r) => setImmediate(r));
+    controller.abort(new Error("stopped"));
+    await expect(rounds[0]).rejects.toThrow("stopped");
+    const rest = await Promise.all(rounds.slice(1));
+    expect(rest.every((r) => r.changed.length === 1)).toBe(true);
+  });
+});
+
 describe("guards and failures", () => {
   it("stops a looping nextLink by the repeated-page hash and keeps the old cursor usable", async () => {
     const { emu, source } = await harness();
@@ -549,6 +651,17 @@ describe("GraphClient", () => {
     expect(raw.body).toBe(mime);
     const missing = await rejection(client.getText(`/users/${ROOM}/messages/nope/$value`, { signal: signal() }));
     expect(missing.code).toBe("OTJ_GRAPH_NOT_FOUND");
+  });
+
+  it("turns paths and v1.0 links on either root into $batch item URLs, and nothing else", async () => {
+    const { emu, client } = await harness();
+    const path = "/users/r%40contoso.example/calendarView/delta?$deltatoken=abc";
+    expect(client.batchPath(path)).toBe(path);
+    expect(client.batchPath(`https://graph.microsoft.com/v1.0${path}`)).toBe(path);
+    expect(client.batchPath(`${emu.url}/v1.0${path}`)).toBe(path);
+    expect(client.batchPath(`/v1.0${path}`)).toBeNull();
+    expect(client.batchPath(`https://graph.microsoft.com/beta${path}`)).toBeNull();
+    expect(client.batchPath(`https://evil.example/v1.0${path}`)).toBeNull();
   });
 
   it("refuses to follow a link to a foreign host (the token would leak)", async () => {

@@ -10,7 +10,9 @@ import { GraphCalendarSource, type Sleeper } from "../../calendar/graph/graph-ca
 import { GraphClient } from "../../calendar/graph/graph-client.ts";
 import { ConcurrencyGate } from "../../calendar/graph/request-gate.ts";
 import type { OccurrenceSink } from "../../core/ports/occurrence-sink.ts";
-import type { Room, Store } from "../../core/ports/store.ts";
+import type { CalendarSource } from "../../core/ports/calendar-source.ts";
+import { OtjError } from "../../core/errors.ts";
+import type { Room, Store, SyncCursorStore } from "../../core/ports/store.ts";
 import { GraphEmulator } from "../../emulators/graph/graph-emulator.ts";
 import { occurrenceKey } from "../../join/dial-string.ts";
 import { FakeClock } from "../support/fake-clock.ts";
@@ -53,7 +55,17 @@ async function addRoom(mailbox: string, extra: Record<string, string> = {}, stor
 }
 
 function makePoller(
-  options: { store?: Store; sink?: OccurrenceSink; poll?: Partial<PollSettings>; scheduleTick?: TickScheduler; leaseBatch?: number } = {},
+  options: {
+    store?: Store;
+    sink?: OccurrenceSink;
+    poll?: Partial<PollSettings>;
+    scheduleTick?: TickScheduler;
+    leaseBatch?: number;
+    completeBatch?: number;
+    completeDelayMs?: number;
+    wrapSource?: (source: CalendarSource) => CalendarSource;
+    batchSize?: number;
+  } = {},
 ): CalendarPoller {
   const sleep: Sleeper = async (ms, signal) => {
     signal.throwIfAborted();
@@ -63,15 +75,28 @@ function makePoller(
     { tenantId: emu.tenantId, clientId: emu.clientId, clientSecret: emu.clientSecret, baseUrl: emu.url, authorityUrl: emu.url },
     { clock, gate: new ConcurrencyGate({ perMailbox: 4, global: 16 }) },
   );
-  const source = new GraphCalendarSource({ maxRetries: 2 }, { client, clock, sleep, random: () => 0.5 });
+  const source = new GraphCalendarSource({ maxRetries: 2, ...(options.batchSize ? { batchSize: options.batchSize } : {}) }, { client, clock, sleep, random: () => 0.5 });
   const sink: OccurrenceSink = options.sink ?? {
     roomUpdated: async (roomId) => {
       sinkCalls.push(roomId);
     },
   };
   const poller = new CalendarPoller(
-    { poll: { ...POLL, ...options.poll }, rules: [], ...(options.leaseBatch ? { leaseBatch: options.leaseBatch } : {}) },
-    { store: options.store ?? db.store, source, clock, sink, random: () => 0.5, ...(options.scheduleTick ? { scheduleTick: options.scheduleTick } : {}) },
+    {
+      poll: { ...POLL, ...options.poll },
+      rules: [],
+      ...(options.leaseBatch ? { leaseBatch: options.leaseBatch } : {}),
+      ...(options.completeBatch ? { completeBatch: options.completeBatch } : {}),
+      ...(options.completeDelayMs ? { completeDelayMs: options.completeDelayMs } : {}),
+    },
+    {
+      store: options.store ?? db.store,
+      source: options.wrapSource ? options.wrapSource(source) : source,
+      clock,
+      sink,
+      random: () => 0.5,
+      ...(options.scheduleTick ? { scheduleTick: options.scheduleTick } : {}),
+    },
   );
   pollers.push(poller);
   return poller;
@@ -92,6 +117,31 @@ function roomOutcome(report: RoundReport, roomId: string) {
   const o = report.rooms.find((r) => r.roomId === roomId);
   if (!o) throw new Error(`room ${roomId} not in the report`);
   return o;
+}
+
+/** `store` with some sync cursor methods replaced (the others, and internal calls, go to the real one). */
+function withCursors(store: Store, patch: (real: SyncCursorStore) => Partial<SyncCursorStore>): Store {
+  const real = store.syncCursors;
+  const replaced = patch(real);
+  const syncCursors = new Proxy(real, {
+    get: (target, key) => {
+      const own = replaced[key as keyof SyncCursorStore];
+      if (own !== undefined) return own;
+      const value = Reflect.get(target, key);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return new Proxy(store, { get: (target, key) => (key === "syncCursors" ? syncCursors : Reflect.get(target, key)) });
+}
+
+async function addQuietRooms(n: number): Promise<Room[]> {
+  const rooms: Room[] = [];
+  for (let i = 0; i < n; i++) {
+    const mailbox = `q${String(i).padStart(2, "0")}@contoso.example`;
+    rooms.push(await addRoom(mailbox));
+    emu.addEvent(mailbox, teamsEvent(i, "2025-03-04T09:00:00Z"));
+  }
+  return rooms;
 }
 
 async function nextRound(poller: CalendarPoller): Promise<RoundReport> {
@@ -476,5 +526,137 @@ describe("CalendarPoller", () => {
     cursor = (await db.store.syncCursors.get(room.id))!;
     expect(cursor.leaseOwner).toBeNull();
     expect(cursor.dueAt.getTime()).toBeLessThanOrEqual(clock.now().getTime());
+  });
+
+  it("finished rounds are recorded together, a few store calls for many rooms, changed or not", async () => {
+    const rooms = await addQuietRooms(12);
+    const batches: number[] = [];
+    const store = withCursors(db.store, (real) => ({
+      completeRounds: (rounds, now, options) => {
+        batches.push(rounds.length);
+        return real.completeRounds(rounds, now, options);
+      },
+    }));
+    const poller = makePoller({ store, completeBatch: 5 });
+    const first = await poller.runRound();
+    expect(first.rooms.every((o) => o.outcome === "ok" && o.full && o.added === 1)).toBe(true);
+    expect(batches).toEqual([5, 5, 2]);
+    expect(await db.store.meetings.list(rooms[0]!.id)).toHaveLength(1);
+    batches.length = 0;
+    const before = new Map((await db.store.syncCursors.list()).map((c) => [c.roomId, c.deltaLink]));
+
+    const quiet = await nextRound(poller);
+    expect(quiet.rooms).toHaveLength(12);
+    expect(quiet.rooms.every((o) => o.outcome === "ok" && !o.full && o.added + o.updated + o.removed === 0 && o.nextDueAt !== null)).toBe(true);
+    expect(batches).toEqual([5, 5, 2]);
+    const cursors = await db.store.syncCursors.list();
+    for (const c of cursors) {
+      expect(c).toMatchObject({ leaseOwner: null, lastSuccessAt: clock.now(), consecutiveFailures: 0 });
+      expect(c.deltaLink).not.toBe(before.get(c.roomId));
+      expect(c.dueAt.getTime()).toBe(clock.now().getTime() + 59_000);
+    }
+    expect(cursors.map((c) => c.roomId).sort()).toEqual(rooms.map((r) => r.id).sort());
+  });
+
+  it("a quiet room taken over while it waited for its batch is reported lease-lost; nothing is written for it", async () => {
+    await addQuietRooms(3);
+    const other = await db.openAnother({ owner: "instance-b" });
+    try {
+      let taken: string | null = null;
+      let armed = false;
+      const store = withCursors(db.store, (real) => ({
+        completeRounds: async (rounds, now, options) => {
+          if (armed) {
+            // The lease runs out meanwhile (a stalled process) and the other instance takes one room.
+            const [lease] = await other.store.syncCursors.leaseDue(new Date(now.getTime() + 200_000), 1);
+            taken = lease?.roomId ?? null;
+          }
+          return real.completeRounds(rounds, now, options);
+        },
+      }));
+      const poller = makePoller({ store });
+      await poller.runRound();
+      armed = true;
+      const before = new Map((await db.store.syncCursors.list()).map((c) => [c.roomId, c.deltaLink]));
+      const report = await nextRound(poller);
+      expect(taken).not.toBeNull();
+      expect(report.rooms.map((o) => [o.roomId, o.outcome]).sort()).toEqual(
+        [...before.keys()].map((id) => [id, id === taken ? "lease-lost" : "ok"]).sort(),
+      );
+      expect(roomOutcome(report, taken!).nextDueAt).toBeNull();
+      expect(await db.store.syncCursors.get(taken!)).toMatchObject({ leaseOwner: "instance-b", deltaLink: before.get(taken!) });
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("a failed batch write is reported per room and recorded as each room's failure", async () => {
+    const rooms = await addQuietRooms(3);
+    let failures = 0;
+    const store = withCursors(db.store, (real) => ({
+      completeRounds: async (rounds, now, options) => {
+        if (failures-- > 0) throw new OtjError("OTJ_STORE_UNREACHABLE", "the database connection failed: reset");
+        return real.completeRounds(rounds, now, options);
+      },
+    }));
+    const poller = makePoller({ store });
+    await poller.runRound();
+    failures = 1;
+    const report = await nextRound(poller);
+    for (const r of rooms) {
+      expect(roomOutcome(report, r.id)).toMatchObject({ outcome: "error", code: "OTJ_STORE_UNREACHABLE" });
+      expect(await db.store.syncCursors.get(r.id)).toMatchObject({ lastErrorCode: "OTJ_STORE_UNREACHABLE", consecutiveFailures: 1, leaseOwner: null });
+    }
+    const again = await nextRound(poller);
+    expect(again.rooms.every((o) => o.outcome === "ok")).toBe(true);
+  });
+
+  it("stop() records the quiet rooms that finished before it, aborts the room in flight, and leaves no lease", async () => {
+    const [a, b, slow] = await addQuietRooms(3);
+    const finished: string[] = [];
+    const poller = makePoller({
+      scheduleTick: () => ({ stop: () => {} }),
+      completeDelayMs: 600_000,
+      // Alone, so the slow room's batch does not hold the quiet ones back.
+      batchSize: 1,
+      wrapSource: (source) => ({
+        connect: (signal) => source.connect(signal),
+        listRooms: (signal) => source.listRooms(signal),
+        checkRooms: (mailboxes, signal) => source.checkRooms(mailboxes, signal),
+        syncRoom: async (mailbox, cursor, window, signal) => {
+          const result = await source.syncRoom(mailbox, cursor, window, signal);
+          finished.push(mailbox);
+          return result;
+        },
+      }),
+    });
+    poller.start();
+    await poller.runRound();
+    const before = new Map((await db.store.syncCursors.list()).map((c) => [c.roomId, c]));
+    finished.length = 0;
+
+    clock.advance(60_000);
+    emu.setLatency(5_000, slow!.mailbox);
+    const round = poller.runRound();
+    while (finished.length < 2 || emu.mailboxStats(slow!.mailbox).inFlight === 0) await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    // Both quiet rooms wait for their batch (not due for 10 minutes); nothing is recorded yet.
+    expect((await db.store.syncCursors.get(a!.id))?.leaseOwner).not.toBeNull();
+    const stopping = poller.stop(1_000);
+    await new Promise((r) => setImmediate(r));
+    clock.advance(1_000);
+    await stopping;
+    const report = await round;
+    expect(roomOutcome(report, a!.id)).toMatchObject({ outcome: "ok" });
+    expect(roomOutcome(report, b!.id)).toMatchObject({ outcome: "ok" });
+    expect(roomOutcome(report, slow!.id)).toMatchObject({ outcome: "aborted", nextDueAt: null });
+    for (const r of [a!, b!]) {
+      const c = (await db.store.syncCursors.get(r.id))!;
+      expect(c.leaseOwner).toBeNull();
+      expect(c.deltaLink).not.toBe(before.get(r.id)?.deltaLink);
+      expect(c.lastSuccessAt!.getTime()).toBeGreaterThan(before.get(r.id)!.lastSuccessAt!.getTime());
+    }
+    const s = (await db.store.syncCursors.get(slow!.id))!;
+    expect(s).toMatchObject({ leaseOwner: null, deltaLink: before.get(slow!.id)?.deltaLink });
   });
 });

@@ -321,6 +321,93 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
         }
         expect((await store.syncCursors.leaseDue(at(5), 2)).map((l) => l.roomId)).toEqual([b, c]);
       });
+
+      it("completes many rounds in one call, each room as completeRound would, flags in the order given", async () => {
+        const added = await store.rooms.addMany(["a", "b", "c", "d", "e"].map((n) => room(`${n}@contoso.example`)), T0);
+        if (!added.applied) throw new Error("setup");
+        const [a, b, c, d, e] = added.rooms.map((x) => x.room.id) as [string, string, string, string, string];
+        // d had a cursor and one failure before; e is not leased by this owner.
+        await store.syncCursors.leaseDue(T0, 10);
+        await store.syncCursors.completeRounds(
+          [
+            { roomId: d, result: { outcome: "ok", deltaLink: "d-old", windowStart: at(-60), windowEnd: at(600), nextDueAt: at(1) } },
+            { roomId: c, result: { outcome: "ok", deltaLink: "c-old", windowStart: at(-60), windowEnd: at(600), nextDueAt: at(1) } },
+          ],
+          T0,
+        );
+        await store.syncCursors.releaseAll(T0);
+        expect((await store.syncCursors.leaseDue(at(1), 10)).map((l) => l.roomId).sort()).toEqual([a, b, c, d, e].sort());
+        await store.syncCursors.completeRound(d, { outcome: "error", code: "OTJ_GRAPH_UNAVAILABLE", message: "503", nextDueAt: at(2) }, at(1));
+        await store.syncCursors.leaseDue(at(2), 10);
+        const other = await db.openAnother({ owner: "owner-b" });
+        try {
+          await store.syncCursors.completeRound(e, { outcome: "ok", deltaLink: null, windowStart: null, windowEnd: null, nextDueAt: at(2) }, at(1));
+          await other.store.syncCursors.leaseDue(at(2), 10);
+        } finally {
+          await other.close();
+        }
+        await store.syncCursors.markDue(b, at(2.5));
+
+        const flags = await store.syncCursors.completeRounds(
+          [
+            { roomId: e, result: { outcome: "ok", deltaLink: "e1", windowStart: null, windowEnd: null, nextDueAt: at(4) } },
+            { roomId: a, result: { outcome: "ok", deltaLink: "a1", windowStart: at(-60), windowEnd: at(600), nextDueAt: at(4) } },
+            { roomId: b, result: { outcome: "ok", deltaLink: "b1", windowStart: at(-60), windowEnd: at(600), nextDueAt: at(4) } },
+            { roomId: c, result: { outcome: "error", code: "OTJ_GRAPH_THROTTLED", message: "429", nextDueAt: at(5), resetCursor: true } },
+            { roomId: d, result: { outcome: "ok", deltaLink: "d1", windowStart: at(-60), windowEnd: at(600), nextDueAt: at(4) } },
+          ],
+          at(3),
+        );
+        expect(flags).toEqual([false, true, true, true, true]);
+        const cursors = new Map((await store.syncCursors.list()).map((x) => [x.roomId, x]));
+        expect(cursors.get(a)).toMatchObject({ deltaLink: "a1", windowStart: at(-60), windowEnd: at(600), dueAt: at(4), lastSuccessAt: at(3), leaseOwner: null, leaseExpiresAt: null });
+        // The notification during the round keeps b due at once.
+        expect(cursors.get(b)).toMatchObject({ deltaLink: "b1", dueAt: at(2.5), leaseOwner: null });
+        expect(cursors.get(c)).toMatchObject({
+          deltaLink: null,
+          windowStart: null,
+          windowEnd: null,
+          dueAt: at(5),
+          lastSuccessAt: T0,
+          lastFailureAt: at(3),
+          lastErrorCode: "OTJ_GRAPH_THROTTLED",
+          lastError: "429",
+          consecutiveFailures: 1,
+          leaseOwner: null,
+        });
+        expect(cursors.get(d)).toMatchObject({ deltaLink: "d1", lastErrorCode: null, lastError: null, consecutiveFailures: 0, lastFailureAt: at(1), lastSuccessAt: at(3) });
+        // e belongs to owner-b: untouched.
+        expect(cursors.get(e)).toMatchObject({ deltaLink: null, leaseOwner: "owner-b" });
+
+        // A failure without reset keeps the cursor; the single call is the same statement.
+        await store.syncCursors.leaseDue(at(5), 10);
+        expect(await store.syncCursors.completeRounds([{ roomId: c, result: { outcome: "ok", deltaLink: "c2", windowStart: at(-60), windowEnd: at(600), nextDueAt: at(6) } }], at(5))).toEqual([true]);
+        await store.syncCursors.leaseDue(at(6), 10);
+        expect(await store.syncCursors.completeRounds([{ roomId: c, result: { outcome: "error", code: "OTJ_GRAPH_UNAVAILABLE", message: "503", nextDueAt: at(7) } }], at(6))).toEqual([true]);
+        expect(await store.syncCursors.get(c)).toMatchObject({ deltaLink: "c2", windowStart: at(-60), consecutiveFailures: 1, lastSuccessAt: at(5) });
+        expect(await store.syncCursors.completeRounds([], at(6))).toEqual([]);
+      });
+
+      it("completeRounds rejects a room given twice and writes nothing; it takes hundreds of rooms at once", async () => {
+        const inputs = Array.from({ length: 300 }, (_, i) => room(`r${String(i).padStart(3, "0")}@contoso.example`));
+        const added = await store.rooms.addMany(inputs, T0);
+        if (!added.applied) throw new Error("setup");
+        const ids = added.rooms.map((x) => x.room.id);
+        expect(await store.syncCursors.leaseDue(T0, 1000)).toHaveLength(300);
+        const ok = (i: number) => ({ outcome: "ok", deltaLink: `link-${i}`, windowStart: null, windowEnd: null, nextDueAt: at(1) }) as const;
+        expect(await codeOf(store.syncCursors.completeRounds([{ roomId: ids[0]!, result: ok(0) }, { roomId: ids[0]!, result: ok(1) }], T0))).toBe("OTJ_INTERNAL");
+        expect((await store.syncCursors.get(ids[0]!))?.leaseOwner).toBe("owner-a");
+        const flags = await store.syncCursors.completeRounds(
+          ids.map((roomId, i) => ({ roomId, result: ok(i) })),
+          T0,
+        );
+        expect(flags.every(Boolean)).toBe(true);
+        const cursors = await store.syncCursors.list();
+        expect(cursors.every((x) => x.leaseOwner === null && x.deltaLink === `link-${ids.indexOf(x.roomId)}`)).toBe(true);
+        const aborted = new AbortController();
+        aborted.abort(new Error("stop"));
+        await expect(store.syncCursors.completeRounds([{ roomId: ids[0]!, result: ok(0) }], T0, { signal: aborted.signal })).rejects.toThrow();
+      });
     });
 
     describe("meetings", () => {
@@ -522,6 +609,117 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
         expect((await store.bridgeSessions.list({ states: ["admitted"] })).map((s) => s.occurrenceKey)).toEqual(["k"]);
         expect(await store.bridgeSessions.list({ states: ["ended"] })).toEqual([]);
         expect((await store.bridgeSessions.list({ roomId: r.id })).length).toBe(1);
+      });
+
+      const START = { adapter: "http", lobbyDeadline: at(16), nextDueAt: at(16), cause: "start requested" };
+
+      it("starts many at once: only sessions still scheduled, due as read and claimed by this owner", async () => {
+        const { room: r } = await store.rooms.add(room("r@contoso.example"), T0);
+        for (const key of ["a", "b", "c", "d", "e"]) await store.bridgeSessions.schedule(schedule(r.id, key, 1), T0);
+        await store.bridgeSessions.schedule({ ...schedule(r.id, "b", 1), notAfter: at(10) }, T0);
+        await store.bridgeSessions.transition("a", { from: ["scheduled"], to: "scheduled", patch: { attempts: 1, lastErrorCode: "OTJ_BRIDGE_UNAVAILABLE", lastError: "busy" } }, T0);
+        expect(await store.bridgeSessions.claimDue(at(1), 10, { leaseMs: 60_000 })).toHaveLength(5);
+        await store.bridgeSessions.transition("c", { from: ["scheduled"], to: "cancelled", patch: { endedReason: "meeting cancelled" } }, at(1));
+        await store.bridgeSessions.schedule(schedule(r.id, "d", 30), at(1)); // moved since it was read
+        await store.bridgeSessions.release("e", at(1)); // no longer claimed by this owner
+        const items = ["a", "b", "c", "d", "e", "missing"].map((occurrenceKey) => ({ occurrenceKey, dueAt: at(1) }));
+
+        const started = await store.bridgeSessions.startMany(items, START, at(1));
+        expect(started.map((s) => s.occurrenceKey).sort()).toEqual(["a", "b"]);
+        expect(started.find((s) => s.occurrenceKey === "a")).toMatchObject({
+          state: "starting",
+          attempts: 2,
+          adapter: "http",
+          lobbyDeadline: at(16),
+          dueAt: at(16),
+          lastErrorCode: null,
+          lastError: null,
+          leaseOwner: "owner-a",
+          updatedAt: at(1),
+        });
+        expect(started.find((s) => s.occurrenceKey === "b")).toMatchObject({ state: "starting", attempts: 1, dueAt: at(10) });
+        expect((await store.bridgeSessions.list()).map((s) => [s.occurrenceKey, s.state]).sort()).toEqual([
+          ["a", "starting"],
+          ["b", "starting"],
+          ["c", "cancelled"],
+          ["d", "scheduled"],
+          ["e", "scheduled"],
+        ]);
+        const logged = await store.eventLog.list({ kind: "bridge.starting" });
+        expect(logged.map((e) => e.occurrenceKey).sort()).toEqual(["a", "b"]);
+        expect(logged.find((e) => e.occurrenceKey === "a")).toMatchObject({
+          at: at(1),
+          roomId: r.id,
+          message: "start requested",
+          data: { sessionId: "sgj_00000000000a", from: "scheduled", to: "starting", attempt: 2 },
+        });
+
+        // Again: nothing is still scheduled, nothing moves, nothing more is logged.
+        expect(await store.bridgeSessions.startMany(items, START, at(1.1))).toEqual([]);
+        expect(await store.bridgeSessions.startMany([], START, at(1.1))).toEqual([]);
+        expect(await store.eventLog.list({ kind: "bridge.starting" })).toHaveLength(2);
+      });
+
+      it("two startMany of the same sessions at once move each session once", async () => {
+        const { room: r } = await store.rooms.add(room("r@contoso.example"), T0);
+        const keys = Array.from({ length: 40 }, (_, i) => `k${String(i).padStart(2, "0")}`);
+        for (const key of keys) await store.bridgeSessions.schedule(schedule(r.id, key, 1), T0);
+        expect(await store.bridgeSessions.claimDue(at(1), 100, { leaseMs: 60_000 })).toHaveLength(40);
+        // A twin of this instance (the same lease owner, another connection pool on PostgreSQL).
+        const twin = await db.openAnother({ owner: "owner-a" });
+        try {
+          const items = keys.map((occurrenceKey) => ({ occurrenceKey, dueAt: at(1) }));
+          const [one, two] = await Promise.all([store.bridgeSessions.startMany(items, START, at(1)), twin.store.bridgeSessions.startMany(items, START, at(1))]);
+          const moved = [...one!, ...two!].map((s) => s.occurrenceKey).sort();
+          expect(moved).toEqual(keys);
+          expect((await store.bridgeSessions.list()).every((s) => s.state === "starting" && s.attempts === 1)).toBe(true);
+          expect(await store.eventLog.list({ kind: "bridge.starting" })).toHaveLength(40);
+        } finally {
+          await twin.close();
+        }
+      });
+
+      it("records external ids in one go: live sessions take them, final ones only when they have none", async () => {
+        const { room: r } = await store.rooms.add(room("r@contoso.example"), T0);
+        for (const key of ["a", "b", "c", "d"]) await store.bridgeSessions.schedule(schedule(r.id, key, 1), T0);
+        await store.bridgeSessions.transition("a", { to: "starting" }, at(1));
+        await store.bridgeSessions.transition("b", { to: "lobby", patch: { externalId: "brg-old" } }, at(1));
+        await store.bridgeSessions.transition("c", { to: "cancelled" }, at(1));
+        await store.bridgeSessions.transition("d", { to: "cancelled", patch: { externalId: "brg-d" } }, at(1));
+        const ids = ["a", "b", "c", "d", "missing"].map((occurrenceKey) => ({ occurrenceKey, externalId: `brg-new-${occurrenceKey}` }));
+        const recorded = await store.bridgeSessions.recordExternalIds(ids, at(2));
+        expect(recorded.map((s) => [s.occurrenceKey, s.state, s.externalId]).sort()).toEqual([
+          ["a", "starting", "brg-new-a"],
+          ["b", "lobby", "brg-new-b"],
+          ["c", "cancelled", "brg-new-c"],
+          ["d", "cancelled", "brg-d"],
+        ]);
+        expect(recorded.find((s) => s.occurrenceKey === "a")?.updatedAt).toEqual(at(2));
+        expect(recorded.find((s) => s.occurrenceKey === "d")?.updatedAt).toEqual(at(1));
+        // Idempotent: the same ids again change nothing and still return every session.
+        const again = await store.bridgeSessions.recordExternalIds(ids, at(3));
+        expect(again.map((s) => [s.occurrenceKey, s.externalId, s.updatedAt]).sort()).toEqual(recorded.map((s) => [s.occurrenceKey, s.externalId, s.updatedAt]).sort());
+        expect(await store.bridgeSessions.recordExternalIds([], at(3))).toEqual([]);
+      });
+
+      it("releases this owner's claims on the given sessions only", async () => {
+        const { room: r } = await store.rooms.add(room("r@contoso.example"), T0);
+        for (const key of ["a", "b", "c"]) await store.bridgeSessions.schedule(schedule(r.id, key, 1), T0);
+        await store.bridgeSessions.claimDue(at(1), 10, { leaseMs: 60_000 });
+        const other = await db.openAnother({ owner: "owner-b" });
+        try {
+          await store.bridgeSessions.release("c", at(1));
+          expect(await other.store.bridgeSessions.claimDue(at(1), 10, { leaseMs: 60_000 })).toHaveLength(1);
+          expect(await store.bridgeSessions.releaseMany(["a", "c", "missing"], at(2))).toBe(1);
+          expect(await store.bridgeSessions.releaseMany([], at(2))).toBe(0);
+          expect((await store.bridgeSessions.list()).map((s) => [s.occurrenceKey, s.leaseOwner]).sort()).toEqual([
+            ["a", null],
+            ["b", "owner-a"],
+            ["c", "owner-b"],
+          ]);
+        } finally {
+          await other.close();
+        }
       });
     });
 

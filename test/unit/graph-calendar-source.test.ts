@@ -56,6 +56,7 @@ describe("GraphCalendarSource arguments", () => {
 
   it("rejects bad options and windows before any request", async () => {
     expect(() => new GraphCalendarSource({ maxPagesPerRound: 0 }, { client, clock })).toThrow(/maxPagesPerRound/);
+    for (const batchSize of [0, 21, 2.5]) expect(() => new GraphCalendarSource({ batchSize }, { client, clock })).toThrow(/batchSize/);
     const source = new GraphCalendarSource({}, { client, clock });
     const signal = new AbortController().signal;
     await expect(source.syncRoom("room@contoso.example", null, { start: "2025-03-05T00:00:00Z", end: "2025-03-04T00:00:00Z" }, signal)).rejects.toThrow(RangeError);
