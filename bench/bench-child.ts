@@ -1,8 +1,7 @@
 /**
  * A benchmark's helper process: the bench forks its own file with OTJ_BENCH_ROLE set, and that
  * child answers the bench's requests over IPC. Emulators run there, as the systems they stand
- * for run elsewhere: their CPU and memory are not the engine's. (bench/poll-cycle.ts keeps its
- * own copy of this pattern.)
+ * for run elsewhere: their CPU and memory are not the engine's.
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";

@@ -16,8 +16,6 @@
  * runs elsewhere: its CPU and memory are not the engine's.
  */
 
-import { type ChildProcess, fork } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { GraphCalendarSource, realSleeper } from "../calendar/graph/graph-calendar-source.ts";
@@ -32,6 +30,7 @@ import { createDatabase, type DatabaseHandle } from "../store/create-database.ts
 import { migrateToLatest } from "../store/migrate.ts";
 import { PostgresStore } from "../store/postgres-store.ts";
 import { createTestPostgres, type TestPostgres } from "../test/support/test-database.ts";
+import { BenchChild, isBenchChild, serveBenchChild } from "./bench-child.ts";
 import { cpuSeconds, report } from "./report.ts";
 
 export interface PollCycleOptions {
@@ -96,10 +95,8 @@ interface Started {
 /** The child side: one emulator, seeded and driven by IPC messages. */
 function serveEmulator(): void {
   let emu: GraphEmulator | null = null;
-  const send = (message: unknown) => process.send!(message);
-  process.on("message", (message: { id: number; request: EmulatorOp }) => {
-    const answer = async (): Promise<unknown> => {
-      const r = message.request;
+  serveBenchChild<EmulatorOp>(
+    async (r) => {
       switch (r.op) {
         case "start": {
           emu = await GraphEmulator.start({ seed: "bench-poll", recordRequests: 0, shuffleBatch: false });
@@ -136,56 +133,25 @@ function serveEmulator(): void {
           await emu?.stop();
           return null;
       }
-    };
-    answer().then(
-      (result) => {
-        send({ id: message.id, result });
-        if (message.request.op === "stop") process.disconnect();
-      },
-      (error: unknown) => send({ id: message.id, error: String(error) }),
-    );
-  });
+    },
+    (r) => r.op === "stop",
+  );
 }
 
 /** The main side: a Graph emulator in a child process. */
 class EmulatorProcess {
-  readonly #child: ChildProcess;
-  readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  #next = 0;
-
-  constructor() {
-    this.#child = fork(fileURLToPath(import.meta.url), [], {
-      execArgv: ["--import", import.meta.resolve("tsx")],
-      env: { ...process.env, OTJ_BENCH_ROLE: WORKER_ROLE },
-      stdio: ["ignore", "ignore", "inherit", "ipc"],
-    });
-    this.#child.on("message", (m: { id: number; result?: unknown; error?: string }) => {
-      const p = this.#pending.get(m.id);
-      this.#pending.delete(m.id);
-      if (m.error !== undefined) p?.reject(new Error(m.error));
-      else p?.resolve(m.result);
-    });
-    this.#child.on("exit", (code) => {
-      for (const p of this.#pending.values()) p.reject(new Error(`the emulator process exited (${code})`));
-      this.#pending.clear();
-    });
-  }
+  readonly #child = new BenchChild<EmulatorOp>(import.meta.url, WORKER_ROLE);
 
   call<T>(request: EmulatorOp): Promise<T> {
-    const id = this.#next++;
-    return new Promise<T>((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.#child.send({ id, request });
-    });
+    return this.#child.call<T>(request);
   }
 
-  async close(): Promise<void> {
-    await this.call({ op: "stop" }).catch(() => null);
-    if (this.#child.exitCode === null) this.#child.kill();
+  close(): Promise<void> {
+    return this.#child.close({ op: "stop" });
   }
 }
 
-if (process.env["OTJ_BENCH_ROLE"] === WORKER_ROLE && process.send !== undefined) serveEmulator();
+if (isBenchChild(WORKER_ROLE)) serveEmulator();
 
 type EventChange = { mailbox: string; id: string; subject: string };
 
