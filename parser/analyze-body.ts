@@ -4,7 +4,7 @@
  */
 import type { CviCoordinates } from "../core/domain.ts";
 import type { BodyDoc, BodyLine, BodyLink } from "./body.ts";
-import { containsPhrase, findLabel, LABELS } from "./labels/index.ts";
+import { containsPhrase, findLabel, findLabelInLowered, LABELS } from "./labels/index.ts";
 import { classifyProviderUrl, isKnownNonMeetingUrl, type ProviderLink } from "./providers/others.ts";
 import { classifyTeamsUrl, type MeetingOptionsIds, parseMeetingOptionsUrl, type TeamsLink } from "./providers/teams.ts";
 import { digitsOnly } from "./text.ts";
@@ -89,8 +89,8 @@ export function classifyLink(link: BodyLink, line: number, warnings: Set<string>
 /** Value of a label on the same line, or on the next non-empty line when the rest is empty. */
 function labelValue(lines: BodyLine[], i: number, end: number, labels: readonly string[]): { value: string; line: number } | null {
   const line = lines[i]!;
-  if (!line.text.includes(":")) return null;
-  const hit = findLabel(line.text, line.lower, labels);
+  if (!line.hasColon()) return null;
+  const hit = findLabel(line, labels);
   if (!hit) return null;
   if (hit.rest !== "") return { value: hit.rest, line: i };
   for (let j = i + 1; j <= end && j <= i + 2; j++) {
@@ -116,7 +116,7 @@ function findTenantKey(lines: BodyLine[], at: number, start: number, labelIndex:
   if (m1) return tenantKeyOf(m1[1]!, m1[2]!);
   for (let j = at - 1; j >= start && j >= at - 4; j--) {
     const line = lines[j]!;
-    const labelled = findLabel(line.text, line.lower, LABELS.tenantKey);
+    const labelled = findLabel(line, LABELS.tenantKey);
     const source = labelled ? labelled.rest || (lines[j + 1]?.text ?? "") : line.text;
     const fromLink = line.links.find((l) => /^mailto:/i.test(l.url));
     const m = fromLink ? EMAIL.exec(fromLink.url.slice(7)) : EMAIL.exec(source);
@@ -167,7 +167,7 @@ function analyzeBlock(
           containsPhrase(lower, LABELS.joinLink) ||
           (link.title !== null && /meeting join link/i.test(link.title)) ||
           /(?:^|\s)(?:x_)?me-email-headline(?:\s|$)/.test(link.className ?? "") ||
-          findLabel(c.label, lower, LABELS.joinPrefix) !== null;
+          findLabelInLowered(c.label, lower, LABELS.joinPrefix) !== null;
         teamsLinks.push({ link: c.link, preferred });
       } else if (c.kind === "options" && options === null) {
         options = c.ids;
@@ -189,8 +189,8 @@ function analyzeBlock(
       const m = v ? /^([A-Za-z0-9]{4,16})(?:\s|$)/.exec(v.value) : null;
       if (m && i - meetingIdLine <= 6) passcode = m[1]!;
     }
-    if (cvi === null && line.text.includes(":")) {
-      const hit = findLabel(line.text, line.lower, LABELS.videoId);
+    if (cvi === null && line.hasColon()) {
+      const hit = findLabel(line, LABELS.videoId);
       if (hit) {
         const valueSource = hit.rest !== "" ? hit.rest : (lines[i + 1]?.text ?? "");
         const m = VIDEO_ID_VALUE.exec(valueSource);
@@ -244,7 +244,7 @@ export function analyzeBody(doc: BodyDoc): BodyAnalysis {
   const lines = doc.lines;
   for (let i = 0; i <= lines.length; i++) {
     const atEnd = i === lines.length;
-    const isSeparator = !atEnd && SEPARATOR.test(lines[i]!.text);
+    const isSeparator = !atEnd && lines[i]!.firstCharCode() === 95 /* _ */ && SEPARATOR.test(lines[i]!.text);
     const quoteChange = !atEnd && i > start && lines[i]!.quoted !== lines[start]!.quoted;
     if (atEnd || isSeparator || quoteChange) {
       if (i > start) {

@@ -7,8 +7,9 @@ import type { CviCoordinates, Join, TeamsJoin } from "../core/domain.ts";
 import { type BodyAnalysis, type ClassifiedLink, analyzeBody, type TeamsBlock } from "./analyze-body.ts";
 import { type BodyDoc, htmlToDoc, textToDoc } from "./body.ts";
 import type { ProviderLink } from "./providers/others.ts";
-import { findPrintedVideoAddresses, findSipAddresses, type PrintedVideoAddress, type SipAddress } from "./providers/sip.ts";
+import { findPrintedVideoAddresses, findSipAddresses, mayHaveSipAddress, type PrintedVideoAddress, type SipAddress } from "./providers/sip.ts";
 import { classifyTeamsUrl, isValidThreadId, TEAMS_HOSTS, type TeamsLink } from "./providers/teams.ts";
+import { parseUrl } from "./url-safety.ts";
 
 export interface InviteSources {
   /** Structured Teams/meeting URLs in precedence order (Graph onlineMeeting.joinUrl, ICS X-MICROSOFT-SKYPETEAMSMEETINGURL, ...). */
@@ -65,12 +66,7 @@ function teamsJoin(link: TeamsLink | null, short: TeamsLink | null): TeamsJoin {
 
 /** WHATWG serialisation (FORMATS.md B6 output hygiene); TeamsJoin keeps the bytes as carried. */
 function serialised(url: string | null): string | null {
-  if (url === null) return null;
-  try {
-    return new URL(url).href;
-  } catch {
-    return null;
-  }
+  return url === null ? null : (parseUrl(url)?.href ?? null);
 }
 
 function joinOf(teams: TeamsJoin, fallbackUrl: string | null = null): Join {
@@ -111,7 +107,12 @@ function providerKey(link: ProviderLink): string {
   return `${link.provider}|${link.meetingId ?? link.name ?? link.url}`.toLowerCase();
 }
 
-export function assembleJoin(sources: InviteSources): Assembled {
+/**
+ * Builds the join, its alternatives and warnings from one invite's sources. With
+ * `withContext` false the planner's context (body text, printed addresses, provider facts) is
+ * left empty, which saves work when only the ParseOutput is wanted.
+ */
+export function assembleJoin(sources: InviteSources, withContext = true): Assembled {
   const warnings = new Set<string>();
   const htmlDoc: BodyDoc | null = sources.html ? htmlToDoc(sources.html) : null;
   const htmlAnalysis = htmlDoc ? analyzeBody(htmlDoc) : null;
@@ -262,6 +263,7 @@ export function assembleJoin(sources: InviteSources): Assembled {
   const sipFound: Array<{ sip: SipAddress; priority: number; order: number }> = [];
   const printed: PrintedVideoAddress[] = [];
   const sipSeen = new Set<string>();
+  const sipContext = { exclude };
   const scanSip = (doc: BodyDoc | null, isLocation: boolean) => {
     if (!doc) return;
     for (const line of doc.lines) {
@@ -269,9 +271,10 @@ export function assembleJoin(sources: InviteSources): Assembled {
     }
     for (const line of doc.lines) {
       if (line.quoted) continue;
-      for (const p of findPrintedVideoAddresses(line.text)) printed.push(p);
-      const hits = findSipAddresses(line, { exclude }, isLocation);
-      for (const l of line.links) if (/^(?:sips?|h323):/i.test(l.url)) hits.push(...findSipAddresses(l.url, { exclude }, isLocation));
+      const raw = line.raw;
+      if (withContext && (raw.includes("@") || raw.includes("##"))) for (const p of findPrintedVideoAddresses(line.text)) printed.push(p);
+      const hits = mayHaveSipAddress(line) ? findSipAddresses(line, sipContext, isLocation) : [];
+      for (const l of line.links) if (/^(?:sips?|h323):/i.test(l.url)) hits.push(...findSipAddresses(l.url, sipContext, isLocation));
       for (const sip of hits) {
         const key = sip.address.toLowerCase();
         if (sipSeen.has(key)) continue;
@@ -306,13 +309,15 @@ export function assembleJoin(sources: InviteSources): Assembled {
   for (const r of ranked) if (r.join !== join) addAlternative(r.join);
 
   // Plain text and provider facts for the planner.
-  const textLines = (bodyDoc ?? htmlDoc ?? textDoc)?.lines ?? [];
   let text = "";
-  for (const line of textLines) {
-    if (text.length >= TEXT_CONTEXT_CHARS) break;
-    text += `${line.text}\n`;
+  if (withContext) {
+    for (const line of (bodyDoc ?? htmlDoc ?? textDoc)?.lines ?? []) {
+      if (text.length >= TEXT_CONTEXT_CHARS) break;
+      text += `${line.text}\n`;
+    }
   }
-  const providerFacts = providerLink ? nearbyFacts(bodyDoc, providerJoins.find((p) => p.link === providerLink)?.line ?? -1) : { passcode: null, meetingNumber: null };
+  const providerFacts =
+    providerLink && withContext ? nearbyFacts(bodyDoc, providerJoins.find((p) => p.link === providerLink)?.line ?? -1) : { passcode: null, meetingNumber: null };
   return {
     join,
     alternatives,

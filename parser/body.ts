@@ -2,10 +2,10 @@
  * Bodies as text lines with their links (FORMATS.md T1.3, T1.4). HTML and plain text both become
  * a BodyDoc, so one set of rules (labels, blocks, quoting) reads every layout by visible order.
  */
-import { scanHtml } from "./html-scan.ts";
+import { scanHtml, TAG_BLOCK } from "./html-scan.ts";
 import { LABELS } from "./labels/index.ts";
 import { LIMITS } from "./limits.ts";
-import { lowerSameLength, normalizeLine, splitLines } from "./text.ts";
+import { asciiWordAt, lowerSameLength, normalizeLine, splitLines } from "./text.ts";
 import { isDangerousScheme } from "./url-safety.ts";
 
 export interface BodyLink {
@@ -19,22 +19,72 @@ export interface BodyLink {
   explicit: boolean;
 }
 
-/** One line of visible text. `lower` is computed on first use (most lines never need it). */
+/**
+ * One line of visible text. Its normalized text and lowercase form are computed on first use:
+ * most lines of a long body only ever answer the cheap questions below, which the raw text
+ * settles exactly (normalizing only turns whitespace runs into one space, trims the ends and
+ * turns U+FF1A into ':'; every other character stays, in order).
+ */
 export class BodyLine {
+  private normalized: string | null = null;
   private lowered: string | null = null;
+  private leads: string | null | undefined = undefined;
   /** Inside a quoted earlier message (reply/forward). */
   quoted = false;
 
   constructor(
-    /** Normalized visible text. */
-    readonly text: string,
+    /** Visible text before normalizeLine. */
+    readonly raw: string,
     readonly links: BodyLink[],
   ) {}
+
+  /** Normalized visible text (normalizeLine(raw)). */
+  get text(): string {
+    this.normalized ??= normalizeLine(this.raw);
+    return this.normalized;
+  }
 
   /** lowerSameLength(text). */
   get lower(): string {
     this.lowered ??= lowerSameLength(this.text);
     return this.lowered;
+  }
+
+  /** text.charCodeAt(0) (NaN when empty). A printable ASCII first raw character is kept as is. */
+  firstCharCode(): number {
+    const c = this.raw.charCodeAt(0);
+    return c > 32 && c < 127 ? c : this.text.charCodeAt(0);
+  }
+
+  /** text.includes(":"). */
+  hasColon(): boolean {
+    const leads = this.colonLeads();
+    return leads === null || leads.length > 0;
+  }
+
+  /**
+   * The character before each colon, lowercased, when every colon of the raw text follows a
+   * printable ASCII character and there is no U+FF1A: these are then exactly the colons of `text`
+   * and the characters right before them. Null when that does not hold.
+   */
+  colonLeads(): string | null {
+    if (this.leads === undefined) {
+      const raw = this.raw;
+      let leads: string | null = "";
+      if (raw.includes("\uFF1A")) leads = null;
+      else {
+        for (let colon = raw.indexOf(":"); colon >= 0; colon = raw.indexOf(":", colon + 1)) {
+          const c = raw.charCodeAt(colon - 1);
+          if (!(c > 32 && c < 127)) {
+            leads = null;
+            break;
+          }
+          leads += String.fromCharCode(c >= 65 && c <= 90 ? c + 32 : c);
+        }
+      }
+      this.leads = leads;
+    }
+    return this.leads;
   }
 }
 
@@ -44,17 +94,22 @@ export interface BodyDoc {
   warnings: string[];
 }
 
-const BLOCK_TAGS = new Set([
-  "p", "div", "br", "tr", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "table", "hr",
-  "blockquote", "td", "th", "section", "article", "header", "footer", "pre", "center", "dt", "dd", "title",
-]);
 const QUOTE_MARKERS = LABELS.quoteMarkers.map((m) => m.toLowerCase());
 const URL_START = /\b(?:https?:\/\/|msteams:)/gi;
+
+/** Cheap necessary condition for URL_START: a "://" or a case-insensitive "msteams:". */
+function mayHaveUrlStart(text: string): boolean {
+  for (let c = text.indexOf(":"); c >= 0; c = text.indexOf(":", c + 1)) {
+    if (text.charCodeAt(c + 1) === 47 && text.charCodeAt(c + 2) === 47) return true;
+    if (asciiWordAt(text, c - 7, "msteams")) return true;
+  }
+  return false;
+}
 
 /** Ends a bare URL: whitespace, quotes, angle brackets, backslash (ICS) and unbalanced ')'. */
 export function extractBareUrls(text: string, max: number): Array<{ url: string; index: number }> {
   const found: Array<{ url: string; index: number }> = [];
-  if (!text.includes(":")) return found;
+  if (!mayHaveUrlStart(text)) return found;
   URL_START.lastIndex = 0;
   for (let m = URL_START.exec(text); m !== null && found.length < max; m = URL_START.exec(text)) {
     const start = m.index;
@@ -78,8 +133,17 @@ export function extractBareUrls(text: string, max: number): Array<{ url: string;
   return found;
 }
 
+/** The links of every line without links (shared, and frozen so that nothing adds to it). */
+const NO_LINKS = Object.freeze([]) as unknown as BodyLink[];
+
 function makeLine(raw: string, links: BodyLink[]): BodyLine {
-  return new BodyLine(normalizeLine(raw), links);
+  return new BodyLine(raw, links.length === 0 ? NO_LINKS : links);
+}
+
+/** Cheap necessary condition for the From: pattern below: its first letter (f, v, d or l, any case). */
+function mayStartReplyHeader(firstCharCode: number): boolean {
+  const c = firstCharCode | 32;
+  return c === 102 || c === 118 || c === 100 || c === 108;
 }
 
 /** Marks lines after a quote marker (Outlook "Original Appointment", From:/Sent: headers) and `>` lines. */
@@ -87,12 +151,13 @@ function markQuotes(lines: BodyLine[], fromIndex: number | null): void {
   let quoteFrom = fromIndex ?? Number.POSITIVE_INFINITY;
   for (let i = 0; i < lines.length && i < quoteFrom; i++) {
     const line = lines[i]!;
-    if (line.text.startsWith("-----") && QUOTE_MARKERS.some((m) => line.lower.startsWith(m))) {
+    const first = line.firstCharCode();
+    if (first === 45 /* - */ && line.text.startsWith("-----") && QUOTE_MARKERS.some((m) => line.lower.startsWith(m))) {
       quoteFrom = i;
       break;
     }
     // Outlook reply header: "From: ..." followed within 3 lines by "Sent: ..." (or localized forms).
-    if (line.text.includes(":") && /^(?:from|von|de|van|fra|da|lähettäjä):\s/i.test(line.text)) {
+    if (mayStartReplyHeader(first) && line.hasColon() && /^(?:from|von|de|van|fra|da|lähettäjä):\s/i.test(line.text)) {
       for (let j = i + 1; j <= i + 3 && j < lines.length; j++) {
         if (/^(?:sent|gesendet|envoyé|enviado|verzonden|sendt|inviato|lähetetty|date):\s/i.test(lines[j]!.text)) {
           quoteFrom = i;
@@ -104,9 +169,14 @@ function markQuotes(lines: BodyLine[], fromIndex: number | null): void {
   }
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
-    if (i >= quoteFrom || line.text.startsWith(">")) line.quoted = true;
+    if (i >= quoteFrom || line.firstCharCode() === 62 /* > */) line.quoted = true;
   }
 }
+
+/** A `<scheme:...` link left open at the end of a line (wrapped by the sender). */
+const OPEN_LINK_AT_END = /<(?:https?:\/\/|msteams:|mailto:|tel:|sips?:)[^<>]*$/i;
+/** An Outlook text link `label<url>`; global, reset before each line. */
+const BRACKET_LINK = /<((?:https?:\/\/|msteams:|mailto:|tel:|sips?:|h323:)[^<>\s]*)>/gi;
 
 export function textToDoc(input: string): BodyDoc {
   const warnings: string[] = [];
@@ -126,7 +196,7 @@ export function textToDoc(input: string): BodyDoc {
     let line = rawLines[i]!;
     let guard = 0;
     for (;;) {
-      const open = line.search(/<(?:https?:\/\/|msteams:|mailto:|tel:|sips?:)[^<>]*$/i);
+      const open = line.includes("<") ? line.search(OPEN_LINK_AT_END) : -1;
       if (open < 0 || i + 1 >= rawLines.length || guard++ > 20 || line.length > LIMITS.urlChars * 2) break;
       line += rawLines[++i]!.trim();
     }
@@ -134,12 +204,14 @@ export function textToDoc(input: string): BodyDoc {
   }
   const lines: BodyLine[] = [];
   let candidates = 0;
+  let links: BodyLink[] = [];
   for (const raw of joined) {
-    const links: BodyLink[] = [];
+    if (links.length > 0) links = [];
     let visible = "";
     let last = 0;
-    const bracket = /<((?:https?:\/\/|msteams:|mailto:|tel:|sips?:|h323:)[^<>\s]*)>/gi;
-    for (let m = bracket.exec(raw); m !== null; m = bracket.exec(raw)) {
+    const bracket = BRACKET_LINK;
+    bracket.lastIndex = 0;
+    for (let m = raw.includes("<") ? bracket.exec(raw) : null; m !== null; m = bracket.exec(raw)) {
       const before = raw.slice(last, m.index);
       visible += before;
       if (candidates++ < LIMITS.urlCandidates) {
@@ -185,9 +257,10 @@ export function htmlToDoc(input: string): BodyDoc {
       if (quoteDepth > 0) quotedLines.add(lines.length);
       lines.push(makeLine(current, currentLinks));
       if (lines.length >= LIMITS.bodyLines) warnings.push(`body truncated to ${LIMITS.bodyLines} lines`);
+      // The line keeps this array unless it is empty (see makeLine).
+      if (currentLinks.length > 0) currentLinks = [];
     }
     current = "";
-    currentLinks = [];
   };
 
   const closeAnchor = () => {
@@ -200,7 +273,7 @@ export function htmlToDoc(input: string): BodyDoc {
   const replyMarkers = html.includes("RplyFwdMsg") || html.includes("OutlookMessageHeader");
   scanHtml(html, {
     wantsAttributes: (name) => name === "a" || name === "img" || replyMarkers,
-    openTag(name, attribs) {
+    openTag(name, attribs, kind) {
       if (lines.length >= LIMITS.bodyLines) return;
       const id = attribs.id;
       if (
@@ -213,7 +286,7 @@ export function htmlToDoc(input: string): BodyDoc {
       if (name === "blockquote") {
         endLine();
         quoteDepth++;
-      } else if (BLOCK_TAGS.has(name)) {
+      } else if ((kind & TAG_BLOCK) !== 0) {
         endLine();
       }
       if (name === "a") {
@@ -232,7 +305,7 @@ export function htmlToDoc(input: string): BodyDoc {
       current += text;
       if (anchors.length > 0) anchors[anchors.length - 1]!.text += text;
     },
-    closeTag(name) {
+    closeTag(name, kind) {
       if (name === "a") {
         if (anchors.length > 0) closeAnchor();
         return;
@@ -240,7 +313,7 @@ export function htmlToDoc(input: string): BodyDoc {
       if (name === "blockquote") {
         endLine();
         if (quoteDepth > 0) quoteDepth--;
-      } else if (BLOCK_TAGS.has(name)) {
+      } else if ((kind & TAG_BLOCK) !== 0) {
         endLine();
       }
     },

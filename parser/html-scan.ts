@@ -6,19 +6,105 @@
  */
 import { decodeHTML, decodeHTMLAttribute } from "entities";
 
+/** Bit flags describing an element name, looked up once per tag. */
+export const TAG_VOID = 1;
+/** Elements whose content is not markup; their text is not visible body text. */
+export const TAG_RAW_TEXT = 2;
+/** Elements that end a line of visible text (the body model's line breaks). */
+export const TAG_BLOCK = 4;
+
 export interface HtmlHandler {
   /** Whether openTag needs the attributes of this tag (skipping them is much faster). */
   wantsAttributes(name: string): boolean;
-  openTag(name: string, attrs: Record<string, string>): void;
-  closeTag(name: string): void;
+  /** `kind` is the TAG_* flags of `name`. */
+  openTag(name: string, attrs: Record<string, string>, kind: number): void;
+  closeTag(name: string, kind: number): void;
   text(text: string): void;
 }
 
-/** Elements whose content is not markup; their text is not visible body text. */
-const RAW_TEXT = new Set(["script", "style", "title", "textarea", "xml", "template", "noscript", "iframe", "noembed", "noframes", "xmp"]);
-const VOID = new Set(["br", "img", "hr", "meta", "link", "input", "wbr", "col", "area", "base", "embed", "param", "source", "track"]);
+const TAG_KINDS = new Map<string, number>();
+for (const name of ["script", "style", "title", "textarea", "xml", "template", "noscript", "iframe", "noembed", "noframes", "xmp"]) {
+  TAG_KINDS.set(name, TAG_RAW_TEXT);
+}
+for (const name of ["br", "img", "hr", "meta", "link", "input", "wbr", "col", "area", "base", "embed", "param", "source", "track"]) {
+  TAG_KINDS.set(name, TAG_VOID);
+}
+for (const name of [
+  "p", "div", "br", "tr", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "table", "hr",
+  "blockquote", "td", "th", "section", "article", "header", "footer", "pre", "center", "dt", "dd", "title",
+]) {
+  TAG_KINDS.set(name, (TAG_KINDS.get(name) ?? 0) | TAG_BLOCK);
+}
+const RAW_TEXT_END = new Map<string, RegExp>();
 
-const TAG_END = /[>"']/g;
+/**
+ * Names seen in most bodies, found without slicing and lowercasing the tag: a small table
+ * indexed by a hash of the name's ASCII-lowercased characters, verified character by character.
+ */
+const KNOWN_NAMES = [...TAG_KINDS.keys(), "a", "span", "font", "b", "i", "u", "o:p", "strong", "em", "tbody", "thead", "body", "html", "head", "small", "sup"];
+const NAME_SLOTS = 512;
+const NAME_TABLE: Array<string | undefined> = new Array(NAME_SLOTS);
+const KIND_TABLE = new Uint8Array(NAME_SLOTS);
+
+function nameHash(h: number, c: number): number {
+  return (h * 31 + (c | 32)) & (NAME_SLOTS - 1);
+}
+
+for (const name of KNOWN_NAMES) {
+  let h = 0;
+  for (let k = 0; k < name.length; k++) h = nameHash(h, name.charCodeAt(k));
+  if (NAME_TABLE[h] === undefined) {
+    NAME_TABLE[h] = name;
+    KIND_TABLE[h] = TAG_KINDS.get(name) ?? 0;
+  }
+}
+
+/** html.slice(start, end).toLowerCase() === name, for a lowercase ASCII name, without allocating. */
+function sameNameAt(html: string, start: number, end: number, name: string): boolean {
+  if (end - start !== name.length) return false;
+  for (let k = 0; k < name.length; k++) {
+    let c = html.charCodeAt(start + k);
+    if (c >= 65 && c <= 90) c += 32;
+    else if (c === 0x212a) c = 107; // KELVIN SIGN lowercases to "k"
+    if (c !== name.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
+/** Named references common in mail bodies that decode to one fixed character in every mode. */
+const SIMPLE_ENTITIES: ReadonlyArray<readonly [string, string]> = [
+  ["&amp;", "&"],
+  ["&nbsp;", "\u00A0"],
+  ["&lt;", "<"],
+  ["&gt;", ">"],
+  ["&quot;", '"'],
+  ["&#39;", "'"],
+];
+
+/**
+ * Decodes `value` when each '&' in it starts one of SIMPLE_ENTITIES (the same result as the
+ * full decoder); returns null otherwise.
+ */
+function decodeSimpleEntities(value: string): string | null {
+  let out = "";
+  let from = 0;
+  for (let amp = value.indexOf("&"); amp >= 0; amp = value.indexOf("&", from)) {
+    let next = -1;
+    let replacement = "";
+    for (const [entity, char] of SIMPLE_ENTITIES) {
+      if (value.startsWith(entity, amp)) {
+        next = amp + entity.length;
+        replacement = char;
+        break;
+      }
+    }
+    if (next < 0) return null;
+    out += value.slice(from, amp) + replacement;
+    from = next;
+  }
+  return out + value.slice(from);
+}
+
 const NO_ATTRIBUTES: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 function isNameStart(code: number): boolean {
@@ -29,16 +115,31 @@ function isSpace(code: number): boolean {
   return code === 32 || code === 9 || code === 10 || code === 12 || code === 13;
 }
 
+/** indexOf, with the string's length for "not found". */
+function indexOrEnd(html: string, needle: string, from: number): number {
+  const at = html.indexOf(needle, from);
+  return at < 0 ? html.length : at;
+}
+
 function decodeText(text: string): string {
-  return text.includes("&") ? decodeHTML(text) : text;
+  if (!text.includes("&")) return text;
+  return decodeSimpleEntities(text) ?? decodeHTML(text);
+}
+
+function decodeAttribute(value: string): string {
+  if (!value.includes("&")) return value;
+  return decodeSimpleEntities(value) ?? decodeHTMLAttribute(value);
 }
 
 /** Tokenizes `html`, calling the handler in document order. */
 export function scanHtml(html: string, handler: HtmlHandler): void {
   const n = html.length;
   let i = 0;
+  let nextGt = -1;
+  let nextDq = -1;
+  let nextSq = -1;
   while (i < n) {
-    const lt = html.indexOf("<", i);
+    const lt = html.charCodeAt(i) === 60 /* < */ ? i : html.indexOf("<", i);
     if (lt < 0) {
       handler.text(decodeText(html.slice(i)));
       return;
@@ -74,35 +175,60 @@ export function scanHtml(html: string, handler: HtmlHandler): void {
       continue;
     }
     const nameStart = p;
+    let hash = 0;
     while (p < n) {
       const c = html.charCodeAt(p);
       if (isSpace(c) || c === 47 || c === 62) break;
+      hash = nameHash(hash, c);
       p++;
     }
-    const name = html.slice(nameStart, p).toLowerCase();
+    const known = NAME_TABLE[hash];
+    let name: string;
+    let kind: number;
+    if (known !== undefined && sameNameAt(html, nameStart, p, known)) {
+      name = known;
+      kind = KIND_TABLE[hash]!;
+    } else {
+      name = html.slice(nameStart, p).toLowerCase();
+      kind = TAG_KINDS.get(name) ?? 0;
+    }
     // Attributes, honouring quotes, up to the closing '>'.
     const wanted = !closing && handler.wantsAttributes(name);
     const attrs: Record<string, string> = wanted ? {} : NO_ATTRIBUTES;
     let selfClosing = false;
-    if (!wanted) {
-      // Skip to the closing '>' outside quotes without reading attributes.
-      TAG_END.lastIndex = p;
-      for (let m = TAG_END.exec(html); ; m = TAG_END.exec(html)) {
-        if (m === null) {
+    if (!wanted && html.charCodeAt(p) === 62 /* > */) {
+      // No attributes at all (`</p>`, `<br>`): the tag ends here.
+      p++;
+    } else if (!wanted) {
+      // Skip to the closing '>' outside quotes without reading attributes. The next '>', '"' and
+      // "'" positions are remembered across tags, so the whole document is searched once.
+      for (;;) {
+        if (nextGt < p) nextGt = indexOrEnd(html, ">", p);
+        if (nextDq < p) nextDq = indexOrEnd(html, '"', p);
+        if (nextSq < p) nextSq = indexOrEnd(html, "'", p);
+        if (nextGt < nextDq && nextGt < nextSq) {
+          selfClosing = html.charCodeAt(nextGt - 1) === 47;
+          p = nextGt + 1;
+          break;
+        }
+        if (nextGt === n) {
           p = n;
           break;
         }
-        if (m[0] === ">") {
-          selfClosing = html.charCodeAt(m.index - 1) === 47;
-          p = m.index + 1;
-          break;
+        // A quoted run: continue after its closing quote.
+        let close: number;
+        if (nextDq < nextSq) {
+          nextDq = indexOrEnd(html, '"', nextDq + 1);
+          close = nextDq;
+        } else {
+          nextSq = indexOrEnd(html, "'", nextSq + 1);
+          close = nextSq;
         }
-        const close = html.indexOf(m[0], m.index + 1);
-        if (close < 0) {
+        if (close === n) {
           p = n;
           break;
         }
-        TAG_END.lastIndex = close + 1;
+        p = close + 1;
       }
     }
     while (p < n && html.charCodeAt(p - 1) !== 62) {
@@ -143,26 +269,30 @@ export function scanHtml(html: string, handler: HtmlHandler): void {
           value = html.slice(vs, p);
         }
       }
-      if (attrName !== "" && !(attrName in attrs)) attrs[attrName] = value.includes("&") ? decodeHTMLAttribute(value) : value;
+      if (attrName !== "" && !(attrName in attrs)) attrs[attrName] = decodeAttribute(value);
     }
     i = p;
     if (closing) {
-      handler.closeTag(name);
+      handler.closeTag(name, kind);
       continue;
     }
-    handler.openTag(name, attrs);
-    if (VOID.has(name) || selfClosing) {
-      if (!VOID.has(name)) handler.closeTag(name);
+    handler.openTag(name, attrs, kind);
+    if ((kind & TAG_VOID) !== 0 || selfClosing) {
+      if ((kind & TAG_VOID) === 0) handler.closeTag(name, kind);
       continue;
     }
-    if (RAW_TEXT.has(name)) {
-      const re = new RegExp(`</${name}[\\s/>]`, "gi");
+    if ((kind & TAG_RAW_TEXT) !== 0) {
+      let re = RAW_TEXT_END.get(name);
+      if (re === undefined) {
+        re = new RegExp(`</${name}[\\s/>]`, "gi");
+        RAW_TEXT_END.set(name, re);
+      }
       re.lastIndex = i;
       const m = re.exec(html);
       const end = m ? m.index : n;
       const gt = m ? html.indexOf(">", end) : -1;
       i = gt < 0 ? n : gt + 1;
-      handler.closeTag(name);
+      handler.closeTag(name, kind);
     }
   }
 }

@@ -4,6 +4,7 @@
  */
 import ICAL from "ical.js";
 import { LIMITS } from "./limits.ts";
+import { asciiWordAt } from "./text.ts";
 import { resolveTimeZone, toIso, wallTimeToUtc, type WallTime } from "./timezone.ts";
 
 export interface IcsProperty {
@@ -26,10 +27,26 @@ export interface IcsCalendar {
   warnings: string[];
 }
 
-/** RFC 5545 TEXT unescaping: \n \N newline, \, \; \\ literal. */
-export function unescapeText(value: string): string {
-  if (!value.includes("\\")) return value;
-  return value.replace(/\\([nN,;\\:])/g, (_, c: string) => (c === "n" || c === "N" ? "\n" : c));
+/**
+ * RFC 5545 TEXT unescaping: \n \N newline, \, \; \\ literal, and \: (which some writers emit)
+ * unless `colon` is false (ical.js's own TEXT decoding leaves "\:" alone).
+ */
+export function unescapeText(value: string, colon = true): string {
+  let at = value.indexOf("\\");
+  if (at < 0) return value;
+  let out = "";
+  let last = 0;
+  while (at >= 0 && at + 1 < value.length) {
+    const c = value[at + 1]!;
+    if (c === "n" || c === "N" || c === "," || c === ";" || c === "\\" || (c === ":" && colon)) {
+      out += value.slice(last, at) + (c === "n" || c === "N" ? "\n" : c);
+      last = at + 2;
+      at = value.indexOf("\\", last);
+    } else {
+      at = value.indexOf("\\", at + 1);
+    }
+  }
+  return out + value.slice(last);
 }
 
 function unfold(text: string): string {
@@ -107,8 +124,135 @@ function makeEvent(props: Map<string, IcsProperty[]>, method: string | null, vtz
   return event;
 }
 
+// ---------------------------------------------------------------- ical.js, line by line
+
+interface ParseState {
+  component: unknown[];
+  stack: unknown[][];
+  designSet?: unknown;
+}
+
+/** The parts of ICAL.parse this module drives directly (public on ICAL.parse, not in its types). */
+const icalParse = ICAL.parse as unknown as {
+  _handleContentLine(line: string, state: ParseState): void;
+  ParserError: new (message: string) => Error;
+};
+const ICALENDAR_DESIGN = (ICAL.design as unknown as { icalendar: unknown }).icalendar;
+const LINE_START = /[^ \t]/;
+const LANGUAGE_ONLY = /^;language=([A-Za-z0-9-]*)$/i;
+
+/**
+ * The same jCal as ICAL.parse(input), and the same errors. ical.js decodes TEXT values with one
+ * callback per escape, which dominates on long descriptions; the plain TEXT properties
+ * (DESCRIPTION, SUMMARY, LOCATION, COMMENT, with no parameter but LANGUAGE) are therefore decoded
+ * here, exactly as ical.js would, and every other line goes to ical.js's own line handler.
+ */
+function icalParseFast(input: string): unknown {
+  const root: unknown[] = [];
+  const state: ParseState = { component: root, stack: [root] };
+  eachContentLine(input, (line) => {
+    if (!fastTextLine(line, state)) icalParse._handleContentLine(line, state);
+  });
+  if (state.stack.length > 1) throw new icalParse.ParserError("invalid ical body. component began but did not end");
+  return root.length === 1 ? root[0] : root;
+}
+
+/** A TEXT property line decoded as ical.js's _handleContentLine would, or false to let it. */
+function fastTextLine(line: string, state: ParseState): boolean {
+  if (state.designSet !== ICALENDAR_DESIGN || state.component[0] === "vcard") return false;
+  const valuePos = line.indexOf(":");
+  if (valuePos < 0) return false;
+  let paramPos = line.indexOf(";");
+  if (paramPos > valuePos) paramPos = -1;
+  const name = fastTextName(line, paramPos < 0 ? valuePos : paramPos);
+  if (name === null) return false;
+  let params: Record<string, string> = {};
+  if (paramPos >= 0) {
+    const language = LANGUAGE_ONLY.exec(line.slice(paramPos, valuePos));
+    if (!language) return false;
+    params = { language: language[1]! };
+  }
+  (state.component[1] as unknown[]).push([name, params, "text", unescapeText(line.slice(valuePos + 1), false)]);
+  return true;
+}
+
+/** line.slice(0, end).toLowerCase() when it is one of the TEXT properties decoded here, else null. */
+function fastTextName(line: string, end: number): string | null {
+  if (end === 11) return asciiWordAt(line, 0, "description") ? "description" : null;
+  if (end === 8) return asciiWordAt(line, 0, "location") ? "location" : null;
+  if (end !== 7) return null;
+  if (asciiWordAt(line, 0, "summary")) return "summary";
+  return asciiWordAt(line, 0, "comment") ? "comment" : null;
+}
+
+/** ical.js's parse._eachLine: lines split on LF (CR dropped before it), continuation lines joined. */
+function eachContentLine(buffer: string, callback: (line: string) => void): void {
+  const len = buffer.length;
+  let lastPos = buffer.search(LINE_START);
+  let pos = lastPos;
+  // Starts undefined, as in ical.js (a continuation first would read "undefined...").
+  let line = undefined as unknown as string;
+  let newlineOffset: number;
+  do {
+    pos = buffer.indexOf("\n", lastPos) + 1;
+    newlineOffset = pos > 1 && buffer[pos - 2] === "\r" ? 2 : 1;
+    if (pos === 0) {
+      pos = len;
+      newlineOffset = 0;
+    }
+    const firstChar = buffer[lastPos];
+    if (firstChar === " " || firstChar === "\t") {
+      line += buffer.slice(lastPos + 1, pos - newlineOffset);
+    } else {
+      if (line) callback(line);
+      line = buffer.slice(lastPos, pos - newlineOffset);
+    }
+    lastPos = pos;
+  } while (pos !== len);
+  line = line.trim();
+  if (line.length) callback(line);
+}
+
+// ---------------------------------------------------------------- VTIMEZONE
+
+/** A BYDAY entry that every month has: a weekday, or its 1st-4th or last-4th occurrence. */
+const EVERY_MONTH_WEEKDAY = /^(?:[+-]?[1-4])?(?:SU|MO|TU|WE|TH|FR|SA)$/;
+
+/**
+ * Exchange and Outlook write VTIMEZONE rules from 1601; ical.js expands every yearly transition
+ * from there on the first lookup (about 12 ms). For a rule with transitions in every year, the
+ * same way each year (FREQ=YEARLY, INTERVAL 1, one BYMONTH, BYDAY weekdays every month has, no
+ * COUNT, UNTIL, RDATE, EXDATE or EXRULE), the transitions from a later year on are the same, and
+ * a lookup only reads the transitions just before the looked-up time: starting the rule three
+ * years before the earliest time that will be looked up gives the same offsets.
+ */
+function startRulesLater(zone: ICAL.Component, earliestYear: number): void {
+  const startYear = earliestYear - 3;
+  for (const part of zone.getAllSubcomponents()) {
+    if (part.getAllSubcomponents().length > 0) continue;
+    if (part.getAllProperties("dtstart").length !== 1 || part.getAllProperties("rrule").length !== 1) continue;
+    if (part.hasProperty("rdate") || part.hasProperty("exdate") || part.hasProperty("exrule")) continue;
+    const dtstartProp = part.getFirstProperty("dtstart")!;
+    if (dtstartProp.type !== "date-time" || dtstartProp.getParameter("tzid") !== undefined) continue;
+    const start = dtstartProp.getFirstValue();
+    const rule = part.getFirstPropertyValue("rrule");
+    if (!(start instanceof ICAL.Time) || !(rule instanceof ICAL.Recur)) continue;
+    if (start.isDate || start.zone === ICAL.Timezone.utcTimezone || start.year >= startYear || start.day > 28) continue;
+    if (rule.freq !== "YEARLY" || (rule.interval ?? 1) !== 1 || rule.count || rule.until) continue;
+    const parts = rule.parts as Record<string, unknown[] | undefined>;
+    if (Object.keys(parts).some((k) => k !== "BYMONTH" && k !== "BYDAY")) continue;
+    // Every year must have its transitions: one month, and weekdays that every month has.
+    const month = parts.BYMONTH?.[0];
+    if (parts.BYMONTH?.length !== 1 || typeof month !== "number" || month < 1 || month > 12) continue;
+    if (!parts.BYDAY?.length || !parts.BYDAY.every((d) => typeof d === "string" && EVERY_MONTH_WEEKDAY.test(d))) continue;
+    const later = start.clone();
+    later.year = startYear;
+    dtstartProp.setValue(later);
+  }
+}
+
 function readWithIcalJs(text: string): IcsCalendar {
-  const jcal = ICAL.parse(text);
+  const jcal = icalParseFast(text) as unknown[];
   const roots = (Array.isArray(jcal[0]) ? jcal : [jcal]) as unknown[];
   const warnings: string[] = [];
   const events: IcsEvent[] = [];
@@ -126,9 +270,16 @@ function readWithIcalJs(text: string): IcsCalendar {
         warnings.push("unreadable VTIMEZONE ignored");
       }
     }
+    const rootEvents: IcsEvent[] = [];
+    const shifted = new Set<ICAL.Timezone>();
     const vtz: VtimezoneResolver = (tzid, wall) => {
       const zone = zones.get(tzid);
       if (!zone) return null;
+      if (!shifted.has(zone)) {
+        shifted.add(zone);
+        const earliest = earliestWallYear(rootEvents);
+        if (earliest !== null && zone.component) startRulesLater(zone.component, earliest);
+      }
       try {
         const t = ICAL.Time.fromData({ ...wall, isDate: false }, zone);
         return t.toUnixTime() * 1000;
@@ -143,7 +294,11 @@ function readWithIcalJs(text: string): IcsCalendar {
       for (const p of ev.getAllProperties()) {
         const [, rawParams, type, ...values] = p.toJSON() as [string, Record<string, unknown>, string, ...unknown[]];
         const params: Record<string, string> = {};
-        for (const [k, v] of Object.entries(rawParams ?? {})) params[k.toLowerCase()] = Array.isArray(v) ? v.join(",") : String(v);
+        for (const k in rawParams) {
+          if (!Object.hasOwn(rawParams, k)) continue;
+          const v = rawParams[k];
+          params[k.toLowerCase()] = Array.isArray(v) ? v.join(",") : String(v);
+        }
         let value: string;
         if (type === "date-time" || type === "date") value = String(values[0] ?? "").replace(/[-:]/g, "");
         else if (type === "recur") value = p.getFirstValue()?.toString() ?? "";
@@ -153,10 +308,25 @@ function readWithIcalJs(text: string): IcsCalendar {
         list.push({ value, params });
         props.set(p.name, list);
       }
-      events.push(makeEvent(props, method, vtz));
+      const event = makeEvent(props, method, vtz);
+      rootEvents.push(event);
+      events.push(event);
     }
   }
   return { method: firstMethod, events, warnings };
+}
+
+/** The earliest year among the times of `events` that can be looked up in a VTIMEZONE. */
+function earliestWallYear(events: IcsEvent[]): number | null {
+  let earliest: number | null = null;
+  for (const ev of events) {
+    for (const name of ["dtstart", "dtend", "recurrence-id"]) {
+      const prop = ev.props.get(name)?.[0];
+      const parsed = prop ? parseWall(prop.value) : null;
+      if (parsed && (earliest === null || parsed.wall.year < earliest)) earliest = parsed.wall.year;
+    }
+  }
+  return earliest;
 }
 
 /** Tolerant reader: unfolded lines, NAME;PARAM=V:VALUE, VEVENT blocks, nothing validated. */

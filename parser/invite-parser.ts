@@ -3,6 +3,7 @@
  * ParseOutput. Pure: no network, no clock, no database. Never throws on bad input: problems
  * become warnings, and "no join information" is a result (join null).
  */
+import { isAscii } from "node:buffer";
 import type { ParsedMail } from "mailparser";
 import type { Invite, InviteFormat, ParseOutput, Person, Sensitivity } from "../core/domain.ts";
 import { type Assembled, assembleJoin, type InviteContext, type InviteSources } from "./assemble.ts";
@@ -66,10 +67,17 @@ function emptySources(): InviteSources {
   return { structuredUrls: [], structuredThreadId: null, meetingUrls: [], html: null, text: null, location: null, peopleAddresses: [] };
 }
 
-function build(meta: Meta, sources: InviteSources, warnings: Set<string>): InviteDetail {
+/** What one parse call carries down: its warnings, and whether the planner's context is wanted. */
+interface Run {
+  warnings: Set<string>;
+  withContext: boolean;
+}
+
+function build(meta: Meta, sources: InviteSources, run: Run): InviteDetail {
+  const warnings = run.warnings;
   let assembled: Assembled;
   try {
-    assembled = assembleJoin(sources);
+    assembled = assembleJoin(sources, run.withContext);
   } catch (error) {
     // Defensive: a bug in one extractor must not lose the invite.
     warnings.add(`join extraction failed: ${error instanceof Error ? error.message.slice(0, 100) : "error"}`);
@@ -81,7 +89,22 @@ function build(meta: Meta, sources: InviteSources, warnings: Set<string>): Invit
     };
   }
   for (const w of assembled.warnings) warnings.add(w);
-  return { invite: { ...meta, join: assembled.join, alternatives: assembled.alternatives }, context: assembled.context };
+  const invite: Invite = {
+    uid: meta.uid,
+    method: meta.method,
+    sequence: meta.sequence,
+    subject: meta.subject,
+    organizer: meta.organizer,
+    start: meta.start,
+    end: meta.end,
+    recurrenceId: meta.recurrenceId,
+    recurring: meta.recurring,
+    cancelled: meta.cancelled,
+    sensitivity: meta.sensitivity,
+    join: assembled.join,
+    alternatives: assembled.alternatives,
+  };
+  return { invite, context: assembled.context };
 }
 
 // ---------------------------------------------------------------- format detection
@@ -173,13 +196,14 @@ function icsMeta(ev: IcsEvent): Meta {
   };
 }
 
-function parseCalendarText(text: string, mimeHtml: string | null, mimeText: string | null, warnings: Set<string>): InviteDetail[] {
+function parseCalendarText(text: string, mimeHtml: string | null, mimeText: string | null, run: Run): InviteDetail[] {
+  const warnings = run.warnings;
   const cal = readCalendar(text);
   for (const w of cal.warnings) warnings.add(w);
   return cal.events.map((ev) => {
     const meta = icsMeta(ev);
     for (const w of ev.timeWarnings) warnings.add(w);
-    return build(meta, icsSources(ev, mimeHtml, mimeText), warnings);
+    return build(meta, icsSources(ev, mimeHtml, mimeText), run);
   });
 }
 
@@ -231,16 +255,17 @@ export async function readMailParts(input: Buffer, warnings: Set<string>, useFas
   return fast ?? (await readWithMailparser(input, warnings));
 }
 
-async function parseMime(input: Buffer, warnings: Set<string>, depth: number, useFast = true, budget = { forwarded: LIMITS.forwardedMessages }): Promise<InviteDetail[]> {
+async function parseMime(input: Buffer, run: Run, depth: number, useFast = true, budget = { forwarded: LIMITS.forwardedMessages }): Promise<InviteDetail[]> {
+  const warnings = run.warnings;
   const mail = await readMailParts(input, warnings, useFast);
-  if (mail === null) return [build({ ...EMPTY_META }, emptySources(), warnings)];
+  if (mail === null) return [build({ ...EMPTY_META }, emptySources(), run)];
   if (mail.tnef) warnings.add("winmail.dat (TNEF) not decoded");
   const html = mail.html !== null && mail.html.trim() !== "" ? mail.html : null;
   const text = mail.text !== null && mail.text.trim() !== "" ? mail.text : null;
   const details: InviteDetail[] = [];
   const seen = new Set<string>();
   for (const calendar of mail.calendars.slice(0, LIMITS.calendarParts)) {
-    for (const d of parseCalendarText(decodeCalendarBytes(calendar.bytes, calendar.charset), html, text, warnings)) {
+    for (const d of parseCalendarText(decodeCalendarBytes(calendar.bytes, calendar.charset), html, text, run)) {
       const key = `${d.invite.uid ?? ""}|${d.invite.recurrenceId ?? ""}|${d.invite.sequence ?? ""}`;
       if (d.invite.uid !== null && seen.has(key)) continue;
       seen.add(key);
@@ -257,7 +282,7 @@ async function parseMime(input: Buffer, warnings: Set<string>, depth: number, us
       warnings.add(`more than ${LIMITS.forwardedMessages} forwarded messages; the rest were not read`);
       break;
     }
-    nested.push(...(await parseMime(message, warnings, depth + 1, useFast, budget)));
+    nested.push(...(await parseMime(message, run, depth + 1, useFast, budget)));
   }
   if (details.length === 0 && (nested.length === 0 || html || text)) {
     const meta: Meta = { ...EMPTY_META, subject: mail.subject, organizer: mail.from ? { name: mail.from.name, email: mail.from.address } : null };
@@ -265,7 +290,7 @@ async function parseMime(input: Buffer, warnings: Set<string>, depth: number, us
     s.html = html;
     s.text = text;
     if (meta.organizer?.email) s.peopleAddresses.push(meta.organizer.email);
-    const own = build(meta, s, warnings);
+    const own = build(meta, s, run);
     // A forwarding note without meeting details adds nothing beside the attached invite.
     if (nested.length === 0 || own.invite.join !== null) details.push(own);
   }
@@ -303,7 +328,8 @@ function graphTime(v: unknown, warnings: Set<string>): string | null {
 
 const GRAPH_SENSITIVITY: Record<string, Sensitivity> = { normal: "normal", private: "private", personal: "personal", confidential: "confidential" };
 
-function graphEvent(ev: Json, warnings: Set<string>): InviteDetail {
+function graphEvent(ev: Json, run: Run): InviteDetail {
+  const warnings = run.warnings;
   const organizerAddr = obj(obj(ev.organizer)?.emailAddress);
   const type = str(ev.type);
   const originalStart = str(ev.originalStart);
@@ -344,10 +370,11 @@ function graphEvent(ev: Json, warnings: Set<string>): InviteDetail {
     const addr = str(obj(obj(a)?.emailAddress)?.address);
     if (addr) s.peopleAddresses.push(addr);
   }
-  return build(meta, s, warnings);
+  return build(meta, s, run);
 }
 
-function parseGraph(text: string, warnings: Set<string>): InviteDetail[] {
+function parseGraph(text: string, run: Run): InviteDetail[] {
+  const warnings = run.warnings;
   let data: unknown;
   try {
     data = JSON.parse(text.replace(/^\uFEFF/, ""));
@@ -358,27 +385,33 @@ function parseGraph(text: string, warnings: Set<string>): InviteDetail[] {
   const list = Array.isArray(data) ? data : Array.isArray(obj(data)?.value) ? (obj(data)!.value as unknown[]) : [data];
   if (list.length > LIMITS.graphEvents) warnings.add(`more than ${LIMITS.graphEvents} events; the rest were ignored`);
   const events = list.slice(0, LIMITS.graphEvents).map(obj).filter((e): e is Json => e !== null);
-  return events.map((ev) => graphEvent(ev, warnings));
+  return events.map((ev) => graphEvent(ev, run));
 }
 
 /** Parses a Graph event object already in memory (the calendar poller's path). */
 export function parseGraphEvent(event: Record<string, unknown>): DetailedParse {
-  const warnings = new Set<string>();
-  return { format: "graph", details: [graphEvent(event, warnings)], warnings: [...warnings] };
+  const run: Run = { warnings: new Set<string>(), withContext: true };
+  return { format: "graph", details: [graphEvent(event, run)], warnings: [...run.warnings] };
 }
 
 // ---------------------------------------------------------------- entry points
 
 function decodeText(input: Buffer): string {
   if (input[0] === 0xff && input[1] === 0xfe) return input.subarray(2).toString("utf16le");
+  // ASCII reads the same as UTF-8 (no BOM, nothing to replace) and copies faster as Latin-1.
+  if (isAscii(input)) return input.toString("latin1");
   let text = input.toString("utf8");
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.includes("\uFFFD") && !input.includes(Buffer.from("\uFFFD"))) text = input.toString("latin1");
   return text;
 }
 
-export async function parseInviteDetailed(input: Buffer | string, options: ParseOptions = {}): Promise<DetailedParse> {
-  const warnings = new Set<string>();
+export function parseInviteDetailed(input: Buffer | string, options: ParseOptions = {}): Promise<DetailedParse> {
+  return parseWith(input, options, { warnings: new Set<string>(), withContext: true });
+}
+
+async function parseWith(input: Buffer | string, options: ParseOptions, run: Run): Promise<DetailedParse> {
+  const warnings = run.warnings;
   let buffer = typeof input === "string" ? Buffer.from(input, "utf8") : input;
   if (buffer.length > LIMITS.inputBytes) {
     buffer = buffer.subarray(0, LIMITS.inputBytes);
@@ -391,24 +424,24 @@ export async function parseInviteDetailed(input: Buffer | string, options: Parse
   try {
     switch (format) {
       case "eml":
-        details = await parseMime(buffer, warnings, 0, options.mimeReader !== "mailparser");
+        details = await parseMime(buffer, run, 0, options.mimeReader !== "mailparser");
         break;
       case "ics":
-        details = parseCalendarText(decodeCalendarBytes(buffer), null, null, warnings);
+        details = parseCalendarText(decodeCalendarBytes(buffer), null, null, run);
         break;
       case "graph":
-        details = parseGraph(text, warnings);
+        details = parseGraph(text, run);
         break;
       case "html": {
         const s = emptySources();
         s.html = text;
-        details = [build({ ...EMPTY_META }, s, warnings)];
+        details = [build({ ...EMPTY_META }, s, run)];
         break;
       }
       default: {
         const s = emptySources();
         s.text = text;
-        details = [build({ ...EMPTY_META }, s, warnings)];
+        details = [build({ ...EMPTY_META }, s, run)];
       }
     }
   } catch (error) {
@@ -419,6 +452,7 @@ export async function parseInviteDetailed(input: Buffer | string, options: Parse
 }
 
 export async function parseInvite(input: Buffer | string, options: ParseOptions = {}): Promise<ParseOutput> {
-  const detailed = await parseInviteDetailed(input, options);
+  // The planner's context is not part of ParseOutput: skip building it.
+  const detailed = await parseWith(input, options, { warnings: new Set<string>(), withContext: false });
   return { format: detailed.format, invites: detailed.details.map((d) => d.invite), warnings: detailed.warnings };
 }

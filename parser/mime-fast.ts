@@ -4,6 +4,7 @@
  * shape returns null and the caller falls back to mailparser, the reference reader; a test keeps
  * both paths in agreement on every MIME fixture.
  */
+import { isAscii } from "node:buffer";
 import { TextDecoder } from "node:util";
 import { LIMITS } from "./limits.ts";
 
@@ -17,27 +18,53 @@ export interface CalendarPart {
  * (RFC 5545 3.1), then decode with the part's charset (UTF-8 by default).
  */
 export function decodeCalendarBytes(bytes: Buffer, charset: string | null = null): string {
-  const out = Buffer.alloc(bytes.length);
-  let o = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    const c = bytes[i]!;
-    if (c === 13 && bytes[i + 1] === 10 && (bytes[i + 2] === 32 || bytes[i + 2] === 9)) {
-      i += 2;
-      continue;
-    }
-    if (c === 10 && (bytes[i + 1] === 32 || bytes[i + 1] === 9)) {
-      i += 1;
-      continue;
-    }
-    out[o++] = c;
+  // ASCII splits no character, so it can be decoded first and unfolded as text (the common case).
+  if ((charset === null || UTF8_LABELS.has(charset.trim().toLowerCase().replace(/^"|"$/g, ""))) && isAscii(bytes)) {
+    return unfoldText(bytes.toString("latin1"));
   }
-  const unfolded = out.subarray(0, o);
+  const unfolded = unfoldBytes(bytes);
   const decoder = decoderFor(charset ?? "utf-8") ?? decoderFor("utf-8")!;
   let text = decoder.decode(unfolded);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   // Not UTF-8 after all: read it as windows-1252 rather than losing characters.
   if (charset === null && text.includes("\uFFFD") && !unfolded.includes(Buffer.from("\uFFFD"))) text = cp1252.decode(unfolded);
   return text;
+}
+
+const UTF8_LABELS = new Set(["utf-8", "utf8", "unicode-1-1-utf-8"]);
+
+/** Removes CRLF/LF followed by a space or tab (the text form of unfoldBytes). */
+function unfoldText(text: string): string {
+  let out = "";
+  let from = 0;
+  for (let lf = text.indexOf("\n"); lf >= 0; lf = text.indexOf("\n", lf + 1)) {
+    const next = text.charCodeAt(lf + 1);
+    if (next !== 32 && next !== 9) continue;
+    out += text.slice(from, lf > from && text.charCodeAt(lf - 1) === 13 ? lf - 1 : lf);
+    from = lf + 2;
+    lf++;
+  }
+  return from === 0 ? text : out + text.slice(from);
+}
+
+/** Removes CRLF/LF followed by a space or tab (RFC 5545 3.1 folding), copying the runs between folds. */
+function unfoldBytes(bytes: Buffer): Buffer {
+  let out: Buffer | null = null;
+  let o = 0;
+  let from = 0;
+  for (let lf = bytes.indexOf(10); lf >= 0; lf = bytes.indexOf(10, lf + 1)) {
+    const next = bytes[lf + 1];
+    if (next !== 32 && next !== 9) continue;
+    const foldStart = lf > from && bytes[lf - 1] === 13 ? lf - 1 : lf;
+    out ??= Buffer.allocUnsafe(bytes.length);
+    if (foldStart - from > 64) o += bytes.copy(out, o, from, foldStart);
+    else for (let k = from; k < foldStart; k++) out[o++] = bytes[k]!;
+    from = lf + 2;
+    lf++;
+  }
+  if (out === null) return bytes;
+  o += bytes.copy(out, o, from);
+  return out.subarray(0, o);
 }
 
 export interface FastMail {
@@ -130,19 +157,17 @@ interface Decoder {
   decode(bytes: Uint8Array): string;
 }
 
+/** Latin-1 text (one character per byte) as windows-1252: 0x80-0x9F mapped, the rest kept. */
+function cp1252FromLatin1(latin1: string, mayHaveC1: boolean): string {
+  if (!mayHaveC1 || !/[\u0080-\u009f]/.test(latin1)) return latin1;
+  return latin1.replace(/[\u0080-\u009f]/g, (c) => CP1252_HIGH[c.charCodeAt(0) - 0x80]!);
+}
+
 /** Node's TextDecoder reads windows-1252 as plain Latin-1; this one maps 0x80-0x9F properly. */
 const cp1252: Decoder = {
   decode(bytes) {
-    const latin1 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1");
-    if (!/[\u0080-\u009f]/.test(latin1)) return latin1;
-    let out = "";
-    for (let i = 0; i < bytes.length; i += 8192) {
-      const chunk = bytes.subarray(i, i + 8192);
-      let s = "";
-      for (const b of chunk) s += b >= 0x80 && b <= 0x9f ? CP1252_HIGH[b - 0x80] : String.fromCharCode(b);
-      out += s;
-    }
-    return out;
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    return cp1252FromLatin1(buf.toString("latin1"), !isAscii(buf));
   },
 };
 
@@ -165,54 +190,82 @@ export function decoderFor(charset: string | undefined): Decoder | null {
   return d;
 }
 
-function isHex(c: number | undefined): boolean {
-  return c !== undefined && ((c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102));
+function isHex(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
 }
 
 function hexValue(c: number): number {
   return c <= 57 ? c - 48 : (c | 32) - 87;
 }
 
-/** Quoted-printable to bytes: plain runs are copied in bulk between '=' signs. */
-function decodeQuotedPrintable(buf: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(buf.length);
-  let o = 0;
+/**
+ * Quoted-printable to a binary string (one character per decoded byte). Working on a Latin-1
+ * string lets the runs between '=' signs be sliced rather than copied byte by byte.
+ * `high` tells whether any decoded byte may be 0x80 or above.
+ */
+function decodeQuotedPrintableBinary(buf: Buffer): { binary: string; high: boolean } {
+  const s = buf.toString("latin1");
+  const n = s.length;
+  let high = !isAscii(buf);
+  let out = "";
   let i = 0;
-  while (i < buf.length) {
-    const eq = buf.indexOf(61, i);
-    const end = eq < 0 ? buf.length : eq;
-    o += buf.copy(out, o, i, end);
-    if (eq < 0) break;
-    const a = buf[eq + 1];
-    const b = buf[eq + 2];
+  while (i < n) {
+    const eq = s.indexOf("=", i);
+    if (eq < 0) {
+      out += s.slice(i);
+      break;
+    }
+    if (eq > i) out += s.slice(i, eq);
+    const a = s.charCodeAt(eq + 1);
+    const b = s.charCodeAt(eq + 2);
     if (a === 13 && b === 10) {
       i = eq + 3;
     } else if (a === 10) {
       i = eq + 2;
     } else if (isHex(a) && isHex(b)) {
-      out[o++] = hexValue(a!) * 16 + hexValue(b!);
+      const byte = hexValue(a) * 16 + hexValue(b);
+      if (byte >= 0x80) high = true;
+      out += String.fromCharCode(byte);
       i = eq + 3;
     } else {
       // A soft break followed by trailing whitespace, or a stray '=' (kept, as mailparser does).
       let j = eq + 1;
-      while (buf[j] === 32 || buf[j] === 9) j++;
-      if (buf[j] === 13 && buf[j + 1] === 10) i = j + 2;
-      else if (buf[j] === 10) i = j + 1;
+      while (s.charCodeAt(j) === 32 || s.charCodeAt(j) === 9) j++;
+      if (s.charCodeAt(j) === 13 && s.charCodeAt(j + 1) === 10) i = j + 2;
+      else if (s.charCodeAt(j) === 10) i = j + 1;
       else {
-        out[o++] = 61;
+        out += "=";
         i = eq + 1;
       }
     }
   }
-  return out.subarray(0, o);
+  return { binary: out, high };
+}
+
+function decodeQuotedPrintable(buf: Buffer): Buffer {
+  return Buffer.from(decodeQuotedPrintableBinary(buf).binary, "latin1");
+}
+
+function transferEncoding(part: Part): string {
+  return (part.headers.get("content-transfer-encoding") ?? "7bit").trim().toLowerCase();
 }
 
 function transferDecode(part: Part): Buffer | null {
-  const cte = (part.headers.get("content-transfer-encoding") ?? "7bit").trim().toLowerCase();
+  const cte = transferEncoding(part);
   if (cte === "7bit" || cte === "8bit" || cte === "binary" || cte === "") return part.body;
   if (cte === "quoted-printable") return decodeQuotedPrintable(part.body);
   if (cte === "base64") return Buffer.from(part.body.toString("latin1").replace(/[^A-Za-z0-9+/=]/g, ""), "base64");
   return null;
+}
+
+/** A text part's content as a string: transferDecode then `decoder`, without a byte round trip for quoted-printable windows-1252. */
+function decodeTextPart(part: Part, decoder: Decoder): string | null {
+  if (transferEncoding(part) === "quoted-printable") {
+    const { binary, high } = decodeQuotedPrintableBinary(part.body);
+    return decoder === cp1252 ? cp1252FromLatin1(binary, high) : decoder.decode(Buffer.from(binary, "latin1"));
+  }
+  const bytes = transferDecode(part);
+  return bytes === null ? null : decoder.decode(bytes);
 }
 
 /** RFC 2047 encoded words (adjacent words joined without the whitespace between them). */
@@ -312,9 +365,9 @@ function walk(part: Part, acc: Collected, depth: number): boolean {
   const isCalendar = ct.type === "text/calendar" || ct.type === "application/ics" || /\.ics$/i.test(filename);
   const isBodyText = !attachment && !isCalendar && (ct.type === "text/plain" || ct.type === "text/html");
   if (!isCalendar && !isBodyText) return true; // other attachments carry nothing we read
-  const bytes = transferDecode(part);
-  if (!bytes) return false;
   if (isCalendar) {
+    const bytes = transferDecode(part);
+    if (!bytes) return false;
     const charset = ct.params.get("charset") ?? null;
     if (charset !== null && !decoderFor(charset)) return false;
     acc.calendars.push({ bytes, charset });
@@ -322,7 +375,8 @@ function walk(part: Part, acc: Collected, depth: number): boolean {
   }
   const decoder = decoderFor(ct.params.get("charset") ?? "us-ascii");
   if (!decoder) return false;
-  const text = decoder.decode(bytes);
+  const text = decodeTextPart(part, decoder);
+  if (text === null) return false;
   // Several inline bodies of one kind are joined by mailparser in its own way: defer to it.
   if (ct.type === "text/html") {
     if (acc.html !== null) return false;

@@ -15,6 +15,8 @@ export function normalizeLine(line: string): string {
 /** Percent-decodes once, byte-wise to UTF-8. Returns null on a malformed sequence. */
 export function percentDecodeOnce(value: string): string | null {
   if (!value.includes("%")) return value;
+  const ascii = decodeAsciiEscapes(value);
+  if (ascii !== null) return ascii;
   try {
     return decodeURIComponent(value);
   } catch {
@@ -40,6 +42,30 @@ export function percentDecodeOnce(value: string): string | null {
     flush();
     return out.includes("\uFFFD") ? null : out;
   }
+}
+
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 65 && c <= 70) return c - 55;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}
+
+/**
+ * decodeURIComponent for the common case where every '%' starts an escape of an ASCII byte
+ * (below %80); null otherwise. V8's decodeURIComponent is slow on short values.
+ */
+function decodeAsciiEscapes(value: string): string | null {
+  let out = "";
+  let from = 0;
+  for (let pct = value.indexOf("%"); pct >= 0; pct = value.indexOf("%", from)) {
+    const high = hexDigit(value.charCodeAt(pct + 1));
+    const low = hexDigit(value.charCodeAt(pct + 2));
+    if (high < 0 || high >= 8 || low < 0) return null;
+    out += value.slice(from, pct) + String.fromCharCode(high * 16 + low);
+    from = pct + 3;
+  }
+  return out + value.slice(from);
 }
 
 /** Decodes repeatedly (at most `times`) until no %xx escape remains. */
@@ -81,6 +107,22 @@ export function normalizeGuid(value: unknown): string | null {
 /** Splits on CRLF, CR or LF. */
 export function splitLines(text: string): string[] {
   return text.split(/\r\n|\r|\n/);
+}
+
+/**
+ * value.slice(at, at + word.length).toLowerCase() === word, for a lowercase ASCII `word`,
+ * without allocating. Only U+212A KELVIN SIGN lowercases to ASCII from outside ASCII (U+0130
+ * lowercases to two characters, so it never matches).
+ */
+export function asciiWordAt(value: string, at: number, word: string): boolean {
+  if (at < 0 || at + word.length > value.length) return false;
+  for (let k = 0; k < word.length; k++) {
+    let c = value.charCodeAt(at + k);
+    if (c >= 65 && c <= 90) c += 32;
+    else if (c === 0x212a) c = 107;
+    if (c !== word.charCodeAt(k)) return false;
+  }
+  return true;
 }
 
 /** Lowercases without changing the string's length (so indexes stay valid in the original). */

@@ -83,6 +83,35 @@ export function wallTimeToUtc(t: WallTime, zone: string): number {
   return naive - before * 60000;
 }
 
+/** Largest time value whose ISO form has a four-digit year (9999-12-31T23:59:59.999Z). */
+const MAX_FOUR_DIGIT_YEAR = 253_402_300_799_999;
+
+/** Date.prototype.toISOString for finite times, null otherwise. */
 export function toIso(millis: number): string | null {
-  return Number.isFinite(millis) ? new Date(millis).toISOString() : null;
+  if (!Number.isFinite(millis)) return null;
+  // Years 1970-9999 in whole milliseconds are formatted here (Date's formatter is several times slower).
+  if (millis < 0 || millis > MAX_FOUR_DIGIT_YEAR || !Number.isInteger(millis)) return new Date(millis).toISOString();
+  const days = Math.floor(millis / 86_400_000);
+  let rest = millis - days * 86_400_000;
+  const hour = Math.floor(rest / 3_600_000);
+  rest -= hour * 3_600_000;
+  const minute = Math.floor(rest / 60_000);
+  rest -= minute * 60_000;
+  const second = Math.floor(rest / 1000);
+  const ms = rest - second * 1000;
+  // Civil date from days since 1970-01-01 (H. Hinnant's algorithm, proleptic Gregorian).
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  return `${year}-${pad(month, 2)}-${pad(day, 2)}T${pad(hour, 2)}:${pad(minute, 2)}:${pad(second, 2)}.${pad(ms, 3)}Z`;
+}
+
+function pad(n: number, width: number): string {
+  return String(n).padStart(width, "0");
 }

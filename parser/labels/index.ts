@@ -132,32 +132,89 @@ export interface LabelHit {
 
 const LETTER_OR_DIGIT = /[\p{L}\p{N}]/u;
 
-const LOWERED = new WeakMap<readonly string[], string[]>();
+/** A label list prepared for matching: lowercased, plus the ASCII characters labels end with. */
+interface PreparedLabels {
+  needles: string[];
+  /** lastAscii[c] is 1 when some needle ends with the ASCII character c. */
+  lastAscii: Uint8Array;
+}
 
-function lowered(labels: readonly string[]): string[] {
-  let l = LOWERED.get(labels);
-  if (!l) {
-    l = labels.map((x) => x.toLowerCase());
-    LOWERED.set(labels, l);
+const PREPARED = new WeakMap<readonly string[], PreparedLabels>();
+
+function prepared(labels: readonly string[]): PreparedLabels {
+  let p = PREPARED.get(labels);
+  if (!p) {
+    const needles = labels.map((x) => x.toLowerCase());
+    const lastAscii = new Uint8Array(128);
+    for (const needle of needles) {
+      const last = needle.charCodeAt(needle.length - 1);
+      if (last < 128) lastAscii[last] = 1;
+    }
+    p = { needles, lastAscii };
+    PREPARED.set(labels, p);
   }
-  return l;
+  return p;
+}
+
+/** findLabel for a text whose lowercase form may not keep every index (e.g. plain toLowerCase). */
+export function findLabelInLowered(text: string, lowerText: string, labels: readonly string[]): LabelHit | null {
+  const { needles } = prepared(labels);
+  for (let colon = lowerText.indexOf(":"); colon >= 0; colon = lowerText.indexOf(":", colon + 1)) {
+    let end = colon;
+    while (end > 0 && lowerText[end - 1] === " ") end--;
+    for (const needle of needles) {
+      const at = end - needle.length;
+      if (at < 0 || !lowerText.startsWith(needle, at)) continue;
+      if (at > 0 && LETTER_OR_DIGIT.test(lowerText[at - 1]!)) continue;
+      return { rest: text.slice(colon + 1).trim(), index: at };
+    }
+  }
+  return null;
+}
+
+/** A line of text and its lowerSameLength form (which may be computed on first use). */
+export interface SearchableText {
+  readonly text: string;
+  readonly lower: string;
+  /**
+   * The lowercased character right before each colon of `text`, when known without computing
+   * `text` (see BodyLine.colonLeads); null when unknown.
+   */
+  colonLeads?(): string | null;
 }
 
 /**
  * Finds one of `labels` followed by optional spaces and ':' in a normalized line,
  * case-insensitively, not glued to a preceding letter or digit (so "電話会議 ID" never matches
- * "会議 ID"). Works from each colon backwards, so lines without a colon cost one indexOf.
+ * "会議 ID"). Works from each colon backwards, so lines without a colon cost one indexOf, and
+ * the lowercased line is only read when the character before a colon can end a label.
  */
-export function findLabel(line: string, lowerLine: string, labels: readonly string[]): LabelHit | null {
-  const needles = lowered(labels);
-  for (let colon = lowerLine.indexOf(":"); colon >= 0; colon = lowerLine.indexOf(":", colon + 1)) {
+export function findLabel(line: SearchableText, labels: readonly string[]): LabelHit | null {
+  const { needles, lastAscii } = prepared(labels);
+  // A label ends right before a colon (spaces aside): a line whose colons all follow a character
+  // that ends no label has none, and its text need not even be computed.
+  const leads = line.colonLeads?.() ?? null;
+  if (leads !== null) {
+    let k = 0;
+    while (k < leads.length && lastAscii[leads.charCodeAt(k)] === 0) k++;
+    if (k === leads.length) return null;
+  }
+  const text = line.text;
+  let colon = text.indexOf(":");
+  if (colon < 0) return null;
+  for (; colon >= 0; colon = text.indexOf(":", colon + 1)) {
+    // lowerSameLength keeps every index, and ASCII lowercases to ASCII: the text can be read here.
     let end = colon;
-    while (end > 0 && lowerLine[end - 1] === " ") end--;
+    while (end > 0 && text.charCodeAt(end - 1) === 32) end--;
+    if (end === 0) continue;
+    const c = text.charCodeAt(end - 1);
+    if (c < 128 && lastAscii[c >= 65 && c <= 90 ? c + 32 : c] === 0) continue;
+    const lowerLine = line.lower;
     for (const needle of needles) {
       const at = end - needle.length;
       if (at < 0 || !lowerLine.startsWith(needle, at)) continue;
       if (at > 0 && LETTER_OR_DIGIT.test(lowerLine[at - 1]!)) continue;
-      return { rest: line.slice(colon + 1).trim(), index: at };
+      return { rest: text.slice(colon + 1).trim(), index: at };
     }
   }
   return null;
@@ -165,6 +222,6 @@ export function findLabel(line: string, lowerLine: string, labels: readonly stri
 
 /** True when the normalized line contains one of the phrases (case-insensitive). */
 export function containsPhrase(lowerLine: string, phrases: readonly string[]): boolean {
-  for (const p of phrases) if (lowerLine.includes(p.toLowerCase())) return true;
+  for (const p of prepared(phrases).needles) if (lowerLine.includes(p)) return true;
   return false;
 }

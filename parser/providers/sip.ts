@@ -3,6 +3,7 @@
  * of B2.2 that belong to a provider rather than being separate SIP meetings.
  */
 import { containsPhrase, LABELS } from "../labels/index.ts";
+import { asciiWordAt } from "../text.ts";
 
 export interface SipAddress {
   provider: "sip" | "h323";
@@ -63,13 +64,39 @@ export interface SipScanContext {
   exclude: Set<string>;
 }
 
+/**
+ * False only when findSipAddresses(line) would find nothing: its text has no '@', no "##" and no
+ * SIP/H.323 scheme (which ends in p, s or 3 right before a colon). Answered from the raw text:
+ * normalizing never adds or joins these characters.
+ */
+export function mayHaveSipAddress(line: { readonly raw: string; colonLeads(): string | null }): boolean {
+  const raw = line.raw;
+  if (raw.includes("@") || raw.includes("##")) return true;
+  const leads = line.colonLeads();
+  if (leads === null) return raw.includes("\uFF1A") || hasSipScheme(raw);
+  // A scheme ends in "p", "s" or "3" right before its colon.
+  for (let k = 0; k < leads.length; k++) {
+    const c = leads.charCodeAt(k);
+    if (c === 112 || c === 115 || c === 51) return hasSipScheme(raw);
+  }
+  return false;
+}
+
+/** Same as /(?:sips?|h323):/i.test(line), looking only behind each colon. */
+function hasSipScheme(line: string): boolean {
+  for (let c = line.indexOf(":"); c >= 0; c = line.indexOf(":", c + 1)) {
+    if (asciiWordAt(line, c - 3, "sip") || asciiWordAt(line, c - 4, "sips") || asciiWordAt(line, c - 4, "h323")) return true;
+  }
+  return false;
+}
+
 /** SIP/H.323 addresses on one line (location or body), strongest first. */
 export function findSipAddresses(input: string | { readonly text: string; readonly lower: string }, ctx: SipScanContext, isLocation = false): SipAddress[] {
   const line = typeof input === "string" ? input : input.text;
   const hasAt = line.includes("@");
   const hasHash = line.includes("##");
   if (!hasAt && !hasHash && !line.includes(":")) return [];
-  const hasScheme = /(?:sips?|h323):/i.test(line);
+  const hasScheme = hasSipScheme(line);
   if (!hasAt && !hasHash && !hasScheme) return [];
   const out: SipAddress[] = [];
   const seen = new Set<string>();

@@ -3,8 +3,8 @@
  * hash-route and app-scheme forms; and the Teams URLs that are not joins (T3.6).
  */
 import type { TeamsCloud } from "../../core/domain.ts";
-import { normalizeGuid, percentDecodeFully, percentDecodeOnce } from "../text.ts";
-import { isDangerousScheme, isRejected, parseWebUrl } from "../url-safety.ts";
+import { asciiWordAt, normalizeGuid, percentDecodeFully, percentDecodeOnce } from "../text.ts";
+import { isDangerousScheme, isRejected, parseUrl, parseWebUrl } from "../url-safety.ts";
 import { rawParam } from "../unwrap/wrappers.ts";
 
 export const TEAMS_HOSTS: Readonly<Record<string, TeamsCloud>> = {
@@ -62,26 +62,45 @@ function readContext(raw: string | null): { tid: string | null; oid: string | nu
   }
   if (obj === null) {
     // Tolerate a truncated or slightly broken context: read the keys one by one.
-    const pick = (key: string) => new RegExp(`"${key}"\\s*:\\s*"([0-9a-fA-F-]{36})"`, "i").exec(text)?.[1] ?? null;
-    return { tid: normalizeGuid(pick("tid")), oid: normalizeGuid(pick("oid")), broadcast: /"IsBroadcastMeeting"\s*:\s*true/i.test(text) };
+    return { tid: normalizeGuid(pickGuid(text, "tid")), oid: normalizeGuid(pickGuid(text, "oid")), broadcast: /"IsBroadcastMeeting"\s*:\s*true/i.test(text) };
   }
-  const get = (key: string): unknown => {
-    for (const [k, v] of Object.entries(obj)) if (k.toLowerCase() === key) return v;
-    return undefined;
-  };
-  const broadcast = get("isbroadcastmeeting");
-  return { tid: normalizeGuid(get("tid")), oid: normalizeGuid(get("oid")), broadcast: broadcast === true || broadcast === "true" };
+  // Keys compare case-insensitively; the first match wins (JSON values are never undefined).
+  let tid: unknown;
+  let oid: unknown;
+  let broadcast: unknown;
+  for (const k in obj) {
+    if (!Object.hasOwn(obj, k)) continue;
+    const lower = k.toLowerCase();
+    if (lower === "tid") {
+      if (tid === undefined) tid = obj[k];
+    } else if (lower === "oid") {
+      if (oid === undefined) oid = obj[k];
+    } else if (lower === "isbroadcastmeeting" && broadcast === undefined) {
+      broadcast = obj[k];
+    }
+  }
+  return { tid: normalizeGuid(tid), oid: normalizeGuid(oid), broadcast: broadcast === true || broadcast === "true" };
+}
+
+const PICK_GUID = { tid: /"tid"\s*:\s*"([0-9a-fA-F-]{36})"/i, oid: /"oid"\s*:\s*"([0-9a-fA-F-]{36})"/i };
+
+function pickGuid(text: string, key: "tid" | "oid"): string | null {
+  return PICK_GUID[key].exec(text)?.[1] ?? null;
 }
 
 function classicLink(url: string, host: string, cloud: TeamsCloud, pathAndQuery: string): TeamsLink | null {
   // pathAndQuery starts with "/l/meetup-join/".
   const q = pathAndQuery.indexOf("?");
   const path = q < 0 ? pathAndQuery : pathAndQuery.slice(0, q);
-  const segments = path.slice("/l/meetup-join/".length).split("/");
-  const threadRaw = segments[0] ?? "";
+  // The first two path segments after the prefix: the thread and the message id.
+  const rest = path.slice("/l/meetup-join/".length);
+  const slash = rest.indexOf("/");
+  const threadRaw = slash < 0 ? rest : rest.slice(0, slash);
+  const slash2 = slash < 0 ? -1 : rest.indexOf("/", slash + 1);
+  const messageSegment = slash < 0 ? "" : rest.slice(slash + 1, slash2 < 0 ? rest.length : slash2);
   const threadId = percentDecodeFully(threadRaw, 3);
   if (!THREAD_ID.test(threadId)) return null;
-  const messageRaw = segments[1] ? percentDecodeOnce(segments[1]) : null;
+  const messageRaw = messageSegment ? percentDecodeOnce(messageSegment) : null;
   const messageId = messageRaw && /^\d{1,20}$/.test(messageRaw) ? messageRaw : null;
   const ctx = readContext(q < 0 ? null : rawParam(pathAndQuery, "context"));
   void host;
@@ -111,13 +130,9 @@ export function classifyTeamsUrl(input: string): TeamsUrlClass {
   const parsed = parseWebUrl(value);
   if (isRejected(parsed)) {
     // Only report a rejection when the URL otherwise targets a Teams host.
-    try {
-      const u = new URL(value);
-      if (TEAMS_HOSTS[u.hostname.toLowerCase()] !== undefined || u.hostname.toLowerCase().startsWith("teams.")) {
-        return { kind: "rejected", reason: parsed.rejected };
-      }
-    } catch {
-      /* not a URL at all */
+    const u = parseUrl(value);
+    if (u !== null && (TEAMS_HOSTS[u.hostname.toLowerCase()] !== undefined || u.hostname.toLowerCase().startsWith("teams."))) {
+      return { kind: "rejected", reason: parsed.rejected };
     }
     return { kind: "foreign" };
   }
@@ -125,7 +140,9 @@ export function classifyTeamsUrl(input: string): TeamsUrlClass {
   const cloud = TEAMS_HOSTS[host];
   if (cloud === undefined) return { kind: "foreign" };
 
-  const origin = value.slice(0, value.indexOf("//") + 2) + value.slice(value.indexOf("//") + 2).split(/[/?#]/)[0];
+  const slashes = value.indexOf("//") + 2;
+  const authorityEnd = value.slice(slashes).search(/[/?#]/);
+  const origin = authorityEnd < 0 ? value : value.slice(0, slashes + authorityEnd);
   const afterOrigin = value.slice(origin.length);
   let pathAndQuery = afterOrigin;
 
@@ -146,8 +163,7 @@ export function classifyTeamsUrl(input: string): TeamsUrlClass {
   const rebuilt = `https://${host}${pathAndQuery}`;
   const joinUrl = pathAndQuery === afterOrigin && /^https:\/\//.test(value) ? value : rebuilt;
 
-  const lowerPath = pathAndQuery.toLowerCase();
-  if (lowerPath.startsWith("/l/meetup-join/")) {
+  if (asciiWordAt(pathAndQuery, 0, "/l/meetup-join/")) {
     const link = classicLink(joinUrl, host, cloud, pathAndQuery);
     return link ? { kind: "join", link } : { kind: "non-join", host };
   }

@@ -4,6 +4,7 @@
  * read from the raw string so that percent-encoding is decoded exactly once.
  */
 import { percentDecodeOnce } from "../text.ts";
+import { parseUrlWithHost } from "../url-safety.ts";
 
 export type WrapperName =
   | "safelinks"
@@ -39,14 +40,22 @@ function rawQuery(raw: string): string {
   return raw.slice(q + 1, hash < 0 ? undefined : hash);
 }
 
-/** First parameter named exactly `name`, split on `&` or `&amp;`, still percent-encoded. */
+/**
+ * First parameter named exactly `name` (which must not contain '=' or '&'), split on `&` or
+ * `&amp;`, still percent-encoded.
+ */
 export function rawParam(raw: string, name: string): string | null {
-  for (const part of rawQuery(raw).split(/&amp;|&/)) {
-    const eq = part.indexOf("=");
-    if (eq < 0) continue;
-    if (part.slice(0, eq) === name) return part.slice(eq + 1);
+  const query = rawQuery(raw);
+  let start = 0;
+  for (;;) {
+    const amp = query.indexOf("&", start);
+    const end = amp < 0 ? query.length : amp;
+    if (end - start > name.length && query.charCodeAt(start + name.length) === 61 /* = */ && query.startsWith(name, start)) {
+      return query.slice(start + name.length + 1, end);
+    }
+    if (amp < 0) return null;
+    start = query.startsWith("amp;", amp + 1) ? amp + 5 : amp + 1;
   }
-  return null;
 }
 
 function isAbsoluteHttp(value: string): boolean {
@@ -72,6 +81,7 @@ const oneLabel = "[a-z0-9-]{1,63}";
 const safeLinksHost = new RegExp(
   `^(?:safelinks\\.protection\\.outlook\\.com|${oneLabel}\\.safelinks\\.protection\\.outlook\\.com|${oneLabel}\\.safelinks\\.protection\\.office365\\.us|${oneLabel}\\.safelinks\\.protection\\.outlook\\.cn)$`,
 );
+const sophosHost = new RegExp(`^${oneLabel}\\.protection\\.sophos\\.com$`);
 const safeLinksPath = /^\/(?:ap\/[a-z]-[0-9a-f]{8}\/?)?$/i;
 
 function decodeHtmlOnce(value: string): string {
@@ -178,7 +188,7 @@ const WRAPPERS: Wrapper[] = [
   paramWrapper("trendmicro", "url", (h, p) => h.endsWith(".trendmicro.com") && p === "/wis/clicktime/v1/query"),
   {
     name: "sophos",
-    matches: (h, p) => new RegExp(`^${oneLabel}\\.protection\\.sophos\\.com$`).test(h) && (p === "/" || p === ""),
+    matches: (h, p) => sophosHost.test(h) && (p === "/" || p === ""),
     unwrap(raw) {
       const value = rawParam(raw, "u");
       const b64 = value === null ? null : percentDecodeOnce(value);
@@ -219,22 +229,23 @@ const WRAPPERS: Wrapper[] = [
   },
 ];
 
+const WRAPPER_HOST_WORDS = /safelinks|outlook|office|urldefense|google|cudasvc|cisco|trendmicro|sophos|fireeye|avanan|mimecast|symantec/;
+
 /** Applies the first matching wrapper once; null when `raw` is not a known wrapper. */
 export function unwrapOnce(raw: string): UnwrapStep | null {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return null;
-  }
+  const parsed = parseUrlWithHost(raw);
+  if (parsed === null) return null;
+  const { url, host } = parsed;
   if (url.protocol !== "https:" && url.protocol !== "http:") return null;
   if (url.username || url.password) return null;
-  const host = url.hostname.toLowerCase().replace(/\.$/, "");
   const port = url.port;
   const isTrend = host.endsWith(".trendmicro.com");
   if (port && !(isTrend && port === "443")) return null;
+  // Every wrapper host contains one of these words: most links are decided by one test.
+  if (!WRAPPER_HOST_WORDS.test(host)) return null;
+  const path = url.pathname;
   for (const wrapper of WRAPPERS) {
-    if (wrapper.matches(host, url.pathname)) return wrapper.unwrap(raw, url);
+    if (wrapper.matches(host, path)) return wrapper.unwrap(raw, url);
   }
   return null;
 }
