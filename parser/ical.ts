@@ -251,6 +251,38 @@ function startRulesLater(zone: ICAL.Component, earliestYear: number): void {
   }
 }
 
+/** Occurrences per year of each recurrence frequency (before INTERVAL and BYxxx parts). */
+const PER_YEAR: Record<string, number> = { YEARLY: 1, MONTHLY: 12, WEEKLY: 53, DAILY: 366, HOURLY: 8_784, MINUTELY: 527_040, SECONDLY: 31_622_400 };
+
+/**
+ * About how many transitions ical.js expands to look up a time in `untilYear`: it walks every
+ * rule from its DTSTART. Outlook writes yearly rules (a handful of transitions once started
+ * late, see startRulesLater), but a hostile or broken zone (FREQ=MINUTELY from 1601) would take
+ * minutes; such a zone is treated as unknown instead.
+ */
+function expansionCost(zone: ICAL.Component, untilYear: number): number {
+  let cost = 0;
+  for (const part of zone.getAllSubcomponents()) {
+    cost += part.getAllProperties("rdate").length;
+    const start = part.getFirstPropertyValue("dtstart");
+    const startYear = start instanceof ICAL.Time ? start.year : untilYear;
+    const years = Math.max(1, untilYear - startYear + 1);
+    for (const rrule of part.getAllProperties("rrule")) {
+      const rule = rrule.getFirstValue();
+      if (!(rule instanceof ICAL.Recur)) continue;
+      const parts = rule.parts as Record<string, unknown[] | undefined>;
+      let multiplicity = 1;
+      for (const list of Object.values(parts)) if (Array.isArray(list) && list.length > 1) multiplicity *= list.length;
+      const perYear = ((PER_YEAR[rule.freq] ?? 1) / Math.max(1, rule.interval ?? 1)) * multiplicity;
+      cost += rule.count ? Math.min(rule.count, perYear * years) : perYear * years;
+    }
+  }
+  return cost;
+}
+
+/** More transitions than this makes a VTIMEZONE unknown (Outlook's zones need a few dozen). */
+const MAX_ZONE_EXPANSION = 5_000;
+
 function readWithIcalJs(text: string): IcsCalendar {
   const jcal = icalParseFast(text) as unknown[];
   const roots = (Array.isArray(jcal[0]) ? jcal : [jcal]) as unknown[];
@@ -272,14 +304,21 @@ function readWithIcalJs(text: string): IcsCalendar {
     }
     const rootEvents: IcsEvent[] = [];
     const shifted = new Set<ICAL.Timezone>();
+    const costly = new Set<ICAL.Timezone>();
     const vtz: VtimezoneResolver = (tzid, wall) => {
       const zone = zones.get(tzid);
       if (!zone) return null;
       if (!shifted.has(zone)) {
         shifted.add(zone);
-        const earliest = earliestWallYear(rootEvents);
-        if (earliest !== null && zone.component) startRulesLater(zone.component, earliest);
+        const seen = wallYears(rootEvents);
+        const years = { earliest: Math.min(seen?.earliest ?? wall.year, wall.year), latest: Math.max(seen?.latest ?? wall.year, wall.year) };
+        if (zone.component) {
+          if (seen !== null) startRulesLater(zone.component, years.earliest);
+          // Reported like any unknown zone ("unknown time zone ...; time read as UTC").
+          if (expansionCost(zone.component, years.latest) > MAX_ZONE_EXPANSION) costly.add(zone);
+        }
       }
+      if (costly.has(zone)) return null;
       try {
         const t = ICAL.Time.fromData({ ...wall, isDate: false }, zone);
         return t.toUnixTime() * 1000;
@@ -316,17 +355,19 @@ function readWithIcalJs(text: string): IcsCalendar {
   return { method: firstMethod, events, warnings };
 }
 
-/** The earliest year among the times of `events` that can be looked up in a VTIMEZONE. */
-function earliestWallYear(events: IcsEvent[]): number | null {
-  let earliest: number | null = null;
+/** The earliest and latest years among the times of `events` that can be looked up in a VTIMEZONE. */
+function wallYears(events: IcsEvent[]): { earliest: number; latest: number } | null {
+  let years: { earliest: number; latest: number } | null = null;
   for (const ev of events) {
     for (const name of ["dtstart", "dtend", "recurrence-id"]) {
       const prop = ev.props.get(name)?.[0];
       const parsed = prop ? parseWall(prop.value) : null;
-      if (parsed && (earliest === null || parsed.wall.year < earliest)) earliest = parsed.wall.year;
+      if (!parsed) continue;
+      const y = parsed.wall.year;
+      years = years === null ? { earliest: y, latest: y } : { earliest: Math.min(years.earliest, y), latest: Math.max(years.latest, y) };
     }
   }
-  return earliest;
+  return years;
 }
 
 /** Tolerant reader: unfolded lines, NAME;PARAM=V:VALUE, VEVENT blocks, nothing validated. */

@@ -89,6 +89,30 @@ describe("iCalendar times", () => {
     expect(winter.invites[0]!.start).toBe("2025-01-04T09:00:00.000Z");
   });
 
+  it("treats a VTIMEZONE whose rules would take seconds to expand (daily from 1601) as unknown", async () => {
+    const vtz = [
+      "BEGIN:VTIMEZONE",
+      "TZID:Hostile Zone",
+      "BEGIN:STANDARD",
+      "DTSTART:16010101T030000",
+      "TZOFFSETFROM:+0200",
+      "TZOFFSETTO:+0100",
+      "RRULE:FREQ=DAILY",
+      "END:STANDARD",
+      "BEGIN:DAYLIGHT",
+      "DTSTART:16010101T020000",
+      "TZOFFSETFROM:+0100",
+      "TZOFFSETTO:+0200",
+      "RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3",
+      "END:DAYLIGHT",
+      "END:VTIMEZONE",
+    ].join("\r\n");
+    // ical.js would walk about 155,000 daily transitions (seconds); the zone is read as unknown.
+    const out = await parseInvite(ics("Hostile Zone", "20250704T100000", "20250704T110000", vtz), { format: "ics" });
+    expect(out.warnings.some((w) => w.startsWith('unknown time zone "Hostile Zone"'))).toBe(true);
+    expect(out.invites[0]!.start).toBe("2025-07-04T10:00:00.000Z");
+  });
+
   it("reads an unknown zone without VTIMEZONE as UTC with a warning", async () => {
     const out = await parseInvite(ics("Nowhere Standard Time", "20250704T100000", "20250704T110000"), { format: "ics" });
     expect(out.invites[0]!.start).toBe("2025-07-04T10:00:00.000Z");
