@@ -94,6 +94,8 @@ export class Engine {
   private subscriptions: GraphSubscriptionManager | null = null;
   private readonly tasks: Array<{ stop(): void }> = [];
   private graphReady: true | string = "not checked";
+  /** The HTTP bridge this engine built (its connection pool closes at stop). */
+  private ownBridge: HttpMediaBridge | null = null;
 
   constructor(private readonly options: EngineOptions) {}
 
@@ -132,6 +134,7 @@ export class Engine {
 
     this.source = this.options.source !== undefined ? this.options.source : this.defaultSource();
     const bridge = this.options.bridge !== undefined ? this.options.bridge : this.defaultBridge();
+    if (bridge instanceof HttpMediaBridge && this.options.bridge === undefined) this.ownBridge = bridge;
     const parts: EngineParts = {
       config,
       clock,
@@ -354,6 +357,7 @@ export class Engine {
     await this.subscriptions?.stop();
     await this.poller?.stop(this.options.config.shutdown.graceSeconds * 1000);
     await this.scheduler?.shutdown();
+    this.ownBridge?.close();
     if (this.store) {
       await this.store.deviceStates.releaseAll(now()).catch(() => 0);
       await this.store.bridgeSessions.releaseAll(now()).catch(() => 0);

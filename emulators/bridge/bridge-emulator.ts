@@ -65,6 +65,8 @@ export class BridgeEmulator {
   readonly bodies: string[] = [];
   readonly callbacksSent: Array<{ sessionId: string; state: CallbackState; status: number | null }> = [];
   creates = 0;
+  /** TCP connections accepted (keep-alive reuse shows as fewer connections than requests). */
+  connections = 0;
   url = "";
   private server: http.Server | null = null;
   private nextId = 1;
@@ -79,6 +81,9 @@ export class BridgeEmulator {
   async start(): Promise<string> {
     this.server = http.createServer((req, res) => {
       void this.handle(req, res);
+    });
+    this.server.on("connection", () => {
+      this.connections++;
     });
     await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;

@@ -22,6 +22,11 @@ export interface HttpRequestOptions {
   verifyTls?: boolean;
   timeoutMs: number;
   signal?: AbortSignal;
+  /**
+   * Connection pool to use. Without one, HTTPS requests open a connection each (their TLS
+   * settings are per request: per-device CA and opt-out) and HTTP uses Node's global agent.
+   */
+  agent?: http.Agent;
 }
 
 /** Node TLS and socket error codes -> our codes. */
@@ -55,7 +60,8 @@ export function httpRequest(url: string, options: HttpRequestOptions): Promise<H
       {
         method: options.method,
         headers: { ...(options.headers ?? {}), ...(options.body !== undefined ? { "content-length": String(Buffer.byteLength(options.body)) } : {}) },
-        ...(isHttps ? { rejectUnauthorized: options.verifyTls !== false, ...(options.ca ? { ca: options.ca } : {}), agent: false } : {}),
+        ...(isHttps ? { rejectUnauthorized: options.verifyTls !== false, ...(options.ca ? { ca: options.ca } : {}), agent: options.agent ?? false } : {}),
+        ...(!isHttps && options.agent ? { agent: options.agent } : {}),
         timeout: options.timeoutMs,
         ...(options.signal ? { signal: options.signal } : {}),
       },

@@ -57,6 +57,18 @@ function request(overrides: Partial<BridgeStartRequest> = {}): BridgeStartReques
 const bridge = () => new HttpMediaBridge({ baseUrl: emulator.url, token: "bridge-token", hmacSecret: SECRET, timeoutMs: 2000 });
 
 describe("HttpMediaBridge", () => {
+  it("keeps its connections alive across a burst of starts", async () => {
+    emulator.plan = () => ({ kind: "never" });
+    const b = bridge();
+    const before = emulator.connections;
+    for (let round = 0; round < 4; round++) {
+      await Promise.all(Array.from({ length: 8 }, (_, i) => b.start(request({ sessionId: `sgj_00000000${round}${i}aa`.slice(0, 16) }))));
+    }
+    expect(emulator.creates).toBeGreaterThanOrEqual(32);
+    expect(emulator.connections - before).toBeLessThanOrEqual(8);
+    b.close();
+  });
+
   it("creates idempotently, waits for notBefore, and reports lobby then admitted", async () => {
     emulator.plan = () => ({ kind: "admit", afterMs: 30_000 });
     const first = await bridge().start(request());
