@@ -231,6 +231,8 @@ export class Engine {
       await this.store.syncCursors.resetCursor(roomId, now);
       await this.store.syncCursors.markDue(roomId, now);
       await this.dispatcher.refreshRoom(roomId);
+      // Its device may be another one now (address, credentials): push the whole list again.
+      await this.store.deviceStates.pushAgain(roomId, now);
       this.poller?.poke();
       if (this.options.ticks !== false) this.kickDispatch();
     } catch (error) {

@@ -455,6 +455,12 @@ export interface DeviceStateStore {
     now: Date,
     options?: StoreCallOptions,
   ): Promise<boolean>;
+  /**
+   * The room's device changed (address, credentials, family) or an admin asked: what it holds is
+   * unknown, so the whole list is pushed again now, without waiting for a backoff. No effect
+   * before a desired list exists.
+   */
+  pushAgain(roomId: string, now: Date, options?: StoreCallOptions): Promise<void>;
   get(roomId: string, options?: StoreCallOptions): Promise<DeviceState | null>;
   list(options?: StoreCallOptions): Promise<DeviceState[]>;
   /** Releases every claim this owner holds (shutdown). */

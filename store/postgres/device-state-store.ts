@@ -29,6 +29,17 @@ export class PostgresDeviceStateStore implements DeviceStateStore {
     });
   }
 
+  pushAgain(roomId: string, now: Date, options?: StoreCallOptions): Promise<void> {
+    return guard(options, async () => {
+      await this.ctx.db
+        .updateTable("device_state")
+        .set({ pushed_hash: null, due_at: now, attempts: 0, updated_at: now })
+        .where("room_id", "=", roomId)
+        .where("desired_hash", "is not", null)
+        .execute();
+    });
+  }
+
   claimDue(now: Date, limit: number, options?: LeaseOptions): Promise<DeviceState[]> {
     return guard(options, async () => {
       if (limit <= 0) return [];

@@ -331,6 +331,26 @@ describe("admin console in Chromium", () => {
     expect(await page.textContent("#counters")).toMatch(/Device pushes \(ok \/ failed\)\s*[1-9]\d* \/ 0/);
   });
 
+  it("an edited device address gets the room's bookings at once", async () => {
+    const replacement = new CiscoDeviceEmulator({ users: { otj: { password: "new-device-pw", role: "Admin" } } });
+    await replacement.start();
+    try {
+      await page.goto(`${base}/admin/rooms/${room101}/edit`);
+      await page.getByLabel("Device address").fill(replacement.url);
+      await page.getByLabel("Device username").fill("otj");
+      await page.getByLabel("Device password").fill("new-device-pw");
+      await page.getByRole("button", { name: "Save" }).click();
+      await expect.poll(() => page.getByRole("status").textContent()).toContain("Room saved");
+      expect(await page.content()).not.toContain("new-device-pw");
+      await engine.step();
+      await engine.step();
+      expect(replacement.bookings.map((b) => b.Title)).toContain(HOSTILE);
+      expect(await engine.store.rooms.deviceCredentials(room101)).toEqual({ username: "otj", password: "new-device-pw" });
+    } finally {
+      await replacement.stop();
+    }
+  });
+
   it("fits a tablet screen without sideways scrolling", async () => {
     const tablet = await context.newPage();
     await tablet.setViewportSize({ width: 768, height: 1024 });

@@ -522,6 +522,23 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
         expect((await store.deviceStates.get(r.id))?.dueAt).toEqual(at(4));
       });
 
+      it("pushes the whole list again after the device changed, without waiting for a backoff", async () => {
+        const { room: r } = await store.rooms.add(room("moved@contoso.example"), T0);
+        const { room: fresh } = await store.rooms.add(room("fresh@contoso.example"), T0);
+        await store.deviceStates.pushAgain(fresh.id, T0);
+        expect(await store.deviceStates.get(fresh.id)).toBeNull();
+        await store.deviceStates.setDesired(r.id, "v1", T0);
+        await store.deviceStates.claimDue(T0, 10);
+        await store.deviceStates.recordFailed(r.id, { code: "OTJ_DEVICE_UNREACHABLE", message: "no route", retryAt: at(30) }, at(1));
+        expect(await store.deviceStates.claimDue(at(2), 10)).toEqual([]);
+        await store.deviceStates.pushAgain(r.id, at(2));
+        const [claim] = await store.deviceStates.claimDue(at(2), 10);
+        expect(claim).toMatchObject({ roomId: r.id, desiredHash: "v1", pushedHash: null, attempts: 0 });
+        expect(await store.deviceStates.recordPushed(r.id, { hash: "v1", entries: [] }, at(3))).toBe(true);
+        await store.deviceStates.pushAgain(r.id, at(4));
+        expect((await store.deviceStates.get(r.id))?.dueAt).toEqual(at(4));
+      });
+
       it("counts failures, keeps the alarm start, and retries at the given time", async () => {
         const { room: r } = await store.rooms.add(room("r@contoso.example"), T0);
         await store.deviceStates.setDesired(r.id, "v1", T0);
