@@ -211,6 +211,7 @@ export class Engine {
         onRoomAdded: (room) => void this.store.syncCursors.markDue(room.id, clock.now()).catch(() => {}),
         onRoomChanged: (room) => void this.roomChanged(room.id),
         onPollNow: () => this.poller?.poke(),
+        publicUrl: config.http.publicUrl,
       });
       await this.http.listen({ host: config.http.host, port: config.http.port });
       const address = this.http.server.address();

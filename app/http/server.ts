@@ -43,6 +43,8 @@ export interface HttpServerDeps {
   onRoomChanged?: (room: Room) => void;
   /** The console's "Poll now": the room is already due; wake the poller. */
   onPollNow?: (room: Room) => void;
+  /** `http.publicUrl` (the console's origin behind a TLS terminator). */
+  publicUrl?: string | null;
   /** Requests per rolling minute per device token on the pull API (default 10). */
   pullRateLimit?: number;
 }
@@ -205,6 +207,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     readiness: deps.readiness,
     ...(deps.onRoomChanged ? { roomChanged: deps.onRoomChanged } : {}),
     ...(deps.onPollNow ? { pollNow: deps.onPollNow } : {}),
+    publicUrl: deps.publicUrl ?? null,
   });
 
   app.get("/healthz", { ...open, schema: { summary: "liveness" } }, async () => ({ status: "ok" }));

@@ -85,6 +85,27 @@ describe("console over HTTP", () => {
     expect((await fetch(`${base}/admin/rooms`, { headers: { cookie }, redirect: "manual" })).status).toBe(303);
   });
 
+  it("works behind a TLS terminator: Secure cookie, the https origin of the same host accepted, others refused", async () => {
+    const response = await fetch(`${base}/admin/login`, { ...form({ token: ADMIN }), headers: { "content-type": "application/x-www-form-urlencoded", "x-forwarded-proto": "https" } });
+    expect(response.headers.get("set-cookie")).toMatch(/; Secure$/);
+    const cookie = (response.headers.get("set-cookie") ?? "").split(";")[0]!;
+    const page = await (await fetch(`${base}/admin/providers`, { headers: { cookie } })).text();
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page)![1]!;
+    const host = new URL(base).host;
+    const add = (origin: string, name: string) =>
+      fetch(`${base}/admin/providers`, {
+        method: "POST",
+        headers: { cookie, origin, "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ _csrf: csrf, name, partner: "generic" }).toString(),
+        redirect: "manual",
+      });
+    expect((await add(`https://${host}`, "via-proxy")).status).toBe(303);
+    expect((await add("https://evil.example", "evil")).status).toBe(403);
+    expect((await add("null", "opaque")).status).toBe(403);
+    expect(await db.store.providers.get("via-proxy")).not.toBeNull();
+    expect(await db.store.providers.get("evil")).toBeNull();
+  });
+
   it("never redirects off the console after sign-in", async () => {
     for (const next of ["//evil.example/admin", "https://evil.example/", "/v1/rooms", "/admin/../v1/status", "/admin\\@evil.example"]) {
       expect((await signIn(next)).response.headers.get("location"), next).toBe("/admin/rooms");

@@ -31,6 +31,8 @@ export interface ConsoleDeps {
   roomChanged?: (room: Room) => void;
   /** Session lifetime (default 8 hours). */
   sessionTtlMs?: number;
+  /** `http.publicUrl`: behind a TLS terminator, the https origin browsers use. */
+  publicUrl?: string | null;
 }
 
 const PAGE_SIZE = 50;
@@ -89,7 +91,20 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
   const log = deps.logger.child({ component: "console" });
   const now = () => deps.clock.now();
   const config = { auth: "console" as const };
-  const secure = (req: FastifyRequest) => req.protocol === "https";
+  const publicOrigin = deps.publicUrl ? new URL(deps.publicUrl).origin : null;
+  // Behind a TLS terminator otj sees plain HTTP: https in http.publicUrl or X-Forwarded-Proto
+  // still marks the cookie Secure.
+  const secure = (req: FastifyRequest) => req.protocol === "https" || publicOrigin?.startsWith("https:") === true || req.headers["x-forwarded-proto"] === "https";
+  /** Same origin: this host (any scheme: a TLS terminator changes it), or http.publicUrl's origin. */
+  const sameOrigin = (origin: string, req: FastifyRequest) => {
+    if (origin === publicOrigin) return true;
+    try {
+      const url = new URL(origin);
+      return (url.protocol === "http:" || url.protocol === "https:") && url.host === req.headers.host;
+    } catch {
+      return false;
+    }
+  };
 
   const send = (reply: FastifyReply, body: string, status = 200) =>
     reply.code(status).header("content-type", "text/html; charset=utf-8").header("cache-control", "no-store").send(body);
@@ -117,7 +132,7 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
   app.addHook("preHandler", async (req, reply) => {
     if (!req.url.startsWith("/admin") || req.method !== "POST") return;
     const origin = req.headers.origin;
-    if (origin !== undefined && origin !== `${req.protocol}://${req.headers.host}`) {
+    if (origin !== undefined && !sameOrigin(origin, req)) {
       return send(reply, views.messagePage({ csrf: null }, "Refused", "The request did not come from this console."), 403);
     }
     if (req.url.split("?")[0] === "/admin/login") return;
