@@ -77,7 +77,8 @@ export interface RoomRowView {
 
 function pollCell(p: RoomRowView["lastPoll"]): Html {
   if (p.outcome === "never") return html`<span class="badge muted">not yet</span>`;
-  return html`<span class="badge ${p.outcome === "ok" ? "ok" : "bad"}">${p.outcome}</span> ${p.at ? when(new Date(p.at)) : ""}${p.error ? html`<br><small>${p.error}</small>` : ""}`;
+  const error = p.error && p.error.length > 96 ? `${p.error.slice(0, 95)}…` : p.error;
+  return html`<span class="badge ${p.outcome === "ok" ? "ok" : "bad"}">${p.outcome}</span> ${p.at ? when(new Date(p.at)) : ""}${p.error ? html`<br><small title="${p.error}">${error}</small>` : ""}`;
 }
 
 function deviceCell(d: RoomRowView["device"]): Html {
