@@ -75,9 +75,9 @@ export interface RoomRowView {
   next: Meeting | null;
 }
 
-function pollCell(p: RoomRowView["lastPoll"]): Html {
+function pollCell(p: RoomRowView["lastPoll"], full = false): Html {
   if (p.outcome === "never") return html`<span class="badge muted">not yet</span>`;
-  const error = p.error && p.error.length > 96 ? `${p.error.slice(0, 95)}…` : p.error;
+  const error = !full && p.error && p.error.length > 96 ? `${p.error.slice(0, 95)}…` : p.error;
   return html`<span class="badge ${p.outcome === "ok" ? "ok" : "bad"}">${p.outcome}</span> ${p.at ? when(new Date(p.at)) : ""}${p.error ? html`<br><small title="${p.error}">${error}</small>` : ""}`;
 }
 
@@ -246,7 +246,7 @@ export function roomDetailPage(ctx: PageContext, v: RoomDetailView): string {
 <dt>Provider</dt><dd>${room.providerName ?? "- (built-in defaults)"}</dd>
 <dt>Device</dt><dd>${room.device.family}${room.device.address ? html` at <code>${room.device.address}</code>` : ""}${room.device.hasPassword ? " (password set)" : ""}${room.device.insecureTls ? " (TLS not verified)" : ""}</dd>
 <dt>Device push</dt><dd>${deviceCell(v.deviceStatus)}${v.deviceStatus.lastPushAt ? html`, last push ${when(new Date(v.deviceStatus.lastPushAt))}` : ""}</dd>
-<dt>Last poll</dt><dd>${pollCell(v.lastPoll)}${v.cursor?.dueAt ? html`, next due ${when(v.cursor.dueAt)}` : ""}</dd>
+<dt>Last poll</dt><dd>${pollCell(v.lastPoll, true)}${v.cursor?.dueAt ? html`, next due ${when(v.cursor.dueAt)}` : ""}</dd>
 <dt>Alarms</dt><dd>${v.alarms.length === 0 ? "none" : v.alarms.map((a) => html`<span class="badge bad">${a.code}</span> ${a.message} (since ${when(new Date(a.since))}) `)}</dd>
 <dt>Device token</dt><dd>${room.device.hasToken ? "set (write-only: rotate to see a new one)" : "none"}</dd>
 </dl>
