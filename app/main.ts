@@ -9,6 +9,7 @@ import { resolve } from "node:path";
 import cron from "node-cron";
 import type { FastifyInstance } from "fastify";
 import { GraphMediaBridge } from "../bridge/adapters/graph-media-bridge.ts";
+import { OtjError } from "../core/errors.ts";
 import { HttpMediaBridge } from "../bridge/adapters/http-media-bridge.ts";
 import { BridgeScheduler } from "../bridge/bridge-scheduler.ts";
 import { BridgeCallbacks } from "../bridge/callbacks.ts";
@@ -213,7 +214,20 @@ export class Engine {
         onPollNow: () => this.poller?.poke(),
         publicUrl: config.http.publicUrl,
       });
-      await this.http.listen({ host: config.http.host, port: config.http.port });
+      try {
+        await this.http.listen({ host: config.http.host, port: config.http.port });
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") {
+          await this.stop().catch(() => undefined);
+          throw new OtjError(
+            "OTJ_CONFIG_INVALID",
+            `cannot listen on ${config.http.host}:${config.http.port} (${code === "EADDRINUSE" ? "the port is in use" : code === "EACCES" ? "permission denied" : "no such address"}); set http.port / http.host (otj demo: --port)`,
+            { cause: error },
+          );
+        }
+        throw error;
+      }
       const address = this.http.server.address();
       this.port = typeof address === "object" && address ? address.port : config.http.port;
       this.log.info({ port: this.port }, "listening");
@@ -352,7 +366,12 @@ export class Engine {
   }
 
   /** Stops ticks, drains in-flight work within the grace period, releases leases, closes. */
+  private stopped = false;
+
+  /** Stops everything (idempotent: a second call does nothing). */
   async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
     const now = () => this.options.clock.now();
     for (const t of this.tasks.splice(0)) t.stop();
     await this.dispatching;
