@@ -208,6 +208,8 @@ export interface RoomStore {
   addMany(inputs: readonly NewRoom[], now: Date, options?: AddRoomsOptions): Promise<AddRoomsResult>;
   /** The room with this id or mailbox (case-insensitive), or null. */
   get(idOrMailbox: string, options?: StoreCallOptions): Promise<Room | null>;
+  /** The rooms with these ids (unknown ids are left out), in no particular order. */
+  getMany(ids: readonly string[], options?: StoreCallOptions): Promise<Room[]>;
   /** Rooms ordered by mailbox. */
   list(filter?: { providerId?: string; enabled?: boolean }, options?: StoreCallOptions): Promise<Room[]>;
   /**
@@ -378,6 +380,8 @@ export interface MeetingStore {
   /** Stores a new plan for an occurrence (rules or room settings changed); false when it is gone. */
   setPlan(occurrenceKey: string, plan: MeetingPlan, now: Date, options?: StoreCallOptions): Promise<boolean>;
   get(occurrenceKey: string, options?: StoreCallOptions): Promise<Meeting | null>;
+  /** The occurrences with these keys (unknown keys are left out), in no particular order. */
+  getMany(occurrenceKeys: readonly string[], options?: StoreCallOptions): Promise<Meeting[]>;
   /**
    * A room's occurrences overlapping `[from, to)` (either bound optional), ordered by start then
    * key; cancelled and declined ones only when `includeCancelled`.
@@ -609,7 +613,7 @@ export interface BridgeSessionStore {
   get(occurrenceKey: string, options?: StoreCallOptions): Promise<BridgeSession | null>;
   getBySessionId(sessionId: string, options?: StoreCallOptions): Promise<BridgeSession | null>;
   /** Sessions ordered by due time, optionally only these states or this room. */
-  list(filter?: { states?: readonly BridgeState[]; roomId?: string }, options?: StoreCallOptions): Promise<BridgeSession[]>;
+  list(filter?: { states?: readonly BridgeState[]; roomId?: string; liveOrUpdatedSince?: Date }, options?: StoreCallOptions): Promise<BridgeSession[]>;
   /** Releases every claim this owner holds (shutdown); live sessions stay as they are. */
   releaseAll(now: Date, options?: StoreCallOptions): Promise<number>;
 }

@@ -232,7 +232,7 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
     });
   }
 
-  list(filter: { states?: readonly BridgeState[]; roomId?: string } = {}, options?: StoreCallOptions): Promise<BridgeSession[]> {
+  list(filter: { states?: readonly BridgeState[]; roomId?: string; liveOrUpdatedSince?: Date } = {}, options?: StoreCallOptions): Promise<BridgeSession[]> {
     return guard(options, async () => {
       let query = this.ctx.db.selectFrom("bridge_session").selectAll();
       if (filter.states !== undefined) {
@@ -240,6 +240,8 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
         query = query.where("state", "in", [...filter.states]);
       }
       if (filter.roomId !== undefined) query = query.where("room_id", "=", filter.roomId);
+      const since = filter.liveOrUpdatedSince;
+      if (since !== undefined) query = query.where((eb) => eb.or([eb("state", "in", [...LIVE_BRIDGE_STATES]), eb("updated_at", ">", since)]));
       const rows = await query.orderBy("due_at").orderBy("occurrence_key").execute();
       return rows.map(toBridgeSession);
     });

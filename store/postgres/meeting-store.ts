@@ -88,6 +88,17 @@ export class PostgresMeetingStore implements MeetingStore {
     });
   }
 
+  getMany(occurrenceKeys: readonly string[], options?: StoreCallOptions): Promise<Meeting[]> {
+    return guard(options, async () => {
+      const found: Meeting[] = [];
+      for (const batch of chunks([...new Set(occurrenceKeys)], 1_000)) {
+        const rows = await this.ctx.db.selectFrom("meeting").selectAll().where("occurrence_key", "in", batch).execute();
+        found.push(...rows.map(toMeeting));
+      }
+      return found;
+    });
+  }
+
   list(roomId: string, range: { from?: Date; to?: Date; includeCancelled?: boolean } = {}, options?: StoreCallOptions): Promise<Meeting[]> {
     return this.query(roomId, range, options);
   }

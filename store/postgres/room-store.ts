@@ -32,6 +32,23 @@ function whereIdOrMailbox(idOrMailbox: string) {
   return (eb: ExpressionBuilder<Database, "room">) => eb.or([eb("room.id", "=", key), eb("room.mailbox", "=", key.toLowerCase())]);
 }
 
+/** The columns a validated room sets as they are (add and update); secrets and ids are the caller's. */
+function roomColumns(room: ValidRoom) {
+  return {
+    display_name: room.displayName,
+    device_family: room.deviceFamily,
+    device_address: room.deviceAddress,
+    device_username: room.deviceUsername,
+    insecure_tls: room.insecureTls,
+    sip_uri: room.sipUri,
+    private_meetings: room.privateMeetings,
+    subject_replace: room.subjectReplace,
+    subject_template: room.subjectTemplate,
+    private_join: room.privateJoin,
+    time_zone: room.timeZone,
+  };
+}
+
 export class PostgresRoomStore implements RoomStore {
   constructor(private readonly ctx: StoreContext) {}
 
@@ -109,20 +126,10 @@ export class PostgresRoomStore implements RoomStore {
         const row: NewRoomRow = {
           id: newRoomId(),
           mailbox: room.mailbox,
-          display_name: room.displayName,
+          ...roomColumns(room),
           provider_id: provider?.id ?? null,
-          device_family: room.deviceFamily,
-          device_address: room.deviceAddress,
-          device_username: room.deviceUsername,
           device_password: room.devicePassword === null ? null : this.ctx.secrets.seal(room.devicePassword),
-          insecure_tls: room.insecureTls,
           device_token: token === null ? null : this.ctx.secrets.seal(token),
-          sip_uri: room.sipUri,
-          private_meetings: room.privateMeetings,
-          subject_replace: room.subjectReplace,
-          subject_template: room.subjectTemplate,
-          private_join: room.privateJoin,
-          time_zone: room.timeZone,
           enabled: true,
           created_at: now,
           updated_at: now,
@@ -167,6 +174,14 @@ export class PostgresRoomStore implements RoomStore {
     return guard(options, async () => {
       const row = await roomQuery(this.ctx.db).where(whereIdOrMailbox(idOrMailbox)).executeTakeFirst();
       return row === undefined ? null : toRoom(row);
+    });
+  }
+
+  getMany(ids: readonly string[], options?: StoreCallOptions): Promise<Room[]> {
+    return guard(options, async () => {
+      const found: Room[] = [];
+      for (const batch of chunks([...new Set(ids)], INSERT_CHUNK)) found.push(...(await roomQuery(this.ctx.db).where("room.id", "in", batch).execute()).map(toRoom));
+      return found;
     });
   }
 
@@ -233,30 +248,14 @@ export class PostgresRoomStore implements RoomStore {
           .where((eb) => eb.or([eb("id", "=", key), eb(eb.fn("lower", ["name"]), "=", key.toLowerCase())]))
           .executeTakeFirst();
         if (provider === undefined) throw new OtjError("OTJ_STORE_NOT_FOUND", `provider ${JSON.stringify(key)} does not exist (add it with \`otj providers add\`)`);
-        const password =
-          changes.devicePassword !== undefined
-            ? room.devicePassword === null
-              ? null
-              : this.ctx.secrets.seal(room.devicePassword)
-            : room.devicePassword === null
-              ? null
-              : current.device_password;
+        // No password (cleared, or a family without credentials), a new one, or the stored one.
+        const password = room.devicePassword === null ? null : changes.devicePassword !== undefined ? this.ctx.secrets.seal(room.devicePassword) : current.device_password;
         const row = await trx
           .updateTable("room")
           .set({
-            display_name: room.displayName,
+            ...roomColumns(room),
             provider_id: provider.id,
-            device_family: room.deviceFamily,
-            device_address: room.deviceAddress,
-            device_username: room.deviceUsername,
             device_password: password,
-            insecure_tls: room.insecureTls,
-            sip_uri: room.sipUri,
-            private_meetings: room.privateMeetings,
-            subject_replace: room.subjectReplace,
-            subject_template: room.subjectTemplate,
-            private_join: room.privateJoin,
-            time_zone: room.timeZone,
             updated_at: now,
           })
           .where("id", "=", current.id)

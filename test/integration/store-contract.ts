@@ -230,6 +230,16 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
         expect((await store.rooms.page({ search: "%", offset: 0, limit: 50 })).total).toBe(0);
       });
 
+      it("gets many rooms and meetings by id in one call, leaving unknown ones out", async () => {
+        const { room: a } = await store.rooms.add(room("a@contoso.example"), T0);
+        const { room: b } = await store.rooms.add(room("b@contoso.example"), T0);
+        await store.rooms.add(room("c@contoso.example"), T0);
+        expect((await store.rooms.getMany([b.id, a.id, "rm_unknown00", a.id])).map((r) => r.mailbox).sort()).toEqual(["a@contoso.example", "b@contoso.example"]);
+        expect(await store.rooms.getMany([])).toEqual([]);
+        await store.meetings.upsert([meeting(a.id, "ka"), meeting(b.id, "kb"), meeting(b.id, "kc")], T0);
+        expect((await store.meetings.getMany(["kc", "ka", "nope"])).map((m) => m.occurrenceKey).sort()).toEqual(["ka", "kc"]);
+      });
+
       it("updates a room after the add checks, keeping the password unless it is replaced or cleared", async () => {
         await store.providers.add({ name: "fabrikam", partner: "pexip", tenantKey: "teams@vc.fabrikam.example" }, T0);
         const { room: r } = await store.rooms.add(room("edit@contoso.example"), T0);
@@ -605,6 +615,16 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
         await store.bridgeSessions.release("b", at(2));
         expect((await store.bridgeSessions.claimDue(at(2), 10)).map((s) => s.occurrenceKey)).toEqual(["b"]);
         expect(await store.bridgeSessions.releaseAll(at(2))).toBe(3);
+      });
+
+      it("lists the live sessions and those that ended since a given time (the console's live list)", async () => {
+        const { room: r } = await store.rooms.add(room("r@contoso.example"), T0);
+        for (const key of ["live", "old", "recent"]) await store.bridgeSessions.schedule(schedule(r.id, key, 5), T0);
+        await store.bridgeSessions.transition("old", { to: "cancelled", patch: { endedReason: "meeting cancelled" } }, at(1));
+        await store.bridgeSessions.transition("recent", { to: "cancelled", patch: { endedReason: "meeting cancelled" } }, at(10));
+        const listed = await store.bridgeSessions.list({ liveOrUpdatedSince: at(5) });
+        expect(listed.map((s) => s.occurrenceKey).sort()).toEqual(["live", "recent"]);
+        expect((await store.bridgeSessions.list()).length).toBe(3);
       });
 
       it("transitions compare-and-set and stores the patch", async () => {

@@ -166,8 +166,7 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
 
   app.get("/admin/login", { config }, async (req, reply) => {
     const q = req.query as { next?: string; done?: string };
-    const body = views.loginPage(null, safeNext(q.next), sessions.enabled);
-    return send(reply, q.done === "signed-out" ? body.replace("<h1>Sign in</h1>", `<h1>Sign in</h1><p class="notice" role="status">${NOTICES["signed-out"]}</p>`) : body);
+    return send(reply, views.loginPage(null, safeNext(q.next), sessions.enabled, q.done === "signed-out" ? (NOTICES["signed-out"] ?? null) : null));
   });
 
   app.post("/admin/login", { config }, async (req, reply) => {
@@ -356,6 +355,7 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     for (const r of await deps.store.rooms.list()) if (r.providerId) usage.set(r.providerId, (usage.get(r.providerId) ?? 0) + 1);
     return usage;
   };
+  const roomsUsing = async (providerId: string) => (await deps.store.rooms.list({ providerId })).length;
   const providerInput = (form: Form): NewProvider & ProviderChanges => ({
     name: (form.name ?? "").trim(),
     partner: form.partner ?? "",
@@ -390,7 +390,7 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
   app.get("/admin/providers/:id/edit", { config }, async (req, reply) => {
     const provider = await providerOr404(req, reply);
     if (!provider) return reply;
-    return send(reply, views.providerEditPage(ctx(req), provider, views.providerFormValues(provider), (await providerUsage()).get(provider.id) ?? 0));
+    return send(reply, views.providerEditPage(ctx(req), provider, views.providerFormValues(provider), await roomsUsing(provider.id)));
   });
 
   app.post("/admin/providers/:id", { config }, async (req, reply) => {
@@ -402,7 +402,7 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
       for (const room of await deps.store.rooms.list({ providerId: provider.id })) deps.roomChanged?.(room);
       return reply.redirect("/admin/providers?done=provider-saved", 303);
     } catch (error) {
-      return send(reply, views.providerEditPage(ctx(req, { errors: problemsOf(error) }), provider, form, (await providerUsage()).get(provider.id) ?? 0), 400);
+      return send(reply, views.providerEditPage(ctx(req, { errors: problemsOf(error) }), provider, form, await roomsUsing(provider.id)), 400);
     }
   });
 
@@ -416,21 +416,22 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
       for (const room of rooms) deps.roomChanged?.(room);
       return reply.redirect("/admin/providers?done=provider-removed", 303);
     } catch (error) {
-      return send(reply, views.providerEditPage(ctx(req, { errors: problemsOf(error) }), provider, views.providerFormValues(provider), (await providerUsage()).get(provider.id) ?? 0), 409);
+      return send(reply, views.providerEditPage(ctx(req, { errors: problemsOf(error) }), provider, views.providerFormValues(provider), await roomsUsing(provider.id)), 409);
     }
   });
 
   // --- bridge sessions ---------------------------------------------------------------------------
 
+  // Polled every 2 s by each open sessions page: three queries, none of them over all rooms.
   const sessionViews = async (): Promise<views.SessionView[]> => {
-    const t = now().getTime();
-    const list = (await deps.store.bridgeSessions.list()).filter((s) => LIVE_BRIDGE_STATES.includes(s.state) || s.updatedAt.getTime() > t - 86_400_000);
-    list.sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime() || a.occurrenceKey.localeCompare(b.occurrenceKey));
-    const shown = list.slice(0, 500);
-    const rooms = new Map((await deps.store.rooms.list()).map((r) => [r.id, r.displayName]));
-    return Promise.all(
-      shown.map(async (s) => views.sessionView(s, rooms.get(s.roomId) ?? s.roomId, (await deps.store.meetings.get(s.occurrenceKey))?.subjectShown ?? null)),
-    );
+    const list = (await deps.store.bridgeSessions.list({ liveOrUpdatedSince: new Date(now().getTime() - 86_400_000) })).slice(0, 500);
+    const [rooms, meetings] = await Promise.all([
+      deps.store.rooms.getMany(list.map((s) => s.roomId)),
+      deps.store.meetings.getMany(list.map((s) => s.occurrenceKey)),
+    ]);
+    const roomName = new Map(rooms.map((r) => [r.id, r.displayName]));
+    const subject = new Map(meetings.map((m) => [m.occurrenceKey, m.subjectShown]));
+    return list.map((s) => views.sessionView(s, roomName.get(s.roomId) ?? s.roomId, subject.get(s.occurrenceKey) ?? null));
   };
 
   app.get("/admin/sessions", { config }, async (req, reply) => send(reply, views.sessionsPage(ctx(req), await sessionViews())));

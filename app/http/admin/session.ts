@@ -5,7 +5,8 @@
  * posted from another site (or without the token) is refused. Sign-out revokes the nonce on this
  * instance and clears the cookie.
  */
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
+import { secretEquals } from "../auth.ts";
 
 export const SESSION_COOKIE = "otj_admin";
 
@@ -17,12 +18,6 @@ export interface ConsoleSession {
 
 function mac(key: Buffer, text: string): string {
   return createHmac("sha256", key).update(text).digest("base64url");
-}
-
-function equal(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 export class ConsoleSessions {
@@ -55,14 +50,14 @@ export class ConsoleSessions {
     const m = /^(\d{1,16})\.([A-Za-z0-9_-]{24})\.([A-Za-z0-9_-]{43})$/.exec(cookie);
     if (!m) return null;
     const [, expiry, nonce, signature] = m as unknown as [string, string, string, string];
-    if (!equal(mac(this.key, `${expiry}.${nonce}`), signature)) return null;
+    if (!secretEquals(signature, mac(this.key, `${expiry}.${nonce}`))) return null;
     const expiresAt = Number(expiry);
     if (expiresAt <= nowMs || this.revoked.has(nonce)) return null;
     return { nonce, expiresAt, csrf: mac(this.key, `csrf.${nonce}`) };
   }
 
   checkCsrf(session: ConsoleSession, given: unknown): boolean {
-    return typeof given === "string" && equal(session.csrf, given);
+    return typeof given === "string" && secretEquals(given, session.csrf);
   }
 
   revoke(session: ConsoleSession, nowMs: number): void {

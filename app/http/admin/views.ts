@@ -51,10 +51,10 @@ export function page(title: string, ctx: PageContext, body: Html): string {
 const when = (d: Date | null) => (d === null ? "-" : d.toISOString().slice(0, 16).replace("T", " "));
 const timeOf = (d: Date) => html`<time datetime="${d.toISOString()}">${when(d)}</time>`;
 
-export function loginPage(error: string | null, next: string, configured: boolean): string {
+export function loginPage(error: string | null, next: string, configured: boolean, notice: string | null = null): string {
   return page(
     "Sign in",
-    { csrf: null, errors: error ? [error] : [] },
+    { csrf: null, errors: error ? [error] : [], notice },
     configured
       ? html`<form method="post" action="/admin/login" class="card narrow">
 <input type="hidden" name="next" value="${next}">
