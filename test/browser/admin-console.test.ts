@@ -8,29 +8,23 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defaultScheduler, Engine } from "../../app/main.ts";
-import { resolveConfig } from "../../core/config.ts";
-import { createLogger } from "../../core/logger.ts";
-import { ManualClock } from "../../core/manual-clock.ts";
-import { BridgeEmulator } from "../../emulators/bridge/bridge-emulator.ts";
+import type { Engine } from "../../app/main.ts";
+import type { ManualClock } from "../../core/manual-clock.ts";
 import { CiscoDeviceEmulator } from "../../emulators/cisco-device/cisco-device-emulator.ts";
-import { GraphEmulator } from "../../emulators/graph/graph-emulator.ts";
+import type { GraphEmulator } from "../../emulators/graph/graph-emulator.ts";
 import { teamsHtmlV4, teamsHtmlV5 } from "../../emulators/invite-factory.ts";
 import { launchChromium } from "../support/browser.ts";
-import { createTestPostgres, type TestPostgres } from "../support/test-database.ts";
+import { type EngineHarness, startEngineHarness } from "../support/engine-harness.ts";
 
 const at = (hhmm: string) => `2026-03-02T${hhmm}:00.000Z`;
 const ADMIN = randomBytes(16).toString("hex");
-const HMAC = "console-hmac-secret";
 const HOSTILE = "<img src=x onerror=alert(1)>";
 const CVI = { tenantKey: "contoso@m.webex.com", videoId: "1198563286" };
 const FABRIKAM = { name: "Ben Okafor", address: "ben@fabrikam.example" };
 
-let pg: TestPostgres;
+let harness: EngineHarness;
 let clock: ManualClock;
 let graph: GraphEmulator;
-let device: CiscoDeviceEmulator;
-let bridge: BridgeEmulator;
 let engine: Engine;
 let browser: Browser;
 let context: BrowserContext;
@@ -39,14 +33,11 @@ let base = "";
 let room101 = "";
 const dialogs: string[] = [];
 
+/** `minutes` steps, then one more so the last minute's work is done. */
 async function step(minutes = 1) {
-  for (let i = 0; i < minutes; i++) {
-    await engine.step();
-    await bridge.idle();
-    clock.advance(60_000);
-  }
+  await harness.step(minutes);
   await engine.step();
-  await bridge.idle();
+  await harness.bridge.idle();
 }
 
 async function signIn(p: Page) {
@@ -57,35 +48,9 @@ async function signIn(p: Page) {
 }
 
 beforeAll(async () => {
-  pg = await createTestPostgres("console");
-  clock = new ManualClock(at("07:30"));
-  graph = new GraphEmulator({ clock, seed: "console" });
-  await graph.listen();
-  graph.addRoom({ address: "room101@contoso.example", displayName: "Room 101" });
-  device = new CiscoDeviceEmulator({ users: { admin: { password: "device-secret-pw", role: "Admin" } } });
-  await device.start();
-  bridge = new BridgeEmulator({ clock, token: "t", hmacSecret: HMAC, plan: () => ({ kind: "admit", afterMs: 60_000 }) });
-  await bridge.start();
-  const config = resolveConfig(
-    {
-      database: { url: pg.url },
-      graph: { tenantId: "c0ffee00-1111-2222-3333-444455556666", clientId: graph.clientId, clientSecret: graph.clientSecret, baseUrl: graph.url, authorityUrl: graph.url },
-      http: { host: "127.0.0.1", port: 0, adminToken: ADMIN },
-      poll: { intervalSeconds: 60, windowPastHours: 2, windowFutureDays: 2 },
-      bridge: { adapter: "emulator", http: { baseUrl: bridge.url, token: "t", hmacSecret: HMAC } },
-      log: { level: "silent" },
-    },
-    { env: {}, cwd: process.cwd() },
-  );
-  engine = new Engine({ config, clock, logger: createLogger("silent"), cwd: process.cwd(), makeScheduler: defaultScheduler, ticks: false });
-  await engine.start(true);
+  harness = await startEngineHarness({ label: "console", adminToken: ADMIN, startAt: at("07:30"), provider: { name: "contoso-webex", tenantKey: CVI.tenantKey, sipDomain: "sgj.contoso.example" } });
+  ({ clock, graph, engine, roomId: room101 } = harness);
   base = `http://127.0.0.1:${engine.port}`;
-  await engine.store.providers.add({ name: "contoso-webex", partner: "cisco", tenantKey: CVI.tenantKey, sipDomain: "sgj.contoso.example" }, clock.now());
-  const added = await engine.store.rooms.add(
-    { mailbox: "room101@contoso.example", displayName: "Room 101", provider: "contoso-webex", deviceFamily: "xapi", deviceAddress: device.url, deviceUsername: "admin", devicePassword: "device-secret-pw" },
-    clock.now(),
-  );
-  room101 = added.room.id;
   graph.addEvent("room101@contoso.example", {
     subject: "Weekly sales sync",
     start: at("09:00"),
@@ -118,11 +83,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close().catch(() => undefined);
-  await engine?.stop().catch(() => undefined);
-  await bridge?.stop();
-  await device?.stop();
-  await graph?.stop();
-  await pg?.drop();
+  await harness?.close();
 });
 
 describe("admin console in Chromium", () => {
@@ -277,7 +238,7 @@ describe("admin console in Chromium", () => {
       for (let i = 0; i < 3; i++) {
         await scheduler.idle();
         clock.advance(0);
-        await bridge.idle();
+        await harness.bridge.idle();
       }
       await scheduler.idle();
     };

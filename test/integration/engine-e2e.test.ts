@@ -5,39 +5,33 @@
 import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defaultScheduler, Engine } from "../../app/main.ts";
+import type { Engine } from "../../app/main.ts";
 import type { StatusOutput } from "../../app/status.ts";
-import { resolveConfig } from "../../core/config.ts";
 import { createLogger } from "../../core/logger.ts";
-import { ManualClock } from "../../core/manual-clock.ts";
-import { BridgeEmulator } from "../../emulators/bridge/bridge-emulator.ts";
-import { CiscoDeviceEmulator } from "../../emulators/cisco-device/cisco-device-emulator.ts";
-import { GraphEmulator } from "../../emulators/graph/graph-emulator.ts";
+import type { ManualClock } from "../../core/manual-clock.ts";
+import type { BridgeEmulator } from "../../emulators/bridge/bridge-emulator.ts";
+import type { CiscoDeviceEmulator } from "../../emulators/cisco-device/cisco-device-emulator.ts";
+import type { GraphEmulator } from "../../emulators/graph/graph-emulator.ts";
 import { classicUrl, teamsHtmlV4, teamsHtmlV5 } from "../../emulators/invite-factory.ts";
 import { bookingId } from "../../join/device-bookings.ts";
 import { createDatabase } from "../../store/create-database.ts";
 import { PostgresStore } from "../../store/postgres-store.ts";
-import { createTestPostgres, type TestPostgres } from "../support/test-database.ts";
+import { type EngineHarness, startEngineHarness } from "../support/engine-harness.ts";
+import type { TestPostgres } from "../support/test-database.ts";
 
 const at = (hhmm: string) => `2026-03-02T${hhmm}:00.000Z`;
 const ADMIN = randomBytes(12).toString("hex");
-const HMAC = "e2e-hmac-secret";
 const logLines: string[] = [];
 
+let harness: EngineHarness;
 let pg: TestPostgres;
 let clock: ManualClock;
 let graph: GraphEmulator;
 let device: CiscoDeviceEmulator;
 let bridge: BridgeEmulator;
 let engine: Engine;
-
-async function step(minutes = 1) {
-  for (let i = 0; i < minutes; i++) {
-    await engine.step();
-    await bridge.idle();
-    clock.advance(60_000);
-  }
-}
+let HMAC = "";
+const step = (minutes = 1) => harness.step(minutes);
 
 async function status(): Promise<StatusOutput> {
   const r = await fetch(`http://127.0.0.1:${engine.port}/v1/status`, { headers: { authorization: `Bearer ${ADMIN}` } });
@@ -45,47 +39,18 @@ async function status(): Promise<StatusOutput> {
 }
 
 beforeAll(async () => {
-  pg = await createTestPostgres("e2e");
-  clock = new ManualClock(at("07:30"));
-  graph = new GraphEmulator({ clock, seed: "e2e" });
-  await graph.listen();
-  graph.addRoom({ address: "room101@contoso.example", displayName: "Room 101" });
-  device = new CiscoDeviceEmulator({ users: { admin: { password: "device-secret-pw", role: "Admin" } } });
-  await device.start();
-  bridge = new BridgeEmulator({ clock, token: "t", hmacSecret: HMAC, plan: () => ({ kind: "admit", afterMs: 60_000 }) });
-  await bridge.start();
-  const config = resolveConfig(
-    {
-      database: { url: pg.url },
-      graph: { tenantId: "c0ffee00-1111-2222-3333-444455556666", clientId: graph.clientId, clientSecret: graph.clientSecret, baseUrl: graph.url, authorityUrl: graph.url },
-      http: { host: "127.0.0.1", port: 0, adminToken: ADMIN },
-      poll: { intervalSeconds: 60, windowPastHours: 2, windowFutureDays: 2 },
-      bridge: { adapter: "emulator", http: { baseUrl: bridge.url, token: "t", hmacSecret: HMAC } },
-      log: { level: "debug" },
-    },
-    { env: {}, cwd: process.cwd() },
-  );
   const sink = new Writable({
     write(chunk, _enc, done) {
       logLines.push(String(chunk));
       done();
     },
   });
-  engine = new Engine({ config, clock, logger: createLogger("debug", sink), cwd: process.cwd(), makeScheduler: defaultScheduler, ticks: false });
-  await engine.start(true);
-  await engine.store.providers.add({ name: "webex", partner: "cisco", tenantKey: "contoso@m.webex.com" }, clock.now());
-  await engine.store.rooms.add(
-    { mailbox: "room101@contoso.example", displayName: "Room 101", provider: "webex", deviceFamily: "xapi", deviceAddress: device.url, deviceUsername: "admin", devicePassword: "device-secret-pw" },
-    clock.now(),
-  );
+  harness = await startEngineHarness({ label: "e2e", adminToken: ADMIN, startAt: at("07:30"), logger: createLogger("debug", sink), provider: { name: "webex", tenantKey: "contoso@m.webex.com" } });
+  ({ pg, clock, graph, device, bridge, engine, hmacSecret: HMAC } = harness);
 }, 60_000);
 
 afterAll(async () => {
-  await engine?.stop().catch(() => undefined);
-  await bridge?.stop();
-  await device?.stop();
-  await graph?.stop();
-  await pg?.drop();
+  await harness?.close();
 });
 
 describe("engine end to end", () => {
