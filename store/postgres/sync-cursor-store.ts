@@ -62,7 +62,9 @@ export class PostgresSyncCursorStore implements SyncCursorStore {
       if (new Set(rows.map((r) => r.room)).size !== rows.length) throw new RangeError("completeRounds: a room appears more than once");
       // One UPDATE for every room; a success clears the error and the failure count, a failure
       // keeps the cursor unless told to reset it. A change notification during the round
-      // (requested_at) keeps the room due at once.
+      // (requested_at) keeps the room due at once. The rooms are found by `room_id = any(...)`, a
+      // primary-key index scan even on a table never analyzed; a bare join to the recordset was
+      // then planned as a nested loop over every cursor.
       const { rows: recorded } = await sql<{ room_id: string }>`
         with wanted as (
           select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
@@ -83,7 +85,8 @@ export class PostgresSyncCursorStore implements SyncCursorStore {
                last_error = case when w.ok then null else w.msg end,
                consecutive_failures = case when w.ok then 0 else c.consecutive_failures + 1 end
           from wanted w
-         where c.room_id = w.room and c.lease_owner = ${this.ctx.owner}::text
+         where c.room_id = any(array(select jsonb_array_elements_text(${JSON.stringify(rows.map((r) => r.room))}::jsonb)))
+           and c.room_id = w.room and c.lease_owner = ${this.ctx.owner}::text
         returning c.room_id`.execute(this.ctx.db);
       const done = new Set(recorded.map((r) => r.room_id));
       return rounds.map((r) => done.has(r.roomId));
