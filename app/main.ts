@@ -276,7 +276,7 @@ export class Engine {
   private defaultBridge(): MediaBridge | null {
     const b = this.options.config.bridge;
     if ((b.adapter === "http" || b.adapter === "emulator") && b.http.baseUrl && b.http.hmacSecret) {
-      return new HttpMediaBridge({ baseUrl: b.http.baseUrl, token: b.http.token ?? "", hmacSecret: b.http.hmacSecret, timeoutMs: 10_000 });
+      return new HttpMediaBridge({ baseUrl: b.http.baseUrl, token: b.http.token ?? "", hmacSecret: b.http.hmacSecret, timeoutMs: 10_000, maxConnections: b.maxStartsInFlight });
     }
     return null;
   }

@@ -63,9 +63,22 @@ describe("HttpMediaBridge", () => {
     const before = emulator.connections;
     for (let round = 0; round < 4; round++) {
       await Promise.all(Array.from({ length: 8 }, (_, i) => b.start(request({ sessionId: `sgj_00000000${round}${i}aa`.slice(0, 16) }))));
+      // The pool takes a connection back on its drain event, a turn of the event loop after the reply.
+      await new Promise((r) => setImmediate(r));
     }
     expect(emulator.creates).toBeGreaterThanOrEqual(32);
     expect(emulator.connections - before).toBeLessThanOrEqual(8);
+    b.close();
+  });
+
+  it("never opens more connections than its bound, however many starts are in flight", async () => {
+    emulator.plan = () => ({ kind: "never" });
+    const b = new HttpMediaBridge({ baseUrl: emulator.url, token: "bridge-token", hmacSecret: SECRET, timeoutMs: 2000, maxConnections: 4 });
+    const before = emulator.connections;
+    const created = emulator.creates;
+    await Promise.all(Array.from({ length: 40 }, (_, i) => b.start(request({ sessionId: `sgj_${(0xbb0000000000 + i).toString(16)}` }))));
+    expect(emulator.creates - created).toBe(40);
+    expect(emulator.connections - before).toBeLessThanOrEqual(4);
     b.close();
   });
 
