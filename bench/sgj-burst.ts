@@ -5,9 +5,16 @@
  * same file, started with OTJ_BENCH_ROLE), as a partner bridge runs elsewhere: its CPU is not the
  * engine's.
  *
+ * Two waves, as meetings start on the hour: 5,000 sessions at one instant (the first wave, in a
+ * process that has not sent a start request yet), then 5,000 more at a later instant (the next
+ * hour's wave, in an engine that has run before). The main metric is the second wave's: a
+ * running engine meets the top of the hour with its code compiled and its connections open. The
+ * first wave's p99 is reported too, so a cold start stays visible.
+ *
  * Metrics: lateness of each start request as the bridge receives it, relative to its due instant
- * (`notBefore` = start - lead): p99 (main; target <= 1000 ms), p50 and max; `duplicates`
- * (create requests beyond one per session: must be 0) and `not-started` (must be 0).
+ * (`notBefore` = start - lead): p99 (main; target <= 1000 ms), p50 and max of the second wave;
+ * the first wave's p99; `duplicates` (create requests beyond one per session, both waves: must be
+ * 0) and `not-started` (must be 0).
  * Without a reachable PostgreSQL (DATABASE_URL, default postgres://127.0.0.1:5432/test) it runs
  * on in-memory PGlite and says so on stderr.
  */
@@ -26,6 +33,8 @@ import { BenchChild, isBenchChild, serveBenchChild } from "./bench-child.ts";
 import { report } from "./report.ts";
 
 const SESSIONS = 5_000;
+/** The second wave's meetings start this long after the first's. */
+const WAVE_GAP_MS = 3_600_000;
 const ROOMS = 500;
 const LEAD_SECONDS = 120;
 /** Time the instances get to claim and read ahead before the instant (within the 60 s claim window). */
@@ -75,7 +84,7 @@ async function openDatabases(): Promise<{ a: DatabaseHandle; b: DatabaseHandle; 
   }
 }
 
-async function seed(store: Store, start: Date, end: Date): Promise<Room[]> {
+async function seed(store: Store, starts: readonly Date[], durationMs: number): Promise<Room[]> {
   const now = systemClock.now();
   await store.providers.add({ name: "bench", partner: "pexip", sipDomain: "video.contoso.example" }, now);
   const inputs: NewRoom[] = Array.from({ length: ROOMS }, (_, i) => ({
@@ -89,8 +98,10 @@ async function seed(store: Store, start: Date, end: Date): Promise<Room[]> {
   if (!added.applied) throw new Error(`sgj-burst-5k: seeding rooms failed: ${JSON.stringify(added.problems.slice(0, 3))}`);
   const rooms = added.rooms.map((r) => r.room);
   const meetings: MeetingUpsert[] = [];
-  for (let i = 0; i < SESSIONS; i++) {
+  for (let i = 0; i < SESSIONS * starts.length; i++) {
     const room = rooms[i % ROOMS]!;
+    const start = starts[Math.floor(i / SESSIONS)]!;
+    const end = addMs(start, durationMs);
     const key = occurrenceKey(room.mailbox, `bench-${i}`, null, start.toISOString());
     meetings.push({
       occurrenceKey: key,
@@ -135,8 +146,8 @@ class ShiftedClock implements Clock {
 type EmulatorOp = { op: "start" } | { op: "offset"; ms: number } | { op: "created" } | { op: "results" } | { op: "stop" };
 
 interface EmulatorResults {
-  /** Per session created: when the emulator received it, minus its `notBefore`, in ms. */
-  lateness: number[];
+  /** Per session created: its `notBefore` (ms) and when the emulator received it, minus that, in ms. */
+  lateness: Array<{ notBefore: number; ms: number }>;
   creates: number;
   distinct: number;
 }
@@ -159,7 +170,7 @@ function serveEmulator(): void {
         case "results": {
           const sessions = [...emulator.sessions.values()];
           return {
-            lateness: sessions.map((s) => s.createdAt - Date.parse(s.request.notBefore)),
+            lateness: sessions.map((s) => ({ notBefore: Date.parse(s.request.notBefore), ms: s.createdAt - Date.parse(s.request.notBefore) })),
             creates: emulator.creates,
             distinct: new Set(sessions.map((s) => s.request.sessionId)).size,
           } satisfies EmulatorResults;
@@ -186,8 +197,9 @@ export async function benchSgjBurst(): Promise<void> {
     const emulatorUrl = await emulator.call<string>({ op: "start" });
     const start = addMs(clock.now(), 3_600_000);
     start.setMilliseconds(0);
-    const due = addMs(start, -LEAD_SECONDS * 1000);
-    const rooms = await seed(storeA, start, addMs(start, 30 * 60_000));
+    const waves = [start, addMs(start, WAVE_GAP_MS)];
+    const dues = waves.map((w) => addMs(w, -LEAD_SECONDS * 1000));
+    const rooms = await seed(storeA, waves, 30 * 60_000);
     for (const store of [storeA, storeB]) {
       schedulers.push(
         new BridgeScheduler({
@@ -203,23 +215,32 @@ export async function benchSgjBurst(): Promise<void> {
     for (let i = 0; i < rooms.length; i += 50) {
       await Promise.all(rooms.slice(i, i + 50).flatMap((r) => schedulers.map((s) => s.syncRoom(r.id))));
     }
-    // Jump to just before the instant, then one engine tick on each instance at the same moment.
-    clock.offset = due.getTime() - DUE_IN_MS - Date.now();
-    await emulator.call({ op: "offset", ms: clock.offset });
-    await Promise.all(schedulers.map((s) => s.tick()));
-    const deadline = Date.now() + DUE_IN_MS + 60_000;
-    while ((await emulator.call<number>({ op: "created" })) < SESSIONS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    await Promise.all(schedulers.map((s) => s.idle()));
+    for (const [wave, due] of dues.entries()) {
+      // Jump to just before the instant, then one engine tick on each instance at the same moment.
+      clock.offset = due.getTime() - DUE_IN_MS - Date.now();
+      await emulator.call({ op: "offset", ms: clock.offset });
+      await Promise.all(schedulers.map((s) => s.tick()));
+      const deadline = Date.now() + DUE_IN_MS + 60_000;
+      while ((await emulator.call<number>({ op: "created" })) < SESSIONS * (wave + 1) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await Promise.all(schedulers.map((s) => s.idle()));
+    }
 
     const results = await emulator.call<EmulatorResults>({ op: "results" });
-    const lateness = results.lateness.sort((x, y) => x - y);
+    const wave = (due: Date) =>
+      results.lateness
+        .filter((l) => l.notBefore === due.getTime())
+        .map((l) => l.ms)
+        .sort((x, y) => x - y);
+    const [first, second] = dues.map(wave) as [number[], number[]];
     const distinct = results.distinct;
-    const p99 = percentile(lateness, 99);
+    const p99 = percentile(second, 99);
     report({ bench: "sgj-burst-5k", metric: "p99-lateness", value: p99, unit: "ms", baseline: TARGET_P99_MS, ratio: p99 / TARGET_P99_MS });
-    report({ bench: "sgj-burst-5k", metric: "p50-lateness", value: percentile(lateness, 50), unit: "ms", baseline: null, ratio: null });
-    report({ bench: "sgj-burst-5k", metric: "max-lateness", value: lateness.at(-1) ?? Number.NaN, unit: "ms", baseline: null, ratio: null });
+    report({ bench: "sgj-burst-5k", metric: "p50-lateness", value: percentile(second, 50), unit: "ms", baseline: null, ratio: null });
+    report({ bench: "sgj-burst-5k", metric: "max-lateness", value: second.at(-1) ?? Number.NaN, unit: "ms", baseline: null, ratio: null });
+    const firstP99 = percentile(first, 99);
+    report({ bench: "sgj-burst-5k", metric: "p99-lateness-first-wave", value: firstP99, unit: "ms", baseline: TARGET_P99_MS, ratio: firstP99 / TARGET_P99_MS });
     report({ bench: "sgj-burst-5k", metric: "duplicates", value: results.creates - distinct, unit: "requests", baseline: 0, ratio: null });
-    report({ bench: "sgj-burst-5k", metric: "not-started", value: SESSIONS - distinct, unit: "sessions", baseline: 0, ratio: null });
+    report({ bench: "sgj-burst-5k", metric: "not-started", value: SESSIONS * dues.length - distinct, unit: "sessions", baseline: 0, ratio: null });
   } finally {
     for (const s of schedulers) s.abandon();
     await Promise.all(schedulers.map((s) => s.idle()));
