@@ -13,6 +13,7 @@ import pg from "pg";
 import { OtjError } from "../core/errors.ts";
 import type { Database } from "./database.ts";
 import { acquirePgliteLock } from "./pglite-lock.ts";
+import { pgTypes } from "./pg-timestamp.ts";
 
 export type DatabaseTarget =
   | { kind: "postgres"; url: string; display: string }
@@ -89,6 +90,7 @@ async function openPostgres(target: Extract<DatabaseTarget, { kind: "postgres" }
     connectionString: target.url,
     max: options.poolSize ?? 10,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+    types: pgTypes,
   });
   // An idle client losing its connection must not crash the process; the next query reports it.
   pool.on("error", () => {});

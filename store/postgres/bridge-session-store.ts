@@ -18,6 +18,11 @@ import type { BridgeSessionRow } from "../database.ts";
 import { fromBridgeSessionPatch, toBridgeSession } from "../row-mappers.ts";
 import { DEFAULT_LEASE_MS, type StoreContext, guard, releaseOwnLeases, renewOwnLease } from "./guard.ts";
 
+/** A JSON object of string values, written directly (a later duplicate key wins, as in jsonb). */
+function jsonObject(entries: ReadonlyArray<readonly [string, string]>): string {
+  return `{${entries.map(([key, value]) => `${JSON.stringify(key)}:${JSON.stringify(value)}`).join(",")}}`;
+}
+
 /**
  * Bridge sessions on PostgreSQL and PGlite. The batched statements (startMany, recordExternalIds,
  * releaseMany) pass their rows as one JSON parameter (an object keyed by occurrence key, or an
@@ -140,7 +145,7 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
   startMany(sessions: readonly BridgeStartItem[], start: BridgeStart, now: Date, options?: StoreCallOptions): Promise<BridgeSession[]> {
     return guard(options, async () => {
       if (sessions.length === 0) return [];
-      const wanted = JSON.stringify(Object.fromEntries(sessions.map((s) => [s.occurrenceKey, s.dueAt.toISOString()])));
+      const wanted = jsonObject(sessions.map((s) => [s.occurrenceKey, s.dueAt.toISOString()]));
       // One statement: the compare-and-set of every session, and the event log entry of each one
       // it moved, in the same transaction. The due time is compared as the caller read it (ms).
       const { rows } = await sql<BridgeSessionRow>`
@@ -176,7 +181,7 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
   recordExternalIds(ids: readonly BridgeExternalId[], now: Date, options?: StoreCallOptions): Promise<BridgeSession[]> {
     return guard(options, async () => {
       if (ids.length === 0) return [];
-      const wanted = JSON.stringify(Object.fromEntries(ids.map((i) => [i.occurrenceKey, i.externalId])));
+      const wanted = jsonObject(ids.map((i) => [i.occurrenceKey, i.externalId]));
       // The sessions it leaves alone (the id already stored) come from the statement's snapshot,
       // which they did not change in.
       const { rows } = await sql<BridgeSessionRow>`
