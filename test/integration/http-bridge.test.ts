@@ -1,11 +1,14 @@
 /** HttpMediaBridge against the bridge emulator over real HTTP, with signed callbacks. */
+import { readFileSync } from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HttpMediaBridge } from "../../bridge/adapters/http-media-bridge.ts";
 import { type BridgeCallback, parseBridgeCallback, SIGNATURE_HEADER, verifyBody } from "../../bridge/bridge-signature.ts";
 import type { BridgeStartRequest } from "../../core/ports/media-bridge.ts";
 import { BridgeEmulator } from "../../emulators/bridge/bridge-emulator.ts";
+import { OtjError } from "../../core/errors.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 
 const SECRET = "hmac-secret-for-tests";
@@ -144,5 +147,99 @@ describe("HttpMediaBridge", () => {
     await emulator.idle();
     expect(received.map((r) => r.callback?.state)).toContain("denied");
     expect(received.every((r) => !r.valid)).toBe(true);
+  });
+});
+
+describe("HttpMediaBridge transport", () => {
+  const failure = async (work: Promise<unknown>) => {
+    const error = await work.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(OtjError);
+    return error as OtjError;
+  };
+
+  const listen = async (server: http.Server | https.Server) => {
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    return (server.address() as AddressInfo).port;
+  };
+
+  it("a bridge that refuses connections is unavailable (retried), not a refusal", async () => {
+    const server = http.createServer();
+    const port = await listen(server);
+    await new Promise<void>((r) => server.close(() => r()));
+    const e = await failure(new HttpMediaBridge({ baseUrl: `http://127.0.0.1:${port}`, token: "t", hmacSecret: SECRET, timeoutMs: 2000 }).start(request()));
+    expect(e.code).toBe("OTJ_BRIDGE_UNAVAILABLE");
+    expect(e.retryable).toBe(true);
+  });
+
+  it("a bridge slower than timeoutMs is unavailable once the timeout passes", async () => {
+    emulator.knobs.createDelayMs = 2_000;
+    const b = new HttpMediaBridge({ baseUrl: emulator.url, token: "bridge-token", hmacSecret: SECRET, timeoutMs: 150 });
+    const started = Date.now();
+    const e = await failure(b.start(request()));
+    expect(e.code).toBe("OTJ_BRIDGE_UNAVAILABLE");
+    expect(Date.now() - started).toBeLessThan(1_500);
+    b.close();
+  });
+
+  it("an abort signal ends a start request in flight", async () => {
+    emulator.knobs.createDelayMs = 2_000;
+    const b = new HttpMediaBridge({ baseUrl: emulator.url, token: "bridge-token", hmacSecret: SECRET, timeoutMs: 5_000 });
+    const controller = new AbortController();
+    const pending = failure(b.start(request(), controller.signal));
+    controller.abort();
+    expect((await pending).code).toBe("OTJ_BRIDGE_UNAVAILABLE");
+    b.close();
+  });
+
+  it("verifies the bridge's TLS certificate: an untrusted one is refused, not retried", async () => {
+    const tls = new URL("../fixtures/tls/", import.meta.url);
+    const server = https.createServer({ cert: readFileSync(new URL("device-cert.pem", tls)), key: readFileSync(new URL("device-key.pem", tls)) }, (_req, res) => {
+      res.writeHead(201, { "content-type": "application/json" });
+      res.end('{"id":"brg-1"}');
+    });
+    const port = await listen(server);
+    try {
+      const e = await failure(new HttpMediaBridge({ baseUrl: `https://127.0.0.1:${port}`, token: "t", hmacSecret: SECRET, timeoutMs: 2000 }).start(request()));
+      expect(e.code).toBe("OTJ_BRIDGE_REJECTED");
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it("keeps a path prefix of the base URL, and reads a reply in several chunks", async () => {
+    const paths: string[] = [];
+    const server = http.createServer((req, res) => {
+      paths.push(`${req.method} ${req.url}`);
+      req.resume();
+      req.on("end", () => {
+        if (req.method === "DELETE") {
+          res.writeHead(204);
+          res.end();
+          return;
+        }
+        res.writeHead(201, { "content-type": "application/json" });
+        res.write('{"id":');
+        setImmediate(() => res.end('"brg-77"}'));
+      });
+    });
+    const port = await listen(server);
+    try {
+      const b = new HttpMediaBridge({ baseUrl: `http://127.0.0.1:${port}/partner/otj/`, token: "t", hmacSecret: SECRET, timeoutMs: 2000 });
+      expect(await b.start(request())).toEqual({ externalId: "brg-77" });
+      await b.stop("brg/77");
+      expect(paths).toEqual(["POST /partner/otj/sessions", "DELETE /partner/otj/sessions/brg%2F77"]);
+      b.close();
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it("refuses a base URL that is not http(s)", () => {
+    expect(() => new HttpMediaBridge({ baseUrl: "ftp://bridge.example", token: "t", hmacSecret: SECRET, timeoutMs: 2000 })).toThrow(/http/);
   });
 });
