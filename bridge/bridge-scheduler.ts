@@ -81,6 +81,8 @@ export interface BridgeSchedulerOptions {
   maxBackoffMs?: number;
   /** See SessionActionsOptions.assumeLobbyAfterMs (the Graph adapter: 15 s). */
   assumeLobbyAfterMs?: number | null;
+  /** See SessionActionsOptions.confirmStartMs (default 30 s, with an idempotent bridge only). */
+  confirmStartMs?: number;
   /** Called when a start request leaves, with its lateness against the due instant (metrics). */
   onStartLateness?: (ms: number) => void;
 }
@@ -242,6 +244,7 @@ export class BridgeScheduler {
         logger: this.logger,
         lobbyTimeoutSeconds: options.settings.lobbyTimeoutSeconds,
         assumeLobbyAfterMs: options.assumeLobbyAfterMs ?? null,
+        ...(options.confirmStartMs !== undefined ? { confirmStartMs: options.confirmStartMs } : {}),
       });
   }
 
@@ -424,7 +427,9 @@ export class BridgeScheduler {
       case "lobby":
         if (over) await apply({ type: "meeting-over" });
         else if (session.lobbyDeadline !== null && now.getTime() >= session.lobbyDeadline.getTime()) await apply({ type: "lobby-timeout" });
-        else if (session.state === "starting" && this.actions.assumeLobbyAfterMs !== null) {
+        else if (session.state === "starting" && session.externalId === null && this.actions.confirmStartMs !== null && this.options.bridge !== null) {
+          await this.startAgain(session);
+        } else if (session.state === "starting" && this.actions.assumeLobbyAfterMs !== null) {
           await apply({ type: "bridge", state: "lobby", detail: `still establishing after ${Math.round(this.actions.assumeLobbyAfterMs / 1000)} s` });
         } else await this.resetDue(session);
         return;
@@ -488,8 +493,9 @@ export class BridgeScheduler {
    * Starts the queued sessions, `batchSize` per statement; the first statement of a burst moves
    * only as many as can be sent at once, so that requests leave as early as possible. The next
    * statement runs while the previous batch's requests go out, and no further ahead: a crash
-   * leaves at most two batches moved to `starting` without their request (never started twice,
-   * they time out in the lobby).
+   * leaves at most two batches moved to `starting` without their request: with an idempotent
+   * bridge (http) the instance that reclaims them sends their start requests again (the same
+   * sessionId, so never a second session); otherwise they time out in the lobby.
    */
   private async drainStarts(): Promise<void> {
     let previousLeft: Promise<unknown> = Promise.resolve();
@@ -581,7 +587,7 @@ export class BridgeScheduler {
         return;
       }
       // Usually still starting; a callback may have moved it on already, or it ended meanwhile.
-      const after = await this.externalIds.add({ occurrenceKey: key, externalId });
+      const after = await this.externalIds.add({ occurrenceKey: key, externalId, ...this.settledDue(session) });
       if (after === null) return;
       this.actions.externalIdRecorded(after, externalId);
       // Cancelled or timed out while the start request was in flight: leave at once.
@@ -590,6 +596,48 @@ export class BridgeScheduler {
     } catch (error) {
       this.stepFailed(key, error);
     }
+  }
+
+  /**
+   * With an idempotent bridge, a started session is looked at again soon (confirmStartMs) in case
+   * its instance dies before the reply; once the reply is in, its next look is the lobby deadline.
+   */
+  private settledDue(session: BridgeSession): { dueAt?: Date } {
+    if (this.actions.confirmStartMs === null || session.lobbyDeadline === null) return {};
+    return { dueAt: new Date(Math.min(session.lobbyDeadline.getTime(), session.notAfter.getTime())) };
+  }
+
+  /**
+   * A session left in `starting` without the bridge's reply (its instance died between the
+   * compare-and-set and the reply), with a bridge whose start is idempotent on sessionId: sends
+   * the same start request again, which finds the session the first request opened, if any.
+   */
+  private async startAgain(session: BridgeSession): Promise<void> {
+    const bridge = this.options.bridge!;
+    const ready = await this.prepare(session);
+    if (!ready.ok) {
+      await this.actions.apply(session, { type: "cancel", reason: ready.reason });
+      return;
+    }
+    this.actions.log({
+      at: this.clock.now(),
+      kind: "bridge.start-again",
+      roomId: session.roomId,
+      occurrenceKey: session.occurrenceKey,
+      message: "still starting without the bridge's reply (an instance stopped mid-start): start request sent again",
+      data: { sessionId: session.sessionId, attempt: session.attempts },
+    });
+    let externalId: string;
+    try {
+      externalId = (await bridge.start(ready.request)).externalId;
+    } catch (error) {
+      await this.startFailed(session, error);
+      return;
+    }
+    const [after] = await this.store.bridgeSessions.recordExternalIds([{ occurrenceKey: session.occurrenceKey, externalId, ...this.settledDue(session) }], this.clock.now());
+    if (after === undefined) return;
+    this.actions.externalIdRecorded(after, externalId);
+    if (isFinal(after.state)) await this.actions.stopBridge(after, externalId);
   }
 
   /** A session the start statement left alone: started or changed meanwhile, or no longer ours. */

@@ -47,6 +47,13 @@ export interface SessionActionsOptions {
    * (INTERFACES.md 12.1); null waits for the bridge until the lobby deadline.
    */
   assumeLobbyAfterMs?: number | null;
+  /**
+   * With a bridge whose start is idempotent: when a session still `starting` without the
+   * bridge's reply is looked at again (default 30 s after the start; only an instance that
+   * reclaims it after a crash gets there, since the reply moves its due time to the lobby
+   * deadline), and its start request is sent again.
+   */
+  confirmStartMs?: number;
 }
 
 export type ApplyOutcome =
@@ -74,6 +81,8 @@ export class SessionActions {
   readonly logger: BridgeLogger;
   readonly lobbyTimeoutMs: number;
   readonly assumeLobbyAfterMs: number | null;
+  /** See {@link SessionActionsOptions.confirmStartMs}; null when the bridge's start is not idempotent. */
+  readonly confirmStartMs: number | null;
   private readonly notifier: SessionNotifier | null;
   private pendingLog: NewLoggedEvent[] = [];
   private flushing: Promise<void> | null = null;
@@ -88,6 +97,7 @@ export class SessionActions {
     this.logger = options.logger ?? SILENT_LOGGER;
     this.lobbyTimeoutMs = options.lobbyTimeoutSeconds * 1000;
     this.assumeLobbyAfterMs = options.assumeLobbyAfterMs ?? null;
+    this.confirmStartMs = options.bridge?.idempotentStart === true ? (options.confirmStartMs ?? 30_000) : null;
   }
 
   /**
@@ -119,7 +129,9 @@ export class SessionActions {
    */
   startTimes(at: Date): { lobbyDeadline: Date; nextDueAt: Date } {
     const lobbyDeadline = addMs(at, this.lobbyTimeoutMs);
-    const look = this.assumeLobbyAfterMs === null ? lobbyDeadline.getTime() : Math.min(lobbyDeadline.getTime(), at.getTime() + this.assumeLobbyAfterMs);
+    let look = lobbyDeadline.getTime();
+    if (this.assumeLobbyAfterMs !== null) look = Math.min(look, at.getTime() + this.assumeLobbyAfterMs);
+    if (this.confirmStartMs !== null) look = Math.min(look, at.getTime() + this.confirmStartMs);
     return { lobbyDeadline, nextDueAt: new Date(look) };
   }
 

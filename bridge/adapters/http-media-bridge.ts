@@ -31,6 +31,8 @@ export interface HttpBridgeConfig {
 }
 
 export class HttpMediaBridge implements MediaBridge {
+  /** The protocol's create is idempotent on sessionId (INTERFACES.md 12.4). */
+  readonly idempotentStart = true;
   private readonly pool: Pool;
   private readonly base: URL;
 

@@ -34,6 +34,13 @@ export interface BridgeStartRequest {
 
 export interface MediaBridge {
   /**
+   * True when a repeated start with the same sessionId can never open a second session (the
+   * http protocol, INTERFACES.md 12.4). otj then starts again a session that a crashed instance
+   * left in `starting` without the bridge's reply; without it, such a session waits for its
+   * lobby deadline (a second create could join the meeting twice).
+   */
+  readonly idempotentStart?: boolean;
+  /**
    * Starts (or finds, for the same sessionId) a session. Idempotent per sessionId.
    * Throws OtjError OTJ_BRIDGE_REJECTED (final) or OTJ_BRIDGE_UNAVAILABLE (retryable).
    */

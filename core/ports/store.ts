@@ -561,6 +561,8 @@ export interface BridgeStart {
 export interface BridgeExternalId {
   occurrenceKey: string;
   externalId: string;
+  /** The session's next due time once the bridge has answered, applied only while it is still `starting`. */
+  dueAt?: Date;
 }
 
 export interface BridgeSessionStore {
@@ -600,8 +602,9 @@ export interface BridgeSessionStore {
   startMany(sessions: readonly BridgeStartItem[], start: BridgeStart, now: Date, options?: StoreCallOptions): Promise<BridgeSession[]>;
   /**
    * Records the external ids start requests returned, in one statement: a live session takes the
-   * id, a final one only when it has none yet (so the bridge can still be told to leave). Returns
-   * every given session that exists, as it is afterwards.
+   * id, a final one only when it has none yet (so the bridge can still be told to leave). A
+   * session still `starting` also takes the item's `dueAt`, when given. Returns every given
+   * session that exists, as it is afterwards.
    */
   recordExternalIds(ids: readonly BridgeExternalId[], now: Date, options?: StoreCallOptions): Promise<BridgeSession[]>;
   /** Extends this owner's claim; false when lost. */

@@ -181,7 +181,7 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
   recordExternalIds(ids: readonly BridgeExternalId[], now: Date, options?: StoreCallOptions): Promise<BridgeSession[]> {
     return guard(options, async () => {
       if (ids.length === 0) return [];
-      const wanted = jsonObject(ids.map((i) => [i.occurrenceKey, i.externalId]));
+      const wanted = `{${ids.map((i) => `${JSON.stringify(i.occurrenceKey)}:${JSON.stringify({ x: i.externalId, d: i.dueAt?.toISOString() ?? null })}`).join(",")}}`;
       // The sessions it leaves alone (the id already stored) come from the statement's snapshot,
       // which they did not change in.
       const { rows } = await sql<BridgeSessionRow>`
@@ -189,9 +189,13 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
           select ${wanted}::jsonb as id
         ), recorded as (
           update bridge_session b
-             set external_id = (select id from wanted) ->> b.occurrence_key, updated_at = ${now}::timestamptz
+             set external_id = (select id from wanted) -> b.occurrence_key ->> 'x',
+                 due_at = case when b.state = 'starting'
+                               then coalesce(((select id from wanted) -> b.occurrence_key ->> 'd')::timestamptz, b.due_at)
+                               else b.due_at end,
+                 updated_at = ${now}::timestamptz
            where b.occurrence_key = any(array(select jsonb_object_keys((select id from wanted))))
-             and b.external_id is distinct from ((select id from wanted) ->> b.occurrence_key)
+             and b.external_id is distinct from ((select id from wanted) -> b.occurrence_key ->> 'x')
              and (b.state in (${sql.join([...LIVE_BRIDGE_STATES])}) or b.external_id is null)
           returning b.*
         )

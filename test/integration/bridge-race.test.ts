@@ -203,7 +203,8 @@ describe("two scheduler instances", () => {
     expect(await db.store.bridgeSessions.get(key!)).toMatchObject({ state: "starting", attempts: 1 });
   });
 
-  it("a session a crashed instance left in starting is never started again", async () => {
+  it("a session a crashed instance left in starting is started again with its session id, once, and goes on to admitted", async () => {
+    bridgeEmu.plan = () => ({ kind: "admit", afterMs: 60_000 });
     const [key] = await seedMeetings(1, "2025-03-04T09:00:00.000Z", "2025-03-04T09:30:00.000Z", "mid");
     const a = makeScheduler(db.store);
     await a.syncRoom(room.id, clock.now());
@@ -212,7 +213,70 @@ describe("two scheduler instances", () => {
     clock.advanceTo(new Date("2025-03-04T08:58:00.000Z"));
     await db.store.bridgeSessions.claimDue(clock.now(), 10, { leaseMs: 60_000 });
     await a.actions.apply(key!, { type: "start" });
+    await a.actions.flush();
     const b = makeScheduler(other.store);
+    routeCallbacksTo(b);
+    await runUntil(clock, "2025-03-04T08:58:50.000Z", [b], settleAll, { stepMs: 10_000 });
+    // Not before the claim's lease ran out (08:59).
+    expect(bridgeEmu.creates).toBe(0);
+    await runUntil(clock, "2025-03-04T09:01:30.000Z", [b], settleAll, { stepMs: 10_000 });
+    expect(bridgeEmu.creates).toBe(1);
+    expect(bridgeEmu.sessions.size).toBe(1);
+    const s = await db.store.bridgeSessions.get(key!);
+    expect(s).toMatchObject({ state: "admitted", externalId: [...bridgeEmu.sessions.values()][0]!.id });
+    await b.idle();
+    expect(await db.store.eventLog.list({ occurrenceKey: key!, kind: "bridge.start-again" })).toHaveLength(1);
+  });
+
+  it("a start whose reply a crashed instance never recorded is sent again and finds the same bridge session", async () => {
+    bridgeEmu.plan = () => ({ kind: "never" });
+    bridgeEmu.knobs.loseCallbacks = true;
+    const [key] = await seedMeetings(1, "2025-03-04T09:00:00.000Z", "2025-03-04T09:30:00.000Z", "lost");
+    const a = makeScheduler(db.store);
+    await a.syncRoom(room.id, clock.now());
+    a.abandon();
+    clock.advanceTo(new Date("2025-03-04T08:58:00.000Z"));
+    await db.store.bridgeSessions.claimDue(clock.now(), 10, { leaseMs: 60_000 });
+    const started = await a.actions.apply(key!, { type: "start" });
+    // The request reached the bridge; the instance died before it wrote the reply down.
+    const session = started.session!;
+    const first = await new HttpMediaBridge({ baseUrl: bridgeEmu.url, token: TOKEN, hmacSecret: SECRET, timeoutMs: 10_000 }).start({
+      sessionId: session.sessionId,
+      teams: { joinUrl: null, meetingId: "228859003479315", passcode: null, tenantId: null, threadId: null, organizerId: null },
+      guestDisplayName: room.displayName,
+      dialString: session.dialString ?? "x@sgj.otj.invalid",
+      vtcDialString: null,
+      notBefore: "2025-03-04T08:58:00.000Z",
+      notAfter: session.notAfter.toISOString(),
+      callbackUrl: `${receiver.url}/v1/callbacks/bridge`,
+    });
+    expect((await db.store.bridgeSessions.get(key!))?.externalId).toBeNull();
+    const b = makeScheduler(other.store);
+    await runUntil(clock, "2025-03-04T09:02:00.000Z", [b], settleAll, { stepMs: 10_000 });
+    expect(bridgeEmu.creates).toBe(2);
+    expect(bridgeEmu.sessions.size).toBe(1);
+    expect(await db.store.bridgeSessions.get(key!)).toMatchObject({ state: "starting", externalId: first.externalId });
+    // Once the reply is in, the next look is the lobby deadline: nothing more is sent.
+    await runUntil(clock, "2025-03-04T09:10:00.000Z", [b], settleAll, { stepMs: 30_000 });
+    expect(bridgeEmu.creates).toBe(2);
+  });
+
+  it("with a bridge whose start is not idempotent, a session left in starting is never started again", async () => {
+    const [key] = await seedMeetings(1, "2025-03-04T09:00:00.000Z", "2025-03-04T09:30:00.000Z", "mid");
+    const http = () => new HttpMediaBridge({ baseUrl: bridgeEmu.url, token: TOKEN, hmacSecret: SECRET, timeoutMs: 10_000 });
+    // The same bridge without the idempotency promise (as the Graph calls API).
+    const plain = () => {
+      const inner = http();
+      return { start: inner.start.bind(inner), stop: inner.stop.bind(inner) };
+    };
+    const a = makeScheduler(db.store, { bridge: plain() });
+    await a.syncRoom(room.id, clock.now());
+    a.abandon();
+    // The crash came between the compare-and-set to starting and the start request.
+    clock.advanceTo(new Date("2025-03-04T08:58:00.000Z"));
+    await db.store.bridgeSessions.claimDue(clock.now(), 10, { leaseMs: 60_000 });
+    await a.actions.apply(key!, { type: "start" });
+    const b = makeScheduler(other.store, { bridge: plain() });
     await runUntil(clock, "2025-03-04T09:13:00.000Z", [b], settleAll, { stepMs: 10_000 });
     expect(bridgeEmu.creates).toBe(0);
     expect((await db.store.bridgeSessions.get(key!))?.state).toBe("timeout");

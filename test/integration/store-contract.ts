@@ -739,6 +739,27 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
         expect(await store.bridgeSessions.recordExternalIds([], at(3))).toEqual([]);
       });
 
+      it("moves the due time given with an external id only while the session is still starting", async () => {
+        const { room: r } = await store.rooms.add(room("r@contoso.example"), T0);
+        for (const key of ["a", "b", "c"]) await store.bridgeSessions.schedule(schedule(r.id, key, 1), T0);
+        await store.bridgeSessions.transition("a", { to: "starting", patch: { dueAt: at(2) } }, at(1));
+        await store.bridgeSessions.transition("b", { to: "lobby", patch: { dueAt: at(3) } }, at(1));
+        await store.bridgeSessions.transition("c", { to: "starting", patch: { dueAt: at(4) } }, at(1));
+        const recorded = await store.bridgeSessions.recordExternalIds(
+          [
+            { occurrenceKey: "a", externalId: "brg-a", dueAt: at(20) },
+            { occurrenceKey: "b", externalId: "brg-b", dueAt: at(20) },
+            { occurrenceKey: "c", externalId: "brg-c" },
+          ],
+          at(5),
+        );
+        expect(recorded.map((s) => [s.occurrenceKey, s.externalId, s.dueAt]).sort()).toEqual([
+          ["a", "brg-a", at(20)],
+          ["b", "brg-b", at(3)],
+          ["c", "brg-c", at(4)],
+        ]);
+      });
+
       it("releases this owner's claims on the given sessions only", async () => {
         const { room: r } = await store.rooms.add(room("r@contoso.example"), T0);
         for (const key of ["a", "b", "c"]) await store.bridgeSessions.schedule(schedule(r.id, key, 1), T0);
