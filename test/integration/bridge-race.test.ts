@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { HttpMediaBridge } from "../../bridge/adapters/http-media-bridge.ts";
 import { BridgeScheduler, type BridgeSchedulerOptions } from "../../bridge/bridge-scheduler.ts";
 import { BridgeCallbacks } from "../../bridge/callbacks.ts";
-import type { Room, Store } from "../../core/ports/store.ts";
+import type { BridgeSession, Room, Store } from "../../core/ports/store.ts";
 import { BridgeEmulator } from "../../emulators/bridge/bridge-emulator.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { openTestStore, type TestStore } from "../support/test-database.ts";
@@ -62,6 +62,22 @@ async function seedMeetings(count: number, start: string, end: string, prefix: s
   const rows = Array.from({ length: count }, (_, i) => meetingRow(room, { uid: `${prefix}-${i}`, start, end }));
   await db.store.meetings.upsert(rows, clock.now());
   return rows.map((r) => r.occurrenceKey);
+}
+
+/**
+ * An instance that died between the compare-and-set to `starting` and its start request's reply:
+ * the session is `starting`, without an external id, claimed by the dead instance until 08:59.
+ */
+async function leftStarting(prefix: string, overrides: Partial<BridgeSchedulerOptions> = {}): Promise<{ key: string; session: BridgeSession }> {
+  const [key] = await seedMeetings(1, "2025-03-04T09:00:00.000Z", "2025-03-04T09:30:00.000Z", prefix);
+  const a = makeScheduler(db.store, overrides);
+  await a.syncRoom(room.id, clock.now());
+  a.abandon();
+  clock.advanceTo(new Date("2025-03-04T08:58:00.000Z"));
+  await db.store.bridgeSessions.claimDue(clock.now(), 10, { leaseMs: 60_000 });
+  const started = await a.actions.apply(key!, { type: "start" });
+  await a.actions.flush();
+  return { key: key!, session: started.session! };
 }
 
 beforeEach(async () => {
@@ -205,15 +221,8 @@ describe("two scheduler instances", () => {
 
   it("a session a crashed instance left in starting is started again with its session id, once, and goes on to admitted", async () => {
     bridgeEmu.plan = () => ({ kind: "admit", afterMs: 60_000 });
-    const [key] = await seedMeetings(1, "2025-03-04T09:00:00.000Z", "2025-03-04T09:30:00.000Z", "mid");
-    const a = makeScheduler(db.store);
-    await a.syncRoom(room.id, clock.now());
-    a.abandon();
     // The crash came between the compare-and-set to starting and the start request.
-    clock.advanceTo(new Date("2025-03-04T08:58:00.000Z"));
-    await db.store.bridgeSessions.claimDue(clock.now(), 10, { leaseMs: 60_000 });
-    await a.actions.apply(key!, { type: "start" });
-    await a.actions.flush();
+    const { key } = await leftStarting("mid");
     const b = makeScheduler(other.store);
     routeCallbacksTo(b);
     await runUntil(clock, "2025-03-04T08:58:50.000Z", [b], settleAll, { stepMs: 10_000 });
@@ -222,24 +231,17 @@ describe("two scheduler instances", () => {
     await runUntil(clock, "2025-03-04T09:01:30.000Z", [b], settleAll, { stepMs: 10_000 });
     expect(bridgeEmu.creates).toBe(1);
     expect(bridgeEmu.sessions.size).toBe(1);
-    const s = await db.store.bridgeSessions.get(key!);
+    const s = await db.store.bridgeSessions.get(key);
     expect(s).toMatchObject({ state: "admitted", externalId: [...bridgeEmu.sessions.values()][0]!.id });
     await b.idle();
-    expect(await db.store.eventLog.list({ occurrenceKey: key!, kind: "bridge.start-again" })).toHaveLength(1);
+    expect(await db.store.eventLog.list({ occurrenceKey: key, kind: "bridge.start-again" })).toHaveLength(1);
   });
 
   it("a start whose reply a crashed instance never recorded is sent again and finds the same bridge session", async () => {
     bridgeEmu.plan = () => ({ kind: "never" });
     bridgeEmu.knobs.loseCallbacks = true;
-    const [key] = await seedMeetings(1, "2025-03-04T09:00:00.000Z", "2025-03-04T09:30:00.000Z", "lost");
-    const a = makeScheduler(db.store);
-    await a.syncRoom(room.id, clock.now());
-    a.abandon();
-    clock.advanceTo(new Date("2025-03-04T08:58:00.000Z"));
-    await db.store.bridgeSessions.claimDue(clock.now(), 10, { leaseMs: 60_000 });
-    const started = await a.actions.apply(key!, { type: "start" });
     // The request reached the bridge; the instance died before it wrote the reply down.
-    const session = started.session!;
+    const { key, session } = await leftStarting("lost");
     const first = await new HttpMediaBridge({ baseUrl: bridgeEmu.url, token: TOKEN, hmacSecret: SECRET, timeoutMs: 10_000 }).start({
       sessionId: session.sessionId,
       teams: { joinUrl: null, meetingId: "228859003479315", passcode: null, tenantId: null, threadId: null, organizerId: null },
@@ -250,35 +252,28 @@ describe("two scheduler instances", () => {
       notAfter: session.notAfter.toISOString(),
       callbackUrl: `${receiver.url}/v1/callbacks/bridge`,
     });
-    expect((await db.store.bridgeSessions.get(key!))?.externalId).toBeNull();
+    expect((await db.store.bridgeSessions.get(key))?.externalId).toBeNull();
     const b = makeScheduler(other.store);
     await runUntil(clock, "2025-03-04T09:02:00.000Z", [b], settleAll, { stepMs: 10_000 });
     expect(bridgeEmu.creates).toBe(2);
     expect(bridgeEmu.sessions.size).toBe(1);
-    expect(await db.store.bridgeSessions.get(key!)).toMatchObject({ state: "starting", externalId: first.externalId });
+    expect(await db.store.bridgeSessions.get(key)).toMatchObject({ state: "starting", externalId: first.externalId });
     // Once the reply is in, the next look is the lobby deadline: nothing more is sent.
     await runUntil(clock, "2025-03-04T09:10:00.000Z", [b], settleAll, { stepMs: 30_000 });
     expect(bridgeEmu.creates).toBe(2);
   });
 
   it("with a bridge whose start is not idempotent, a session left in starting is never started again", async () => {
-    const [key] = await seedMeetings(1, "2025-03-04T09:00:00.000Z", "2025-03-04T09:30:00.000Z", "mid");
-    const http = () => new HttpMediaBridge({ baseUrl: bridgeEmu.url, token: TOKEN, hmacSecret: SECRET, timeoutMs: 10_000 });
     // The same bridge without the idempotency promise (as the Graph calls API).
     const plain = () => {
-      const inner = http();
+      const inner = new HttpMediaBridge({ baseUrl: bridgeEmu.url, token: TOKEN, hmacSecret: SECRET, timeoutMs: 10_000 });
       return { start: inner.start.bind(inner), stop: inner.stop.bind(inner) };
     };
-    const a = makeScheduler(db.store, { bridge: plain() });
-    await a.syncRoom(room.id, clock.now());
-    a.abandon();
     // The crash came between the compare-and-set to starting and the start request.
-    clock.advanceTo(new Date("2025-03-04T08:58:00.000Z"));
-    await db.store.bridgeSessions.claimDue(clock.now(), 10, { leaseMs: 60_000 });
-    await a.actions.apply(key!, { type: "start" });
+    const { key } = await leftStarting("mid", { bridge: plain() });
     const b = makeScheduler(other.store, { bridge: plain() });
     await runUntil(clock, "2025-03-04T09:13:00.000Z", [b], settleAll, { stepMs: 10_000 });
     expect(bridgeEmu.creates).toBe(0);
-    expect((await db.store.bridgeSessions.get(key!))?.state).toBe("timeout");
+    expect((await db.store.bridgeSessions.get(key))?.state).toBe("timeout");
   });
 });
