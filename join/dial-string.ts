@@ -1,11 +1,12 @@
 /**
- * Dial strings (FORMATS.md B2-B4): the SIP grammar every dial string must satisfy, CVI partner
+ * Dial strings (FORMATS.md B2-B4): the SIP grammar every dial string must satisfy (core/sip-address.ts), CVI partner
  * detection and direct-dial conventions, SGJ templates and session ids, and the direct
  * addresses of other providers. Pure functions.
  */
 import { createHash } from "node:crypto";
 import type { CviCoordinates, IvrFallback, Partner } from "../core/domain.ts";
 import type { Provider } from "../core/ports/store.ts";
+import { isIpv4, isValidSipAddress } from "../core/sip-address.ts";
 
 /** A CVI provider record as far as dialing is concerned (the store's Provider, in part). */
 export type ProviderDialInfo = Pick<Provider, "name" | "partner" | "tenantKey" | "sipDomain" | "ivrAddress" | "sgjEnabled" | "sgjTemplate">;
@@ -15,34 +16,9 @@ export const DEFAULT_SGJ_TEMPLATE = "{sessionId}@{domain}";
 export const FALLBACK_SGJ_TEMPLATE = "{sessionId}@{domain}";
 export const SGJ_PLACEHOLDERS = ["meetingId", "passcode", "sessionId", "domain"] as const;
 
-const SIP_USER = /^[A-Za-z0-9._+~!$&'*=%-]{1,64}$/;
-const DNS_LABEL = /^[a-z0-9-]{1,63}$/;
-const IPV4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
-/** True when `value` is `user@host[:port]` per FORMATS.md B2.3 (no scheme, host lowercase). */
-export function isValidSipAddress(value: string): boolean {
-  if (value.length > 255 || /[\s<>";?]/.test(value)) return false;
-  const at = value.lastIndexOf("@");
-  if (at <= 0) return false;
-  const user = value.slice(0, at);
-  let host = value.slice(at + 1);
-  const port = /:(\d{1,5})$/.exec(host);
-  if (port) {
-    const n = Number(port[1]);
-    if (n < 1 || n > 65535) return false;
-    host = host.slice(0, -port[0].length);
-  }
-  if (!SIP_USER.test(user)) return false;
-  if (IPV4.test(host)) return true;
-  if (/^\[[0-9a-f:]{2,45}\]$/.test(host)) return true;
-  if (host.length > 253 || host !== host.toLowerCase()) return false;
-  const labels = host.split(".");
-  return labels.length >= 2 && labels.length <= 10 && labels.every((l) => DNS_LABEL.test(l));
-}
-
 /** Valid dial string: a SIP address, or the H.323 `ip##digits` form. */
 export function isValidDialString(value: string): boolean {
-  if (/^(?:\d{1,3}\.){3}\d{1,3}##\d{1,20}(?:#\d{1,12})?$/.test(value)) return IPV4.test(value.split("##")[0]!);
+  if (/^(?:\d{1,3}\.){3}\d{1,3}##\d{1,20}(?:#\d{1,12})?$/.test(value)) return isIpv4(value.split("##")[0]!);
   return isValidSipAddress(value);
 }
 

@@ -4,6 +4,7 @@
  */
 import type { DeviceFamily, Partner, PrivateJoin, PrivateMeetings, SubjectReplace } from "../core/domain.ts";
 import type { NewProvider, NewRoom, Provider } from "../core/ports/store.ts";
+import { normalizeDnsName, normalizeHost, normalizeSipAddress } from "../core/sip-address.ts";
 
 export const DEVICE_FAMILIES: readonly DeviceFamily[] = ["xapi", "xapi-legacy", "webex-cloud", "pull"];
 export const PARTNERS: readonly Partner[] = ["pexip", "cisco", "poly", "bluejeans", "generic"];
@@ -28,25 +29,6 @@ function quote(value: string): string {
 export type Validated<T> = { ok: true; value: T } | { ok: false; problems: string[] };
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
-const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
-/** A DNS name of 2-10 labels (lowercased), or null. */
-export function normalizeDnsName(value: string): string | null {
-  const host = value.trim().toLowerCase().replace(/\.$/, "");
-  if (host.length === 0 || host.length > 253) return null;
-  const labels = host.split(".");
-  if (labels.length < 2 || labels.length > 10 || !labels.every((l) => DNS_LABEL.test(l))) return null;
-  if (/^\d+$/.test(labels[labels.length - 1] ?? "")) return null;
-  return host;
-}
-
-function normalizeHost(value: string): string | null {
-  if (IPV4.test(value)) return value;
-  if (/^\[[0-9a-fA-F:.]+\]$/.test(value)) return value.toLowerCase();
-  return normalizeDnsName(value);
-}
-
 /** A mailbox address, lowercased, or null when it is not one. */
 export function normalizeMailbox(value: string): string | null {
   const mailbox = value.trim().toLowerCase();
@@ -57,28 +39,6 @@ export function normalizeMailbox(value: string): string | null {
   if (local.length > 64 || !/^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/.test(local)) return null;
   const domain = normalizeDnsName(mailbox.slice(at + 1));
   return domain === null || domain !== mailbox.slice(at + 1) ? null : `${local}@${domain}`;
-}
-
-/**
- * A SIP address as FORMATS B2.3 writes it: `user@host[:port]`, scheme (`sip:`/`sips:`) and URI
- * parameters dropped, host lowercased. Null when it is not one (or carries `?headers`).
- */
-export function normalizeSipAddress(value: string): string | null {
-  let text = value.trim().replace(/^sips?:/i, "");
-  if (text.includes("?")) return null;
-  text = text.split(";")[0] ?? "";
-  const at = text.lastIndexOf("@");
-  if (at <= 0) return null;
-  const user = text.slice(0, at);
-  if (!/^[A-Za-z0-9._+~!$&'*=%-]{1,64}$/.test(user)) return null;
-  const hostPort = text.slice(at + 1);
-  const match = /^(\[[^\]]+\]|[^:]+)(?::(\d{1,5}))?$/.exec(hostPort);
-  if (!match) return null;
-  const host = normalizeHost(match[1] ?? "");
-  if (host === null) return null;
-  const port = match[2];
-  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return null;
-  return port === undefined ? `${user}@${host}` : `${user}@${host}:${port}`;
 }
 
 /**

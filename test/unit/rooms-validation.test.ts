@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { NewRoom } from "../../core/ports/store.ts";
+import { normalizeSipAddress } from "../../core/sip-address.ts";
 import { newRoomId } from "../../store/ids.ts";
 import {
   checkSgjTemplate,
   checkSubjectTemplate,
   normalizeDeviceAddress,
   normalizeMailbox,
-  normalizeSipAddress,
   validateNewRoom,
   validateProvider,
 } from "../../store/validation.ts";
