@@ -304,6 +304,8 @@ export interface SyncCursorStore {
   /** Forgets the delta link so the next round is a full sync. */
   resetCursor(roomId: string, now: Date, options?: StoreCallOptions): Promise<void>;
   get(roomId: string, options?: StoreCallOptions): Promise<SyncCursor | null>;
+  /** The cursors of these rooms (unknown rooms are left out), in no particular order. */
+  getMany(roomIds: readonly string[], options?: StoreCallOptions): Promise<SyncCursor[]>;
   /** Every room's cursor (status pages: one query for all rooms). */
   list(options?: StoreCallOptions): Promise<SyncCursor[]>;
   /** Releases every room lease this owner holds (shutdown). Returns how many. */
@@ -391,6 +393,12 @@ export interface MeetingStore {
     range?: { from?: Date; to?: Date; includeCancelled?: boolean },
     options?: StoreCallOptions,
   ): Promise<Meeting[]>;
+  /**
+   * Each room's next occurrence (neither cancelled nor declined) as of `now`: the first to start
+   * at or after `now` and before `to`, else the earliest one in progress. At most one per room,
+   * in no particular order.
+   */
+  nextForRooms(roomIds: readonly string[], now: Date, to: Date, options?: StoreCallOptions): Promise<Meeting[]>;
   /** Every room's occurrences overlapping `[from, to)`, ordered by room, start, key (status pages). */
   listAll(range: { from?: Date; to?: Date; includeCancelled?: boolean }, options?: StoreCallOptions): Promise<Meeting[]>;
   /** A room's occurrences with this iCalUId (merging a raw MIME invite with Graph's copy). */
@@ -466,6 +474,8 @@ export interface DeviceStateStore {
    */
   pushAgain(roomId: string, now: Date, options?: StoreCallOptions): Promise<void>;
   get(roomId: string, options?: StoreCallOptions): Promise<DeviceState | null>;
+  /** The device states of these rooms (rooms without one are left out), in no particular order. */
+  getMany(roomIds: readonly string[], options?: StoreCallOptions): Promise<DeviceState[]>;
   list(options?: StoreCallOptions): Promise<DeviceState[]>;
   /** Releases every claim this owner holds (shutdown). */
   releaseAll(now: Date, options?: StoreCallOptions): Promise<number>;

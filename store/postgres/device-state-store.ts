@@ -2,7 +2,7 @@ import { sql } from "kysely";
 import { addMs } from "../../core/clock.ts";
 import type { DeviceEntry, DeviceState, DeviceStateStore, LeaseOptions, StoreCallOptions } from "../../core/ports/store.ts";
 import { toDeviceState } from "../row-mappers.ts";
-import { DEFAULT_LEASE_MS, type StoreContext, guard, releaseOwnLeases } from "./guard.ts";
+import { chunks, DEFAULT_LEASE_MS, type StoreContext, guard, releaseOwnLeases } from "./guard.ts";
 
 export class PostgresDeviceStateStore implements DeviceStateStore {
   constructor(private readonly ctx: StoreContext) {}
@@ -118,6 +118,16 @@ export class PostgresDeviceStateStore implements DeviceStateStore {
     return guard(options, async () => {
       const row = await this.ctx.db.selectFrom("device_state").selectAll().where("room_id", "=", roomId).executeTakeFirst();
       return row === undefined ? null : toDeviceState(row);
+    });
+  }
+
+  getMany(roomIds: readonly string[], options?: StoreCallOptions): Promise<DeviceState[]> {
+    return guard(options, async () => {
+      const found: DeviceState[] = [];
+      for (const batch of chunks([...new Set(roomIds)], 1_000)) {
+        found.push(...(await this.ctx.db.selectFrom("device_state").selectAll().where("room_id", "in", batch).execute()).map(toDeviceState));
+      }
+      return found;
     });
   }
 

@@ -103,6 +103,30 @@ export class PostgresMeetingStore implements MeetingStore {
     return this.query(roomId, range, options);
   }
 
+  nextForRooms(roomIds: readonly string[], now: Date, to: Date, options?: StoreCallOptions): Promise<Meeting[]> {
+    return guard(options, async () => {
+      const found: Meeting[] = [];
+      for (const batch of chunks([...new Set(roomIds)], 1_000)) {
+        const rows = await this.ctx.db
+          .selectFrom("meeting")
+          .selectAll()
+          .distinctOn("room_id")
+          .where("room_id", "in", batch)
+          .where("end_at", ">", now)
+          .where("start_at", "<", to)
+          .where("cancelled", "=", false)
+          .where("declined", "=", false)
+          .orderBy("room_id")
+          .orderBy(sql`start_at >= ${now}::timestamptz`, "desc")
+          .orderBy("start_at")
+          .orderBy("occurrence_key")
+          .execute();
+        found.push(...rows.map(toMeeting));
+      }
+      return found;
+    });
+  }
+
   listAll(range: { from?: Date; to?: Date; includeCancelled?: boolean }, options?: StoreCallOptions): Promise<Meeting[]> {
     return this.query(null, range, options);
   }

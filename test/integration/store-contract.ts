@@ -240,6 +240,37 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
         expect((await store.meetings.getMany(["kc", "ka", "nope"])).map((m) => m.occurrenceKey).sort()).toEqual(["ka", "kc"]);
       });
 
+      it("reads a page of rooms' cursors, device states and next meetings in one call each", async () => {
+        const { room: a } = await store.rooms.add(room("a@contoso.example"), T0);
+        const { room: b } = await store.rooms.add(room("b@contoso.example"), T0);
+        const { room: c } = await store.rooms.add(room("c@contoso.example"), T0);
+        expect((await store.syncCursors.getMany([a.id, b.id, "rm_unknown00", a.id])).map((x) => x.roomId).sort()).toEqual([a.id, b.id].sort());
+        expect(await store.syncCursors.getMany([])).toEqual([]);
+        await store.deviceStates.setDesired(b.id, "v1", T0);
+        expect((await store.deviceStates.getMany([a.id, b.id, c.id])).map((x) => [x.roomId, x.desiredHash])).toEqual([[b.id, "v1"]]);
+        await store.meetings.upsert(
+          [
+            meeting(a.id, "a-past", { start: at(-120), end: at(-60) }),
+            meeting(a.id, "a-now", { start: at(-10), end: at(20) }),
+            meeting(a.id, "a-cancelled", { start: at(30), end: at(40), cancelled: true }),
+            meeting(a.id, "a-next", { start: at(60), end: at(90) }),
+            meeting(a.id, "a-later", { start: at(120), end: at(150) }),
+            meeting(b.id, "b-now", { start: at(-30), end: at(30) }),
+            meeting(b.id, "b-now-too", { start: at(-20), end: at(30) }),
+            meeting(c.id, "c-beyond", { start: at(600), end: at(660) }),
+          ],
+          T0,
+        );
+        const next = await store.meetings.nextForRooms([a.id, b.id, c.id], T0, at(300));
+        expect(next.map((m) => [m.roomId, m.occurrenceKey]).sort()).toEqual(
+          [
+            [a.id, "a-next"],
+            [b.id, "b-now"],
+          ].sort(),
+        );
+        expect(await store.meetings.nextForRooms([], T0, at(300))).toEqual([]);
+      });
+
       it("updates a room after the add checks, keeping the password unless it is replaced or cleared", async () => {
         await store.providers.add({ name: "fabrikam", partner: "pexip", tenantKey: "teams@vc.fabrikam.example" }, T0);
         const { room: r } = await store.rooms.add(room("edit@contoso.example"), T0);
