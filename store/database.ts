@@ -145,7 +145,13 @@ export interface EventLogTable {
   data: Json<unknown> | null;
 }
 
+export interface ConsoleRevocationTable {
+  nonce: string;
+  expires_at: Timestamp;
+}
+
 export interface Database {
+  console_revocation: ConsoleRevocationTable;
   provider: ProviderTable;
   room: RoomTable;
   sync_cursor: SyncCursorTable;

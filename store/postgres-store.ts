@@ -4,6 +4,7 @@
  */
 import { type Kysely, sql } from "kysely";
 import type {
+  ConsoleRevocationStore,
   BridgeSessionStore,
   DeviceStateStore,
   EventLogStore,
@@ -17,6 +18,7 @@ import type {
 import type { Database } from "./database.ts";
 import { newLeaseOwner } from "./ids.ts";
 import { PostgresBridgeSessionStore } from "./postgres/bridge-session-store.ts";
+import { PostgresConsoleRevocationStore } from "./postgres/console-revocation-store.ts";
 import { PostgresDeviceStateStore } from "./postgres/device-state-store.ts";
 import { PostgresEventLogStore } from "./postgres/event-log-store.ts";
 import { type StoreContext, guard } from "./postgres/guard.ts";
@@ -42,6 +44,7 @@ export class PostgresStore implements Store {
   readonly deviceStates: DeviceStateStore;
   readonly bridgeSessions: BridgeSessionStore;
   readonly eventLog: EventLogStore;
+  readonly consoleRevocations: ConsoleRevocationStore;
   private readonly db: Kysely<Database>;
 
   /** The database must be migrated (store/migrate.ts) before use. */
@@ -56,6 +59,7 @@ export class PostgresStore implements Store {
     this.deviceStates = new PostgresDeviceStateStore(ctx);
     this.bridgeSessions = new PostgresBridgeSessionStore(ctx);
     this.eventLog = new PostgresEventLogStore(ctx);
+    this.consoleRevocations = new PostgresConsoleRevocationStore(ctx);
   }
 
   ping(options?: StoreCallOptions): Promise<void> {

@@ -661,6 +661,14 @@ export interface EventLogStore {
   ): Promise<LoggedEvent[]>;
 }
 
+/** Admin console sign-outs, seen by every instance (the sessions themselves are signed cookies). */
+export interface ConsoleRevocationStore {
+  /** Records that the session `nonce` was signed out; kept until `expiresAt`. Idempotent. */
+  revoke(nonce: string, expiresAt: Date, now: Date, options?: StoreCallOptions): Promise<void>;
+  /** True when the session `nonce` was signed out (and would not have expired yet). */
+  isRevoked(nonce: string, now: Date, options?: StoreCallOptions): Promise<boolean>;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The store
 // ---------------------------------------------------------------------------------------------
@@ -675,6 +683,7 @@ export interface Store {
   readonly deviceStates: DeviceStateStore;
   readonly bridgeSessions: BridgeSessionStore;
   readonly eventLog: EventLogStore;
+  readonly consoleRevocations: ConsoleRevocationStore;
   /** Resolves when the database answers; throws OTJ_STORE_UNREACHABLE otherwise (readiness). */
   ping(options?: StoreCallOptions): Promise<void>;
 }

@@ -58,19 +58,35 @@ describe("html templates", () => {
 });
 
 describe("console sessions", () => {
-  it("accept only their own signed, unexpired, unrevoked cookie", () => {
+  it("accept only their own signed, unexpired, unrevoked cookie", async () => {
     const sessions = new ConsoleSessions(ADMIN, 60_000);
     const { cookie, session } = sessions.create(1_000);
-    expect(sessions.verify(cookie, 2_000)?.csrf).toBe(session.csrf);
-    expect(sessions.verify(cookie, 61_000)).toBeNull();
-    expect(sessions.verify(`${cookie.slice(0, -1)}${cookie.endsWith("A") ? "B" : "A"}`, 2_000)).toBeNull();
-    expect(sessions.verify(cookie.replace(/^\d+/, "99999999"), 2_000)).toBeNull();
-    expect(new ConsoleSessions("another-admin-token", 60_000).verify(cookie, 2_000)).toBeNull();
+    expect((await sessions.verify(cookie, 2_000))?.csrf).toBe(session.csrf);
+    expect(await sessions.verify(cookie, 61_000)).toBeNull();
+    expect(await sessions.verify(`${cookie.slice(0, -1)}${cookie.endsWith("A") ? "B" : "A"}`, 2_000)).toBeNull();
+    expect(await sessions.verify(cookie.replace(/^\d+/, "99999999"), 2_000)).toBeNull();
+    expect(await new ConsoleSessions("another-admin-token", 60_000).verify(cookie, 2_000)).toBeNull();
     expect(sessions.checkCsrf(session, session.csrf)).toBe(true);
     expect(sessions.checkCsrf(session, `${session.csrf}x`)).toBe(false);
-    sessions.revoke(session, 2_000);
-    expect(sessions.verify(cookie, 2_000)).toBeNull();
+    await sessions.revoke(session, 2_000);
+    expect(await sessions.verify(cookie, 2_000)).toBeNull();
     expect(new ConsoleSessions(null, 60_000).enabled).toBe(false);
+  });
+
+  it("a sign-out on one instance is refused by every other instance sharing the database", async () => {
+    const other = await db.openAnother();
+    try {
+      const a = new ConsoleSessions(ADMIN, 60_000, db.store.consoleRevocations);
+      const b = new ConsoleSessions(ADMIN, 60_000, other.store.consoleRevocations);
+      const { cookie, session } = a.create(1_000);
+      const kept = b.create(1_000);
+      expect(await b.verify(cookie, 2_000)).not.toBeNull();
+      await a.revoke(session, 2_000);
+      expect(await b.verify(cookie, 3_000)).toBeNull();
+      expect(await a.verify(kept.cookie, 3_000)).not.toBeNull();
+    } finally {
+      await other.close();
+    }
   });
 });
 

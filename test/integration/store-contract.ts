@@ -812,6 +812,21 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
       });
     });
 
+    describe("console sign-outs", () => {
+      it("are kept until the session would have expired, then pruned", async () => {
+        expect(await store.consoleRevocations.isRevoked("nonce-a", T0)).toBe(false);
+        await store.consoleRevocations.revoke("nonce-a", at(10), T0);
+        await store.consoleRevocations.revoke("nonce-a", at(10), at(1));
+        expect(await store.consoleRevocations.isRevoked("nonce-a", at(9))).toBe(true);
+        expect(await store.consoleRevocations.isRevoked("nonce-b", at(9))).toBe(false);
+        expect(await store.consoleRevocations.isRevoked("nonce-a", at(10))).toBe(false);
+        await store.consoleRevocations.revoke("nonce-b", at(30), at(20));
+        expect(await store.consoleRevocations.isRevoked("nonce-b", at(21))).toBe(true);
+        const rows = await db.handle.db.selectFrom("console_revocation").select("nonce").execute();
+        expect(rows.map((r) => r.nonce)).toEqual(["nonce-b"]);
+      });
+    });
+
     describe("event log", () => {
       it("appends in order and lists newest first with filters and paging", async () => {
         await store.eventLog.append([

@@ -93,6 +93,7 @@ export async function openTestStore(kind: TestDatabaseKind, options: PostgresSto
       await handle.db.deleteFrom("sync_cursor").execute();
       await handle.db.deleteFrom("room").execute();
       await handle.db.deleteFrom("provider").execute();
+      await handle.db.deleteFrom("console_revocation").execute();
     },
     async close() {
       for (const other of others) await other.close();

@@ -86,7 +86,7 @@ function safeNext(next: string | undefined): string {
 }
 
 export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): void {
-  const sessions = new ConsoleSessions(deps.adminToken, deps.sessionTtlMs ?? 8 * 3_600_000);
+  const sessions = new ConsoleSessions(deps.adminToken, deps.sessionTtlMs ?? 8 * 3_600_000, deps.store.consoleRevocations);
   const signInLimiter = new RollingRateLimiter(10, 60_000);
   const log = deps.logger.child({ component: "console" });
   const now = () => deps.clock.now();
@@ -119,7 +119,7 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     reply.header("referrer-policy", "same-origin");
     const path = req.url.split("?")[0] ?? "";
     if (path === "/admin/login" || path.startsWith("/admin/assets/")) return;
-    const session = sessions.verify(cookieValue(req.headers.cookie, SESSION_COOKIE), now().getTime());
+    const session = await sessions.verify(cookieValue(req.headers.cookie, SESSION_COOKIE), now().getTime());
     if (session === null) {
       if (path.endsWith(".json")) return reply.code(401).send({ error: { code: "OTJ_HTTP_UNAUTHORIZED", message: "sign in first" } });
       const next = req.method === "GET" ? req.url : "/admin/rooms";
@@ -184,7 +184,7 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
   });
 
   app.post("/admin/logout", { config }, async (req, reply) => {
-    if (req.consoleSession) sessions.revoke(req.consoleSession, now().getTime());
+    if (req.consoleSession) await sessions.revoke(req.consoleSession, now().getTime());
     return reply.header("set-cookie", sessions.setCookie(null, secure(req))).redirect("/admin/login?done=signed-out", 303);
   });
 

@@ -2,10 +2,12 @@
  * Console sign-in sessions: a signed cookie, no server-side table, so any engine instance that
  * shares the admin token accepts it (and changing the admin token signs everyone out). The cookie
  * holds `expiry.nonce.signature`; the CSRF token of a session is derived from its nonce, so a form
- * posted from another site (or without the token) is refused. Sign-out revokes the nonce on this
- * instance and clears the cookie.
+ * posted from another site (or without the token) is refused. Sign-out clears the cookie and
+ * revokes the nonce in the store, where every instance sees it until the session would have
+ * expired anyway.
  */
 import { createHmac, randomBytes } from "node:crypto";
+import type { ConsoleRevocationStore } from "../../../core/ports/store.ts";
 import { secretEquals } from "../auth.ts";
 
 export const SESSION_COOKIE = "otj_admin";
@@ -22,11 +24,14 @@ function mac(key: Buffer, text: string): string {
 
 export class ConsoleSessions {
   private readonly key: Buffer | null;
+  /** Sign-outs this instance has seen (a cache in front of the store). */
   private readonly revoked = new Map<string, number>();
 
+  /** @param revocations where sign-outs are shared between instances (null: this instance only). */
   constructor(
     adminToken: string | null,
     private readonly ttlMs: number,
+    private readonly revocations: ConsoleRevocationStore | null = null,
   ) {
     this.key = adminToken ? createHmac("sha256", adminToken).update("otj admin console session v1").digest() : null;
   }
@@ -44,8 +49,8 @@ export class ConsoleSessions {
     return { session: { nonce, expiresAt, csrf: mac(this.key, `csrf.${nonce}`) }, cookie: `${body}.${mac(this.key, body)}` };
   }
 
-  /** The session a cookie value names, or null (bad signature, expired, revoked). */
-  verify(cookie: string | undefined, nowMs: number): ConsoleSession | null {
+  /** The session a cookie value names, or null (bad signature, expired, signed out anywhere). */
+  async verify(cookie: string | undefined, nowMs: number): Promise<ConsoleSession | null> {
     if (!this.key || !cookie) return null;
     const m = /^(\d{1,16})\.([A-Za-z0-9_-]{24})\.([A-Za-z0-9_-]{43})$/.exec(cookie);
     if (!m) return null;
@@ -53,6 +58,10 @@ export class ConsoleSessions {
     if (!secretEquals(signature, mac(this.key, `${expiry}.${nonce}`))) return null;
     const expiresAt = Number(expiry);
     if (expiresAt <= nowMs || this.revoked.has(nonce)) return null;
+    if (this.revocations !== null && (await this.revocations.isRevoked(nonce, new Date(nowMs)))) {
+      this.revoked.set(nonce, expiresAt);
+      return null;
+    }
     return { nonce, expiresAt, csrf: mac(this.key, `csrf.${nonce}`) };
   }
 
@@ -60,9 +69,11 @@ export class ConsoleSessions {
     return typeof given === "string" && secretEquals(given, session.csrf);
   }
 
-  revoke(session: ConsoleSession, nowMs: number): void {
+  /** Signs the session out on every instance. */
+  async revoke(session: ConsoleSession, nowMs: number): Promise<void> {
     this.revoked.set(session.nonce, session.expiresAt);
     for (const [nonce, expiresAt] of this.revoked) if (expiresAt <= nowMs) this.revoked.delete(nonce);
+    await this.revocations?.revoke(session.nonce, new Date(session.expiresAt), new Date(nowMs));
   }
 
   /** The Set-Cookie header value for a session (or to clear it with `null`). */
