@@ -4,7 +4,10 @@
  * - `kill -9` of the engine, then a second engine on the same database;
  * - a PostgreSQL restart (pg_ctlcluster) while the engine polls;
  * - `kill -9` while a room waits in the lobby of an external meeting (SIP Guest Join through the
- *   bridge emulator, real clock), then a second engine on the same database and port.
+ *   bridge emulator, real clock), then a second engine on the same database and port;
+ * - `kill -9` while the start requests of several sessions due at one instant are in flight (the
+ *   bridge has them, the engine never gets the replies): the engine that reclaims them sends them
+ *   again and the bridge answers with the sessions it has.
  * After each: every meeting stored once (no loss, no duplicate), no second bridge session, and
  * the time to recover.
  * Needs root and a local cluster (as on the development and CI machines); not part of npm test.
@@ -57,6 +60,7 @@ export async function benchFaultInjection(): Promise<void> {
   const handle = await createDatabase(pg.url, { cwd: process.cwd(), poolSize: 2 });
   const engines: ChildProcess[] = [];
   let bridge: BridgeEmulator | null = null;
+  let bridge2: BridgeEmulator | null = null;
   try {
     await migrateToLatest(handle.db);
     const store = new PostgresStore(handle.db, {});
@@ -171,9 +175,61 @@ export async function benchFaultInjection(): Promise<void> {
     report({ bench: "fault-injection", metric: "kill9-lobby-admitted-after", value: admittedAfter, unit: "s", baseline: 25, ratio: null });
     report({ bench: "fault-injection", metric: "kill9-lobby-second-sessions", value: bridge.creates - 1 + (sessions.length - 1), unit: "sessions", baseline: 0, ratio: null });
     report({ bench: "fault-injection", metric: "kill9-lobby-final-state-ended", value: (await sessionState()) === "ended" ? 1 : 0, unit: "bool", baseline: 1, ratio: null });
+
+    // 4. kill -9 mid-start: the bridge holds its replies, so the engine dies with every start
+    // request sent and none answered. The next engine reclaims the sessions once their claims'
+    // leases end (3 minutes) and sends the same requests again (idempotent on sessionId).
+    for (const e of engines) if (e.exitCode === null) e.kill("SIGKILL");
+    const midSecret = randomBytes(16).toString("hex");
+    const midBridge = new BridgeEmulator({ clock: systemClock, token: "fault-bridge-2", hmacSecret: midSecret, plan: () => ({ kind: "admit", afterMs: 20_000 }) });
+    await midBridge.start();
+    bridge2 = midBridge;
+    const MID = 8;
+    const midStart = new Date(Date.now() + 80_000);
+    const midRooms: string[] = [];
+    for (let i = 0; i < MID; i++) {
+      const mailbox = `burst-room-${i}@contoso.example`;
+      graph.addRoom({ address: mailbox });
+      const { room } = await store.rooms.add({ mailbox, displayName: `Burst Room ${i}`, provider: "webex", deviceFamily: "pull" }, new Date());
+      midRooms.push(room.id);
+      graph.addEvent(mailbox, {
+        subject: `Partner sync ${i} (Fabrikam)`,
+        start: midStart.toISOString(),
+        end: new Date(midStart.getTime() + 10 * 60_000).toISOString(),
+        organizer: { name: "Ben Okafor", address: "ben@fabrikam.example" },
+        body: { contentType: "html", content: teamsHtmlV5({ threadKey: `fault-burst-${i}`, tenantId: "0f0f0f0f-aaaa-4bbb-8ccc-dddddddddddd", meetingId: String(357159246802500 + i), passcode: "Hk4mN8pQ" }, 500) },
+      });
+    }
+    const midEnv = { ...lobbyEnv, OTJ_HTTP__PORT: String(await freePort()), OTJ_BRIDGE__HTTP__BASE_URL: midBridge.url, OTJ_BRIDGE__HTTP__TOKEN: "fault-bridge-2", OTJ_BRIDGE__HTTP__HMAC_SECRET: midSecret };
+    const midSessions = async () => (await store.bridgeSessions.list()).filter((x) => midRooms.includes(x.roomId) && x.state !== "cancelled");
+    midBridge.knobs.createDelayMs = 5_000;
+    const fifth = startEngine(midEnv);
+    engines.push(fifth);
+    await waitFor("every start request at the bridge", async () => midBridge.bodies.length >= MID, 150_000);
+    fifth.kill("SIGKILL");
+    const midKilledAt = Date.now();
+    const unanswered = (await midSessions()).filter((x) => x.state === "starting" && x.externalId === null).length;
+    midBridge.knobs.createDelayMs = 0;
+    const sixth = startEngine(midEnv);
+    engines.push(sixth);
+    await waitFor(
+      "every session resumed after kill -9 mid-start",
+      async () => {
+        const rows = await midSessions();
+        return rows.length === MID && rows.every((x) => x.externalId !== null && (x.state === "lobby" || x.state === "admitted"));
+      },
+      420_000,
+    );
+    const resumedAfter = (Date.now() - midKilledAt) / 1000;
+    await waitFor("every session admitted after kill -9 mid-start", async () => (await midSessions()).every((x) => x.state === "admitted"), 120_000);
+    const externalIds = new Set((await midSessions()).map((x) => x.externalId));
+    report({ bench: "fault-injection", metric: "kill9-mid-start-unanswered-at-kill", value: unanswered, unit: "sessions", baseline: MID, ratio: null });
+    report({ bench: "fault-injection", metric: "kill9-mid-start-resumed-after", value: resumedAfter, unit: "s", baseline: 180, ratio: null });
+    report({ bench: "fault-injection", metric: "kill9-mid-start-second-sessions", value: midBridge.sessions.size - MID + (MID - externalIds.size), unit: "sessions", baseline: 0, ratio: null });
   } finally {
     for (const e of engines) if (e.exitCode === null) e.kill("SIGKILL");
     await bridge?.stop();
+    await bridge2?.stop();
     await handle.close().catch(() => undefined);
     await graph.stop();
     await pg.drop().catch(() => undefined);
