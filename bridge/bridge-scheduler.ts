@@ -427,7 +427,7 @@ export class BridgeScheduler {
       case "lobby":
         if (over) await apply({ type: "meeting-over" });
         else if (session.lobbyDeadline !== null && now.getTime() >= session.lobbyDeadline.getTime()) await apply({ type: "lobby-timeout" });
-        else if (session.state === "starting" && session.externalId === null && this.actions.confirmStartMs !== null && this.options.bridge !== null) {
+        else if (session.externalId === null && this.actions.confirmStartMs !== null && this.options.bridge !== null) {
           await this.startAgain(session);
         } else if (session.state === "starting" && this.actions.assumeLobbyAfterMs !== null) {
           await apply({ type: "bridge", state: "lobby", detail: `still establishing after ${Math.round(this.actions.assumeLobbyAfterMs / 1000)} s` });
@@ -435,6 +435,7 @@ export class BridgeScheduler {
         return;
       case "admitted":
         if (over) await apply({ type: "meeting-over" });
+        else if (session.externalId === null && this.actions.confirmStartMs !== null && this.options.bridge !== null) await this.startAgain(session);
         else await this.resetDue(session);
         return;
       default:
@@ -603,14 +604,16 @@ export class BridgeScheduler {
    * its instance dies before the reply; once the reply is in, its next look is the lobby deadline.
    */
   private settledDue(session: BridgeSession): { dueAt?: Date } {
-    if (this.actions.confirmStartMs === null || session.lobbyDeadline === null) return {};
-    return { dueAt: new Date(Math.min(session.lobbyDeadline.getTime(), session.notAfter.getTime())) };
+    if (this.actions.confirmStartMs === null) return {};
+    return { dueAt: new Date(Math.min(session.lobbyDeadline?.getTime() ?? Number.POSITIVE_INFINITY, session.notAfter.getTime())) };
   }
 
   /**
-   * A session left in `starting` without the bridge's reply (its instance died between the
-   * compare-and-set and the reply), with a bridge whose start is idempotent on sessionId: sends
-   * the same start request again, which finds the session the first request opened, if any.
+   * A live session without the bridge's id (its instance died between the compare-and-set and
+   * recording the reply: still `starting`, or already reported in the lobby or admitted by the
+   * bridge's callbacks), with a bridge whose start is idempotent on sessionId: sends the same start
+   * request again, which opens the session or finds the one the first request opened, and records
+   * the id, so otj can hang up at the lobby deadline or the meeting's end.
    */
   private async startAgain(session: BridgeSession): Promise<void> {
     const bridge = this.options.bridge!;
@@ -624,7 +627,7 @@ export class BridgeScheduler {
       kind: "bridge.start-again",
       roomId: session.roomId,
       occurrenceKey: session.occurrenceKey,
-      message: "still starting without the bridge's reply (an instance stopped mid-start): start request sent again",
+      message: `${session.state} without the bridge's session id (an instance stopped mid-start): start request sent again`,
       data: { sessionId: session.sessionId, attempt: session.attempts },
     });
     let externalId: string;

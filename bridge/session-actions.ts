@@ -106,6 +106,10 @@ export class SessionActions {
    */
   timesFor(session: BridgeSession, to: BridgeState, at: Date): BridgeSessionPatch {
     const notAfter = session.notAfter.getTime();
+    // A session the bridge reports on before otj has recorded its id (the reply is still on its
+    // way, or its instance died first) is looked at again soon, to ask for the id: without it otj
+    // could not hang up. The reply, when it comes, moves the look back (recordExternalIds).
+    const look = (ms: number) => (session.externalId === null && this.confirmStartMs !== null ? Math.min(ms, at.getTime() + this.confirmStartMs) : ms);
     const min = (ms: number) => new Date(Math.min(ms, notAfter));
     switch (to) {
       case "starting": {
@@ -114,10 +118,10 @@ export class SessionActions {
       }
       case "lobby": {
         const deadline = addMs(at, this.lobbyTimeoutMs);
-        return { lobbyDeadline: deadline, dueAt: min(deadline.getTime()) };
+        return { lobbyDeadline: deadline, dueAt: min(look(deadline.getTime())) };
       }
       case "admitted":
-        return { dueAt: session.notAfter };
+        return { dueAt: min(look(notAfter)) };
       default:
         return {};
     }

@@ -571,7 +571,7 @@ export interface BridgeStart {
 export interface BridgeExternalId {
   occurrenceKey: string;
   externalId: string;
-  /** The session's next due time once the bridge has answered, applied only while it is still `starting`. */
+  /** The session's next due time once the bridge has answered, if it is still `starting` (see recordExternalIds). */
   dueAt?: Date;
 }
 
@@ -612,8 +612,10 @@ export interface BridgeSessionStore {
   startMany(sessions: readonly BridgeStartItem[], start: BridgeStart, now: Date, options?: StoreCallOptions): Promise<BridgeSession[]>;
   /**
    * Records the external ids start requests returned, in one statement: a live session takes the
-   * id, a final one only when it has none yet (so the bridge can still be told to leave). A
-   * session still `starting` also takes the item's `dueAt`, when given. Returns every given
+   * id, a final one only when it has none yet (so the bridge can still be told to leave). When an
+   * item has a `dueAt`, the session's next due time settles too: a session still `starting` takes
+   * that `dueAt`; one the bridge already reported in the lobby or admitted without its id (looked
+   * at early to ask for it) goes back to its lobby deadline or its `notAfter`. Returns every given
    * session that exists, as it is afterwards.
    */
   recordExternalIds(ids: readonly BridgeExternalId[], now: Date, options?: StoreCallOptions): Promise<BridgeSession[]>;

@@ -190,9 +190,12 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
         ), recorded as (
           update bridge_session b
              set external_id = (select id from wanted) -> b.occurrence_key ->> 'x',
-                 due_at = case when b.state = 'starting'
-                               then coalesce(((select id from wanted) -> b.occurrence_key ->> 'd')::timestamptz, b.due_at)
-                               else b.due_at end,
+                 due_at = case
+                   when ((select id from wanted) -> b.occurrence_key ->> 'd') is null then b.due_at
+                   when b.state = 'starting' then ((select id from wanted) -> b.occurrence_key ->> 'd')::timestamptz
+                   when b.external_id is null and b.state = 'lobby' then coalesce(least(b.lobby_deadline, b.not_after), b.due_at)
+                   when b.external_id is null and b.state = 'admitted' then b.not_after
+                   else b.due_at end,
                  updated_at = ${now}::timestamptz
            where b.occurrence_key = any(array(select jsonb_object_keys((select id from wanted))))
              and b.external_id is distinct from ((select id from wanted) -> b.occurrence_key ->> 'x')

@@ -263,6 +263,35 @@ describe("two scheduler instances", () => {
     expect(bridgeEmu.creates).toBe(2);
   });
 
+  it("a session the bridge reports on but whose id was never recorded gets its id asked again, so otj can hang up at the lobby deadline", async () => {
+    bridgeEmu.plan = () => ({ kind: "never" });
+    const { key, session } = await leftStarting("cb");
+    const b = makeScheduler(other.store);
+    routeCallbacksTo(b);
+    // The dead instance's request reached the bridge, which reports to whichever instance serves the callbacks.
+    const first = await new HttpMediaBridge({ baseUrl: bridgeEmu.url, token: TOKEN, hmacSecret: SECRET, timeoutMs: 10_000 }).start({
+      sessionId: session.sessionId,
+      teams: { joinUrl: null, meetingId: "228859003479315", passcode: null, tenantId: null, threadId: null, organizerId: null },
+      guestDisplayName: room.displayName,
+      dialString: session.dialString ?? "x@sgj.otj.invalid",
+      vtcDialString: null,
+      notBefore: "2025-03-04T08:58:00.000Z",
+      notAfter: session.notAfter.toISOString(),
+      callbackUrl: `${receiver.url}/v1/callbacks/bridge`,
+    });
+    await settleAll();
+    expect(await db.store.bridgeSessions.get(key)).toMatchObject({ state: "lobby", externalId: null });
+    await runUntil(clock, "2025-03-04T09:00:00.000Z", [b], settleAll, { stepMs: 10_000 });
+    expect(await db.store.bridgeSessions.get(key)).toMatchObject({ state: "lobby", externalId: first.externalId });
+    expect(bridgeEmu.sessions.size).toBe(1);
+    const creates = bridgeEmu.creates;
+    // Nobody admits the room: at the lobby deadline otj hangs up, with the id it asked for.
+    await runUntil(clock, "2025-03-04T09:14:00.000Z", [b], settleAll, { stepMs: 60_000 });
+    expect(bridgeEmu.creates).toBe(creates);
+    expect(await db.store.bridgeSessions.get(key)).toMatchObject({ state: "timeout" });
+    expect([...bridgeEmu.sessions.values()][0]!.stoppedAt).not.toBeNull();
+  });
+
   it("with a bridge whose start is not idempotent, a session left in starting is never started again", async () => {
     // The same bridge without the idempotency promise (as the Graph calls API).
     const plain = () => {

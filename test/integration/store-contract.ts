@@ -770,24 +770,33 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
         expect(await store.bridgeSessions.recordExternalIds([], at(3))).toEqual([]);
       });
 
-      it("moves the due time given with an external id only while the session is still starting", async () => {
+      it("settles the next due time when an external id comes with one", async () => {
         const { room: r } = await store.rooms.add(room("r@contoso.example"), T0);
-        for (const key of ["a", "b", "c"]) await store.bridgeSessions.schedule(schedule(r.id, key, 1), T0);
-        await store.bridgeSessions.transition("a", { to: "starting", patch: { dueAt: at(2) } }, at(1));
-        await store.bridgeSessions.transition("b", { to: "lobby", patch: { dueAt: at(3) } }, at(1));
-        await store.bridgeSessions.transition("c", { to: "starting", patch: { dueAt: at(4) } }, at(1));
+        for (const key of ["a", "b", "c", "d", "e"]) await store.bridgeSessions.schedule(schedule(r.id, key, 1), T0);
+        await store.bridgeSessions.transition("a", { to: "starting", patch: { dueAt: at(2), lobbyDeadline: at(15) } }, at(1));
+        // Reported in the lobby or admitted before the id was recorded: looked at early for it.
+        await store.bridgeSessions.transition("b", { to: "lobby", patch: { dueAt: at(3), lobbyDeadline: at(16) } }, at(1));
+        await store.bridgeSessions.transition("c", { to: "admitted", patch: { dueAt: at(3) } }, at(1));
+        // Already has an id: its due time is its own business.
+        await store.bridgeSessions.transition("d", { to: "lobby", patch: { dueAt: at(3), lobbyDeadline: at(16), externalId: "brg-d" } }, at(1));
+        await store.bridgeSessions.transition("e", { to: "starting", patch: { dueAt: at(4) } }, at(1));
         const recorded = await store.bridgeSessions.recordExternalIds(
           [
-            { occurrenceKey: "a", externalId: "brg-a", dueAt: at(20) },
-            { occurrenceKey: "b", externalId: "brg-b", dueAt: at(20) },
-            { occurrenceKey: "c", externalId: "brg-c" },
+            { occurrenceKey: "a", externalId: "brg-a", dueAt: at(15) },
+            { occurrenceKey: "b", externalId: "brg-b", dueAt: at(15) },
+            { occurrenceKey: "c", externalId: "brg-c", dueAt: at(15) },
+            { occurrenceKey: "d", externalId: "brg-d2", dueAt: at(15) },
+            { occurrenceKey: "e", externalId: "brg-e" },
           ],
           at(5),
         );
+        const notAfter = (await store.bridgeSessions.get("c"))!.notAfter;
         expect(recorded.map((s) => [s.occurrenceKey, s.externalId, s.dueAt]).sort()).toEqual([
-          ["a", "brg-a", at(20)],
-          ["b", "brg-b", at(3)],
-          ["c", "brg-c", at(4)],
+          ["a", "brg-a", at(15)],
+          ["b", "brg-b", at(16)],
+          ["c", "brg-c", notAfter],
+          ["d", "brg-d2", at(3)],
+          ["e", "brg-e", at(4)],
         ]);
       });
 
