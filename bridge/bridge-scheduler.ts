@@ -634,7 +634,15 @@ export class BridgeScheduler {
     try {
       externalId = (await bridge.start(ready.request)).externalId;
     } catch (error) {
-      await this.startFailed(session, error);
+      if (session.state === "starting") {
+        await this.startFailed(session, error);
+        return;
+      }
+      // The bridge already reported the session: it stays as it is; ask again a little later.
+      const e = toOtjError(error, "OTJ_BRIDGE_UNAVAILABLE");
+      this.logger.warn({ component: "bridge", occurrenceKey: session.occurrenceKey, code: e.code }, "asking the bridge for a session id failed; trying again later");
+      const retryAt = addMs(this.clock.now(), this.actions.confirmStartMs ?? 30_000).getTime();
+      await this.actions.patchLive(session.occurrenceKey, (s) => (s.externalId === null ? { dueAt: new Date(Math.min(retryAt, s.notAfter.getTime())), lastErrorCode: e.code, lastError: e.message } : null));
       return;
     }
     const [after] = await this.store.bridgeSessions.recordExternalIds([{ occurrenceKey: session.occurrenceKey, externalId, ...this.settledDue(session) }], this.clock.now());

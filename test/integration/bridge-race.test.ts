@@ -281,8 +281,12 @@ describe("two scheduler instances", () => {
     });
     await settleAll();
     expect(await db.store.bridgeSessions.get(key)).toMatchObject({ state: "lobby", externalId: null });
+    // The first time otj asks, the bridge is busy: the session stays in the lobby and otj asks again later.
+    bridgeEmu.knobs.createFailures = 1;
     await runUntil(clock, "2025-03-04T09:00:00.000Z", [b], settleAll, { stepMs: 10_000 });
     expect(await db.store.bridgeSessions.get(key)).toMatchObject({ state: "lobby", externalId: first.externalId });
+    await b.idle();
+    expect(await db.store.eventLog.list({ occurrenceKey: key, kind: "bridge.start-again" })).toHaveLength(2);
     expect(bridgeEmu.sessions.size).toBe(1);
     const creates = bridgeEmu.creates;
     // Nobody admits the room: at the lobby deadline otj hangs up, with the id it asked for.
