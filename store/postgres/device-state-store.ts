@@ -2,7 +2,7 @@ import { sql } from "kysely";
 import { addMs } from "../../core/clock.ts";
 import type { DeviceEntry, DeviceState, DeviceStateStore, LeaseOptions, StoreCallOptions } from "../../core/ports/store.ts";
 import { toDeviceState } from "../row-mappers.ts";
-import { chunks, DEFAULT_LEASE_MS, type StoreContext, guard, releaseOwnLeases } from "./guard.ts";
+import { DEFAULT_LEASE_MS, type StoreContext, guard, readByIds, releaseOwnLeases } from "./guard.ts";
 
 export class PostgresDeviceStateStore implements DeviceStateStore {
   constructor(private readonly ctx: StoreContext) {}
@@ -122,13 +122,9 @@ export class PostgresDeviceStateStore implements DeviceStateStore {
   }
 
   getMany(roomIds: readonly string[], options?: StoreCallOptions): Promise<DeviceState[]> {
-    return guard(options, async () => {
-      const found: DeviceState[] = [];
-      for (const batch of chunks([...new Set(roomIds)], 1_000)) {
-        found.push(...(await this.ctx.db.selectFrom("device_state").selectAll().where("room_id", "in", batch).execute()).map(toDeviceState));
-      }
-      return found;
-    });
+    return guard(options, () =>
+      readByIds(roomIds, async (batch) => (await this.ctx.db.selectFrom("device_state").selectAll().where("room_id", "in", batch).execute()).map(toDeviceState)),
+    );
   }
 
   list(options?: StoreCallOptions): Promise<DeviceState[]> {

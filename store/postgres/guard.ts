@@ -66,6 +66,16 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
+/**
+ * Runs `read` over `ids` (duplicates dropped) in chunks of 1,000, for `getMany` reads by key, and
+ * concatenates what each chunk found.
+ */
+export async function readByIds<T>(ids: readonly string[], read: (chunk: string[]) => Promise<T[]>): Promise<T[]> {
+  const found: T[] = [];
+  for (const chunk of chunks([...new Set(ids)], 1_000)) found.push(...(await read(chunk)));
+  return found;
+}
+
 export const DEFAULT_LEASE_MS = 60_000;
 
 /** Tables whose rows carry a lease (`lease_owner`, `lease_expires_at`), with their key column. */

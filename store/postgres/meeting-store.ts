@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import type { Meeting, MeetingPlan, MeetingStore, MeetingUpsert, MeetingUpsertResult, StoreCallOptions } from "../../core/ports/store.ts";
 import { fromMeeting, toMeeting } from "../row-mappers.ts";
-import { type StoreContext, chunks, guard } from "./guard.ts";
+import { type StoreContext, chunks, guard, readByIds } from "./guard.ts";
 
 /** Rows per upsert statement (25 columns each). */
 const UPSERT_CHUNK = 500;
@@ -89,14 +89,9 @@ export class PostgresMeetingStore implements MeetingStore {
   }
 
   getMany(occurrenceKeys: readonly string[], options?: StoreCallOptions): Promise<Meeting[]> {
-    return guard(options, async () => {
-      const found: Meeting[] = [];
-      for (const batch of chunks([...new Set(occurrenceKeys)], 1_000)) {
-        const rows = await this.ctx.db.selectFrom("meeting").selectAll().where("occurrence_key", "in", batch).execute();
-        found.push(...rows.map(toMeeting));
-      }
-      return found;
-    });
+    return guard(options, () =>
+      readByIds(occurrenceKeys, async (batch) => (await this.ctx.db.selectFrom("meeting").selectAll().where("occurrence_key", "in", batch).execute()).map(toMeeting)),
+    );
   }
 
   list(roomId: string, range: { from?: Date; to?: Date; includeCancelled?: boolean } = {}, options?: StoreCallOptions): Promise<Meeting[]> {
@@ -105,8 +100,7 @@ export class PostgresMeetingStore implements MeetingStore {
 
   nextForRooms(roomIds: readonly string[], now: Date, to: Date, options?: StoreCallOptions): Promise<Meeting[]> {
     return guard(options, async () => {
-      const found: Meeting[] = [];
-      for (const batch of chunks([...new Set(roomIds)], 1_000)) {
+      return readByIds(roomIds, async (batch) => {
         const rows = await this.ctx.db
           .selectFrom("meeting")
           .selectAll()
@@ -121,9 +115,8 @@ export class PostgresMeetingStore implements MeetingStore {
           .orderBy("start_at")
           .orderBy("occurrence_key")
           .execute();
-        found.push(...rows.map(toMeeting));
-      }
-      return found;
+        return rows.map(toMeeting);
+      });
     });
   }
 

@@ -5,7 +5,7 @@ import type { Database, NewRoomRow, RoomRow } from "../database.ts";
 import { newDeviceToken, newRoomId, secretsEqual } from "../ids.ts";
 import { toRoom } from "../row-mappers.ts";
 import { type ValidRoom, validateNewRoom } from "../validation.ts";
-import { type StoreContext, chunks, guard, toStoreError } from "./guard.ts";
+import { type StoreContext, chunks, guard, readByIds, toStoreError } from "./guard.ts";
 
 /** Rows per INSERT (20 columns each, well under PostgreSQL's 65 535 parameters). */
 const INSERT_CHUNK = 1_000;
@@ -178,11 +178,7 @@ export class PostgresRoomStore implements RoomStore {
   }
 
   getMany(ids: readonly string[], options?: StoreCallOptions): Promise<Room[]> {
-    return guard(options, async () => {
-      const found: Room[] = [];
-      for (const batch of chunks([...new Set(ids)], INSERT_CHUNK)) found.push(...(await roomQuery(this.ctx.db).where("room.id", "in", batch).execute()).map(toRoom));
-      return found;
-    });
+    return guard(options, () => readByIds(ids, async (batch) => (await roomQuery(this.ctx.db).where("room.id", "in", batch).execute()).map(toRoom)));
   }
 
   list(filter: { providerId?: string; enabled?: boolean } = {}, options?: StoreCallOptions): Promise<Room[]> {

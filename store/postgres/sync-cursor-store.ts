@@ -2,7 +2,7 @@ import { sql } from "kysely";
 import { addMs } from "../../core/clock.ts";
 import type { LeaseOptions, RoomLease, RoundCompletion, RoundOutcome, StoreCallOptions, SyncCursor, SyncCursorStore } from "../../core/ports/store.ts";
 import { toSyncCursor } from "../row-mappers.ts";
-import { chunks, DEFAULT_LEASE_MS, type StoreContext, guard, releaseOwnLeases, renewOwnLease } from "./guard.ts";
+import { DEFAULT_LEASE_MS, type StoreContext, guard, readByIds, releaseOwnLeases, renewOwnLease } from "./guard.ts";
 
 export class PostgresSyncCursorStore implements SyncCursorStore {
   constructor(private readonly ctx: StoreContext) {}
@@ -121,13 +121,9 @@ export class PostgresSyncCursorStore implements SyncCursorStore {
   }
 
   getMany(roomIds: readonly string[], options?: StoreCallOptions): Promise<SyncCursor[]> {
-    return guard(options, async () => {
-      const found: SyncCursor[] = [];
-      for (const batch of chunks([...new Set(roomIds)], 1_000)) {
-        found.push(...(await this.ctx.db.selectFrom("sync_cursor").selectAll().where("room_id", "in", batch).execute()).map(toSyncCursor));
-      }
-      return found;
-    });
+    return guard(options, () =>
+      readByIds(roomIds, async (batch) => (await this.ctx.db.selectFrom("sync_cursor").selectAll().where("room_id", "in", batch).execute()).map(toSyncCursor)),
+    );
   }
 
   list(options?: StoreCallOptions): Promise<SyncCursor[]> {

@@ -80,6 +80,20 @@ async function leftStarting(prefix: string, overrides: Partial<BridgeSchedulerOp
   return { key: key!, session: started.session! };
 }
 
+/** The start request the dead instance sent for `session` (same sessionId), straight to the bridge. */
+function sendStartOf(session: BridgeSession): Promise<{ externalId: string }> {
+  return new HttpMediaBridge({ baseUrl: bridgeEmu.url, token: TOKEN, hmacSecret: SECRET, timeoutMs: 10_000 }).start({
+    sessionId: session.sessionId,
+    teams: { joinUrl: null, meetingId: "228859003479315", passcode: null, tenantId: null, threadId: null, organizerId: null },
+    guestDisplayName: room.displayName,
+    dialString: session.dialString ?? "x@sgj.otj.invalid",
+    vtcDialString: null,
+    notBefore: "2025-03-04T08:58:00.000Z",
+    notAfter: session.notAfter.toISOString(),
+    callbackUrl: `${receiver.url}/v1/callbacks/bridge`,
+  });
+}
+
 beforeEach(async () => {
   await db.truncate();
   clock = new FakeClock("2025-03-04T08:00:00.000Z");
@@ -242,16 +256,7 @@ describe("two scheduler instances", () => {
     bridgeEmu.knobs.loseCallbacks = true;
     // The request reached the bridge; the instance died before it wrote the reply down.
     const { key, session } = await leftStarting("lost");
-    const first = await new HttpMediaBridge({ baseUrl: bridgeEmu.url, token: TOKEN, hmacSecret: SECRET, timeoutMs: 10_000 }).start({
-      sessionId: session.sessionId,
-      teams: { joinUrl: null, meetingId: "228859003479315", passcode: null, tenantId: null, threadId: null, organizerId: null },
-      guestDisplayName: room.displayName,
-      dialString: session.dialString ?? "x@sgj.otj.invalid",
-      vtcDialString: null,
-      notBefore: "2025-03-04T08:58:00.000Z",
-      notAfter: session.notAfter.toISOString(),
-      callbackUrl: `${receiver.url}/v1/callbacks/bridge`,
-    });
+    const first = await sendStartOf(session);
     expect((await db.store.bridgeSessions.get(key))?.externalId).toBeNull();
     const b = makeScheduler(other.store);
     await runUntil(clock, "2025-03-04T09:02:00.000Z", [b], settleAll, { stepMs: 10_000 });
@@ -269,16 +274,7 @@ describe("two scheduler instances", () => {
     const b = makeScheduler(other.store);
     routeCallbacksTo(b);
     // The dead instance's request reached the bridge, which reports to whichever instance serves the callbacks.
-    const first = await new HttpMediaBridge({ baseUrl: bridgeEmu.url, token: TOKEN, hmacSecret: SECRET, timeoutMs: 10_000 }).start({
-      sessionId: session.sessionId,
-      teams: { joinUrl: null, meetingId: "228859003479315", passcode: null, tenantId: null, threadId: null, organizerId: null },
-      guestDisplayName: room.displayName,
-      dialString: session.dialString ?? "x@sgj.otj.invalid",
-      vtcDialString: null,
-      notBefore: "2025-03-04T08:58:00.000Z",
-      notAfter: session.notAfter.toISOString(),
-      callbackUrl: `${receiver.url}/v1/callbacks/bridge`,
-    });
+    const first = await sendStartOf(session);
     await settleAll();
     expect(await db.store.bridgeSessions.get(key)).toMatchObject({ state: "lobby", externalId: null });
     // The first time otj asks, the bridge is busy: the session stays in the lobby and otj asks again later.
