@@ -152,6 +152,36 @@ interface EmulatorResults {
   distinct: number;
 }
 
+/**
+ * A partner bridge has been serving for days when otj meets a wave: the emulator child first
+ * answers 5,000 creates of its own (its HTTP server and handler compiled), then forgets them.
+ * The engine stays cold, so the first wave measures an engine that has just started.
+ */
+async function warmUp(emulator: BridgeEmulator, url: string): Promise<void> {
+  const client = new HttpMediaBridge({ baseUrl: url, token: TOKEN, hmacSecret: HMAC_SECRET, timeoutMs: 10_000 });
+  const far = new Date(Date.now() + 86_400_000).toISOString();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next < SESSIONS) {
+        const i = next++;
+        await client.start({
+          sessionId: `sgj_${(0xffff00000000 + i).toString(16)}`,
+          teams: { joinUrl: null, meetingId: String(i), passcode: null, tenantId: null, threadId: null, organizerId: null },
+          guestDisplayName: "warm-up",
+          dialString: "warm-up@sgj.otj.invalid",
+          vtcDialString: null,
+          notBefore: far,
+          notAfter: far,
+          callbackUrl: "http://127.0.0.1:9/",
+        });
+      }
+    }),
+  );
+  client.close();
+  await emulator.forget();
+}
+
 /** The child side: the bridge emulator on the same shifted wall clock as the engine. */
 function serveEmulator(): void {
   const clock = new ShiftedClock();
@@ -160,8 +190,11 @@ function serveEmulator(): void {
   serveBenchChild<EmulatorOp>(
     async (r) => {
       switch (r.op) {
-        case "start":
-          return emulator.start();
+        case "start": {
+          const url = await emulator.start();
+          await warmUp(emulator, url);
+          return url;
+        }
         case "offset":
           clock.offset = r.ms;
           return null;

@@ -104,6 +104,17 @@ export class BridgeEmulator {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
+  /** Drops every session and count (a benchmark's warm-up), cancelling their timers. */
+  async forget(): Promise<void> {
+    for (const s of this.sessions.values()) for (const t of s.timers) t();
+    await this.idle();
+    this.sessions.clear();
+    this.bySession.clear();
+    this.bodies.length = 0;
+    this.callbacksSent.length = 0;
+    this.creates = 0;
+  }
+
   bySessionId(sessionId: string): EmulatedSession | undefined {
     return this.bySession.get(sessionId);
   }
