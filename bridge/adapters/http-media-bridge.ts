@@ -13,7 +13,7 @@ import type { BridgeStartRequest, MediaBridge } from "../../core/ports/media-bri
 import { classifyTransportError } from "../../join/pushers/http-request.ts";
 import { SIGNATURE_HEADER, signBody } from "../bridge-signature.ts";
 
-/** A reply body larger than this is cut (a bridge answers a few bytes of JSON). */
+/** A reply body larger than this is not read further (a bridge answers a few bytes of JSON). */
 const MAX_REPLY_BYTES = 64 * 1024;
 
 interface Reply {
@@ -58,13 +58,18 @@ export class HttpMediaBridge implements MediaBridge {
 
   private async request(method: "POST" | "DELETE", path: string, headers: Record<string, string>, body: string | undefined, signal?: AbortSignal): Promise<Reply> {
     const reply = await this.pool.request({ method, path: this.path(path), headers, ...(body !== undefined ? { body } : {}), ...(signal ? { signal } : {}) });
-    let text = "";
+    const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of reply.body as AsyncIterable<Buffer>) {
       size += chunk.length;
-      if (size <= MAX_REPLY_BYTES) text += chunk.toString("utf8");
+      if (size > MAX_REPLY_BYTES) {
+        // Not a bridge's answer: stop reading (the connection is closed, not reused).
+        reply.body.destroy();
+        break;
+      }
+      chunks.push(chunk);
     }
-    return { status: reply.statusCode, body: text };
+    return { status: reply.statusCode, body: Buffer.concat(chunks).toString("utf8") };
   }
 
   async start(request: BridgeStartRequest, signal?: AbortSignal): Promise<{ externalId: string }> {

@@ -239,6 +239,44 @@ describe("HttpMediaBridge transport", () => {
     }
   });
 
+  it("stops reading an endless reply, and reads a UTF-8 id split across chunks", async () => {
+    let endless = true;
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        res.writeHead(201, { "content-type": "application/json" });
+        if (endless) {
+          // Megabytes of nonsense, as a hostile or broken bridge might send.
+          const junk = Buffer.alloc(256 * 1024, 0x20);
+          let sent = 0;
+          const more = () => {
+            while (sent < 64 && res.write(junk)) sent++;
+            if (sent < 64) res.once("drain", more);
+            else res.end();
+          };
+          more();
+          return;
+        }
+        const bytes = Buffer.from('{"id":"brg-é"}');
+        const cut = bytes.indexOf(0xc3) + 1;
+        res.write(bytes.subarray(0, cut));
+        setImmediate(() => res.end(bytes.subarray(cut)));
+      });
+    });
+    const port = await listen(server);
+    try {
+      const b = new HttpMediaBridge({ baseUrl: `http://127.0.0.1:${port}`, token: "t", hmacSecret: SECRET, timeoutMs: 2000 });
+      const e = await failure(b.start(request()));
+      expect(e.message).toBe("bridge answered without a session id");
+      endless = false;
+      expect(await b.start(request())).toEqual({ externalId: "brg-é" });
+      b.close();
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
   it("refuses a base URL that is not http(s)", () => {
     expect(() => new HttpMediaBridge({ baseUrl: "ftp://bridge.example", token: "t", hmacSecret: SECRET, timeoutMs: 2000 })).toThrow(/http/);
   });
