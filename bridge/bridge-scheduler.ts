@@ -391,7 +391,7 @@ export class BridgeScheduler {
     const key = entry.session.occurrenceKey;
     try {
       let after: BridgeSession | null;
-      if (entry.session.state === "scheduled" && entry.session.notAfter.getTime() > this.clock.now().getTime()) {
+      if (this.options.bridge === null && entry.session.state === "scheduled" && entry.session.notAfter.getTime() > this.clock.now().getTime()) {
         after = await this.notConfigured(entry.session);
       } else {
         after = await this.lanes.now(async () => {
@@ -427,15 +427,14 @@ export class BridgeScheduler {
       case "lobby":
         if (over) await apply({ type: "meeting-over" });
         else if (session.lobbyDeadline !== null && now.getTime() >= session.lobbyDeadline.getTime()) await apply({ type: "lobby-timeout" });
-        else if (session.externalId === null && this.actions.confirmStartMs !== null && this.options.bridge !== null) {
-          await this.startAgain(session);
-        } else if (session.state === "starting" && this.actions.assumeLobbyAfterMs !== null) {
+        else if (this.lacksId(session)) await this.startAgain(session);
+        else if (session.state === "starting" && this.actions.assumeLobbyAfterMs !== null) {
           await apply({ type: "bridge", state: "lobby", detail: `still establishing after ${Math.round(this.actions.assumeLobbyAfterMs / 1000)} s` });
         } else await this.resetDue(session);
         return;
       case "admitted":
         if (over) await apply({ type: "meeting-over" });
-        else if (session.externalId === null && this.actions.confirmStartMs !== null && this.options.bridge !== null) await this.startAgain(session);
+        else if (this.lacksId(session)) await this.startAgain(session);
         else await this.resetDue(session);
         return;
       default:
@@ -590,13 +589,22 @@ export class BridgeScheduler {
       // Usually still starting; a callback may have moved it on already, or it ended meanwhile.
       const after = await this.externalIds.add({ occurrenceKey: key, externalId, ...this.settledDue(session) });
       if (after === null) return;
-      this.actions.externalIdRecorded(after, externalId);
-      // Cancelled or timed out while the start request was in flight: leave at once.
-      if (isFinal(after.state)) await this.actions.stopBridge(after, externalId);
+      await this.replyRecorded(after, externalId);
       await this.afterAct(after);
     } catch (error) {
       this.stepFailed(key, error);
     }
+  }
+
+  /** The bridge's id is recorded: listeners learn it, and a session that ended while the start request was in flight leaves at once. */
+  private async replyRecorded(after: BridgeSession, externalId: string): Promise<void> {
+    this.actions.externalIdRecorded(after, externalId);
+    if (isFinal(after.state)) await this.actions.stopBridge(after, externalId);
+  }
+
+  /** A live session otj has no bridge id for, with a bridge that can be asked again (idempotent start). */
+  private lacksId(session: BridgeSession): boolean {
+    return session.externalId === null && this.actions.confirmStartMs !== null && this.options.bridge !== null;
   }
 
   /**
@@ -616,7 +624,9 @@ export class BridgeScheduler {
    * the id, so otj can hang up at the lobby deadline or the meeting's end.
    */
   private async startAgain(session: BridgeSession): Promise<void> {
-    const bridge = this.options.bridge!;
+    const bridge = this.options.bridge;
+    const confirmMs = this.actions.confirmStartMs;
+    if (bridge === null || confirmMs === null) return;
     const ready = await this.prepare(session);
     if (!ready.ok) {
       await this.actions.apply(session, { type: "cancel", reason: ready.reason });
@@ -641,14 +651,13 @@ export class BridgeScheduler {
       // The bridge already reported the session: it stays as it is; ask again a little later.
       const e = toOtjError(error, "OTJ_BRIDGE_UNAVAILABLE");
       this.logger.warn({ component: "bridge", occurrenceKey: session.occurrenceKey, code: e.code }, "asking the bridge for a session id failed; trying again later");
-      const retryAt = addMs(this.clock.now(), this.actions.confirmStartMs ?? 30_000).getTime();
+      const retryAt = addMs(this.clock.now(), confirmMs).getTime();
       await this.actions.patchLive(session.occurrenceKey, (s) => (s.externalId === null ? { dueAt: new Date(Math.min(retryAt, s.notAfter.getTime())), lastErrorCode: e.code, lastError: e.message } : null));
       return;
     }
+    // Written at once, not through the batch: this runs in a store lane, which a batch held back by a burst would block.
     const [after] = await this.store.bridgeSessions.recordExternalIds([{ occurrenceKey: session.occurrenceKey, externalId, ...this.settledDue(session) }], this.clock.now());
-    if (after === undefined) return;
-    this.actions.externalIdRecorded(after, externalId);
-    if (isFinal(after.state)) await this.actions.stopBridge(after, externalId);
+    if (after !== undefined) await this.replyRecorded(after, externalId);
   }
 
   /** A session the start statement left alone: started or changed meanwhile, or no longer ours. */

@@ -48,10 +48,11 @@ export interface SessionActionsOptions {
    */
   assumeLobbyAfterMs?: number | null;
   /**
-   * With a bridge whose start is idempotent: when a session still `starting` without the
-   * bridge's reply is looked at again (default 30 s after the start; only an instance that
-   * reclaims it after a crash gets there, since the reply moves its due time to the lobby
-   * deadline), and its start request is sent again.
+   * With a bridge whose start is idempotent: how soon a session without the bridge's id (just
+   * started, or reported in the lobby or admitted before the reply was recorded) is looked at
+   * again, to send its start request again and learn the id (default 30 s). The reply, when it is
+   * recorded, moves the look back, so normally only an instance that reclaims the session after
+   * a crash gets there.
    */
   confirmStartMs?: number;
 }

@@ -18,8 +18,8 @@ import type { BridgeSessionRow } from "../database.ts";
 import { fromBridgeSessionPatch, toBridgeSession } from "../row-mappers.ts";
 import { DEFAULT_LEASE_MS, type StoreContext, guard, releaseOwnLeases, renewOwnLease } from "./guard.ts";
 
-/** A JSON object of string values, written directly (a later duplicate key wins, as in jsonb). */
-function jsonObject(entries: ReadonlyArray<readonly [string, string]>): string {
+/** A JSON object keyed by occurrence key, written directly (a later duplicate key wins, as in jsonb). */
+function jsonObject(entries: ReadonlyArray<readonly [string, unknown]>): string {
   return `{${entries.map(([key, value]) => `${JSON.stringify(key)}:${JSON.stringify(value)}`).join(",")}}`;
 }
 
@@ -181,7 +181,7 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
   recordExternalIds(ids: readonly BridgeExternalId[], now: Date, options?: StoreCallOptions): Promise<BridgeSession[]> {
     return guard(options, async () => {
       if (ids.length === 0) return [];
-      const wanted = `{${ids.map((i) => `${JSON.stringify(i.occurrenceKey)}:${JSON.stringify({ x: i.externalId, d: i.dueAt?.toISOString() ?? null })}`).join(",")}}`;
+      const wanted = jsonObject(ids.map((i) => [i.occurrenceKey, { x: i.externalId, d: i.dueAt?.toISOString() ?? null }]));
       // The sessions it leaves alone (the id already stored) come from the statement's snapshot,
       // which they did not change in.
       const { rows } = await sql<BridgeSessionRow>`
