@@ -272,7 +272,6 @@ export class Engine {
     return source;
   }
 
-
   private defaultBridge(): MediaBridge | null {
     const b = this.options.config.bridge;
     if ((b.adapter === "http" || b.adapter === "emulator") && b.http.baseUrl && b.http.hmacSecret) {
@@ -365,10 +364,12 @@ export class Engine {
     await this.dispatcher.tick();
   }
 
-  /** Stops ticks, drains in-flight work within the grace period, releases leases, closes. */
   private stopped = false;
 
-  /** Stops everything (idempotent: a second call does nothing). */
+  /**
+   * Stops ticks, drains in-flight work within the grace period, releases leases, closes.
+   * Idempotent: a second call does nothing.
+   */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;

@@ -41,7 +41,6 @@ export interface DiscoveredRoomJson {
   id: string | null;
 }
 
-
 function toJson(room: DiscoveredRoom, id: string | null, added: boolean): DiscoveredRoomJson {
   return {
     mailbox: room.mailbox,

@@ -215,13 +215,11 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
     return guard(options, () => renewOwnLease(this.ctx, "bridge_session", occurrenceKey, now, options?.leaseMs));
   }
 
-
   release(occurrenceKey: string, now: Date, options?: StoreCallOptions): Promise<void> {
     return guard(options, async () => {
       await releaseOwnLeases(this.ctx, "bridge_session", now, occurrenceKey);
     });
   }
-
 
   releaseMany(occurrenceKeys: readonly string[], now: Date, options?: StoreCallOptions): Promise<number> {
     return guard(options, async () => {

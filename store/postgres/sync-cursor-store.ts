@@ -45,7 +45,6 @@ export class PostgresSyncCursorStore implements SyncCursorStore {
     return guard(options, () => renewOwnLease(this.ctx, "sync_cursor", roomId, now, options?.leaseMs));
   }
 
-
   async completeRound(roomId: string, result: RoundOutcome, now: Date, options?: StoreCallOptions): Promise<boolean> {
     const [recorded] = await this.completeRounds([{ roomId, result }], now, options);
     return recorded ?? false;
