@@ -439,21 +439,17 @@ export class CalendarPoller {
       nextDueAt,
     };
     const done = (recorded: boolean): RoomRoundOutcome => (recorded ? this.#ok(lease, result, applied, nextDueAt, requests, sinkError) : this.#lost(lease, result, requests));
+    const notRecorded = async (error: unknown): Promise<RoomRoundOutcome> => (ctx.signal.aborted ? this.#aborted(lease, result, applied, requests) : this.#fail(lease, ctx, error, requests));
     if (ctx.completions !== null) {
       // The cursor goes with the next batch and the worker moves on meanwhile. Until the batch is
       // written the room keeps its lease; if it never is (a crash), the next round reads the same
       // changes again and applies them idempotently.
-      return {
-        later: ctx.completions.add(lease.roomId, round).then(done, (error: unknown) =>
-          ctx.signal.aborted ? this.#aborted(lease, result, applied, requests) : this.#fail(lease, ctx, error, requests),
-        ),
-      };
+      return { later: ctx.completions.add(lease.roomId, round).then(done, notRecorded) };
     }
     try {
       return done(await this.#store.syncCursors.completeRound(lease.roomId, round, this.#clock.now(), { signal: ctx.signal }));
     } catch (error) {
-      if (ctx.signal.aborted) return this.#aborted(lease, result, applied, requests);
-      return this.#fail(lease, ctx, error, requests);
+      return notRecorded(error);
     }
   }
 
