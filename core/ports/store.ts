@@ -212,6 +212,8 @@ export interface RoomStore {
   getMany(ids: readonly string[], options?: StoreCallOptions): Promise<Room[]>;
   /** Rooms ordered by mailbox. */
   list(filter?: { providerId?: string; enabled?: boolean }, options?: StoreCallOptions): Promise<Room[]>;
+  /** How many rooms use each provider (by provider id; providers without rooms are left out). */
+  countByProvider(options?: StoreCallOptions): Promise<Map<string, number>>;
   /**
    * Rooms ordered by mailbox whose mailbox or display name contains `search` (case-insensitive),
    * `limit` from `offset`, with the total count (the console's server-side paging).

@@ -190,6 +190,18 @@ export class PostgresRoomStore implements RoomStore {
     });
   }
 
+  countByProvider(options?: StoreCallOptions): Promise<Map<string, number>> {
+    return guard(options, async () => {
+      const rows = await this.ctx.db
+        .selectFrom("room")
+        .select(["provider_id", (eb) => eb.fn.countAll<string>().as("n")])
+        .where("provider_id", "is not", null)
+        .groupBy("provider_id")
+        .execute();
+      return new Map(rows.map((r) => [r.provider_id!, Number(r.n)]));
+    });
+  }
+
   page(query: { search?: string; offset: number; limit: number }, options?: StoreCallOptions): Promise<RoomPage> {
     return guard(options, async () => {
       const search = (query.search ?? "").trim().toLowerCase();

@@ -240,6 +240,17 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
         expect((await store.meetings.getMany(["kc", "ka", "nope"])).map((m) => m.occurrenceKey).sort()).toEqual(["ka", "kc"]);
       });
 
+      it("counts the rooms of each provider", async () => {
+        const fabrikam = await store.providers.add({ name: "fabrikam", partner: "pexip", tenantKey: "teams@vc.fabrikam.example" }, T0);
+        expect(await store.rooms.countByProvider()).toEqual(new Map());
+        await store.rooms.add(room("a@contoso.example"), T0);
+        await store.rooms.add(room("b@contoso.example", { provider: "fabrikam" }), T0);
+        await store.rooms.add(room("c@contoso.example", { provider: "fabrikam" }), T0);
+        const counts = await store.rooms.countByProvider();
+        expect(counts.get(fabrikam.id)).toBe(2);
+        expect([...counts.values()].reduce((a, b) => a + b, 0)).toBe(3);
+      });
+
       it("reads a page of rooms' cursors, device states and next meetings in one call each", async () => {
         const { room: a } = await store.rooms.add(room("a@contoso.example"), T0);
         const { room: b } = await store.rooms.add(room("b@contoso.example"), T0);

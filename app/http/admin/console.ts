@@ -354,12 +354,8 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
 
   // --- providers ---------------------------------------------------------------------------------
 
-  const providerUsage = async () => {
-    const usage = new Map<string, number>();
-    for (const r of await deps.store.rooms.list()) if (r.providerId) usage.set(r.providerId, (usage.get(r.providerId) ?? 0) + 1);
-    return usage;
-  };
-  const roomsUsing = async (providerId: string) => (await deps.store.rooms.list({ providerId })).length;
+  const providerUsage = () => deps.store.rooms.countByProvider();
+  const roomsUsing = async (providerId: string) => (await providerUsage()).get(providerId) ?? 0;
   const providerInput = (form: Form): NewProvider & ProviderChanges => ({
     name: (form.name ?? "").trim(),
     partner: form.partner ?? "",
