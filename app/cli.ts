@@ -5,6 +5,7 @@
 import { Command, CommanderError } from "commander";
 import { isOtjError } from "../core/errors.ts";
 import { CliExit, type CliIo, processIo } from "./cli-context.ts";
+import { registerBridgeCheckCommand } from "./commands/bridge-check.ts";
 import { registerDemoCommand } from "./commands/demo.ts";
 import { registerDiscoverCommand } from "./commands/discover.ts";
 import { registerIngestCommand } from "./commands/ingest.ts";
@@ -29,6 +30,7 @@ const registrars: CommandRegistrar[] = [
   registerIngestCommand,
   registerStatusCommand,
   registerRunCommand,
+  registerBridgeCheckCommand,
 ];
 
 export function buildProgram(io: CliIo): Command {
