@@ -249,10 +249,10 @@ describe("admin console in Chromium", () => {
     await engine.step(); // claims the session and arms its timer for 09:38 (start minus the 120 s lead)
     clock.advanceTo(new Date(at("09:38")));
     await settle();
-    await expect.poll(() => state.textContent(), { timeout: 15_000 }).toBe("in the lobby");
+    await expect.poll(() => state.textContent()).toBe("in the lobby");
     clock.advance(60_000); // the bridge emulator's organizer admits after a minute
     await settle();
-    await expect.poll(() => state.textContent(), { timeout: 15_000 }).toBe("admitted");
+    await expect.poll(() => state.textContent()).toBe("admitted");
     expect(loads).toEqual([]);
   });
 

@@ -9,21 +9,23 @@ describe("otj demo", () => {
     const until = new Promise<void>((resolve) => {
       stop = resolve;
     });
+    // Resolved by the demo's own output line: a wait on state, not on time.
     let printed = "";
+    let announced = (_: { url: string; token: string }) => {};
+    const consoleUrl = new Promise<{ url: string; token: string }>((resolve) => {
+      announced = resolve;
+    });
     const served = runDemo(
       (text) => {
         printed += text;
+        const m = /Admin console: (http:\/\/127\.0\.0\.1:\d+\/admin) +\(admin token: ([0-9a-f]+)\)/.exec(printed);
+        if (m) announced({ url: m[1]!, token: m[2]! });
       },
       { serve: { port: 0, until } },
     );
-    const consoleUrl = async () => {
-      for (;;) {
-        const m = /Admin console: (http:\/\/127\.0\.0\.1:\d+\/admin) +\(admin token: ([0-9a-f]+)\)/.exec(printed);
-        if (m) return { url: m[1]!, token: m[2]! };
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
-    const { url, token } = await consoleUrl();
+    const first = await Promise.race([consoleUrl, served.then((r) => ({ ended: r.output }))]);
+    if ("ended" in first) throw new Error(`the demo ended before serving its console: ${first.ended}`);
+    const { url, token } = first;
     const signIn = await fetch(`${url}/login`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ token }).toString(), redirect: "manual" });
     expect(signIn.status).toBe(303);
     const cookie = (signIn.headers.get("set-cookie") ?? "").split(";")[0]!;
@@ -46,5 +48,6 @@ describe("otj demo", () => {
     expect(output).toContain("Private meeting");
     expect(output).not.toContain("Salary review");
     expect(line("03-03 09:15")).toMatch(/teams\.1127180739@vc\.contoso\.example +pushed/);
-  }, 120_000);
+    // The whole engine through a simulated morning on PGlite: a minute idle, several on a loaded machine.
+  }, 600_000);
 });

@@ -276,5 +276,7 @@ describe("store options", () => {
     } finally {
       rmSync(cwd, { recursive: true, force: true });
     }
-  });
+    // Creates and migrates an on-disk PGlite database twice (WebAssembly Postgres, CPU-bound): about
+    // 10 s on an idle 2-core machine, several times that on a loaded one.
+  }, 300_000);
 });
