@@ -1,6 +1,6 @@
 /**
  * The otj command line. Each command lives in app/commands/<name>.ts and registers itself on the
- * program; exit codes: 0 success, 1 failure, 2 bad usage (CONTRACT.md).
+ * program; exit codes: 0 success, 1 failure, 2 bad usage (docs/cli.md).
  */
 import { Command, CommanderError } from "commander";
 import { isOtjError } from "../core/errors.ts";

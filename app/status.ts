@@ -1,5 +1,5 @@
 /**
- * StatusOutput (CONTRACT.md): per room its last poll, device push state, alarms and meetings in
+ * StatusOutput (docs/cli.md): per room its last poll, device push state, alarms and meetings in
  * the live window, and the bridge sessions. Shared by `otj status --json` and GET /v1/status.
  */
 import type { BridgeState, Route } from "../core/domain.ts";

@@ -3,7 +3,7 @@
  * GraphCalendarSource → Graph SDK → HTTP → Graph emulator with 25 ms latency per request, and
  * PostgreSQL, or in-memory PGlite when no server answers).
  *
- * Metrics (CONTRACT.md benchmark lines):
+ * Metrics (docs/performance.md's benchmark line):
  * - `no-change-cycle` (main): a cycle in which no room changed: one delta request per room.
  *   Baseline: the latency bound, ceil(requests / poll.maxInFlight) × 25 ms, where requests are
  *   the Graph requests that each wait 25 ms (`$batch` items count, not the `$batch` envelopes,

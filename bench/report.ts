@@ -1,4 +1,4 @@
-/** CONTRACT.md's benchmark line: one JSON object per (bench, metric). */
+/** docs/performance.md's benchmark line: one JSON object per (bench, metric). */
 export interface BenchLine {
   bench: string;
   metric: string;

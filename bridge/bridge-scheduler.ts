@@ -1,6 +1,5 @@
 /**
- * BridgeScheduler: runs SIP Guest Join sessions at meeting time (ARCHITECTURE.md, time and
- * scheduling; INTERFACES.md 12).
+ * BridgeScheduler: runs SIP Guest Join sessions at meeting time.
  *
  * - `syncRoom` keeps one session per `sgj` occurrence: scheduled at `start - bridge.leadSeconds`,
  *   rescheduled while still scheduled when the meeting moves, cancelled (and stopped when live)

@@ -1,10 +1,10 @@
 /**
  * The bridge's two callback routes, as plain handlers the HTTP server mounts (app/http):
  *
- * - `POST /v1/callbacks/bridge` (INTERFACES.md 12.4): HMAC-SHA256 over the raw body bytes (401),
+ * - `POST /v1/callbacks/bridge` (docs/bridge-protocol.md): HMAC-SHA256 over the raw body bytes (401),
  *   a well-formed body (400), a known session (404), `at` within 300 s of our clock (400);
  *   duplicates and stale states are ignored; otherwise the state machine decides. Answers 204.
- * - `POST /v1/callbacks/graph-calls` (INTERFACES.md 12.1): a Graph call notification with an
+ * - `POST /v1/callbacks/graph-calls`: a Graph call notification with an
  *   RS256 JWT (401 when it fails), read into call state and our roster entry's `isInLobby`
  *   (stale roster sequence numbers dropped), then the state machine decides. Answers 202.
  *

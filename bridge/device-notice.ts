@@ -1,7 +1,7 @@
 /**
  * DeviceNotifier: tells a room's video device how its SGJ session is going (waiting to be
  * admitted, admitted, not admitted, nobody admitted) with a Cisco `UserInterface Message Alert`
- * through the DevicePusher (INTERFACES.md 9.3, 12.4). Texts come from noticeText().
+ * through the DevicePusher. Texts come from noticeText().
  *
  * Pull devices and panels read `bridgeState` from the pull API instead: nothing is pushed to them.
  * A notice is best effort: a device that does not answer is logged, never retried, and never

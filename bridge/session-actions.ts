@@ -43,8 +43,7 @@ export interface SessionActionsOptions {
   lobbyTimeoutSeconds: number;
   /**
    * After a start request, when the scheduler looks again if the bridge has not reported: the
-   * Graph adapter counts a call still establishing after 15 s as waiting in the lobby
-   * (INTERFACES.md 12.1); null waits for the bridge until the lobby deadline.
+   * Graph adapter counts a call still establishing after 15 s as waiting in the lobby; null waits for the bridge until the lobby deadline.
    */
   assumeLobbyAfterMs?: number | null;
   /**

@@ -1,6 +1,5 @@
 /**
- * CalendarPoller: keeps every room's stored meetings in step with its calendar
- * (ARCHITECTURE.md, one poll round; INTERFACES.md 3).
+ * CalendarPoller: keeps every room's stored meetings in step with its calendar.
  *
  * A round leases the rooms whose poll is due (the database decides, with leases so two engine
  * instances never poll one room at once), and for each of them, at most `poll.maxInFlight` at a
@@ -489,7 +488,7 @@ export class CalendarPoller {
       const mapped = await mapOccurrence(occurrence, planning, previous);
       upserts.push(mapped.upsert);
       // A single meeting that moved has a new key; its old row goes. A raw-mail copy of the same
-      // single meeting merges into Graph's (ARCHITECTURE.md, changes over time).
+      // single meeting merges into Graph's.
       for (const m of existing) {
         if (m.occurrenceKey === key) continue;
         if (m.sourceEventId === occurrence.sourceId) stale.set(m.occurrenceKey, "moved");

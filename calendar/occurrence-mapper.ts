@@ -1,7 +1,7 @@
 /**
  * From what a calendar says to what otj stores: one occurrence (a Graph event, or an invite read
  * from raw mail) is parsed, planned for its room and turned into a MeetingUpsert with a content
- * hash; and the sync window a room's cursor covers (INTERFACES.md 3.4). Pure apart from the
+ * hash; and the sync window a room's cursor covers. Pure apart from the
  * parser's own work; no I/O, no clock (callers pass `now`).
  */
 

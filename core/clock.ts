@@ -1,5 +1,5 @@
 /**
- * The Clock port: the only source of "now" in otj (ARCHITECTURE.md, time and scheduling).
+ * The Clock port: the only source of "now" in otj.
  *
  * Components never call `Date.now()` or `new Date()` to decide anything; they ask the clock they
  * were given, and pass `now` on to the store. Tests inject a fake clock (test/support/fake-clock.ts)

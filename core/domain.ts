@@ -14,7 +14,7 @@
  * - route: how a room joins an occurrence: `cvi`, `sgj`, `direct` (SIP/H.323) or `none`.
  * - dial string: what the device dials, a SIP URI without scheme or an H.323 form.
  *
- * The shapes below are CONTRACT.md's and are stable: extend by adding, never by renaming.
+ * The shapes below are the ones docs/cli.md documents, and are stable: extend by adding, never by renaming.
  */
 
 /** Input formats `otj parse` recognises. */

@@ -1,5 +1,5 @@
 /**
- * Realistic synthetic Teams invites (layouts of FORMATS.md T2) for benchmarks, the demo and
+ * Realistic synthetic Teams invites (layouts of docs/formats.md) for benchmarks, the demo and
  * tests. Everything is invented; sizes are tunable so bodies can reach tens of kilobytes.
  */
 

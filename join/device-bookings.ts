@@ -1,6 +1,6 @@
 /**
  * What a room's device should hold: the planned occurrences in the join window as Cisco-style
- * bookings (INTERFACES.md 9.2 mapping), and a hash of that list so a push happens only when it
+ * bookings, and a hash of that list so a push happens only when it
  * changed. Pure.
  */
 import { createHash } from "node:crypto";

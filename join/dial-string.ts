@@ -1,5 +1,5 @@
 /**
- * Dial strings (FORMATS.md B2-B4): the SIP grammar every dial string must satisfy (core/sip-address.ts), CVI partner
+ * Dial strings (docs/formats.md): the SIP grammar every dial string must satisfy (core/sip-address.ts), CVI partner
  * detection and direct-dial conventions, SGJ templates and session ids, and the direct
  * addresses of other providers. Pure functions.
  */
@@ -133,7 +133,7 @@ export function planCvi(cvi: CviCoordinates, providers: readonly ProviderDialInf
 
 // ------------------------------------------------------------------------- SGJ
 
-/** occurrenceKey = lower(roomMailbox) | uid | (recurrenceId ?? start) (FORMATS.md B4.2). */
+/** occurrenceKey = lower(roomMailbox) | uid | (recurrenceId ?? start) (docs/formats.md). */
 export function occurrenceKey(roomMailbox: string, uid: string | null, recurrenceId: string | null, start: string | null): string {
   return `${roomMailbox.toLowerCase()}|${uid ?? ""}|${recurrenceId ?? start ?? ""}`;
 }

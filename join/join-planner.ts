@@ -1,6 +1,6 @@
 /**
  * planJoin: one parsed invite + one room -> route, dial string, IVR fallback and the subject the
- * room shows (FORMATS.md B5; CONTRACT.md PlanOutput and privacy flags). Pure: `now` is passed in.
+ * room shows (docs/formats.md; docs/cli.md PlanOutput and privacy flags). Pure: `now` is passed in.
  */
 import type { Invite, IvrFallback, PrivateJoin, PrivateMeetings, Route, SubjectReplace } from "../core/domain.ts";
 import type { InviteDetail } from "../parser/index.ts";
@@ -80,7 +80,7 @@ export function isPrivate(invite: Invite): boolean {
   return invite.sensitivity !== "normal";
 }
 
-/** The subject a room shows, after its privacy rules (CONTRACT.md `rooms add` privacy flags). */
+/** The subject a room shows, after its privacy rules (docs/cli.md `rooms add` privacy flags). */
 export function subjectShown(invite: Invite, privacy: PrivacyPolicy): string | null {
   const organizerName = invite.organizer?.name?.trim() || invite.organizer?.email?.trim() || "";
   const replace = privacy.subjectReplace === "all" || (privacy.subjectReplace === "private" && isPrivate(invite));

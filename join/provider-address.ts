@@ -1,5 +1,5 @@
 /**
- * Direct SIP/H.323 addresses for non-Teams providers (FORMATS.md B2.1 "direct dial derived by
+ * Direct SIP/H.323 addresses for non-Teams providers (docs/formats.md "direct dial derived by
  * otj"): the printed address first, else what the URL allows. Never a pwd token.
  */
 import type { Join } from "../core/domain.ts";

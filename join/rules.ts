@@ -1,5 +1,5 @@
 /**
- * Custom routing rules (FORMATS.md B5.3): validated and compiled once at start-up; a bad rule is
+ * Custom routing rules (docs/formats.md): validated and compiled once at start-up; a bad rule is
  * a configuration error that names the rule and the problem.
  */
 import type { IvrFallback, JoinProvider } from "../core/domain.ts";

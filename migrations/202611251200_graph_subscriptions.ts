@@ -1,5 +1,5 @@
 /**
- * Graph change-notification subscriptions (INTERFACES.md 7): one row per room, leased like sync
+ * Graph change-notification subscriptions: one row per room, leased like sync
  * cursors so one engine instance creates or renews it. The clientState is kept only as a SHA-256
  * hash. Frozen: change the schema with a new migration.
  */

@@ -1,5 +1,5 @@
 /**
- * Bodies as text lines with their links (FORMATS.md T1.3, T1.4). HTML and plain text both become
+ * Bodies as text lines with their links (docs/formats.md). HTML and plain text both become
  * a BodyDoc, so one set of rules (labels, blocks, quoting) reads every layout by visible order.
  */
 import { scanHtml, TAG_BLOCK } from "./html-scan.ts";

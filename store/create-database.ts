@@ -1,5 +1,5 @@
 /**
- * Opens the database named by `database.url` (CONTRACT.md, Configuration):
+ * Opens the database named by `database.url` (docs/configuration.md):
  * - `postgres://…` / `postgresql://…`: a node-postgres Pool (several engine instances may share it);
  * - unset: embedded PGlite in `./.otj/db` relative to the working directory;
  * - `pglite:///abs/dir`: PGlite in that directory; `memory://`: an in-memory PGlite.

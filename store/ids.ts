@@ -1,6 +1,6 @@
 /**
  * Opaque ids and tokens. Ids are a prefix and 10 random characters of [0-9a-z] (about 51 bits):
- * `rm_` for rooms (CONTRACT.md), `pv_` for providers. Device tokens are 32 base64url characters.
+ * `rm_` for rooms (docs/cli.md), `pv_` for providers. Device tokens are 32 base64url characters.
  */
 import { randomBytes, randomInt, timingSafeEqual, createHash } from "node:crypto";
 import { hostname } from "node:os";

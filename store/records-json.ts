@@ -1,6 +1,6 @@
 /**
  * The JSON shapes of rooms and providers that `otj rooms|providers ... --json` print and the HTTP
- * API returns (CONTRACT.md). Never a password or token: those have their own commands.
+ * API returns (docs/cli.md). Never a password or token: those have their own commands.
  */
 import type { Provider, Room } from "../core/ports/store.ts";
 

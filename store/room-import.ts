@@ -1,5 +1,5 @@
 /**
- * `otj rooms import FILE.csv`: CSV rows to rooms, all or nothing (CONTRACT.md). Every row is
+ * `otj rooms import FILE.csv`: CSV rows to rooms, all or nothing (docs/cli.md). Every row is
  * checked first (CSV syntax, columns, field values, providers, duplicates in the file and in the
  * store); any bad row means nothing is written and each problem is reported with its line number.
  */

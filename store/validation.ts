@@ -14,7 +14,7 @@ export const PRIVATE_JOIN: readonly PrivateJoin[] = ["enabled", "disabled"];
 export const DEFAULT_SUBJECT_TEMPLATE = "Private meeting";
 const SUBJECT_PLACEHOLDERS = ["organizerName", "subject"];
 
-/** Placeholders of an SGJ template (FORMATS B4.2). */
+/** Placeholders of an SGJ template (docs/formats.md). */
 const SGJ_PLACEHOLDERS = ["meetingId", "passcode", "sessionId", "domain"];
 
 function templatePlaceholders(template: string): string[] {
@@ -93,7 +93,7 @@ export function checkSubjectTemplate(template: string): string | null {
   return unknown.length === 0 ? null : `subject template has unknown placeholder ${unknown.map((n) => `{${n}}`).join(", ")} (use {organizerName}, {subject})`;
 }
 
-/** Why an SGJ template is refused (FORMATS B4.2, B5.3), or null. */
+/** Why an SGJ template is refused (docs/formats.md), or null. */
 export function checkSgjTemplate(template: string): string | null {
   const unknown = templatePlaceholders(template).filter((name) => !SGJ_PLACEHOLDERS.includes(name));
   if (unknown.length > 0) {

@@ -1,6 +1,6 @@
 /**
- * `otj rooms discover [--add --provider NAME --device-family FAMILY] [--json]` (CONTRACT.md):
- * lists the rooms Graph Places knows (INTERFACES.md 4.1) with their room lists, marks those
+ * `otj rooms discover [--add --provider NAME --device-family FAMILY] [--json]` (docs/cli.md):
+ * lists the rooms Graph Places knows (docs/deploy-microsoft-365.md) with their room lists, marks those
  * already mapped, and with `--add` maps the others. Places is a discovery aid (rooms hidden from
  * the address book are missing); `otj rooms add|import` stays the authoritative list.
  */

@@ -1,5 +1,5 @@
 /**
- * `otj ingest FILE.eml --room MAILBOX [--json]` (CONTRACT.md): parse a raw invite mail, merge it
+ * `otj ingest FILE.eml --room MAILBOX [--json]` (docs/cli.md): parse a raw invite mail, merge it
  * into the room's meetings (calendar/mime/mime-ingest.ts) and print the resulting plan entries.
  * `--json` prints `{"invites":[...]}`: `otj plan --json`'s items plus `occurrenceKey`, `change`
  * (added, updated, unchanged, merged, skipped) and `note`.

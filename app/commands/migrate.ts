@@ -1,5 +1,5 @@
 /**
- * `otj migrate [--database-url URL] [--config FILE]` (CONTRACT.md), and the options and opening
+ * `otj migrate [--database-url URL] [--config FILE]` (docs/cli.md), and the options and opening
  * steps every store command shares.
  */
 import type { Command } from "commander";

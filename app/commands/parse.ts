@@ -1,4 +1,4 @@
-/** `otj parse FILE|- [--json] [--format ...]` (CONTRACT.md). */
+/** `otj parse FILE|- [--json] [--format ...]` (docs/cli.md). */
 import { type Command, Option } from "commander";
 import type { Invite, Join, ParseOutput } from "../../core/domain.ts";
 import { parseInvite } from "../../parser/index.ts";
@@ -41,7 +41,7 @@ export function registerParseCommands(program: Command, io: CliIo): void {
     .command("parse")
     .description("parse one invite file (MIME, iCalendar, Graph JSON, HTML or text); '-' reads stdin")
     .argument("<file>", "invite file, or - for stdin")
-    .option("--json", "print CONTRACT.md's ParseOutput as JSON")
+    .option("--json", "print the ParseOutput (docs/cli.md) as JSON")
     .addOption(new Option("--format <format>", "input format").choices([...FORMAT_CHOICES]).default("auto"))
     .action(async (file: string, opts: { json?: boolean; format: (typeof FORMAT_CHOICES)[number] }) => {
       const { data, filename } = await readInputFile(file, io);

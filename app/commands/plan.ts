@@ -1,4 +1,4 @@
-/** `otj plan` and `otj explain` (CONTRACT.md): parse, then route each invite for one room. */
+/** `otj plan` and `otj explain` (docs/cli.md): parse, then route each invite for one room. */
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { type Command, Option } from "commander";
@@ -88,7 +88,7 @@ export function registerPlanCommands(program: Command, io: CliIo): void {
         .addOption(new Option("--format <format>", "input format").choices([...FORMAT_CHOICES]).default("auto")),
     );
   common(program.command("plan").description("parse an invite, then decide the route and dial string for a room"))
-    .option("--json", "print CONTRACT.md's PlanOutput as JSON")
+    .option("--json", "print the PlanOutput (docs/cli.md) as JSON")
     .action(async (file: string, opts: PlanFlags) => {
       const results = await planFile(file, opts, io);
       if (opts.json) {

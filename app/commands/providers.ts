@@ -1,5 +1,5 @@
 /**
- * `otj providers add|set|list|remove` (CONTRACT.md): CVI provider records, modelled on the Teams
+ * `otj providers add|set|list|remove` (docs/cli.md): CVI provider records, modelled on the Teams
  * video interop service provider cmdlets (New/Set/Get/Remove-CsVideoInteropServiceProvider).
  */
 import { type Command, Option } from "commander";

@@ -1,5 +1,5 @@
 /**
- * `otj rooms add|list|remove|import|token` (CONTRACT.md): the room mailbox <-> device mapping.
+ * `otj rooms add|list|remove|import|token` (docs/cli.md): the room mailbox <-> device mapping.
  * Passwords are never printed; a pull room's device token is printed once by `add` and again only
  * by `rooms token`.
  */

@@ -1,4 +1,4 @@
-/** `otj run [--config FILE]`: the engine until SIGTERM/SIGINT (CONTRACT.md "Running as a service"). */
+/** `otj run [--config FILE]`: the engine until SIGTERM/SIGINT (docs/operations.md). */
 import type { Command } from "commander";
 import { systemClock } from "../../core/clock.ts";
 import { loadConfig } from "../../core/config.ts";

@@ -1,4 +1,4 @@
-/** `otj status [--json]` (CONTRACT.md StatusOutput; the same shape as GET /v1/status). */
+/** `otj status [--json]` (docs/cli.md StatusOutput; the same shape as GET /v1/status). */
 import type { Command } from "commander";
 import { buildStatus, type StatusOutput } from "../status.ts";
 import type { CliIo } from "../cli-context.ts";
@@ -25,7 +25,7 @@ export function renderStatus(s: StatusOutput): string {
 
 export function registerStatusCommand(program: Command, io: CliIo): void {
   addStoreOptions(program.command("status").description("rooms, last poll, next meetings, device push state, bridge sessions"))
-    .option("--json", "print CONTRACT.md's StatusOutput")
+    .option("--json", "print the StatusOutput (docs/cli.md) as JSON")
     .action(async (flags: StoreFlags & { json?: boolean }) => {
       await withCliStore(flags, io, async ({ store, config }) => {
         const status = await buildStatus(store, new Date(), {

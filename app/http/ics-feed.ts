@@ -1,4 +1,4 @@
-/** The room feed as iCalendar (INTERFACES.md 11): one VEVENT per visible occurrence. */
+/** The room feed as iCalendar (docs/pull-api.md): one VEVENT per visible occurrence. */
 
 export interface FeedEvent {
   id: string;

@@ -1,5 +1,5 @@
 /**
- * The engine's HTTP API (CONTRACT.md "HTTP API"): health, readiness, metrics, OpenAPI, rooms,
+ * The engine's HTTP API (docs/pull-api.md, docs/cli.md): health, readiness, metrics, OpenAPI, rooms,
  * status, the pull API and ICS feed for devices, and the callback/notification routes. Auth runs
  * in onRequest, before any body is read or validated, so a bad token is always a bare 401.
  */
@@ -132,7 +132,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
         security: route.config?.auth === "open" ? [] : [{ bearer: [] }],
         ...(schema.body ? { requestBody: { content: { "application/json": { schema: schema.body } } } } : {}),
         ...(schema.querystring ? { parameters: Object.entries((schema.querystring as { properties: Record<string, unknown> }).properties).map(([name, s]) => ({ name, in: "query", schema: s })) } : {}),
-        responses: { default: { description: "see CONTRACT.md" } },
+        responses: { default: { description: "see docs/cli.md" } },
       };
     }
   });
@@ -245,7 +245,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     return reply.code(204).send();
   });
 
-  app.get("/v1/status", { schema: { summary: "StatusOutput (CONTRACT.md)" } }, async () => buildStatus(deps.store, deps.clock.now(), deps.settings));
+  app.get("/v1/status", { schema: { summary: "StatusOutput (docs/cli.md)" } }, async () => buildStatus(deps.store, deps.clock.now(), deps.settings));
 
   const roomMeetings = async (req: FastifyRequest) => {
     const id = (req.params as { id: string }).id;
@@ -261,7 +261,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
 
   app.get(
     "/v1/rooms/:id/meetings",
-    { config: { auth: "device" }, schema: { summary: "pull API for devices and panels (INTERFACES.md 11)", querystring: MEETINGS_QUERY } },
+    { config: { auth: "device" }, schema: { summary: "pull API for devices and panels (docs/pull-api.md)", querystring: MEETINGS_QUERY } },
     async (req, reply: FastifyReply) => {
       const { room, meetings, limit, idsOnly } = await roomMeetings(req);
       const picked = meetings.slice(0, limit);

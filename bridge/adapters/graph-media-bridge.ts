@@ -1,6 +1,6 @@
 /**
  * GraphMediaBridge: joins a Teams meeting as a guest through Microsoft Graph cloud
- * communications (INTERFACES.md 12.1, `bridge.adapter = graph`): `POST /communications/calls`
+ * communications (`bridge.adapter = graph`): `POST /communications/calls`
  * with a guest identity (the room's name), service-hosted media, and either
  * joinMeetingIdMeetingInfo (meeting ID + passcode) or organizerMeetingInfo + chatInfo from the
  * classic meetup-join URL; `DELETE /communications/calls/{id}` to leave. Never any lobby-bypass
@@ -213,7 +213,7 @@ function findSelf(roster: Participant[], self: CallSelf): Participant | null {
 }
 
 /**
- * Applies one commsNotification to the view and says what it means (INTERFACES.md 12.1 table):
+ * Applies one commsNotification to the view and says what it means:
  * `terminated` -> ended (the machine makes it denied in the lobby, failed before it); our
  * participant `isInLobby:true` -> lobby; `established` with `isInLobby:false` -> admitted;
  * `establishing` -> joining. A roster update whose sequence number is not above the last one seen

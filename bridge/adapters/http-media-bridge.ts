@@ -1,5 +1,5 @@
 /**
- * HttpMediaBridge: otj's generic bridge protocol (INTERFACES.md 12.4) for partner bridges.
+ * HttpMediaBridge: otj's generic bridge protocol (docs/bridge-protocol.md) for partner bridges.
  * Create is idempotent on sessionId; DELETE treats 404 as already stopped. Bodies are signed.
  *
  * Requests go through one undici connection pool per bridge (kept-alive connections, TLS
@@ -31,7 +31,7 @@ export interface HttpBridgeConfig {
 }
 
 export class HttpMediaBridge implements MediaBridge {
-  /** The protocol's create is idempotent on sessionId (INTERFACES.md 12.4). */
+  /** The protocol's create is idempotent on sessionId (docs/bridge-protocol.md). */
   readonly idempotentStart = true;
   private readonly pool: Pool;
   private readonly base: URL;

@@ -1,5 +1,5 @@
 /**
- * OAuth 2.0 client-credentials tokens for Microsoft Graph (INTERFACES.md 1.1): cached, renewed
+ * OAuth 2.0 client-credentials tokens for Microsoft Graph (docs/deploy-microsoft-365.md): cached, renewed
  * ahead of expiry by one request at a time while concurrent callers wait for it.
  */
 

@@ -1,7 +1,7 @@
 /**
- * GraphCalendarSource: the CalendarSource port on Microsoft Graph (INTERFACES.md 2-5).
+ * GraphCalendarSource: the CalendarSource port on Microsoft Graph.
  *
- * A round walks `calendarView/delta` with its own loop (never PageIterator, INTERFACES.md 6.4),
+ * A round walks `calendarView/delta` with its own loop (never PageIterator),
  * guarded by a page cap, a repeated-page hash and a time budget (3.5); restarts from scratch
  * when the service forgets the cursor (3.3); and retries throttling and transient failures a
  * bounded number of times, waiting as the service asks (5.1, 5.3).
@@ -53,7 +53,7 @@ export function clockSleeper(clock: Clock): Sleeper {
     });
 }
 
-/** Tunables of the adapter (the `poll.*` slice it reads, with INTERFACES.md's defaults). */
+/** Tunables of the adapter (the `poll.*` slice it reads, with Graph's documented defaults). */
 export interface GraphCalendarSourceOptions {
   /** `Prefer: odata.maxpagesize` for delta pages (default 100). */
   readonly pageSize?: number;
@@ -294,7 +294,7 @@ export class GraphCalendarSource implements CalendarSource {
     return { mailbox: "", signal, deadline: this.#clock.now().getTime() + this.#budgetMs, pages: 0, requests: 0, retries: 0, waitedMs: 0 };
   }
 
-  /** Places pages by `$top/$skip` until a short page: it historically sends no nextLink (INTERFACES.md 4.1). */
+  /** Places pages by `$top/$skip` until a short page: it historically sends no nextLink (docs/deploy-microsoft-365.md). */
   async #pagePlaces(path: string, state: RoundState): Promise<Record<string, unknown>[]> {
     const all: Record<string, unknown>[] = [];
     let url = `${path}?$top=${PLACES_PAGE}&$skip=0`;

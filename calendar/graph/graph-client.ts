@@ -1,5 +1,5 @@
 /**
- * The one place otj touches @microsoft/microsoft-graph-client (INTERFACES.md 6).
+ * The one place otj touches @microsoft/microsoft-graph-client.
  *
  * Wiring (6.3 setup b, used for every endpoint): the SDK always builds URLs on the cloud's own
  * https root, so it parses absolute nextLinks/deltaLinks correctly; otj's own middleware chain
@@ -264,7 +264,7 @@ export class GraphClient {
   }
 
   /**
-   * Sends up to 20 requests as one `$batch` (INTERFACES.md 5.2; the JSON is built here because the
+   * Sends up to 20 requests as one `$batch` (the JSON is built here because the
    * SDK's BatchRequestContent keeps `/v1.0` in item URLs). Never throws for an item's failure.
    * @returns one response per item, in the order given.
    * @throws OtjError when the batch itself fails (envelope non-2xx, transport, bad JSON).

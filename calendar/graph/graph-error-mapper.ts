@@ -1,6 +1,5 @@
 /**
- * Classifies Microsoft Graph and token-endpoint failures with tables (INTERFACES.md 1.1, 3.3,
- * 4.2, 5.1): status and error code → OtjError code, whether a retry can help, and how long to
+ * Classifies Microsoft Graph and token-endpoint failures with tables (docs/deploy-microsoft-365.md): status and error code → OtjError code, whether a retry can help, and how long to
  * wait before it.
  */
 
@@ -56,7 +55,7 @@ export const GRAPH_ERROR_TABLE: readonly ErrorRule[] = [
   { status: [0, 999], code: "OTJ_GRAPH_BAD_RESPONSE", retryable: false, backoff: "none" },
 ];
 
-/** The token endpoint (OAuth errors, INTERFACES.md 1.1). */
+/** The token endpoint (OAuth errors, docs/deploy-microsoft-365.md). */
 export const TOKEN_ERROR_TABLE: readonly ErrorRule[] = [
   { status: 429, code: "OTJ_GRAPH_THROTTLED", retryable: true, backoff: "retry-after" },
   { status: [500, 599], code: "OTJ_GRAPH_UNAVAILABLE", retryable: true, backoff: "retry-after" },

@@ -1,5 +1,5 @@
 /**
- * Graph event JSON (INTERFACES.md 2.3) → SourceOccurrence. Keeps the event's JSON verbatim as the
+ * Graph event JSON → SourceOccurrence. Keeps the event's JSON verbatim as the
  * raw invite (`format: "graph"`) so the parser reads it later; reads only what the poller needs
  * before parsing (identity, time, state).
  */

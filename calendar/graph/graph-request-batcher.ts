@@ -1,6 +1,6 @@
 /**
  * GraphRequestBatcher: GETs that concurrent callers ask for in the same turn of the event loop go
- * out together as one JSON `$batch` (INTERFACES.md 5.2) instead of one HTTP request each.
+ * out together as one JSON `$batch` instead of one HTTP request each.
  *
  * - At most `maxItems` per batch (Graph takes 20; it runs only 4 items of a batch at a time, so
  *   larger batches trade round trips for waiting inside Graph), and one item per mailbox: a batch

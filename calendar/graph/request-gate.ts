@@ -1,5 +1,5 @@
 /**
- * Admission control for Graph requests (INTERFACES.md 5.3): at most N requests in flight per
+ * Admission control for Graph requests: at most N requests in flight per
  * mailbox (batch items count) and M in total. A request holds its slots only while it is on the
  * wire, never while it waits for a retry.
  */

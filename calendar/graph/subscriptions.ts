@@ -1,5 +1,5 @@
 /**
- * Graph change notifications (INTERFACES.md 7): one subscription per room on
+ * Graph change notifications: one subscription per room on
  * `/users/{mailbox}/events`, created, renewed at half its lifetime and re-created when Graph
  * removes it; incoming notifications are checked (clientState, constant time) and only make the
  * room due for polling. Notifications are hints: delta stays the truth.

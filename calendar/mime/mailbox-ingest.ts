@@ -1,5 +1,5 @@
 /**
- * Meeting-request mail in a mailbox through Graph (INTERFACES.md 8, `Mail.Read`): lists the
+ * Meeting-request mail in a mailbox through Graph (docs/deploy-microsoft-365.md, `Mail.Read`): lists the
  * messages received since a watermark, keeps the meeting messages (requests and cancellations,
  * filtered here on `meetingMessageType`, since type-cast filters are not supported), reads each
  * one's MIME (`/messages/{id}/$value`) and merges it into the room's meetings like

@@ -1,5 +1,5 @@
 /**
- * Raw invite mail into a room's meetings (INTERFACES.md 8; ARCHITECTURE.md, changes over time).
+ * Raw invite mail into a room's meetings (docs/deploy-microsoft-365.md).
  *
  * The mail goes through the same parser as everything else. A single meeting merges with Graph's
  * copy by iCalUId: Graph keeps the identity and time, and when the room stripped its copy's body
@@ -40,7 +40,7 @@ export type IngestChange =
   /** Planned but not stored (a series, or no UID/time). */
   | "skipped";
 
-/** One invite's plan entry (CONTRACT.md PlanOutput item) plus where it went. */
+/** One invite's plan entry (docs/cli.md PlanOutput item) plus where it went. */
 export interface IngestedInvite extends PlanEntry {
   readonly occurrenceKey: string | null;
   readonly change: IngestChange;

@@ -3,7 +3,7 @@
  *
  * Glossary (in addition to core/domain.ts)
  * - window: the fixed time range `[start, end)` one sync cursor covers; moving it means a new
- *   full round (INTERFACES.md 3.4).
+ *   full round.
  * - round: one synchronisation of one room: every page up to a new cursor.
  * - cursor: an opaque continuation handed back by the source after a complete round; the next
  *   round for the same window starts from it and returns only what changed since.

@@ -15,7 +15,7 @@ export interface BridgeTeamsTarget {
 }
 
 export interface BridgeStartRequest {
-  /** Deterministic `sgj_<12 hex>` (FORMATS.md B4.2); idempotency key at the bridge. */
+  /** Deterministic `sgj_<12 hex>` (docs/formats.md); idempotency key at the bridge. */
   sessionId: string;
   teams: BridgeTeamsTarget;
   /** The room's name; the guest's display name in the lobby. */
@@ -35,7 +35,7 @@ export interface BridgeStartRequest {
 export interface MediaBridge {
   /**
    * True when a repeated start with the same sessionId can never open a second session (the
-   * http protocol, INTERFACES.md 12.4). otj then starts again a session that a crashed instance
+   * http protocol, docs/bridge-protocol.md). otj then starts again a session that a crashed instance
    * left in `starting` without the bridge's reply; without it, such a session waits for its
    * lobby deadline (a second create could join the meeting twice).
    */
@@ -49,5 +49,5 @@ export interface MediaBridge {
   stop(externalId: string, signal?: AbortSignal): Promise<void>;
 }
 
-/** Bridge-reported states (INTERFACES.md 12.4 callbacks). */
+/** Bridge-reported states (docs/bridge-protocol.md). */
 export type BridgeReportedState = "joining" | "lobby" | "admitted" | "denied" | "timeout" | "ended" | "failed";

@@ -1,5 +1,5 @@
 /**
- * OccurrenceSink: what the calendar side tells the join side (ARCHITECTURE.md, one poll round).
+ * OccurrenceSink: what the calendar side tells the join side.
  *
  * The calendar poller (and the MIME ingest) call it after a room's stored meetings changed: an
  * occurrence was added, changed or removed. The composition root fans it out to the device

@@ -1,5 +1,5 @@
 /**
- * The Store port: everything otj keeps, in domain words (ARCHITECTURE.md, data model).
+ * The Store port: everything otj keeps, in domain words.
  *
  * Rules every implementation follows:
  * - Time comes from the caller: methods that decide anything by time take `now` (a Date from the
@@ -49,10 +49,10 @@ export interface Provider {
   tenantKey: string | null;
   /** Lowercase DNS name; the SGJ `{domain}` and Pexip direct-dial domain. */
   sipDomain: string | null;
-  /** Replaces the tenant key as the IVR address (FORMATS B3.1). */
+  /** Replaces the tenant key as the IVR address (docs/formats.md). */
   ivrAddress: string | null;
   sgjEnabled: boolean;
-  /** SGJ dial string template (FORMATS B4.2); null means the default template. */
+  /** SGJ dial string template (docs/formats.md); null means the default template. */
   sgjTemplate: string | null;
   /** Like the cmdlets' InstructionUri. */
   instructionUrl: string | null;
@@ -331,7 +331,7 @@ export interface MeetingPlan {
   route: Route;
   dialString: string | null;
   ivr: IvrFallback | null;
-  /** Id of the rule that decided (FORMATS B5.1), e.g. `teams-cvi`, `custom:<id>`. */
+  /** Id of the rule that decided (docs/formats.md), e.g. `teams-cvi`, `custom:<id>`. */
   rule: string | null;
   /** Subject after the room's privacy rules. */
   subjectShown: string | null;
@@ -341,7 +341,7 @@ export interface MeetingPlan {
 
 /** One meeting occurrence in one room's calendar. */
 export interface Meeting extends MeetingPlan {
-  /** `lower(mailbox) | iCalUId | (recurrenceId ?? start)`, unique (FORMATS B4.2). */
+  /** `lower(mailbox) | iCalUId | (recurrenceId ?? start)`, unique (docs/formats.md). */
   occurrenceKey: string;
   roomId: string;
   source: "graph" | "mime";
@@ -493,7 +493,7 @@ export const LIVE_BRIDGE_STATES: readonly BridgeState[] = ["scheduled", "startin
 export interface BridgeSession {
   /** Unique: one session per occurrence, ever. */
   occurrenceKey: string;
-  /** `sgj_` + 12 hex (FORMATS B4.2), unique. */
+  /** `sgj_` + 12 hex (docs/formats.md), unique. */
   sessionId: string;
   roomId: string;
   state: BridgeState;

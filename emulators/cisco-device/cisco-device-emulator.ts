@@ -1,5 +1,5 @@
 /**
- * A Cisco RoomOS device emulator (INTERFACES.md 9 and 14.2): putxml with Bookings Put/List/Clear,
+ * A Cisco RoomOS device emulator: putxml with Bookings Put/List/Clear,
  * UserInterface Message Alert, Dial; getxml; legacy bookingsputxml; session begin/end; and the
  * Webex cloud xAPI command route. Real HTTP(S) on loopback, with fault knobs for tests.
  */

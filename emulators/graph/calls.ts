@@ -1,5 +1,5 @@
 /**
- * Cloud communications calls in the Graph emulator (INTERFACES.md 12.1, 14.1):
+ * Cloud communications calls in the Graph emulator:
  * `POST /v1.0/communications/calls` (guest joins only), `GET` and `DELETE …/calls/{id}`, a lobby
  * model per call (admitted after N ms, denied after N ms, nobody admits, or the join fails) that
  * drives `commsNotifications` to the call's `callbackUri`, each carrying a JWT signed with the

@@ -1,5 +1,5 @@
 /**
- * Renders stored events as Graph's event JSON (INTERFACES.md 2.3), honouring
+ * Renders stored events as Graph's event JSON, honouring
  * `outlook.timezone`, `outlook.body-content-type` and `$select`.
  */
 

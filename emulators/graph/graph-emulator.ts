@@ -1,5 +1,5 @@
 /**
- * A Microsoft Graph emulator for tests, the demo and benchmarks (INTERFACES.md 14.1): a real
+ * A Microsoft Graph emulator for tests, the demo and benchmarks: a real
  * HTTP server on loopback that speaks the parts of Graph otj uses, the way Graph speaks them,
  * with fault knobs and request counters.
  *
@@ -8,7 +8,7 @@
  * tokens encoding the window and cursor; `/events`, `/events/{id}`, `/events/{id}/instances`;
  * Places rooms and room lists (no nextLink, `$top/$skip/$count`); `$batch` (≤ 20 items, relative
  * URLs, per-item status, at most 4 items at a time, `dependsOn` → 424); `/_emulator/*` control.
- * Links are written on `publicRoot` (default `https://graph.microsoft.com`, INTERFACES.md 6.3).
+ * Links are written on `publicRoot` (default `https://graph.microsoft.com`).
  *
  * Also `/users/{id}/messages` with `$value` MIME and file attachments, and `/subscriptions` with
  * the validation handshake, change and lifecycle notifications; and `/communications/calls` with a

@@ -66,7 +66,7 @@ export interface SeriesInput extends EventInput {
 
 export type EventPatch = Partial<Omit<EventInput, "id" | "iCalUId">>;
 
-/** Exchange `Set-CalendarProcessing` effects on the room's stored copy (INTERFACES.md 4.3). Applied when an event is written. */
+/** Exchange `Set-CalendarProcessing` effects on the room's stored copy (docs/deploy-microsoft-365.md). Applied when an event is written. */
 export interface RoomProcessing {
   deleteComments: boolean;
   deleteSubject: boolean;
@@ -132,7 +132,7 @@ export interface SeriesMaster {
   deleted: boolean;
 }
 
-/** What change notifications report (INTERFACES.md 7). */
+/** What change notifications report. */
 export interface CalendarChange {
   readonly id: string;
   readonly changeType: "created" | "updated" | "deleted";

@@ -1,5 +1,5 @@
 /**
- * Mail in the Graph emulator (INTERFACES.md 8): messages with their MIME (`$value`) and file
+ * Mail in the Graph emulator (docs/deploy-microsoft-365.md): messages with their MIME (`$value`) and file
  * attachments, as a meeting-request ingest reads them.
  */
 

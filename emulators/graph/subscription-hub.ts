@@ -1,5 +1,5 @@
 /**
- * Change-notification subscriptions in the Graph emulator (INTERFACES.md 7): the validation
+ * Change-notification subscriptions in the Graph emulator: the validation
  * handshake on create, change notifications on `/users/{id}/events`, lifecycle notifications,
  * and a log of every delivery with the subscriber's latency.
  *
@@ -46,7 +46,7 @@ export interface SubscriptionHubOptions {
   readonly deliveryTimeoutMs?: number;
 }
 
-/** At most 10,080 minutes without resource data (INTERFACES.md 7). */
+/** At most 10,080 minutes without resource data. */
 export const MAX_LIFETIME_MS = 10_080 * 60_000;
 
 export class SubscriptionHub {

@@ -1,7 +1,7 @@
 /**
  * XapiDevicePusher: Cisco RoomOS bookings over HTTPS putxml (`xapi`), the legacy TMS
- * `bookingsputxml` form (`xapi-legacy`) and the Webex cloud xAPI (`webex-cloud`)
- * (INTERFACES.md 9). The whole list is sent each time: Bookings Put replaces.
+ * `bookingsputxml` form (`xapi-legacy`) and the Webex cloud xAPI (`webex-cloud`).
+ * The whole list is sent each time: Bookings Put replaces.
  */
 import type { DeviceBooking, DeviceNotice, DevicePusher, DeviceTarget } from "../../core/ports/device-pusher.ts";
 import { OtjError } from "../../core/errors.ts";
@@ -21,7 +21,7 @@ function xmlEscape(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&apos;");
 }
 
-/** The Cisco Bookings JSON for one booking (INTERFACES.md 9.2 field names and units). */
+/** The Cisco Bookings JSON for one booking. */
 export function toCiscoBooking(b: DeviceBooking): Record<string, unknown> {
   return {
     Id: b.id,
@@ -35,7 +35,7 @@ export function toCiscoBooking(b: DeviceBooking): Record<string, unknown> {
   };
 }
 
-/** The legacy TMS booking XML (INTERFACES.md 9.4). */
+/** The legacy TMS booking XML. */
 export function toBookingsPutXml(bookings: readonly DeviceBooking[]): string {
   const items = bookings.map((b, i) => {
     const [first, ...rest] = b.organizer.name.split(" ");

@@ -1,6 +1,6 @@
 /**
- * The Graph emulator on its own, with plain fetch: the shapes and behaviours INTERFACES.md 14.1
- * asks for, so that the adapter tests prove something about Graph and not about the emulator.
+ * The Graph emulator on its own, with plain fetch: the shapes and behaviours Graph
+ * has, so that the adapter tests prove something about Graph and not about the emulator.
  */
 
 import { createServer, type Server } from "node:http";

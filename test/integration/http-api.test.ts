@@ -201,7 +201,7 @@ describe("pull API and feed", () => {
 });
 
 describe("status and notifications", () => {
-  it("GET /v1/status returns CONTRACT.md's StatusOutput", async () => {
+  it("GET /v1/status returns the StatusOutput of docs/cli.md", async () => {
     const { room } = await db.store.rooms.add({ mailbox: "room101@contoso.example", displayName: "Room 101", provider: "webex", deviceFamily: "pull" }, clock.now());
     await db.store.meetings.upsert([meeting(room, "a", 60), meeting(room, "c", 70, { cancelled: true })], clock.now());
     const s = (await (await call("/v1/status", { token: ADMIN })).json()) as { rooms: Array<Record<string, unknown>>; bridgeSessions: unknown[] };

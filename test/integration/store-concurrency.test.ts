@@ -1,5 +1,5 @@
 /**
- * Several engine instances on one PostgreSQL (ARCHITECTURE.md, scale-out): claims use
+ * Several engine instances on one PostgreSQL: claims use
  * FOR UPDATE SKIP LOCKED plus a lease. Real PostgreSQL with separate pools/connections; PGlite
  * has one connection and cannot show any of this.
  */

@@ -22,7 +22,7 @@ const base = {
 };
 
 describe("mapGraphEvent", () => {
-  it("maps INTERFACES.md 2.3's example and keeps the JSON verbatim", () => {
+  it("maps a documented Graph event example and keeps the JSON verbatim", () => {
     const mapped = mapGraphEvent(base);
     expect(mapped.ok).toBe(true);
     if (!mapped.ok) return;

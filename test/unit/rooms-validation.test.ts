@@ -111,7 +111,7 @@ describe("room fields", () => {
 });
 
 describe("SIP addresses", () => {
-  it("follow FORMATS B2.3", () => {
+  it("follow docs/formats.md", () => {
     expect(normalizeSipAddress("sips:Board@Video.Fabrikam.Example:5061")).toBe("Board@video.fabrikam.example:5061");
     expect(normalizeSipAddress("1198563286.contoso@m.webex.com")).toBe("1198563286.contoso@m.webex.com");
     expect(normalizeSipAddress("4455@198.51.100.7")).toBe("4455@198.51.100.7");
@@ -146,7 +146,7 @@ describe("providers", () => {
     ]);
   });
 
-  it("check SGJ templates (FORMATS B4.2 placeholders, a SIP address result)", () => {
+  it("check SGJ templates (docs/formats.md, a SIP address result)", () => {
     expect(checkSgjTemplate("{sessionId}@{domain}")).toBeNull();
     expect(checkSgjTemplate("{meetingId}.{passcode}@sgj.contoso.example")).toBeNull();
     expect(checkSgjTemplate("{meetingId}@{host}")).toContain("unknown placeholder {host}");
