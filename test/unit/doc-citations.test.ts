@@ -48,8 +48,8 @@ function citedDocuments(text: string): string[] {
 /** Whether a reference made in `file` names a document of the repository. */
 function resolves(file: string, ref: string): boolean {
   const clean = ref.replace(/^\.\//, "");
-  if (IN_PROGRESS.has(clean)) return true;
-  return [join(dirname(file), clean), join(ROOT, clean), join(ROOT, "docs", clean)].some((p) => p.startsWith(ROOT) && exists(p));
+  const candidates = [join(dirname(file), clean), join(ROOT, clean), join(ROOT, "docs", clean)].filter((p) => p.startsWith(ROOT));
+  return candidates.some((p) => exists(p) || IN_PROGRESS.has(relative(ROOT, p)));
 }
 
 describe("cited *.md documents", () => {
