@@ -1,6 +1,6 @@
 /** `npm test`'s pretest: Chromium is installed when missing (as root), else a clear message and exit 1. */
 import { describe, expect, it } from "vitest";
-import { type ProvisionHost, provisionChromium } from "../support/provision.ts";
+import { type PostgresHost, type ProvisionHost, provisionChromium, provisionPostgres } from "../support/provision.ts";
 
 function host(options: { present?: string[]; isRoot?: boolean; chromium?: string; results?: Record<string, number[]>; installs?: boolean }) {
   const present = new Set(options.present ?? ["/usr/bin/apt-get"]);
@@ -65,5 +65,69 @@ describe("provisionChromium", () => {
   it("fails when the install succeeds but the binary is still missing", () => {
     const { h } = host({ installs: false });
     expect(provisionChromium(h)).toBe(1);
+  });
+});
+
+function pgHost(options: { databaseUrl?: string; up?: boolean; isRoot?: boolean; clusters?: string[]; installs?: boolean; starts?: boolean; createFails?: boolean }) {
+  let up = options.up ?? false;
+  let clusters = options.clusters ?? [];
+  const steps: string[] = [];
+  const logs: string[] = [];
+  const h: PostgresHost = {
+    databaseUrl: options.databaseUrl,
+    isRoot: options.isRoot ?? true,
+    hasAptGet: true,
+    reachable: async () => up,
+    clusters: () => clusters,
+    run: (command, args) => {
+      steps.push(`${command} ${args.join(" ")}`);
+      if (args[0] === "install" && options.installs !== false) clusters = ["17"];
+      if (command === "pg_ctlcluster" && options.starts !== false) up = true;
+      return args[0] === "install" && options.installs === false ? 100 : 0;
+    },
+    trustLocal: (v) => {
+      steps.push(`trust ${v}`);
+    },
+    waitReachable: async () => up,
+    ensureTestDatabase: async () => {
+      if (options.createFails) throw new Error("role does not exist");
+      steps.push("ensure test");
+    },
+    log: (l) => logs.push(l),
+  };
+  return { h, steps, logs };
+}
+
+describe("provisionPostgres", () => {
+  it("leaves a server named by DATABASE_URL alone", async () => {
+    const { h, steps } = pgHost({ databaseUrl: "postgres://db.example/test" });
+    expect(await provisionPostgres(h)).toBe(0);
+    expect(steps).toEqual([]);
+  });
+
+  it("only makes sure the test database exists when PostgreSQL already answers", async () => {
+    const { h, steps } = pgHost({ up: true });
+    expect(await provisionPostgres(h)).toBe(0);
+    expect(steps).toEqual(["ensure test"]);
+  });
+
+  it("installs, trusts local connections, starts and creates the test database on a fresh machine", async () => {
+    const { h, steps } = pgHost({});
+    expect(await provisionPostgres(h)).toBe(0);
+    expect(steps).toEqual(["apt-get install -y -q postgresql", "trust 17", "pg_ctlcluster --skip-systemctl-redirect 17 main start", "ensure test"]);
+  });
+
+  it("starts an installed but stopped cluster without reinstalling or touching its authentication", async () => {
+    const { h, steps } = pgHost({ clusters: ["15"] });
+    expect(await provisionPostgres(h)).toBe(0);
+    expect(steps).toEqual(["pg_ctlcluster --skip-systemctl-redirect 15 main start", "ensure test"]);
+  });
+
+  it("stops with a message when not root, when the install fails, when it does not start, or when the database cannot be made", async () => {
+    for (const options of [{ isRoot: false }, { installs: false }, { starts: false }, { up: true, createFails: true }]) {
+      const { h, logs } = pgHost(options);
+      expect(await provisionPostgres(h), JSON.stringify(options)).toBe(1);
+      expect(logs.at(-1)).toMatch(/or set DATABASE_URL/);
+    }
   });
 });
