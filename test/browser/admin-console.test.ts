@@ -79,7 +79,7 @@ beforeAll(async () => {
     dialogs.push(d.message());
     void d.dismiss();
   });
-}, 90_000);
+});
 
 afterAll(async () => {
   await browser?.close().catch(() => undefined);

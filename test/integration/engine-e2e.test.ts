@@ -47,7 +47,7 @@ beforeAll(async () => {
   });
   harness = await startEngineHarness({ label: "e2e", adminToken: ADMIN, startAt: at("07:30"), logger: createLogger("debug", sink), provider: { name: "webex", tenantKey: "contoso@m.webex.com" } });
   ({ pg, clock, graph, device, bridge, engine, hmacSecret: HMAC } = harness);
-}, 60_000);
+});
 
 afterAll(async () => {
   await harness?.close();

@@ -31,5 +31,5 @@ describe("engine listening", () => {
     expect((error as Error).message).toContain(`127.0.0.1:${port} (the port is in use)`);
     await engine.stop();
     await engine.stop();
-  }, 60_000);
+  });
 });
