@@ -79,7 +79,7 @@ describe("otj plan and explain", () => {
 describe("the installed bin", () => {
   it("runs through node directly (npx otj)", async () => {
     const bin = new URL("../../bin/otj.js", import.meta.url).pathname;
-    const { stdout } = await promisify(execFile)(process.execPath, [bin, "parse", V4_CISCO, "--json"], { timeout: 60_000 });
+    const { stdout } = await promisify(execFile)(process.execPath, [bin, "parse", V4_CISCO, "--json"], { timeout: 100_000 });
     expect((JSON.parse(stdout) as ParseOutput).invites).toHaveLength(1);
   });
 });
