@@ -1,8 +1,11 @@
 /** docs/bridge-protocol.md's signing test vectors: read from the page, checked by node:crypto and by our signing code. */
 import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
-import { signBody, verifyBody } from "../../bridge/bridge-signature.ts";
+import { HttpMediaBridge } from "../../bridge/adapters/http-media-bridge.ts";
+import { SIGNATURE_HEADER, signBody, verifyBody } from "../../bridge/bridge-signature.ts";
 
 interface Vector {
   title: string;
@@ -60,5 +63,44 @@ describe("docs/bridge-protocol.md test vectors", () => {
     const schemas = blocks.filter((b) => b.includes('"$schema"'));
     expect(schemas.length).toBeGreaterThanOrEqual(5);
     for (const s of schemas) expect(() => JSON.parse(s)).not.toThrow();
+  });
+
+  it("the start request schema lists exactly the fields otj sends, and otj's signature verifies", async () => {
+    const schemas = [...doc.matchAll(/^```json\n([\s\S]*?)^```$/gm)].map((m) => JSON.parse(m[1]!) as { $id?: string; required?: string[]; properties?: Record<string, { required?: string[] }> });
+    const start = schemas.find((x) => x.$id?.endsWith("/start-request.json"))!;
+    let seen: { body: string; signature: string | undefined } | null = null;
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        seen = { body: Buffer.concat(chunks).toString("utf8"), signature: req.headers[SIGNATURE_HEADER] as string | undefined };
+        res.writeHead(201, { "content-type": "application/json" });
+        res.end('{"id":"brg-1"}');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const bridge = new HttpMediaBridge({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token: "t", hmacSecret: "k", timeoutMs: 10_000 });
+    try {
+      await bridge.start({
+        sessionId: "sgj_e3495aaf97d3",
+        teams: { joinUrl: null, meetingId: "228859003479315", passcode: "Xy7pQ2", tenantId: null, threadId: null, organizerId: null },
+        guestDisplayName: "Room 101",
+        dialString: "sgj_e3495aaf97d3@sgj.contoso.example",
+        vtcDialString: null,
+        notBefore: "2025-03-04T08:58:00.000Z",
+        notAfter: "2025-03-04T09:30:00.000Z",
+        callbackUrl: "https://otj.contoso.example/v1/callbacks/bridge",
+      });
+    } finally {
+      bridge.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+    const got = seen as { body: string; signature: string | undefined } | null;
+    expect(got).not.toBeNull();
+    const sent = JSON.parse(got!.body) as Record<string, unknown> & { teams: Record<string, unknown> };
+    expect(Object.keys(sent).sort()).toEqual([...start.required!].sort());
+    expect(Object.keys(sent.teams).sort()).toEqual([...start.properties!.teams!.required!].sort());
+    expect(sent.lobbyBypass).toBe(false);
+    expect(verifyBody("k", got!.body, got!.signature)).toBe(true);
   });
 });
