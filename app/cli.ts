@@ -33,6 +33,7 @@ const COMMANDS: readonly CommandEntry[] = [
   },
   { name: "ingest", summary: "parse a raw invite mail and merge it into a room's meetings; prints the resulting plan entries", load: async () => [(await import("./commands/ingest.ts")).registerIngestCommand] },
   { name: "status", summary: "rooms, last poll, next meetings, device push state, bridge sessions", load: async () => [(await import("./commands/status.ts")).registerStatusCommand] },
+  { name: "doctor", summary: "check configuration, database, Graph consent, a room's calendar, devices and the bridge", load: async () => [(await import("./commands/doctor.ts")).registerDoctorCommand] },
   { name: "run", summary: "run the engine (poller, pusher, bridge scheduler, HTTP API) until SIGTERM", load: async () => [(await import("./commands/run.ts")).registerRunCommand] },
 ];
 
