@@ -1,5 +1,6 @@
 /** `npm run bench`: runs every benchmark (or those named on the command line). */
 import { benchChangeToDevice } from "./change-to-device.ts";
+import { benchCliStartup } from "./cli-startup.ts";
 import { benchConsoleRooms } from "./console-rooms.ts";
 import { benchFaultInjection } from "./fault-injection.ts";
 import { benchIdleRss } from "./idle-rss.ts";
@@ -10,6 +11,7 @@ import { benchSgjBurst } from "./sgj-burst.ts";
 
 const benches: Record<string, () => Promise<void>> = {
   "change-to-device": benchChangeToDevice,
+  "cli-startup": benchCliStartup,
   "console-rooms-10k": benchConsoleRooms,
   "fault-injection": benchFaultInjection,
   "idle-rss-10k": benchIdleRss,

@@ -8,8 +8,13 @@ import { readdir } from "node:fs/promises";
 import { type Kysely, type Migration, type MigrationResultSet, Migrator, NO_MIGRATIONS, sql } from "kysely";
 import { OtjError } from "../core/errors.ts";
 
-/** File names the migrator accepts. */
-export const MIGRATION_FILE_PATTERN = /^(\d{12})_([a-z0-9]+(?:_[a-z0-9]+)*)\.ts$/;
+/** File names the migrator accepts: the TypeScript sources, or the compiled JavaScript in dist/. */
+export const MIGRATION_FILE_PATTERN = /^(\d{12})_([a-z0-9]+(?:_[a-z0-9]+)*)\.(?:ts|js)$/;
+
+/** A migration module file, not a declaration or a source map. */
+function isMigrationModule(file: string): boolean {
+  return (file.endsWith(".ts") && !file.endsWith(".d.ts")) || file.endsWith(".js");
+}
 
 /** Advisory lock key of otj's migrations ("otjmigra" in ASCII). */
 const MIGRATION_LOCK_KEY = "8031161053660803681";
@@ -18,11 +23,11 @@ const MIGRATIONS_DIR = new URL("../migrations/", import.meta.url);
 
 /** The migration modules, by file name without extension, in order. */
 export async function loadMigrations(): Promise<Record<string, Migration>> {
-  const files = (await readdir(MIGRATIONS_DIR)).filter((file) => file.endsWith(".ts")).sort();
+  const files = (await readdir(MIGRATIONS_DIR)).filter(isMigrationModule).sort();
   const migrations: Record<string, Migration> = {};
   for (const file of files) {
     if (!MIGRATION_FILE_PATTERN.test(file)) {
-      throw new OtjError("OTJ_STORE_MIGRATION_FAILED", `migrations/${file} is not named YYYYMMDDHHMM_snake_name.ts`);
+      throw new OtjError("OTJ_STORE_MIGRATION_FAILED", `migrations/${file} is not named YYYYMMDDHHMM_snake_name.ts (or .js when compiled)`);
     }
     const module = (await import(new URL(file, MIGRATIONS_DIR).href)) as Partial<Migration>;
     if (typeof module.up !== "function" || typeof module.down !== "function") {

@@ -47,6 +47,11 @@ export interface DevicePusher {
    * retryable) or OTJ_DEVICE_UNREACHABLE (retryable).
    */
   pushBookings(target: DeviceTarget, bookings: readonly DeviceBooking[], signal?: AbortSignal): Promise<void>;
+  /**
+   * A read-only request with the device's credentials (`otj doctor`): resolves to what the device
+   * says it is. Same errors as pushBookings. Optional: a pusher without it cannot be probed.
+   */
+  probe?(target: DeviceTarget, signal?: AbortSignal): Promise<{ product: string | null }>;
   /** Shows a notice on the device's screen (lobby state). Same errors as pushBookings. */
   showNotice(target: DeviceTarget, notice: DeviceNotice, signal?: AbortSignal): Promise<void>;
   /** Clears a notice shown by showNotice. */

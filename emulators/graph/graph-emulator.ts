@@ -50,6 +50,17 @@ export interface EmulatorClock {
   setTimer?(at: Date, callback: () => void): () => void;
 }
 
+/** Every application permission otj can use (see docs/deploy-microsoft-365.md). */
+export const ALL_APPLICATION_ROLES: readonly string[] = [
+  "Calendars.Read",
+  "Place.Read.All",
+  "Mail.Read",
+  "Calls.JoinGroupCall.All",
+  "Calls.JoinGroupCallAsGuest.All",
+  "Calls.AccessMedia.All",
+  "OnlineMeetings.Read.All",
+];
+
 export interface GraphEmulatorOptions {
   /** Default `c0ffee00-1111-2222-3333-444455556666`. */
   tenantId?: string;
@@ -61,6 +72,11 @@ export interface GraphEmulatorOptions {
   publicRoot?: string;
   /** Default 3599. */
   tokenLifetimeSeconds?: number;
+  /**
+   * Application roles (permissions granted with admin consent) written into the access token's
+   * `roles` claim. Default: every permission otj uses. Changeable later through `setRoles`.
+   */
+  roles?: readonly string[];
   /** Default: the wall clock. Drives token expiry, quotas and timestamps (never latency). */
   clock?: EmulatorClock;
   /** Makes ids deterministic. */
@@ -195,6 +211,7 @@ export class GraphEmulator {
   readonly publicRoot: string;
   #clientId: string;
   #clientSecret: string;
+  #roles: readonly string[];
   readonly #options: GraphEmulatorOptions;
   readonly #domains: Set<string>;
   readonly #mailboxes = new Map<string, MailboxEntry>();
@@ -223,6 +240,7 @@ export class GraphEmulator {
     this.#domains = new Set((options.tenantDomains ?? ["contoso.example"]).map((d) => d.toLowerCase()));
     this.#clientId = options.clientId ?? "0b6f3c1e-7d2a-4c55-9e10-6a1f2b3c4d5e";
     this.#clientSecret = options.clientSecret ?? "emulator-secret";
+    this.#roles = options.roles ?? ALL_APPLICATION_ROLES;
     this.publicRoot = (options.publicRoot ?? "https://graph.microsoft.com").replace(/\/+$/, "");
     this.#maxConcurrent = options.maxConcurrentPerMailbox ?? 4;
     this.#codec = new DeltaTokenCodec(options.seed ?? randomBytes(16).toString("hex"));
@@ -499,6 +517,11 @@ export class GraphEmulator {
   setCredentials(credentials: { clientId?: string; clientSecret?: string }): void {
     if (credentials.clientId !== undefined) this.#clientId = credentials.clientId;
     if (credentials.clientSecret !== undefined) this.#clientSecret = credentials.clientSecret;
+  }
+
+  /** Changes the application roles written into tokens issued from now on (consent changed). */
+  setRoles(roles: readonly string[]): void {
+    this.#roles = [...roles];
   }
 
   /** Invalidates every access token issued so far. */
@@ -822,7 +845,17 @@ export class GraphEmulator {
       return fail(400, "invalid_scope", 1002012, `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`);
     }
     const lifetime = this.#options.tokenLifetimeSeconds ?? 3599;
-    const token = `eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.${randomBytes(24).toString("base64url")}.emu`;
+    const claims = {
+      aud: this.publicRoot,
+      iss: `https://sts.windows.net/${this.tenantId}/`,
+      tid: this.tenantId,
+      appid: this.#clientId,
+      roles: [...this.#roles],
+      iat: Math.floor(now.getTime() / 1000),
+      exp: Math.floor(now.getTime() / 1000) + lifetime,
+      uti: randomBytes(16).toString("base64url"),
+    };
+    const token = `eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.emu`;
     const nowMs = now.getTime();
     for (const [k, v] of this.#tokens) if (v.expiresMs <= nowMs) this.#tokens.delete(k);
     this.#tokens.set(token, { expiresMs: nowMs + lifetime * 1000, audience: this.publicRoot });

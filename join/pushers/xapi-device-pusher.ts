@@ -78,13 +78,20 @@ export class XapiDevicePusher implements DevicePusher {
     this.check(await this.send(target, "/putxml", "<Command><UserInterface><Message><Alert><Clear></Clear></Alert></Message></UserInterface></Command>", signal), "UserInterface Message Alert Clear");
   }
 
-  private async send(target: DeviceTarget, path: string, body: string, signal?: AbortSignal): Promise<HttpReply> {
+  async probe(target: DeviceTarget, signal?: AbortSignal): Promise<{ product: string | null }> {
+    if (target.family !== "xapi" && target.family !== "xapi-legacy") throw new OtjError("OTJ_DEVICE_REJECTED", `device family ${target.family} is not probed`);
+    const reply = await this.send(target, "/getxml?location=/Status/SystemUnit/ProductId", undefined, signal);
+    this.check(reply, "getxml /Status/SystemUnit/ProductId");
+    return { product: /<ProductId>([^<]{0,200})<\/ProductId>/.exec(reply.body)?.[1] ?? null };
+  }
+
+  private async send(target: DeviceTarget, path: string, body: string | undefined, signal?: AbortSignal): Promise<HttpReply> {
     const base = /^https?:\/\//i.test(target.address) ? target.address : `https://${target.address}`;
     const url = `${base.replace(/\/+$/, "")}${path}`;
     const headers: Record<string, string> = { "content-type": "text/xml; charset=utf-8" };
     if (target.username !== null) headers.authorization = `Basic ${Buffer.from(`${target.username}:${target.password ?? ""}`).toString("base64")}`;
     try {
-      return await httpRequest(url, { method: "POST", headers, body, ca: this.config.ca, verifyTls: !target.insecureTls, timeoutMs: this.config.timeoutMs, ...(signal ? { signal } : {}) });
+      return await httpRequest(url, { method: body === undefined ? "GET" : "POST", headers, ...(body === undefined ? {} : { body }), ca: this.config.ca, verifyTls: !target.insecureTls, timeoutMs: this.config.timeoutMs, ...(signal ? { signal } : {}) });
     } catch (error) {
       throw classifyTransportError(error, `device ${new URL(url).host}`);
     }

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { describe, expect, it } from "vitest";
-import { buildProgram } from "../../app/cli.ts";
+import { buildCompleteProgram } from "../../app/cli.ts";
 
 const doc = readFileSync(new URL("../../docs/cli.md", import.meta.url), "utf8");
 const STORE_OPTIONS = new Set(["--config", "--database-url"]);
@@ -39,7 +39,7 @@ function commands(cmd: Command, prefix = "otj"): Array<{ name: string; flags: st
 }
 
 const io = { stdout: () => {}, stderr: () => {}, readStdin: async () => Buffer.alloc(0), env: {}, cwd: process.cwd() };
-const all = commands(buildProgram(io));
+const all = commands(await buildCompleteProgram(io));
 
 describe("docs/cli.md", () => {
   it("reads the program's commands", () => {
