@@ -4,9 +4,8 @@
  *
  * EWS has no delta query for a calendar view, so a round is:
  * 1. `FindItem` with a `CalendarView` over the window on the room's calendar (IdOnly: ItemId with
- *    ChangeKey, and Start for paging). The view expands recurring series into occurrences and
- *    exceptions. A page of `pageSize` items that is not the last (`IncludesLastItemInRange`
- *    false) continues from the last item's start; repeats are merged by ItemId.
+ *    ChangeKey). The view expands recurring series into occurrences and exceptions. CalendarView
+ *    cannot page; a view with more than `pageSize` items is split into smaller time ranges.
  * 2. `GetItem` (batches of `getItemBatchSize`) for the items whose ChangeKey differs from the
  *    cursor's, with the HTML body, UID, organizer, sensitivity, cancellation, response.
  * 3. Items of the cursor no longer in the view are `removedIds`.
@@ -63,6 +62,8 @@ export interface EwsCalendarSourceDeps {
 const CURSOR_PREFIX = "ews1.";
 const MAX_WINDOW_DAYS = 730;
 const CHECK_CONCURRENCY = 4;
+/** A full view is split down to ranges of one minute at the least. */
+const MIN_SPLIT_MS = 60_000;
 
 /** What GetItem reads of each changed item. */
 const ITEM_FIELDS = [
@@ -193,16 +194,22 @@ export class EwsCalendarSource implements CalendarSource {
     };
   }
 
-  /** The window's CalendarView: ItemId → ChangeKey in start order. */
+  /**
+   * The window's CalendarView: ItemId → ChangeKey. A view cut short by `MaxEntriesReturned`
+   * (`IncludesLastItemInRange` false) is split in two halves, each read on its own, until every
+   * range fits in a page; items spanning both halves are merged by ItemId. A range that cannot be
+   * split further (more meetings at one minute than a page holds) stops the round.
+   */
   async #view(w: TimeWindow, state: RoundState): Promise<Map<string, string>> {
     const view = new Map<string, string>();
-    let from = w.start;
-    for (;;) {
+    const ranges: [number, number][] = [[Date.parse(w.start), Date.parse(w.end)]];
+    for (let range = ranges.pop(); range !== undefined; range = ranges.pop()) {
       if (state.pages >= this.#pageCap) throw deltaLoop(state, "page-cap");
+      const [from, to] = range;
       const body: XmlNode = {
         "@Traversal": "Shallow",
-        "m:ItemShape": { "t:BaseShape": "IdOnly", "t:AdditionalProperties": { "t:FieldURI": [{ "@FieldURI": "calendar:Start" }] } },
-        "m:CalendarView": { "@MaxEntriesReturned": this.#pageSize, "@StartDate": from, "@EndDate": w.end },
+        "m:ItemShape": { "t:BaseShape": "IdOnly" },
+        "m:CalendarView": { "@MaxEntriesReturned": this.#pageSize, "@StartDate": new Date(from).toISOString(), "@EndDate": new Date(to).toISOString() },
         "m:ParentFolderIds": { "t:DistinguishedFolderId": { "@Id": "calendar", "t:Mailbox": { "t:EmailAddress": state.mailbox } } },
       };
       const message = await this.#request(state, async () => {
@@ -215,20 +222,17 @@ export class EwsCalendarSource implements CalendarSource {
       state.pages++;
       const root = child(message, "RootFolder");
       if (root === null) throw badResponse(state, "FindItem answered without a RootFolder");
-      let last: number | null = null;
       for (const item of children(child(root, "Items"), "CalendarItem")) {
         const itemId = child(item, "ItemId");
         const id = attr(itemId, "Id");
-        if (!id) continue;
-        view.set(id, attr(itemId, "ChangeKey") ?? "");
-        const start = Date.parse(text(item, "Start") ?? "");
-        if (!Number.isNaN(start)) last = last === null ? start : Math.max(last, start);
+        if (id) view.set(id, attr(itemId, "ChangeKey") ?? "");
       }
-      if (attr(root, "IncludesLastItemInRange") !== "false") return view;
-      // The next page starts at the last item's start; a page that cannot move on would repeat forever.
-      if (last === null || last <= Date.parse(from)) throw deltaLoop(state, "repeated-page");
-      from = new Date(last).toISOString();
+      if (attr(root, "IncludesLastItemInRange") !== "false") continue;
+      if (to - from <= MIN_SPLIT_MS) throw deltaLoop(state, "repeated-page");
+      const middle = from + Math.floor((to - from) / 2 / MIN_SPLIT_MS) * MIN_SPLIT_MS || from + MIN_SPLIT_MS;
+      ranges.push([middle, to], [from, middle]);
     }
+    return view;
   }
 
   /** GetItem for `ids`: one response message per id, in order. */

@@ -63,6 +63,24 @@ export const EWS_ERROR_TABLE: readonly EwsErrorRule[] = [
     retryable: true,
     backoff: "exponential",
   },
+  {
+    // Requests otj built wrongly; Exchange sends them as SOAP faults with HTTP 500, so they come before the statuses.
+    match: {
+      codes: [
+        "ErrorInvalidRequest",
+        "ErrorSchemaValidation",
+        "ErrorInvalidServerVersion",
+        "ErrorInvalidIdMalformed",
+        "ErrorInvalidPropertyRequest",
+        "ErrorCalendarViewRangeTooBig",
+        "ErrorExceededFindCountLimit",
+        "ErrorInvalidOperation",
+      ],
+    },
+    code: "OTJ_EWS_REQUEST_INVALID",
+    retryable: false,
+    backoff: "none",
+  },
   { match: { status: 401 }, code: "OTJ_EWS_AUTH", retryable: false, backoff: "none" },
   { match: { status: 403 }, code: "OTJ_EWS_ACCESS_DENIED", retryable: false, backoff: "none" },
   { match: { status: 404 }, code: "OTJ_EWS_REQUEST_INVALID", retryable: false, backoff: "none" },
