@@ -416,5 +416,5 @@ function deltaLoop(state: RoundState, guard: "page-cap" | "repeated-page" | "tim
 }
 
 function badResponse(state: RoundState, what: string): OtjError {
-  return new OtjError("OTJ_EWS_BAD_RESPONSE", `${state.mailbox || "directory"}: ${what}`);
+  return new OtjError("OTJ_EWS_BAD_RESPONSE", `${state.mailbox || "directory"}: ${what}`, { details: { backoff: "none" } });
 }

@@ -151,7 +151,10 @@ export class EwsClient {
     }
     const messages = child(child(soap, `${operation}Response`), "ResponseMessages");
     if (messages === null) {
-      throw new OtjError("OTJ_EWS_BAD_RESPONSE", `${context}: the answer is not a ${operation} SOAP response`, { details: { status } });
+      throw new OtjError("OTJ_EWS_BAD_RESPONSE", `${context}: the answer is not a ${operation} SOAP response`, {
+        // Not retried inside the round: a proxy's page rarely changes within seconds; the poller retries later.
+        details: { status, backoff: "none" },
+      });
     }
     return children(messages, `${operation}ResponseMessage`);
   }

@@ -340,7 +340,8 @@ describe("throttling and failures", () => {
   it("an answer that is not SOAP is OTJ_EWS_BAD_RESPONSE", async () => {
     const html: typeof fetch = async () => new Response("<html><body>Outlook Web App sign-in</body></html>", { status: 200, headers: { "Content-Type": "text/html" } });
     const h = await harness({ fetch: html });
-    await expect(h.source.syncRoom(ROOM, null, WINDOW, signal())).rejects.toMatchObject({ code: "OTJ_EWS_BAD_RESPONSE" });
+    await expect(h.source.syncRoom(ROOM, null, WINDOW, signal())).rejects.toMatchObject({ code: "OTJ_EWS_BAD_RESPONSE", retryable: true });
+    expect(h.sleeps).toEqual([]);
   });
 
   it("stops a CalendarView that cannot page on (more items at one start than a page) with the repeated-page guard", async () => {
