@@ -30,7 +30,16 @@ import type {
   SyncCursor,
   TimeWindow,
 } from "../../core/ports/calendar-source.ts";
-import { clockSleeper, realSleeper, type Sleeper } from "../graph/graph-calendar-source.ts";
+import {
+  clockSleeper,
+  deltaLoop,
+  normaliseMailbox,
+  normaliseWindow,
+  type RoundState,
+  realSleeper,
+  type Sleeper,
+  sameWindow,
+} from "../graph/graph-calendar-source.ts";
 import { retryDelayMs } from "../graph/graph-error-mapper.ts";
 import { type EwsClient, messageError } from "./ews-client.ts";
 import { mapEwsItem } from "./ews-item-mapper.ts";
@@ -60,7 +69,6 @@ export interface EwsCalendarSourceDeps {
 }
 
 const CURSOR_PREFIX = "ews1.";
-const MAX_WINDOW_DAYS = 730;
 const CHECK_CONCURRENCY = 4;
 /** A full view is split down to ranges of one minute at the least. */
 const MIN_SPLIT_MS = 60_000;
@@ -85,16 +93,6 @@ const ITEM_FIELDS = [
   "calendar:OptionalAttendees",
   "calendar:JoinOnlineMeetingUrl",
 ];
-
-interface RoundState {
-  readonly mailbox: string;
-  readonly signal: AbortSignal;
-  readonly deadline: number;
-  pages: number;
-  requests: number;
-  retries: number;
-  waitedMs: number;
-}
 
 export class EwsCalendarSource implements CalendarSource {
   readonly #client: EwsClient;
@@ -386,33 +384,6 @@ export function decodeCursor(token: string): Map<string, string> | null {
 function positive(name: string, value: number): number {
   if (!Number.isFinite(value) || value <= 0) throw new RangeError(`EwsCalendarSource: ${name} must be a positive number`);
   return value;
-}
-
-const MAILBOX = /^[^\s@/\\?#%<>&"']+@[^\s@/\\?#%<>&"']+\.[^\s@/\\?#%<>&"']+$/;
-
-function normaliseMailbox(mailbox: string): string {
-  const m = mailbox.trim().toLowerCase();
-  if (!MAILBOX.test(m)) throw new OtjError("OTJ_ROOM_INVALID", `not a mailbox address: ${JSON.stringify(mailbox)}`);
-  return m;
-}
-
-function normaliseWindow(window: TimeWindow): TimeWindow {
-  const start = Date.parse(window.start);
-  const end = Date.parse(window.end);
-  if (Number.isNaN(start) || Number.isNaN(end) || end <= start) throw new RangeError(`invalid sync window ${window.start} .. ${window.end}`);
-  // CalendarView refuses ranges over two years (ErrorCalendarViewRangeTooBig).
-  if (end - start > MAX_WINDOW_DAYS * 86_400_000) throw new RangeError(`sync window longer than ${MAX_WINDOW_DAYS} days`);
-  return { start: new Date(start).toISOString(), end: new Date(end).toISOString() };
-}
-
-function sameWindow(a: TimeWindow, b: TimeWindow): boolean {
-  return Date.parse(a.start) === Date.parse(b.start) && Date.parse(a.end) === Date.parse(b.end);
-}
-
-function deltaLoop(state: RoundState, guard: "page-cap" | "repeated-page" | "time-budget"): OtjError {
-  return new OtjError("OTJ_CALENDAR_DELTA_LOOP", `EWS round for ${state.mailbox} stopped by the ${guard} guard after ${state.pages} pages`, {
-    details: { mailbox: state.mailbox, guard, pages: state.pages },
-  });
 }
 
 function badResponse(state: RoundState, what: string): OtjError {
