@@ -315,16 +315,17 @@ export class EwsCalendarSource implements CalendarSource {
 
   async checkRooms(mailboxes: readonly string[], signal: AbortSignal): Promise<RoomCheck[]> {
     const outcome = new Map<string, RoomCheck>();
-    const pending: string[] = [];
+    const unique = new Set<string>();
     for (const m of mailboxes) {
       const key = m.trim().toLowerCase();
-      if (outcome.has(key) || pending.includes(key)) continue;
+      if (outcome.has(key) || unique.has(key)) continue;
       try {
-        pending.push(normaliseMailbox(key));
+        unique.add(normaliseMailbox(key));
       } catch (error) {
         outcome.set(key, { mailbox: key, ok: false, error: error as OtjError });
       }
     }
+    const pending = [...unique];
     const from = new Date(Math.floor(this.#clock.now().getTime() / 3_600_000) * 3_600_000);
     const probe: TimeWindow = { start: from.toISOString(), end: new Date(from.getTime() + 3_600_000).toISOString() };
     let authFailure: OtjError | null = null;

@@ -131,7 +131,12 @@ export class EwsClient {
         redirect: "manual",
       });
       status = response.status;
-      reply = await abortable(response.text(), controller.signal);
+      if (Number(response.headers.get("content-length") ?? 0) > MAX_RESPONSE_CHARS) {
+        await response.body?.cancel();
+        reply = "";
+      } else {
+        reply = await abortable(response.text(), controller.signal);
+      }
     } catch (cause) {
       if (signal.aborted) throw signal.reason;
       throw mapEwsFailure(timedOut ? { kind: "timeout", cause } : { kind: "network", cause }, context);

@@ -21,8 +21,8 @@ export function hasEwsCredentials(config: Config): boolean {
 
 /**
  * @param deps.fetch wraps every HTTP call (metrics, tests).
- * @throws OtjError OTJ_CONFIG_INVALID naming the missing or unsupported `ews.*` keys;
- *   OTJ_CONFIG_SECRET_FILE when `ews.caFile` cannot be read.
+ * @throws OtjError OTJ_CONFIG_INVALID naming the missing or unsupported `ews.*` keys, or an
+ *   unreadable `ews.caFile`.
  */
 export function ewsCalendarSourceFromConfig(
   config: Config,
@@ -46,7 +46,7 @@ export function ewsCalendarSourceFromConfig(
     try {
       ca = readFileSync(e.caFile, "utf8");
     } catch (cause) {
-      throw new OtjError("OTJ_CONFIG_SECRET_FILE", `ews.caFile: cannot read ${e.caFile}`, { cause, details: { key: "ews.caFile" } });
+      throw new OtjError("OTJ_CONFIG_INVALID", `ews.caFile: cannot read ${e.caFile}`, { cause, details: { key: "ews.caFile" } });
     }
   }
   const client = new EwsClient(
