@@ -96,7 +96,11 @@ export function registerDiscoverCommand(program: Command, io: CliIo): void {
         if (flags.json) {
           io.stdout(`${JSON.stringify({ rooms: out })}\n`);
         } else if (out.length === 0) {
-          io.stderr("Places lists no rooms (rooms hidden from the address book are not listed)\n");
+          io.stderr(
+            flags.source === "ews"
+              ? "the Exchange room lists hold no rooms (rooms in no room list are not listed)\n"
+              : "Places lists no rooms (rooms hidden from the address book are not listed)\n",
+          );
         } else {
           io.stdout(
             renderTable(

@@ -60,4 +60,18 @@ describe("otj rooms discover --source ews", () => {
     expect(ntlm.stderr).toContain("ntlm is not supported");
     expect(ntlm.stderr).not.toContain(emu.password);
   });
+
+  it("says so when no room list holds a room", async () => {
+    const empty = await EwsEmulator.start();
+    try {
+      const emptyConfig = join(dir, "empty.json");
+      await writeFile(emptyConfig, JSON.stringify({ ews: { url: empty.url, username: empty.username, password: empty.password } }));
+      const run = await runCli(["rooms", "discover", "--source", "ews", "--config", emptyConfig], { env: { DATABASE_URL: db.url }, cwd: dir });
+      expect(run.code).toBe(0);
+      expect(run.stderr).toContain("the Exchange room lists hold no rooms");
+      expect(empty.requests.map((q) => q.operation)).toEqual(["GetRoomLists"]);
+    } finally {
+      await empty.stop();
+    }
+  });
 });
