@@ -43,6 +43,7 @@ export const ERROR_CODES = {
   OTJ_EWS_THROTTLED: { retryable: true, exitCode: 1, description: "Exchange Server is busy (ErrorServerBusy); retried after the BackOffMilliseconds it names." },
   OTJ_EWS_UNAVAILABLE: { retryable: true, exitCode: 1, description: "Exchange Server answered with a server error, a transient EWS error, or did not answer in time." },
   OTJ_EWS_BAD_RESPONSE: { retryable: true, exitCode: 1, description: "Exchange Server returned a response otj could not understand (not SOAP, missing elements)." },
+  OTJ_EWS_TLS: { retryable: false, exitCode: 1, description: "The Exchange server's TLS certificate could not be verified (an internal CA goes in ews.caFile)." },
   OTJ_EWS_REQUEST_INVALID: { retryable: false, exitCode: 1, description: "Exchange Server rejected a request otj built as invalid; please report it." },
   OTJ_CALENDAR_DELTA_LOOP: { retryable: true, exitCode: 1, description: "A delta round was stopped by a guard (page cap, repeated page or time budget); the previous cursor is kept." },
   OTJ_DEVICE_AUTH: { retryable: false, exitCode: 1, description: "A device rejected otj's credentials." },

@@ -9,7 +9,7 @@ import { Agent, fetch as undiciFetch } from "undici";
 import { OtjError } from "../../core/errors.ts";
 import { abortable, ClientCredentialsTokenProvider } from "../graph/client-credentials-token-provider.ts";
 import { type RequestGate, UNLIMITED_GATE } from "../graph/request-gate.ts";
-import { type EwsFailure, mapEwsFailure } from "./ews-error-mapper.ts";
+import { type EwsFailure, isTlsFailure, mapEwsFailure } from "./ews-error-mapper.ts";
 import { attr, backOffOf, buildEnvelope, child, children, parseXml, readFault, soapBody, text, type Xml, type XmlNode } from "./ews-soap.ts";
 
 /** The `ews.*` slice the client reads. */
@@ -139,7 +139,7 @@ export class EwsClient {
       }
     } catch (cause) {
       if (signal.aborted) throw signal.reason;
-      throw mapEwsFailure(timedOut ? { kind: "timeout", cause } : { kind: "network", cause }, context);
+      throw mapEwsFailure(timedOut ? { kind: "timeout", cause } : isTlsFailure(cause) ? { kind: "tls", cause } : { kind: "network", cause }, context);
     } finally {
       clearTimeout(timer);
       signal.removeEventListener("abort", onAbort);

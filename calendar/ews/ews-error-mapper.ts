@@ -20,11 +20,13 @@ export type EwsFailure =
       readonly backOffMs: number | null;
     }
   | { readonly kind: "network"; readonly cause: unknown }
-  | { readonly kind: "timeout"; readonly cause: unknown };
+  | { readonly kind: "timeout"; readonly cause: unknown }
+  /** The server's certificate was refused (untrusted CA, wrong name, expired). */
+  | { readonly kind: "tls"; readonly cause: unknown };
 
 interface EwsErrorRule {
   /** EWS response codes (exact), an HTTP status or inclusive range, or a transport failure. */
-  readonly match: { readonly codes: readonly string[] } | { readonly status: number | readonly [number, number] } | "network" | "timeout";
+  readonly match: { readonly codes: readonly string[] } | { readonly status: number | readonly [number, number] } | "network" | "timeout" | "tls";
   readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly backoff: Backoff;
@@ -85,6 +87,7 @@ export const EWS_ERROR_TABLE: readonly EwsErrorRule[] = [
   { match: { status: 403 }, code: "OTJ_EWS_ACCESS_DENIED", retryable: false, backoff: "none" },
   { match: { status: 404 }, code: "OTJ_EWS_REQUEST_INVALID", retryable: false, backoff: "none" },
   { match: { status: [500, 599] }, code: "OTJ_EWS_UNAVAILABLE", retryable: true, backoff: "exponential" },
+  { match: "tls", code: "OTJ_EWS_TLS", retryable: false, backoff: "none" },
   { match: "network", code: "OTJ_EWS_UNAVAILABLE", retryable: true, backoff: "exponential" },
   { match: "timeout", code: "OTJ_EWS_UNAVAILABLE", retryable: true, backoff: "exponential" },
   // Any other EWS error code: a request the server did not accept (ErrorInvalidRequest, ErrorSchemaValidation, …).
@@ -119,11 +122,31 @@ export function mapEwsFailure(failure: EwsFailure, context: string): OtjError {
   if (failure.kind === "ews") {
     what = `HTTP ${failure.status}${failure.responseCode ? ` ${failure.responseCode}` : ""}${failure.message ? `: ${failure.message.slice(0, 200)}` : ""}`;
   } else {
-    what = failure.kind === "timeout" ? "no answer in time" : `network error: ${failure.cause instanceof Error ? failure.cause.message : String(failure.cause)}`;
+    what = failure.kind === "timeout" ? "no answer in time" : `${failure.kind === "tls" ? "TLS" : "network"} error: ${failure.cause instanceof Error ? failure.cause.message : String(failure.cause)}`;
   }
   return new OtjError(rule.code, `${context}: ${what}`, {
     retryable: rule.retryable,
     details,
     ...(failure.kind === "ews" ? {} : { cause: failure.cause }),
   });
+}
+
+/** Node's codes for a refused server certificate. */
+const TLS_CODES = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
+/** Whether a transport failure (fetch's error and its causes) is a refused certificate. */
+export function isTlsFailure(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && TLS_CODES.has(code)) return true;
+  }
+  return false;
 }

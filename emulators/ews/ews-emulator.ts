@@ -14,6 +14,7 @@
 
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { XMLBuilder, XMLParser } from "fast-xml-parser";
 import { EmulatedMailbox, type EventInput, type StoredEvent, type ViewItem } from "./ews-mailbox.ts";
@@ -30,6 +31,8 @@ export interface EwsEmulatorOptions {
   readonly password?: string;
   /** The rights of the service account (default impersonation). */
   readonly access?: "impersonation" | "delegate";
+  /** Serve https with this key and certificate (PEM) instead of http. */
+  readonly tls?: { readonly key: string; readonly cert: string };
 }
 
 /** An injected failure: a SOAP fault (`responseCode`), a bare HTTP status, or a dropped connection. */
@@ -129,14 +132,15 @@ export class EwsEmulator {
 
   static async start(options: EwsEmulatorOptions = {}): Promise<EwsEmulator> {
     const emulator = new EwsEmulator(options);
-    const server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       emulator.#onHttp(req, res).catch(() => {
         if (!res.headersSent) res.writeHead(500).end();
         else res.destroy();
       });
-    });
+    };
+    const server: Server = options.tls ? createTlsServer({ key: options.tls.key, cert: options.tls.cert }, handler) : createServer(handler);
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    emulator.#origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    emulator.#origin = `${options.tls ? "https" : "http"}://127.0.0.1:${(server.address() as AddressInfo).port}`;
     emulator.#server = server;
     return emulator;
   }

@@ -3,6 +3,7 @@
  * manual clock; retry waits go to a recording sleeper that advances it, so nothing here sleeps.
  */
 
+import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { EwsCalendarSource, type EwsCalendarSourceOptions } from "../../calendar/ews/ews-calendar-source.ts";
 import { EwsClient, type EwsClientConfig } from "../../calendar/ews/ews-client.ts";
@@ -416,5 +417,25 @@ describe("rooms", () => {
   it("rejects the check when the credentials fail for every mailbox", async () => {
     const h = await harness({ client: { password: "wrong" } });
     await expect(h.source.checkRooms([ROOM, OTHER], signal())).rejects.toMatchObject({ code: "OTJ_EWS_AUTH" });
+  });
+});
+
+describe("TLS", () => {
+  const tls = new URL("../fixtures/tls/", import.meta.url);
+  const pem = (name: string) => readFileSync(new URL(name, tls), "utf8");
+
+  it("trusts the server through ews.caFile's CA; without it the certificate is refused, not retried", async () => {
+    const emu = await EwsEmulator.start({ tls: { key: pem("device-key.pem"), cert: pem("device-cert.pem") } });
+    running.push(emu);
+    emu.addRoom({ address: ROOM });
+    expect(emu.url.startsWith("https://127.0.0.1:")).toBe(true);
+    const refused = await harness({ emu });
+    const error = await rejection(refused.source.syncRoom(ROOM, null, WINDOW, signal()));
+    expect(error).toMatchObject({ code: "OTJ_EWS_TLS", retryable: false });
+    expect(refused.sleeps).toEqual([]);
+    const other = await harness({ emu, client: { ca: pem("other-cert.pem") } });
+    await expect(other.source.syncRoom(ROOM, null, WINDOW, signal())).rejects.toMatchObject({ code: "OTJ_EWS_TLS" });
+    const trusted = await harness({ emu, client: { ca: pem("device-cert.pem") } });
+    await expect(trusted.source.syncRoom(ROOM, null, WINDOW, signal())).resolves.toMatchObject({ full: true, changed: [] });
   });
 });

@@ -30,6 +30,7 @@ describe("EWS failure table", () => {
     ["unknown error message on 200", ews(200, "ErrorSomethingNew"), "OTJ_EWS_REQUEST_INVALID", false],
     ["network", { kind: "network", cause: new Error("ECONNRESET") }, "OTJ_EWS_UNAVAILABLE", true],
     ["timeout", { kind: "timeout", cause: new Error("timed out") }, "OTJ_EWS_UNAVAILABLE", true],
+    ["untrusted certificate", { kind: "tls", cause: new Error("self-signed certificate") }, "OTJ_EWS_TLS", false],
     ["a redirect (OWA sign-in page)", ews(302, null), "OTJ_EWS_REQUEST_INVALID", false],
     ["nonsense status", ews(600, null), "OTJ_EWS_BAD_RESPONSE", false],
   ];
