@@ -31,6 +31,7 @@ import type {
   TimeWindow,
 } from "../../core/ports/calendar-source.ts";
 import {
+  checkableMailboxes,
   clockSleeper,
   deltaLoop,
   normaliseMailbox,
@@ -314,18 +315,7 @@ export class EwsCalendarSource implements CalendarSource {
   }
 
   async checkRooms(mailboxes: readonly string[], signal: AbortSignal): Promise<RoomCheck[]> {
-    const outcome = new Map<string, RoomCheck>();
-    const unique = new Set<string>();
-    for (const m of mailboxes) {
-      const key = m.trim().toLowerCase();
-      if (outcome.has(key) || unique.has(key)) continue;
-      try {
-        unique.add(normaliseMailbox(key));
-      } catch (error) {
-        outcome.set(key, { mailbox: key, ok: false, error: error as OtjError });
-      }
-    }
-    const pending = [...unique];
+    const { outcome, pending } = checkableMailboxes(mailboxes);
     const from = new Date(Math.floor(this.#clock.now().getTime() / 3_600_000) * 3_600_000);
     const probe: TimeWindow = { start: from.toISOString(), end: new Date(from.getTime() + 3_600_000).toISOString() };
     let authFailure: OtjError | null = null;

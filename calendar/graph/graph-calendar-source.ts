@@ -314,18 +314,7 @@ export class GraphCalendarSource implements CalendarSource {
   }
 
   async checkRooms(mailboxes: readonly string[], signal: AbortSignal): Promise<RoomCheck[]> {
-    const outcome = new Map<string, RoomCheck>();
-    const unique = new Set<string>();
-    for (const m of mailboxes) {
-      const key = m.trim().toLowerCase();
-      if (outcome.has(key) || unique.has(key)) continue;
-      try {
-        unique.add(normaliseMailbox(key));
-      } catch (error) {
-        outcome.set(key, { mailbox: key, ok: false, error: error as OtjError });
-      }
-    }
-    const pending = [...unique];
+    const { outcome, pending } = checkableMailboxes(mailboxes);
     const state = this.#directoryState(signal);
     const now = this.#clock.now();
     const from = new Date(Math.floor(now.getTime() / 3_600_000) * 3_600_000).toISOString();
@@ -385,6 +374,25 @@ function positive(name: string, value: number): number {
 }
 
 const MAILBOX = /^[^\s@/\\?#%]+@[^\s@/\\?#%]+\.[^\s@/\\?#%]+$/;
+
+/**
+ * The distinct mailboxes of a `checkRooms` call, normalised, and a failed check for each one
+ * that is no mailbox address (keyed by the lowercased input).
+ */
+export function checkableMailboxes(mailboxes: readonly string[]): { outcome: Map<string, RoomCheck>; pending: string[] } {
+  const outcome = new Map<string, RoomCheck>();
+  const unique = new Set<string>();
+  for (const m of mailboxes) {
+    const key = m.trim().toLowerCase();
+    if (outcome.has(key) || unique.has(key)) continue;
+    try {
+      unique.add(normaliseMailbox(key));
+    } catch (error) {
+      outcome.set(key, { mailbox: key, ok: false, error: error as OtjError });
+    }
+  }
+  return { outcome, pending: [...unique] };
+}
 
 export function normaliseMailbox(mailbox: string): string {
   const m = mailbox.trim().toLowerCase();
