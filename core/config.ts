@@ -126,6 +126,17 @@ const configSchema = z
           .prefault({}),
       })
       .prefault({}),
+    ews: z
+      .strictObject({
+        url: serviceUrl("EWS endpoint of Exchange Server, e.g. https://mail.contoso.example/EWS/Exchange.asmx; http:// only on loopback.", true),
+        username: optionalString("Service account (DOMAIN\\user or UPN); the app's client id for ews.auth oauth."),
+        password: optionalString("Service account password (secret); the client secret for ews.auth oauth."),
+        auth: z.enum(["basic", "ntlm", "oauth"]).default("basic").meta(describe("EWS authentication: basic, ntlm or oauth (client credentials).")),
+        impersonation: z.boolean().default(true).meta(describe("Open room calendars with ExchangeImpersonation (else delegate access).")),
+        caFile: optionalString("Extra CA certificate (PEM) trusted for the EWS server's TLS."),
+        tokenUrl: serviceUrl("OAuth token endpoint for ews.auth oauth (hybrid); http:// only on loopback.", true),
+      })
+      .prefault({}),
     http: z
       .strictObject({
         host: z.string().min(1).default("0.0.0.0").meta(describe("Address the HTTP API listens on.")),

@@ -6,6 +6,7 @@
  */
 import type { Command } from "commander";
 import { Option } from "commander";
+import { ewsCalendarSourceFromConfig } from "../../calendar/ews/ews-from-config.ts";
 import { graphFromConfig } from "../../calendar/graph/graph-from-config.ts";
 import { systemClock } from "../../core/clock.ts";
 import { OtjError } from "../../core/errors.ts";
@@ -21,6 +22,7 @@ interface DiscoverFlags extends StoreFlags {
   provider?: string;
   deviceFamily?: string;
   json?: boolean;
+  source?: "graph" | "ews";
 }
 
 /** One discovered room as `--json` prints it. */
@@ -63,6 +65,7 @@ export function registerDiscoverCommand(program: Command, io: CliIo): void {
     .option("--provider <name>", "CVI provider record for added rooms")
     .addOption(new Option("--device-family <family>", "device family for added rooms").choices([...DEVICE_FAMILIES]))
     .option("--json", 'print {"rooms":[{mailbox,displayName,capacity,roomList,...}]}')
+    .addOption(new Option("--source <source>", "calendar system to list rooms from (ews: GetRoomLists/GetRooms)").choices(["graph", "ews"]).default("graph"))
     .action(async (flags: DiscoverFlags) => {
       if (flags.add && (flags.provider === undefined || flags.deviceFamily === undefined)) {
         throw new OtjError("OTJ_USAGE", "--add needs --provider NAME and --device-family FAMILY");
@@ -71,7 +74,7 @@ export function registerDiscoverCommand(program: Command, io: CliIo): void {
         throw new OtjError("OTJ_USAGE", "--provider and --device-family only go with --add");
       }
       await withCliStore(flags, io, async ({ store, config }) => {
-        const { source } = graphFromConfig(config, systemClock);
+        const { source } = flags.source === "ews" ? ewsCalendarSourceFromConfig(config, { clock: systemClock }) : graphFromConfig(config, systemClock);
         const found = await source.listRooms(AbortSignal.timeout(Math.max(60, config.poll.roundBudgetSeconds) * 1000));
         const mappedIds = new Map((await store.rooms.list()).map((r) => [r.mailbox, r.id]));
         const addedIds = new Map<string, string>();
@@ -93,7 +96,11 @@ export function registerDiscoverCommand(program: Command, io: CliIo): void {
         if (flags.json) {
           io.stdout(`${JSON.stringify({ rooms: out })}\n`);
         } else if (out.length === 0) {
-          io.stderr("Places lists no rooms (rooms hidden from the address book are not listed)\n");
+          io.stderr(
+            flags.source === "ews"
+              ? "the Exchange room lists hold no rooms (rooms in no room list are not listed)\n"
+              : "Places lists no rooms (rooms hidden from the address book are not listed)\n",
+          );
         } else {
           io.stdout(
             renderTable(

@@ -89,7 +89,8 @@ const PLACES_PAGE = 100;
 const PLACES_PAGE_CAP = 1000;
 const MAX_WINDOW_DAYS = 1825;
 
-interface RoundState {
+/** The counters and limits of one round (shared with the other calendar adapters). */
+export interface RoundState {
   readonly mailbox: string;
   readonly signal: AbortSignal;
   readonly deadline: number;
@@ -313,18 +314,7 @@ export class GraphCalendarSource implements CalendarSource {
   }
 
   async checkRooms(mailboxes: readonly string[], signal: AbortSignal): Promise<RoomCheck[]> {
-    const outcome = new Map<string, RoomCheck>();
-    const unique = new Set<string>();
-    for (const m of mailboxes) {
-      const key = m.trim().toLowerCase();
-      if (outcome.has(key) || unique.has(key)) continue;
-      try {
-        unique.add(normaliseMailbox(key));
-      } catch (error) {
-        outcome.set(key, { mailbox: key, ok: false, error: error as OtjError });
-      }
-    }
-    const pending = [...unique];
+    const { outcome, pending } = checkableMailboxes(mailboxes);
     const state = this.#directoryState(signal);
     const now = this.#clock.now();
     const from = new Date(Math.floor(now.getTime() / 3_600_000) * 3_600_000).toISOString();
@@ -385,13 +375,32 @@ function positive(name: string, value: number): number {
 
 const MAILBOX = /^[^\s@/\\?#%]+@[^\s@/\\?#%]+\.[^\s@/\\?#%]+$/;
 
-function normaliseMailbox(mailbox: string): string {
+/**
+ * The distinct mailboxes of a `checkRooms` call, normalised, and a failed check for each one
+ * that is no mailbox address (keyed by the lowercased input).
+ */
+export function checkableMailboxes(mailboxes: readonly string[]): { outcome: Map<string, RoomCheck>; pending: string[] } {
+  const outcome = new Map<string, RoomCheck>();
+  const unique = new Set<string>();
+  for (const m of mailboxes) {
+    const key = m.trim().toLowerCase();
+    if (outcome.has(key) || unique.has(key)) continue;
+    try {
+      unique.add(normaliseMailbox(key));
+    } catch (error) {
+      outcome.set(key, { mailbox: key, ok: false, error: error as OtjError });
+    }
+  }
+  return { outcome, pending: [...unique] };
+}
+
+export function normaliseMailbox(mailbox: string): string {
   const m = mailbox.trim().toLowerCase();
   if (!MAILBOX.test(m)) throw new OtjError("OTJ_ROOM_INVALID", `not a mailbox address: ${JSON.stringify(mailbox)}`);
   return m;
 }
 
-function normaliseWindow(window: TimeWindow): TimeWindow {
+export function normaliseWindow(window: TimeWindow): TimeWindow {
   const start = Date.parse(window.start);
   const end = Date.parse(window.end);
   if (Number.isNaN(start) || Number.isNaN(end) || end <= start) {
@@ -401,11 +410,11 @@ function normaliseWindow(window: TimeWindow): TimeWindow {
   return { start: new Date(start).toISOString(), end: new Date(end).toISOString() };
 }
 
-function sameWindow(a: TimeWindow, b: TimeWindow): boolean {
+export function sameWindow(a: TimeWindow, b: TimeWindow): boolean {
   return Date.parse(a.start) === Date.parse(b.start) && Date.parse(a.end) === Date.parse(b.end);
 }
 
-function deltaLoop(state: RoundState, guard: "page-cap" | "repeated-page" | "time-budget"): OtjError {
+export function deltaLoop(state: RoundState, guard: "page-cap" | "repeated-page" | "time-budget"): OtjError {
   return new OtjError("OTJ_CALENDAR_DELTA_LOOP", `delta round for ${state.mailbox} stopped by the ${guard} guard after ${state.pages} pages`, {
     details: { mailbox: state.mailbox, guard, pages: state.pages },
   });
