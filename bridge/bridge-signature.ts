@@ -1,4 +1,4 @@
-/** HMAC-SHA256 signing of bridge protocol bodies (INTERFACES.md 12.4), verified in constant time. */
+/** HMAC-SHA256 signing of bridge protocol bodies (`X-Otj-Signature: sha256=<hex>` over the raw body bytes), verified in constant time. */
 import { createHmac, timingSafeEqual } from "node:crypto";
 
 export const SIGNATURE_HEADER = "x-otj-signature";
@@ -15,7 +15,7 @@ export function verifyBody(secret: string, body: string | Buffer, header: string
   return expected.length === given.length && timingSafeEqual(expected, given);
 }
 
-/** A bridge callback body (INTERFACES.md 12.4). */
+/** A bridge callback body (`POST {callbackUrl}` from the bridge). */
 export interface BridgeCallback {
   sessionId: string;
   state: "joining" | "lobby" | "admitted" | "denied" | "timeout" | "ended" | "failed";

@@ -1,5 +1,5 @@
 /**
- * Validates the JWT on Graph call notifications (INTERFACES.md 12.1): `Authorization: Bearer
+ * Validates the JWT on Graph call notifications: `Authorization: Bearer
  * <JWT>`, RS256, issuer `bridge.graph.jwtIssuer` (default `https://api.botframework.com`),
  * audience `graph.clientId`, signed with a key listed by the JWKS that the OpenID configuration
  * at `bridge.graph.openIdConfigUrl` names. Keys are cached and fetched again when a token names

@@ -93,7 +93,7 @@ export function transition(state: BridgeState, event: SessionEvent): TransitionR
   }
 }
 
-/** Text shown on the room's screen for each notice (INTERFACES.md 9.3). */
+/** Text shown on the room's screen for each notice. */
 export function noticeText(kind: NoticeKind, subject: string): { title: string; text: string; durationSeconds: number } | null {
   switch (kind) {
     case "waiting":

@@ -1,5 +1,5 @@
 /**
- * The one grammar of host names and SIP addresses (FORMATS.md B2.3: `user@host[:port]`), used
+ * The one grammar of host names and SIP addresses (`user@host[:port]`), used
  * both where admins type them (rooms, providers: store/validation.ts) and where otj builds dial
  * strings (join/dial-string.ts).
  */
@@ -35,7 +35,7 @@ export function normalizeHost(value: string): string | null {
 }
 
 /**
- * A SIP address as FORMATS B2.3 writes it: `user@host[:port]`, scheme (`sip:`/`sips:`) and URI
+ * A SIP address in its dialable form: `user@host[:port]`, scheme (`sip:`/`sips:`) and URI
  * parameters dropped, host lowercased. Null when it is not one (or carries `?headers`).
  */
 export function normalizeSipAddress(value: string): string | null {

@@ -1,5 +1,5 @@
 /**
- * OAuth 2.0 client-credentials tokens for Microsoft Graph (INTERFACES.md 1.1): cached, renewed
+ * OAuth 2.0 client-credentials tokens for Microsoft Graph (Entra ID v2.0 token endpoint): cached, renewed
  * ahead of expiry by one request at a time while concurrent callers wait for it.
  *
  * Two kinds of credential: a client secret, or a certificate. With a certificate each token

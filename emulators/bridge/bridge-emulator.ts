@@ -1,5 +1,5 @@
 /**
- * A partner media bridge emulator for otj's HTTP bridge protocol (INTERFACES.md 12.4, 14.3):
+ * A partner media bridge emulator for otj's HTTP bridge protocol:
  * POST /sessions (bearer + signature, idempotent on sessionId), DELETE /sessions/{id}, a lobby
  * model per session on an injected clock, and signed callbacks with fault knobs.
  */
