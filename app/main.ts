@@ -176,7 +176,7 @@ export class Engine {
         },
       );
     } else {
-      this.graphReady = "graph.tenantId, graph.clientId and graph.clientSecret are not configured";
+      this.graphReady = "graph.tenantId, graph.clientId and graph.clientSecret (or graph.certificate) are not configured";
       this.log.warn({}, "no Graph credentials configured: calendars are not polled");
     }
 

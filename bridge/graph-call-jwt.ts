@@ -5,8 +5,13 @@
  * at `bridge.graph.openIdConfigUrl` names. Keys are cached and fetched again when a token names
  * an unknown `kid` (at most once per `minRefetchMs`, so forged kids cannot make us hammer the
  * key endpoint). The emulator serves its own OpenID document, so tests verify real signatures.
+ *
+ * The signature and standard claims are checked by `jose`; on top of it, RSA keys shorter than
+ * 2048 bits are never used, and a token valid for longer than `maxLifetimeSeconds` is refused
+ * (a leaked century-long token must not stay usable).
  */
-import { createPublicKey, type KeyObject, verify } from "node:crypto";
+import { createPublicKey, type KeyObject } from "node:crypto";
+import { errors as joseErrors, jwtVerify } from "jose";
 import type { Clock } from "../core/clock.ts";
 
 export const DEFAULT_GRAPH_CALL_ISSUER = "https://api.botframework.com";
@@ -25,7 +30,12 @@ export interface GraphCallJwtConfig {
   maxKeyAgeMs?: number;
   /** Per fetch (default 10 s). */
   timeoutMs?: number;
+  /** Longest accepted lifetime: `exp` minus `nbf`/`iat`, and `exp` minus now (default 24 h). */
+  maxLifetimeSeconds?: number;
 }
+
+/** Smallest RSA modulus a signing key may have. */
+const MIN_RSA_BITS = 2048;
 
 export type JwtCheck = { ok: true; claims: Record<string, unknown> } | { ok: false; reason: string };
 
@@ -46,6 +56,21 @@ function decodeJson(part: string): Record<string, unknown> | null {
   }
 }
 
+/** Our reason for a rejection by jose (stable words for logs and tests). */
+function rejection(error: unknown): string {
+  if (error instanceof joseErrors.JWTExpired) return "expired";
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    if (error.claim === "iss") return "wrong issuer";
+    if (error.claim === "aud") return "wrong audience";
+    if (error.claim === "nbf") return "not yet valid";
+    return `bad claim ${error.claim}`;
+  }
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return "bad signature";
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return "unexpected alg";
+  if (error instanceof TypeError && /modulusLength/.test(error.message)) return "signing key too short";
+  return "malformed JWT";
+}
+
 export class GraphCallJwtVerifier {
   private keys = new Map<string, KeyObject>();
   private fetchedAt = Number.NEGATIVE_INFINITY;
@@ -61,25 +86,36 @@ export class GraphCallJwtVerifier {
 
   /** Checks an `Authorization` header value. Never throws: a key fetch failure is a rejection. */
   async verify(authorization: string | undefined | null): Promise<JwtCheck> {
-    const match = /^Bearer\s+([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/.exec(authorization?.trim() ?? "");
+    const match = /^Bearer\s+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(authorization?.trim() ?? "");
     if (!match) return { ok: false, reason: "no bearer JWT" };
-    const [, h, p, s] = match as unknown as [string, string, string, string];
-    const header = decodeJson(h);
-    const claims = decodeJson(p);
-    if (header === null || claims === null) return { ok: false, reason: "malformed JWT" };
+    const header = decodeJson(match[1]!.split(".")[0]!);
+    if (header === null) return { ok: false, reason: "malformed JWT" };
     if (header["alg"] !== "RS256") return { ok: false, reason: `unexpected alg ${String(header["alg"])}` };
     const kid = typeof header["kid"] === "string" ? header["kid"] : null;
     if (kid === null) return { ok: false, reason: "JWT without kid" };
     const key = await this.key(kid);
     if (key === null) return { ok: false, reason: `unknown signing key ${kid}` };
-    if (!verify("RSA-SHA256", Buffer.from(`${h}.${p}`), key, Buffer.from(s, "base64url"))) return { ok: false, reason: "bad signature" };
-    if (claims["iss"] !== this.config.issuer) return { ok: false, reason: "wrong issuer" };
-    const aud = claims["aud"];
-    if (!(aud === this.config.audience || (Array.isArray(aud) && aud.includes(this.config.audience)))) return { ok: false, reason: "wrong audience" };
-    const now = this.deps.clock.now().getTime() / 1000;
-    const skew = this.config.clockSkewSeconds ?? 300;
-    if (typeof claims["exp"] !== "number" || claims["exp"] + skew < now) return { ok: false, reason: "expired" };
-    if (typeof claims["nbf"] === "number" && claims["nbf"] - skew > now) return { ok: false, reason: "not yet valid" };
+    const now = this.deps.clock.now();
+    let claims: Record<string, unknown>;
+    try {
+      const verified = await jwtVerify(match[1]!, key, {
+        algorithms: ["RS256"],
+        issuer: this.config.issuer,
+        audience: this.config.audience,
+        clockTolerance: this.config.clockSkewSeconds ?? 300,
+        currentDate: now,
+        requiredClaims: ["exp"],
+      });
+      claims = verified.payload as Record<string, unknown>;
+    } catch (error) {
+      return { ok: false, reason: rejection(error) };
+    }
+    const maxLifetime = this.config.maxLifetimeSeconds ?? 86_400;
+    const exp = claims["exp"] as number;
+    const start = typeof claims["nbf"] === "number" ? claims["nbf"] : typeof claims["iat"] === "number" ? claims["iat"] : null;
+    if (exp - now.getTime() / 1000 > maxLifetime || (start !== null && exp - start > maxLifetime)) {
+      return { ok: false, reason: "lifetime too long" };
+    }
     return { ok: true, claims };
   }
 
@@ -112,7 +148,8 @@ export class GraphCallJwtVerifier {
       for (const jwk of list) {
         if (jwk.kty !== "RSA" || typeof jwk.kid !== "string" || !jwk.n || !jwk.e || (jwk.use !== undefined && jwk.use !== "sig")) continue;
         try {
-          keys.set(jwk.kid, createPublicKey({ key: { kty: "RSA", n: jwk.n, e: jwk.e }, format: "jwk" }));
+          const key = createPublicKey({ key: { kty: "RSA", n: jwk.n, e: jwk.e }, format: "jwk" });
+          if ((key.asymmetricKeyDetails?.modulusLength ?? 0) >= MIN_RSA_BITS) keys.set(jwk.kid, key);
         } catch {
           // A key we cannot read is skipped; the others still verify.
         }

@@ -7,6 +7,9 @@
 import type { BridgeState } from "../core/domain.ts";
 import type { BridgeReportedState } from "../core/ports/media-bridge.ts";
 
+/** Recorded in the cause of `starting -> admitted`: the bridge never reported the lobby. */
+export const NO_LOBBY_REPORTED = "admitted without a lobby report";
+
 export const FINAL_STATES: ReadonlySet<BridgeState> = new Set(["ended", "denied", "timeout", "failed", "cancelled"]);
 
 /** Progress order; a reported state that ranks below the stored one is stale. */
@@ -82,7 +85,10 @@ export function transition(state: BridgeState, event: SessionEvent): TransitionR
         ]);
       }
       const notice = NOTICE_FOR[next] ?? (isFinal(next) ? "clear" : undefined);
-      return to(state, next, `bridge reported ${event.state}${event.detail ? `: ${event.detail}` : ""}`, notice ? [{ kind: "notice", notice }] : []);
+      // Admitted straight from starting is allowed: when the meeting's lobby settings let guests
+      // in, the bridge is admitted without ever waiting. The cause says that no lobby was reported.
+      const skippedLobby = state === "starting" && next === "admitted" ? ` (${NO_LOBBY_REPORTED})` : "";
+      return to(state, next, `bridge reported ${event.state}${skippedLobby}${event.detail ? `: ${event.detail}` : ""}`, notice ? [{ kind: "notice", notice }] : []);
     }
   }
 }

@@ -6,6 +6,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { stripControlCharacters, stripPersonControls } from "../core/control-characters.ts";
 import type { Invite, Join } from "../core/domain.ts";
 import type { SourceOccurrence, TimeWindow } from "../core/ports/calendar-source.ts";
 import type { Meeting, MeetingUpsert, Provider, Room, RoomPrivacy } from "../core/ports/store.ts";
@@ -129,8 +130,8 @@ export function mapParsedOccurrence(occurrence: SourceOccurrence, parsed: Invite
     recurrenceId: occurrence.recurrenceId,
     start: occurrence.start,
     end: occurrence.end,
-    subject: occurrence.subject,
-    organizer: occurrence.organizer ?? base.organizer,
+    subject: stripControlCharacters(occurrence.subject),
+    organizer: stripPersonControls(occurrence.organizer ?? base.organizer),
     sensitivity: occurrence.sensitivity,
     cancelled: occurrence.cancelled || base.cancelled,
   };

@@ -3,10 +3,12 @@
  * both where admins type them (rooms, providers: store/validation.ts) and where otj builds dial
  * strings (join/dial-string.ts).
  */
+import { isIPv6 } from "node:net";
 
 const SIP_USER = /^[A-Za-z0-9._+~!$&'*=%-]{1,64}$/;
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const IPV4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+/** The characters of a bracketed IPv6 literal; the address itself is checked by node:net (`[..]` is not one). */
 const IPV6_BRACKETED = /^\[[0-9a-fA-F:.]{2,45}\]$/;
 /** A dial string is at most this long (SIP addresses in devices' phonebooks and bookings). */
 const MAX_ADDRESS_LENGTH = 255;
@@ -28,7 +30,7 @@ export function normalizeDnsName(value: string): string | null {
 /** An IPv4 address, a bracketed IPv6 address (lowercased) or a DNS name (lowercased), or null. */
 export function normalizeHost(value: string): string | null {
   if (IPV4.test(value)) return value;
-  if (IPV6_BRACKETED.test(value)) return value.toLowerCase();
+  if (IPV6_BRACKETED.test(value)) return isIPv6(value.slice(1, -1)) ? value.toLowerCase() : null;
   return normalizeDnsName(value);
 }
 

@@ -1,4 +1,11 @@
-/** The room feed as iCalendar (docs/pull-api.md): one VEVENT per visible occurrence. */
+/**
+ * The room feed as iCalendar: one VEVENT per visible occurrence. Written with ical.js so that
+ * every TEXT value is escaped and every line folded at 75 octets (RFC 5545 3.1, 3.3.11); names,
+ * subjects and addresses lose their control characters first (rows stored before otj stripped
+ * them at ingest included), so no value can end a line and start a property or component.
+ */
+import ICAL from "ical.js";
+import { stripControlCharacters } from "../../core/control-characters.ts";
 
 export interface FeedEvent {
   id: string;
@@ -10,15 +17,18 @@ export interface FeedEvent {
   dialString: string | null;
 }
 
-function text(value: string): string {
-  return value.replace(/\\/g, "\\\\").replace(/;/g, "\\;").replace(/,/g, "\\,").replace(/\r?\n/g, "\\n");
+/** A property of the given value type; ical.js writes `VALUE=` when it differs from the default. */
+function property(name: string, value: string, type?: "text"): ICAL.Property {
+  const prop = new ICAL.Property(name);
+  if (type) prop.resetType(type);
+  prop.setValue(stripControlCharacters(value));
+  return prop;
 }
 
-function stamp(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
-}
-
-/** Folds a content line at 75 octets (RFC 5545 3.1), never inside a UTF-8 sequence. */
+/**
+ * Folds a content line at 75 octets (RFC 5545 3.1), continuation lines included, never inside a
+ * UTF-8 sequence. (ical.js folds too, but its continuation lines come out one octet over.)
+ */
 function fold(line: string): string {
   const out: string[] = [];
   let current = "";
@@ -37,19 +47,40 @@ function fold(line: string): string {
   return out.join("\r\n ");
 }
 
+function utc(date: Date): ICAL.Time {
+  return ICAL.Time.fromJSDate(date, true);
+}
+
 export function renderIcsFeed(roomName: string, events: readonly FeedEvent[], now: Date): string {
-  const lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//otj//room feed//EN", "CALSCALE:GREGORIAN", `X-WR-CALNAME:${text(roomName)}`];
+  const calendar = new ICAL.Component("vcalendar");
+  calendar.addProperty(property("version", "2.0"));
+  calendar.addProperty(property("prodid", "-//otj//room feed//EN"));
+  calendar.addProperty(property("calscale", "GREGORIAN"));
+  calendar.addProperty(property("x-wr-calname", roomName, "text"));
   for (const e of events) {
-    lines.push("BEGIN:VEVENT", `UID:${e.id}@otj`, `DTSTAMP:${stamp(now)}`, `DTSTART:${stamp(e.start)}`, `DTEND:${stamp(e.end)}`);
-    if (e.subject) lines.push(`SUMMARY:${text(e.subject)}`);
-    if (e.organizerEmail) lines.push(`ORGANIZER${e.organizerName ? `;CN="${e.organizerName.replace(/"/g, "'")}"` : ""}:mailto:${e.organizerEmail}`);
-    if (e.dialString) {
-      lines.push(`LOCATION:${text(e.dialString)}`);
-      const uri = e.dialString.includes("##") ? `h323:${e.dialString}` : `sip:${e.dialString}`;
-      lines.push(`CONFERENCE;VALUE=URI;FEATURE=VIDEO;LABEL=Join:${uri}`);
+    const event = new ICAL.Component("vevent");
+    event.addProperty(property("uid", `${e.id}@otj`));
+    event.addPropertyWithValue("dtstamp", utc(now));
+    event.addPropertyWithValue("dtstart", utc(e.start));
+    event.addPropertyWithValue("dtend", utc(e.end));
+    if (e.subject) event.addProperty(property("summary", e.subject));
+    if (e.organizerEmail) {
+      const organizer = property("organizer", `mailto:${e.organizerEmail.replace(/[\s]/g, "")}`);
+      if (e.organizerName) organizer.setParameter("cn", stripControlCharacters(e.organizerName));
+      event.addProperty(organizer);
     }
-    lines.push("END:VEVENT");
+    if (e.dialString) {
+      event.addProperty(property("location", e.dialString));
+      const uri = e.dialString.includes("##") ? `h323:${e.dialString}` : `sip:${e.dialString}`;
+      const conference = property("conference", uri.replace(/\s/g, ""));
+      conference.setParameter("value", "URI");
+      conference.setParameter("feature", "VIDEO");
+      conference.setParameter("label", "Join");
+      event.addProperty(conference);
+    }
+    calendar.addSubcomponent(event);
   }
-  lines.push("END:VCALENDAR");
+  // Values hold no CR or LF (stripped or escaped), so every CRLF + space in ical.js's output is its fold.
+  const lines = calendar.toString().replace(/\r\n /g, "").split("\r\n");
   return `${lines.map(fold).join("\r\n")}\r\n`;
 }

@@ -1,8 +1,15 @@
 /**
- * OAuth 2.0 client-credentials tokens for Microsoft Graph (docs/deploy-microsoft-365.md): cached, renewed
+ * OAuth 2.0 client-credentials tokens for Microsoft Graph (Entra ID v2.0 token endpoint): cached, renewed
  * ahead of expiry by one request at a time while concurrent callers wait for it.
+ *
+ * Two kinds of credential: a client secret, or a certificate. With a certificate each token
+ * request carries a client assertion: a short-lived JWT signed RS256 with the certificate's
+ * private key, naming the certificate by its SHA-1 (`x5t`) and SHA-256 (`x5t#S256`) thumbprints.
  */
 
+import { createHash, createPrivateKey, type KeyObject, randomUUID, X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { SignJWT } from "jose";
 import { OtjError } from "../../core/errors.ts";
 import { type GraphFailure, mapGraphFailure, TOKEN_ERROR_TABLE } from "./graph-error-mapper.ts";
 
@@ -15,7 +22,9 @@ export interface ClientCredentialsOptions {
   /** `{authority}/{tenant}/oauth2/v2.0/token`. */
   tokenUrl: string;
   clientId: string;
-  clientSecret: string;
+  /** Exactly one of `clientSecret` and `certificate`. */
+  clientSecret?: string | null;
+  certificate?: ClientCertificate | null;
   /** `{graph root of the cloud}/.default`. */
   scope: string;
   clock: Clock;
@@ -26,6 +35,59 @@ export interface ClientCredentialsOptions {
   timeoutMs?: number;
 }
 
+/** A certificate credential, as loaded by {@link loadClientCertificate}. */
+export interface ClientCertificate {
+  readonly privateKey: KeyObject;
+  /** SHA-1 of the certificate's DER encoding (the `x5t` header). */
+  readonly sha1: Buffer;
+  /** SHA-256 of the certificate's DER encoding (the `x5t#S256` header). */
+  readonly sha256: Buffer;
+}
+
+/** Client assertions live this long (Entra ID accepts at most 10 minutes of validity). */
+const ASSERTION_LIFETIME_SECONDS = 5 * 60;
+const JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/**
+ * Reads `graph.certificate.path` (PEM holding the certificate and its unencrypted RSA private key)
+ * and checks that `graph.certificate.thumbprint` (SHA-1, hex; spaces and colons allowed) names it.
+ * @throws OtjError `OTJ_CONFIG_INVALID` naming the key; the message never contains key material.
+ */
+export function loadClientCertificate(path: string, thumbprint: string): ClientCertificate {
+  let pem: string;
+  try {
+    pem = readFileSync(path, "utf8");
+  } catch (cause) {
+    throw invalid("path", `cannot read ${path}`, cause);
+  }
+  return clientCertificateFromPem(pem, thumbprint);
+}
+
+function invalid(key: "path" | "thumbprint", message: string, cause?: unknown): OtjError {
+  return new OtjError("OTJ_CONFIG_INVALID", `graph.certificate.${key}: ${message}`, { details: { key: `graph.certificate.${key}` }, ...(cause ? { cause } : {}) });
+}
+
+/** As {@link loadClientCertificate}, from the PEM text. */
+export function clientCertificateFromPem(pem: string, thumbprint: string): ClientCertificate {
+  const certPem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
+  const keyPem = /-----BEGIN (?:RSA )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA )?PRIVATE KEY-----/.exec(pem)?.[0];
+  if (!certPem || !keyPem) throw invalid("path", "expected a PEM file with a CERTIFICATE and an unencrypted PRIVATE KEY");
+  let certificate: X509Certificate;
+  let privateKey: KeyObject;
+  try {
+    certificate = new X509Certificate(certPem);
+    privateKey = createPrivateKey(keyPem);
+  } catch {
+    throw invalid("path", "the certificate or private key cannot be read");
+  }
+  if (privateKey.asymmetricKeyType !== "rsa") throw invalid("path", "expected an RSA private key (client assertions are signed RS256)");
+  if (!certificate.checkPrivateKey(privateKey)) throw invalid("path", "the private key does not belong to the certificate");
+  const sha1 = createHash("sha1").update(certificate.raw).digest();
+  const wanted = thumbprint.replace(/[\s:]/g, "").toLowerCase();
+  if (wanted !== sha1.toString("hex")) throw invalid("thumbprint", `does not match the certificate in graph.certificate.path (its SHA-1 thumbprint is ${sha1.toString("hex").toUpperCase()})`);
+  return { privateKey, sha1, sha256: createHash("sha256").update(certificate.raw).digest() };
+}
+
 interface CachedToken {
   readonly value: string;
   readonly expiresAt: number;
@@ -33,12 +95,19 @@ interface CachedToken {
 }
 
 export class ClientCredentialsTokenProvider {
-  readonly #options: Required<Omit<ClientCredentialsOptions, "fetch">> & { fetch: typeof fetch };
+  readonly #options: Required<Omit<ClientCredentialsOptions, "fetch" | "clientSecret" | "certificate">> & { fetch: typeof fetch };
+  readonly #credential: { kind: "secret"; secret: string } | { kind: "certificate"; certificate: ClientCertificate };
   #cached: CachedToken | null = null;
   #renewal: Promise<CachedToken> | null = null;
   #requests = 0;
 
+  /** @throws OtjError `OTJ_CONFIG_INVALID` unless exactly one of `clientSecret` and `certificate` is given. */
   constructor(options: ClientCredentialsOptions) {
+    const { clientSecret, certificate } = options;
+    if ((clientSecret == null) === (certificate == null)) {
+      throw new OtjError("OTJ_CONFIG_INVALID", "graph: set either graph.clientSecret or graph.certificate", { details: { keys: ["graph.clientSecret", "graph.certificate"] } });
+    }
+    this.#credential = certificate != null ? { kind: "certificate", certificate } : { kind: "secret", secret: clientSecret as string };
     this.#options = {
       renewBeforeMs: 5 * 60_000,
       timeoutMs: 30_000,
@@ -80,19 +149,38 @@ export class ClientCredentialsTokenProvider {
     }
   }
 
+  /** A fresh client assertion: audience the token endpoint, issuer and subject the client id. */
+  async #clientAssertion(certificate: ClientCertificate): Promise<string> {
+    const { tokenUrl, clientId, clock } = this.#options;
+    const nowSeconds = Math.floor(clock.now().getTime() / 1000);
+    return new SignJWT({})
+      .setProtectedHeader({ alg: "RS256", typ: "JWT", x5t: certificate.sha1.toString("base64url"), "x5t#S256": certificate.sha256.toString("base64url") })
+      .setIssuer(clientId)
+      .setSubject(clientId)
+      .setAudience(tokenUrl)
+      .setJti(randomUUID())
+      .setIssuedAt(nowSeconds)
+      .setNotBefore(nowSeconds)
+      .setExpirationTime(nowSeconds + ASSERTION_LIFETIME_SECONDS)
+      .sign(certificate.privateKey);
+  }
+
   /** Forgets `token` if it is the cached one (Graph rejected it); the next call fetches a new one. */
   invalidate(token: string): void {
     if (this.#cached?.value === token) this.#cached = null;
   }
 
   async #fetchToken(): Promise<CachedToken> {
-    const { tokenUrl, clientId, clientSecret, scope, clock, timeoutMs } = this.#options;
-    const body = new URLSearchParams({
-      grant_type: "client_credentials",
-      client_id: clientId,
-      client_secret: clientSecret,
-      scope,
-    });
+    const { tokenUrl, clientId, scope, clock, timeoutMs } = this.#options;
+    const body = new URLSearchParams({ grant_type: "client_credentials", client_id: clientId });
+    const credential = this.#credential;
+    if (credential.kind === "secret") {
+      body.set("client_secret", credential.secret);
+    } else {
+      body.set("client_assertion_type", JWT_BEARER);
+      body.set("client_assertion", await this.#clientAssertion(credential.certificate));
+    }
+    body.set("scope", scope);
     const timeout = AbortSignal.timeout(timeoutMs);
     this.#requests++;
     let response: Response;

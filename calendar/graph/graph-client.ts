@@ -13,7 +13,7 @@ import { randomUUID } from "node:crypto";
 import { Client, type Context, type Middleware, ResponseType } from "@microsoft/microsoft-graph-client";
 import { GRAPH_CLOUDS, type GraphCloud } from "../../core/config.ts";
 import { OtjError } from "../../core/errors.ts";
-import { abortable, type Clock, ClientCredentialsTokenProvider } from "./client-credentials-token-provider.ts";
+import { abortable, type ClientCertificate, type Clock, ClientCredentialsTokenProvider } from "./client-credentials-token-provider.ts";
 import { type GraphFailure, mapGraphFailure } from "./graph-error-mapper.ts";
 import { type RequestGate, UNLIMITED_GATE } from "./request-gate.ts";
 
@@ -24,7 +24,9 @@ export type { GraphCloud } from "../../core/config.ts";
 export interface GraphClientConfig {
   readonly tenantId: string;
   readonly clientId: string;
-  readonly clientSecret: string;
+  /** Exactly one of `clientSecret` and `certificate` (see loadClientCertificate). */
+  readonly clientSecret?: string | null;
+  readonly certificate?: ClientCertificate | null;
   /** Default `global`. */
   readonly cloud?: GraphCloud;
   /** Service root without `/v1.0` (a trailing slash is ignored); http:// only on loopback. */
@@ -212,7 +214,8 @@ export class GraphClient {
     this.tokens = new ClientCredentialsTokenProvider({
       tokenUrl: this.endpoints.tokenUrl,
       clientId: config.clientId,
-      clientSecret: config.clientSecret,
+      clientSecret: config.clientSecret ?? null,
+      certificate: config.certificate ?? null,
       scope: this.endpoints.scope,
       clock: deps.clock,
       fetch: fetchImpl,

@@ -5,9 +5,9 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { SIGNATURE_HEADER, signBody, verifyBody } from "../../bridge/bridge-signature.ts";
 import type { CancelTimer, Clock } from "../../core/clock.ts";
 import type { BridgeStartRequest } from "../../core/ports/media-bridge.ts";
+import { EMULATOR_SIGNATURE_HEADER, emulatorSign, emulatorVerify } from "./emulator-signature.ts";
 
 export type LobbyPlan =
   | { kind: "admit"; afterMs: number }
@@ -120,19 +120,20 @@ export class BridgeEmulator {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const raw = await new Promise<string>((resolve, reject) => {
+    const rawBytes = await new Promise<Buffer>((resolve, reject) => {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+      req.on("end", () => resolve(Buffer.concat(chunks)));
       req.on("error", reject);
     });
+    const raw = rawBytes.toString("utf8");
     this.bodies.push(raw);
     const reply = (status: number, body?: unknown) => {
       res.writeHead(status, body === undefined ? {} : { "content-type": "application/json" });
       res.end(body === undefined ? undefined : JSON.stringify(body));
     };
     if (req.headers.authorization !== `Bearer ${this.options.token}`) return reply(401, { error: "unauthorized" });
-    if (!verifyBody(this.options.hmacSecret, raw, req.headers[SIGNATURE_HEADER] as string | undefined)) return reply(401, { error: "bad signature" });
+    if (!emulatorVerify(this.options.hmacSecret, rawBytes, req.headers[EMULATOR_SIGNATURE_HEADER] as string | undefined)) return reply(401, { error: "bad signature" });
     const path = (req.url ?? "").split("?")[0]!;
     if (req.method === "POST" && path === "/sessions") {
       if (this.knobs.createDelayMs > 0) await new Promise((r) => setTimeout(r, this.knobs.createDelayMs));
@@ -209,8 +210,8 @@ export class BridgeEmulator {
           this.callbacksSent.push({ sessionId: session.request.sessionId, state, status: null });
           continue;
         }
-        const signature = this.knobs.badSignatures ? signBody(`${this.options.hmacSecret}x`, body) : signBody(this.options.hmacSecret, body);
-        const p = fetch(session.request.callbackUrl, { method: "POST", headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signature }, body })
+        const signature = this.knobs.badSignatures ? emulatorSign(`${this.options.hmacSecret}x`, body) : emulatorSign(this.options.hmacSecret, body);
+        const p = fetch(session.request.callbackUrl, { method: "POST", headers: { "content-type": "application/json", [EMULATOR_SIGNATURE_HEADER]: signature }, body })
           .then((r) => {
             this.callbacksSent.push({ sessionId: session.request.sessionId, state, status: r.status });
           })

@@ -15,11 +15,12 @@
  * lobby model and JWT-signed call notifications (calls.ts).
  */
 
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes, randomUUID, X509Certificate } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 import { CallsEmulator } from "./calls.ts";
+import { checkClientAssertion } from "./client-assertion.ts";
 import { DeltaTokenCodec, type DeltaTokenState } from "./delta-token.ts";
 import { type EmuRequest, type EmuResponse, graphError, json, parsePrefer } from "./emulator-http.ts";
 import { renderEvent, renderMaster, type RenderOptions } from "./event-json.ts";
@@ -68,6 +69,8 @@ export interface GraphEmulatorOptions {
   tenantDomains?: string[];
   clientId?: string;
   clientSecret?: string;
+  /** PEM certificate registered for the app: client assertions signed by its key are accepted. */
+  clientCertificate?: string;
   /** The root links are written on; also the token audience (`{publicRoot}/.default`). */
   publicRoot?: string;
   /** Default 3599. */
@@ -212,6 +215,7 @@ export class GraphEmulator {
   #clientId: string;
   #clientSecret: string;
   #roles: readonly string[];
+  #clientCertificate: X509Certificate | null;
   readonly #options: GraphEmulatorOptions;
   readonly #domains: Set<string>;
   readonly #mailboxes = new Map<string, MailboxEntry>();
@@ -241,6 +245,7 @@ export class GraphEmulator {
     this.#clientId = options.clientId ?? "0b6f3c1e-7d2a-4c55-9e10-6a1f2b3c4d5e";
     this.#clientSecret = options.clientSecret ?? "emulator-secret";
     this.#roles = options.roles ?? ALL_APPLICATION_ROLES;
+    this.#clientCertificate = options.clientCertificate ? new X509Certificate(options.clientCertificate) : null;
     this.publicRoot = (options.publicRoot ?? "https://graph.microsoft.com").replace(/\/+$/, "");
     this.#maxConcurrent = options.maxConcurrentPerMailbox ?? 4;
     this.#codec = new DeltaTokenCodec(options.seed ?? randomBytes(16).toString("hex"));
@@ -514,9 +519,12 @@ export class GraphEmulator {
   }
 
   /** Changes the app credentials the token endpoint accepts. */
-  setCredentials(credentials: { clientId?: string; clientSecret?: string }): void {
+  setCredentials(credentials: { clientId?: string; clientSecret?: string; clientCertificate?: string | null }): void {
     if (credentials.clientId !== undefined) this.#clientId = credentials.clientId;
     if (credentials.clientSecret !== undefined) this.#clientSecret = credentials.clientSecret;
+    if (credentials.clientCertificate !== undefined) {
+      this.#clientCertificate = credentials.clientCertificate === null ? null : new X509Certificate(credentials.clientCertificate);
+    }
   }
 
   /** Changes the application roles written into tokens issued from now on (consent changed). */
@@ -837,7 +845,19 @@ export class GraphEmulator {
     if (form.get("client_id") !== this.#clientId) {
       return fail(400, "unauthorized_client", 700016, `Application with identifier '${form.get("client_id") ?? ""}' was not found in the directory.`);
     }
-    if (form.get("client_secret") !== this.#clientSecret) {
+    const assertionType = form.get("client_assertion_type");
+    if (assertionType !== null) {
+      if (assertionType !== "urn:ietf:params:oauth:client-assertion-type:jwt-bearer") {
+        return fail(400, "invalid_request", 50027, "Invalid client_assertion_type.");
+      }
+      const check = checkClientAssertion(form.get("client_assertion") ?? "", {
+        certificate: this.#clientCertificate,
+        clientId: this.#clientId,
+        tokenPath: req.path,
+        now,
+      });
+      if (!check.ok) return fail(401, "invalid_client", check.code, check.description);
+    } else if (form.get("client_secret") !== this.#clientSecret) {
       return fail(401, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.");
     }
     const scope = form.get("scope") ?? "";

@@ -35,7 +35,11 @@ const TRANSPORT_ERRORS: ReadonlyArray<[RegExp, ErrorCode]> = [
   [/ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|socket hang up|timeout|aborted/i, "OTJ_DEVICE_UNREACHABLE"],
 ];
 
+/** The largest device reply read; a longer one fails with `OTJ_DEVICE_REPLY_TOO_LARGE` instead of being cut. */
+export const MAX_REPLY_BYTES = 4 * 1024 * 1024;
+
 export function classifyTransportError(error: unknown, what: string): OtjError {
+  if (error instanceof OtjError) return error;
   const e = error as NodeJS.ErrnoException;
   const text = `${e?.code ?? ""} ${e?.message ?? String(error)}`;
   for (const [pattern, code] of TRANSPORT_ERRORS) if (pattern.test(text)) return new OtjError(code, `${what}: ${e?.code ?? e?.message ?? "error"}`, { cause: error });
@@ -68,9 +72,22 @@ export function httpRequest(url: string, options: HttpRequestOptions): Promise<H
       (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
+        const tooLarge = () =>
+          new OtjError("OTJ_DEVICE_REPLY_TOO_LARGE", `${target.host}: the reply is larger than ${MAX_REPLY_BYTES} bytes`, {
+            details: { status: res.statusCode ?? 0, limitBytes: MAX_REPLY_BYTES },
+          });
+        const declared = Number(res.headers["content-length"]);
+        if (Number.isFinite(declared) && declared > MAX_REPLY_BYTES) {
+          req.destroy(tooLarge());
+          return;
+        }
         res.on("data", (c: Buffer) => {
           size += c.length;
-          if (size <= 4 * 1024 * 1024) chunks.push(c);
+          if (size > MAX_REPLY_BYTES) {
+            req.destroy(tooLarge());
+            return;
+          }
+          chunks.push(c);
         });
         res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
         res.on("error", reject);

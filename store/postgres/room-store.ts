@@ -123,13 +123,14 @@ export class PostgresRoomStore implements RoomStore {
         if (room === null) throw new OtjError("OTJ_INTERNAL", "unvalidated room");
         const provider = providerByKey.get(room.provider) ?? providerByKey.get(room.provider.toLowerCase());
         const token = room.deviceToken ?? (room.deviceFamily === "pull" ? newDeviceToken() : null);
+        const id = newRoomId();
         const row: NewRoomRow = {
-          id: newRoomId(),
+          id,
           mailbox: room.mailbox,
           ...roomColumns(room),
           provider_id: provider?.id ?? null,
-          device_password: room.devicePassword === null ? null : this.ctx.secrets.seal(room.devicePassword),
-          device_token: token === null ? null : this.ctx.secrets.seal(token),
+          device_password: room.devicePassword === null ? null : this.ctx.secrets.seal(room.devicePassword, id),
+          device_token: token === null ? null : this.ctx.secrets.seal(token, id),
           enabled: true,
           created_at: now,
           updated_at: now,
@@ -257,7 +258,7 @@ export class PostgresRoomStore implements RoomStore {
           .executeTakeFirst();
         if (provider === undefined) throw new OtjError("OTJ_STORE_NOT_FOUND", `provider ${JSON.stringify(key)} does not exist (add it with \`otj providers add\`)`);
         // No password (cleared, or a family without credentials), a new one, or the stored one.
-        const password = room.devicePassword === null ? null : changes.devicePassword !== undefined ? this.ctx.secrets.seal(room.devicePassword) : current.device_password;
+        const password = room.devicePassword === null ? null : changes.devicePassword !== undefined ? this.ctx.secrets.seal(room.devicePassword, current.id) : current.device_password;
         const row = await trx
           .updateTable("room")
           .set({
@@ -291,7 +292,7 @@ export class PostgresRoomStore implements RoomStore {
       if (row === undefined || (row.device_username === null && row.device_password === null)) return null;
       return {
         username: row.device_username,
-        password: row.device_password === null ? null : this.ctx.secrets.open(row.device_password),
+        password: row.device_password === null ? null : this.ctx.secrets.open(row.device_password, roomId),
       };
     });
   }
@@ -300,21 +301,24 @@ export class PostgresRoomStore implements RoomStore {
     return guard(options, async () => {
       const row = await this.tokenRow(idOrMailbox);
       if (row === undefined) throw new OtjError("OTJ_STORE_NOT_FOUND", `no room "${idOrMailbox}"`);
-      return row.device_token === null ? null : this.ctx.secrets.open(row.device_token);
+      return row.device_token === null ? null : this.ctx.secrets.open(row.device_token, row.id);
     });
   }
 
   rotateDeviceToken(idOrMailbox: string, now: Date, options?: StoreCallOptions): Promise<string> {
     return guard(options, async () => {
       const token = newDeviceToken();
-      const key = idOrMailbox.trim();
-      const updated = await this.ctx.db
-        .updateTable("room")
-        .set({ device_token: this.ctx.secrets.seal(token), updated_at: now })
-        .where(whereIdOrMailbox(key))
-        .returning("id")
-        .executeTakeFirst();
-      if (updated === undefined) throw new OtjError("OTJ_STORE_NOT_FOUND", `no room "${idOrMailbox}"`);
+      const room = await this.tokenRow(idOrMailbox);
+      // The sealed token is bound to the room id, so the row is found first.
+      const updated =
+        room &&
+        (await this.ctx.db
+          .updateTable("room")
+          .set({ device_token: this.ctx.secrets.seal(token, room.id), updated_at: now })
+          .where("id", "=", room.id)
+          .returning("id")
+          .executeTakeFirst());
+      if (!updated) throw new OtjError("OTJ_STORE_NOT_FOUND", `no room "${idOrMailbox}"`);
       return token;
     });
   }
@@ -327,11 +331,11 @@ export class PostgresRoomStore implements RoomStore {
         secretsEqual(token, "\u0000no-token");
         return null;
       }
-      return secretsEqual(this.ctx.secrets.open(row.device_token), token) ? toRoom(row) : null;
+      return secretsEqual(this.ctx.secrets.open(row.device_token, row.id), token) ? toRoom(row) : null;
     });
   }
 
-  private tokenRow(idOrMailbox: string): Promise<Pick<RoomRow, "device_token"> | undefined> {
-    return this.ctx.db.selectFrom("room").select("device_token").where(whereIdOrMailbox(idOrMailbox)).executeTakeFirst();
+  private tokenRow(idOrMailbox: string): Promise<Pick<RoomRow, "id" | "device_token"> | undefined> {
+    return this.ctx.db.selectFrom("room").select(["id", "device_token"]).where(whereIdOrMailbox(idOrMailbox)).executeTakeFirst();
   }
 }

@@ -136,11 +136,11 @@ describe("GraphCallJwtVerifier", () => {
     return `${h}.${p}.${sign("sha256", Buffer.from(`${h}.${p}`), key).toString("base64url")}`;
   }
 
-  function verifier() {
+  function verifier(extraKeys: object[] = []) {
     const fetched: string[] = [];
     const stub = (async (url: string | URL | Request) => {
       fetched.push(String(url));
-      const body = String(url).endsWith("/openid") ? { jwks_uri: "https://keys.example/jwks" } : { keys: [jwk] };
+      const body = String(url).endsWith("/openid") ? { jwks_uri: "https://keys.example/jwks" } : { keys: [jwk, ...extraKeys] };
       return new Response(JSON.stringify(body), { status: 200, headers: { "content-type": "application/json" } });
     }) as typeof fetch;
     const v = new GraphCallJwtVerifier({ issuer: "https://api.botframework.com", audience: "app-id", openIdConfigUrl: "https://keys.example/openid" }, { clock, fetch: stub });
@@ -168,6 +168,22 @@ describe("GraphCallJwtVerifier", () => {
     expect(await reasons(`Bearer ${token({}, { alg: "RS256", kid: "k1" }, other.privateKey)}`)).toBe("bad signature");
     expect(await reasons(undefined)).toBe("no bearer JWT");
     expect(await reasons("Basic abc")).toBe("no bearer JWT");
+  });
+
+  it("refuses keys under 2048 bits and tokens valid for longer than a day (century-long tokens)", async () => {
+    const weak = generateKeyPairSync("rsa", { modulusLength: 1024 });
+    const tiny = generateKeyPairSync("rsa", { modulusLength: 512 });
+    const { v } = verifier([
+      { ...weak.publicKey.export({ format: "jwk" }), kid: "weak", use: "sig" },
+      { ...tiny.publicKey.export({ format: "jwk" }), kid: "tiny", use: "sig" },
+    ]);
+    expect(await v.verify(`Bearer ${token({}, { alg: "RS256", kid: "weak" }, weak.privateKey)}`)).toMatchObject({ ok: false, reason: "unknown signing key weak" });
+    expect(await v.verify(`Bearer ${token({}, { alg: "RS256", kid: "tiny" }, tiny.privateKey)}`)).toMatchObject({ ok: false, reason: "unknown signing key tiny" });
+    const century = 100 * 365 * 86_400;
+    expect(await v.verify(`Bearer ${token({ iat: now, nbf: now, exp: now + century })}`)).toMatchObject({ ok: false, reason: "lifetime too long" });
+    expect(await v.verify(`Bearer ${token({ nbf: undefined, exp: now + 2 * 86_400 })}`)).toMatchObject({ ok: false, reason: "lifetime too long" });
+    expect(await v.verify(`Bearer ${token({ nbf: now - 2 * 86_400, exp: now + 60 })}`)).toMatchObject({ ok: false, reason: "lifetime too long" });
+    expect(await v.verify(`Bearer ${token({ iat: now, nbf: now, exp: now + 3600 })}`)).toMatchObject({ ok: true });
   });
 
   it("fetches again for an unknown kid, but not more often than minRefetchMs", async () => {

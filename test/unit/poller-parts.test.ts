@@ -117,6 +117,15 @@ describe("mapParsedOccurrence", () => {
   const ctx = { room: ROOM, providers: [], rules: [], now: new Date("2025-03-04T08:00:00.000Z") };
   const parsed = () => parseGraphEvent(JSON.parse(occurrence().raw.content) as Record<string, unknown>).details[0]!;
 
+  it("strips control characters from the organizer and the subject (CR/LF from an encoded display name)", () => {
+    const evil = occurrence({ subject: "Plan\r\nEND:VEVENT", organizer: { name: "Eve\r\nBEGIN:VEVENT\u0000", email: "eve@fabrikam.example\r\nX" } });
+    const { upsert } = mapParsedOccurrence(evil, parsed(), ctx);
+    expect(upsert.subject).toBe("Plan END:VEVENT");
+    expect(upsert.organizerName).toBe("Eve BEGIN:VEVENT ");
+    expect(upsert.organizerEmail).toBe("eve@fabrikam.exampleX");
+    expect(upsert.subjectShown).toBe("Plan END:VEVENT");
+  });
+
   it("keys by the original start and builds the SGJ dial string from that key", () => {
     const { upsert } = mapParsedOccurrence(occurrence(), parsed(), ctx);
     const key = occurrenceKey(ROOM.mailbox, "uid-1", "2025-03-05T08:00:00.000Z", "2025-03-05T10:00:00.000Z");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { BridgeState } from "../../core/domain.ts";
-import { type SessionEvent, transition } from "../../bridge/session-machine.ts";
+import { NO_LOBBY_REPORTED, type SessionEvent, transition } from "../../bridge/session-machine.ts";
 
 function run(events: SessionEvent[], from: BridgeState = "scheduled"): { state: BridgeState; log: string[]; effects: string[] } {
   let state = from;
@@ -18,6 +18,20 @@ function run(events: SessionEvent[], from: BridgeState = "scheduled"): { state: 
 }
 
 describe("SGJ session machine", () => {
+  it("starting -> admitted is allowed (guests may bypass the lobby) and records that no lobby was reported", () => {
+    const r = transition("starting", { type: "bridge", state: "admitted", detail: "roster shows the room in the meeting" });
+    expect(r).toMatchObject({ ok: true, transition: { from: "starting", to: "admitted", effects: [{ kind: "notice", notice: "admitted" }] } });
+    expect(r.ok && r.transition.cause).toBe(`bridge reported admitted (${NO_LOBBY_REPORTED}): roster shows the room in the meeting`);
+    const viaLobby = transition("lobby", { type: "bridge", state: "admitted" });
+    expect(viaLobby.ok && viaLobby.transition.cause).toBe("bridge reported admitted");
+    expect(run([{ type: "start" }, { type: "bridge", state: "joining" }, { type: "bridge", state: "admitted" }, { type: "meeting-over" }]).log).toEqual([
+      "starting",
+      "ignored(stale or duplicate report joining while starting)",
+      "admitted",
+      "ended",
+    ]);
+  });
+
   it("scheduled -> starting -> lobby -> admitted -> ended", () => {
     const r = run([{ type: "start" }, { type: "bridge", state: "joining" }, { type: "bridge", state: "lobby" }, { type: "bridge", state: "admitted" }, { type: "meeting-over" }]);
     expect(r.state).toBe("ended");

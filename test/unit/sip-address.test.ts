@@ -15,6 +15,14 @@ describe("SIP address grammar (one for typed addresses and dial strings)", () =>
     expect(isValidSipAddress(`${"a".repeat(64)}@${"b".repeat(60)}.${"c".repeat(60)}.${"d".repeat(60)}.${"e".repeat(60)}.example`)).toBe(false);
   });
 
+  it("refuses bracketed hosts that are not IPv6 addresses (user@[..] passed before)", () => {
+    for (const bad of ["user@[..]", "user@[:]", "user@[:::]", "user@[1.2.3.4]", "user@[2001:db8::1::2]", "user@[ffff]", "user@[..]:5060"]) {
+      expect(normalizeSipAddress(bad), bad).toBeNull();
+    }
+    expect(normalizeSipAddress("user@[2001:DB8::1]:5061")).toBe("user@[2001:db8::1]:5061");
+    expect(isValidSipAddress("user@[::ffff:10.0.0.5]")).toBe(true);
+  });
+
   it("normalizes what admins type into that form", () => {
     expect(normalizeSipAddress(" sips:Room101@Video.Contoso.Example;transport=tls ")).toBe("Room101@video.contoso.example");
     expect(normalizeSipAddress("room@VC.example.com:5061")).toBe("room@vc.example.com:5061");
