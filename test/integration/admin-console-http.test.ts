@@ -13,7 +13,7 @@ import { createLogger } from "../../core/logger.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { openTestStore, type TestStore } from "../support/test-database.ts";
 
-const ADMIN = "console-admin-token-0123456789";
+const ADMIN = "console-admin-token-0123456789abcdef";
 let db: TestStore;
 let clock: FakeClock;
 let app: FastifyInstance;
