@@ -489,10 +489,13 @@ function jsonSyntaxErrorOffset(text: string): number {
         } else fail();
       }
     }
-    if (c === '"') return string();
+    if (c === '"') {
+      string();
+      return;
+    }
     const literal = /^(?:true|false|null|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)/.exec(text.slice(i, i + 400));
-    if (literal === null) fail();
-    i += literal![0].length;
+    if (literal === null) return fail();
+    i += literal[0].length;
   };
   try {
     value(0);
