@@ -157,8 +157,9 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false } },
     trustProxy: deps.trustProxy ?? false,
     requestTimeout: limits.requestTimeoutMs,
-    // The socket's idle timeout: a connection that sends nothing at all is closed as well.
-    connectionTimeout: limits.requestTimeoutMs,
+    // A backstop: a socket idle this long is destroyed without a reply. The request and header
+    // timeouts come first and answer 408.
+    connectionTimeout: 2 * limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     // Node checks the request and header timeouts on this interval (default 30 s).
     http: { maxHeaderSize: limits.maxHeaderBytes, connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(limits.headersTimeoutMs / 2))) },
