@@ -164,3 +164,53 @@ describe("console over HTTP", () => {
     expect(search).toContain("10 rooms matching");
   });
 });
+
+describe("sign-in limits, assets and odd parameters", () => {
+  it("counts only failed sign-ins, per client (X-Forwarded-For only from http.trustProxy)", async () => {
+    const proxied = await buildHttpServer({
+      store: db.store,
+      clock,
+      logger: createLogger("silent"),
+      metrics: new EngineMetrics(),
+      adminToken: ADMIN,
+      settings: { startBufferMinutes: 5, endBufferMinutes: 0, windowFutureDays: 7, alarmAfterFailures: 3 },
+      readiness: async () => ({ database: true }),
+      trustProxy: "127.0.0.1",
+    });
+    await proxied.listen({ host: "127.0.0.1", port: 0 });
+    const url = `http://127.0.0.1:${(proxied.server.address() as { port: number }).port}/admin/login`;
+    const attempt = async (client: string, token: string) => {
+      const request = form({ token, next: "/admin/rooms" });
+      return (await fetch(url, { ...request, headers: { ...request.headers, "x-forwarded-for": client } })).status;
+    };
+    try {
+      for (let i = 0; i < 15; i++) expect(await attempt("198.51.100.1", ADMIN)).toBe(303);
+      for (let i = 0; i < 10; i++) expect(await attempt("198.51.100.66", `guess-${i}`)).toBe(401);
+      expect(await attempt("198.51.100.66", "guess-10")).toBe(429);
+      expect(await attempt("198.51.100.66", ADMIN)).toBe(429);
+      expect(await attempt("198.51.100.1", ADMIN)).toBe(303);
+      expect(await attempt("198.51.100.2", "guess-x")).toBe(401);
+    } finally {
+      await proxied.close();
+    }
+  });
+
+  it("has no assets named after prototype keys", async () => {
+    for (const name of ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf"]) {
+      const r = await fetch(`${base}/admin/assets/${name}`);
+      expect(r.status, name).toBe(404);
+      expect(r.headers.get("x-content-type-options")).toBe("nosniff");
+    }
+    expect((await fetch(`${base}/admin/assets/console.css`)).status).toBe(200);
+  });
+
+  it("shows a page for a huge page number, a NUL or an array in the search, never a database error", async () => {
+    const { cookie } = await signIn();
+    for (const query of ["page=99999999999999999999", "page=-5", "page=1e300", "q=%00", "q=a%00b&page=2", "q=a&q=b", "q=%E2%80%AE%01"]) {
+      const r = await fetch(`${base}/admin/rooms?${query}`, { headers: { cookie } });
+      expect(r.status, query).toBe(200);
+      expect(await r.text(), query).not.toMatch(/internal error|invalid byte sequence|out of range/i);
+    }
+    expect((await fetch(`${base}/admin/rooms/a%00b`, { headers: { cookie } })).status).toBe(404);
+  });
+});
