@@ -177,6 +177,20 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
     });
   }
 
+  bySubscriptionIds(subscriptionIds: readonly string[], options?: StoreCallOptions): Promise<SubscriptionRecord[]> {
+    return run(options, async () => {
+      if (subscriptionIds.length === 0) return [];
+      const rows = await this.#db
+        .selectFrom("graph_subscription as s")
+        .innerJoin("room as r", "r.id", "s.room_id")
+        .selectAll("s")
+        .select("r.mailbox")
+        .where("s.subscription_id", "in", [...subscriptionIds])
+        .execute();
+      return rows.map((row) => toRecord(row as Row));
+    });
+  }
+
   markDue(roomId: string, now: Date, forget: boolean, options?: StoreCallOptions): Promise<void> {
     return run(options, async () => {
       await this.#db
