@@ -164,19 +164,6 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
     });
   }
 
-  bySubscriptionId(subscriptionId: string, options?: StoreCallOptions): Promise<SubscriptionRecord | null> {
-    return run(options, async () => {
-      const row = await this.#db
-        .selectFrom("graph_subscription as s")
-        .innerJoin("room as r", "r.id", "s.room_id")
-        .selectAll("s")
-        .select("r.mailbox")
-        .where("s.subscription_id", "=", subscriptionId)
-        .executeTakeFirst();
-      return row === undefined ? null : toRecord(row as Row);
-    });
-  }
-
   bySubscriptionIds(subscriptionIds: readonly string[], options?: StoreCallOptions): Promise<SubscriptionRecord[]> {
     return run(options, async () => {
       if (subscriptionIds.length === 0) return [];

@@ -50,7 +50,6 @@ export interface SubscriptionStore {
   ): Promise<boolean>;
   /** Records a failure (due again at `dueAt`; `forget` drops the subscription id) and releases the lease. */
   failed(roomId: string, failure: { code: string; message: string; dueAt: Date; forget: boolean }, now: Date, options?: StoreCallOptions): Promise<boolean>;
-  bySubscriptionId(subscriptionId: string, options?: StoreCallOptions): Promise<SubscriptionRecord | null>;
   /** The records holding any of these subscription ids, in one query; unknown ids are left out. */
   bySubscriptionIds(subscriptionIds: readonly string[], options?: StoreCallOptions): Promise<SubscriptionRecord[]>;
   /** Makes the record due at `now` (renew or, with `forget`, re-create at the next reconcile). */
