@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { applyRoomsDiff, diffRoomsCsv } from "../../app/http/admin/import-diff.ts";
 import { ConsoleSessions } from "../../app/http/admin/session.ts";
 import { escapeHtml, html } from "../../app/http/admin/html.ts";
 import { buildHttpServer } from "../../app/http/server.ts";
@@ -212,5 +213,32 @@ describe("sign-in limits, assets and odd parameters", () => {
       expect(await r.text(), query).not.toMatch(/internal error|invalid byte sequence|out of range/i);
     }
     expect((await fetch(`${base}/admin/rooms/a%00b`, { headers: { cookie } })).status).toBe(404);
+  });
+});
+
+describe("console import", () => {
+  it("applies added and changed rows in one transaction: a failing change writes nothing", async () => {
+    await db.truncate();
+    await db.store.providers.add({ name: "webex", partner: "cisco", tenantKey: "contoso@m.webex.com" }, clock.now());
+    for (const n of [1, 2]) await db.store.rooms.add({ mailbox: `huddle${n}@contoso.example`, displayName: `Huddle ${n}`, provider: "webex", deviceFamily: "pull" }, clock.now());
+    const csv = [
+      "mailbox,displayName,provider,deviceFamily,deviceAddress,deviceUsername,devicePassword",
+      "room401@contoso.example,Room 401,webex,pull,,,",
+      "huddle1@contoso.example,Huddle One,webex,pull,,,",
+      "huddle2@contoso.example,Huddle Two,webex,pull,,,",
+    ].join("\n");
+    const diff = await diffRoomsCsv(db.store, csv);
+    expect(diff.counts).toMatchObject({ add: 1, change: 2, refuse: 0 });
+    // The second changed room disappears between the check and the apply.
+    await db.store.rooms.remove("huddle2@contoso.example");
+    await expect(applyRoomsDiff(db.store, diff, clock.now())).rejects.toMatchObject({ code: "OTJ_STORE_NOT_FOUND" });
+    expect(await db.store.rooms.get("room401@contoso.example")).toBeNull();
+    expect((await db.store.rooms.get("huddle1@contoso.example"))?.displayName).toBe("Huddle 1");
+
+    const again = await diffRoomsCsv(db.store, csv);
+    const applied = await applyRoomsDiff(db.store, again, clock.now());
+    expect(applied.added.map((a) => a.room.mailbox)).toEqual(["room401@contoso.example", "huddle2@contoso.example"]);
+    expect(applied.changed.map((r) => r.displayName)).toEqual(["Huddle One"]);
+    expect(await db.store.syncCursors.get(applied.added[0]!.room.id)).not.toBeNull();
   });
 });
