@@ -407,7 +407,12 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     );
   });
 
-  const sendCallback = (reply: FastifyReply, r: CallbackReply) => {
+  const sendCallback = (req: FastifyRequest, reply: FastifyReply, r: CallbackReply) => {
+    if (r.status >= 500) {
+      // A handler's failure text may come from the database: logged, and the sender gets a code.
+      log.error({ route: req.routeOptions.url, status: r.status, reply: r.body }, "callback failed");
+      return reply.code(r.status).send(errorBody(r.status === 503 ? "OTJ_STORE_UNREACHABLE" : "OTJ_INTERNAL", r.status === 503 ? "temporarily unavailable" : "internal error"));
+    }
     if (r.contentType) reply.header("content-type", r.contentType);
     return reply.code(r.status).send(r.body === undefined ? undefined : r.body);
   };
@@ -423,7 +428,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
       { ...open, bodyLimit: CALLBACK_BODY_LIMITS.bridge, schema: { summary: "HTTP bridge status callbacks (HMAC-signed)" } },
       async (req, reply) => {
         if (!deps.callbacks?.bridge) return reply.code(404).send(errorBody("OTJ_BRIDGE_NOT_CONFIGURED", "no HTTP bridge configured"));
-        return sendCallback(reply, await deps.callbacks.bridge(rawOf(req), req.headers["x-otj-signature"] as string | undefined));
+        return sendCallback(req, reply, await deps.callbacks.bridge(rawOf(req), req.headers["x-otj-signature"] as string | undefined));
       },
     );
     callbacks.post(
@@ -431,7 +436,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
       { ...open, bodyLimit: CALLBACK_BODY_LIMITS.graphCalls, schema: { summary: "Graph call notifications (JWT-authenticated)" } },
       async (req, reply) => {
         if (!deps.callbacks?.graphCalls) return reply.code(404).send(errorBody("OTJ_BRIDGE_NOT_CONFIGURED", "no Graph bridge configured"));
-        return sendCallback(reply, await deps.callbacks.graphCalls(req.headers, rawOf(req)));
+        return sendCallback(req, reply, await deps.callbacks.graphCalls(req.headers, rawOf(req)));
       },
     );
     callbacks.post(
@@ -449,7 +454,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
           if (typeof query.validationToken === "string") return reply.code(200).header("content-type", "text/plain; charset=utf-8").send(query.validationToken);
           return reply.code(202).send();
         }
-        return sendCallback(reply, await deps.callbacks.notifications(query, rawOf(req)));
+        return sendCallback(req, reply, await deps.callbacks.notifications(query, rawOf(req)));
       },
     );
   });

@@ -274,6 +274,16 @@ describe("internal errors", () => {
     expect(logLines.join("")).not.toContain(ADMIN);
   });
 
+  it("a callback handler's 5xx reaches the sender as a code only", async () => {
+    const { base } = await start({
+      callbacks: { bridge: async () => ({ status: 503, body: { error: "bad callback", message: "the database connection failed: connect ECONNREFUSED 10.1.2.3:5432" } }) },
+    });
+    const r = await fetch(`${base}/v1/callbacks/bridge`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    expect(r.status).toBe(503);
+    expect(await r.json()).toEqual({ error: { code: "OTJ_STORE_UNREACHABLE", message: "temporarily unavailable" } });
+    expect(logLines.join("")).toContain("connect ECONNREFUSED 10.1.2.3:5432");
+  });
+
   it("/readyz names failing checks without their reasons, which go to the log", async () => {
     const { base } = await start({ readiness: async () => ({ database: "connect ECONNREFUSED 127.0.0.1:5432", graph: true }) });
     const r = await fetch(`${base}/readyz`);
