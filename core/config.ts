@@ -1,6 +1,6 @@
 /**
  * Configuration: one JSON (or JS/TS) file plus `OTJ_*` environment overrides, validated once at
- * start-up into a deeply frozen object (CONTRACT.md, Configuration; docs/configuration.md).
+ * start-up into a deeply frozen object (docs/configuration.md).
  *
  * - Every key has a default, so an empty file (or none) is a valid configuration.
  * - Environment: `OTJ_` + the key path in upper snake case with `__` between levels
@@ -18,7 +18,7 @@ import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { OtjError } from "./errors.ts";
 
-/** Graph national clouds (INTERFACES.md 1.2): default authority, service root and token scope. */
+/** Graph national clouds: default authority, service root and token scope. */
 export const GRAPH_CLOUDS = {
   global: {
     authorityUrl: "https://login.microsoftonline.com",
@@ -187,7 +187,7 @@ const configSchema = z
         rules: z
           .array(z.record(z.string(), z.unknown()))
           .default([])
-          .meta(describe("Custom routing rules (FORMATS.md B5.3), checked at start-up; a JSON array in the environment.")),
+          .meta(describe("Custom routing rules ({id, priority, match, route, template, ivr?}), checked at start-up; a JSON array in the environment.")),
       })
       .prefault({}),
     bridge: z
@@ -204,7 +204,7 @@ const configSchema = z
         maxStartsInFlight: int(1, 1_000, 64, "Start requests in flight at once per instance when many sessions start together."),
         http: z
           .strictObject({
-            baseUrl: serviceUrl("Base URL of the HTTP bridge (INTERFACES.md 12.4).", false),
+            baseUrl: serviceUrl("Base URL of the HTTP bridge (the HMAC-signed bridge protocol).", false),
             token: optionalString("Bearer token sent to the HTTP bridge (secret)."),
             hmacSecret: optionalString("HMAC-SHA256 secret of requests and callbacks (secret)."),
           })

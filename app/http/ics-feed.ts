@@ -1,4 +1,4 @@
-/** The room feed as iCalendar (INTERFACES.md 11): one VEVENT per visible occurrence. */
+/** The room feed as iCalendar (the pull API's meetings for calendar apps): one VEVENT per visible occurrence. */
 
 export interface FeedEvent {
   id: string;

@@ -185,7 +185,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
         security: route.config?.auth === "open" ? [] : [{ bearer: [] }],
         ...(schema.body ? { requestBody: { content: { "application/json": { schema: schema.body } } } } : {}),
         ...(schema.querystring ? { parameters: Object.entries((schema.querystring as { properties: Record<string, unknown> }).properties).map(([name, s]) => ({ name, in: "query", schema: s })) } : {}),
-        responses: { default: { description: "see CONTRACT.md" } },
+        responses: { default: { description: "JSON; errors as {\"error\":{\"code\",\"message\"}}" } },
       };
     }
   });
@@ -335,7 +335,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     return reply.code(204).send();
   });
 
-  app.get("/v1/status", { schema: { summary: "StatusOutput (CONTRACT.md)" } }, async () => buildStatus(deps.store, deps.clock.now(), deps.settings));
+  app.get("/v1/status", { schema: { summary: "status of every room, its device and alarms, and the bridge sessions (as `otj status --json`)" } }, async () => buildStatus(deps.store, deps.clock.now(), deps.settings));
 
   const roomMeetings = async (req: FastifyRequest) => {
     const id = (req.params as { id: string }).id;
@@ -351,7 +351,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
 
   app.get(
     "/v1/rooms/:id/meetings",
-    { config: { auth: "device" }, schema: { summary: "pull API for devices and panels (INTERFACES.md 11)", querystring: MEETINGS_QUERY } },
+    { config: { auth: "device" }, schema: { summary: "pull API for devices and panels: the room's meetings with their dial strings", querystring: MEETINGS_QUERY } },
     async (req, reply: FastifyReply) => {
       const { room, meetings, limit, idsOnly } = await roomMeetings(req);
       const picked = meetings.slice(0, limit);
