@@ -196,6 +196,11 @@ describe("sign-in limits, assets and odd parameters", () => {
     }
   });
 
+  it("refuses a sign-in body far larger than a token", async () => {
+    const r = await fetch(`${base}/admin/login`, form({ token: "x".repeat(64 * 1024), next: "/admin/rooms" }));
+    expect(r.status).toBe(413);
+  });
+
   it("has no assets named after prototype keys", async () => {
     for (const name of ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf"]) {
       const r = await fetch(`${base}/admin/assets/${name}`);

@@ -172,7 +172,8 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     return send(reply, views.loginPage(null, safeNext(q.next), sessions.enabled, q.done === "signed-out" ? (NOTICES["signed-out"] ?? null) : null));
   });
 
-  app.post("/admin/login", { config }, async (req, reply) => {
+  // Open to anyone: a token and a path fit in far less.
+  app.post("/admin/login", { config, bodyLimit: 16 * 1024 }, async (req, reply) => {
     const form = formOf(req);
     const next = safeNext(form.next);
     const wait = signInFailures.waitMs(req.ip, now().getTime());
