@@ -494,7 +494,10 @@ function jsonSyntaxErrorOffset(text: string): number {
       return;
     }
     const literal = /^(?:true|false|null|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)/.exec(text.slice(i, i + 400));
-    if (literal === null) return fail();
+    if (literal === null) {
+      fail();
+      return;
+    }
     i += literal[0].length;
   };
   try {
