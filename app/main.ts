@@ -47,10 +47,11 @@ export interface SgjScheduler {
   idle(): Promise<void>;
 }
 
+/** Callback handlers; each gets the raw body bytes and checks its sender before parsing them. */
 export interface EngineCallbacks {
-  bridge?: (rawBody: string, signature: string | undefined) => Promise<CallbackReply>;
-  graphCalls?: (headers: Record<string, string | string[] | undefined>, rawBody: string) => Promise<CallbackReply>;
-  notifications?: (query: Record<string, string | undefined>, rawBody: string) => Promise<CallbackReply>;
+  bridge?: (rawBody: Buffer, signature: string | undefined) => Promise<CallbackReply>;
+  graphCalls?: (headers: Record<string, string | string[] | undefined>, rawBody: Buffer) => Promise<CallbackReply>;
+  notifications?: (query: Record<string, string | undefined>, rawBody: Buffer) => Promise<CallbackReply>;
 }
 
 export interface EngineOptions {
@@ -213,6 +214,14 @@ export class Engine {
         onRoomChanged: (room) => void this.roomChanged(room.id),
         onPollNow: () => this.poller?.poke(),
         publicUrl: config.http.publicUrl,
+        trustProxy: config.http.trustProxy,
+        limits: {
+          requestTimeoutMs: config.http.requestTimeoutSeconds * 1000,
+          headersTimeoutMs: config.http.headersTimeoutSeconds * 1000,
+          keepAliveTimeoutMs: config.http.keepAliveTimeoutSeconds * 1000,
+          maxHeaderBytes: config.http.maxHeaderBytes,
+          maxConnections: config.http.maxConnections,
+        },
       });
       try {
         await this.http.listen({ host: config.http.host, port: config.http.port });
@@ -435,15 +444,8 @@ export function defaultScheduler(parts: EngineParts): { scheduler: SgjScheduler;
     scheduler,
     callbacks: {
       bridge: (raw, signature) => handlers.handleBridgeCallback(raw, signature),
-      graphCalls: async (headers, raw) => {
-        let body: unknown;
-        try {
-          body = JSON.parse(raw);
-        } catch {
-          return { status: 400, body: { error: "OTJ_USAGE", message: "body is not JSON" } };
-        }
-        return handlers.handleGraphCallsCallback(headers, body);
-      },
+      // The JWT is checked first; the handler parses the body once, after it.
+      graphCalls: (headers, raw) => handlers.handleGraphCallsCallback(headers, raw),
     },
   };
 }

@@ -35,7 +35,7 @@ async function measure(notify: boolean): Promise<number[]> {
     {
       database: { url: pg.url },
       graph: { tenantId: "c0ffee00-1111-2222-3333-444455556666", clientId: graph.clientId, clientSecret: graph.clientSecret, baseUrl: graph.url, authorityUrl: graph.url },
-      http: { host: "127.0.0.1", port: 0, adminToken: randomBytes(8).toString("hex") },
+      http: { host: "127.0.0.1", port: 0, adminToken: randomBytes(16).toString("hex") },
       poll: { intervalSeconds: INTERVAL },
       log: { level: "silent" },
     },

@@ -16,7 +16,7 @@ const RUNS = 15;
 export async function benchConsoleRooms(): Promise<void> {
   const db = await openTestStore("postgres");
   const clock = new ManualClock("2026-03-02T08:00:00.000Z");
-  const admin = "bench-console-admin-token";
+  const admin = "bench-console-admin-token-0123456789";
   const app = await buildHttpServer({
     store: db.store,
     clock,

@@ -88,7 +88,7 @@ export async function benchFaultInjection(): Promise<void> {
       OTJ_GRAPH__AUTHORITY_URL: graph.url,
       OTJ_HTTP__PORT: "0",
       OTJ_HTTP__HOST: "127.0.0.1",
-      OTJ_HTTP__ADMIN_TOKEN: randomBytes(8).toString("hex"),
+      OTJ_HTTP__ADMIN_TOKEN: randomBytes(16).toString("hex"),
       OTJ_POLL__INTERVAL_SECONDS: "1",
       OTJ_POLL__ROUND_BUDGET_SECONDS: "1",
       OTJ_POLL__MAX_IN_FLIGHT: "4",

@@ -12,6 +12,7 @@
  */
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { isIP } from "node:net";
 import { extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
@@ -57,6 +58,22 @@ function optionalString(description: string) {
 
 function int(min: number, max: number, fallback: number, description: string) {
   return z.number().int().min(min).max(max).default(fallback).meta(describe(description));
+}
+
+/** The shortest `http.adminToken` accepted: it is the key of the console's session cookies. */
+export const ADMIN_TOKEN_MIN_LENGTH = 32;
+
+/** `10.0.0.1, 192.168.0.0/16, ::1`: addresses or CIDR ranges, IPv4 or IPv6. */
+function isProxyList(value: string): boolean {
+  const parts = value.split(",").map((part) => part.trim());
+  return parts.every((part) => {
+    const [address = "", bits, ...rest] = part.split("/");
+    const family = isIP(address);
+    if (family === 0 || rest.length > 0) return false;
+    if (bits === undefined) return true;
+    const n = Number(bits);
+    return /^\d{1,3}$/.test(bits) && n <= (family === 4 ? 32 : 128);
+  });
 }
 
 function isLoopbackHost(hostname: string): boolean {
@@ -141,8 +158,24 @@ const configSchema = z
       .strictObject({
         host: z.string().min(1).default("0.0.0.0").meta(describe("Address the HTTP API listens on.")),
         port: int(0, 65535, 8080, "Port of the HTTP API; 0 picks a free port (logged as `listening`)."),
-        adminToken: optionalString("Bearer token of the admin routes (secret); unset means admin routes answer 401."),
+        adminToken: z
+          .string()
+          .min(ADMIN_TOKEN_MIN_LENGTH, `expected at least ${ADMIN_TOKEN_MIN_LENGTH} characters`)
+          .nullable()
+          .default(null)
+          .meta(describe(`Bearer token of the admin routes (secret, at least ${ADMIN_TOKEN_MIN_LENGTH} characters); unset means admin routes answer 401.`)),
         publicUrl: serviceUrl("URL others reach otj at (callbacks, notifications); unset means http://127.0.0.1:{port}.", false),
+        trustProxy: z
+          .string()
+          .refine(isProxyList, "expected IP addresses or CIDR ranges separated by commas")
+          .nullable()
+          .default(null)
+          .meta(describe("Reverse proxies whose X-Forwarded-For is believed (IPs or CIDRs, comma-separated); unset trusts none.")),
+        requestTimeoutSeconds: int(1, 3_600, 30, "Seconds a whole request (headers and body) may take; slower ones are closed."),
+        headersTimeoutSeconds: int(1, 600, 10, "Seconds a client may take to send the request headers (at most requestTimeoutSeconds)."),
+        keepAliveTimeoutSeconds: int(1, 600, 5, "Seconds an idle keep-alive connection stays open."),
+        maxHeaderBytes: int(1_024, 65_536, 16_384, "Largest request header section in bytes (431 beyond)."),
+        maxConnections: int(1, 100_000, 1_000, "Most open connections; the server drops further ones at once."),
       })
       .prefault({}),
     poll: z
@@ -234,6 +267,9 @@ const configSchema = z
         path: ["graph", "notifications", "enabled"],
         message: "change notifications need an https:// http.publicUrl",
       });
+    }
+    if (config.http.headersTimeoutSeconds > config.http.requestTimeoutSeconds) {
+      ctx.addIssue({ code: "custom", path: ["http", "headersTimeoutSeconds"], message: "expected at most http.requestTimeoutSeconds" });
     }
     if (config.bridge.adapter === "http") {
       for (const key of ["baseUrl", "hmacSecret"] as const) {
@@ -389,11 +425,108 @@ async function readConfigFile(path: string): Promise<unknown> {
   } catch (error) {
     throw new OtjError("OTJ_CONFIG_INVALID", `cannot read configuration file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
   }
+  const json = text.replace(/^\uFEFF/, "");
   try {
-    return JSON.parse(text.replace(/^\uFEFF/, ""));
+    return JSON.parse(json);
   } catch (error) {
-    throw new OtjError("OTJ_CONFIG_INVALID", `configuration file ${path} is not valid JSON: ${(error as Error).message}`, { cause: error });
+    // V8's message may quote the file around the error, and the file may hold secrets: name the
+    // place only (and the reason when V8 states it without quoting).
+    const { line, column } = lineAndColumn(json, jsonSyntaxErrorOffset(json));
+    const stated = /^([^"']*) in JSON at position \d+/.exec((error as Error).message)?.[1];
+    const reason = stated ?? (/Unexpected end/.test((error as Error).message) ? "unexpected end of input" : "unexpected character");
+    throw new OtjError("OTJ_CONFIG_INVALID", `configuration file ${path} is not valid JSON at line ${line}, column ${column}: ${reason}`);
   }
+}
+
+/** The offset of the first JSON syntax error in `text` (text.length when it ends too early). */
+function jsonSyntaxErrorOffset(text: string): number {
+  let i = 0;
+  const space = () => {
+    while (i < text.length && " \t\n\r".includes(text[i] ?? "")) i++;
+  };
+  const fail = (): never => {
+    throw i;
+  };
+  const string = () => {
+    i++;
+    while (i < text.length) {
+      const c = text.charCodeAt(i);
+      if (c === 0x22) {
+        i++;
+        return;
+      }
+      if (c < 0x20) fail();
+      if (c === 0x5c) {
+        const e = text[i + 1] ?? "";
+        if (e === "u") {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) fail();
+          i += 6;
+        } else if ('"\\/bfnrt'.includes(e) && e !== "") i += 2;
+        else {
+          i++;
+          fail();
+        }
+      } else i++;
+    }
+    fail();
+  };
+  const value = (depth: number): void => {
+    space();
+    if (depth > 512) fail();
+    const c = text[i];
+    if (c === "{" || c === "[") {
+      const close = c === "{" ? "}" : "]";
+      i++;
+      space();
+      if (text[i] === close) {
+        i++;
+        return;
+      }
+      for (;;) {
+        if (c === "{") {
+          space();
+          if (text[i] !== '"') fail();
+          string();
+          space();
+          if (text[i] !== ":") fail();
+          i++;
+        }
+        value(depth + 1);
+        space();
+        if (text[i] === ",") i++;
+        else if (text[i] === close) {
+          i++;
+          return;
+        } else fail();
+      }
+    }
+    if (c === '"') {
+      string();
+      return;
+    }
+    const literal = /^(?:true|false|null|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)/.exec(text.slice(i, i + 400));
+    if (literal === null) {
+      fail();
+      return;
+    }
+    i += literal[0].length;
+  };
+  try {
+    value(0);
+    space();
+    if (i < text.length) fail();
+    return text.length;
+  } catch (at) {
+    if (typeof at === "number") return at;
+    throw at;
+  }
+}
+
+/** 1-based line and column (in UTF-16 units) of an offset. */
+function lineAndColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const lines = before.split(/\r\n|\n|\r/);
+  return { line: lines.length, column: (lines[lines.length - 1]?.length ?? 0) + 1 };
 }
 
 interface Origin {

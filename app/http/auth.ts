@@ -42,3 +42,38 @@ export class RollingRateLimiter {
     for (const [k, v] of this.hits) if (v.every((t) => t <= since)) this.hits.delete(k);
   }
 }
+
+/**
+ * Failed attempts per key (a client address and what it guessed at) in a rolling window. Only
+ * failures count, so a user who signs in correctly never locks anyone out; once a client is over
+ * the limit every attempt of it is refused before the guess is checked (a correct guess must
+ * look the same as a wrong one, and a device token check costs a query).
+ */
+export class FailureLimiter {
+  private readonly failures = new Map<string, number[]>();
+
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs: number,
+  ) {}
+
+  /** 0 when `key` may try now, else the milliseconds until it may (its oldest failure ages out). */
+  waitMs(key: string, nowMs: number): number {
+    const recent = this.recent(key, nowMs);
+    return recent.length >= this.limit ? recent[recent.length - this.limit]! + this.windowMs - nowMs : 0;
+  }
+
+  /** Records a failed attempt at `nowMs`. */
+  fail(key: string, nowMs: number): void {
+    const recent = this.recent(key, nowMs);
+    recent.push(nowMs);
+    this.failures.set(key, recent.slice(-this.limit));
+    if (this.failures.size > 50_000) {
+      for (const [k, times] of this.failures) if (times.every((t) => t <= nowMs - this.windowMs)) this.failures.delete(k);
+    }
+  }
+
+  private recent(key: string, nowMs: number): number[] {
+    return (this.failures.get(key) ?? []).filter((t) => t > nowMs - this.windowMs);
+  }
+}

@@ -1,7 +1,10 @@
 /**
- * The engine's HTTP API (docs/pull-api.md, docs/cli.md): health, readiness, metrics, OpenAPI, rooms,
- * status, the pull API and ICS feed for devices, and the callback/notification routes. Auth runs
- * in onRequest, before any body is read or validated, so a bad token is always a bare 401.
+ * The engine's HTTP API: health, readiness, metrics, OpenAPI, rooms, status, the pull API and ICS
+ * feed for devices, and the callback/notification routes. Auth runs in onRequest, before any body
+ * is read or validated, so a bad token is always a bare 401; failed token guesses are limited per
+ * client. The callback routes get their body as raw bytes (capped per route) and check the
+ * signature, JWT or clientState before anything parses it. A 5xx reply carries a code only; its
+ * cause goes to the log.
  */
 import { createHash } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
@@ -14,7 +17,8 @@ import { bookingId } from "../../join/device-bookings.ts";
 import type { EngineMetrics } from "../metrics.ts";
 import { buildStatus, type StatusSettings } from "../status.ts";
 import { registerAdminConsole } from "./admin/console.ts";
-import { bearerOf, RollingRateLimiter, secretEquals } from "./auth.ts";
+import { bearerOf, FailureLimiter, RollingRateLimiter, secretEquals } from "./auth.ts";
+import { CALLBACK_BODY_LIMITS, jsonNestingExceeds, MAX_JSON_DEPTH } from "./body-limits.ts";
 import { renderIcsFeed } from "./ics-feed.ts";
 
 export interface CallbackReply {
@@ -32,10 +36,11 @@ export interface HttpServerDeps {
   settings: StatusSettings & { startBufferMinutes: number };
   /** Readiness checks: name -> ok (or a reason). */
   readiness: () => Promise<Record<string, true | string>>;
+  /** Callback handlers; each gets the body's raw bytes, unparsed, and checks its sender first. */
   callbacks?: {
-    bridge?: (rawBody: string, signature: string | undefined) => Promise<CallbackReply>;
-    graphCalls?: (headers: Record<string, string | string[] | undefined>, rawBody: string) => Promise<CallbackReply>;
-    notifications?: (query: Record<string, string | undefined>, rawBody: string) => Promise<CallbackReply>;
+    bridge?: (rawBody: Buffer, signature: string | undefined) => Promise<CallbackReply>;
+    graphCalls?: (headers: Record<string, string | string[] | undefined>, rawBody: Buffer) => Promise<CallbackReply>;
+    notifications?: (query: Record<string, string | undefined>, rawBody: Buffer) => Promise<CallbackReply>;
   };
   /** Called after a room was added through the API (the engine makes it due). */
   onRoomAdded?: (room: Room) => void;
@@ -47,7 +52,27 @@ export interface HttpServerDeps {
   publicUrl?: string | null;
   /** Requests per rolling minute per device token on the pull API (default 10). */
   pullRateLimit?: number;
+  /** `http.trustProxy`: proxies whose X-Forwarded-For names the client (default: none). */
+  trustProxy?: string | null;
+  /** Connection and request limits (defaults: the `http.*` defaults). */
+  limits?: Partial<HttpLimits>;
+  /** Failed token attempts per client per rolling minute before it must wait (default 20). */
+  failureLimit?: number;
 }
+
+/** The `http.*` connection and request limits, in milliseconds and bytes. */
+export interface HttpLimits {
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxHeaderBytes: number;
+  maxConnections: number;
+}
+
+const DEFAULT_LIMITS: HttpLimits = { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000, maxHeaderBytes: 16_384, maxConnections: 1_000 };
+
+/** Route parameters name rooms and providers: no control characters, and never this long. */
+const PLAUSIBLE_PARAM = /^[^\u0000-\u001f\u007f]{1,512}$/;
 
 /** `console`: the admin console checks its own session cookie (app/http/admin/console.ts). */
 type AuthKind = "open" | "admin" | "device" | "console";
@@ -60,7 +85,6 @@ declare module "fastify" {
     auth?: AuthKind;
   }
   interface FastifyRequest {
-    rawBody?: string;
     room?: Room;
   }
 }
@@ -77,6 +101,17 @@ const STATUS_BY_CODE: Partial<Record<string, number>> = {
 
 function errorBody(code: string, message: string) {
   return { error: { code, message } };
+}
+
+/** What the log keeps of a failure: its code and message, and its cause's (never request data). */
+function causeOf(error: unknown): Record<string, unknown> {
+  const e = error as { code?: unknown; message?: unknown; cause?: unknown } | null;
+  const cause = e?.cause as { code?: unknown; message?: unknown } | undefined;
+  return {
+    code: typeof e?.code === "string" ? e.code : undefined,
+    message: typeof e?.message === "string" ? e.message : String(error),
+    ...(cause ? { cause: { code: typeof cause.code === "string" ? cause.code : undefined, message: typeof cause.message === "string" ? cause.message : undefined } } : {}),
+  };
 }
 
 const ROOM_BODY = {
@@ -107,15 +142,33 @@ const MEETINGS_QUERY = {
     endTime: { type: "string", format: "date-time" },
     limit: { type: "integer", minimum: 1, maximum: 100, default: 10 },
     idsOnly: { type: "boolean", default: false },
-    token: { type: "string" },
   },
 } as const;
 
+/** The one route that takes its device token from `?token=` (calendar apps cannot send headers). */
+const ICS_ROUTE = "/v1/rooms/:id/calendar.ics";
+
 /** Builds the server (not listening). */
 export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, ajv: { customOptions: { coerceTypes: true, removeAdditional: false } } });
+  const limits = { ...DEFAULT_LIMITS, ...deps.limits };
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: { coerceTypes: true, removeAdditional: false } },
+    trustProxy: deps.trustProxy ?? false,
+    requestTimeout: limits.requestTimeoutMs,
+    // A backstop: a socket idle this long is destroyed without a reply. The request and header
+    // timeouts come first and answer 408.
+    connectionTimeout: 2 * limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // Node checks the request and header timeouts on this interval (default 30 s).
+    http: { maxHeaderSize: limits.maxHeaderBytes, connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(limits.headersTimeoutMs / 2))) },
+  });
+  app.server.headersTimeout = limits.headersTimeoutMs;
+  app.server.maxConnections = limits.maxConnections;
   const openapiPaths: Record<string, Record<string, unknown>> = {};
   const limiter = new RollingRateLimiter(deps.pullRateLimit ?? 10, 60_000);
+  const guesses = new FailureLimiter(deps.failureLimit ?? 20, 60_000);
   const log = deps.logger.child({ component: "http" });
 
   app.addHook("onRoute", (route) => {
@@ -132,14 +185,12 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
         security: route.config?.auth === "open" ? [] : [{ bearer: [] }],
         ...(schema.body ? { requestBody: { content: { "application/json": { schema: schema.body } } } } : {}),
         ...(schema.querystring ? { parameters: Object.entries((schema.querystring as { properties: Record<string, unknown> }).properties).map(([name, s]) => ({ name, in: "query", schema: s })) } : {}),
-        responses: { default: { description: "see docs/cli.md" } },
+        responses: { default: { description: "JSON; errors as {\"error\":{\"code\",\"message\"}}" } },
       };
     }
   });
 
-  // Keep the raw body for signature checks; parse JSON ourselves.
-  app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
-    req.rawBody = body as string;
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
     if ((body as string).length === 0) return done(null, {});
     try {
       done(null, JSON.parse(body as string));
@@ -152,22 +203,51 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
-  app.addContentTypeParser("*", { parseAs: "string" }, (req, body, done) => {
-    req.rawBody = body as string;
+  app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => {
     done(null, body);
   });
 
+  // Every reply, also the open routes' (the validationToken handshake echoes its input).
+  app.addHook("onSend", async (_req, reply) => {
+    reply.header("x-content-type-options", "nosniff");
+  });
+
+  const tooManyGuesses = (reply: FastifyReply, wait: number) =>
+    reply
+      .code(429)
+      .header("retry-after", String(Math.ceil(wait / 1000)))
+      .send(errorBody("OTJ_HTTP_RATE_LIMITED", "too many failed attempts from this client: wait a minute"));
+
   app.addHook("onRequest", async (req, reply) => {
     const auth = req.routeOptions.config?.auth ?? "admin";
+    const paramsOk = Object.values((req.params as Record<string, string> | undefined) ?? {}).every((v) => PLAUSIBLE_PARAM.test(v));
     // The console (and its unknown pages) check the console session instead.
-    if (auth === "open" || auth === "console" || req.url === "/admin" || req.url.startsWith("/admin/")) return;
-    const token = bearerOf(req.headers.authorization) ?? (auth === "device" && req.url.includes(".ics") ? ((req.query as Record<string, string>)?.token ?? null) : null);
-    if (secretEquals(token, deps.adminToken)) return;
-    if (auth === "device" && token) {
-      const id = (req.params as { id?: string }).id ?? "";
-      const room = await deps.store.rooms.verifyDeviceToken(id, token).catch(() => null);
+    if (auth === "open" || auth === "console" || req.url === "/admin" || req.url.startsWith("/admin/")) {
+      if (!paramsOk) return reply.code(404).send(errorBody("OTJ_STORE_NOT_FOUND", "not found"));
+      return;
+    }
+    const nowMs = deps.clock.now().getTime();
+    const guessKey = `${auth === "device" ? "device" : "api"} ${req.ip}`;
+    const wait = guesses.waitMs(guessKey, nowMs);
+    if (wait > 0) return tooManyGuesses(reply, wait);
+    const bearer = bearerOf(req.headers.authorization);
+    if (secretEquals(bearer, deps.adminToken)) {
+      if (!paramsOk) return reply.code(404).send(errorBody("OTJ_STORE_NOT_FOUND", "not found"));
+      return;
+    }
+    // Only the feed takes ?token=, and only a device token: the admin token never travels in a URL.
+    const token = bearer ?? (auth === "device" && req.routeOptions.url === ICS_ROUTE ? ((req.query as Record<string, string | undefined>)?.token ?? null) : null);
+    if (auth === "device" && token && paramsOk) {
+      let room: Room | null;
+      try {
+        room = await deps.store.rooms.verifyDeviceToken((req.params as { id: string }).id, token);
+      } catch (error) {
+        // The token may well be valid: a device must not take this for a revoked token.
+        log.error({ err: causeOf(error), route: req.routeOptions.url }, "device token check failed");
+        return reply.code(503).header("retry-after", "5").send(errorBody("OTJ_STORE_UNREACHABLE", "temporarily unavailable"));
+      }
       if (room) {
-        const wait = limiter.take(token, deps.clock.now().getTime());
+        const wait = limiter.take(token, nowMs);
         if (wait > 0) {
           reply.header("retry-after", String(Math.ceil(wait / 1000)));
           return reply.code(429).send(errorBody("OTJ_HTTP_RATE_LIMITED", "more than the allowed requests per minute for this device"));
@@ -176,6 +256,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
         return;
       }
     }
+    if (bearer !== null || token !== null) guesses.fail(guessKey, nowMs);
     return reply.code(401).send(errorBody("OTJ_HTTP_UNAUTHORIZED", "unauthorized"));
   });
 
@@ -183,14 +264,18 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     deps.metrics.httpRequests.inc({ route: req.routeOptions.url ?? "unknown", status: String(reply.statusCode) });
   });
 
-  app.setErrorHandler((error: Error & { statusCode?: number; validation?: unknown; code?: string }, _req, reply) => {
+  app.setErrorHandler((error: Error & { statusCode?: number; validation?: unknown; code?: string }, req, reply) => {
     if (isOtjError(error)) {
       const e = error as OtjError;
-      return reply.code(STATUS_BY_CODE[e.code] ?? 500).send(errorBody(e.code, e.message));
+      const status = STATUS_BY_CODE[e.code] ?? 500;
+      if (status < 500) return reply.code(status).send(errorBody(e.code, e.message));
+      // A store message can carry database text: it goes to the log, the client gets the code.
+      log.error({ err: causeOf(error), method: req.method, route: req.routeOptions.url ?? "unknown" }, "request failed");
+      return reply.code(status).send(errorBody(e.code, status === 503 ? "temporarily unavailable" : "internal error"));
     }
     if (error.validation) return reply.code(400).send(errorBody("OTJ_USAGE", error.message));
     if (error.statusCode && error.statusCode < 500) return reply.code(error.statusCode).send(errorBody(error.code?.startsWith("OTJ_") ? error.code : "OTJ_USAGE", error.message));
-    log.error({ err: { message: error.message } }, "request failed");
+    log.error({ err: causeOf(error), method: req.method, route: req.routeOptions.url ?? "unknown" }, "request failed");
     return reply.code(500).send(errorBody("OTJ_INTERNAL", "internal error"));
   });
   app.setNotFoundHandler((_req, reply) => reply.code(404).send(errorBody("OTJ_STORE_NOT_FOUND", "not found")));
@@ -211,10 +296,15 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
   });
 
   app.get("/healthz", { ...open, schema: { summary: "liveness" } }, async () => ({ status: "ok" }));
+  let lastNotReady = "";
   app.get("/readyz", { ...open, schema: { summary: "readiness: database migrated and reachable, Graph token obtainable" } }, async (_req, reply) => {
     const checks = await deps.readiness();
-    const ready = Object.values(checks).every((v) => v === true);
-    return reply.code(ready ? 200 : 503).send({ ready, checks });
+    const failing = Object.entries(checks).filter(([, v]) => v !== true);
+    // An open route: the reasons (addresses, database text) go to the log, once per change.
+    const reasons = JSON.stringify(failing);
+    if (failing.length > 0 && reasons !== lastNotReady) log.error({ checks: Object.fromEntries(failing) }, "not ready");
+    lastNotReady = failing.length > 0 ? reasons : "";
+    return reply.code(failing.length === 0 ? 200 : 503).send({ ready: failing.length === 0, checks: Object.fromEntries(Object.entries(checks).map(([k, v]) => [k, v === true ? true : "unavailable"])) });
   });
   app.get("/metrics", { ...open, schema: { summary: "Prometheus metrics" } }, async (_req, reply) => {
     reply.header("content-type", deps.metrics.registry.contentType);
@@ -245,7 +335,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     return reply.code(204).send();
   });
 
-  app.get("/v1/status", { schema: { summary: "StatusOutput (docs/cli.md)" } }, async () => buildStatus(deps.store, deps.clock.now(), deps.settings));
+  app.get("/v1/status", { schema: { summary: "status of every room, its device and alarms, and the bridge sessions (as `otj status --json`)" } }, async () => buildStatus(deps.store, deps.clock.now(), deps.settings));
 
   const roomMeetings = async (req: FastifyRequest) => {
     const id = (req.params as { id: string }).id;
@@ -317,26 +407,56 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     );
   });
 
-  const sendCallback = (reply: FastifyReply, r: CallbackReply) => {
+  const sendCallback = (req: FastifyRequest, reply: FastifyReply, r: CallbackReply) => {
+    if (r.status >= 500) {
+      // A handler's failure text may come from the database: logged, and the sender gets a code.
+      log.error({ route: req.routeOptions.url, status: r.status, reply: r.body }, "callback failed");
+      return reply.code(r.status).send(errorBody(r.status === 503 ? "OTJ_STORE_UNREACHABLE" : "OTJ_INTERNAL", r.status === 503 ? "temporarily unavailable" : "internal error"));
+    }
     if (r.contentType) reply.header("content-type", r.contentType);
     return reply.code(r.status).send(r.body === undefined ? undefined : r.body);
   };
-  app.post("/v1/callbacks/bridge", { ...open, schema: { summary: "HTTP bridge status callbacks (HMAC-signed)" } }, async (req, reply) => {
-    if (!deps.callbacks?.bridge) return reply.code(404).send(errorBody("OTJ_BRIDGE_NOT_CONFIGURED", "no HTTP bridge configured"));
-    return sendCallback(reply, await deps.callbacks.bridge(req.rawBody ?? "", req.headers["x-otj-signature"] as string | undefined));
-  });
-  app.post("/v1/callbacks/graph-calls", { ...open, schema: { summary: "Graph call notifications (JWT-authenticated)" } }, async (req, reply) => {
-    if (!deps.callbacks?.graphCalls) return reply.code(404).send(errorBody("OTJ_BRIDGE_NOT_CONFIGURED", "no Graph bridge configured"));
-    return sendCallback(reply, await deps.callbacks.graphCalls(req.headers, req.rawBody ?? ""));
-  });
-  app.post("/v1/notifications/graph", { ...open, schema: { summary: "Graph change notifications (validationToken handshake, clientState)" } }, async (req, reply) => {
-    const query = req.query as Record<string, string | undefined>;
-    if (!deps.callbacks?.notifications) {
-      // Answer the subscription handshake even before notifications are wired.
-      if (typeof query.validationToken === "string") return reply.code(200).header("content-type", "text/plain").send(query.validationToken);
-      return reply.code(202).send();
-    }
-    return sendCallback(reply, await deps.callbacks.notifications(query, req.rawBody ?? ""));
+  const rawOf = (req: FastifyRequest) => (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+  // The callback routes take their body as raw bytes, whatever its content type: the signature,
+  // JWT or clientState is checked before anything parses it, over exactly the bytes sent.
+  await app.register(async (callbacks) => {
+    callbacks.removeAllContentTypeParsers();
+    callbacks.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+
+    callbacks.post(
+      "/v1/callbacks/bridge",
+      { ...open, bodyLimit: CALLBACK_BODY_LIMITS.bridge, schema: { summary: "HTTP bridge status callbacks (HMAC-signed)" } },
+      async (req, reply) => {
+        if (!deps.callbacks?.bridge) return reply.code(404).send(errorBody("OTJ_BRIDGE_NOT_CONFIGURED", "no HTTP bridge configured"));
+        return sendCallback(req, reply, await deps.callbacks.bridge(rawOf(req), req.headers["x-otj-signature"] as string | undefined));
+      },
+    );
+    callbacks.post(
+      "/v1/callbacks/graph-calls",
+      { ...open, bodyLimit: CALLBACK_BODY_LIMITS.graphCalls, schema: { summary: "Graph call notifications (JWT-authenticated)" } },
+      async (req, reply) => {
+        if (!deps.callbacks?.graphCalls) return reply.code(404).send(errorBody("OTJ_BRIDGE_NOT_CONFIGURED", "no Graph bridge configured"));
+        return sendCallback(req, reply, await deps.callbacks.graphCalls(req.headers, rawOf(req)));
+      },
+    );
+    callbacks.post(
+      "/v1/notifications/graph",
+      { ...open, bodyLimit: CALLBACK_BODY_LIMITS.notifications, schema: { summary: "Graph change notifications (validationToken handshake, clientState)" } },
+      async (req, reply) => {
+        const query = req.query as Record<string, string | undefined>;
+        if (typeof query.validationToken !== "string") {
+          // clientState sits inside the body, so this body is parsed before its sender is known:
+          // only a shallow one.
+          if (jsonNestingExceeds(rawOf(req), MAX_JSON_DEPTH)) return reply.code(400).send(errorBody("OTJ_USAGE", `JSON nested deeper than ${MAX_JSON_DEPTH} levels`));
+        }
+        if (!deps.callbacks?.notifications) {
+          // Answer the subscription handshake even before notifications are wired.
+          if (typeof query.validationToken === "string") return reply.code(200).header("content-type", "text/plain; charset=utf-8").send(query.validationToken);
+          return reply.code(202).send();
+        }
+        return sendCallback(req, reply, await deps.callbacks.notifications(query, rawOf(req)));
+      },
+    );
   });
 
   return app;

@@ -164,16 +164,17 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
     });
   }
 
-  bySubscriptionId(subscriptionId: string, options?: StoreCallOptions): Promise<SubscriptionRecord | null> {
+  bySubscriptionIds(subscriptionIds: readonly string[], options?: StoreCallOptions): Promise<SubscriptionRecord[]> {
     return run(options, async () => {
-      const row = await this.#db
+      if (subscriptionIds.length === 0) return [];
+      const rows = await this.#db
         .selectFrom("graph_subscription as s")
         .innerJoin("room as r", "r.id", "s.room_id")
         .selectAll("s")
         .select("r.mailbox")
-        .where("s.subscription_id", "=", subscriptionId)
-        .executeTakeFirst();
-      return row === undefined ? null : toRecord(row as Row);
+        .where("s.subscription_id", "in", [...subscriptionIds])
+        .execute();
+      return rows.map((row) => toRecord(row as Row));
     });
   }
 

@@ -50,7 +50,8 @@ export interface SubscriptionStore {
   ): Promise<boolean>;
   /** Records a failure (due again at `dueAt`; `forget` drops the subscription id) and releases the lease. */
   failed(roomId: string, failure: { code: string; message: string; dueAt: Date; forget: boolean }, now: Date, options?: StoreCallOptions): Promise<boolean>;
-  bySubscriptionId(subscriptionId: string, options?: StoreCallOptions): Promise<SubscriptionRecord | null>;
+  /** The records holding any of these subscription ids, in one query; unknown ids are left out. */
+  bySubscriptionIds(subscriptionIds: readonly string[], options?: StoreCallOptions): Promise<SubscriptionRecord[]>;
   /** Makes the record due at `now` (renew or, with `forget`, re-create at the next reconcile). */
   markDue(roomId: string, now: Date, forget: boolean, options?: StoreCallOptions): Promise<void>;
   list(options?: StoreCallOptions): Promise<SubscriptionRecord[]>;
@@ -123,7 +124,13 @@ export interface NotificationResult {
 
 const MAX_LIFETIME_MINUTES = 10_080;
 const CHANGE_TYPES = "created,updated,deleted";
-const MAX_ITEMS = 1000;
+/**
+ * Items read from one notification POST; the rest are dropped (and counted). Notifications are
+ * hints, so a dropped one only waits for the room's next scheduled poll.
+ */
+export const MAX_NOTIFICATION_ITEMS = 100;
+/** Graph subscription ids are GUIDs; anything else is refused without a query. */
+const PLAUSIBLE_SUBSCRIPTION_ID = /^[A-Za-z0-9-]{1,64}$/;
 
 /** SHA-256 (hex) of a clientState. */
 export function hashClientState(clientState: string): string {
@@ -324,21 +331,20 @@ export class GraphSubscriptionManager {
     if (!Array.isArray(items)) throw new TypeError("not a notification collection: expected {\"value\":[...]}");
     const options = signal ? { signal } : {};
     const now = clock.now();
-    const records = new Map<string, SubscriptionRecord | null>();
     const due = new Set<string>();
     const renew = new Map<string, boolean>();
     let accepted = 0;
-    let rejected = 0;
-    for (const raw of items.slice(0, MAX_ITEMS)) {
-      const item = raw as { subscriptionId?: unknown; clientState?: unknown; lifecycleEvent?: unknown } | null;
-      const id = typeof item?.subscriptionId === "string" ? item.subscriptionId : null;
-      if (id === null) {
-        rejected++;
-        continue;
-      }
-      if (!records.has(id)) records.set(id, await store.bySubscriptionId(id, options));
-      const record = records.get(id)!;
-      if (record === null || !clientStateMatches(record.clientStateHash, item?.clientState)) {
+    let rejected = Math.max(0, items.length - MAX_NOTIFICATION_ITEMS);
+    type Item = { subscriptionId?: unknown; clientState?: unknown; lifecycleEvent?: unknown } | null;
+    const read = items.slice(0, MAX_NOTIFICATION_ITEMS) as Item[];
+    const idOf = (item: Item) => (typeof item?.subscriptionId === "string" && PLAUSIBLE_SUBSCRIPTION_ID.test(item.subscriptionId) ? item.subscriptionId : null);
+    // Every id of the post in one query (none when no id is plausible).
+    const ids = [...new Set(read.map(idOf).filter((id) => id !== null))];
+    const records = new Map((ids.length > 0 ? await store.bySubscriptionIds(ids, options) : []).map((r) => [r.subscriptionId, r]));
+    for (const item of read) {
+      const id = idOf(item);
+      const record = id === null ? undefined : records.get(id);
+      if (record === undefined || !clientStateMatches(record.clientStateHash, item?.clientState)) {
         rejected++;
         continue;
       }

@@ -224,6 +224,18 @@ export interface RoomStore {
    * provider), OTJ_ROOM_INVALID.
    */
   update(idOrMailbox: string, changes: RoomChanges, now: Date, options?: StoreCallOptions): Promise<Room>;
+  /**
+   * The console's import: adds `adds` (checked as `addMany`) and applies each of `changes` (as
+   * `update`) in one transaction, so either every row is written or none. Throws
+   * OTJ_STORE_CONFLICT when an add is refused (the rooms changed since the check), else what
+   * `update` throws; nothing is written then.
+   */
+  applyImport(
+    adds: readonly NewRoom[],
+    changes: ReadonlyArray<{ room: string; changes: RoomChanges }>,
+    now: Date,
+    options?: StoreCallOptions,
+  ): Promise<{ added: AddedRoom[]; changed: Room[] }>;
   /** Removes a room and everything kept for it. Throws OTJ_STORE_NOT_FOUND. */
   remove(idOrMailbox: string, options?: StoreCallOptions): Promise<Room>;
   /** The device's credentials (password decrypted), or null when it has none. */

@@ -140,7 +140,7 @@ export class PostgresRoomStore implements RoomStore {
 
       const added: AddedRoom[] = [];
       try {
-        await this.ctx.db.transaction().execute(async (trx) => {
+        await this.inTransaction(async (trx) => {
           for (const batch of chunks(prepared, INSERT_CHUNK)) {
             options.signal?.throwIfAborted();
             const rows = await trx
@@ -225,7 +225,7 @@ export class PostgresRoomStore implements RoomStore {
 
   update(idOrMailbox: string, changes: RoomChanges, now: Date, options?: StoreCallOptions): Promise<Room> {
     return guard(options, () =>
-      this.ctx.db.transaction().execute(async (trx) => {
+      this.inTransaction(async (trx) => {
         const current = await roomQuery(trx).where(whereIdOrMailbox(idOrMailbox)).forUpdate("room").executeTakeFirst();
         if (current === undefined) throw new OtjError("OTJ_STORE_NOT_FOUND", `no room "${idOrMailbox}"`);
         const family = changes.deviceFamily ?? current.device_family;
@@ -273,6 +273,30 @@ export class PostgresRoomStore implements RoomStore {
         return toRoom({ ...row, provider_name: provider.name });
       }),
     );
+  }
+
+  applyImport(
+    adds: readonly NewRoom[],
+    changes: ReadonlyArray<{ room: string; changes: RoomChanges }>,
+    now: Date,
+    options?: StoreCallOptions,
+  ): Promise<{ added: AddedRoom[]; changed: Room[] }> {
+    return guard(options, () =>
+      this.ctx.db.transaction().execute(async (trx) => {
+        // The same checks and writes as addMany and update, on this one transaction.
+        const inside = new PostgresRoomStore({ ...this.ctx, db: trx });
+        const outcome = adds.length > 0 ? await inside.addMany(adds, now) : { applied: true as const, rooms: [] };
+        if (!outcome.applied) throw new OtjError("OTJ_STORE_CONFLICT", "the rooms changed since the file was checked; nothing was written");
+        const changed: Room[] = [];
+        for (const change of changes) changed.push(await inside.update(change.room, change.changes, now, options));
+        return { added: outcome.rooms, changed };
+      }),
+    );
+  }
+
+  /** Runs `work` in a new transaction, or in the one this store was made for (applyImport). */
+  private inTransaction<T>(work: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    return this.ctx.db.isTransaction ? work(this.ctx.db) : this.ctx.db.transaction().execute(work);
   }
 
   remove(idOrMailbox: string, options?: StoreCallOptions): Promise<Room> {

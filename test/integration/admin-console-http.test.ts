@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { applyRoomsDiff, diffRoomsCsv } from "../../app/http/admin/import-diff.ts";
 import { ConsoleSessions } from "../../app/http/admin/session.ts";
 import { escapeHtml, html } from "../../app/http/admin/html.ts";
 import { buildHttpServer } from "../../app/http/server.ts";
@@ -13,7 +14,7 @@ import { createLogger } from "../../core/logger.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { openTestStore, type TestStore } from "../support/test-database.ts";
 
-const ADMIN = "console-admin-token-0123456789";
+const ADMIN = "console-admin-token-0123456789abcdef";
 let db: TestStore;
 let clock: FakeClock;
 let app: FastifyInstance;
@@ -162,5 +163,87 @@ describe("console over HTTP", () => {
     expect(last).toContain("room09999@contoso.example");
     const search = await (await fetch(`${base}/admin/rooms?q=room0999`, { headers: { cookie } })).text();
     expect(search).toContain("10 rooms matching");
+  });
+});
+
+describe("sign-in limits, assets and odd parameters", () => {
+  it("counts only failed sign-ins, per client (X-Forwarded-For only from http.trustProxy)", async () => {
+    const proxied = await buildHttpServer({
+      store: db.store,
+      clock,
+      logger: createLogger("silent"),
+      metrics: new EngineMetrics(),
+      adminToken: ADMIN,
+      settings: { startBufferMinutes: 5, endBufferMinutes: 0, windowFutureDays: 7, alarmAfterFailures: 3 },
+      readiness: async () => ({ database: true }),
+      trustProxy: "127.0.0.1",
+    });
+    await proxied.listen({ host: "127.0.0.1", port: 0 });
+    const url = `http://127.0.0.1:${(proxied.server.address() as { port: number }).port}/admin/login`;
+    const attempt = async (client: string, token: string) => {
+      const request = form({ token, next: "/admin/rooms" });
+      return (await fetch(url, { ...request, headers: { ...request.headers, "x-forwarded-for": client } })).status;
+    };
+    try {
+      for (let i = 0; i < 15; i++) expect(await attempt("198.51.100.1", ADMIN)).toBe(303);
+      for (let i = 0; i < 10; i++) expect(await attempt("198.51.100.66", `guess-${i}`)).toBe(401);
+      expect(await attempt("198.51.100.66", "guess-10")).toBe(429);
+      expect(await attempt("198.51.100.66", ADMIN)).toBe(429);
+      expect(await attempt("198.51.100.1", ADMIN)).toBe(303);
+      expect(await attempt("198.51.100.2", "guess-x")).toBe(401);
+    } finally {
+      await proxied.close();
+    }
+  });
+
+  it("refuses a sign-in body far larger than a token", async () => {
+    const r = await fetch(`${base}/admin/login`, form({ token: "x".repeat(64 * 1024), next: "/admin/rooms" }));
+    expect(r.status).toBe(413);
+  });
+
+  it("has no assets named after prototype keys", async () => {
+    for (const name of ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf"]) {
+      const r = await fetch(`${base}/admin/assets/${name}`);
+      expect(r.status, name).toBe(404);
+      expect(r.headers.get("x-content-type-options")).toBe("nosniff");
+    }
+    expect((await fetch(`${base}/admin/assets/console.css`)).status).toBe(200);
+  });
+
+  it("shows a page for a huge page number, a NUL or an array in the search, never a database error", async () => {
+    const { cookie } = await signIn();
+    for (const query of ["page=99999999999999999999", "page=-5", "page=1e300", "q=%00", "q=a%00b&page=2", "q=a&q=b", "q=%E2%80%AE%01"]) {
+      const r = await fetch(`${base}/admin/rooms?${query}`, { headers: { cookie } });
+      expect(r.status, query).toBe(200);
+      expect(await r.text(), query).not.toMatch(/internal error|invalid byte sequence|out of range/i);
+    }
+    expect((await fetch(`${base}/admin/rooms/a%00b`, { headers: { cookie } })).status).toBe(404);
+  });
+});
+
+describe("console import", () => {
+  it("applies added and changed rows in one transaction: a failing change writes nothing", async () => {
+    await db.truncate();
+    await db.store.providers.add({ name: "webex", partner: "cisco", tenantKey: "contoso@m.webex.com" }, clock.now());
+    for (const n of [1, 2]) await db.store.rooms.add({ mailbox: `huddle${n}@contoso.example`, displayName: `Huddle ${n}`, provider: "webex", deviceFamily: "pull" }, clock.now());
+    const csv = [
+      "mailbox,displayName,provider,deviceFamily,deviceAddress,deviceUsername,devicePassword",
+      "room401@contoso.example,Room 401,webex,pull,,,",
+      "huddle1@contoso.example,Huddle One,webex,pull,,,",
+      "huddle2@contoso.example,Huddle Two,webex,pull,,,",
+    ].join("\n");
+    const diff = await diffRoomsCsv(db.store, csv);
+    expect(diff.counts).toMatchObject({ add: 1, change: 2, refuse: 0 });
+    // The second changed room disappears between the check and the apply.
+    await db.store.rooms.remove("huddle2@contoso.example");
+    await expect(applyRoomsDiff(db.store, diff, clock.now())).rejects.toMatchObject({ code: "OTJ_STORE_NOT_FOUND" });
+    expect(await db.store.rooms.get("room401@contoso.example")).toBeNull();
+    expect((await db.store.rooms.get("huddle1@contoso.example"))?.displayName).toBe("Huddle 1");
+
+    const again = await diffRoomsCsv(db.store, csv);
+    const applied = await applyRoomsDiff(db.store, again, clock.now());
+    expect(applied.added.map((a) => a.room.mailbox)).toEqual(["room401@contoso.example", "huddle2@contoso.example"]);
+    expect(applied.changed.map((r) => r.displayName)).toEqual(["Huddle One"]);
+    expect(await db.store.syncCursors.get(applied.added[0]!.room.id)).not.toBeNull();
   });
 });

@@ -20,7 +20,7 @@ import { type EngineHarness, startEngineHarness } from "../support/engine-harnes
 import type { TestPostgres } from "../support/test-database.ts";
 
 const at = (hhmm: string) => `2026-03-02T${hhmm}:00.000Z`;
-const ADMIN = randomBytes(12).toString("hex");
+const ADMIN = randomBytes(16).toString("hex");
 const logLines: string[] = [];
 
 let harness: EngineHarness;

@@ -8,7 +8,7 @@ import { EngineMetrics } from "../../app/metrics.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { openTestStore, type TestStore } from "../support/test-database.ts";
 
-const ADMIN = "admin-token-0123456789";
+const ADMIN = "admin-token-0123456789abcdef0123456789";
 let db: TestStore;
 let clock: FakeClock;
 let app: FastifyInstance;

@@ -4,11 +4,12 @@
  * served by a plain node:http server the way the engine's HTTP layer calls it.
  */
 
+import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { GraphClient } from "../../calendar/graph/graph-client.ts";
-import { GraphSubscriptionManager, graphNotificationRoute, hashClientState } from "../../calendar/graph/subscriptions.ts";
+import { GraphSubscriptionManager, graphNotificationRoute, hashClientState, MAX_NOTIFICATION_ITEMS } from "../../calendar/graph/subscriptions.ts";
 import { PostgresSubscriptionStore } from "../../calendar/graph/subscriptions-postgres-store.ts";
 import type { Room } from "../../core/ports/store.ts";
 import { GraphEmulator } from "../../emulators/graph/graph-emulator.ts";
@@ -167,6 +168,40 @@ describe("Graph change notifications", () => {
     expect(result).toEqual({ accepted: 1, rejected: 3, rooms: [a.id] });
     expect(await dueAt(a)).toBe("2025-03-04T08:00:00.000Z");
     expect(wakes).toBe(1);
+  });
+
+  it("reads a forged post naming 1,000 made-up subscription ids with one query, and at most MAX_NOTIFICATION_ITEMS items", async () => {
+    const a = await addRoom(ROOM);
+    await manager.reconcile(AbortSignal.timeout(10_000));
+    await pushDueAway();
+    const [sub] = emu.subscriptions();
+    let queries = 0;
+    const counted = db.handle.db.withPlugin({
+      transformQuery: (args) => {
+        queries++;
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    const refuse = () => Promise.reject(new Error("no Graph call expected"));
+    const counting = new GraphSubscriptionManager({ notificationUrl }, { client: { post: refuse, patch: refuse }, store: new PostgresSubscriptionStore(counted, db.store.owner), cursors: db.store.syncCursors, clock });
+    const forged = Array.from({ length: 1_000 }, () => ({ subscriptionId: randomUUID(), clientState: "guessed", changeType: "created" }));
+
+    expect(await counting.handleNotification({ value: forged })).toEqual({ accepted: 0, rejected: 1_000, rooms: [] });
+    expect(queries).toBe(1);
+
+    queries = 0;
+    const genuine = { subscriptionId: sub!.id, clientState: sub!.clientState, changeType: "updated" };
+    const result = await counting.handleNotification({ value: [genuine, ...forged] });
+    expect(result).toEqual({ accepted: 1, rejected: 1_000, rooms: [a.id] });
+    expect(queries).toBe(1);
+    expect(await dueAt(a)).toBe("2025-03-04T08:00:00.000Z");
+
+    queries = 0;
+    const junk = [{ subscriptionId: "x".repeat(10_000), clientState: "a" }, { subscriptionId: "'; drop table room; --", clientState: "a" }, { subscriptionId: 42 }];
+    expect(await counting.handleNotification({ value: junk })).toEqual({ accepted: 0, rejected: 3, rooms: [] });
+    expect(queries).toBe(0);
+    expect(MAX_NOTIFICATION_ITEMS).toBeLessThanOrEqual(100);
   });
 
   it("handles lifecycle events: removed → re-created and resynced, reauthorization → renewed, missed → resynced", async () => {

@@ -38,7 +38,18 @@ describe("configuration defaults", () => {
       maxPagesPerRound: 500,
       roundBudgetSeconds: 120,
     });
-    expect(config.http).toEqual({ host: "0.0.0.0", port: 8080, adminToken: null, publicUrl: null });
+    expect(config.http).toEqual({
+      host: "0.0.0.0",
+      port: 8080,
+      adminToken: null,
+      publicUrl: null,
+      trustProxy: null,
+      requestTimeoutSeconds: 30,
+      headersTimeoutSeconds: 10,
+      keepAliveTimeoutSeconds: 5,
+      maxHeaderBytes: 16_384,
+      maxConnections: 1_000,
+    });
     expect(config.join).toEqual({ startBufferMinutes: 5, endBufferMinutes: 0, rules: [] });
     expect(config.bridge).toMatchObject({ adapter: null, leadSeconds: 120, lobbyTimeoutSeconds: 900, lateStartSeconds: 300, endGraceSeconds: 0 });
     expect(config.shutdown.graceSeconds).toBe(10);
@@ -145,6 +156,9 @@ describe("validation errors name the key and what was expected", () => {
     ["half a certificate", { graph: { certificate: { path: "/x.pem" } } }, "graph.certificate: expected both path and thumbprint, or neither"],
     ["short secrets key", { secrets: { key: "short" } }, "secrets.key: expected at least 16 characters"],
     ["rules not an array", { join: { rules: {} } }, "join.rules: expected array"],
+    ["short admin token", { http: { adminToken: "a".repeat(31) } }, "http.adminToken: expected at least 32 characters"],
+    ["trustProxy not addresses", { http: { trustProxy: "true" } }, "http.trustProxy: expected IP addresses or CIDR ranges separated by commas"],
+    ["trustProxy bad CIDR", { http: { trustProxy: "10.0.0.0/33" } }, "http.trustProxy"],
     ["not an object", [], "expected a JSON object at the top level"],
   ];
   for (const [name, file, expected] of cases) {
@@ -171,6 +185,26 @@ describe("loadConfig", () => {
     expect((await loadConfig({ file: join(dir, "b.mjs"), env: {}, cwd: dir })).http.port).toBe(0);
     expect((await loadConfig({ env: { OTJ_CONFIG: "a.json" }, cwd: dir })).poll.intervalSeconds).toBe(7);
     expect((await loadConfig({ env: {}, cwd: dir })).poll.intervalSeconds).toBe(60);
+  });
+
+  it("names the place of a JSON syntax error but never quotes the file (it may hold secrets)", async () => {
+    const cases: Array<[string, string]> = [
+      ['{\n  "http": {\n    "adminToken": s3cr3t-value-0123456789abcdef0123\n  }\n}\n', "line 3, column 19"],
+      ['{"http": {"adminToken": "s3cr3t-value"},}', "line 1, column 41"],
+      ['{"http": {"adminToken": "s3cr3t-value\n"}}', "line 1, column 38"],
+      ['{"http": {"adminToken": "s3cr3t-value"', "line 1, column 39"],
+    ];
+    for (const [text, place] of cases) {
+      writeFileSync(join(dir, "secret.json"), text);
+      const error = await loadConfig({ file: "secret.json", env: {}, cwd: dir }).then(
+        () => null,
+        (e: unknown) => e as OtjError,
+      );
+      expect(error?.code).toBe("OTJ_CONFIG_INVALID");
+      expect(error?.message).toContain(`secret.json is not valid JSON at ${place}`);
+      expect(error?.message).not.toMatch(/s3cr3t|adminToken/);
+      expect(String(error?.cause ?? "")).not.toContain("s3cr3t");
+    }
   });
 
   it("names the file when it is missing or not JSON, and keys by the file", async () => {

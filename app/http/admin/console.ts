@@ -12,7 +12,7 @@ import type { Logger } from "../../../core/logger.ts";
 import { LIVE_BRIDGE_STATES, type NewProvider, type ProviderChanges, type Room, type RoomChanges, type Store } from "../../../core/ports/store.ts";
 import type { EngineMetrics } from "../../metrics.ts";
 import { buildStatus, deviceStatus, lastPoll, roomAlarms, type StatusSettings } from "../../status.ts";
-import { RollingRateLimiter, secretEquals } from "../auth.ts";
+import { FailureLimiter, secretEquals } from "../auth.ts";
 import { applyRoomsDiff, diffRoomsCsv } from "./import-diff.ts";
 import { type ConsoleSession, ConsoleSessions, cookieValue, SESSION_COOKIE } from "./session.ts";
 import * as views from "./views.ts";
@@ -49,7 +49,7 @@ const NOTICES: Record<string, string> = {
   "signed-out": "Signed out.",
 };
 
-const ASSETS: Record<string, { type: string; body: string }> = {
+const ASSETS: Readonly<Record<string, { type: string; body: string }>> = {
   "console.css": { type: "text/css; charset=utf-8", body: readFileSync(new URL("./assets/console.css", import.meta.url), "utf8") },
   "console.js": { type: "text/javascript; charset=utf-8", body: readFileSync(new URL("./assets/console.js", import.meta.url), "utf8") },
   "favicon.svg": { type: "image/svg+xml", body: readFileSync(new URL("./assets/favicon.svg", import.meta.url), "utf8") },
@@ -87,7 +87,8 @@ function safeNext(next: string | undefined): string {
 
 export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): void {
   const sessions = new ConsoleSessions(deps.adminToken, deps.sessionTtlMs ?? 8 * 3_600_000, deps.store.consoleRevocations);
-  const signInLimiter = new RollingRateLimiter(10, 60_000);
+  // Failed sign-ins per client address (behind a proxy: http.trustProxy makes that the browser's).
+  const signInFailures = new FailureLimiter(10, 60_000);
   const log = deps.logger.child({ component: "console" });
   const now = () => deps.clock.now();
   const config = { auth: "console" as const };
@@ -155,7 +156,9 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
   };
 
   app.get("/admin/assets/:file", { config }, async (req, reply) => {
-    const asset = ASSETS[(req.params as { file: string }).file];
+    const file = (req.params as { file: string }).file;
+    // Own keys only: `__proto__`, `constructor` and friends are no assets.
+    const asset = Object.hasOwn(ASSETS, file) ? ASSETS[file] : undefined;
     if (!asset) return reply.code(404).send("not found");
     return reply.header("content-type", asset.type).header("cache-control", "public, max-age=300").send(asset.body);
   });
@@ -169,12 +172,14 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     return send(reply, views.loginPage(null, safeNext(q.next), sessions.enabled, q.done === "signed-out" ? (NOTICES["signed-out"] ?? null) : null));
   });
 
-  app.post("/admin/login", { config }, async (req, reply) => {
+  // Open to anyone: a token and a path fit in far less.
+  app.post("/admin/login", { config, bodyLimit: 16 * 1024 }, async (req, reply) => {
     const form = formOf(req);
     const next = safeNext(form.next);
-    const wait = signInLimiter.take(req.ip, now().getTime());
-    if (wait > 0) return send(reply.header("retry-after", String(Math.ceil(wait / 1000))), views.loginPage("Too many attempts: wait a minute.", next, sessions.enabled), 429);
+    const wait = signInFailures.waitMs(req.ip, now().getTime());
+    if (wait > 0) return send(reply.header("retry-after", String(Math.ceil(wait / 1000))), views.loginPage("Too many failed attempts: wait a minute.", next, sessions.enabled), 429);
     if (!sessions.enabled || !secretEquals(form.token ?? null, deps.adminToken)) {
+      signInFailures.fail(req.ip, now().getTime());
       log.warn({ ip: req.ip }, "console sign-in refused");
       return send(reply, views.loginPage("That is not the admin token.", next, sessions.enabled), 401);
     }
@@ -191,9 +196,11 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
   // --- rooms -------------------------------------------------------------------------------------
 
   app.get("/admin/rooms", { config }, async (req, reply) => {
-    const q = req.query as { q?: string; page?: string };
-    const search = (q.q ?? "").slice(0, 200);
-    const requested = Math.max(1, Number.parseInt(q.page ?? "1", 10) || 1);
+    const q = req.query as { q?: unknown; page?: unknown };
+    // Control characters (a NUL is no text to PostgreSQL) cannot be part of a mailbox or name.
+    const search = (typeof q.q === "string" ? q.q : "").replace(/[\u0000-\u001f\u007f]/g, "").slice(0, 200);
+    // Past the last page shows the last page; a page number beyond any real count is clamped first.
+    const requested = typeof q.page === "string" && /^\d{1,7}$/.test(q.page) ? Math.max(1, Number(q.page)) : 1;
     let result = await deps.store.rooms.page({ search, offset: (requested - 1) * PAGE_SIZE, limit: PAGE_SIZE });
     const pages = Math.max(1, Math.ceil(result.total / PAGE_SIZE));
     const pageNo = Math.min(requested, pages);

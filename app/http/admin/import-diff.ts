@@ -108,17 +108,10 @@ export async function diffRoomsCsv(store: Store, text: string): Promise<ImportDi
   return { lines, ignoredColumns, counts };
 }
 
-/** Applies a diff without refusals: adds in one transaction, then each change. */
+/** Applies a diff without refusals in one transaction: every added and changed room, or none. */
 export async function applyRoomsDiff(store: Store, diff: ImportDiff, now: Date): Promise<{ added: AddedRoom[]; changed: Room[] }> {
   if (diff.counts.refuse > 0) throw new Error("a diff with refused lines cannot be applied");
   const adds = diff.lines.filter((l) => l.action === "add").map((l) => l.input);
-  let added: AddedRoom[] = [];
-  if (adds.length > 0) {
-    const outcome = await store.rooms.addMany(adds, now);
-    if (!outcome.applied) throw new Error("the rooms changed meanwhile; check the file again");
-    added = outcome.rooms;
-  }
-  const changed: Room[] = [];
-  for (const line of diff.lines) if (line.action === "change" && line.changes) changed.push(await store.rooms.update(line.mailbox, line.changes, now));
-  return { added, changed };
+  const changes = diff.lines.flatMap((l) => (l.action === "change" && l.changes ? [{ room: l.mailbox, changes: l.changes }] : []));
+  return store.rooms.applyImport(adds, changes, now);
 }
