@@ -8,6 +8,10 @@ export interface FeedEvent {
   organizerName: string | null;
   organizerEmail: string | null;
   dialString: string | null;
+  /** Route `webrtc`: `dialString` is the meeting's join URL, given as an https CONFERENCE. */
+  route?: string;
+  /** The meeting's provider (`teams`, `google-meet`, ...), or null. */
+  platform?: string | null;
 }
 
 function text(value: string): string {
@@ -43,7 +47,10 @@ export function renderIcsFeed(roomName: string, events: readonly FeedEvent[], no
     lines.push("BEGIN:VEVENT", `UID:${e.id}@otj`, `DTSTAMP:${stamp(now)}`, `DTSTART:${stamp(e.start)}`, `DTEND:${stamp(e.end)}`);
     if (e.subject) lines.push(`SUMMARY:${text(e.subject)}`);
     if (e.organizerEmail) lines.push(`ORGANIZER${e.organizerName ? `;CN="${e.organizerName.replace(/"/g, "'")}"` : ""}:mailto:${e.organizerEmail}`);
-    if (e.dialString) {
+    if (e.platform) lines.push(`X-OTJ-PLATFORM:${text(e.platform)}`);
+    if (e.dialString && e.route === "webrtc") {
+      lines.push(`LOCATION:${text(e.dialString)}`, `URL:${e.dialString}`, `CONFERENCE;VALUE=URI;FEATURE=VIDEO;LABEL=Join:${e.dialString}`);
+    } else if (e.dialString) {
       lines.push(`LOCATION:${text(e.dialString)}`);
       const uri = e.dialString.includes("##") ? `h323:${e.dialString}` : `sip:${e.dialString}`;
       lines.push(`CONFERENCE;VALUE=URI;FEATURE=VIDEO;LABEL=Join:${uri}`);
