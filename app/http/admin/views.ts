@@ -288,7 +288,7 @@ export function importPage(ctx: PageContext, csv: string, diff: ImportDiff | nul
     "Import rooms",
     { ...ctx, section: "import" },
     html`<form method="post" action="/admin/import" class="card form">${csrfField(ctx.csrf)}
-<p>Columns: <code>mailbox,displayName,provider,deviceFamily,deviceAddress,deviceUsername,devicePassword</code> (optional: sipUri, insecureTls, privateMeetings, subjectReplace, subjectTemplate, privateJoin). A row whose mailbox exists changes that room.</p>
+<p>Columns: <code>mailbox,displayName,provider,deviceFamily,deviceAddress,deviceUsername,devicePassword</code> (optional: sipUri, insecureTls, privateMeetings, subjectReplace, subjectTemplate, privateJoin, webrtc, delivery). A row whose mailbox exists changes that room.</p>
 <label for="csvfile">CSV file</label><input id="csvfile" type="file" accept=".csv,text/csv" data-fill="csv">
 <label for="csv">CSV text</label><textarea id="csv" name="csv" rows="10" spellcheck="false" required>${csv}</textarea>
 <div class="actions"><button type="submit" name="mode" value="check">Check (dry run)</button></div></form>
