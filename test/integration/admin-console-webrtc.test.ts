@@ -1,10 +1,8 @@
 /** The console's room form: the WebRTC platforms and delivery fields, added and edited. */
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildHttpServer } from "../../app/http/server.ts";
-import { EngineMetrics } from "../../app/metrics.ts";
-import { createLogger } from "../../core/logger.ts";
 import { FakeClock } from "../support/fake-clock.ts";
+import { startTestHttpServer } from "../support/http-server.ts";
 import { openTestStore, type TestStore } from "../support/test-database.ts";
 
 const ADMIN = "console-webrtc-admin-token-0123456789";
@@ -16,17 +14,7 @@ let cookie = "";
 beforeAll(async () => {
   db = await openTestStore("postgres");
   const clock = new FakeClock("2026-12-07T08:00:00.000Z");
-  app = await buildHttpServer({
-    store: db.store,
-    clock,
-    logger: createLogger("silent"),
-    metrics: new EngineMetrics(),
-    adminToken: ADMIN,
-    settings: { startBufferMinutes: 5, endBufferMinutes: 0, windowFutureDays: 7, alarmAfterFailures: 3 },
-    readiness: async () => ({ database: true }),
-  });
-  await app.listen({ host: "127.0.0.1", port: 0 });
-  base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  ({ app, base } = await startTestHttpServer(db.store, clock, ADMIN));
   await db.store.providers.add({ name: "contoso", partner: "cisco" }, clock.now());
   const login = await fetch(`${base}/admin/login`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ token: ADMIN }).toString(), redirect: "manual" });
   cookie = (login.headers.get("set-cookie") ?? "").split(";")[0]!;
