@@ -171,6 +171,23 @@ describe("otj-join macro on a RoomOS device", () => {
     expect(d.logs.join("\n")).not.toContain("not-the-room-token");
   });
 
+  it("shows the bridge's lobby and admission as notices for the SGJ meeting it joined", async () => {
+    h.clock.advance(60_000); // past the minute the rate-limit test used up
+    const d = device();
+    runMacro(d, { otjUrl, roomId: HUDDLE, deviceToken: tokens[HUDDLE]!, options: { promptAtStart: false } });
+    await expect.poll(() => d.panelButtons().some((b) => b.name.endsWith("Partner sync"))).toBe(true);
+    d.emit("UserInterface.Extensions.Widget.Action", { WidgetId: d.panelButtons().find((b) => b.name.endsWith("Partner sync"))!.widgetId, Type: "clicked" });
+    await expect.poll(() => d.commandsOf("Dial").length).toBe(1);
+    const notices = () => d.commandsOf("UserInterface.Message.Alert.Display").map((c) => String(c.params.Text));
+    // The engine's bridge scheduler starts the guest join; the emulated meeting admits after a minute.
+    for (let i = 0; i < 4 && !notices().some((t) => t.startsWith("Admitted")); i++) {
+      await h.step(1);
+      d.timers.runDue();
+      await expect.poll(() => d.http.length).toBeGreaterThan(i + 1);
+    }
+    await expect.poll(notices).toContainEqual("Admitted to the meeting.");
+  });
+
   it("hangs up at the end of the meeting when asked to", async () => {
     const d = device();
     runMacro(d, { otjUrl, roomId: BOARD, deviceToken: tokens[BOARD]!, options: { promptAtStart: false, hangUpAtEnd: true } });
