@@ -126,6 +126,7 @@ export class Engine {
       startBufferMinutes: config.join.startBufferMinutes,
       endBufferMinutes: config.join.endBufferMinutes,
       windowFutureDays: config.poll.windowFutureDays,
+      webrtcBookings: config.devices.webrtcBookings,
     };
     this.dispatcher = new JoinDispatcher({ store: this.store, pusher, clock, settings, logger: this.log, onPush: (result) => this.metrics.pushes.inc({ result }) });
     this.metrics.watchBridgeSessions(async () => {

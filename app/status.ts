@@ -4,6 +4,7 @@
  */
 import type { BridgeState, Route } from "../core/domain.ts";
 import type { DeviceState, Room, Store, SyncCursor } from "../core/ports/store.ts";
+import { pushesTo } from "../join/device-bookings.ts";
 
 export interface StatusOutput {
   rooms: Array<{
@@ -41,7 +42,7 @@ export function lastPoll(c: SyncCursor | null): StatusOutput["rooms"][number]["l
 }
 
 export function deviceStatus(room: Room, d: DeviceState | null): StatusOutput["rooms"][number]["device"] {
-  const state = d === null || d.desiredHash === null ? (room.device.family === "pull" ? "ok" : "pending") : d.lastErrorCode ? "error" : d.desiredHash === d.pushedHash ? "ok" : "pending";
+  const state = d === null || d.desiredHash === null ? (pushesTo(room) ? "pending" : "ok") : d.lastErrorCode ? "error" : d.desiredHash === d.pushedHash ? "ok" : "pending";
   return { family: room.device.family, state, lastPushAt: iso(d?.pushedAt ?? null), lastError: d?.lastErrorCode ? `${d.lastErrorCode}: ${d.lastError ?? ""}`.trim() : null };
 }
 

@@ -232,6 +232,10 @@ const configSchema = z
       .strictObject({
         caFile: optionalString("Extra CA certificate (PEM) trusted for device TLS."),
         webex: z.strictObject({ token: optionalString("Webex cloud xAPI token (secret).") }).prefault({}),
+        webrtcBookings: z
+          .boolean()
+          .default(false)
+          .meta(describe("Push route webrtc bookings with Protocol WebRTC, MeetingPlatform and the join URL (unconfirmed that RoomOS accepts them).")),
       })
       .prefault({}),
     shutdown: z

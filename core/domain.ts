@@ -11,8 +11,10 @@
  *   guest (always through the lobby) on behalf of a room.
  * - room: a room mailbox mapped to one video device (VTC).
  * - occurrence: one meeting instance in one room's calendar; identified by its occurrence key.
- * - route: how a room joins an occurrence: `cvi`, `sgj`, `direct` (SIP/H.323) or `none`.
- * - dial string: what the device dials, a SIP URI without scheme or an H.323 form.
+ * - route: how a room joins an occurrence: `cvi`, `sgj`, `direct` (SIP/H.323), `webrtc` (the
+ *   device's own browser-based join of a Teams or Meet meeting) or `none`.
+ * - dial string: what the device dials, a SIP URI without scheme or an H.323 form; for route
+ *   `webrtc`, the meeting's join URL.
  *
  * The shapes below are the ones docs/cli.md documents, and are stable: extend by adding, never by renaming.
  */
@@ -103,7 +105,7 @@ export interface ParseOutput {
   warnings: string[];
 }
 
-export type Route = "cvi" | "sgj" | "direct" | "none";
+export type Route = "cvi" | "sgj" | "direct" | "webrtc" | "none";
 
 export interface IvrFallback {
   address: string;
@@ -121,7 +123,14 @@ export type BridgeState =
   | "failed"
   | "cancelled";
 
-export type DeviceFamily = "xapi" | "xapi-legacy" | "webex-cloud" | "pull";
+export type DeviceFamily = "xapi" | "xapi-legacy" | "webex-cloud" | "pull" | "macro";
+/** Meeting platforms a room's device can join natively over WebRTC (`--webrtc teams,meet`). */
+export type WebrtcPlatform = "teams" | "meet";
+/**
+ * How a Cisco room gets its meetings: `xapi` (otj pushes bookings; the default), `macro` (otj's
+ * RoomOS macro pulls the pull API; nothing is pushed) or `both`.
+ */
+export type Delivery = "xapi" | "macro" | "both";
 export type Partner = "pexip" | "cisco" | "poly" | "bluejeans" | "generic";
 export type PrivateMeetings = "process" | "skip";
 export type SubjectReplace = "never" | "private" | "all";

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import type { JoinProvider } from "../core/domain.ts";
 import type { DeviceBooking } from "../core/ports/device-pusher.ts";
-import type { Meeting } from "../core/ports/store.ts";
+import type { Meeting, Room } from "../core/ports/store.ts";
 
 export interface BookingSettings {
   startBufferMinutes: number;
@@ -15,9 +15,19 @@ export interface BookingSettings {
   windowFutureDays: number;
   /** The nearest N occurrences are pushed (device capacity is unconfirmed). */
   maxBookings: number;
+  /** Route webrtc as `Protocol: WebRTC` bookings (`devices.webrtcBookings`); off: no Join button. */
+  webrtcBookings?: boolean;
 }
 
 export const DEFAULT_BOOKING_SETTINGS: BookingSettings = { startBufferMinutes: 5, endBufferMinutes: 0, windowFutureDays: 7, maxBookings: 50 };
+
+/**
+ * Whether otj pushes bookings to the room's device: never to the pulling families (`pull`,
+ * `macro`) nor to a room whose delivery is `macro` alone (the RoomOS macro pulls instead).
+ */
+export function pushesTo(room: Pick<Room, "device" | "delivery">): boolean {
+  return room.device.family !== "pull" && room.device.family !== "macro" && room.delivery !== "macro";
+}
 
 /** A short stable id per occurrence (the device's booking Id). */
 export function bookingId(occurrenceKey: string): string {
@@ -33,13 +43,15 @@ const PLATFORM: Partial<Record<JoinProvider, DeviceBooking["platform"]>> = {
 
 /** One occurrence as the device shows it. */
 export function toDeviceBooking(m: Meeting, s: BookingSettings): DeviceBooking {
-  const dial = m.route === "none" ? null : m.dialString;
+  const webrtc = m.route === "webrtc";
+  // A join URL is never pushed as a SIP number: without the setting the booking has no Join button.
+  const dial = m.route === "none" || (webrtc && s.webrtcBookings !== true) ? null : m.dialString;
   const title = m.subjectShown?.trim() || m.organizerName?.trim() || "Meeting";
   return {
     id: bookingId(m.occurrenceKey),
     title,
     number: dial ?? "",
-    protocol: dial === null ? "None" : dial.includes("##") ? "H323" : "SIP",
+    protocol: dial === null ? "None" : webrtc ? "WebRTC" : dial.includes("##") ? "H323" : "SIP",
     platform: m.join ? (PLATFORM[m.join.provider] ?? "Other") : "None",
     privacy: m.sensitivity === "normal" ? "Public" : "Private",
     organizer: { name: m.organizerName?.trim() || m.organizerEmail || "Unknown", email: m.organizerEmail },

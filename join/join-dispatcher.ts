@@ -8,7 +8,7 @@ import type { Clock } from "../core/clock.ts";
 import { isOtjError, toOtjError } from "../core/errors.ts";
 import type { DevicePusher, DeviceTarget } from "../core/ports/device-pusher.ts";
 import type { DeviceState, Store } from "../core/ports/store.ts";
-import { type BookingSettings, bookingHash, desiredBookings, listHash, visibleMeetings } from "./device-bookings.ts";
+import { type BookingSettings, bookingHash, desiredBookings, listHash, pushesTo, visibleMeetings } from "./device-bookings.ts";
 
 export interface DispatcherLogger {
   info(obj: Record<string, unknown>, msg: string): void;
@@ -105,7 +105,7 @@ export class JoinDispatcher {
     const hash = listHash(bookings);
     const entries = visible.map((m, i) => ({ key: m.occurrenceKey, hash: bookingHash(bookings[i]!) }));
     try {
-      if (room.device.family !== "pull") {
+      if (pushesTo(room)) {
         const creds = await this.store.rooms.deviceCredentials(room.id);
         const target: DeviceTarget = {
           family: room.device.family,

@@ -2,8 +2,9 @@
  * planJoin: one parsed invite + one room -> route, dial string, IVR fallback and the subject the
  * room shows (docs/formats.md; docs/cli.md PlanOutput and privacy flags). Pure: `now` is passed in.
  */
-import type { Invite, IvrFallback, PrivateJoin, PrivateMeetings, Route, SubjectReplace } from "../core/domain.ts";
+import type { Invite, IvrFallback, PrivateJoin, PrivateMeetings, Route, SubjectReplace, WebrtcPlatform } from "../core/domain.ts";
 import type { InviteDetail } from "../parser/index.ts";
+import { TEAMS_HOSTS } from "../parser/providers/teams.ts";
 import {
   buildSgjDialString,
   DEFAULT_SGJ_DOMAIN,
@@ -39,6 +40,8 @@ export interface RoomPlanInput {
   privacy: PrivacyPolicy;
   /** The room's CVI provider record (decides SGJ), or null for the built-in defaults. */
   provider: ProviderDialInfo | null;
+  /** Platforms the room's device joins natively over WebRTC (absent: none). */
+  webrtc?: readonly WebrtcPlatform[];
 }
 
 export interface PlanSettings {
@@ -145,6 +148,31 @@ function tryCustom(rule: CompiledRule, detail: InviteDetail, sessionId: string, 
   return `regex did not match ${rule.field === "any" ? "url, location or text" : rule.field}`;
 }
 
+/**
+ * The link a device opens for a Teams WebRTC join: the classic join URL, else the short link;
+ * only https links on a Teams host (the device fetches it, so nothing else is handed over).
+ */
+function teamsWebrtcUrl(t: { joinUrl: string | null; shortUrl: string | null }): string | null {
+  for (const candidate of [t.joinUrl, t.shortUrl]) {
+    if (candidate && httpsOnHost(candidate, (host) => TEAMS_HOSTS[host] !== undefined)) return candidate;
+  }
+  return null;
+}
+
+/** The Meet link a device opens: https on meet.google.com only. */
+function meetWebrtcUrl(url: string | null): string | null {
+  return url && httpsOnHost(url, (host) => host === "meet.google.com") ? url : null;
+}
+
+function httpsOnHost(text: string, hostOk: (host: string) => boolean): boolean {
+  try {
+    const u = new URL(text);
+    return u.protocol === "https:" && hostOk(u.hostname.toLowerCase()) && text.length <= 2048;
+  } catch {
+    return false;
+  }
+}
+
 /** Plans one invite for one room. */
 export function planJoin(detail: InviteDetail, room: RoomPlanInput, settings: PlanSettings): PlanResult {
   const invite = detail.invite;
@@ -171,6 +199,7 @@ export function planJoin(detail: InviteDetail, room: RoomPlanInput, settings: Pl
   const customEarly = [...settings.rules].filter((r) => r.priority < 100).sort((a, b) => a.priority - b.priority || a.order - b.order);
   const customLate = [...settings.rules].filter((r) => r.priority >= 100).sort((a, b) => a.priority - b.priority || a.order - b.order);
   const priv = isPrivate(invite);
+  const webrtc = room.webrtc ?? [];
 
   const steps: Array<[string, () => void]> = [
     ["cancelled", () => (invite.cancelled ? decide("cancelled", "none", null, null, null, "the invite is cancelled") : skip("cancelled", "not cancelled"))],
@@ -204,6 +233,13 @@ export function planJoin(detail: InviteDetail, room: RoomPlanInput, settings: Pl
         `CVI coordinates found; partner ${plan.partner} (decided by ${plan.decidedBy})`,
       );
     }],
+    ["teams-webrtc", () => {
+      if (join?.provider !== "teams" || !join.teams) return skip("teams-webrtc", join ? `provider is ${join.provider}` : "no meeting found");
+      if (!webrtc.includes("teams")) return skip("teams-webrtc", "the room does not join Teams over WebRTC (--webrtc teams)");
+      const url = teamsWebrtcUrl(join.teams);
+      if (url === null) return skip("teams-webrtc", "no Teams join link to open");
+      decide("teams-webrtc", "webrtc", url, null, url, "Teams meeting without CVI coordinates and the room joins Teams over WebRTC: the device opens the join link");
+    }],
     ["teams-sgj", () => {
       if (join?.provider !== "teams" || !join.teams) return skip("teams-sgj", join ? `provider is ${join.provider}` : "no meeting found");
       const t = join.teams;
@@ -231,6 +267,13 @@ export function planJoin(detail: InviteDetail, room: RoomPlanInput, settings: Pl
       const dial = lowerHost(addr.address);
       if (!isValidDialString(dial)) return skip(addr.rule, "the address is not a valid dial string");
       decide(addr.rule, "direct", dial, null, dial, `${addr.source} ${join.provider} video address`);
+    }],
+    ["meet-webrtc", () => {
+      if (join?.provider !== "google-meet") return skip("meet-webrtc", join ? `provider is ${join.provider}` : "no meeting found");
+      if (!webrtc.includes("meet")) return skip("meet-webrtc", "the room does not join Google Meet over WebRTC (--webrtc meet)");
+      const url = meetWebrtcUrl(join.url);
+      if (url === null) return skip("meet-webrtc", "no Google Meet link to open");
+      decide("meet-webrtc", "webrtc", url, null, url, "Google Meet meeting and the room joins Meet over WebRTC: the device opens the meeting link");
     }],
     ["custom rules (priority >= 100)", () => {
       for (const rule of customLate) {

@@ -20,6 +20,10 @@ export interface RoomJson {
   subjectReplace: string;
   subjectTemplate: string;
   privateJoin: string;
+  /** WebRTC platforms (`teams`, `meet`). */
+  webrtc: string[];
+  /** `xapi` | `macro` | `both`. */
+  delivery: string;
   enabled: boolean;
   createdAt: string;
   updatedAt: string;
@@ -42,6 +46,8 @@ export function roomJson(room: Room): RoomJson {
     subjectReplace: room.privacy.subjectReplace,
     subjectTemplate: room.privacy.subjectTemplate,
     privateJoin: room.privacy.privateJoin,
+    webrtc: [...room.webrtc],
+    delivery: room.delivery,
     enabled: room.enabled,
     createdAt: room.createdAt.toISOString(),
     updatedAt: room.updatedAt.toISOString(),

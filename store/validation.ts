@@ -2,11 +2,27 @@
  * Validation and normalisation of room and provider input (CLI flags, CSV rows, HTTP bodies).
  * Pure: no database. Each validator returns every problem at once, in words an operator can act on.
  */
-import type { DeviceFamily, Partner, PrivateJoin, PrivateMeetings, SubjectReplace } from "../core/domain.ts";
+import type { Delivery, DeviceFamily, Partner, PrivateJoin, PrivateMeetings, SubjectReplace, WebrtcPlatform } from "../core/domain.ts";
 import type { NewProvider, NewRoom, Provider } from "../core/ports/store.ts";
 import { normalizeDnsName, normalizeHost, normalizeSipAddress } from "../core/sip-address.ts";
 
-export const DEVICE_FAMILIES: readonly DeviceFamily[] = ["xapi", "xapi-legacy", "webex-cloud", "pull"];
+export const DEVICE_FAMILIES: readonly DeviceFamily[] = ["xapi", "xapi-legacy", "webex-cloud", "pull", "macro"];
+export const WEBRTC_PLATFORMS: readonly WebrtcPlatform[] = ["teams", "meet"];
+export const DELIVERIES: readonly Delivery[] = ["xapi", "macro", "both"];
+/** Families otj never pushes to: the device (or a panel, or the RoomOS macro) pulls. */
+const PULLED_FAMILIES: readonly DeviceFamily[] = ["pull", "macro"];
+
+/** Parses `--webrtc teams,meet` (a list or comma-separated text); problems name the bad entries. */
+export function parseWebrtcPlatforms(value: string | readonly string[] | null | undefined, problems: string[]): WebrtcPlatform[] {
+  if (value === undefined || value === null) return [];
+  const items = (typeof value === "string" ? value.split(/[,;\s]+/) : value).map((v) => v.trim().toLowerCase()).filter((v) => v !== "" && v !== "none");
+  const out: WebrtcPlatform[] = [];
+  for (const item of items) {
+    if (!(WEBRTC_PLATFORMS as readonly string[]).includes(item)) problems.push(`webrtc must list ${WEBRTC_PLATFORMS.join(", ")} (got ${quote(item)})`);
+    else if (!out.includes(item as WebrtcPlatform)) out.push(item as WebrtcPlatform);
+  }
+  return WEBRTC_PLATFORMS.filter((p) => out.includes(p));
+}
 export const PARTNERS: readonly Partner[] = ["pexip", "cisco", "poly", "bluejeans", "generic"];
 export const PRIVATE_MEETINGS: readonly PrivateMeetings[] = ["process", "skip"];
 export const SUBJECT_REPLACE: readonly SubjectReplace[] = ["never", "private", "all"];
@@ -127,6 +143,8 @@ export interface ValidRoom {
   subjectTemplate: string;
   privateJoin: PrivateJoin;
   timeZone: string | null;
+  webrtc: WebrtcPlatform[];
+  delivery: Delivery;
 }
 
 /** Validates and normalises a new room (all problems at once). */
@@ -161,8 +179,8 @@ export function validateNewRoom(input: NewRoom): Validated<ValidRoom> {
       deviceAddress = validWebexAddress(addressText);
       if (deviceAddress === null) problems.push(`device address ${quote(addressText)} is not webex://<deviceId>`);
     }
-  } else if (family === "pull" && addressText !== null) {
-    problems.push("a pull room has no device address (the device calls otj)");
+  } else if ((family === "pull" || family === "macro") && addressText !== null) {
+    problems.push(`a ${family} room has no device address (the device calls otj)`);
   }
   if (family !== null && family !== "xapi" && family !== "xapi-legacy" && (deviceUsername !== null || devicePassword !== null)) {
     problems.push(`device username and password apply to xapi and xapi-legacy rooms, not ${family}`);
@@ -185,6 +203,13 @@ export function validateNewRoom(input: NewRoom): Validated<ValidRoom> {
   const subjectTemplate = input.subjectTemplate === undefined || input.subjectTemplate === "" ? DEFAULT_SUBJECT_TEMPLATE : input.subjectTemplate;
   const templateProblem = checkSubjectTemplate(subjectTemplate);
   if (templateProblem !== null) problems.push(templateProblem);
+  const webrtc = parseWebrtcPlatforms(input.webrtc, problems);
+  const pulled = family !== null && PULLED_FAMILIES.includes(family);
+  let delivery = oneOf("delivery", DELIVERIES, input.delivery, pulled ? "macro" : "xapi", problems);
+  if (pulled && delivery !== "macro") {
+    problems.push(`a ${family} room is never pushed to: its delivery is macro (got ${quote(delivery)})`);
+    delivery = "macro";
+  }
   const timeZone = optionalText(input.timeZone);
   if (timeZone !== null) {
     try {
@@ -212,6 +237,8 @@ export function validateNewRoom(input: NewRoom): Validated<ValidRoom> {
       subjectTemplate,
       privateJoin,
       timeZone,
+      webrtc,
+      delivery,
     },
   };
 }

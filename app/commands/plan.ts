@@ -7,6 +7,7 @@ import { OtjError } from "../../core/errors.ts";
 import { type PlanResult, planJoin, type PrivacyPolicy, DEFAULT_PRIVACY } from "../../join/join-planner.ts";
 import { type CompiledRule, compileRules } from "../../join/rules.ts";
 import { parseInviteDetailed } from "../../parser/index.ts";
+import { parseWebrtcPlatforms } from "../../store/validation.ts";
 import type { CliIo } from "../cli-context.ts";
 import { readInputFile } from "./input.ts";
 import { FORMAT_CHOICES } from "./parse.ts";
@@ -15,6 +16,7 @@ interface PlanFlags {
   json?: boolean;
   config?: string;
   room?: string;
+  webrtc?: string;
   format: (typeof FORMAT_CHOICES)[number];
   privateMeetings: PrivateMeetings;
   subjectReplace: SubjectReplace;
@@ -56,7 +58,10 @@ async function planFile(file: string, opts: PlanFlags, io: CliIo): Promise<PlanR
     subjectTemplate: opts.subjectTemplate,
     privateJoin: opts.privateJoin,
   };
-  const room = { mailbox: opts.room ?? "", privacy, provider: null };
+  const problems: string[] = [];
+  const webrtc = parseWebrtcPlatforms(opts.webrtc, problems);
+  if (problems.length > 0) throw new OtjError("OTJ_USAGE", `--webrtc: ${problems.join("; ")}`);
+  const room = { mailbox: opts.room ?? "", privacy, provider: null, webrtc };
   return parsed.details.map((d) => planJoin(d, room, { providers: [], rules, now: new Date() }));
 }
 
@@ -85,6 +90,7 @@ export function registerPlanCommands(program: Command, io: CliIo): void {
         .argument("<file>", "invite file, or - for stdin")
         .option("--config <file>", "configuration file (only join.* is read)")
         .option("--room <mailbox>", "room mailbox (feeds the SGJ session id)")
+        .option("--webrtc <platforms>", "plan for a room whose device joins these over WebRTC: teams, meet")
         .addOption(new Option("--format <format>", "input format").choices([...FORMAT_CHOICES]).default("auto")),
     );
   common(program.command("plan").description("parse an invite, then decide the route and dial string for a room"))

@@ -10,7 +10,7 @@ import { OtjError } from "../../core/errors.ts";
 import type { AddedRoom, NewRoom, Room } from "../../core/ports/store.ts";
 import { roomJson } from "../../store/records-json.ts";
 import { importRoomsCsv } from "../../store/room-import.ts";
-import { DEVICE_FAMILIES } from "../../store/validation.ts";
+import { DELIVERIES, DEVICE_FAMILIES } from "../../store/validation.ts";
 import type { CliIo } from "../cli-context.ts";
 import { type StoreFlags, addStoreOptions, withCliStore } from "./migrate.ts";
 import { addPrivacyOptions } from "./plan.ts";
@@ -37,6 +37,8 @@ interface AddFlags extends StoreFlags {
   subjectReplace?: string;
   subjectTemplate?: string;
   privateJoin?: string;
+  webrtc?: string;
+  delivery?: string;
   json?: boolean;
 }
 
@@ -80,7 +82,8 @@ export function renderTable(headers: string[], rows: string[][]): string {
 
 function addedJson(added: AddedRoom): unknown {
   const { room, deviceToken } = added;
-  return room.device.family === "pull" ? { id: room.id, mailbox: room.mailbox, deviceToken } : roomJson(room);
+  if (room.device.family === "pull" || room.device.family === "macro") return { id: room.id, mailbox: room.mailbox, deviceToken };
+  return deviceToken === null ? roomJson(room) : { ...roomJson(room), deviceToken };
 }
 
 function registerAdd(rooms: Command, io: CliIo): void {
@@ -98,7 +101,9 @@ function registerAdd(rooms: Command, io: CliIo): void {
     .option("--device-password-env <var>", "read the device password from an environment variable")
     .option("--insecure-tls", "do not verify the device's TLS certificate (self-signed)")
     .option("--sip-uri <uri>", "the room's own SIP address")
-    .option("--device-token <token>", "pull/feed token to use instead of a generated one");
+    .option("--device-token <token>", "pull/feed token to use instead of a generated one")
+    .option("--webrtc <platforms>", "the device joins these over WebRTC: teams, meet (comma-separated)")
+    .addOption(new Option("--delivery <how>", "xapi: otj pushes bookings; macro: the RoomOS macro pulls; both").choices([...DELIVERIES]));
   addPrivacyOptions(cmd);
   addStoreOptions(cmd)
     .option("--json", "print the created record (a pull room: {id, mailbox, deviceToken})")
@@ -118,6 +123,8 @@ function registerAdd(rooms: Command, io: CliIo): void {
         ...(flags.subjectReplace ? { subjectReplace: flags.subjectReplace } : {}),
         ...(flags.subjectTemplate !== undefined ? { subjectTemplate: flags.subjectTemplate } : {}),
         ...(flags.privateJoin ? { privateJoin: flags.privateJoin } : {}),
+        ...(flags.webrtc !== undefined ? { webrtc: flags.webrtc } : {}),
+        ...(flags.delivery !== undefined ? { delivery: flags.delivery } : {}),
       };
       await withCliStore(flags, io, async ({ store }) => {
         const added = await store.rooms.add(input, new Date());

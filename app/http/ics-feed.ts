@@ -15,6 +15,10 @@ export interface FeedEvent {
   organizerName: string | null;
   organizerEmail: string | null;
   dialString: string | null;
+  /** Route `webrtc`: `dialString` is the meeting's join URL, given as an https CONFERENCE. */
+  route?: string;
+  /** The meeting's provider (`teams`, `google-meet`, ...), or null. */
+  platform?: string | null;
 }
 
 /** A property of the given value type; ical.js writes `VALUE=` when it differs from the default. */
@@ -69,7 +73,17 @@ export function renderIcsFeed(roomName: string, events: readonly FeedEvent[], no
       if (e.organizerName) organizer.setParameter("cn", stripControlCharacters(e.organizerName));
       event.addProperty(organizer);
     }
-    if (e.dialString) {
+    if (e.platform) event.addProperty(property("x-otj-platform", e.platform, "text"));
+    if (e.dialString && e.route === "webrtc") {
+      // The device joins in its browser engine: the join URL is the location and the link.
+      event.addProperty(property("location", e.dialString));
+      event.addProperty(property("url", e.dialString.replace(/\s/g, "")));
+      const conference = property("conference", e.dialString.replace(/\s/g, ""));
+      conference.setParameter("value", "URI");
+      conference.setParameter("feature", "VIDEO");
+      conference.setParameter("label", "Join");
+      event.addProperty(conference);
+    } else if (e.dialString) {
       event.addProperty(property("location", e.dialString));
       const uri = e.dialString.includes("##") ? `h323:${e.dialString}` : `sip:${e.dialString}`;
       const conference = property("conference", uri.replace(/\s/g, ""));

@@ -122,7 +122,7 @@ const ROOM_BODY = {
     mailbox: { type: "string", minLength: 3, maxLength: 320 },
     displayName: { type: "string", minLength: 1, maxLength: 256 },
     provider: { type: "string", minLength: 1, maxLength: 128 },
-    deviceFamily: { type: "string", enum: ["xapi", "xapi-legacy", "webex-cloud", "pull"] },
+    deviceFamily: { type: "string", enum: ["xapi", "xapi-legacy", "webex-cloud", "pull", "macro"] },
     deviceAddress: { type: ["string", "null"], maxLength: 2048 },
     deviceUsername: { type: ["string", "null"], maxLength: 256 },
     devicePassword: { type: ["string", "null"], maxLength: 1024 },
@@ -132,6 +132,8 @@ const ROOM_BODY = {
     subjectReplace: { type: "string", enum: ["never", "private", "all"] },
     subjectTemplate: { type: "string", maxLength: 256 },
     privateJoin: { type: "string", enum: ["enabled", "disabled"] },
+    webrtc: { anyOf: [{ type: "string", maxLength: 64 }, { type: "array", maxItems: 4, items: { type: "string", enum: ["teams", "meet"] } }] },
+    delivery: { type: "string", enum: ["xapi", "macro", "both"] },
   },
 } as const;
 
@@ -363,6 +365,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
       }
       const list = picked.map((m) => {
         const dial = m.route === "none" ? null : m.dialString;
+        const joinUrl = m.route === "webrtc" ? m.dialString : null;
         return idsOnly
           ? { id: bookingId(m.occurrenceKey) }
           : {
@@ -372,9 +375,12 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
               organizerEmail: m.organizerEmail,
               startTime: m.start.toISOString(),
               endTime: m.end.toISOString(),
-              alias: dial,
+              // A SIP-only client never sees a join URL as an alias.
+              alias: joinUrl === null ? dial : null,
               dialString: dial,
               route: m.route,
+              joinUrl,
+              platform: m.join?.provider ?? null,
               joinFrom: new Date(m.start.getTime() - deps.settings.startBufferMinutes * 60000).toISOString(),
               joinUntil: new Date(m.end.getTime() + deps.settings.endBufferMinutes * 60000).toISOString(),
               private: m.sensitivity !== "normal",
@@ -402,6 +408,8 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
         organizerName: m.organizerName,
         organizerEmail: m.organizerEmail,
         dialString: m.route === "none" ? null : m.dialString,
+        route: m.route,
+        platform: m.join?.provider ?? null,
       })),
       now,
     );

@@ -11,7 +11,8 @@ export interface DeviceBooking {
   title: string;
   /** Dial string without scheme; "" when the meeting has no Join button (route none). */
   number: string;
-  protocol: "SIP" | "H323" | "None";
+  /** `WebRTC` only for route webrtc with `devices.webrtcBookings` on (`number` is then the join URL). */
+  protocol: "SIP" | "H323" | "WebRTC" | "None";
   platform: "MicrosoftTeams" | "Webex" | "Zoom" | "GoogleMeet" | "Other" | "None";
   privacy: "Private" | "Public";
   organizer: { name: string; email: string | null };

@@ -19,6 +19,7 @@
  */
 import type {
   BridgeState,
+  Delivery,
   DeviceFamily,
   IvrFallback,
   Join,
@@ -28,6 +29,7 @@ import type {
   Route,
   Sensitivity,
   SubjectReplace,
+  WebrtcPlatform,
 } from "../domain.ts";
 
 export interface StoreCallOptions {
@@ -136,6 +138,10 @@ export interface Room {
   privacy: RoomPrivacy;
   /** IANA time zone hint, or null. */
   timeZone: string | null;
+  /** Platforms the room's device joins natively over WebRTC (`--webrtc`); [] for none. */
+  webrtc: WebrtcPlatform[];
+  /** Who brings meetings to the device: otj's push (`xapi`), the RoomOS macro (`macro`), or both. */
+  delivery: Delivery;
   enabled: boolean;
   createdAt: Date;
   updatedAt: Date;
@@ -160,6 +166,10 @@ export interface NewRoom {
   subjectTemplate?: string;
   privateJoin?: string;
   timeZone?: string | null;
+  /** `teams`, `meet`, as a list or comma-separated text; absent or empty: none. */
+  webrtc?: string | readonly string[] | null;
+  /** `xapi` (default for push families), `macro` (default and only value for pull/macro), `both`. */
+  delivery?: string;
 }
 
 /**

@@ -46,6 +46,8 @@ function roomColumns(room: ValidRoom) {
     subject_template: room.subjectTemplate,
     private_join: room.privateJoin,
     time_zone: room.timeZone,
+    webrtc: room.webrtc.join(","),
+    delivery: room.delivery,
   };
 }
 
@@ -122,7 +124,7 @@ export class PostgresRoomStore implements RoomStore {
       const prepared = valid.map((room) => {
         if (room === null) throw new OtjError("OTJ_INTERNAL", "unvalidated room");
         const provider = providerByKey.get(room.provider) ?? providerByKey.get(room.provider.toLowerCase());
-        const token = room.deviceToken ?? (room.deviceFamily === "pull" ? newDeviceToken() : null);
+        const token = room.deviceToken ?? (room.deviceFamily === "pull" || room.delivery !== "xapi" ? newDeviceToken() : null);
         const id = newRoomId();
         const row: NewRoomRow = {
           id,
@@ -246,6 +248,9 @@ export class PostgresRoomStore implements RoomStore {
           subjectTemplate: changes.subjectTemplate ?? current.subject_template,
           privateJoin: changes.privateJoin ?? current.private_join,
           timeZone: changes.timeZone !== undefined ? changes.timeZone : current.time_zone,
+          webrtc: changes.webrtc !== undefined ? changes.webrtc : current.webrtc,
+          // A new family chooses its own default delivery unless one is given.
+          ...(changes.delivery !== undefined ? { delivery: changes.delivery } : changes.deviceFamily === undefined ? { delivery: current.delivery } : {}),
         };
         const checked = validateNewRoom(merged);
         if (!checked.ok) throw new OtjError("OTJ_ROOM_INVALID", checked.problems.join("; "), { details: { problems: checked.problems } });

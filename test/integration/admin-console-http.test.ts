@@ -12,6 +12,7 @@ import { buildHttpServer } from "../../app/http/server.ts";
 import { EngineMetrics } from "../../app/metrics.ts";
 import { createLogger } from "../../core/logger.ts";
 import { FakeClock } from "../support/fake-clock.ts";
+import { startTestHttpServer } from "../support/http-server.ts";
 import { openTestStore, type TestStore } from "../support/test-database.ts";
 
 const ADMIN = "console-admin-token-0123456789abcdef";
@@ -23,17 +24,7 @@ let base: string;
 beforeAll(async () => {
   db = await openTestStore("postgres");
   clock = new FakeClock("2026-03-02T08:00:00.000Z");
-  app = await buildHttpServer({
-    store: db.store,
-    clock,
-    logger: createLogger("silent"),
-    metrics: new EngineMetrics(),
-    adminToken: ADMIN,
-    settings: { startBufferMinutes: 5, endBufferMinutes: 0, windowFutureDays: 7, alarmAfterFailures: 3 },
-    readiness: async () => ({ database: true }),
-  });
-  await app.listen({ host: "127.0.0.1", port: 0 });
-  base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  ({ app, base } = await startTestHttpServer(db.store, clock, ADMIN));
 });
 afterAll(async () => {
   await app?.close();

@@ -177,3 +177,44 @@ describe("JoinDispatcher", () => {
     }
   });
 });
+
+describe("JoinDispatcher and a room's delivery", () => {
+  const TEAMS_URL = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_Zm9v%40thread.v2/0?context=%7b%22Tid%22%3a%22c0ffee00-1111-4222-8333-444455556666%22%7d";
+  const webrtcMeeting = (room: Room) =>
+    meeting(room, "w", 60, { route: "webrtc", dialString: TEAMS_URL, ivr: null, rule: "teams-webrtc", join: { provider: "teams", url: TEAMS_URL, sipUri: null, teams: null } });
+
+  it("never pushes to a room whose delivery is the macro, and pushes to one with both", async () => {
+    const macroOnly = await roomWithDevice("macro@contoso.example");
+    const both = await roomWithDevice("both@contoso.example");
+    await db.store.rooms.update(macroOnly.room.id, { delivery: "macro" }, clock.now());
+    await db.store.rooms.update(both.room.id, { delivery: "both" }, clock.now());
+    const d = dispatcher();
+    await db.store.meetings.upsert([meeting(macroOnly.room, "m", 60), meeting(both.room, "b", 60)], clock.now());
+    await d.refreshRoom(macroOnly.room.id);
+    await d.refreshRoom(both.room.id);
+    await d.tick();
+    expect(macroOnly.device.putCount).toBe(0);
+    expect(both.device.putCount).toBe(1);
+    expect((await db.store.deviceStates.get(macroOnly.room.id))?.lastErrorCode ?? null).toBeNull();
+  });
+
+  it("pushes a webrtc meeting without a Join button by default, and as Protocol WebRTC with devices.webrtcBookings", async () => {
+    const { room, device } = await roomWithDevice("board@contoso.example");
+    await db.store.meetings.upsert([webrtcMeeting(room)], clock.now());
+    const off = dispatcher();
+    await off.refreshRoom(room.id);
+    await off.tick();
+    expect(device.bookings[0]).toMatchObject({ Protocol: "None", Number: "", MeetingPlatform: "MicrosoftTeams" });
+
+    const on = new JoinDispatcher({
+      store: db.store,
+      pusher: new XapiDevicePusher({ ...DEFAULT_XAPI_CONFIG, timeoutMs: 2000 }),
+      clock,
+      settings: { ...DEFAULT_BOOKING_SETTINGS, webrtcBookings: true },
+      baseBackoffMs: 30_000,
+    });
+    await on.refreshRoom(room.id);
+    await on.tick();
+    expect(device.bookings[0]).toMatchObject({ Protocol: "WebRTC", Number: TEAMS_URL, MeetingPlatform: "MicrosoftTeams" });
+  });
+});

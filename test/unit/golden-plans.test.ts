@@ -4,7 +4,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import type { InviteFormat } from "../../core/domain.ts";
+import type { InviteFormat, WebrtcPlatform } from "../../core/domain.ts";
 import type { ProviderDialInfo } from "../../join/dial-string.ts";
 import { DEFAULT_PRIVACY, type PlanEntry, planJoin, type PrivacyPolicy } from "../../join/join-planner.ts";
 import { compileRules } from "../../join/rules.ts";
@@ -22,6 +22,8 @@ interface PlanCase {
   providers?: ProviderDialInfo[];
   roomProvider?: string;
   rules?: unknown[];
+  /** The room's WebRTC platforms (`--webrtc`). */
+  webrtc?: WebrtcPlatform[];
   now?: string;
   expected: { invites: PlanEntry[] };
 }
@@ -36,6 +38,7 @@ async function plan(c: Omit<PlanCase, "description" | "expected">): Promise<Plan
     mailbox: c.room ?? "",
     privacy: { ...DEFAULT_PRIVACY, ...(c.privacy ?? {}) },
     provider: providers.find((p) => p.name === c.roomProvider) ?? null,
+    webrtc: c.webrtc ?? [],
   };
   const settings = { providers, rules: compileRules(c.rules ?? []), now: new Date(c.now ?? DEFAULT_NOW) };
   return parsed.details.map((d) => planJoin(d, room, settings).entry);

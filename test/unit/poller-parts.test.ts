@@ -71,6 +71,8 @@ const ROOM: Room = {
   sipUri: null,
   privacy: PRIVACY,
   timeZone: null,
+  webrtc: [],
+  delivery: "macro",
   enabled: true,
   createdAt: new Date(0),
   updatedAt: new Date(0),

@@ -237,6 +237,8 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     subjectReplace: form.subjectReplace ?? "private",
     subjectTemplate: form.subjectTemplate ?? "",
     privateJoin: form.privateJoin ?? "enabled",
+    webrtc: form.webrtc ?? "",
+    ...(optional(form.delivery) !== null ? { delivery: optional(form.delivery) as string } : {}),
   });
 
   app.get("/admin/rooms/new", { config }, async (req, reply) => send(reply, views.roomFormPage(ctx(req), await deps.store.providers.list(), {}, null)));

@@ -5,7 +5,7 @@
  */
 import type { BridgeState } from "../../../core/domain.ts";
 import type { BridgeSession, DeviceState, Meeting, Provider, Room, SyncCursor } from "../../../core/ports/store.ts";
-import { DEVICE_FAMILIES, PARTNERS, PRIVATE_JOIN, PRIVATE_MEETINGS, SUBJECT_REPLACE } from "../../../store/validation.ts";
+import { DELIVERIES, DEVICE_FAMILIES, PARTNERS, PRIVATE_JOIN, PRIVATE_MEETINGS, SUBJECT_REPLACE } from "../../../store/validation.ts";
 import type { StatusOutput } from "../../status.ts";
 import { type Html, html } from "./html.ts";
 import type { ImportDiff } from "./import-diff.ts";
@@ -140,6 +140,8 @@ export function roomFormValues(room: Room): RoomForm {
     subjectReplace: room.privacy.subjectReplace,
     subjectTemplate: room.privacy.subjectTemplate,
     privateJoin: room.privacy.privateJoin,
+    webrtc: room.webrtc.join(","),
+    delivery: room.delivery,
   };
 }
 
@@ -161,7 +163,9 @@ ${text("deviceAddress", "Device address", v("deviceAddress"), { hint: "https://h
 ${text("deviceUsername", "Device username", v("deviceUsername"))}
 ${text("devicePassword", "Device password", "", { type: "password", autocomplete: "new-password", hint: room ? (room.device.hasPassword ? "a password is set; leave empty to keep it" : "no password is set") : "write-only: it is never shown again" })}
 ${room?.device.hasPassword ? checkbox("clearPassword", "Clear the stored password", values.clearPassword === "true") : ""}
-${checkbox("insecureTls", "Do not verify the device's TLS certificate (self-signed)", values.insecureTls === "true")}</fieldset>
+${checkbox("insecureTls", "Do not verify the device's TLS certificate (self-signed)", values.insecureTls === "true")}
+${text("webrtc", "Joins over WebRTC", v("webrtc"), { hint: "teams, meet (comma-separated): the device joins these meetings natively; empty for none" })}
+${select("delivery", "Delivery (empty: the family's default)", ["", ...DELIVERIES], v("delivery"))}</fieldset>
 <fieldset><legend>Privacy</legend>
 ${select("privateMeetings", "Private meetings", PRIVATE_MEETINGS, v("privateMeetings") || "process")}
 ${select("subjectReplace", "Replace subject", SUBJECT_REPLACE, v("subjectReplace") || "private")}
@@ -284,7 +288,7 @@ export function importPage(ctx: PageContext, csv: string, diff: ImportDiff | nul
     "Import rooms",
     { ...ctx, section: "import" },
     html`<form method="post" action="/admin/import" class="card form">${csrfField(ctx.csrf)}
-<p>Columns: <code>mailbox,displayName,provider,deviceFamily,deviceAddress,deviceUsername,devicePassword</code> (optional: sipUri, insecureTls, privateMeetings, subjectReplace, subjectTemplate, privateJoin). A row whose mailbox exists changes that room.</p>
+<p>Columns: <code>mailbox,displayName,provider,deviceFamily,deviceAddress,deviceUsername,devicePassword</code> (optional: sipUri, insecureTls, privateMeetings, subjectReplace, subjectTemplate, privateJoin, webrtc, delivery). A row whose mailbox exists changes that room.</p>
 <label for="csvfile">CSV file</label><input id="csvfile" type="file" accept=".csv,text/csv" data-fill="csv">
 <label for="csv">CSV text</label><textarea id="csv" name="csv" rows="10" spellcheck="false" required>${csv}</textarea>
 <div class="actions"><button type="submit" name="mode" value="check">Check (dry run)</button></div></form>
