@@ -14,6 +14,7 @@ import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import cron from "node-cron";
 import { z } from "zod";
 import { OtjError } from "./errors.ts";
 
@@ -132,6 +133,25 @@ const configSchema = z
         port: int(0, 65535, 8080, "Port of the HTTP API; 0 picks a free port (logged as `listening`)."),
         adminToken: optionalString("Bearer token of the admin routes (secret); unset means admin routes answer 401."),
         publicUrl: serviceUrl("URL others reach otj at (callbacks, notifications); unset means http://127.0.0.1:{port}.", false),
+        metricsToken: optionalString("Bearer token GET /metrics requires (secret); unset means /metrics is open."),
+      })
+      .prefault({}),
+    alarms: z
+      .strictObject({
+        pollFailuresBeforeAlarm: int(1, 1_000, 3, "Failed poll rounds in a row (retryable errors) before a room's poll alarm is raised."),
+        pushFailuresBeforeAlarm: int(1, 1_000, 3, "Failed device pushes in a row (retryable errors) before a room's device alarm is raised."),
+      })
+      .prefault({}),
+    retention: z
+      .strictObject({
+        bridgeSessionsDays: int(1, 3_650, 30, "Days a finished bridge session is kept after its last change."),
+        eventLogDays: int(1, 3_650, 90, "Days an event log entry is kept."),
+        meetingsDays: int(32, 3_650, 90, "Days a meeting is kept after its end (at least 32: longer than any poll window)."),
+        schedule: z
+          .string()
+          .refine((value) => cron.validate(value), { message: "expected a cron expression (node-cron)" })
+          .default("0 17 3 * * *")
+          .meta(describe("When the prune runs (node-cron expression, local time); one instance prunes at a time.")),
       })
       .prefault({}),
     poll: z

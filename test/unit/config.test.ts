@@ -38,7 +38,9 @@ describe("configuration defaults", () => {
       maxPagesPerRound: 500,
       roundBudgetSeconds: 120,
     });
-    expect(config.http).toEqual({ host: "0.0.0.0", port: 8080, adminToken: null, publicUrl: null });
+    expect(config.http).toMatchObject({ host: "0.0.0.0", port: 8080, adminToken: null, publicUrl: null, metricsToken: null });
+    expect(config.alarms).toEqual({ pollFailuresBeforeAlarm: 3, pushFailuresBeforeAlarm: 3 });
+    expect(config.retention).toEqual({ bridgeSessionsDays: 30, eventLogDays: 90, meetingsDays: 90, schedule: "0 17 3 * * *" });
     expect(config.join).toEqual({ startBufferMinutes: 5, endBufferMinutes: 0, rules: [] });
     expect(config.bridge).toMatchObject({ adapter: null, leadSeconds: 120, lobbyTimeoutSeconds: 900, lateStartSeconds: 300, endGraceSeconds: 0 });
     expect(config.shutdown.graceSeconds).toBe(10);
@@ -145,6 +147,9 @@ describe("validation errors name the key and what was expected", () => {
     ["half a certificate", { graph: { certificate: { path: "/x.pem" } } }, "graph.certificate: expected both path and thumbprint, or neither"],
     ["short secrets key", { secrets: { key: "short" } }, "secrets.key: expected at least 16 characters"],
     ["rules not an array", { join: { rules: {} } }, "join.rules: expected array"],
+    ["bad prune schedule", { retention: { schedule: "every night" } }, "retention.schedule: expected a cron expression"],
+    ["meetings kept shorter than a poll window", { retention: { meetingsDays: 7 } }, "retention.meetingsDays"],
+    ["no alarm at zero failures", { alarms: { pollFailuresBeforeAlarm: 0 } }, "alarms.pollFailuresBeforeAlarm"],
     ["not an object", [], "expected a JSON object at the top level"],
   ];
   for (const [name, file, expected] of cases) {
