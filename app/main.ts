@@ -206,7 +206,7 @@ export class Engine {
         logger: this.log,
         metrics: this.metrics,
         adminToken: config.http.adminToken,
-        settings: { ...settings, alarmAfterFailures: 3 },
+        settings: { ...settings, ...config.alarms },
         readiness: () => this.readiness(),
         callbacks,
         onRoomAdded: (room) => void this.store.syncCursors.markDue(room.id, clock.now()).catch(() => {}),

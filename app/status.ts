@@ -3,6 +3,7 @@
  * the live window, and the bridge sessions. Shared by `otj status --json` and GET /v1/status.
  */
 import type { BridgeState, Route } from "../core/domain.ts";
+import { ERROR_CODES } from "../core/errors.ts";
 import type { DeviceState, Room, Store, SyncCursor } from "../core/ports/store.ts";
 
 export interface StatusOutput {
@@ -28,8 +29,10 @@ export interface StatusOutput {
 export interface StatusSettings {
   endBufferMinutes: number;
   windowFutureDays: number;
-  /** Failed attempts before a device or poll failure becomes an alarm. */
-  alarmAfterFailures: number;
+  /** Failed polls in a row (retryable errors) before a poll failure becomes an alarm. */
+  pollFailuresBeforeAlarm: number;
+  /** Failed pushes in a row (retryable errors) before a device failure becomes an alarm. */
+  pushFailuresBeforeAlarm: number;
 }
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString());
@@ -47,13 +50,24 @@ export function deviceStatus(room: Room, d: DeviceState | null): StatusOutput["r
 
 type Alarm = StatusOutput["rooms"][number]["alarms"][number];
 
-/** A room's device and poll alarms (a failing push or poll after enough attempts). */
-export function roomAlarms(device: DeviceState | null, cursor: SyncCursor | null, s: Pick<StatusSettings, "alarmAfterFailures">): Alarm[] {
+/**
+ * Whether a failure with this code can go away by itself on a later attempt. An unknown code
+ * counts as retryable (it waits for the failure count like a timeout would).
+ */
+function retryable(code: string): boolean {
+  return (ERROR_CODES as Record<string, { retryable: boolean } | undefined>)[code]?.retryable ?? true;
+}
+
+/**
+ * A room's device and poll alarms: a failure no retry can fix (mailbox not found, access denied,
+ * bad device credentials, TLS refused) at once; a retryable one after enough failures in a row.
+ */
+export function roomAlarms(device: DeviceState | null, cursor: SyncCursor | null, s: Pick<StatusSettings, "pollFailuresBeforeAlarm" | "pushFailuresBeforeAlarm">): Alarm[] {
   const alarms: Alarm[] = [];
-  if (device?.lastErrorCode && device.failingSince && (device.attempts >= s.alarmAfterFailures || /AUTH|TLS|UNSUPPORTED/.test(device.lastErrorCode))) {
+  if (device?.lastErrorCode && device.failingSince && (device.attempts >= s.pushFailuresBeforeAlarm || !retryable(device.lastErrorCode))) {
     alarms.push({ code: device.lastErrorCode, since: device.failingSince.toISOString(), message: device.lastError ?? "device push failing" });
   }
-  if (cursor?.lastErrorCode && cursor.consecutiveFailures >= s.alarmAfterFailures && cursor.lastFailureAt) {
+  if (cursor?.lastErrorCode && cursor.lastFailureAt && (cursor.consecutiveFailures >= s.pollFailuresBeforeAlarm || !retryable(cursor.lastErrorCode))) {
     alarms.push({ code: cursor.lastErrorCode, since: cursor.lastFailureAt.toISOString(), message: cursor.lastError ?? "calendar poll failing" });
   }
   return alarms;

@@ -28,7 +28,7 @@ beforeAll(async () => {
     logger: createLogger("silent"),
     metrics: new EngineMetrics(),
     adminToken: ADMIN,
-    settings: { startBufferMinutes: 5, endBufferMinutes: 0, windowFutureDays: 7, alarmAfterFailures: 3 },
+    settings: { startBufferMinutes: 5, endBufferMinutes: 0, windowFutureDays: 7, pollFailuresBeforeAlarm: 3, pushFailuresBeforeAlarm: 3 },
     readiness: async () => ({ database: true }),
   });
   await app.listen({ host: "127.0.0.1", port: 0 });
