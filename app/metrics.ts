@@ -10,7 +10,7 @@ export class EngineMetrics {
   private countSessions: (() => Promise<Record<string, number>>) | null = null;
   readonly bridgeSessions = new Gauge({
     name: "otj_bridge_sessions",
-    help: "Bridge sessions by state",
+    help: "Bridge sessions by state: every live one, and the finished ones changed in the last 24 hours",
     labelNames: ["state"],
     registers: [this.registry],
     collect: async () => {

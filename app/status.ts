@@ -35,6 +35,9 @@ export interface StatusSettings {
   pushFailuresBeforeAlarm: number;
 }
 
+/** Bridge sessions a status lists at most (the first by due time): a day of a large estate. */
+export const MAX_STATUS_SESSIONS = 10_000;
+
 const iso = (d: Date | null) => (d === null ? null : d.toISOString());
 
 export function lastPoll(c: SyncCursor | null): StatusOutput["rooms"][number]["lastPoll"] {
@@ -114,9 +117,11 @@ export async function buildStatus(store: Store, now: Date, s: StatusSettings): P
     });
   }
   const byId = new Map(rooms.map((r) => [r.id, r.mailbox]));
-  const sessions = await store.bridgeSessions.list();
-  // A guest join that could not happen is an alarm on its room (e.g. no bridge configured).
+  // Live sessions and those that changed in the last day, never the history of finished ones
+  // (months of it would make every status read as slow as the history is long).
   const since = now.getTime() - 86_400_000;
+  const sessions = await store.bridgeSessions.list({ liveOrUpdatedSince: new Date(since), limit: MAX_STATUS_SESSIONS });
+  // A guest join that could not happen is an alarm on its room (e.g. no bridge configured).
   for (const b of sessions) {
     if (b.state !== "failed" || !b.lastErrorCode || b.updatedAt.getTime() < since) continue;
     const entry = out.rooms.find((r) => r.mailbox === byId.get(b.roomId));

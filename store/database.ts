@@ -150,8 +150,17 @@ export interface ConsoleRevocationTable {
   expires_at: Timestamp;
 }
 
+/** A named lease on a periodic job (one instance runs it at a time). */
+export interface JobLeaseTable {
+  name: string;
+  lease_owner: string | null;
+  lease_expires_at: Timestamp | null;
+  last_run_at: Timestamp | null;
+}
+
 export interface Database {
   console_revocation: ConsoleRevocationTable;
+  job_lease: JobLeaseTable;
   provider: ProviderTable;
   room: RoomTable;
   sync_cursor: SyncCursorTable;

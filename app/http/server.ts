@@ -45,6 +45,8 @@ export interface HttpServerDeps {
   onPollNow?: (room: Room) => void;
   /** `http.publicUrl` (the console's origin behind a TLS terminator). */
   publicUrl?: string | null;
+  /** `http.metricsToken`: when set, GET /metrics requires it as a bearer token. */
+  metricsToken?: string | null;
   /** Requests per rolling minute per device token on the pull API (default 10). */
   pullRateLimit?: number;
 }
@@ -216,7 +218,10 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     const ready = Object.values(checks).every((v) => v === true);
     return reply.code(ready ? 200 : 503).send({ ready, checks });
   });
-  app.get("/metrics", { ...open, schema: { summary: "Prometheus metrics" } }, async (_req, reply) => {
+  app.get("/metrics", { ...open, schema: { summary: "Prometheus metrics (bearer http.metricsToken when set)" } }, async (req, reply) => {
+    if (deps.metricsToken && !secretEquals(bearerOf(req.headers.authorization), deps.metricsToken)) {
+      return reply.code(401).header("www-authenticate", "Bearer").send(errorBody("OTJ_HTTP_UNAUTHORIZED", "GET /metrics needs the metrics token"));
+    }
     reply.header("content-type", deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });

@@ -424,7 +424,7 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
 
   // Polled every 2 s by each open sessions page: three queries, none of them over all rooms.
   const sessionViews = async (): Promise<views.SessionView[]> => {
-    const list = (await deps.store.bridgeSessions.list({ liveOrUpdatedSince: new Date(now().getTime() - 86_400_000) })).slice(0, 500);
+    const list = await deps.store.bridgeSessions.list({ liveOrUpdatedSince: new Date(now().getTime() - 86_400_000), limit: 500 });
     const [rooms, meetings] = await Promise.all([
       deps.store.rooms.getMany(list.map((s) => s.roomId)),
       deps.store.meetings.getMany(list.map((s) => s.occurrenceKey)),
