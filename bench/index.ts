@@ -2,6 +2,7 @@
 import { benchChangeToDevice } from "./change-to-device.ts";
 import { benchConsoleRooms } from "./console-rooms.ts";
 import { benchFaultInjection } from "./fault-injection.ts";
+import { benchHistory500k } from "./history-500k.ts";
 import { benchIdleRss } from "./idle-rss.ts";
 import { benchParseThroughput } from "./parse-throughput.ts";
 import { benchParserFuzz } from "./parser-fuzz.ts";
@@ -12,6 +13,7 @@ const benches: Record<string, () => Promise<void>> = {
   "change-to-device": benchChangeToDevice,
   "console-rooms-10k": benchConsoleRooms,
   "fault-injection": benchFaultInjection,
+  "history-500k": benchHistory500k,
   "idle-rss-10k": benchIdleRss,
   "parse-throughput": benchParseThroughput,
   "parser-fuzz": benchParserFuzz,
