@@ -5,6 +5,7 @@
 import type { BridgeState, Route } from "../core/domain.ts";
 import { ERROR_CODES } from "../core/errors.ts";
 import type { DeviceState, Room, Store, SyncCursor } from "../core/ports/store.ts";
+import { sgjDomainProblem } from "../join/join-planner.ts";
 
 export interface StatusOutput {
   rooms: Array<{
@@ -79,6 +80,13 @@ export function roomAlarms(device: DeviceState | null, cursor: SyncCursor | null
 export async function buildStatus(store: Store, now: Date, s: StatusSettings): Promise<StatusOutput> {
   // A handful of queries for any number of rooms (10,000 rooms: one pass, no query per room).
   const rooms = await store.rooms.list();
+  // A provider that enables SGJ without a SIP domain: its rooms' Teams meetings without CVI get
+  // no join (planned `none`), an alarm on each of its rooms.
+  const providerAlarms = new Map<string, Alarm>();
+  for (const p of await store.providers.list()) {
+    const problem = sgjDomainProblem(p);
+    if (problem !== null) providerAlarms.set(p.id, { code: "OTJ_PROVIDER_INVALID", since: p.updatedAt.toISOString(), message: problem });
+  }
   const devices = new Map((await store.deviceStates.list()).map((d) => [d.roomId, d]));
   const cursors = new Map((await store.syncCursors.list()).map((c) => [c.roomId, c]));
   const meetingsByRoom = new Map<string, Awaited<ReturnType<Store["meetings"]["listAll"]>>>();
@@ -97,6 +105,8 @@ export async function buildStatus(store: Store, now: Date, s: StatusSettings): P
     const cursor = cursors.get(room.id) ?? null;
     const device = devices.get(room.id) ?? null;
     const alarms = roomAlarms(device, cursor, s);
+    const providerAlarm = room.providerId === null ? undefined : providerAlarms.get(room.providerId);
+    if (providerAlarm) alarms.push(providerAlarm);
     const meetings = meetingsByRoom.get(room.id) ?? [];
     const onDevice = new Set((device?.entries ?? []).map((e) => e.key));
     out.rooms.push({

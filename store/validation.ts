@@ -265,9 +265,21 @@ export function validateProvider(input: NewProvider): Validated<ValidProvider> {
       problems.push(`instruction URL ${quote(urlText)} is not an http(s) URL`);
     }
   }
+  // SGJ needs a routable gateway address: the provider's SIP domain, or a template with its own
+  // host. SGJ is on by default only where it can work; asked for without a domain, it is refused.
+  const needsDomain = sgjTemplate === null || templatePlaceholders(sgjTemplate).includes("domain");
+  if (sgjTemplate !== null && /\.invalid$/i.test(sgjTemplate.slice(sgjTemplate.lastIndexOf("@") + 1))) {
+    problems.push(`SGJ template ${quote(sgjTemplate)} is on an .invalid domain that nothing can reach`);
+  }
+  const sgjEnabled = input.sgjEnabled ?? (sipDomain !== null || !needsDomain);
+  if (sgjEnabled && needsDomain && sipDomain === null && domainText === null) {
+    problems.push(
+      "SIP Guest Join is enabled but the provider has no SIP domain, so its SGJ address would be unroutable: give the SIP domain of the SGJ bridge (--sip-domain), an SGJ template with its own domain, or disable SGJ (--no-sgj)",
+    );
+  }
   if (problems.length > 0 || partner === null) return { ok: false, problems };
   return {
     ok: true,
-    value: { name, partner, tenantKey, sipDomain, ivrAddress, sgjEnabled: input.sgjEnabled ?? true, sgjTemplate, instructionUrl },
+    value: { name, partner, tenantKey, sipDomain, ivrAddress, sgjEnabled, sgjTemplate, instructionUrl },
   };
 }
