@@ -35,6 +35,7 @@ export interface RoomTable {
   /** Plain, or `enc:v1:…` when secrets.key is set (store/secret-box.ts). */
   device_password: string | null;
   insecure_tls: boolean;
+  allow_insecure_http: boolean;
   /** Plain, or `enc:v1:…` when secrets.key is set. */
   device_token: string | null;
   sip_uri: string | null;

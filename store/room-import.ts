@@ -18,6 +18,7 @@ const COLUMNS = {
   devicepassword: "devicePassword",
   sipuri: "sipUri",
   insecuretls: "insecureTls",
+  allowinsecurehttp: "allowInsecureHttp",
   privatemeetings: "privateMeetings",
   subjectreplace: "subjectReplace",
   subjecttemplate: "subjectTemplate",
@@ -107,6 +108,8 @@ export function readRoomsCsv(text: string): { rows: CsvRoomRow[]; ignoredColumns
     });
     const insecureTls = parseBoolean(values.insecureTls ?? "");
     if (insecureTls === null) problems.push(`insecureTls must be true or false (got ${JSON.stringify(values.insecureTls)})`);
+    const allowInsecureHttp = parseBoolean(values.allowInsecureHttp ?? "");
+    if (allowInsecureHttp === null) problems.push(`allowInsecureHttp must be true or false (got ${JSON.stringify(values.allowInsecureHttp)})`);
     const optional = (value: string | undefined) => (value === undefined || value.trim() === "" ? undefined : value);
     const input: NewRoom = {
       mailbox: values.mailbox ?? "",
@@ -118,6 +121,7 @@ export function readRoomsCsv(text: string): { rows: CsvRoomRow[]; ignoredColumns
       // Passwords are taken as written (spaces may be part of them).
       devicePassword: values.devicePassword === undefined || values.devicePassword === "" ? null : values.devicePassword,
       insecureTls: insecureTls ?? false,
+      allowInsecureHttp: allowInsecureHttp ?? false,
       sipUri: optional(values.sipUri) ?? null,
     };
     for (const key of ["privateMeetings", "subjectReplace", "subjectTemplate", "privateJoin"] as const) {

@@ -41,6 +41,12 @@ export function normalizeMailbox(value: string): string | null {
   return domain === null || domain !== mailbox.slice(at + 1) ? null : `${local}@${domain}`;
 }
 
+/** Whether an `http(s)://host[:port]` origin names this machine (an emulator, a local tunnel). */
+function isLoopbackAddress(origin: string): boolean {
+  const host = new URL(origin).hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
 /**
  * A device address for an xAPI family: `https://host[:port]` or `http://host[:port]`; a bare host
  * means https. No path, query, or credentials. Returns the normalised origin or a problem.
@@ -120,6 +126,7 @@ export interface ValidRoom {
   deviceUsername: string | null;
   devicePassword: string | null;
   insecureTls: boolean;
+  allowInsecureHttp: boolean;
   sipUri: string | null;
   deviceToken: string | null;
   privateMeetings: PrivateMeetings;
@@ -154,6 +161,11 @@ export function validateNewRoom(input: NewRoom): Validated<ValidRoom> {
       const normalized = normalizeDeviceAddress(addressText);
       if ("problem" in normalized) problems.push(normalized.problem);
       else deviceAddress = normalized.address;
+      if (deviceAddress?.startsWith("http://") && !isLoopbackAddress(deviceAddress) && input.allowInsecureHttp !== true) {
+        problems.push(
+          `device address ${quote(deviceAddress)} is plain http: the device password would cross the network in clear; use https://, or opt in for this room (--allow-insecure-http, CSV column allowInsecureHttp, the console's checkbox)`,
+        );
+      }
     }
   } else if (family === "webex-cloud") {
     if (addressText === null) problems.push("a webex-cloud room needs a device address webex://<deviceId>");
@@ -205,6 +217,7 @@ export function validateNewRoom(input: NewRoom): Validated<ValidRoom> {
       deviceUsername,
       devicePassword,
       insecureTls: input.insecureTls ?? false,
+      allowInsecureHttp: input.allowInsecureHttp ?? false,
       sipUri,
       deviceToken,
       privateMeetings,

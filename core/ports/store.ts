@@ -116,6 +116,8 @@ export interface RoomDevice {
   hasPassword: boolean;
   /** TLS verification turned off for this device (self-signed certificate). */
   insecureTls: boolean;
+  /** The device may be reached over plain `http://` (off: only https, or http on loopback). */
+  allowInsecureHttp: boolean;
   /** Whether the room has a pull/feed device token. */
   hasToken: boolean;
 }
@@ -152,6 +154,8 @@ export interface NewRoom {
   deviceUsername?: string | null;
   devicePassword?: string | null;
   insecureTls?: boolean;
+  /** Opt-in to a plain `http://` device address (not needed on loopback). */
+  allowInsecureHttp?: boolean;
   sipUri?: string | null;
   /** A token to use instead of a generated one. */
   deviceToken?: string | null;
@@ -164,7 +168,8 @@ export interface NewRoom {
 
 /**
  * Changes to a room (the mailbox stays: it names the room's meetings). Absent fields keep their
- * value; `devicePassword: null` clears the password, absent keeps it. Moving a room to a family
+ * value; `devicePassword: null` clears the password, absent keeps it, except when the device
+ * address changes: then a password must be given again (OTJ_ROOM_INVALID otherwise). Moving a room to a family
  * without credentials (pull, webex-cloud) drops its username and password.
  */
 export type RoomChanges = Partial<Omit<NewRoom, "mailbox" | "deviceToken">>;

@@ -67,7 +67,7 @@ const ROOM: Room = {
   displayName: "Room 101",
   providerId: null,
   providerName: null,
-  device: { family: "pull", address: null, username: null, hasPassword: false, insecureTls: false, hasToken: true },
+  device: { family: "pull", address: null, username: null, hasPassword: false, insecureTls: false, allowInsecureHttp: false, hasToken: true },
   sipUri: null,
   privacy: PRIVACY,
   timeZone: null,

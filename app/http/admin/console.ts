@@ -225,6 +225,7 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     deviceAddress: optional(form.deviceAddress),
     deviceUsername: optional(form.deviceUsername),
     insecureTls: form.insecureTls === "true",
+    allowInsecureHttp: form.allowInsecureHttp === "true",
     sipUri: optional(form.sipUri),
     privateMeetings: form.privateMeetings ?? "process",
     subjectReplace: form.subjectReplace ?? "private",
