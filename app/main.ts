@@ -131,8 +131,7 @@ export class Engine {
       windowFutureDays: config.poll.windowFutureDays,
     };
     this.dispatcher = new JoinDispatcher({ store: this.store, pusher, clock, settings, logger: this.log, onPush: (result) => this.metrics.pushes.inc({ result }) });
-    // Counted in the database: live sessions and the finished ones of the last day.
-    this.metrics.watchBridgeSessions(() => this.store.bridgeSessions.countByState({ finishedSince: new Date(clock.now().getTime() - 86_400_000) }));
+    this.metrics.watchStore(this.store, () => clock.now());
 
     this.source = this.options.source !== undefined ? this.options.source : this.defaultSource();
     const bridge = this.options.bridge !== undefined ? this.options.bridge : this.defaultBridge();

@@ -94,7 +94,7 @@ async function statusAndScrape(): Promise<{ queries: Array<{ sql: string; parame
   const queries = recorder.queries;
   const status = await buildStatus(store, NOW, settings);
   const metrics = new EngineMetrics();
-  metrics.watchBridgeSessions(() => store.bridgeSessions.countByState({ finishedSince: new Date(NOW.getTime() - DAY) }));
+  metrics.watchStore(store, () => NOW);
   return { queries, status, metrics: await metrics.registry.metrics() };
 }
 

@@ -256,7 +256,8 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
       deps.store.syncCursors.get(room.id),
       deps.store.deviceStates.get(room.id),
       deps.store.meetings.list(room.id, { ...window, includeCancelled: true }),
-      deps.store.bridgeSessions.list({ roomId: room.id }),
+      // The sessions of the meetings shown: live ones and those changed in the last month.
+      deps.store.bridgeSessions.list({ roomId: room.id, liveOrUpdatedSince: new Date(t.getTime() - 30 * 86_400_000), limit: 1_000 }),
     ]);
     return send(
       reply,
