@@ -127,6 +127,7 @@ export async function buildStatus(store: Store, now: Date, s: StatusSettings): P
     });
   }
   const byId = new Map(rooms.map((r) => [r.id, r.mailbox]));
+  const entryById = new Map(rooms.map((r, i) => [r.id, out.rooms[i]]));
   // Live sessions and those that changed in the last day, never the history of finished ones
   // (months of it would make every status read as slow as the history is long).
   const since = now.getTime() - 86_400_000;
@@ -134,7 +135,7 @@ export async function buildStatus(store: Store, now: Date, s: StatusSettings): P
   // A guest join that could not happen is an alarm on its room (e.g. no bridge configured).
   for (const b of sessions) {
     if (b.state !== "failed" || !b.lastErrorCode || b.updatedAt.getTime() < since) continue;
-    const entry = out.rooms.find((r) => r.mailbox === byId.get(b.roomId));
+    const entry = entryById.get(b.roomId);
     if (entry && !entry.alarms.some((a) => a.code === b.lastErrorCode)) {
       entry.alarms.push({ code: b.lastErrorCode, since: b.updatedAt.toISOString(), message: b.lastError ?? "SIP Guest Join session failed" });
     }
