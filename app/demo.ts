@@ -170,7 +170,8 @@ export async function runDemo(write: (text: string) => void = () => {}, options:
     const store = engine.store;
     const now = () => clock.now();
     await store.providers.add({ name: "contoso-webex", partner: "cisco", tenantKey: "contoso@m.webex.com", sipDomain: "sgj.contoso.example" }, now());
-    await store.providers.add({ name: "contoso-pexip", partner: "pexip", tenantKey: "teams@vc.contoso.example" }, now());
+    // SGJ through the same bridge: a template with the bridge's own domain (no .invalid address).
+    await store.providers.add({ name: "contoso-pexip", partner: "pexip", tenantKey: "teams@vc.contoso.example", sgjEnabled: true, sgjTemplate: "{sessionId}@sgj.contoso.example" }, now());
     await store.rooms.add({ mailbox: "room101@contoso.example", displayName: "Room 101", provider: "contoso-webex", deviceFamily: "xapi", deviceAddress: devices.room101.url, deviceUsername: "admin", devicePassword: "secret" }, now());
     await store.rooms.add({ mailbox: "room102@contoso.example", displayName: "Room 102", provider: "contoso-pexip", deviceFamily: "xapi", deviceAddress: devices.room102.url, deviceUsername: "admin", devicePassword: "secret" }, now());
     const board = await store.rooms.add({ mailbox: "boardroom@contoso.example", displayName: "Board Room", provider: "contoso-webex", deviceFamily: "pull" }, now());

@@ -27,6 +27,7 @@ import type { CalendarSource } from "../core/ports/calendar-source.ts";
 import type { DevicePusher } from "../core/ports/device-pusher.ts";
 import type { MediaBridge } from "../core/ports/media-bridge.ts";
 import type { OccurrenceSink } from "../core/ports/occurrence-sink.ts";
+import type { PruneCounts } from "../core/ports/store.ts";
 import { DEFAULT_BOOKING_SETTINGS } from "../join/device-bookings.ts";
 import { JoinDispatcher } from "../join/join-dispatcher.ts";
 import { XapiDevicePusher } from "../join/pushers/xapi-device-pusher.ts";
@@ -46,6 +47,9 @@ export interface SgjScheduler {
   /** Resolves when no start, stop or callback work is in flight (tests, the demo). */
   idle(): Promise<void>;
 }
+
+/** How long one prune may hold the `retention` lease before another instance may take it over. */
+const PRUNE_LEASE_MS = 30 * 60_000;
 
 /** Callback handlers; each gets the raw body bytes and checks its sender before parsing them. */
 export interface EngineCallbacks {
@@ -129,11 +133,7 @@ export class Engine {
       webrtcBookings: config.devices.webrtcBookings,
     };
     this.dispatcher = new JoinDispatcher({ store: this.store, pusher, clock, settings, logger: this.log, onPush: (result) => this.metrics.pushes.inc({ result }) });
-    this.metrics.watchBridgeSessions(async () => {
-      const counts: Record<string, number> = {};
-      for (const s of await this.store.bridgeSessions.list()) counts[s.state] = (counts[s.state] ?? 0) + 1;
-      return counts;
-    });
+    this.metrics.watchStore(this.store, () => clock.now());
 
     this.source = this.options.source !== undefined ? this.options.source : this.defaultSource();
     const bridge = this.options.bridge !== undefined ? this.options.bridge : this.defaultBridge();
@@ -208,7 +208,8 @@ export class Engine {
         logger: this.log,
         metrics: this.metrics,
         adminToken: config.http.adminToken,
-        settings: { ...settings, alarmAfterFailures: 3 },
+        metricsToken: config.http.metricsToken,
+        settings: { ...settings, ...config.alarms },
         readiness: () => this.readiness(),
         callbacks,
         onRoomAdded: (room) => void this.store.syncCursors.markDue(room.id, clock.now()).catch(() => {}),
@@ -336,6 +337,30 @@ export class Engine {
       this.kickDispatch();
     });
     if (this.scheduler) every("*/5 * * * * *", "bridge", () => this.scheduler!.tick());
+    every(this.options.config.retention.schedule, "prune", () => this.prune());
+  }
+
+  /**
+   * Deletes the history past its retention (retention.*): finished bridge sessions, event log
+   * entries, ended meetings. Runs under the `retention` job lease, so of several instances one
+   * prunes and the others skip (null).
+   */
+  async prune(): Promise<PruneCounts | null> {
+    const { config, clock } = this.options;
+    const now = clock.now();
+    if (!(await this.store.retention.claimJob("retention", now, PRUNE_LEASE_MS))) return null;
+    try {
+      const daysAgo = (days: number) => new Date(now.getTime() - days * 86_400_000);
+      const counts = await this.store.retention.prune({
+        bridgeSessionsBefore: daysAgo(config.retention.bridgeSessionsDays),
+        eventLogBefore: daysAgo(config.retention.eventLogDays),
+        meetingsEndedBefore: daysAgo(config.retention.meetingsDays),
+      });
+      this.log.info({ ...counts }, "history pruned");
+      return counts;
+    } finally {
+      await this.store.retention.releaseJob("retention", clock.now()).catch(() => undefined);
+    }
   }
 
   private dispatching: Promise<void> | null = null;

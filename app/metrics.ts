@@ -1,5 +1,6 @@
 /** Prometheus metrics of the engine (GET /metrics), one registry per engine instance. */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Store } from "../core/ports/store.ts";
 
 export class EngineMetrics {
   readonly registry = new Registry();
@@ -10,7 +11,7 @@ export class EngineMetrics {
   private countSessions: (() => Promise<Record<string, number>>) | null = null;
   readonly bridgeSessions = new Gauge({
     name: "otj_bridge_sessions",
-    help: "Bridge sessions by state",
+    help: "Bridge sessions by state: every live one, and the finished ones changed in the last 24 hours",
     labelNames: ["state"],
     registers: [this.registry],
     collect: async () => {
@@ -24,6 +25,14 @@ export class EngineMetrics {
   /** Where the bridge-session gauge reads its counts at scrape time. */
   watchBridgeSessions(count: () => Promise<Record<string, number>>): void {
     this.countSessions = count;
+  }
+
+  /**
+   * The bridge-session gauge counts in the store's database at scrape time: every live session,
+   * and the finished ones changed in the last 24 hours (never the whole history).
+   */
+  watchStore(store: Pick<Store, "bridgeSessions">, now: () => Date): void {
+    this.watchBridgeSessions(() => store.bridgeSessions.countByState({ finishedSince: new Date(now().getTime() - 86_400_000) }));
   }
   readonly lateness = new Histogram({
     name: "otj_bridge_start_lateness_seconds",

@@ -3,8 +3,10 @@
  * the live window, and the bridge sessions. Shared by `otj status --json` and GET /v1/status.
  */
 import type { BridgeState, Route } from "../core/domain.ts";
+import { ERROR_CODES } from "../core/errors.ts";
 import type { DeviceState, Room, Store, SyncCursor } from "../core/ports/store.ts";
 import { pushesTo } from "../join/device-bookings.ts";
+import { sgjDomainProblem } from "../join/join-planner.ts";
 
 export interface StatusOutput {
   rooms: Array<{
@@ -29,9 +31,14 @@ export interface StatusOutput {
 export interface StatusSettings {
   endBufferMinutes: number;
   windowFutureDays: number;
-  /** Failed attempts before a device or poll failure becomes an alarm. */
-  alarmAfterFailures: number;
+  /** Failed polls in a row (retryable errors) before a poll failure becomes an alarm. */
+  pollFailuresBeforeAlarm: number;
+  /** Failed pushes in a row (retryable errors) before a device failure becomes an alarm. */
+  pushFailuresBeforeAlarm: number;
 }
+
+/** Bridge sessions a status lists at most (the first by due time): a day of a large estate. */
+export const MAX_STATUS_SESSIONS = 10_000;
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString());
 
@@ -48,13 +55,24 @@ export function deviceStatus(room: Room, d: DeviceState | null): StatusOutput["r
 
 type Alarm = StatusOutput["rooms"][number]["alarms"][number];
 
-/** A room's device and poll alarms (a failing push or poll after enough attempts). */
-export function roomAlarms(device: DeviceState | null, cursor: SyncCursor | null, s: Pick<StatusSettings, "alarmAfterFailures">): Alarm[] {
+/**
+ * Whether a failure with this code can go away by itself on a later attempt. An unknown code
+ * counts as retryable (it waits for the failure count like a timeout would).
+ */
+function retryable(code: string): boolean {
+  return (ERROR_CODES as Record<string, { retryable: boolean } | undefined>)[code]?.retryable ?? true;
+}
+
+/**
+ * A room's device and poll alarms: a failure no retry can fix (mailbox not found, access denied,
+ * bad device credentials, TLS refused) at once; a retryable one after enough failures in a row.
+ */
+export function roomAlarms(device: DeviceState | null, cursor: SyncCursor | null, s: Pick<StatusSettings, "pollFailuresBeforeAlarm" | "pushFailuresBeforeAlarm">): Alarm[] {
   const alarms: Alarm[] = [];
-  if (device?.lastErrorCode && device.failingSince && (device.attempts >= s.alarmAfterFailures || /AUTH|TLS|UNSUPPORTED/.test(device.lastErrorCode))) {
+  if (device?.lastErrorCode && device.failingSince && (device.attempts >= s.pushFailuresBeforeAlarm || !retryable(device.lastErrorCode))) {
     alarms.push({ code: device.lastErrorCode, since: device.failingSince.toISOString(), message: device.lastError ?? "device push failing" });
   }
-  if (cursor?.lastErrorCode && cursor.consecutiveFailures >= s.alarmAfterFailures && cursor.lastFailureAt) {
+  if (cursor?.lastErrorCode && cursor.lastFailureAt && (cursor.consecutiveFailures >= s.pollFailuresBeforeAlarm || !retryable(cursor.lastErrorCode))) {
     alarms.push({ code: cursor.lastErrorCode, since: cursor.lastFailureAt.toISOString(), message: cursor.lastError ?? "calendar poll failing" });
   }
   return alarms;
@@ -63,6 +81,13 @@ export function roomAlarms(device: DeviceState | null, cursor: SyncCursor | null
 export async function buildStatus(store: Store, now: Date, s: StatusSettings): Promise<StatusOutput> {
   // A handful of queries for any number of rooms (10,000 rooms: one pass, no query per room).
   const rooms = await store.rooms.list();
+  // A provider that enables SGJ without a SIP domain: its rooms' Teams meetings without CVI get
+  // no join (planned `none`), an alarm on each of its rooms.
+  const providerAlarms = new Map<string, Alarm>();
+  for (const p of await store.providers.list()) {
+    const problem = sgjDomainProblem(p);
+    if (problem !== null) providerAlarms.set(p.id, { code: "OTJ_PROVIDER_INVALID", since: p.updatedAt.toISOString(), message: problem });
+  }
   const devices = new Map((await store.deviceStates.list()).map((d) => [d.roomId, d]));
   const cursors = new Map((await store.syncCursors.list()).map((c) => [c.roomId, c]));
   const meetingsByRoom = new Map<string, Awaited<ReturnType<Store["meetings"]["listAll"]>>>();
@@ -81,6 +106,8 @@ export async function buildStatus(store: Store, now: Date, s: StatusSettings): P
     const cursor = cursors.get(room.id) ?? null;
     const device = devices.get(room.id) ?? null;
     const alarms = roomAlarms(device, cursor, s);
+    const providerAlarm = room.providerId === null ? undefined : providerAlarms.get(room.providerId);
+    if (providerAlarm) alarms.push(providerAlarm);
     const meetings = meetingsByRoom.get(room.id) ?? [];
     const onDevice = new Set((device?.entries ?? []).map((e) => e.key));
     out.rooms.push({
@@ -101,12 +128,15 @@ export async function buildStatus(store: Store, now: Date, s: StatusSettings): P
     });
   }
   const byId = new Map(rooms.map((r) => [r.id, r.mailbox]));
-  const sessions = await store.bridgeSessions.list();
-  // A guest join that could not happen is an alarm on its room (e.g. no bridge configured).
+  const entryById = new Map(rooms.map((r, i) => [r.id, out.rooms[i]]));
+  // Live sessions and those that changed in the last day, never the history of finished ones
+  // (months of it would make every status read as slow as the history is long).
   const since = now.getTime() - 86_400_000;
+  const sessions = await store.bridgeSessions.list({ liveOrUpdatedSince: new Date(since), limit: MAX_STATUS_SESSIONS });
+  // A guest join that could not happen is an alarm on its room (e.g. no bridge configured).
   for (const b of sessions) {
     if (b.state !== "failed" || !b.lastErrorCode || b.updatedAt.getTime() < since) continue;
-    const entry = out.rooms.find((r) => r.mailbox === byId.get(b.roomId));
+    const entry = entryById.get(b.roomId);
     if (entry && !entry.alarms.some((a) => a.code === b.lastErrorCode)) {
       entry.alarms.push({ code: b.lastErrorCode, since: b.updatedAt.toISOString(), message: b.lastError ?? "SIP Guest Join session failed" });
     }

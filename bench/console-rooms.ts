@@ -23,7 +23,7 @@ export async function benchConsoleRooms(): Promise<void> {
     logger: createLogger("silent"),
     metrics: new EngineMetrics(),
     adminToken: admin,
-    settings: { startBufferMinutes: 5, endBufferMinutes: 0, windowFutureDays: 7, alarmAfterFailures: 3 },
+    settings: { startBufferMinutes: 5, endBufferMinutes: 0, windowFutureDays: 7, pollFailuresBeforeAlarm: 3, pushFailuresBeforeAlarm: 3 },
     readiness: async () => ({ database: true }),
   });
   try {

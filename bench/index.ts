@@ -3,6 +3,7 @@ import { benchChangeToDevice } from "./change-to-device.ts";
 import { benchCliStartup } from "./cli-startup.ts";
 import { benchConsoleRooms } from "./console-rooms.ts";
 import { benchFaultInjection } from "./fault-injection.ts";
+import { benchHistory500k } from "./history-500k.ts";
 import { benchIdleRss } from "./idle-rss.ts";
 import { benchParseThroughput } from "./parse-throughput.ts";
 import { benchParserFuzz } from "./parser-fuzz.ts";
@@ -14,6 +15,7 @@ const benches: Record<string, () => Promise<void>> = {
   "cli-startup": benchCliStartup,
   "console-rooms-10k": benchConsoleRooms,
   "fault-injection": benchFaultInjection,
+  "history-500k": benchHistory500k,
   "idle-rss-10k": benchIdleRss,
   "parse-throughput": benchParseThroughput,
   "parser-fuzz": benchParserFuzz,

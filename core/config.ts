@@ -15,6 +15,7 @@ import { readFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import cron from "node-cron";
 import { z } from "zod";
 import { OtjError } from "./errors.ts";
 
@@ -176,6 +177,25 @@ const configSchema = z
         keepAliveTimeoutSeconds: int(1, 600, 5, "Seconds an idle keep-alive connection stays open."),
         maxHeaderBytes: int(1_024, 65_536, 16_384, "Largest request header section in bytes (431 beyond)."),
         maxConnections: int(1, 100_000, 1_000, "Most open connections; the server drops further ones at once."),
+        metricsToken: optionalString("Bearer token GET /metrics requires (secret); unset means /metrics is open."),
+      })
+      .prefault({}),
+    alarms: z
+      .strictObject({
+        pollFailuresBeforeAlarm: int(1, 1_000, 3, "Failed poll rounds in a row (retryable errors) before a room's poll alarm is raised."),
+        pushFailuresBeforeAlarm: int(1, 1_000, 3, "Failed device pushes in a row (retryable errors) before a room's device alarm is raised."),
+      })
+      .prefault({}),
+    retention: z
+      .strictObject({
+        bridgeSessionsDays: int(1, 3_650, 30, "Days a finished bridge session is kept after its last change."),
+        eventLogDays: int(1, 3_650, 90, "Days an event log entry is kept."),
+        meetingsDays: int(32, 3_650, 90, "Days a meeting is kept after its end (at least 32: longer than any poll window)."),
+        schedule: z
+          .string()
+          .refine((value) => cron.validate(value), { message: "expected a cron expression (node-cron)" })
+          .default("0 17 3 * * *")
+          .meta(describe("When the prune runs (node-cron expression, local time); one instance prunes at a time.")),
       })
       .prefault({}),
     poll: z

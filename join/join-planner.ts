@@ -42,6 +42,29 @@ export interface RoomPlanInput {
   provider: ProviderDialInfo | null;
   /** Platforms the room's device joins natively over WebRTC (absent: none). */
   webrtc?: readonly WebrtcPlatform[];
+  /**
+   * A stored room the engine serves (set by planForRoom): a dial string on an `.invalid` domain
+   * (the illustration default of `otj plan` without a room) is then never planned.
+   */
+  stored?: boolean;
+}
+
+/** Whether a dial string's host is on an `.invalid` domain (RFC 2606): nothing can reach it. */
+export function isUnroutable(dialString: string): boolean {
+  const host = dialString.slice(dialString.lastIndexOf("@") + 1).toLowerCase();
+  return host === "invalid" || host.endsWith(".invalid");
+}
+
+/**
+ * Why the provider's SGJ cannot give a routable address (SGJ enabled, no SIP domain, and a
+ * template that needs `{domain}`), or null. The planner plans such meetings `none`; the status
+ * raises an alarm.
+ */
+export function sgjDomainProblem(provider: Pick<ProviderDialInfo, "name" | "sipDomain" | "sgjEnabled" | "sgjTemplate">): string | null {
+  if (!provider.sgjEnabled || provider.sipDomain !== null) return null;
+  const template = provider.sgjTemplate ?? DEFAULT_SGJ_TEMPLATE;
+  if (!templatePlaceholders(template).includes("domain") && !isUnroutable(template)) return null;
+  return `provider ${provider.name} enables SIP Guest Join without a SIP domain: no routable SGJ address (set its SIP domain, or disable SGJ)`;
 }
 
 export interface PlanSettings {
@@ -181,6 +204,8 @@ export function planJoin(detail: InviteDetail, room: RoomPlanInput, settings: Pl
   const sessionId = sessionIdFor(key);
   const provider = room.provider;
   const sgjDomain = (provider?.sipDomain ?? DEFAULT_SGJ_DOMAIN).toLowerCase();
+  // The .invalid default only illustrates (otj plan without a room); a room is never given it.
+  const routableOnly = provider !== null || room.stored === true;
   const trace: RuleTrace[] = [];
   const warnings: string[] = [];
   const shown = subjectShown(invite, room.privacy);
@@ -215,6 +240,7 @@ export function planJoin(detail: InviteDetail, room: RoomPlanInput, settings: Pl
       for (const rule of customEarly) {
         const r = tryCustom(rule, detail, sessionId, sgjDomain);
         if (typeof r === "string") skip(`custom:${rule.id}`, r);
+        else if (routableOnly && isUnroutable(r.dialString)) skip(`custom:${rule.id}`, "the dial string is on an .invalid domain (the provider has no SIP domain)");
         else return decide(`custom:${rule.id}`, r.route, r.dialString, r.ivr, r.matched, `priority ${rule.priority} rule matched`);
       }
     }],
@@ -250,6 +276,11 @@ export function planJoin(detail: InviteDetail, room: RoomPlanInput, settings: Pl
       const template = provider?.sgjTemplate ?? DEFAULT_SGJ_TEMPLATE;
       const built = buildSgjDialString(template, { meetingId: t.meetingId, passcode: t.passcode, sessionId, domain: sgjDomain });
       if (built.dialString === null) return decide("teams-sgj-invalid", "none", null, null, null, "no valid SGJ dial string could be built (check the provider's SIP domain)");
+      if (routableOnly && isUnroutable(built.dialString)) {
+        const problem = provider ? (sgjDomainProblem(provider) ?? `provider ${provider.name}'s SGJ address is on an .invalid domain`) : "the room has no provider: no SGJ domain";
+        warnings.push(problem);
+        return decide("teams-sgj-no-domain", "none", null, null, null, problem);
+      }
       if (built.usedFallback && template !== DEFAULT_SGJ_TEMPLATE) {
         const names = templatePlaceholders(template);
         warnings.push(`SGJ template needs ${names.filter((n) => n === "meetingId" || n === "passcode").join(" and ")}; used the session form`);
@@ -279,6 +310,7 @@ export function planJoin(detail: InviteDetail, room: RoomPlanInput, settings: Pl
       for (const rule of customLate) {
         const r = tryCustom(rule, detail, sessionId, sgjDomain);
         if (typeof r === "string") skip(`custom:${rule.id}`, r);
+        else if (routableOnly && isUnroutable(r.dialString)) skip(`custom:${rule.id}`, "the dial string is on an .invalid domain (the provider has no SIP domain)");
         else return decide(`custom:${rule.id}`, r.route, r.dialString, r.ivr, r.matched, `priority ${rule.priority} rule matched`);
       }
     }],

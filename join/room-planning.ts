@@ -9,5 +9,5 @@ import { type PlanResult, planJoin, type PlanSettings } from "./join-planner.ts"
 /** Plans one parsed occurrence for a stored room. `providers` are all configured providers. */
 export function planForRoom(detail: InviteDetail, room: Room, providers: readonly Provider[], settings: Omit<PlanSettings, "providers">): PlanResult {
   const own = providers.find((p) => p.id === room.providerId) ?? null;
-  return planJoin(detail, { mailbox: room.mailbox, privacy: room.privacy, provider: own, webrtc: room.webrtc }, { ...settings, providers });
+  return planJoin(detail, { mailbox: room.mailbox, privacy: room.privacy, provider: own, webrtc: room.webrtc, stored: true }, { ...settings, providers });
 }

@@ -35,6 +35,7 @@ export interface RoomTable {
   /** Plain, or `enc:v1:…` when secrets.key is set (store/secret-box.ts). */
   device_password: string | null;
   insecure_tls: boolean;
+  allow_insecure_http: boolean;
   /** Plain, or `enc:v1:…` when secrets.key is set. */
   device_token: string | null;
   sip_uri: string | null;
@@ -154,8 +155,17 @@ export interface ConsoleRevocationTable {
   expires_at: Timestamp;
 }
 
+/** A named lease on a periodic job (one instance runs it at a time). */
+export interface JobLeaseTable {
+  name: string;
+  lease_owner: string | null;
+  lease_expires_at: Timestamp | null;
+  last_run_at: Timestamp | null;
+}
+
 export interface Database {
   console_revocation: ConsoleRevocationTable;
+  job_lease: JobLeaseTable;
   provider: ProviderTable;
   room: RoomTable;
   sync_cursor: SyncCursorTable;

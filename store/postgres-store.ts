@@ -10,6 +10,7 @@ import type {
   EventLogStore,
   MeetingStore,
   ProviderStore,
+  RetentionStore,
   RoomStore,
   Store,
   StoreCallOptions,
@@ -24,6 +25,7 @@ import { PostgresEventLogStore } from "./postgres/event-log-store.ts";
 import { type StoreContext, guard } from "./postgres/guard.ts";
 import { PostgresMeetingStore } from "./postgres/meeting-store.ts";
 import { PostgresProviderStore } from "./postgres/provider-store.ts";
+import { PostgresRetentionStore } from "./postgres/retention-store.ts";
 import { PostgresRoomStore } from "./postgres/room-store.ts";
 import { PostgresSyncCursorStore } from "./postgres/sync-cursor-store.ts";
 import { createSecretBox } from "./secret-box.ts";
@@ -45,6 +47,7 @@ export class PostgresStore implements Store {
   readonly bridgeSessions: BridgeSessionStore;
   readonly eventLog: EventLogStore;
   readonly consoleRevocations: ConsoleRevocationStore;
+  readonly retention: RetentionStore;
   private readonly db: Kysely<Database>;
 
   /** The database must be migrated (store/migrate.ts) before use. */
@@ -60,6 +63,7 @@ export class PostgresStore implements Store {
     this.bridgeSessions = new PostgresBridgeSessionStore(ctx);
     this.eventLog = new PostgresEventLogStore(ctx);
     this.consoleRevocations = new PostgresConsoleRevocationStore(ctx);
+    this.retention = new PostgresRetentionStore(ctx);
   }
 
   ping(options?: StoreCallOptions): Promise<void> {

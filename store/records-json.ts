@@ -15,6 +15,7 @@ export interface RoomJson {
   hasDevicePassword: boolean;
   hasDeviceToken: boolean;
   insecureTls: boolean;
+  allowInsecureHttp: boolean;
   sipUri: string | null;
   privateMeetings: string;
   subjectReplace: string;
@@ -41,6 +42,7 @@ export function roomJson(room: Room): RoomJson {
     hasDevicePassword: room.device.hasPassword,
     hasDeviceToken: room.device.hasToken,
     insecureTls: room.device.insecureTls,
+    allowInsecureHttp: room.device.allowInsecureHttp,
     sipUri: room.sipUri,
     privateMeetings: room.privacy.privateMeetings,
     subjectReplace: room.privacy.subjectReplace,

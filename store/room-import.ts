@@ -18,6 +18,8 @@ const COLUMNS = {
   devicepassword: "devicePassword",
   sipuri: "sipUri",
   insecuretls: "insecureTls",
+  insecurehttp: "allowInsecureHttp",
+  allowinsecurehttp: "allowInsecureHttp",
   privatemeetings: "privateMeetings",
   subjectreplace: "subjectReplace",
   subjecttemplate: "subjectTemplate",
@@ -109,6 +111,8 @@ export function readRoomsCsv(text: string): { rows: CsvRoomRow[]; ignoredColumns
     });
     const insecureTls = parseBoolean(values.insecureTls ?? "");
     if (insecureTls === null) problems.push(`insecureTls must be true or false (got ${JSON.stringify(values.insecureTls)})`);
+    const allowInsecureHttp = parseBoolean(values.allowInsecureHttp ?? "");
+    if (allowInsecureHttp === null) problems.push(`insecureHttp must be true or false (got ${JSON.stringify(values.allowInsecureHttp)})`);
     const optional = (value: string | undefined) => (value === undefined || value.trim() === "" ? undefined : value);
     const input: NewRoom = {
       mailbox: values.mailbox ?? "",
@@ -120,6 +124,7 @@ export function readRoomsCsv(text: string): { rows: CsvRoomRow[]; ignoredColumns
       // Passwords are taken as written (spaces may be part of them).
       devicePassword: values.devicePassword === undefined || values.devicePassword === "" ? null : values.devicePassword,
       insecureTls: insecureTls ?? false,
+      allowInsecureHttp: allowInsecureHttp ?? false,
       sipUri: optional(values.sipUri) ?? null,
     };
     for (const key of ["privateMeetings", "subjectReplace", "subjectTemplate", "privateJoin", "webrtc", "delivery"] as const) {

@@ -61,6 +61,7 @@ export function toRoom(row: RoomRow & { provider_name: string | null }): Room {
       username: row.device_username,
       hasPassword: row.device_password !== null,
       insecureTls: row.insecure_tls,
+      allowInsecureHttp: row.allow_insecure_http,
       hasToken: row.device_token !== null,
     },
     sipUri: row.sip_uri,

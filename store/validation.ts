@@ -57,6 +57,12 @@ export function normalizeMailbox(value: string): string | null {
   return domain === null || domain !== mailbox.slice(at + 1) ? null : `${local}@${domain}`;
 }
 
+/** Whether an `http(s)://host[:port]` origin names this machine (an emulator, a local tunnel). */
+function isLoopbackAddress(origin: string): boolean {
+  const host = new URL(origin).hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
 /**
  * A device address for an xAPI family: `https://host[:port]` or `http://host[:port]`; a bare host
  * means https. No path, query, or credentials. Returns the normalised origin or a problem.
@@ -136,6 +142,7 @@ export interface ValidRoom {
   deviceUsername: string | null;
   devicePassword: string | null;
   insecureTls: boolean;
+  allowInsecureHttp: boolean;
   sipUri: string | null;
   deviceToken: string | null;
   privateMeetings: PrivateMeetings;
@@ -172,6 +179,11 @@ export function validateNewRoom(input: NewRoom): Validated<ValidRoom> {
       const normalized = normalizeDeviceAddress(addressText);
       if ("problem" in normalized) problems.push(normalized.problem);
       else deviceAddress = normalized.address;
+      if (deviceAddress?.startsWith("http://") && !isLoopbackAddress(deviceAddress) && input.allowInsecureHttp !== true) {
+        problems.push(
+          `device address ${quote(deviceAddress)} is plain http: the device password would cross the network in clear; use https://, or opt in for this room (--insecure-http, CSV column insecureHttp, the console's checkbox)`,
+        );
+      }
     }
   } else if (family === "webex-cloud") {
     if (addressText === null) problems.push("a webex-cloud room needs a device address webex://<deviceId>");
@@ -230,6 +242,7 @@ export function validateNewRoom(input: NewRoom): Validated<ValidRoom> {
       deviceUsername,
       devicePassword,
       insecureTls: input.insecureTls ?? false,
+      allowInsecureHttp: input.allowInsecureHttp ?? false,
       sipUri,
       deviceToken,
       privateMeetings,
@@ -292,9 +305,21 @@ export function validateProvider(input: NewProvider): Validated<ValidProvider> {
       problems.push(`instruction URL ${quote(urlText)} is not an http(s) URL`);
     }
   }
+  // SGJ needs a routable gateway address: the provider's SIP domain, or a template with its own
+  // host. SGJ is on by default only where it can work; asked for without a domain, it is refused.
+  const needsDomain = sgjTemplate === null || templatePlaceholders(sgjTemplate).includes("domain");
+  if (sgjTemplate !== null && /\.invalid$/i.test(sgjTemplate.slice(sgjTemplate.lastIndexOf("@") + 1))) {
+    problems.push(`SGJ template ${quote(sgjTemplate)} is on an .invalid domain that nothing can reach`);
+  }
+  const sgjEnabled = input.sgjEnabled ?? (sipDomain !== null || !needsDomain);
+  if (sgjEnabled && needsDomain && sipDomain === null && domainText === null) {
+    problems.push(
+      "SIP Guest Join is enabled but the provider has no SIP domain, so its SGJ address would be unroutable: give the SIP domain of the SGJ bridge (--sip-domain), an SGJ template with its own domain, or disable SGJ (--no-sgj)",
+    );
+  }
   if (problems.length > 0 || partner === null) return { ok: false, problems };
   return {
     ok: true,
-    value: { name, partner, tenantKey, sipDomain, ivrAddress, sgjEnabled: input.sgjEnabled ?? true, sgjTemplate, instructionUrl },
+    value: { name, partner, tenantKey, sipDomain, ivrAddress, sgjEnabled, sgjTemplate, instructionUrl },
   };
 }

@@ -5,11 +5,13 @@ import { type Command, Option } from "commander";
 import type { PrivateJoin, PrivateMeetings, SubjectReplace } from "../../core/domain.ts";
 import { OtjError } from "../../core/errors.ts";
 import { type PlanResult, planJoin, type PrivacyPolicy, DEFAULT_PRIVACY } from "../../join/join-planner.ts";
+import { planForRoom } from "../../join/room-planning.ts";
 import { type CompiledRule, compileRules } from "../../join/rules.ts";
 import { parseInviteDetailed } from "../../parser/index.ts";
 import { parseWebrtcPlatforms } from "../../store/validation.ts";
 import type { CliIo } from "../cli-context.ts";
 import { readInputFile } from "./input.ts";
+import { type StoreFlags, withCliStore } from "./migrate.ts";
 import { FORMAT_CHOICES } from "./parse.ts";
 
 interface PlanFlags {
@@ -48,7 +50,18 @@ async function loadRules(file: string | undefined, io: CliIo): Promise<CompiledR
   return compileRules(join.rules);
 }
 
-async function planFile(file: string, opts: PlanFlags, io: CliIo): Promise<PlanResult[]> {
+/** The privacy flags given on the command line (not defaults): they override a stored room's. */
+function privacyFlagsGiven(opts: PlanFlags, cmd: Command | undefined): Partial<PrivacyPolicy> {
+  const given: Partial<PrivacyPolicy> = {};
+  const keys = ["privateMeetings", "subjectReplace", "subjectTemplate", "privateJoin"] as const;
+  for (const key of keys) {
+    if (cmd?.getOptionValueSource(key) === "cli") (given as Record<string, unknown>)[key] = opts[key];
+  }
+  return given;
+}
+
+async function planFile(file: string, opts: PlanFlags & StoreFlags, io: CliIo, cmd?: Command): Promise<PlanResult[]> {
+  if (opts.room !== undefined) return planForStoredRoom(file, opts.room, opts, io, cmd);
   const rules = await loadRules(opts.config, io);
   const { data, filename } = await readInputFile(file, io);
   const parsed = await parseInviteDetailed(data, { format: opts.format, ...(filename ? { filename } : {}) });
@@ -61,8 +74,26 @@ async function planFile(file: string, opts: PlanFlags, io: CliIo): Promise<PlanR
   const problems: string[] = [];
   const webrtc = parseWebrtcPlatforms(opts.webrtc, problems);
   if (problems.length > 0) throw new OtjError("OTJ_USAGE", `--webrtc: ${problems.join("; ")}`);
-  const room = { mailbox: opts.room ?? "", privacy, provider: null, webrtc };
+  const room = { mailbox: "", privacy, provider: null, webrtc };
   return parsed.details.map((d) => planJoin(d, room, { providers: [], rules, now: new Date() }));
+}
+
+/**
+ * `--room MAILBOX`: plans exactly as the engine does for that stored room (its provider, privacy
+ * settings and the configured rules, through the engine's own planForRoom); privacy flags given
+ * on the command line override the stored ones. An unknown room is an error.
+ */
+async function planForStoredRoom(file: string, mailbox: string, opts: PlanFlags & StoreFlags, io: CliIo, cmd?: Command): Promise<PlanResult[]> {
+  const { data, filename } = await readInputFile(file, io);
+  return withCliStore(opts, io, async ({ store, config }) => {
+    const rules = compileRules(config.join.rules as unknown[]);
+    const stored = await store.rooms.get(mailbox);
+    if (stored === null) throw new OtjError("OTJ_STORE_NOT_FOUND", `no room ${mailbox} in the store (otj rooms list shows the rooms)`);
+    const providers = await store.providers.list();
+    const room = { ...stored, privacy: { ...stored.privacy, ...privacyFlagsGiven(opts, cmd) } };
+    const parsed = await parseInviteDetailed(data, { format: opts.format, ...(filename ? { filename } : {}) });
+    return parsed.details.map((d) => planForRoom(d, room, providers, { rules, now: new Date() }));
+  });
 }
 
 export function renderExplain(results: PlanResult[]): string {
@@ -88,15 +119,16 @@ export function registerPlanCommands(program: Command, io: CliIo): void {
     addPrivacyOptions(
       cmd
         .argument("<file>", "invite file, or - for stdin")
-        .option("--config <file>", "configuration file (only join.* is read)")
-        .option("--room <mailbox>", "room mailbox (feeds the SGJ session id)")
-        .option("--webrtc <platforms>", "plan for a room whose device joins these over WebRTC: teams, meet")
+        .option("--config <file>", "configuration file (without --room only join.* is read)")
+        .option("--room <mailbox>", "plan as the engine does for this stored room (its provider, privacy, the configured rules)")
+        .option("--database-url <url>", "with --room: postgres://…, pglite:///abs/dir or memory://")
+        .option("--webrtc <platforms>", "without --room: plan for a room whose device joins these over WebRTC: teams, meet")
         .addOption(new Option("--format <format>", "input format").choices([...FORMAT_CHOICES]).default("auto")),
     );
   common(program.command("plan").description("parse an invite, then decide the route and dial string for a room"))
     .option("--json", "print the PlanOutput (docs/cli.md) as JSON")
-    .action(async (file: string, opts: PlanFlags) => {
-      const results = await planFile(file, opts, io);
+    .action(async (file: string, opts: PlanFlags & StoreFlags, cmd: Command) => {
+      const results = await planFile(file, opts, io, cmd);
       if (opts.json) {
         io.stdout(`${JSON.stringify({ invites: results.map((r) => r.entry) }, null, 2)}\n`);
       } else {
@@ -108,8 +140,8 @@ export function registerPlanCommands(program: Command, io: CliIo): void {
       }
     });
   common(program.command("explain").description("explain which rule matched which text, and why the others did not")).action(
-    async (file: string, opts: PlanFlags) => {
-      io.stdout(renderExplain(await planFile(file, opts, io)));
+    async (file: string, opts: PlanFlags & StoreFlags, cmd: Command) => {
+      io.stdout(renderExplain(await planFile(file, opts, io, cmd)));
     },
   );
 }

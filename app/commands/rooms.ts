@@ -31,6 +31,7 @@ interface AddFlags extends StoreFlags {
   devicePasswordFile?: string;
   devicePasswordEnv?: string;
   insecureTls?: boolean;
+  insecureHttp?: boolean;
   sipUri?: string;
   deviceToken?: string;
   privateMeetings?: string;
@@ -100,6 +101,7 @@ function registerAdd(rooms: Command, io: CliIo): void {
     .option("--device-password-file <file>", "read the device password from a file")
     .option("--device-password-env <var>", "read the device password from an environment variable")
     .option("--insecure-tls", "do not verify the device's TLS certificate (self-signed)")
+    .option("--insecure-http", "allow a plain http:// device address (the password crosses the network in clear)")
     .option("--sip-uri <uri>", "the room's own SIP address")
     .option("--device-token <token>", "pull/feed token to use instead of a generated one")
     .option("--webrtc <platforms>", "the device joins these over WebRTC: teams, meet (comma-separated)")
@@ -117,6 +119,7 @@ function registerAdd(rooms: Command, io: CliIo): void {
         deviceUsername: flags.deviceUsername ?? null,
         devicePassword: (await devicePassword(flags, io)) ?? null,
         insecureTls: flags.insecureTls === true,
+        allowInsecureHttp: flags.insecureHttp === true,
         sipUri: flags.sipUri ?? null,
         deviceToken: flags.deviceToken ?? null,
         ...(flags.privateMeetings ? { privateMeetings: flags.privateMeetings } : {}),

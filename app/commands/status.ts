@@ -31,7 +31,8 @@ export function registerStatusCommand(program: Command, io: CliIo): void {
         const status = await buildStatus(store, new Date(), {
           endBufferMinutes: config.join.endBufferMinutes,
           windowFutureDays: config.poll.windowFutureDays,
-          alarmAfterFailures: 3,
+          pollFailuresBeforeAlarm: config.alarms.pollFailuresBeforeAlarm,
+          pushFailuresBeforeAlarm: config.alarms.pushFailuresBeforeAlarm,
         });
         io.stdout(flags.json ? `${JSON.stringify(status, null, 2)}\n` : renderStatus(status));
       });

@@ -50,6 +50,8 @@ export interface HttpServerDeps {
   onPollNow?: (room: Room) => void;
   /** `http.publicUrl` (the console's origin behind a TLS terminator). */
   publicUrl?: string | null;
+  /** `http.metricsToken`: when set, GET /metrics requires it as a bearer token. */
+  metricsToken?: string | null;
   /** Requests per rolling minute per device token on the pull API (default 10). */
   pullRateLimit?: number;
   /** `http.trustProxy`: proxies whose X-Forwarded-For names the client (default: none). */
@@ -308,7 +310,10 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     lastNotReady = failing.length > 0 ? reasons : "";
     return reply.code(failing.length === 0 ? 200 : 503).send({ ready: failing.length === 0, checks: Object.fromEntries(Object.entries(checks).map(([k, v]) => [k, v === true ? true : "unavailable"])) });
   });
-  app.get("/metrics", { ...open, schema: { summary: "Prometheus metrics" } }, async (_req, reply) => {
+  app.get("/metrics", { ...open, schema: { summary: "Prometheus metrics (bearer http.metricsToken when set)" } }, async (req, reply) => {
+    if (deps.metricsToken && !secretEquals(bearerOf(req.headers.authorization), deps.metricsToken)) {
+      return reply.code(401).header("www-authenticate", "Bearer").send(errorBody("OTJ_HTTP_UNAUTHORIZED", "GET /metrics needs the metrics token"));
+    }
     reply.header("content-type", deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });

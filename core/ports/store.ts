@@ -118,6 +118,8 @@ export interface RoomDevice {
   hasPassword: boolean;
   /** TLS verification turned off for this device (self-signed certificate). */
   insecureTls: boolean;
+  /** The device may be reached over plain `http://` (off: only https, or http on loopback). */
+  allowInsecureHttp: boolean;
   /** Whether the room has a pull/feed device token. */
   hasToken: boolean;
 }
@@ -158,6 +160,8 @@ export interface NewRoom {
   deviceUsername?: string | null;
   devicePassword?: string | null;
   insecureTls?: boolean;
+  /** Opt-in to a plain `http://` device address (not needed on loopback). */
+  allowInsecureHttp?: boolean;
   sipUri?: string | null;
   /** A token to use instead of a generated one. */
   deviceToken?: string | null;
@@ -174,7 +178,8 @@ export interface NewRoom {
 
 /**
  * Changes to a room (the mailbox stays: it names the room's meetings). Absent fields keep their
- * value; `devicePassword: null` clears the password, absent keeps it. Moving a room to a family
+ * value; `devicePassword: null` clears the password, absent keeps it, except when the device
+ * address changes: then a password must be given again (OTJ_ROOM_INVALID otherwise). Moving a room to a family
  * without credentials (pull, webex-cloud) drops its username and password.
  */
 export type RoomChanges = Partial<Omit<NewRoom, "mailbox" | "deviceToken">>;
@@ -651,8 +656,19 @@ export interface BridgeSessionStore {
   releaseMany(occurrenceKeys: readonly string[], now: Date, options?: StoreCallOptions): Promise<number>;
   get(occurrenceKey: string, options?: StoreCallOptions): Promise<BridgeSession | null>;
   getBySessionId(sessionId: string, options?: StoreCallOptions): Promise<BridgeSession | null>;
-  /** Sessions ordered by due time, optionally only these states or this room. */
-  list(filter?: { states?: readonly BridgeState[]; roomId?: string; liveOrUpdatedSince?: Date }, options?: StoreCallOptions): Promise<BridgeSession[]>;
+  /**
+   * Sessions ordered by due time, optionally only these states or this room, only the live ones
+   * and those changed since a time, and at most `limit` of them (the first by due time).
+   */
+  list(
+    filter?: { states?: readonly BridgeState[]; roomId?: string; liveOrUpdatedSince?: Date; limit?: number },
+    options?: StoreCallOptions,
+  ): Promise<BridgeSession[]>;
+  /**
+   * How many sessions are in each state (states with none are absent), counted in the database:
+   * every live session, and the finished ones changed since `finishedSince` (all when omitted).
+   */
+  countByState(filter?: { finishedSince?: Date }, options?: StoreCallOptions): Promise<Record<string, number>>;
   /** Releases every claim this owner holds (shutdown); live sessions stay as they are. */
   releaseAll(now: Date, options?: StoreCallOptions): Promise<number>;
 }
@@ -696,6 +712,38 @@ export interface ConsoleRevocationStore {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Retention
+// ---------------------------------------------------------------------------------------------
+
+/** What the prune removes: everything of its kind older than its cutoff. */
+export interface PruneCutoffs {
+  /** Finished bridge sessions last changed before this. Live sessions are never pruned. */
+  bridgeSessionsBefore: Date;
+  /** Event log entries written before this. */
+  eventLogBefore: Date;
+  /** Meetings that ended before this. */
+  meetingsEndedBefore: Date;
+}
+
+export interface PruneCounts {
+  bridgeSessions: number;
+  eventLog: number;
+  meetings: number;
+}
+
+export interface RetentionStore {
+  /**
+   * Takes the named job lease for `leaseMs` when it is free, expired or already this owner's;
+   * false when another instance holds it. Two instances calling at once: one gets it.
+   */
+  claimJob(name: string, now: Date, leaseMs: number, options?: StoreCallOptions): Promise<boolean>;
+  /** Gives the job lease back (this owner's only) and records when the job last ran. */
+  releaseJob(name: string, now: Date, options?: StoreCallOptions): Promise<void>;
+  /** Deletes what is older than the cutoffs, in batches (no long lock on any table). */
+  prune(cutoffs: PruneCutoffs, options?: StoreCallOptions): Promise<PruneCounts>;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The store
 // ---------------------------------------------------------------------------------------------
 
@@ -710,6 +758,8 @@ export interface Store {
   readonly bridgeSessions: BridgeSessionStore;
   readonly eventLog: EventLogStore;
   readonly consoleRevocations: ConsoleRevocationStore;
+  /** Job leases and the pruning of old history. */
+  readonly retention: RetentionStore;
   /** Resolves when the database answers; throws OTJ_STORE_UNREACHABLE otherwise (readiness). */
   ping(options?: StoreCallOptions): Promise<void>;
 }

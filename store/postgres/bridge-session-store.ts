@@ -246,7 +246,10 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
     });
   }
 
-  list(filter: { states?: readonly BridgeState[]; roomId?: string; liveOrUpdatedSince?: Date } = {}, options?: StoreCallOptions): Promise<BridgeSession[]> {
+  list(
+    filter: { states?: readonly BridgeState[]; roomId?: string; liveOrUpdatedSince?: Date; limit?: number } = {},
+    options?: StoreCallOptions,
+  ): Promise<BridgeSession[]> {
     return guard(options, async () => {
       let query = this.ctx.db.selectFrom("bridge_session").selectAll();
       if (filter.states !== undefined) {
@@ -256,8 +259,32 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
       if (filter.roomId !== undefined) query = query.where("room_id", "=", filter.roomId);
       const since = filter.liveOrUpdatedSince;
       if (since !== undefined) query = query.where((eb) => eb.or([eb("state", "in", [...LIVE_BRIDGE_STATES]), eb("updated_at", ">", since)]));
-      const rows = await query.orderBy("due_at").orderBy("occurrence_key").execute();
+      query = query.orderBy("due_at").orderBy("occurrence_key");
+      if (filter.limit !== undefined) query = query.limit(Math.max(0, Math.floor(filter.limit)));
+      const rows = await query.execute();
       return rows.map(toBridgeSession);
+    });
+  }
+
+  countByState(filter: { finishedSince?: Date } = {}, options?: StoreCallOptions): Promise<Record<string, number>> {
+    return guard(options, async () => {
+      // Live sessions come from the live partial index and the recent finished ones from the
+      // updated_at index: the history of finished sessions is never read.
+      const since = filter.finishedSince;
+      const rows =
+        since === undefined
+          ? await this.ctx.db.selectFrom("bridge_session").select(["state", (eb) => eb.fn.countAll<string>().as("n")]).groupBy("state").execute()
+          : (
+              await sql<{ state: string; n: string }>`
+                select state, count(*) as n from (
+                  select state from bridge_session where state in ('scheduled', 'starting', 'lobby', 'admitted')
+                  union all
+                  select state from bridge_session where updated_at > ${since} and state not in ('scheduled', 'starting', 'lobby', 'admitted')
+                ) s group by state`.execute(this.ctx.db)
+            ).rows;
+      const counts: Record<string, number> = {};
+      for (const row of rows) counts[row.state] = Number(row.n);
+      return counts;
     });
   }
 

@@ -40,6 +40,7 @@ function roomColumns(room: ValidRoom) {
     device_address: room.deviceAddress,
     device_username: room.deviceUsername,
     insecure_tls: room.insecureTls,
+    allow_insecure_http: room.allowInsecureHttp,
     sip_uri: room.sipUri,
     private_meetings: room.privateMeetings,
     subject_replace: room.subjectReplace,
@@ -242,6 +243,7 @@ export class PostgresRoomStore implements RoomStore {
           // The stored password is checked when it was changed only; a placeholder keeps the rules.
           devicePassword: changes.devicePassword !== undefined ? changes.devicePassword : credentials && current.device_password !== null ? "kept" : null,
           insecureTls: changes.insecureTls ?? current.insecure_tls,
+          allowInsecureHttp: changes.allowInsecureHttp ?? current.allow_insecure_http,
           sipUri: changes.sipUri !== undefined ? changes.sipUri : current.sip_uri,
           privateMeetings: changes.privateMeetings ?? current.private_meetings,
           subjectReplace: changes.subjectReplace ?? current.subject_replace,
@@ -255,6 +257,13 @@ export class PostgresRoomStore implements RoomStore {
         const checked = validateNewRoom(merged);
         if (!checked.ok) throw new OtjError("OTJ_ROOM_INVALID", checked.problems.join("; "), { details: { problems: checked.problems } });
         const room = checked.value;
+        // "Write-only" passwords: the stored one is only ever sent to the address it was given for.
+        if (credentials && current.device_password !== null && changes.devicePassword === undefined && room.deviceAddress !== current.device_address) {
+          throw new OtjError(
+            "OTJ_ROOM_INVALID",
+            `the device address changes (${current.device_address ?? "-"} -> ${room.deviceAddress ?? "-"}): enter the device password again; the stored one is never sent to a new address`,
+          );
+        }
         const key = room.provider;
         const provider = await trx
           .selectFrom("provider")

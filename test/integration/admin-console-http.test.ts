@@ -165,7 +165,7 @@ describe("sign-in limits, assets and odd parameters", () => {
       logger: createLogger("silent"),
       metrics: new EngineMetrics(),
       adminToken: ADMIN,
-      settings: { startBufferMinutes: 5, endBufferMinutes: 0, windowFutureDays: 7, alarmAfterFailures: 3 },
+      settings: { startBufferMinutes: 5, endBufferMinutes: 0, windowFutureDays: 7, pollFailuresBeforeAlarm: 3, pushFailuresBeforeAlarm: 3 },
       readiness: async () => ({ database: true }),
       trustProxy: "127.0.0.1",
     });

@@ -40,7 +40,8 @@ describe("otj demo", () => {
     const line = (text: string) => output.split("\n").find((l) => l.includes(text)) ?? "";
     expect(line("Weekly sales sync")).toMatch(/cvi +1198563286\.contoso@m\.webex\.com +pushed/);
     expect(line("Supplier review")).toMatch(/sgj +sgj_[0-9a-f]{12}@sgj\.contoso\.example +pushed .*lobby -> admitted -> ended/);
-    expect(line("Partner call")).toMatch(/sgj .*lobby -> denied/);
+    expect(line("Partner call")).toMatch(/sgj +sgj_[0-9a-f]{12}@sgj\.contoso\.example +pushed .*lobby -> denied/);
+    expect(output).not.toContain(".invalid");
     expect(line("Board pre-read")).toMatch(/sgj .*pull API .*lobby -> timeout/);
     expect(line("Investor update")).toMatch(/direct +81234567890\.246810@zoomcrc\.com +pull API/);
     expect(line("Architecture review")).toMatch(/direct +arch-bridge@video\.contoso\.example/);

@@ -45,7 +45,7 @@ beforeAll(async () => {
       done();
     },
   });
-  harness = await startEngineHarness({ label: "e2e", adminToken: ADMIN, startAt: at("07:30"), logger: createLogger("debug", sink), provider: { name: "webex", tenantKey: "contoso@m.webex.com" } });
+  harness = await startEngineHarness({ label: "e2e", adminToken: ADMIN, startAt: at("07:30"), logger: createLogger("debug", sink), provider: { name: "webex", tenantKey: "contoso@m.webex.com", sipDomain: "sgj.contoso.example" } });
   ({ pg, clock, graph, device, bridge, engine, hmacSecret: HMAC } = harness);
 });
 
@@ -94,7 +94,7 @@ describe("engine end to end", () => {
     });
     await step(2);
     const sgj = device.bookings.find((b) => b.Title === "Supplier review");
-    expect(sgj?.Number).toMatch(/^sgj_[0-9a-f]{12}@sgj\.otj\.invalid$/);
+    expect(sgj?.Number).toMatch(/^sgj_[0-9a-f]{12}@sgj\.contoso\.example$/);
   });
 
   it("a cancelled meeting is withdrawn from the device", async () => {

@@ -21,7 +21,7 @@ async function server(adminToken: string | null) {
     logger: createLogger("silent"),
     metrics: new EngineMetrics(),
     adminToken,
-    settings: { startBufferMinutes: 5, endBufferMinutes: 0, windowFutureDays: 7, alarmAfterFailures: 3 },
+    settings: { startBufferMinutes: 5, endBufferMinutes: 0, windowFutureDays: 7, pollFailuresBeforeAlarm: 3, pushFailuresBeforeAlarm: 3 },
     readiness: async () => ({ database: true }),
   });
   await s.listen({ host: "127.0.0.1", port: 0 });

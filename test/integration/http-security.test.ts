@@ -53,7 +53,7 @@ async function start(overrides: Partial<HttpServerDeps> = {}): Promise<{ app: Fa
     logger: createLogger("info", sink),
     metrics: new EngineMetrics(),
     adminToken: ADMIN,
-    settings: { startBufferMinutes: 5, endBufferMinutes: 0, windowFutureDays: 7, alarmAfterFailures: 3 },
+    settings: { startBufferMinutes: 5, endBufferMinutes: 0, windowFutureDays: 7, pollFailuresBeforeAlarm: 3, pushFailuresBeforeAlarm: 3 },
     readiness: async () => ({ database: true }),
     ...overrides,
   });

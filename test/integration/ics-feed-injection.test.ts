@@ -33,7 +33,7 @@ beforeAll(async () => {
     logger: createLogger("silent"),
     metrics: new EngineMetrics(),
     adminToken: "admin-token-0123456789abcdef0123456789",
-    settings: { startBufferMinutes: 5, endBufferMinutes: 0, windowFutureDays: 7, alarmAfterFailures: 3 },
+    settings: { startBufferMinutes: 5, endBufferMinutes: 0, windowFutureDays: 7, pollFailuresBeforeAlarm: 3, pushFailuresBeforeAlarm: 3 },
     readiness: async () => ({ database: true }),
   });
   await app.listen({ host: "127.0.0.1", port: 0 });

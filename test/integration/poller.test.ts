@@ -41,7 +41,7 @@ beforeEach(async () => {
   clock = new FakeClock("2025-03-04T08:00:00.000Z");
   emu = await GraphEmulator.start({ seed: "poller", clock });
   sinkCalls = [];
-  await db.store.providers.add({ name: "webex", partner: "cisco", tenantKey: CVI.tenantKey }, clock.now());
+  await db.store.providers.add({ name: "webex", partner: "cisco", tenantKey: CVI.tenantKey, sipDomain: "sgj.contoso.example" }, clock.now());
 });
 afterEach(async () => {
   for (const p of pollers.splice(0)) await p.stop(0);
@@ -288,7 +288,7 @@ describe("CalendarPoller", () => {
     const [m] = await db.store.meetings.list(room.id);
     expect(m?.join?.teams?.joinUrl).toBe(joinUrl);
     expect(m).toMatchObject({ route: "sgj", rule: "teams-sgj" });
-    expect(m?.dialString).toMatch(/^sgj_[0-9a-f]{12}@sgj\.otj\.invalid$/);
+    expect(m?.dialString).toMatch(/^sgj_[0-9a-f]{12}@sgj\.contoso\.example$/);
   });
 
   it("a 429 storm on one room is backed off by its Retry-After while the others are polled", async () => {

@@ -163,10 +163,17 @@ describe("otj rooms", () => {
       ["rooms", "add", "--mailbox", "r2@contoso.example", "--name", "R2", "--provider", "contoso", "--device-family", "xapi-legacy", "--device-address", "http://10.1.1.1:8080", "--device-password-env", "ROOM_PW"],
       { env: { ROOM_PW: "env-s3cret" } },
     );
-    expect(viaEnv.code, viaEnv.stderr).toBe(0);
+    // Plain http:// off loopback needs the room's opt-in.
+    expect(viaEnv.code).toBe(2);
+    expect(viaEnv.stderr).toContain("--insecure-http");
+    const optedIn = await otj(
+      ["rooms", "add", "--mailbox", "r2@contoso.example", "--name", "R2", "--provider", "contoso", "--device-family", "xapi-legacy", "--device-address", "http://10.1.1.1:8080", "--device-password-env", "ROOM_PW", "--allow-insecure-http"],
+      { env: { ROOM_PW: "env-s3cret" } },
+    );
+    expect(optedIn.code, optedIn.stderr).toBe(0);
     const list = await otj(["rooms", "list", "--json"]);
     const table = await otj(["rooms", "list"]);
-    for (const run of [added, viaEnv, list, table]) {
+    for (const run of [added, viaEnv, optedIn, list, table]) {
       expect(run.stdout + run.stderr).not.toMatch(/s3cret/);
     }
     expect(json<{ rooms: unknown[] }>(list).rooms.length).toBe(2);

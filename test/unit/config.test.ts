@@ -49,7 +49,10 @@ describe("configuration defaults", () => {
       keepAliveTimeoutSeconds: 5,
       maxHeaderBytes: 16_384,
       maxConnections: 1_000,
+      metricsToken: null,
     });
+    expect(config.alarms).toEqual({ pollFailuresBeforeAlarm: 3, pushFailuresBeforeAlarm: 3 });
+    expect(config.retention).toEqual({ bridgeSessionsDays: 30, eventLogDays: 90, meetingsDays: 90, schedule: "0 17 3 * * *" });
     expect(config.join).toEqual({ startBufferMinutes: 5, endBufferMinutes: 0, rules: [] });
     expect(config.bridge).toMatchObject({ adapter: null, leadSeconds: 120, lobbyTimeoutSeconds: 900, lateStartSeconds: 300, endGraceSeconds: 0 });
     expect(config.shutdown.graceSeconds).toBe(10);
@@ -159,6 +162,9 @@ describe("validation errors name the key and what was expected", () => {
     ["short admin token", { http: { adminToken: "a".repeat(31) } }, "http.adminToken: expected at least 32 characters"],
     ["trustProxy not addresses", { http: { trustProxy: "true" } }, "http.trustProxy: expected IP addresses or CIDR ranges separated by commas"],
     ["trustProxy bad CIDR", { http: { trustProxy: "10.0.0.0/33" } }, "http.trustProxy"],
+    ["bad prune schedule", { retention: { schedule: "every night" } }, "retention.schedule: expected a cron expression"],
+    ["meetings kept shorter than a poll window", { retention: { meetingsDays: 7 } }, "retention.meetingsDays"],
+    ["no alarm at zero failures", { alarms: { pollFailuresBeforeAlarm: 0 } }, "alarms.pollFailuresBeforeAlarm"],
     ["not an object", [], "expected a JSON object at the top level"],
   ];
   for (const [name, file, expected] of cases) {

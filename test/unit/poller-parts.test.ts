@@ -5,7 +5,7 @@ import { tickExpression } from "../../calendar/calendar-poller.ts";
 import { clientStateMatches, graphNotificationRoute, hashClientState } from "../../calendar/graph/subscriptions.ts";
 import { liveWindow, mapParsedOccurrence, meetingHash, storedSubject, syncWindowFor } from "../../calendar/occurrence-mapper.ts";
 import type { SourceOccurrence } from "../../core/ports/calendar-source.ts";
-import type { Room, RoomPrivacy } from "../../core/ports/store.ts";
+import type { Provider, Room, RoomPrivacy } from "../../core/ports/store.ts";
 import { occurrenceKey, sessionIdFor } from "../../join/dial-string.ts";
 import { parseGraphEvent } from "../../parser/index.ts";
 
@@ -67,7 +67,7 @@ const ROOM: Room = {
   displayName: "Room 101",
   providerId: null,
   providerName: null,
-  device: { family: "pull", address: null, username: null, hasPassword: false, insecureTls: false, hasToken: true },
+  device: { family: "pull", address: null, username: null, hasPassword: false, insecureTls: false, allowInsecureHttp: false, hasToken: true },
   sipUri: null,
   privacy: PRIVACY,
   timeZone: null,
@@ -127,14 +127,40 @@ describe("mapParsedOccurrence", () => {
     expect(upsert.organizerEmail).toBe("eve@fabrikam.exampleX");
     expect(upsert.subjectShown).toBe("Plan END:VEVENT");
   });
+  const PROVIDER: Provider = {
+    id: "pv_0123456789",
+    name: "contoso",
+    partner: "cisco",
+    tenantKey: null,
+    sipDomain: "sgj.contoso.example",
+    ivrAddress: null,
+    sgjEnabled: true,
+    sgjTemplate: null,
+    instructionUrl: null,
+    createdAt: new Date(0),
+    updatedAt: new Date(0),
+  };
 
   it("keys by the original start and builds the SGJ dial string from that key", () => {
-    const { upsert } = mapParsedOccurrence(occurrence(), parsed(), ctx);
+    const room = { ...ROOM, providerId: PROVIDER.id, providerName: PROVIDER.name };
+    const { upsert } = mapParsedOccurrence(occurrence(), parsed(), { ...ctx, room, providers: [PROVIDER] });
     const key = occurrenceKey(ROOM.mailbox, "uid-1", "2025-03-05T08:00:00.000Z", "2025-03-05T10:00:00.000Z");
     expect(upsert.occurrenceKey).toBe(key);
     expect(upsert.route).toBe("sgj");
-    expect(upsert.dialString).toBe(`${sessionIdFor(key)}@sgj.otj.invalid`);
+    expect(upsert.dialString).toBe(`${sessionIdFor(key)}@sgj.contoso.example`);
     expect(upsert).toMatchObject({ source: "graph", sourceEventId: "AAMk1", seriesMasterId: "AAMkMaster", declined: false });
+  });
+
+  it("never plans an .invalid SGJ address for a stored room: without a SIP domain the route is none, with a warning", () => {
+    for (const [room, providers] of [
+      [ROOM, []],
+      [{ ...ROOM, providerId: PROVIDER.id, providerName: PROVIDER.name }, [{ ...PROVIDER, sipDomain: null }]],
+    ] as const) {
+      const { upsert } = mapParsedOccurrence(occurrence(), parsed(), { ...ctx, room, providers });
+      expect(upsert.route).toBe("none");
+      expect(upsert.dialString).toBeNull();
+      expect(upsert.rule).toBe("teams-sgj-no-domain");
+    }
   });
 
   it("hashes what otj keeps, not the change key", () => {

@@ -56,7 +56,7 @@ describe("webrtc bookings", () => {
   });
 
   it("pushes to xapi rooms unless their delivery is the macro alone", () => {
-    const device = (family: "xapi" | "pull" | "macro") => ({ family, address: null, username: null, hasPassword: false, insecureTls: false, hasToken: false });
+    const device = (family: "xapi" | "pull" | "macro") => ({ family, address: null, username: null, hasPassword: false, insecureTls: false, allowInsecureHttp: false, hasToken: false });
     expect(pushesTo({ device: device("xapi"), delivery: "xapi" })).toBe(true);
     expect(pushesTo({ device: device("xapi"), delivery: "both" })).toBe(true);
     expect(pushesTo({ device: device("xapi"), delivery: "macro" })).toBe(false);

@@ -232,6 +232,7 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     deviceAddress: optional(form.deviceAddress),
     deviceUsername: optional(form.deviceUsername),
     insecureTls: form.insecureTls === "true",
+    allowInsecureHttp: form.allowInsecureHttp === "true",
     sipUri: optional(form.sipUri),
     privateMeetings: form.privateMeetings ?? "process",
     subjectReplace: form.subjectReplace ?? "private",
@@ -264,7 +265,8 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
       deps.store.syncCursors.get(room.id),
       deps.store.deviceStates.get(room.id),
       deps.store.meetings.list(room.id, { ...window, includeCancelled: true }),
-      deps.store.bridgeSessions.list({ roomId: room.id }),
+      // The sessions of the meetings shown: live ones and those changed in the last month.
+      deps.store.bridgeSessions.list({ roomId: room.id, liveOrUpdatedSince: new Date(t.getTime() - 30 * 86_400_000), limit: 1_000 }),
     ]);
     return send(
       reply,
@@ -433,7 +435,7 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
 
   // Polled every 2 s by each open sessions page: three queries, none of them over all rooms.
   const sessionViews = async (): Promise<views.SessionView[]> => {
-    const list = (await deps.store.bridgeSessions.list({ liveOrUpdatedSince: new Date(now().getTime() - 86_400_000) })).slice(0, 500);
+    const list = await deps.store.bridgeSessions.list({ liveOrUpdatedSince: new Date(now().getTime() - 86_400_000), limit: 500 });
     const [rooms, meetings] = await Promise.all([
       deps.store.rooms.getMany(list.map((s) => s.roomId)),
       deps.store.meetings.getMany(list.map((s) => s.occurrenceKey)),

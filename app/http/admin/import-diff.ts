@@ -31,6 +31,7 @@ const FIELDS: Array<[keyof RoomChanges, string, (r: Room) => unknown]> = [
   ["deviceAddress", "device address", (r) => r.device.address],
   ["deviceUsername", "device username", (r) => r.device.username],
   ["insecureTls", "insecure TLS", (r) => r.device.insecureTls],
+  ["allowInsecureHttp", "plain http allowed", (r) => r.device.allowInsecureHttp],
   ["sipUri", "SIP URI", (r) => r.sipUri],
   ["privateMeetings", "private meetings", (r) => r.privacy.privateMeetings],
   ["subjectReplace", "subject replace", (r) => r.privacy.subjectReplace],
@@ -78,12 +79,14 @@ export async function diffRoomsCsv(store: Store, text: string): Promise<ImportDi
       changes.provider = name;
       changed.push(`provider: ${current.providerName ?? "-"} -> ${name}`);
     }
+    // Write-only: a given password is never compared with the stored one (that would tell
+    // whether a guess is right); it is set or replaced. A new device address needs it again.
     if (valid.devicePassword !== null) {
-      const credentials = await store.rooms.deviceCredentials(current.id);
-      if (credentials?.password !== valid.devicePassword) {
-        changes.devicePassword = valid.devicePassword;
-        changed.push("device password: replaced");
-      }
+      changes.devicePassword = valid.devicePassword;
+      changed.push(current.device.hasPassword ? "device password: will be replaced" : "device password: will be set");
+    } else if (current.device.hasPassword && changes.deviceAddress !== undefined && (valid.deviceFamily === "xapi" || valid.deviceFamily === "xapi-legacy")) {
+      line.details.push(`the device address changes (${current.device.address ?? "-"} -> ${valid.deviceAddress ?? "-"}): give the device password again (column devicePassword); the stored one is never sent to a new address`);
+      continue;
     }
     line.action = changed.length > 0 ? "change" : "unchanged";
     line.details = changed;

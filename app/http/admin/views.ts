@@ -135,6 +135,7 @@ export function roomFormValues(room: Room): RoomForm {
     deviceAddress: room.device.address ?? "",
     deviceUsername: room.device.username ?? "",
     insecureTls: room.device.insecureTls ? "true" : undefined,
+    allowInsecureHttp: room.device.allowInsecureHttp ? "true" : undefined,
     sipUri: room.sipUri ?? "",
     privateMeetings: room.privacy.privateMeetings,
     subjectReplace: room.privacy.subjectReplace,
@@ -161,11 +162,12 @@ ${text("sipUri", "Room SIP URI", v("sipUri"), { hint: "optional, user@host" })}<
 ${select("deviceFamily", "Device family", DEVICE_FAMILIES, v("deviceFamily") || "xapi")}
 ${text("deviceAddress", "Device address", v("deviceAddress"), { hint: "https://host[:port] for xapi, webex://<deviceId> for webex-cloud, empty for pull" })}
 ${text("deviceUsername", "Device username", v("deviceUsername"))}
-${text("devicePassword", "Device password", "", { type: "password", autocomplete: "new-password", hint: room ? (room.device.hasPassword ? "a password is set; leave empty to keep it" : "no password is set") : "write-only: it is never shown again" })}
+${text("devicePassword", "Device password", "", { type: "password", autocomplete: "new-password", hint: room ? (room.device.hasPassword ? "a password is set; leave empty to keep it (a new device address needs it again)" : "no password is set") : "write-only: it is never shown again" })}
 ${room?.device.hasPassword ? checkbox("clearPassword", "Clear the stored password", values.clearPassword === "true") : ""}
 ${checkbox("insecureTls", "Do not verify the device's TLS certificate (self-signed)", values.insecureTls === "true")}
 ${text("webrtc", "Joins over WebRTC", v("webrtc"), { hint: "teams, meet (comma-separated): the device joins these meetings natively; empty for none" })}
-${select("delivery", "Delivery (empty: the family's default)", ["", ...DELIVERIES], v("delivery"))}</fieldset>
+${select("delivery", "Delivery (empty: the family's default)", ["", ...DELIVERIES], v("delivery"))}
+${checkbox("allowInsecureHttp", "Allow a plain http:// device address (the password crosses the network in clear)", values.allowInsecureHttp === "true")}</fieldset>
 <fieldset><legend>Privacy</legend>
 ${select("privateMeetings", "Private meetings", PRIVATE_MEETINGS, v("privateMeetings") || "process")}
 ${select("subjectReplace", "Replace subject", SUBJECT_REPLACE, v("subjectReplace") || "private")}
@@ -288,7 +290,7 @@ export function importPage(ctx: PageContext, csv: string, diff: ImportDiff | nul
     "Import rooms",
     { ...ctx, section: "import" },
     html`<form method="post" action="/admin/import" class="card form">${csrfField(ctx.csrf)}
-<p>Columns: <code>mailbox,displayName,provider,deviceFamily,deviceAddress,deviceUsername,devicePassword</code> (optional: sipUri, insecureTls, privateMeetings, subjectReplace, subjectTemplate, privateJoin, webrtc, delivery). A row whose mailbox exists changes that room.</p>
+<p>Columns: <code>mailbox,displayName,provider,deviceFamily,deviceAddress,deviceUsername,devicePassword</code> (optional: sipUri, insecureTls, insecureHttp, privateMeetings, subjectReplace, subjectTemplate, privateJoin, webrtc, delivery). A row whose mailbox exists changes that room.</p>
 <label for="csvfile">CSV file</label><input id="csvfile" type="file" accept=".csv,text/csv" data-fill="csv">
 <label for="csv">CSV text</label><textarea id="csv" name="csv" rows="10" spellcheck="false" required>${csv}</textarea>
 <div class="actions"><button type="submit" name="mode" value="check">Check (dry run)</button></div></form>
