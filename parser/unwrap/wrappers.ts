@@ -213,7 +213,8 @@ const WRAPPERS: Wrapper[] = [
     name: "mimecast",
     matches: (h, p) =>
       (/^protect(?:-[a-z0-9]{1,20})?\.mimecast\.com$/.test(h) || h === "protect2.mimecast.com" || h.endsWith(".mimecastprotect.com")) &&
-      p.startsWith("/s/"),
+      // `/s/<token>` and the older `/s<token>` (no slash) both carry only a token.
+      (p.startsWith("/s/") || /^\/s[A-Za-z0-9_-]/.test(p)),
     unwrap(raw) {
       const domain = rawParam(raw, "domain");
       return { kind: "opaque", wrapper: "mimecast", domain: domain ? domain.toLowerCase() : null };
