@@ -77,8 +77,19 @@ function pickBlock(analysis: BodyAnalysis | null): { block: TeamsBlock; quoted: 
   if (!analysis) return null;
   const unquoted = analysis.blocks.filter((b) => !b.quoted);
   const pool = unquoted.length > 0 ? unquoted : analysis.blocks;
-  const block = pool[pool.length - 1];
-  return block ? { block, quoted: block.quoted } : null;
+  const last = pool[pool.length - 1];
+  if (!last) return null;
+  // The same meeting's link repeated outside its block (a pasted copy, a raw JSON form below the
+  // rule): the block that prints the Meeting ID keeps it, and the most complete link is used.
+  const thread = last.classic?.threadId ?? null;
+  if (thread !== null && last.meetingId === null) {
+    const richer = [...pool].reverse().find((b) => b !== last && b.classic?.threadId === thread && b.meetingId !== null);
+    if (richer) {
+      const classic = mostComplete(richer.classic!, [last.classic!]);
+      return { block: { ...richer, classic }, quoted: richer.quoted };
+    }
+  }
+  return { block: last, quoted: last.quoted };
 }
 
 function sameMeeting(a: TeamsJoin, block: TeamsBlock): boolean {
@@ -317,8 +328,13 @@ export function assembleJoin(sources: InviteSources, withContext = true): Assemb
   let providerLink: ProviderLink | null = null;
   const ranked = [...providerJoins].sort((a, b) => a.priority - b.priority || a.order - b.order);
   let providerLine = -1;
+  // A provider's printed video address outranks bare SIP/H.323 lines of the body when no link
+  // names a meeting: Zoom's H.323 lines (`<ip>##<id>`) sit beside its `…@zoomcrc.com` (B2.4).
+  const printedInBody = printed.length > 0 && printedLines.length > 0;
   if (!join) {
-    const first = ranked.find((r) => r.priority < 9);
+    const first = ranked.find(
+      (r) => r.priority < 9 && !(printedInBody && r.link === null && r.priority >= 3 && (r.join.provider === "sip" || r.join.provider === "h323")),
+    );
     if (first) {
       join = first.join;
       providerLink = first.link;
@@ -327,7 +343,7 @@ export function assembleJoin(sources: InviteSources, withContext = true): Assemb
   }
   // No link for the meeting (wrapped opaquely, or stripped), but the body prints a provider's
   // video address (`…@zoomcrc.com`, `…@<site>.webex.com`): that provider's meeting is the join.
-  if (!join && printed.length > 0 && printedLines.length > 0) {
+  if (!join && printedInBody) {
     join = { provider: printed[0]!.provider, url: null, sipUri: null, teams: null };
     providerLine = Math.max(0, printedLines[0]! - 10);
   }
@@ -364,6 +380,8 @@ export function assembleJoin(sources: InviteSources, withContext = true): Assemb
 
 const PASSCODE_LINE =
   /(?:^|[^\p{L}])(?:passcode|password|kenncode|code secret|code d'accès|código de acceso|código de acesso|senha|kod dostępu|lösenord|passord|wachtwoord|toegangscode|heslo|geçiş kodu|パスコード|密码|密碼|암호|pin)\s*:\s*([^\s]{1,32})/iu;
+const PASSCODE_LABEL_ONLY =
+  /(?:^|[^\p{L}])(?:passcode|password|kenncode|senha|lösenord|passord|heslo|パスコード|密码|密碼|암호)\s*:$/iu;
 const MEETING_NUMBER_LINE =
   /\b(?:meeting (?:id|number)|meeting-id|besprechungs-id|access code|webinar id)(?: \([^()]{0,30}\))?\s*:\s*(\d(?: ?\d){5,14})/i;
 /** Zoom's H.323 dial form `<ip>##<meeting id>#<passcode>`. */
@@ -380,13 +398,17 @@ function nearbyFacts(doc: BodyDoc | null, fromLine: number): { passcode: string 
   let meetingNumber: string | null = null;
   if (!doc) return { passcode, meetingNumber };
   const start = Math.max(0, fromLine);
+  // Lines quoted differently from the provider's own line belong to another message.
+  const quoted = doc.lines[start]?.quoted ?? false;
   for (let i = start; i < doc.lines.length && i < start + 60; i++) {
     const line = doc.lines[i]!;
-    if (line.quoted) continue;
+    if (line.quoted !== quoted) continue;
     const t = line.text;
     if (!t.includes(":") && !t.includes("#")) continue;
     const p = PASSCODE_LINE.exec(t);
-    const value = p ? p[1]!.replace(/[.,;]$/, "") : null;
+    let value = p ? p[1]!.replace(/[.,;]$/, "") : null;
+    // Label and value in separate cells or lines: "Passcode:" / "654321".
+    if (value === null && PASSCODE_LABEL_ONLY.test(t)) value = /^\S{1,32}/.exec(doc.lines[i + 1]?.text ?? "")?.[0] ?? null;
     if (value !== null) {
       passcode ??= value;
       if (numeric === null && /^\d{1,10}$/.test(value)) numeric = value;

@@ -95,7 +95,7 @@ export interface BodyDoc {
 }
 
 const QUOTE_MARKERS = LABELS.quoteMarkers.map((m) => m.toLowerCase());
-const URL_START = /\b(?:https?:\/\/|msteams:)/gi;
+const URL_START = /(?<![A-Za-z0-9])(?:https?:\/\/|msteams:)/gi;
 
 /** Cheap necessary condition for URL_START: a "://" or a case-insensitive "msteams:". */
 function mayHaveUrlStart(text: string): boolean {
