@@ -121,9 +121,11 @@ export function extractBareUrls(text: string, max: number): Array<{ url: string;
       if (c <= " " || c === '"' || c === "<" || c === ">" || c === "\\" || c === "\u00A0" || c === "'" || c === "|" || c === "]" || c === "[" || c === "`") break;
       if (c === "{" && depth === 0 && text.startsWith("context=", end - 8)) {
         // A raw JSON context (`context={"Tid":"…","Oid":"…"}`) runs to its closing brace.
-        const close = text.indexOf("}", end);
-        if (close > end && close - start < LIMITS.urlChars && !/[\s<>]/.test(text.slice(end, close))) {
-          end = close + 1;
+        // Bounded look-ahead: a line of unclosed contexts stays linear.
+        const window = text.slice(end, end + 2048);
+        const close = window.indexOf("}");
+        if (close > 0 && end + close - start < LIMITS.urlChars && !/[\s<>]/.test(window.slice(0, close))) {
+          end += close + 1;
           continue;
         }
       }
@@ -190,8 +192,6 @@ const OPEN_LINK_AT_END = /<(?:https?:\/\/|msteams:|mailto:|tel:|sips?:)[^<>]*$/i
 const BRACKET_LINK = /<((?:https?:\/\/|msteams:|mailto:|tel:|sips?:|h323:)[^<>\s|]*(?:\|[^<>]{0,200})?)>/gi;
 
 const QUOTE_PREFIX = /^(?:[ \t]{0,3}>)+[ \t]?/;
-/** A bare URL running to the end of a line. */
-const URL_AT_END = /\bhttps?:\/\/[^\s<>"]{8,}$/i;
 /** A continuation: one token of URL characters carrying URL syntax (%xx, =, /, &). */
 const URL_CONTINUATION = /^[A-Za-z0-9%._~:/?#@!$&'()*+,;=-]{2,}$/;
 
@@ -204,7 +204,11 @@ function brokenBareUrl(line: string, next: string): boolean {
   const rest = next.trim();
   if (rest === "" || rest !== next.trimEnd() || rest.length > LIMITS.urlChars || /^https?:/i.test(rest)) return false;
   if (!URL_CONTINUATION.test(rest) || !/[%=/&]/.test(rest)) return false;
-  return URL_AT_END.test(line.trimEnd()) && line.length === line.trimEnd().length;
+  if (line.length !== line.trimEnd().length) return false;
+  // The last token of the line must be (or end in) a URL: one linear scan of that token only.
+  const token = line.slice(Math.max(line.lastIndexOf(" "), line.lastIndexOf("\t")) + 1);
+  const at = token.search(/https?:\/\//i);
+  return at >= 0 && token.length - at >= 16 && !/[<>"]/.test(token.slice(at));
 }
 
 export function textToDoc(input: string): BodyDoc {
