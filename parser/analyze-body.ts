@@ -1,6 +1,6 @@
 /**
  * Reads one BodyDoc: Teams blocks (join links, Meeting ID, passcode, CVI), other providers'
- * links, and link warnings (FORMATS.md T2, T5, T6, T7, B2). Pure and linear in the body size.
+ * links, and link warnings (docs/formats.md, T2, T5, T6, T7, B2). Pure and linear in the body size.
  */
 import type { CviCoordinates } from "../core/domain.ts";
 import type { BodyDoc, BodyLine, BodyLink } from "./body.ts";

@@ -1,5 +1,5 @@
 /**
- * Builds one Invite's join and alternatives from its sources, in FORMATS.md T8 precedence:
+ * Builds one Invite's join and alternatives from its sources, in docs/formats.md, T8 precedence:
  * structured fields (Graph onlineMeeting, ICS X-MICROSOFT-*), then the HTML body's Teams block,
  * then the text body's, then anything else; other providers and SIP per B2.4.
  */
@@ -64,7 +64,7 @@ function teamsJoin(link: TeamsLink | null, short: TeamsLink | null): TeamsJoin {
   };
 }
 
-/** WHATWG serialisation (FORMATS.md B6 output hygiene); TeamsJoin keeps the bytes as carried. */
+/** WHATWG serialisation (docs/formats.md, B6 output hygiene); TeamsJoin keeps the bytes as carried. */
 function serialised(url: string | null): string | null {
   return url === null ? null : (parseUrl(url)?.href ?? null);
 }

@@ -1,5 +1,5 @@
 /**
- * Bodies as text lines with their links (FORMATS.md T1.3, T1.4). HTML and plain text both become
+ * Bodies as text lines with their links (docs/formats.md, T1.3, T1.4). HTML and plain text both become
  * a BodyDoc, so one set of rules (labels, blocks, quoting) reads every layout by visible order.
  */
 import { scanHtml, TAG_BLOCK } from "./html-scan.ts";
@@ -111,6 +111,8 @@ export function extractBareUrls(text: string, max: number): Array<{ url: string;
   const found: Array<{ url: string; index: number }> = [];
   if (!mayHaveUrlStart(text)) return found;
   URL_START.lastIndex = 0;
+  // Position of the next "}" at or after the scan (>>> 0 turns "none" into a huge number).
+  let nextClose = -1;
   for (let m = URL_START.exec(text); m !== null && found.length < max; m = URL_START.exec(text)) {
     const start = m.index;
     let end = start;
@@ -121,11 +123,12 @@ export function extractBareUrls(text: string, max: number): Array<{ url: string;
       if (c <= " " || c === '"' || c === "<" || c === ">" || c === "\\" || c === "\u00A0" || c === "'" || c === "|" || c === "]" || c === "[" || c === "`") break;
       if (c === "{" && depth === 0 && text.startsWith("context=", end - 8)) {
         // A raw JSON context (`context={"Tid":"…","Oid":"…"}`) runs to its closing brace.
-        // Bounded look-ahead: a line of unclosed contexts stays linear.
-        const window = text.slice(end, end + 2048);
-        const close = window.indexOf("}");
-        if (close > 0 && end + close - start < LIMITS.urlChars && !/[\s<>]/.test(window.slice(0, close))) {
-          end += close + 1;
+        // The next "}" is found once and reused while it lies ahead: a line of unclosed contexts
+        // stays linear.
+        if (nextClose < end) nextClose = text.indexOf("}", end) >>> 0;
+        const close = nextClose;
+        if (close - start < LIMITS.urlChars && !/[\s<>]/.test(text.slice(end, close))) {
+          end = close + 1;
           continue;
         }
       }

@@ -1,5 +1,5 @@
 /**
- * parseInvite: one invite file (MIME, iCalendar, Graph event JSON, HTML or text) to CONTRACT.md's
+ * parseInvite: one invite file (MIME, iCalendar, Graph event JSON, HTML or text) to the CLI contract's
  * ParseOutput. Pure: no network, no clock, no database. Never throws on bad input: problems
  * become warnings, and "no join information" is a result (join null).
  */

@@ -1,5 +1,5 @@
 /**
- * Localized label tables (FORMATS.md T5.2, T6). Data only: a new language is a change here.
+ * Localized label tables (docs/formats.md, T5.2, T6). Data only: a new language is a change here.
  * Matching is case-insensitive on normalized lines (NBSP and friends become spaces, fullwidth
  * colons become ':'), with optional spaces before the colon.
  */

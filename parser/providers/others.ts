@@ -1,5 +1,5 @@
 /**
- * Meeting providers other than Teams (FORMATS.md B2.1): accepted hosts and path shapes, and the
+ * Meeting providers other than Teams (docs/formats.md, B2.1): accepted hosts and path shapes, and the
  * fields each URL carries. Hosts are compared on whole labels after WHATWG parsing.
  */
 import type { JoinProvider } from "../../core/domain.ts";

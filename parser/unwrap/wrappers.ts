@@ -1,6 +1,6 @@
 /**
  * Link rewriters that mail security gateways put around URLs, and how to undo each offline
- * (FORMATS.md B1.2-B1.6). Each recogniser looks at the parsed host and path only; payloads are
+ * (docs/formats.md, B1.2-B1.6). Each recogniser looks at the parsed host and path only; payloads are
  * read from the raw string so that percent-encoding is decoded exactly once.
  */
 import { percentDecodeOnce } from "../text.ts";
