@@ -1,11 +1,11 @@
 /**
  * Reads one BodyDoc: Teams blocks (join links, Meeting ID, passcode, CVI), other providers'
- * links, and link warnings (docs/formats.md). Pure and linear in the body size.
+ * links, and link warnings (docs/formats.md, T2, T5, T6, T7, B2). Pure and linear in the body size.
  */
 import type { CviCoordinates } from "../core/domain.ts";
 import type { BodyDoc, BodyLine, BodyLink } from "./body.ts";
 import { containsPhrase, findLabel, findLabelInLowered, LABELS } from "./labels/index.ts";
-import { classifyProviderUrl, isKnownNonMeetingUrl, type ProviderLink } from "./providers/others.ts";
+import { classifyProviderUrl, isKnownNonMeetingUrl, isSkypeMeetingUrl, type ProviderLink } from "./providers/others.ts";
 import { classifyTeamsUrl, type MeetingOptionsIds, parseMeetingOptionsUrl, type TeamsLink } from "./providers/teams.ts";
 import { digitsOnly } from "./text.ts";
 import { unwrapUrl } from "./unwrap/index.ts";
@@ -43,7 +43,13 @@ export interface BodyAnalysis {
   warnings: string[];
 }
 
-const SEPARATOR = /^_{40,}\s*$/;
+/**
+ * Rule lines that open and close a block: Outlook's underscores, and the runs of other
+ * characters other clients write (dashes, equals signs, box drawing, Google Calendar's
+ * `-::~:~::~…::-`), 40 characters or more.
+ */
+const SEPARATOR = /^(?:_{40,}|[-=~*\u2500\u2501\u2014]{40,}|-::~[:~]{30,}::-)\s*$/;
+const SEPARATOR_FIRST = new Set([95, 45, 61, 126, 42, 0x2500, 0x2501, 0x2014]);
 
 export function classifyLink(link: BodyLink, line: number, warnings: Set<string>): ClassifiedLink {
   const raw = link.url.trim();
@@ -80,6 +86,7 @@ export function classifyLink(link: BodyLink, line: number, warnings: Set<string>
     return { kind: "other", url: parsed.url.href, line, phishing: true };
   }
   const looksLikeMeeting =
+    isSkypeMeetingUrl(url) ||
     /\bjoin\b|teilnehmen|participer|unirse|deelnemen|partecipa|tilmeld|liity|参加|加入|skype meeting/i.test(link.label) ||
     /\/(?:call|meet|join|meeting|conference)\//i.test(parsed.url.pathname) ||
     parsed.host === "events.teams.microsoft.com";
@@ -98,6 +105,18 @@ function labelValue(lines: BodyLine[], i: number, end: number, labels: readonly 
     if (next !== "") return { value: next, line: j };
   }
   return null;
+}
+
+/** T5.1: letters and digits, 4-16, ending at anything that is not one (space, another script, punctuation). */
+const PASSCODE_VALUE = /^([A-Za-z0-9]{4,16})(?![A-Za-z0-9])/;
+/** Words that start the line after a passcode; a client that joined the lines glues them on. */
+const GLUED_NEXT = /^(?:Dial|Join|Download|Need|For|Phone|Meeting|Learn|Or|Call|Video|Tenant|Find|Reset|Help)/;
+
+/** Teams passcodes are 6 or 8 characters: a longer value ending in a next-line word is cut there. */
+function passcodeBeforeGluedText(value: string): string {
+  if (value.length <= 8) return value;
+  for (const n of [6, 8]) if (GLUED_NEXT.test(value.slice(n)) && /[a-z0-9]$/i.test(value.slice(0, n))) return value.slice(0, n);
+  return value;
 }
 
 const MEETING_ID_VALUE = /^(\d(?: ?\d){8,19})(?![\d#])/;
@@ -177,7 +196,12 @@ function analyzeBlock(
     }
     if (meetingId === null) {
       const v = labelValue(lines, i, end, LABELS.meetingId);
-      const m = v ? MEETING_ID_VALUE.exec(v.value) : null;
+      let m = v ? MEETING_ID_VALUE.exec(v.value) : null;
+      // A fixed-width wrap can cut the digit groups: "Meeting ID: 391 802" / "564 137".
+      if (v && !m && /^\d{1,3}(?: \d{1,3}){0,4}$/.test(v.value) && v.line + 1 <= end) {
+        const joined = `${v.value} ${lines[v.line + 1]!.text}`;
+        m = MEETING_ID_VALUE.exec(joined);
+      }
       if (m) {
         meetingId = digitsOnly(m[1]!);
         meetingIdLine = v!.line;
@@ -186,8 +210,8 @@ function analyzeBlock(
     if (passcode === null && meetingId !== null) {
       const v = labelValue(lines, i, end, LABELS.passcode);
       // T5.1: letters and digits, 4-16, up to the first whitespace; anything else is not a passcode.
-      const m = v ? /^([A-Za-z0-9]{4,16})(?:\s|$)/.exec(v.value) : null;
-      if (m && i - meetingIdLine <= 6) passcode = m[1]!;
+      const m = v ? PASSCODE_VALUE.exec(v.value) : null;
+      if (m && i - meetingIdLine <= 6) passcode = passcodeBeforeGluedText(m[1]!);
     }
     if (cvi === null && line.hasColon()) {
       const hit = findLabel(line, LABELS.videoId);
@@ -214,7 +238,8 @@ function analyzeBlock(
   }
   const classics = teamsLinks.filter((t) => t.link.kind === "classic");
   const shorts = teamsLinks.filter((t) => t.link.kind === "short");
-  const classic = (classics.find((t) => t.preferred) ?? classics[classics.length - 1])?.link ?? null;
+  const chosen = (classics.find((t) => t.preferred) ?? classics[classics.length - 1])?.link ?? null;
+  const classic = chosen === null ? null : mostComplete(chosen, classics.map((t) => t.link));
   const short = (shorts.find((t) => t.preferred) ?? shorts[0])?.link ?? null;
   const extraLinks: TeamsLink[] = [];
   for (const t of teamsLinks) {
@@ -225,6 +250,26 @@ function analyzeBlock(
     if (!same && !extraLinks.some((e) => e.url === t.link.url)) extraLinks.push(t.link);
   }
   return { quoted, firstLine: start, lastLine: end, classic, short, extraLinks, meetingId, passcode, cvi, options, opaqueJoin };
+}
+
+/** How much of the meeting a classic link names: tenant, organizer, then length (never a cut copy). */
+function completeness(link: TeamsLink): number {
+  return (link.tenantId ? 2 : 0) + (link.organizerId ? 2 : 0) + (link.messageId ? 1 : 0);
+}
+
+/**
+ * The same meeting's link written twice (percent-encoded, and raw JSON or cut by a wrap): the
+ * copy that names the most wins, so tenant and organizer are never lost to a truncated form.
+ */
+export function mostComplete(chosen: TeamsLink, all: readonly TeamsLink[]): TeamsLink {
+  let best = chosen;
+  for (const other of all) {
+    if (other === best || other.threadId === null || other.threadId !== chosen.threadId) continue;
+    const a = completeness(other);
+    const b = completeness(best);
+    if (a > b || (a === b && other.url.length > best.url.length && other.url.startsWith(best.url))) best = other;
+  }
+  return best;
 }
 
 export function analyzeBody(doc: BodyDoc): BodyAnalysis {
@@ -244,7 +289,7 @@ export function analyzeBody(doc: BodyDoc): BodyAnalysis {
   const lines = doc.lines;
   for (let i = 0; i <= lines.length; i++) {
     const atEnd = i === lines.length;
-    const isSeparator = !atEnd && lines[i]!.firstCharCode() === 95 /* _ */ && SEPARATOR.test(lines[i]!.text);
+    const isSeparator = !atEnd && SEPARATOR_FIRST.has(lines[i]!.firstCharCode()) && SEPARATOR.test(lines[i]!.text);
     const quoteChange = !atEnd && i > start && lines[i]!.quoted !== lines[start]!.quoted;
     if (atEnd || isSeparator || quoteChange) {
       if (i > start) {

@@ -1,12 +1,12 @@
 /**
- * Builds one Invite's join and alternatives from its sources, in docs/formats.md:
+ * Builds one Invite's join and alternatives from its sources, in docs/formats.md, T8 precedence:
  * structured fields (Graph onlineMeeting, ICS X-MICROSOFT-*), then the HTML body's Teams block,
  * then the text body's, then anything else; other providers and SIP per B2.4.
  */
 import type { CviCoordinates, Join, TeamsJoin } from "../core/domain.ts";
-import { type BodyAnalysis, type ClassifiedLink, analyzeBody, type TeamsBlock } from "./analyze-body.ts";
+import { type BodyAnalysis, type ClassifiedLink, analyzeBody, mostComplete, type TeamsBlock } from "./analyze-body.ts";
 import { type BodyDoc, htmlToDoc, textToDoc } from "./body.ts";
-import type { ProviderLink } from "./providers/others.ts";
+import { type ProviderLink, providerOfHost } from "./providers/others.ts";
 import { findPrintedVideoAddresses, findSipAddresses, mayHaveSipAddress, type PrintedVideoAddress, type SipAddress } from "./providers/sip.ts";
 import { classifyTeamsUrl, isValidThreadId, TEAMS_HOSTS, type TeamsLink } from "./providers/teams.ts";
 import { parseUrl } from "./url-safety.ts";
@@ -64,7 +64,7 @@ function teamsJoin(link: TeamsLink | null, short: TeamsLink | null): TeamsJoin {
   };
 }
 
-/** WHATWG serialisation (docs/formats.md); TeamsJoin keeps the bytes as carried. */
+/** WHATWG serialisation (docs/formats.md, B6 output hygiene); TeamsJoin keeps the bytes as carried. */
 function serialised(url: string | null): string | null {
   return url === null ? null : (parseUrl(url)?.href ?? null);
 }
@@ -77,8 +77,19 @@ function pickBlock(analysis: BodyAnalysis | null): { block: TeamsBlock; quoted: 
   if (!analysis) return null;
   const unquoted = analysis.blocks.filter((b) => !b.quoted);
   const pool = unquoted.length > 0 ? unquoted : analysis.blocks;
-  const block = pool[pool.length - 1];
-  return block ? { block, quoted: block.quoted } : null;
+  const last = pool[pool.length - 1];
+  if (!last) return null;
+  // The same meeting's link repeated outside its block (a pasted copy, a raw JSON form below the
+  // rule): the block that prints the Meeting ID keeps it, and the most complete link is used.
+  const thread = last.classic?.threadId ?? null;
+  if (thread !== null && last.meetingId === null) {
+    const richer = [...pool].reverse().find((b) => b !== last && b.classic?.threadId === thread && b.meetingId !== null);
+    if (richer) {
+      const classic = mostComplete(richer.classic!, [last.classic!]);
+      return { block: { ...richer, classic }, quoted: richer.quoted };
+    }
+  }
+  return { block: last, quoted: last.quoted };
 }
 
 function sameMeeting(a: TeamsJoin, block: TeamsBlock): boolean {
@@ -152,7 +163,7 @@ export function assembleJoin(sources: InviteSources, withContext = true): Assemb
     if (picked) {
       if (sameMeeting(teams, picked.block)) {
         const b = picked.block;
-        if (!teams.joinUrl && b.classic) {
+        if (b.classic && (!teams.joinUrl || (sClassic !== null && mostComplete(sClassic, [b.classic]) === b.classic))) {
           teams = { ...teamsJoin(b.classic, sShort ?? b.short) };
         }
         teams.shortUrl ??= b.short?.url ?? null;
@@ -239,6 +250,16 @@ export function assembleJoin(sources: InviteSources, withContext = true): Assemb
       if (providerSeen.has(key)) return;
       providerSeen.add(key);
       providerJoins.push({ join: { provider: c.link.provider, url: c.link.url, sipUri: null, teams: null }, link: c.link, priority, order: order++, line: c.line });
+    } else if (c.kind === "opaque") {
+      // A Mimecast link whose domain= names a provider stands for that provider's join (B1.6);
+      // its fields come from the printed Meeting ID and video lines.
+      const provider = providerOfHost(c.domain);
+      if (provider === null || provider === "jitsi") return;
+      const key = `opaque|${provider}`;
+      if (providerSeen.has(key)) return;
+      providerSeen.add(key);
+      const link: ProviderLink = { provider, url: c.url, meetingId: null, site: c.domain, name: null, token: null, gov: provider === "zoom" && /zoomgov\.com$/.test(c.domain ?? "") };
+      providerJoins.push({ join: { provider, url: serialised(c.url), sipUri: null, teams: null }, link, priority: priority + 0.25, order: order++, line: c.line });
     } else if (c.kind === "other") {
       const key = `other|${c.url}`;
       if (providerSeen.has(key)) return;
@@ -262,6 +283,7 @@ export function assembleJoin(sources: InviteSources, withContext = true): Assemb
   for (const b of [...(htmlAnalysis?.blocks ?? []), ...(textAnalysis?.blocks ?? [])]) if (b.cvi) exclude.add(b.cvi.tenantKey.toLowerCase());
   const sipFound: Array<{ sip: SipAddress; priority: number; order: number }> = [];
   const printed: PrintedVideoAddress[] = [];
+  const printedLines: number[] = [];
   const sipSeen = new Set<string>();
   const sipContext = { exclude };
   const scanSip = (doc: BodyDoc | null, isLocation: boolean) => {
@@ -269,10 +291,16 @@ export function assembleJoin(sources: InviteSources, withContext = true): Assemb
     for (const line of doc.lines) {
       for (const l of line.links) if (/^mailto:/i.test(l.url)) exclude.add(l.url.slice(7).split("?")[0]!.toLowerCase());
     }
-    for (const line of doc.lines) {
+    for (let li = 0; li < doc.lines.length; li++) {
+      const line = doc.lines[li]!;
       if (line.quoted) continue;
       const raw = line.raw;
-      if (withContext && (raw.includes("@") || raw.includes("##"))) for (const p of findPrintedVideoAddresses(line.text)) printed.push(p);
+      if (raw.includes("@") || raw.includes("##")) {
+        for (const p of findPrintedVideoAddresses(line.text)) {
+          printed.push(p);
+          if (!isLocation) printedLines.push(li);
+        }
+      }
       const hits = mayHaveSipAddress(line) ? findSipAddresses(line, sipContext, isLocation) : [];
       for (const l of line.links) if (/^(?:sips?|h323):/i.test(l.url)) hits.push(...findSipAddresses(l.url, sipContext, isLocation));
       for (const sip of hits) {
@@ -299,12 +327,25 @@ export function assembleJoin(sources: InviteSources, withContext = true): Assemb
   let join: Join | null = teams ? joinOf(teams, teamsFallbackUrl) : null;
   let providerLink: ProviderLink | null = null;
   const ranked = [...providerJoins].sort((a, b) => a.priority - b.priority || a.order - b.order);
+  let providerLine = -1;
+  // A provider's printed video address outranks bare SIP/H.323 lines of the body when no link
+  // names a meeting: Zoom's H.323 lines (`<ip>##<id>`) sit beside its `…@zoomcrc.com` (B2.4).
+  const printedInBody = printed.length > 0 && printedLines.length > 0;
   if (!join) {
-    const first = ranked.find((r) => r.priority < 9);
+    const first = ranked.find(
+      (r) => r.priority < 9 && !(printedInBody && r.link === null && r.priority >= 3 && (r.join.provider === "sip" || r.join.provider === "h323")),
+    );
     if (first) {
       join = first.join;
       providerLink = first.link;
+      providerLine = first.line;
     }
+  }
+  // No link for the meeting (wrapped opaquely, or stripped), but the body prints a provider's
+  // video address (`…@zoomcrc.com`, `…@<site>.webex.com`): that provider's meeting is the join.
+  if (!join && printedInBody) {
+    join = { provider: printed[0]!.provider, url: null, sipUri: null, teams: null };
+    providerLine = Math.max(0, printedLines[0]! - 10);
   }
   for (const r of ranked) if (r.join !== join) addAlternative(r.join);
 
@@ -317,7 +358,11 @@ export function assembleJoin(sources: InviteSources, withContext = true): Assemb
     }
   }
   const providerFacts =
-    providerLink && withContext ? nearbyFacts(bodyDoc, providerJoins.find((p) => p.link === providerLink)?.line ?? -1) : { passcode: null, meetingNumber: null };
+    join && !join.teams && withContext && providerLine >= 0 ? nearbyFacts(bodyDoc, providerLine) : { passcode: null, meetingNumber: null };
+  // An opaque (Mimecast) provider link carries no id: the printed Meeting ID stands in (B1.6).
+  if (providerLink && providerLink.meetingId === null && providerLink.name === null && providerFacts.meetingNumber !== null) {
+    providerLink = { ...providerLink, meetingId: providerFacts.meetingNumber };
+  }
   return {
     join,
     alternatives,
@@ -333,20 +378,47 @@ export function assembleJoin(sources: InviteSources, withContext = true): Assemb
   };
 }
 
-/** Passcode and meeting number printed within the 30 lines after a provider's link. */
+const PASSCODE_LINE =
+  /(?:^|[^\p{L}])(?:passcode|password|kenncode|code secret|code d'accès|código de acceso|código de acesso|senha|kod dostępu|lösenord|passord|wachtwoord|toegangscode|heslo|geçiş kodu|パスコード|密码|密碼|암호|pin)\s*:\s*([^\s]{1,32})/iu;
+const PASSCODE_LABEL_ONLY =
+  /(?:^|[^\p{L}])(?:passcode|password|kenncode|senha|lösenord|passord|heslo|パスコード|密码|密碼|암호)\s*:$/iu;
+const MEETING_NUMBER_LINE =
+  /\b(?:meeting (?:id|number)|meeting-id|besprechungs-id|access code|webinar id)(?: \([^()]{0,30}\))?\s*:\s*(\d(?: ?\d){5,14})/i;
+/** Zoom's H.323 dial form `<ip>##<meeting id>#<passcode>`. */
+const H323_WITH_PASSCODE = /\d##\d{9,11}#(\d{1,10})(?!\d)/;
+
+/**
+ * Passcode and meeting number printed within the 60 lines after a provider's link. A Zoom invite
+ * can print two passcodes: the web one (letters) under the link and a numeric one beside the
+ * SIP/H.323 lines for room systems; the numeric one is the one a room dials, so it wins.
+ */
 function nearbyFacts(doc: BodyDoc | null, fromLine: number): { passcode: string | null; meetingNumber: string | null } {
   let passcode: string | null = null;
+  let numeric: string | null = null;
   let meetingNumber: string | null = null;
   if (!doc) return { passcode, meetingNumber };
   const start = Math.max(0, fromLine);
-  for (let i = start; i < doc.lines.length && i < start + 30; i++) {
-    const t = doc.lines[i]!.text;
-    const p = /\b(?:passcode|password|kenncode|code secret|código de acceso|pin)\s*:\s*(\S{1,32})/i.exec(t);
-    if (p && passcode === null) passcode = p[1]!;
-    const n = /\b(?:meeting (?:id|number)|meeting-id|besprechungs-id|access code)(?: \([^()]{0,30}\))?\s*:\s*(\d(?: ?\d){5,14})/i.exec(t);
+  // Lines quoted differently from the provider's own line belong to another message.
+  const quoted = doc.lines[start]?.quoted ?? false;
+  for (let i = start; i < doc.lines.length && i < start + 60; i++) {
+    const line = doc.lines[i]!;
+    if (line.quoted !== quoted) continue;
+    const t = line.text;
+    if (!t.includes(":") && !t.includes("#")) continue;
+    const p = PASSCODE_LINE.exec(t);
+    let value = p ? p[1]!.replace(/[.,;]$/, "") : null;
+    // Label and value in separate cells or lines: "Passcode:" / "654321".
+    if (value === null && PASSCODE_LABEL_ONLY.test(t)) value = /^\S{1,32}/.exec(doc.lines[i + 1]?.text ?? "")?.[0] ?? null;
+    if (value !== null) {
+      passcode ??= value;
+      if (numeric === null && /^\d{1,10}$/.test(value)) numeric = value;
+    }
+    const h: RegExpExecArray | null = numeric === null ? H323_WITH_PASSCODE.exec(t) : null;
+    if (h) numeric = h[1]!;
+    const n = MEETING_NUMBER_LINE.exec(t);
     if (n && meetingNumber === null) meetingNumber = n[1]!.replace(/ /g, "");
   }
-  return { passcode, meetingNumber };
+  return { passcode: numeric ?? passcode, meetingNumber };
 }
 
 export type { CviCoordinates };

@@ -1,5 +1,5 @@
 /**
- * Bodies as text lines with their links (docs/formats.md). HTML and plain text both become
+ * Bodies as text lines with their links (docs/formats.md, T1.3, T1.4). HTML and plain text both become
  * a BodyDoc, so one set of rules (labels, blocks, quoting) reads every layout by visible order.
  */
 import { scanHtml, TAG_BLOCK } from "./html-scan.ts";
@@ -95,7 +95,7 @@ export interface BodyDoc {
 }
 
 const QUOTE_MARKERS = LABELS.quoteMarkers.map((m) => m.toLowerCase());
-const URL_START = /\b(?:https?:\/\/|msteams:)/gi;
+const URL_START = /(?<![A-Za-z0-9])(?:https?:\/\/|msteams:)/gi;
 
 /** Cheap necessary condition for URL_START: a "://" or a case-insensitive "msteams:". */
 function mayHaveUrlStart(text: string): boolean {
@@ -111,13 +111,27 @@ export function extractBareUrls(text: string, max: number): Array<{ url: string;
   const found: Array<{ url: string; index: number }> = [];
   if (!mayHaveUrlStart(text)) return found;
   URL_START.lastIndex = 0;
+  // Position of the next "}" at or after the scan (>>> 0 turns "none" into a huge number).
+  let nextClose = -1;
   for (let m = URL_START.exec(text); m !== null && found.length < max; m = URL_START.exec(text)) {
     const start = m.index;
     let end = start;
     let depth = 0;
     while (end < text.length && end - start < LIMITS.urlChars) {
       const c = text[end]!;
-      if (c <= " " || c === '"' || c === "<" || c === ">" || c === "\\" || c === "\u00A0" || c === "'") break;
+      // Chat and markdown markup ends a URL: `[label](url)`, `<url|label>`, `**url**`, backticks.
+      if (c <= " " || c === '"' || c === "<" || c === ">" || c === "\\" || c === "\u00A0" || c === "'" || c === "|" || c === "]" || c === "[" || c === "`") break;
+      if (c === "{" && depth === 0 && text.startsWith("context=", end - 8)) {
+        // A raw JSON context (`context={"Tid":"…","Oid":"…"}`) runs to its closing brace.
+        // The next "}" is found once and reused while it lies ahead: a line of unclosed contexts
+        // stays linear.
+        if (nextClose < end) nextClose = text.indexOf("}", end) >>> 0;
+        const close = nextClose;
+        if (close - start < LIMITS.urlChars && !/[\s<>]/.test(text.slice(end, close))) {
+          end = close + 1;
+          continue;
+        }
+      }
       if (c === "(") depth++;
       if (c === ")") {
         if (depth === 0) break;
@@ -126,7 +140,9 @@ export function extractBareUrls(text: string, max: number): Array<{ url: string;
       end++;
     }
     let url = text.slice(start, end);
-    while (/[.,;:!?]$/.test(url)) url = url.slice(0, -1);
+    while (/[.,;:!?*~]$/.test(url)) url = url.slice(0, -1);
+    // `_https://…_` (markdown emphasis): the closing mark is not part of the URL.
+    if (start > 0 && text[start - 1] === "_" && url.endsWith("_")) url = url.slice(0, -1);
     if (url.length > 10) found.push({ url, index: start });
     URL_START.lastIndex = Math.max(end, start + 1);
   }
@@ -176,7 +192,27 @@ function markQuotes(lines: BodyLine[], fromIndex: number | null): void {
 /** A `<scheme:...` link left open at the end of a line (wrapped by the sender). */
 const OPEN_LINK_AT_END = /<(?:https?:\/\/|msteams:|mailto:|tel:|sips?:)[^<>]*$/i;
 /** An Outlook text link `label<url>`; global, reset before each line. */
-const BRACKET_LINK = /<((?:https?:\/\/|msteams:|mailto:|tel:|sips?:|h323:)[^<>\s]*)>/gi;
+const BRACKET_LINK = /<((?:https?:\/\/|msteams:|mailto:|tel:|sips?:|h323:)[^<>\s|]*(?:\|[^<>]{0,200})?)>/gi;
+
+const QUOTE_PREFIX = /^(?:[ \t]{0,3}>)+[ \t]?/;
+/** A continuation: one token of URL characters carrying URL syntax (%xx, =, /, &). */
+const URL_CONTINUATION = /^[A-Za-z0-9%._~:/?#@!$&'()*+,;=-]{2,}$/;
+
+/**
+ * True when `line` ends in a bare URL that a fixed-width wrap (72-78 columns, or a list archive)
+ * cut, and `next` carries its rest: a long line, and a next line that is one token of URL syntax.
+ */
+function brokenBareUrl(line: string, next: string): boolean {
+  if (line.length < 60) return false;
+  const rest = next.trim();
+  if (rest === "" || rest !== next.trimEnd() || rest.length > LIMITS.urlChars || /^https?:/i.test(rest)) return false;
+  if (!URL_CONTINUATION.test(rest) || !/[%=/&]/.test(rest)) return false;
+  if (line.length !== line.trimEnd().length) return false;
+  // The last token of the line must be (or end in) a URL: one linear scan of that token only.
+  const token = line.slice(Math.max(line.lastIndexOf(" "), line.lastIndexOf("\t")) + 1);
+  const at = token.search(/https?:\/\//i);
+  return at >= 0 && token.length - at >= 16 && !/[<>"]/.test(token.slice(at));
+}
 
 export function textToDoc(input: string): BodyDoc {
   const warnings: string[] = [];
@@ -190,17 +226,36 @@ export function textToDoc(input: string): BodyDoc {
     rawLines = rawLines.slice(0, LIMITS.bodyLines);
     warnings.push(`body truncated to ${LIMITS.bodyLines} lines`);
   }
-  // Join "<https://...>" links that the sender wrapped over several lines.
+  // Quoted replies (`> `, `>> `): the marks are taken off so that labels, separators and links
+  // read as in the original; the lines stay marked as quoted.
+  const quotedRaw: boolean[] = [];
+  for (let i = 0; i < rawLines.length; i++) {
+    const line = rawLines[i]!;
+    const first = line.charCodeAt(0);
+    if (first !== 62 /* > */ && !(first === 32 && line.trimStart().startsWith(">"))) {
+      quotedRaw.push(false);
+      continue;
+    }
+    const m = QUOTE_PREFIX.exec(line);
+    quotedRaw.push(m !== null);
+    if (m) rawLines[i] = line.slice(m[0].length);
+  }
+  // Join "<https://...>" links that the sender wrapped over several lines, and bare URLs that a
+  // mail client or list archive broke at a fixed width.
   const joined: string[] = [];
+  const joinedQuoted: boolean[] = [];
   for (let i = 0; i < rawLines.length; i++) {
     let line = rawLines[i]!;
+    const quoted = quotedRaw[i]!;
     let guard = 0;
     for (;;) {
+      if (i + 1 >= rawLines.length || guard++ > 20 || line.length > LIMITS.urlChars * 2 || quotedRaw[i + 1] !== quoted) break;
       const open = line.includes("<") ? line.search(OPEN_LINK_AT_END) : -1;
-      if (open < 0 || i + 1 >= rawLines.length || guard++ > 20 || line.length > LIMITS.urlChars * 2) break;
+      if (open < 0 && !brokenBareUrl(line, rawLines[i + 1]!)) break;
       line += rawLines[++i]!.trim();
     }
     joined.push(line);
+    joinedQuoted.push(quoted);
   }
   const lines: BodyLine[] = [];
   let candidates = 0;
@@ -215,7 +270,11 @@ export function textToDoc(input: string): BodyDoc {
       const before = raw.slice(last, m.index);
       visible += before;
       if (candidates++ < LIMITS.urlCandidates) {
-        links.push({ url: m[1]!, label: normalizeLine(before), title: null, className: null, explicit: true });
+        // Slack writes `<url|label>`: the URL ends at the bar, the label follows it.
+        const bar = m[1]!.indexOf("|");
+        const url = bar < 0 ? m[1]! : m[1]!.slice(0, bar);
+        const label = bar < 0 ? before : m[1]!.slice(bar + 1);
+        links.push({ url, label: normalizeLine(label), title: null, className: null, explicit: true });
       }
       last = m.index + m[0].length;
     }
@@ -228,6 +287,7 @@ export function textToDoc(input: string): BodyDoc {
   }
   if (candidates > LIMITS.urlCandidates) warnings.push(`more than ${LIMITS.urlCandidates} links; the rest were not examined`);
   markQuotes(lines, null);
+  for (let i = 0; i < lines.length; i++) if (joinedQuoted[i]) lines[i]!.quoted = true;
   return { kind: "text", lines, warnings };
 }
 

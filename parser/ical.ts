@@ -1,5 +1,5 @@
 /**
- * iCalendar reading (docs/formats.md): ical.js first; a tolerant line reader when ical.js
+ * iCalendar reading (docs/formats.md, T1.2): ical.js first; a tolerant line reader when ical.js
  * refuses the document. Produces plain records; Teams and body rules run elsewhere.
  */
 import ICAL from "ical.js";

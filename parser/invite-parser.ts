@@ -1,6 +1,6 @@
 /**
- * parseInvite: one invite file (MIME, iCalendar, Graph event JSON, HTML or text) to the
- * ParseOutput of docs/cli.md. Pure: no network, no clock, no database. Never throws on bad input: problems
+ * parseInvite: one invite file (MIME, iCalendar, Graph event JSON, HTML or text) to the CLI contract's
+ * ParseOutput. Pure: no network, no clock, no database. Never throws on bad input: problems
  * become warnings, and "no join information" is a result (join null).
  */
 import { isAscii } from "node:buffer";

@@ -1,5 +1,5 @@
 /**
- * Caps that keep the parser linear and bounded on hostile input (docs/formats.md). Exceeding a cap
+ * Caps that keep the parser linear and bounded on hostile input (docs/formats.md, B6). Exceeding a cap
  * truncates the scan and adds a warning; nothing here ever throws. docs/parser.md documents them.
  */
 export const LIMITS = {

@@ -1,5 +1,5 @@
 /**
- * Shared URL hygiene for classification (docs/formats.md): dangerous schemes, userinfo, ports,
+ * Shared URL hygiene for classification (docs/formats.md, B6): dangerous schemes, userinfo, ports,
  * IP hosts. Every classifier parses with WHATWG URL and compares hostnames exactly.
  */
 

@@ -1,5 +1,5 @@
 /**
- * Localized label tables (docs/formats.md). Data only: a new language is a change here.
+ * Localized label tables (docs/formats.md, T5.2, T6). Data only: a new language is a change here.
  * Matching is case-insensitive on normalized lines (NBSP and friends become spaces, fullwidth
  * colons become ':'), with optional spaces before the colon.
  */
@@ -41,6 +41,17 @@ export const LABELS: LabelTable = {
     "Vergadering-id", // nl
     "ID riunione", // it (weak fixture)
     "ID della riunione", // it (variant)
+    "Vergaderings-id", // nl (V3 form; seen in a Teams-marker list, docs/formats.md L-nl)
+    "ID de réunion", // fr-CA (L-fr-CA)
+    "ID da Reunião", // pt-BR, pt-PT (L-pt)
+    "Identyfikator spotkania", // pl (L-pl)
+    "Mötes-ID", // sv (L-sv)
+    "Møte-ID", // nb (L-nb)
+    "모임 ID", // ko (L-ko)
+    "會議 ID", // zh-TW (L-zh-TW)
+    "會議ID", // zh-TW (no space)
+    "Toplantı Kimliği", // tr (L-tr)
+    "ID schůzky", // cs (L-cs)
   ],
   passcode: [
     "Passcode", // en, de, it
@@ -53,6 +64,16 @@ export const LABELS: LabelTable = {
     "密码", // zh-Hans (unconfirmed)
     "Wachtwoordcode", // nl
     "Codice d'accesso", // it (unconfirmed)
+    "Code d'accès", // fr-CA (L-fr-CA)
+    "Senha", // pt-BR (L-pt)
+    "Código de acesso", // pt-PT (L-pt)
+    "Kod dostępu", // pl (L-pl)
+    "Lösenord", // sv (L-sv)
+    "Passord", // nb (L-nb)
+    "암호", // ko (L-ko)
+    "密碼", // zh-TW (L-zh-TW)
+    "Geçiş Kodu", // tr (L-tr)
+    "Heslo", // cs (L-cs)
   ],
   videoId: [
     "VTC Conference ID",
@@ -100,6 +121,16 @@ export const LABELS: LabelTable = {
     "单击此处加入会议",
     "Nu deelnemen aan de vergadering",
     "Fai clic qui per partecipare alla riunione",
+    "Clique aqui para ingressar na reunião",
+    "Clique aqui para participar na reunião",
+    "Kliknij tutaj, aby dołączyć do spotkania",
+    "Klicka här för att ansluta till mötet",
+    "Klikk her for å bli med i møtet",
+    "Cliquez ici pour rejoindre la réunion",
+    "여기를 클릭하여 모임에 참가",
+    "按一下這裡以加入會議",
+    "Toplantıya katılmak için buraya tıklayın",
+    "Klikněte sem a připojte se ke schůzce",
     "System reference",
     "Systemreferenz",
   ],
@@ -130,7 +161,19 @@ export interface LabelHit {
   index: number;
 }
 
-const LETTER_OR_DIGIT = /[\p{L}\p{N}]/u;
+const LATIN = /[A-Za-z\u00C0-\u024F]/;
+const LETTER = /\p{L}/u;
+
+/**
+ * True when `prev` glues onto a label starting with `first`, so the label is the tail of another
+ * word: a Latin label after a Latin letter, a label in another script after a letter of any
+ * script other than Latin ("電話会議 ID" is not "会議 ID"). Digits and other scripts before a
+ * Latin label do not glue: clients join "…012" or "…会议" onto the next line's label.
+ */
+function glued(prev: string, first: string): boolean {
+  if (LATIN.test(first)) return LATIN.test(prev);
+  return LETTER.test(prev) && !LATIN.test(prev);
+}
 
 /** A label list prepared for matching: lowercased, plus the ASCII characters labels end with. */
 interface PreparedLabels {
@@ -165,7 +208,7 @@ export function findLabelInLowered(text: string, lowerText: string, labels: read
     for (const needle of needles) {
       const at = end - needle.length;
       if (at < 0 || !lowerText.startsWith(needle, at)) continue;
-      if (at > 0 && LETTER_OR_DIGIT.test(lowerText[at - 1]!)) continue;
+      if (at > 0 && glued(lowerText[at - 1]!, needle[0]!)) continue;
       return { rest: text.slice(colon + 1).trim(), index: at };
     }
   }
@@ -213,7 +256,7 @@ export function findLabel(line: SearchableText, labels: readonly string[]): Labe
     for (const needle of needles) {
       const at = end - needle.length;
       if (at < 0 || !lowerLine.startsWith(needle, at)) continue;
-      if (at > 0 && LETTER_OR_DIGIT.test(lowerLine[at - 1]!)) continue;
+      if (at > 0 && glued(lowerLine[at - 1]!, needle[0]!)) continue;
       return { rest: text.slice(colon + 1).trim(), index: at };
     }
   }

@@ -1,5 +1,5 @@
 /**
- * Meeting providers other than Teams (docs/formats.md): accepted hosts and path shapes, and the
+ * Meeting providers other than Teams (docs/formats.md, B2.1): accepted hosts and path shapes, and the
  * fields each URL carries. Hosts are compared on whole labels after WHATWG parsing.
  */
 import type { JoinProvider } from "../../core/domain.ts";
@@ -38,10 +38,14 @@ export function classifyProviderUrl(value: string): ProviderLink | null {
   const path = url.pathname;
   const https = url.protocol === "https:";
 
-  if (label(host, "zoom.us") || label(host, "zoomgov.com")) {
+  // Zoom, Zoom for Government, and Zoom X (zoom-x.de, operated for Zoom by Deutsche Telekom).
+  if (label(host, "zoom.us") || label(host, "zoomgov.com") || label(host, "zoom-x.de")) {
     const gov = label(host, "zoomgov.com");
-    const m = /^\/(?:j|w|s|wc\/join)\/(\d{9,11})\/?$/.exec(path);
+    const m = /^\/(?:j|w|s|wc\/join|wc)\/(\d{9,11})(?:\/join)?\/?$/.exec(path);
     if (m) return link("zoom", url, { meetingId: m[1]!, site: host, token: url.searchParams.get("pwd"), gov });
+    // The legacy join form: /join?confno=<id>[&pwd=<token>].
+    const confno = /^\/join\/?$/.test(path) ? url.searchParams.get("confno") : null;
+    if (confno !== null && /^\d{9,11}$/.test(confno)) return link("zoom", url, { meetingId: confno, site: host, token: url.searchParams.get("pwd"), gov });
     const my = /^\/my\/([A-Za-z0-9._-]{1,64})\/?$/.exec(path);
     if (my) return link("zoom", url, { name: my[1]!, site: host, token: url.searchParams.get("pwd"), gov });
     return null;
@@ -54,11 +58,18 @@ export function classifyProviderUrl(value: string): ProviderLink | null {
       const isMeet = /\/meet\//i.test(path);
       return link("webex", url, { site, name: isMeet ? personal[1]! : null });
     }
-    if (/^\/[a-z0-9-]{1,63}\/[je]\.php$/i.test(path) && url.searchParams.has("MTID")) return link("webex", url, { site });
+    if (/^\/[a-z0-9-]{1,63}\/(?:k2\/)?[je]\.php$/i.test(path) && url.searchParams.has("MTID")) return link("webex", url, { site });
+    // Webex's newer meeting pages: /webappng/sites/<site>/meeting/info/<hex> (host only).
+    if (/^\/webappng\/sites\/[a-z0-9-]{1,63}\/meeting\/info\/[0-9a-f]{8,64}\/?$/i.test(path)) return link("webex", url, { site });
     if (/^\/wbxmjs\/joinservice\/sites\/[a-z0-9-]{1,63}\/meeting\/download\/[0-9a-f]{8,64}$/i.test(path)) return link("webex", url, { site });
     return null;
   }
   if (!https) return null;
+  // Google's short link for Meet: g.co/meet/<code>.
+  if (host === "g.co") {
+    const m = /^\/meet\/([a-z]{3}-[a-z]{4}-[a-z]{3})\/?$/.exec(path);
+    return m ? link("google-meet", url, { meetingId: m[1]! }) : null;
+  }
   if (host === "meet.google.com") {
     const m = /^\/([a-z]{3}-[a-z]{4}-[a-z]{3})\/?$/.exec(path);
     if (m) return link("google-meet", url, { meetingId: m[1]! });
@@ -66,7 +77,7 @@ export function classifyProviderUrl(value: string): ProviderLink | null {
     if (lookup) return link("google-meet", url, { name: lookup[1]! });
     return null;
   }
-  if (host === "global.gotomeeting.com") {
+  if (host === "global.gotomeeting.com" || host === "www.gotomeeting.com" || host === "gotomeeting.com") {
     const m = /^\/join\/(\d{9})\/?$/.exec(path);
     return m ? link("gotomeeting", url, { meetingId: m[1]! }) : null;
   }
@@ -100,6 +111,35 @@ export function classifyProviderUrl(value: string): ProviderLink | null {
     const m = /^\/([A-Za-z0-9_-]{1,64})\/?$/.exec(path);
     return m ? link("jitsi", url, { name: m[1]! }) : null;
   }
+  return null;
+}
+
+/**
+ * Skype for Business / Lync meeting links: `https://meet.lync.com/<tenant>/<user>/<id>` (Skype for
+ * Business Online) and `https://meet.<company domain>/<user>/<id>` (Skype for Business Server's
+ * simple URL). They are meetings, but not Teams ones and not dialable by otj: provider "other".
+ */
+export function isSkypeMeetingUrl(value: string): boolean {
+  const parsed = parseWebUrl(value, true);
+  if (isRejected(parsed)) return false;
+  const { host, url } = parsed;
+  if (host === "meet.lync.com") return /^\/[A-Za-z0-9._-]{1,64}\/[A-Za-z0-9._-]{1,64}\/[A-Za-z0-9]{6,12}\/?$/.test(url.pathname);
+  return host.startsWith("meet.") && /^\/[A-Za-z0-9._-]{1,64}\/[A-Z0-9]{8}\/?$/.test(url.pathname);
+}
+
+/**
+ * The provider a bare host names (a Mimecast `domain=` value, B1.6): only whole known hosts, so a
+ * look-alike (`zoom.us.evil.example`) names none.
+ */
+export function providerOfHost(host: string | null): ProviderLink["provider"] | null {
+  if (host === null || !/^[a-z0-9.-]{1,253}$/.test(host)) return null;
+  if (label(host, "zoom.us") || label(host, "zoomgov.com") || label(host, "zoom-x.de")) return "zoom";
+  if (label(host, "webex.com")) return "webex";
+  if (host === "meet.google.com") return "google-meet";
+  if (host === "global.gotomeeting.com" || host === "meet.goto.com" || host === "app.goto.com") return "gotomeeting";
+  if (host === "bluejeans.com" || host === "www.bluejeans.com") return "bluejeans";
+  if (host === "chime.aws" || host === "app.chime.aws") return "chime";
+  if (host === "meet.jit.si") return "jitsi";
   return null;
 }
 

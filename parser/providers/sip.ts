@@ -1,5 +1,5 @@
 /**
- * SIP and H.323 addresses printed in invites (docs/formats.md), and the provider video addresses
+ * SIP and H.323 addresses printed in invites (docs/formats.md, B2.3), and the provider video addresses
  * of B2.2 that belong to a provider rather than being separate SIP meetings.
  */
 import { containsPhrase, LABELS } from "../labels/index.ts";

@@ -1,5 +1,5 @@
 /**
- * Microsoft Teams join URLs (docs/formats.md): classic meetup-join, short /meet/, launcher,
+ * Microsoft Teams join URLs (docs/formats.md, T3, T4): classic meetup-join, short /meet/, launcher,
  * hash-route and app-scheme forms; and the Teams URLs that are not joins (T3.6).
  */
 import type { TeamsCloud } from "../../core/domain.ts";

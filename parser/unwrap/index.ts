@@ -1,5 +1,5 @@
 /**
- * The unwrap loop (docs/formats.md): peel known link wrappers off a URL, offline, at most
+ * The unwrap loop (docs/formats.md, B1.7): peel known link wrappers off a URL, offline, at most
  * LIMITS.unwrapSteps times. Never fetches anything.
  */
 import { LIMITS } from "../limits.ts";

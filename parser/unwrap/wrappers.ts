@@ -1,6 +1,6 @@
 /**
  * Link rewriters that mail security gateways put around URLs, and how to undo each offline
- * (docs/formats.md). Each recogniser looks at the parsed host and path only; payloads are
+ * (docs/formats.md, B1.2-B1.6). Each recogniser looks at the parsed host and path only; payloads are
  * read from the raw string so that percent-encoding is decoded exactly once.
  */
 import { percentDecodeOnce } from "../text.ts";
@@ -213,7 +213,8 @@ const WRAPPERS: Wrapper[] = [
     name: "mimecast",
     matches: (h, p) =>
       (/^protect(?:-[a-z0-9]{1,20})?\.mimecast\.com$/.test(h) || h === "protect2.mimecast.com" || h.endsWith(".mimecastprotect.com")) &&
-      p.startsWith("/s/"),
+      // `/s/<token>` and the older `/s<token>` (no slash) both carry only a token.
+      (p.startsWith("/s/") || /^\/s[A-Za-z0-9_-]/.test(p)),
     unwrap(raw) {
       const domain = rawParam(raw, "domain");
       return { kind: "opaque", wrapper: "mimecast", domain: domain ? domain.toLowerCase() : null };
