@@ -18,7 +18,7 @@
  */
 
 /** Input formats `otj parse` recognises. */
-export type InviteFormat = "eml" | "ics" | "html" | "text" | "graph";
+export type InviteFormat = "eml" | "ics" | "html" | "text" | "graph" | "google";
 
 export type Sensitivity = "normal" | "private" | "personal" | "confidential";
 
