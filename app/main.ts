@@ -17,6 +17,7 @@ import { DeviceNotifier } from "../bridge/device-notice.ts";
 import { DEFAULT_GRAPH_CALL_ISSUER, DEFAULT_GRAPH_CALL_OPENID_URL, GraphCallJwtVerifier } from "../bridge/graph-call-jwt.ts";
 import type { GraphClient } from "../calendar/graph/graph-client.ts";
 import { graphFromConfig, hasGraphCredentials } from "../calendar/graph/graph-from-config.ts";
+import { googleFromConfig, hasGoogleCredentials } from "../calendar/google/google-from-config.ts";
 import { CalendarPoller } from "../calendar/calendar-poller.ts";
 import { GraphSubscriptionManager, graphNotificationRoute } from "../calendar/graph/subscriptions.ts";
 import { PostgresSubscriptionStore } from "../calendar/graph/subscriptions-postgres-store.ts";
@@ -36,6 +37,7 @@ import { migrateToLatest } from "../store/migrate.ts";
 import { PostgresStore } from "../store/postgres-store.ts";
 import { buildHttpServer, type CallbackReply } from "./http/server.ts";
 import { EngineMetrics } from "./metrics.ts";
+import { combineCalendarSources, StoreRoomSources } from "./calendar-sources.ts";
 
 /** The SGJ scheduler as the engine drives it (bridge/bridge-scheduler.ts). */
 export interface SgjScheduler {
@@ -93,6 +95,7 @@ export class Engine {
   private source: CalendarSource | null = null;
   private graphClient: GraphClient | null = null;
   private subscriptions: GraphSubscriptionManager | null = null;
+  private roomSources: StoreRoomSources | null = null;
   private readonly tasks: Array<{ stop(): void }> = [];
   private graphReady: true | string = "not checked";
   /** The HTTP bridge this engine built (its connection pool closes at stop). */
@@ -177,7 +180,7 @@ export class Engine {
       );
     } else {
       this.graphReady = "graph.tenantId, graph.clientId and graph.clientSecret are not configured";
-      this.log.warn({}, "no Graph credentials configured: calendars are not polled");
+      this.log.warn({}, "no calendar source configured (graph.* or google.*): calendars are not polled");
     }
 
     const callbacks: EngineCallbacks = { ...(built?.callbacks ?? {}) };
@@ -242,6 +245,8 @@ export class Engine {
    */
   private async roomChanged(roomId: string): Promise<void> {
     const now = this.options.clock.now();
+    // Its calendar source may have changed.
+    this.roomSources?.forget();
     try {
       await this.store.syncCursors.resetCursor(roomId, now);
       await this.store.syncCursors.markDue(roomId, now);
@@ -255,7 +260,15 @@ export class Engine {
     }
   }
 
+  /** Graph and Google as configured, each room sent to the adapter of its `source`. */
   private defaultSource(): CalendarSource | null {
+    const config = this.options.config;
+    const google = hasGoogleCredentials(config) ? googleFromConfig(config, this.options.clock, { cwd: this.options.cwd, logger: this.log }).source : null;
+    this.roomSources = new StoreRoomSources(this.store, this.options.clock);
+    return combineCalendarSources({ graph: this.defaultGraphSource(), google }, this.roomSources);
+  }
+
+  private defaultGraphSource(): CalendarSource | null {
     if (!hasGraphCredentials(this.options.config)) return null;
     const { client, source } = graphFromConfig(this.options.config, this.options.clock, {
       logger: this.log,

@@ -122,6 +122,11 @@ export type BridgeState =
   | "cancelled";
 
 export type DeviceFamily = "xapi" | "xapi-legacy" | "webex-cloud" | "pull";
+
+/** The calendar system a room's calendar lives in: Microsoft Graph, Google Workspace or Exchange Server (EWS). */
+export type CalendarSourceName = "graph" | "google" | "ews";
+
+export const CALENDAR_SOURCES: readonly CalendarSourceName[] = ["graph", "google", "ews"];
 export type Partner = "pexip" | "cisco" | "poly" | "bluejeans" | "generic";
 export type PrivateMeetings = "process" | "skip";
 export type SubjectReplace = "never" | "private" | "all";

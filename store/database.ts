@@ -5,7 +5,7 @@
  * Timestamps are `timestamptz`, read as Date. JSON columns are written as JSON text (node-pg would
  * turn a JS array into a PostgreSQL array) and read back parsed.
  */
-import type { ColumnType, Insertable, Selectable } from "kysely";
+import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
 
 type Timestamp = ColumnType<Date, Date, Date>;
 type Json<T> = ColumnType<T, string, string>;
@@ -43,6 +43,8 @@ export interface RoomTable {
   subject_template: string;
   private_join: string;
   time_zone: string | null;
+  /** `graph`, `google` or `ews` (CalendarSourceName). */
+  source: Generated<string>;
   enabled: boolean;
   created_at: Timestamp;
   updated_at: Timestamp;

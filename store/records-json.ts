@@ -20,6 +20,8 @@ export interface RoomJson {
   subjectReplace: string;
   subjectTemplate: string;
   privateJoin: string;
+  /** Calendar source: `graph`, `google` or `ews`. */
+  source: string;
   enabled: boolean;
   createdAt: string;
   updatedAt: string;
@@ -42,6 +44,7 @@ export function roomJson(room: Room): RoomJson {
     subjectReplace: room.privacy.subjectReplace,
     subjectTemplate: room.privacy.subjectTemplate,
     privateJoin: room.privacy.privateJoin,
+    source: room.source,
     enabled: room.enabled,
     createdAt: room.createdAt.toISOString(),
     updatedAt: room.updatedAt.toISOString(),

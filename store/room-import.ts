@@ -22,6 +22,7 @@ const COLUMNS = {
   subjectreplace: "subjectReplace",
   subjecttemplate: "subjectTemplate",
   privatejoin: "privateJoin",
+  source: "source",
 } as const;
 
 type ColumnField = (typeof COLUMNS)[keyof typeof COLUMNS];
@@ -120,7 +121,7 @@ export function readRoomsCsv(text: string): { rows: CsvRoomRow[]; ignoredColumns
       insecureTls: insecureTls ?? false,
       sipUri: optional(values.sipUri) ?? null,
     };
-    for (const key of ["privateMeetings", "subjectReplace", "subjectTemplate", "privateJoin"] as const) {
+    for (const key of ["privateMeetings", "subjectReplace", "subjectTemplate", "privateJoin", "source"] as const) {
       const value = optional(values[key]);
       if (value !== undefined) input[key] = value;
     }

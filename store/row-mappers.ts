@@ -1,7 +1,7 @@
 /**
  * The one place where snake_case rows become the Store port's camelCase records (and back).
  */
-import type { BridgeState, DeviceFamily, IvrFallback, Join, Partner, PrivateJoin, PrivateMeetings, Route, Sensitivity, SubjectReplace } from "../core/domain.ts";
+import type { BridgeState, CalendarSourceName, DeviceFamily, IvrFallback, Join, Partner, PrivateJoin, PrivateMeetings, Route, Sensitivity, SubjectReplace } from "../core/domain.ts";
 import type {
   MeetingExplain,
   BridgeSession,
@@ -71,6 +71,7 @@ export function toRoom(row: RoomRow & { provider_name: string | null }): Room {
       privateJoin: row.private_join as PrivateJoin,
     },
     timeZone: row.time_zone,
+    source: row.source as CalendarSourceName,
     enabled: row.enabled,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

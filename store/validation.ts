@@ -2,7 +2,7 @@
  * Validation and normalisation of room and provider input (CLI flags, CSV rows, HTTP bodies).
  * Pure: no database. Each validator returns every problem at once, in words an operator can act on.
  */
-import type { DeviceFamily, Partner, PrivateJoin, PrivateMeetings, SubjectReplace } from "../core/domain.ts";
+import { CALENDAR_SOURCES, type CalendarSourceName, type DeviceFamily, type Partner, type PrivateJoin, type PrivateMeetings, type SubjectReplace } from "../core/domain.ts";
 import type { NewProvider, NewRoom, Provider } from "../core/ports/store.ts";
 import { normalizeDnsName, normalizeHost, normalizeSipAddress } from "../core/sip-address.ts";
 
@@ -127,6 +127,7 @@ export interface ValidRoom {
   subjectTemplate: string;
   privateJoin: PrivateJoin;
   timeZone: string | null;
+  source: CalendarSourceName;
 }
 
 /** Validates and normalises a new room (all problems at once). */
@@ -193,6 +194,7 @@ export function validateNewRoom(input: NewRoom): Validated<ValidRoom> {
       problems.push(`time zone ${quote(timeZone)} is not an IANA time zone`);
     }
   }
+  const source = oneOf("calendar source", CALENDAR_SOURCES, input.source, "graph", problems);
   if (problems.length > 0 || mailbox === null || family === null) return { ok: false, problems };
   return {
     ok: true,
@@ -212,6 +214,7 @@ export function validateNewRoom(input: NewRoom): Validated<ValidRoom> {
       subjectTemplate,
       privateJoin,
       timeZone,
+      source,
     },
   };
 }

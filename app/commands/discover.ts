@@ -6,6 +6,7 @@
  */
 import type { Command } from "commander";
 import { Option } from "commander";
+import { googleFromConfig } from "../../calendar/google/google-from-config.ts";
 import { graphFromConfig } from "../../calendar/graph/graph-from-config.ts";
 import { systemClock } from "../../core/clock.ts";
 import { OtjError } from "../../core/errors.ts";
@@ -17,6 +18,7 @@ import { type StoreFlags, addStoreOptions, withCliStore } from "./migrate.ts";
 import { commandGroup, renderTable } from "./rooms.ts";
 
 interface DiscoverFlags extends StoreFlags {
+  source: "graph" | "google" | "ews";
   add?: boolean;
   provider?: string;
   deviceFamily?: string;
@@ -58,7 +60,8 @@ function toJson(room: DiscoveredRoom, id: string | null, added: boolean): Discov
 
 export function registerDiscoverCommand(program: Command, io: CliIo): void {
   const rooms = commandGroup(program, "rooms", "room mailbox <-> device mapping");
-  addStoreOptions(rooms.command("discover").description("list Graph Places rooms (and room lists); --add maps those not yet mapped"))
+  addStoreOptions(rooms.command("discover").description("list the directory's rooms (Graph Places, Google resource calendars); --add maps those not yet mapped"))
+    .addOption(new Option("--source <source>", "where to look: graph (Places) or google (Admin SDK resource calendars)").choices(["graph", "google", "ews"]).default("graph"))
     .option("--add", "add the rooms not yet mapped (needs --provider and --device-family)")
     .option("--provider <name>", "CVI provider record for added rooms")
     .addOption(new Option("--device-family <family>", "device family for added rooms").choices([...DEVICE_FAMILIES]))
@@ -71,14 +74,15 @@ export function registerDiscoverCommand(program: Command, io: CliIo): void {
         throw new OtjError("OTJ_USAGE", "--provider and --device-family only go with --add");
       }
       await withCliStore(flags, io, async ({ store, config }) => {
-        const { source } = graphFromConfig(config, systemClock);
+        if (flags.source === "ews") throw new OtjError("OTJ_USAGE", "--source ews: Exchange Server discovery is not available in this build");
+        const { source } = flags.source === "google" ? googleFromConfig(config, systemClock, { cwd: io.cwd }) : graphFromConfig(config, systemClock);
         const found = await source.listRooms(AbortSignal.timeout(Math.max(60, config.poll.roundBudgetSeconds) * 1000));
         const mappedIds = new Map((await store.rooms.list()).map((r) => [r.mailbox, r.id]));
         const addedIds = new Map<string, string>();
         if (flags.add) {
           const inputs: NewRoom[] = found
             .filter((r) => !mappedIds.has(r.mailbox))
-            .map((r) => ({ mailbox: r.mailbox, displayName: r.displayName, provider: flags.provider!, deviceFamily: flags.deviceFamily! }));
+            .map((r) => ({ mailbox: r.mailbox, displayName: r.displayName, provider: flags.provider!, deviceFamily: flags.deviceFamily!, source: flags.source }));
           if (inputs.length > 0) {
             const result = await store.rooms.addMany(inputs, new Date(), { describeItem: (i) => inputs[i]!.mailbox });
             if (!result.applied) {
@@ -93,7 +97,7 @@ export function registerDiscoverCommand(program: Command, io: CliIo): void {
         if (flags.json) {
           io.stdout(`${JSON.stringify({ rooms: out })}\n`);
         } else if (out.length === 0) {
-          io.stderr("Places lists no rooms (rooms hidden from the address book are not listed)\n");
+          io.stderr(flags.source === "google" ? "the directory lists no resource calendars that are rooms\n" : "Places lists no rooms (rooms hidden from the address book are not listed)\n");
         } else {
           io.stdout(
             renderTable(

@@ -6,6 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { type Command, Option } from "commander";
+import { CALENDAR_SOURCES } from "../../core/domain.ts";
 import { OtjError } from "../../core/errors.ts";
 import type { AddedRoom, NewRoom, Room } from "../../core/ports/store.ts";
 import { roomJson } from "../../store/records-json.ts";
@@ -37,6 +38,7 @@ interface AddFlags extends StoreFlags {
   subjectReplace?: string;
   subjectTemplate?: string;
   privateJoin?: string;
+  source?: string;
   json?: boolean;
 }
 
@@ -98,7 +100,8 @@ function registerAdd(rooms: Command, io: CliIo): void {
     .option("--device-password-env <var>", "read the device password from an environment variable")
     .option("--insecure-tls", "do not verify the device's TLS certificate (self-signed)")
     .option("--sip-uri <uri>", "the room's own SIP address")
-    .option("--device-token <token>", "pull/feed token to use instead of a generated one");
+    .option("--device-token <token>", "pull/feed token to use instead of a generated one")
+    .addOption(new Option("--source <source>", "the calendar system of the room's calendar").choices([...CALENDAR_SOURCES]).default("graph"));
   addPrivacyOptions(cmd);
   addStoreOptions(cmd)
     .option("--json", "print the created record (a pull room: {id, mailbox, deviceToken})")
@@ -118,6 +121,7 @@ function registerAdd(rooms: Command, io: CliIo): void {
         ...(flags.subjectReplace ? { subjectReplace: flags.subjectReplace } : {}),
         ...(flags.subjectTemplate !== undefined ? { subjectTemplate: flags.subjectTemplate } : {}),
         ...(flags.privateJoin ? { privateJoin: flags.privateJoin } : {}),
+        ...(flags.source ? { source: flags.source } : {}),
       };
       await withCliStore(flags, io, async ({ store }) => {
         const added = await store.rooms.add(input, new Date());

@@ -97,6 +97,7 @@ const ROOM_BODY = {
     subjectReplace: { type: "string", enum: ["never", "private", "all"] },
     subjectTemplate: { type: "string", maxLength: 256 },
     privateJoin: { type: "string", enum: ["enabled", "disabled"] },
+    source: { type: "string", enum: ["graph", "google", "ews"] },
   },
 } as const;
 

@@ -19,6 +19,7 @@
  */
 import type {
   BridgeState,
+  CalendarSourceName,
   DeviceFamily,
   IvrFallback,
   Join,
@@ -136,6 +137,8 @@ export interface Room {
   privacy: RoomPrivacy;
   /** IANA time zone hint, or null. */
   timeZone: string | null;
+  /** The calendar system the room's calendar is read from. */
+  source: CalendarSourceName;
   enabled: boolean;
   createdAt: Date;
   updatedAt: Date;
@@ -160,6 +163,8 @@ export interface NewRoom {
   subjectTemplate?: string;
   privateJoin?: string;
   timeZone?: string | null;
+  /** `graph` (default), `google` or `ews`. */
+  source?: string;
 }
 
 /**

@@ -46,6 +46,7 @@ function roomColumns(room: ValidRoom) {
     subject_template: room.subjectTemplate,
     private_join: room.privateJoin,
     time_zone: room.timeZone,
+    source: room.source,
   };
 }
 
@@ -245,6 +246,7 @@ export class PostgresRoomStore implements RoomStore {
           subjectTemplate: changes.subjectTemplate ?? current.subject_template,
           privateJoin: changes.privateJoin ?? current.private_join,
           timeZone: changes.timeZone !== undefined ? changes.timeZone : current.time_zone,
+          source: changes.source ?? current.source,
         };
         const checked = validateNewRoom(merged);
         if (!checked.ok) throw new OtjError("OTJ_ROOM_INVALID", checked.problems.join("; "), { details: { problems: checked.problems } });

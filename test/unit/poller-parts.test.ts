@@ -71,6 +71,7 @@ const ROOM: Room = {
   sipUri: null,
   privacy: PRIVACY,
   timeZone: null,
+  source: "graph",
   enabled: true,
   createdAt: new Date(0),
   updatedAt: new Date(0),

@@ -230,6 +230,7 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     subjectReplace: form.subjectReplace ?? "private",
     subjectTemplate: form.subjectTemplate ?? "",
     privateJoin: form.privateJoin ?? "enabled",
+    source: form.source ?? "graph",
   });
 
   app.get("/admin/rooms/new", { config }, async (req, reply) => send(reply, views.roomFormPage(ctx(req), await deps.store.providers.list(), {}, null)));
