@@ -3,10 +3,17 @@
  * one MultiCalendarSource that sends each room to the adapter of its `source`.
  */
 import type { Clock } from "../core/clock.ts";
+import type { Config } from "../core/config.ts";
 import type { CalendarSourceName } from "../core/domain.ts";
 import type { CalendarSource } from "../core/ports/calendar-source.ts";
 import type { Store } from "../core/ports/store.ts";
 import { MultiCalendarSource } from "../calendar/multi-calendar-source.ts";
+
+/** Whether `google.*` names a service account key and a subject (the Google source is built then). */
+export function hasGoogleCredentials(config: Config): boolean {
+  const g = config.google;
+  return (g.serviceAccountKey !== null || g.serviceAccountKeyFile !== null) && g.subject !== null;
+}
 
 /** How long a room's source is remembered before it is read again (a room moved by another process). */
 const SOURCE_TTL_MS = 30_000;

@@ -17,7 +17,6 @@ import { DeviceNotifier } from "../bridge/device-notice.ts";
 import { DEFAULT_GRAPH_CALL_ISSUER, DEFAULT_GRAPH_CALL_OPENID_URL, GraphCallJwtVerifier } from "../bridge/graph-call-jwt.ts";
 import type { GraphClient } from "../calendar/graph/graph-client.ts";
 import { graphFromConfig, hasGraphCredentials } from "../calendar/graph/graph-from-config.ts";
-import { googleFromConfig, hasGoogleCredentials } from "../calendar/google/google-from-config.ts";
 import { CalendarPoller } from "../calendar/calendar-poller.ts";
 import { GraphSubscriptionManager, graphNotificationRoute } from "../calendar/graph/subscriptions.ts";
 import { PostgresSubscriptionStore } from "../calendar/graph/subscriptions-postgres-store.ts";
@@ -37,7 +36,7 @@ import { migrateToLatest } from "../store/migrate.ts";
 import { PostgresStore } from "../store/postgres-store.ts";
 import { buildHttpServer, type CallbackReply } from "./http/server.ts";
 import { EngineMetrics } from "./metrics.ts";
-import { combineCalendarSources, StoreRoomSources } from "./calendar-sources.ts";
+import { combineCalendarSources, hasGoogleCredentials, StoreRoomSources } from "./calendar-sources.ts";
 
 /** The SGJ scheduler as the engine drives it (bridge/bridge-scheduler.ts). */
 export interface SgjScheduler {
@@ -136,7 +135,7 @@ export class Engine {
       return counts;
     });
 
-    this.source = this.options.source !== undefined ? this.options.source : this.defaultSource();
+    this.source = this.options.source !== undefined ? this.options.source : await this.defaultSource();
     const bridge = this.options.bridge !== undefined ? this.options.bridge : this.defaultBridge();
     if (bridge instanceof HttpMediaBridge && this.options.bridge === undefined) this.ownBridge = bridge;
     const parts: EngineParts = {
@@ -261,9 +260,12 @@ export class Engine {
   }
 
   /** Graph and Google as configured, each room sent to the adapter of its `source`. */
-  private defaultSource(): CalendarSource | null {
+  private async defaultSource(): Promise<CalendarSource | null> {
     const config = this.options.config;
-    const google = hasGoogleCredentials(config) ? googleFromConfig(config, this.options.clock, { cwd: this.options.cwd, logger: this.log }).source : null;
+    // Loaded only when configured: the Google client libraries are large and every CLI command imports this file.
+    const google = hasGoogleCredentials(config)
+      ? (await import("../calendar/google/google-from-config.ts")).googleFromConfig(config, this.options.clock, { cwd: this.options.cwd, logger: this.log }).source
+      : null;
     this.roomSources = new StoreRoomSources(this.store, this.options.clock);
     return combineCalendarSources({ graph: this.defaultGraphSource(), google }, this.roomSources);
   }

@@ -6,7 +6,6 @@
  */
 import type { Command } from "commander";
 import { Option } from "commander";
-import { googleFromConfig } from "../../calendar/google/google-from-config.ts";
 import { graphFromConfig } from "../../calendar/graph/graph-from-config.ts";
 import { systemClock } from "../../core/clock.ts";
 import { OtjError } from "../../core/errors.ts";
@@ -75,7 +74,11 @@ export function registerDiscoverCommand(program: Command, io: CliIo): void {
       }
       await withCliStore(flags, io, async ({ store, config }) => {
         if (flags.source === "ews") throw new OtjError("OTJ_USAGE", "--source ews: Exchange Server discovery is not available in this build");
-        const { source } = flags.source === "google" ? googleFromConfig(config, systemClock, { cwd: io.cwd }) : graphFromConfig(config, systemClock);
+        // The Google client libraries are large: loaded only for --source google.
+        const { source } =
+          flags.source === "google"
+            ? (await import("../../calendar/google/google-from-config.ts")).googleFromConfig(config, systemClock, { cwd: io.cwd })
+            : graphFromConfig(config, systemClock);
         const found = await source.listRooms(AbortSignal.timeout(Math.max(60, config.poll.roundBudgetSeconds) * 1000));
         const mappedIds = new Map((await store.rooms.list()).map((r) => [r.mailbox, r.id]));
         const addedIds = new Map<string, string>();

@@ -11,11 +11,6 @@ import { OtjError } from "../../core/errors.ts";
 import { GoogleCalendarSource } from "./google-calendar-source.ts";
 import { GoogleClient, parseServiceAccountKey, type ServiceAccountKey } from "./google-client.ts";
 
-export function hasGoogleCredentials(config: Config): boolean {
-  const g = config.google;
-  return (g.serviceAccountKey !== null || g.serviceAccountKeyFile !== null) && g.subject !== null;
-}
-
 /**
  * @param cwd base of a relative `google.serviceAccountKeyFile`.
  * @throws OtjError OTJ_CONFIG_INVALID naming the missing or unreadable `google.*` keys (never their values).
