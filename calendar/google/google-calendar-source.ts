@@ -30,6 +30,7 @@ import { clockSleeper, realSleeper, type Sleeper } from "../graph/graph-calendar
 import type { GoogleClient, ListEventsParams } from "./google-client.ts";
 import { backoffMs, mapGoogleError, SyncTokenGone } from "./google-error-mapper.ts";
 import { isCancelledEntry, mapGoogleEvent } from "./google-event-mapper.ts";
+import { deltaLoop, normaliseMailbox, normaliseWindow, sameWindow } from "../sync-round.ts";
 
 /** What the source needs of the client (a fake of it serves unit tests). */
 export type GoogleApi = Pick<GoogleClient, "connect" | "listEvents" | "listResources">;
@@ -70,9 +71,7 @@ interface RoundState {
 
 type Item = { removed: true } | { removed: false; occurrence: SourceOccurrence };
 
-const MAX_WINDOW_DAYS = 1825;
 const DIRECTORY_PAGE_CAP = 1000;
-const MAILBOX = /^[^\s@/\\?#%]+@[^\s@/\\?#%]+\.[^\s@/\\?#%]+$/;
 
 export class GoogleCalendarSource implements CalendarSource {
   readonly #api: GoogleApi;
@@ -146,8 +145,8 @@ export class GoogleCalendarSource implements CalendarSource {
     const windowEnd = Date.parse(w.end);
     let pageToken: string | undefined;
     for (;;) {
-      if (state.pages >= this.#pageCap) throw deltaLoop(state, "page-cap");
-      if (this.#clock.now().getTime() >= state.deadline) throw deltaLoop(state, "time-budget");
+      if (state.pages >= this.#pageCap) throw deltaLoop(state.mailbox, "page-cap", state.pages);
+      if (this.#clock.now().getTime() >= state.deadline) throw deltaLoop(state.mailbox, "time-budget", state.pages);
       const params: ListEventsParams = {
         calendarId: room,
         maxResults: this.#pageSize,
@@ -184,7 +183,7 @@ export class GoogleCalendarSource implements CalendarSource {
       }
       if (pairs.length > 0) {
         const hash = createHash("sha256").update(pairs.sort().join("\n")).digest("hex");
-        if (seenPages.has(hash)) throw deltaLoop(state, "repeated-page");
+        if (seenPages.has(hash)) throw deltaLoop(state.mailbox, "repeated-page", state.pages);
         seenPages.add(hash);
       }
       if (typeof page.nextSyncToken === "string" && page.nextSyncToken !== "") return { items, token: page.nextSyncToken, warnings };
@@ -273,30 +272,6 @@ export class GoogleCalendarSource implements CalendarSource {
 function positive(name: string, value: number): number {
   if (!Number.isFinite(value) || value <= 0) throw new RangeError(`GoogleCalendarSource: ${name} must be a positive number`);
   return value;
-}
-
-function normaliseMailbox(mailbox: string): string {
-  const m = mailbox.trim().toLowerCase();
-  if (!MAILBOX.test(m)) throw new OtjError("OTJ_ROOM_INVALID", `not a calendar address: ${JSON.stringify(mailbox)}`);
-  return m;
-}
-
-function normaliseWindow(window: TimeWindow): TimeWindow {
-  const start = Date.parse(window.start);
-  const end = Date.parse(window.end);
-  if (Number.isNaN(start) || Number.isNaN(end) || end <= start) throw new RangeError(`invalid sync window ${window.start} .. ${window.end}`);
-  if (end - start > MAX_WINDOW_DAYS * 86_400_000) throw new RangeError(`sync window longer than ${MAX_WINDOW_DAYS} days`);
-  return { start: new Date(start).toISOString(), end: new Date(end).toISOString() };
-}
-
-function sameWindow(a: TimeWindow, b: TimeWindow): boolean {
-  return Date.parse(a.start) === Date.parse(b.start) && Date.parse(a.end) === Date.parse(b.end);
-}
-
-function deltaLoop(state: RoundState, guard: "page-cap" | "repeated-page" | "time-budget"): OtjError {
-  return new OtjError("OTJ_CALENDAR_DELTA_LOOP", `sync round for ${state.mailbox} stopped by the ${guard} guard after ${state.pages} pages`, {
-    details: { mailbox: state.mailbox, guard, pages: state.pages },
-  });
 }
 
 function badResponse(state: RoundState, what: string): OtjError {

@@ -15,6 +15,7 @@ import { calendar, type calendar_v3 } from "@googleapis/calendar";
 import { JWT } from "google-auth-library";
 import type { Clock } from "../../core/clock.ts";
 import { OtjError } from "../../core/errors.ts";
+import { abortable } from "../graph/client-credentials-token-provider.ts";
 import { mapGoogleError } from "./google-error-mapper.ts";
 
 export const GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token";
@@ -220,21 +221,4 @@ async function withFreshToken<T>(auth: JWT, call: () => Promise<T>): Promise<T> 
     auth.credentials = { ...auth.credentials, expiry_date: 1 };
     return await call();
   }
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }

@@ -30,6 +30,7 @@ import { type GraphClient, type GraphHttpResponse, MAX_BATCH_ITEMS } from "./gra
 import { retryDelayMs } from "./graph-error-mapper.ts";
 import { GraphRequestBatcher } from "./graph-request-batcher.ts";
 import { mapGraphEvent } from "./graph-event-mapper.ts";
+import { deltaLoop, normaliseMailbox, normaliseWindow, sameWindow } from "../sync-round.ts";
 
 /** Waits `ms` milliseconds or rejects with the signal's reason. Injected so tests never sleep. */
 export type Sleeper = (ms: number, signal: AbortSignal) => Promise<void>;
@@ -87,7 +88,6 @@ export interface GraphCalendarSourceDeps {
 const DEFAULT_BATCH_SIZE = 4;
 const PLACES_PAGE = 100;
 const PLACES_PAGE_CAP = 1000;
-const MAX_WINDOW_DAYS = 1825;
 
 interface RoundState {
   readonly mailbox: string;
@@ -190,8 +190,8 @@ export class GraphCalendarSource implements CalendarSource {
     };
     let url = start;
     for (;;) {
-      if (state.pages >= this.#pageCap) throw deltaLoop(state, "page-cap");
-      if (this.#clock.now().getTime() >= state.deadline) throw deltaLoop(state, "time-budget");
+      if (state.pages >= this.#pageCap) throw deltaLoop(state.mailbox, "page-cap", state.pages);
+      if (this.#clock.now().getTime() >= state.deadline) throw deltaLoop(state.mailbox, "time-budget", state.pages);
       const batched = url === start && this.#batcher !== null ? this.#client.batchPath(url) : null;
       const response: Page = await this.#request(state, () =>
         batched !== null
@@ -230,7 +230,7 @@ export class GraphCalendarSource implements CalendarSource {
       // Empty pages are left to the page cap: nothing in them can repeat.
       if (pairs.length > 0) {
         const hash = createHash("sha256").update(pairs.sort().join("\n")).digest("hex");
-        if (seenPages.has(hash)) throw deltaLoop(state, "repeated-page");
+        if (seenPages.has(hash)) throw deltaLoop(state.mailbox, "repeated-page", state.pages);
         seenPages.add(hash);
       }
       const deltaLink = page["@odata.deltaLink"];
@@ -381,34 +381,6 @@ export class GraphCalendarSource implements CalendarSource {
 function positive(name: string, value: number): number {
   if (!Number.isFinite(value) || value <= 0) throw new RangeError(`GraphCalendarSource: ${name} must be a positive number`);
   return value;
-}
-
-const MAILBOX = /^[^\s@/\\?#%]+@[^\s@/\\?#%]+\.[^\s@/\\?#%]+$/;
-
-function normaliseMailbox(mailbox: string): string {
-  const m = mailbox.trim().toLowerCase();
-  if (!MAILBOX.test(m)) throw new OtjError("OTJ_ROOM_INVALID", `not a mailbox address: ${JSON.stringify(mailbox)}`);
-  return m;
-}
-
-function normaliseWindow(window: TimeWindow): TimeWindow {
-  const start = Date.parse(window.start);
-  const end = Date.parse(window.end);
-  if (Number.isNaN(start) || Number.isNaN(end) || end <= start) {
-    throw new RangeError(`invalid sync window ${window.start} .. ${window.end}`);
-  }
-  if (end - start > MAX_WINDOW_DAYS * 86_400_000) throw new RangeError(`sync window longer than ${MAX_WINDOW_DAYS} days`);
-  return { start: new Date(start).toISOString(), end: new Date(end).toISOString() };
-}
-
-function sameWindow(a: TimeWindow, b: TimeWindow): boolean {
-  return Date.parse(a.start) === Date.parse(b.start) && Date.parse(a.end) === Date.parse(b.end);
-}
-
-function deltaLoop(state: RoundState, guard: "page-cap" | "repeated-page" | "time-budget"): OtjError {
-  return new OtjError("OTJ_CALENDAR_DELTA_LOOP", `delta round for ${state.mailbox} stopped by the ${guard} guard after ${state.pages} pages`, {
-    details: { mailbox: state.mailbox, guard, pages: state.pages },
-  });
 }
 
 function badPage(state: RoundState, what: string, response: Page): OtjError {
