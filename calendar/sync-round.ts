@@ -3,7 +3,7 @@
  * whether a cursor's window is the one asked for, and the guard error that stops a round.
  */
 import { OtjError } from "../core/errors.ts";
-import type { TimeWindow } from "../core/ports/calendar-source.ts";
+import type { FullRoundReason, SourceOccurrence, SyncCursor, TimeWindow } from "../core/ports/calendar-source.ts";
 
 /** The longest sync window an adapter accepts. */
 export const MAX_WINDOW_DAYS = 1825;
@@ -39,4 +39,23 @@ export function deltaLoop(mailbox: string, guard: RoundGuard, pages: number): Ot
   return new OtjError("OTJ_CALENDAR_DELTA_LOOP", `delta round for ${mailbox} stopped by the ${guard} guard after ${pages} pages`, {
     details: { mailbox, guard, pages },
   });
+}
+
+/** Why a round from `cursor` over `window` is a full one, or null when it continues the cursor. */
+export function fullRoundReason(cursor: SyncCursor | null, window: TimeWindow): FullRoundReason | null {
+  return cursor === null ? "initial" : sameWindow(cursor.window, window) ? null : "window-changed";
+}
+
+/** One source id's last state in a round: removed from the window view, or its occurrence. */
+export type RoundItem = { removed: true } | { removed: false; occurrence: SourceOccurrence };
+
+/** A round's items (in order of each id's last appearance) as the result's two lists. */
+export function splitRoundItems(items: ReadonlyMap<string, RoundItem>): { changed: SourceOccurrence[]; removedIds: string[] } {
+  const changed: SourceOccurrence[] = [];
+  const removedIds: string[] = [];
+  for (const [id, item] of items) {
+    if (item.removed) removedIds.push(id);
+    else changed.push(item.occurrence);
+  }
+  return { changed, removedIds };
 }

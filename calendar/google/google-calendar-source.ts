@@ -19,10 +19,8 @@ import { OtjError } from "../../core/errors.ts";
 import type {
   CalendarSource,
   DiscoveredRoom,
-  FullRoundReason,
   RoomCheck,
   RoomSyncResult,
-  SourceOccurrence,
   SyncCursor,
   TimeWindow,
 } from "../../core/ports/calendar-source.ts";
@@ -30,7 +28,7 @@ import { clockSleeper, realSleeper, type Sleeper } from "../graph/graph-calendar
 import type { GoogleClient, ListEventsParams } from "./google-client.ts";
 import { backoffMs, mapGoogleError, SyncTokenGone } from "./google-error-mapper.ts";
 import { isCancelledEntry, mapGoogleEvent } from "./google-event-mapper.ts";
-import { deltaLoop, normaliseMailbox, normaliseWindow, sameWindow } from "../sync-round.ts";
+import { deltaLoop, fullRoundReason, normaliseMailbox, normaliseWindow, type RoundItem as Item, splitRoundItems } from "../sync-round.ts";
 
 /** What the source needs of the client (a fake of it serves unit tests). */
 export type GoogleApi = Pick<GoogleClient, "connect" | "listEvents" | "listResources">;
@@ -69,7 +67,6 @@ interface RoundState {
   waitedMs: number;
 }
 
-type Item = { removed: true } | { removed: false; occurrence: SourceOccurrence };
 
 const DIRECTORY_PAGE_CAP = 1000;
 
@@ -108,7 +105,7 @@ export class GoogleCalendarSource implements CalendarSource {
     const room = normaliseMailbox(mailbox);
     const w = normaliseWindow(window);
     const state = this.#state(room, signal);
-    let reason: FullRoundReason | null = cursor === null ? "initial" : sameWindow(cursor.window, w) ? null : "window-changed";
+    let reason = fullRoundReason(cursor, w);
     let walked: { items: Map<string, Item>; token: string; warnings: string[] };
     try {
       walked = await this.#walk(room, w, reason === null ? cursor!.token : null, state);
@@ -118,12 +115,7 @@ export class GoogleCalendarSource implements CalendarSource {
       reason = "cursor-expired";
       walked = await this.#walk(room, w, null, state);
     }
-    const changed: SourceOccurrence[] = [];
-    const removedIds: string[] = [];
-    for (const [id, item] of walked.items) {
-      if (item.removed) removedIds.push(id);
-      else changed.push(item.occurrence);
-    }
+    const { changed, removedIds } = splitRoundItems(walked.items);
     return {
       mailbox: room,
       full: reason !== null,

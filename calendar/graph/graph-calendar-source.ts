@@ -19,10 +19,8 @@ import { OtjError } from "../../core/errors.ts";
 import type {
   CalendarSource,
   DiscoveredRoom,
-  FullRoundReason,
   RoomCheck,
   RoomSyncResult,
-  SourceOccurrence,
   SyncCursor,
   TimeWindow,
 } from "../../core/ports/calendar-source.ts";
@@ -30,7 +28,7 @@ import { type GraphClient, type GraphHttpResponse, MAX_BATCH_ITEMS } from "./gra
 import { retryDelayMs } from "./graph-error-mapper.ts";
 import { GraphRequestBatcher } from "./graph-request-batcher.ts";
 import { mapGraphEvent } from "./graph-event-mapper.ts";
-import { deltaLoop, normaliseMailbox, normaliseWindow, sameWindow } from "../sync-round.ts";
+import { deltaLoop, fullRoundReason, normaliseMailbox, normaliseWindow, type RoundItem, splitRoundItems } from "../sync-round.ts";
 
 /** Waits `ms` milliseconds or rejects with the signal's reason. Injected so tests never sleep. */
 export type Sleeper = (ms: number, signal: AbortSignal) => Promise<void>;
@@ -99,7 +97,7 @@ interface RoundState {
   waitedMs: number;
 }
 
-type DeltaItem = { removed: true } | { removed: false; occurrence: SourceOccurrence };
+type DeltaItem = RoundItem;
 
 /** What a page's reader needs of an answer, direct or batched. */
 type Page = Pick<GraphHttpResponse, "status" | "body" | "requestId">;
@@ -152,7 +150,7 @@ export class GraphCalendarSource implements CalendarSource {
       waitedMs: 0,
     };
     const initial = `/users/${encodeURIComponent(room)}/calendarView/delta?startDateTime=${w.start}&endDateTime=${w.end}`;
-    let reason: FullRoundReason | null = cursor === null ? "initial" : sameWindow(cursor.window, w) ? null : "window-changed";
+    let reason = fullRoundReason(cursor, w);
     let walked: { items: Map<string, DeltaItem>; link: string; warnings: string[] };
     try {
       walked = await this.#walk(reason === null ? cursor!.token : initial, state);
@@ -162,12 +160,7 @@ export class GraphCalendarSource implements CalendarSource {
       reason = "cursor-expired";
       walked = await this.#walk(initial, state);
     }
-    const changed: SourceOccurrence[] = [];
-    const removedIds: string[] = [];
-    for (const [id, item] of walked.items) {
-      if (item.removed) removedIds.push(id);
-      else changed.push(item.occurrence);
-    }
+    const { changed, removedIds } = splitRoundItems(walked.items);
     return {
       mailbox: room,
       full: reason !== null,
