@@ -37,6 +37,8 @@ import { migrateToLatest } from "../store/migrate.ts";
 import { PostgresStore } from "../store/postgres-store.ts";
 import { buildHttpServer, type CallbackReply } from "./http/server.ts";
 import { EngineMetrics } from "./metrics.ts";
+import { combineCalendarSources, hasGoogleCredentials, StoreRoomSources } from "./calendar-sources.ts";
+import { ewsCalendarSourceFromConfig, hasEwsCredentials } from "../calendar/ews/ews-from-config.ts";
 
 /** The SGJ scheduler as the engine drives it (bridge/bridge-scheduler.ts). */
 export interface SgjScheduler {
@@ -98,6 +100,7 @@ export class Engine {
   private source: CalendarSource | null = null;
   private graphClient: GraphClient | null = null;
   private subscriptions: GraphSubscriptionManager | null = null;
+  private roomSources: StoreRoomSources | null = null;
   private readonly tasks: Array<{ stop(): void }> = [];
   private graphReady: true | string = "not checked";
   /** The HTTP bridge this engine built (its connection pool closes at stop). */
@@ -135,7 +138,7 @@ export class Engine {
     this.dispatcher = new JoinDispatcher({ store: this.store, pusher, clock, settings, logger: this.log, onPush: (result) => this.metrics.pushes.inc({ result }) });
     this.metrics.watchStore(this.store, () => clock.now());
 
-    this.source = this.options.source !== undefined ? this.options.source : this.defaultSource();
+    this.source = this.options.source !== undefined ? this.options.source : await this.defaultSource();
     const bridge = this.options.bridge !== undefined ? this.options.bridge : this.defaultBridge();
     if (bridge instanceof HttpMediaBridge && this.options.bridge === undefined) this.ownBridge = bridge;
     const parts: EngineParts = {
@@ -179,7 +182,7 @@ export class Engine {
       );
     } else {
       this.graphReady = "graph.tenantId, graph.clientId and graph.clientSecret (or graph.certificate) are not configured";
-      this.log.warn({}, "no Graph credentials configured: calendars are not polled");
+      this.log.warn({}, "no calendar source configured (graph.*, google.* or ews.*): calendars are not polled");
     }
 
     const callbacks: EngineCallbacks = { ...(built?.callbacks ?? {}) };
@@ -253,6 +256,8 @@ export class Engine {
    */
   private async roomChanged(roomId: string): Promise<void> {
     const now = this.options.clock.now();
+    // Its calendar source may have changed.
+    this.roomSources?.forget();
     try {
       await this.store.syncCursors.resetCursor(roomId, now);
       await this.store.syncCursors.markDue(roomId, now);
@@ -266,7 +271,19 @@ export class Engine {
     }
   }
 
-  private defaultSource(): CalendarSource | null {
+  /** Graph, Google and Exchange Server (EWS) as configured, each room sent to the adapter of its `source`. */
+  private async defaultSource(): Promise<CalendarSource | null> {
+    const config = this.options.config;
+    // Loaded only when configured: the Google client libraries are large and every CLI command imports this file.
+    const google = hasGoogleCredentials(config)
+      ? (await import("../calendar/google/google-from-config.ts")).googleFromConfig(config, this.options.clock, { cwd: this.options.cwd, logger: this.log }).source
+      : null;
+    this.roomSources = new StoreRoomSources(this.store, this.options.clock);
+    const ews = hasEwsCredentials(config) ? ewsCalendarSourceFromConfig(config, { clock: this.options.clock, logger: this.log }).source : null;
+    return combineCalendarSources({ graph: this.defaultGraphSource(), google, ews }, this.roomSources);
+  }
+
+  private defaultGraphSource(): CalendarSource | null {
     if (!hasGraphCredentials(this.options.config)) return null;
     const { client, source } = graphFromConfig(this.options.config, this.options.clock, {
       logger: this.log,

@@ -14,7 +14,7 @@ import { occurrenceKey } from "../join/dial-string.ts";
 import { isPrivate, type PlanResult } from "../join/join-planner.ts";
 import { planForRoom } from "../join/room-planning.ts";
 import type { CompiledRule } from "../join/rules.ts";
-import { EMPTY_META, type InviteDetail, parseGraphEvent, parseInviteDetailed } from "../parser/index.ts";
+import { EMPTY_META, type InviteDetail, parseGoogleEvent, parseGraphEvent, parseInviteDetailed } from "../parser/index.ts";
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
@@ -88,15 +88,16 @@ const EMPTY_CONTEXT: InviteDetail["context"] = {
 
 async function parseRaw(occurrence: SourceOccurrence): Promise<{ detail: InviteDetail | null; warnings: string[] }> {
   const { raw } = occurrence;
-  if (raw.format === "graph") {
+  if (raw.format === "graph" || raw.format === "google") {
+    const name = raw.format === "graph" ? "Graph" : "Google";
     let event: unknown;
     try {
       event = JSON.parse(raw.content);
     } catch {
-      return { detail: null, warnings: ["the raw Graph event is not JSON"] };
+      return { detail: null, warnings: [`the raw ${name} event is not JSON`] };
     }
-    if (event === null || typeof event !== "object" || Array.isArray(event)) return { detail: null, warnings: ["the raw Graph event is not an object"] };
-    const parsed = parseGraphEvent(event as Record<string, unknown>);
+    if (event === null || typeof event !== "object" || Array.isArray(event)) return { detail: null, warnings: [`the raw ${name} event is not an object`] };
+    const parsed = (raw.format === "graph" ? parseGraphEvent : parseGoogleEvent)(event as Record<string, unknown>);
     return { detail: parsed.details[0] ?? null, warnings: parsed.warnings };
   }
   const parsed = await parseInviteDetailed(raw.content, { format: raw.format });
@@ -139,7 +140,8 @@ export function mapParsedOccurrence(occurrence: SourceOccurrence, parsed: Invite
   const detail: InviteDetail = { invite, context: parsed?.context ?? EMPTY_CONTEXT };
   const key = occurrenceKey(ctx.room.mailbox, occurrence.uid, occurrence.recurrenceId, occurrence.start);
   const plan = planForRoom(detail, ctx.room, ctx.providers, { rules: ctx.rules, now: ctx.now });
-  const graph = occurrence.raw.format === "graph";
+  // Read from a calendar API (not from mail): the store names that `graph` whichever API it was.
+  const graph = occurrence.raw.format === "graph" || occurrence.raw.format === "google";
   const fields = {
     occurrenceKey: key,
     roomId: ctx.room.id,

@@ -155,6 +155,16 @@ const configSchema = z
         tokenUrl: serviceUrl("OAuth token endpoint for ews.auth oauth (hybrid); http:// only on loopback.", true),
       })
       .prefault({}),
+    google: z
+      .strictObject({
+        serviceAccountKeyFile: optionalString("JSON key file of the Google service account with domain-wide delegation (or google.serviceAccountKey)."),
+        serviceAccountKey: optionalString("The service account's JSON key itself (secret; `_FILE` form as for other secrets)."),
+        subject: optionalString("Workspace user the service account impersonates (an administrator who may read the resource calendars)."),
+        apiRoot: serviceUrl("Root of the Google APIs (calendar, directory); default https://www.googleapis.com. http:// only on loopback.", true),
+        tokenUrl: serviceUrl("OAuth token endpoint; default https://oauth2.googleapis.com/token. http:// only on loopback.", true),
+        dailyRequestBudget: int(1, 1_000_000_000, 900_000, "Most Google API requests per UTC day from this instance; past it rooms wait for the next day."),
+      })
+      .prefault({}),
     http: z
       .strictObject({
         host: z.string().min(1).default("0.0.0.0").meta(describe("Address the HTTP API listens on.")),

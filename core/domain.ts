@@ -20,7 +20,7 @@
  */
 
 /** Input formats `otj parse` recognises. */
-export type InviteFormat = "eml" | "ics" | "html" | "text" | "graph";
+export type InviteFormat = "eml" | "ics" | "html" | "text" | "graph" | "google";
 
 export type Sensitivity = "normal" | "private" | "personal" | "confidential";
 
@@ -131,6 +131,11 @@ export type WebrtcPlatform = "teams" | "meet";
  * RoomOS macro pulls the pull API; nothing is pushed) or `both`.
  */
 export type Delivery = "xapi" | "macro" | "both";
+
+/** The calendar system a room's calendar lives in: Microsoft Graph, Google Workspace or Exchange Server (EWS). */
+export type CalendarSourceName = "graph" | "google" | "ews";
+
+export const CALENDAR_SOURCES: readonly CalendarSourceName[] = ["graph", "google", "ews"];
 export type Partner = "pexip" | "cisco" | "poly" | "bluejeans" | "generic";
 export type PrivateMeetings = "process" | "skip";
 export type SubjectReplace = "never" | "private" | "all";

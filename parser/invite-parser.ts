@@ -8,6 +8,7 @@ import type { ParsedMail } from "mailparser";
 import type { Invite, InviteFormat, ParseOutput, Person, Sensitivity } from "../core/domain.ts";
 import { type Assembled, assembleJoin, type InviteContext, type InviteSources } from "./assemble.ts";
 import { looksLikeHtml } from "./body.ts";
+import { googleEventList, looksLikeGoogleEvent, readGoogleEvent } from "./google-event.ts";
 import { type IcsEvent, readCalendar } from "./ical.ts";
 import { LIMITS } from "./limits.ts";
 import { decodeCalendarBytes, type FastMail, readMimeFast } from "./mime-fast.ts";
@@ -113,6 +114,7 @@ export function detectFormat(text: string, filename?: string): InviteFormat {
   const head = text.replace(/^\uFEFF/, "").trimStart().slice(0, 4096);
   if (/^BEGIN:VCALENDAR/i.test(head)) return "ics";
   if (head.startsWith("{") || head.startsWith("[")) {
+    if (looksLikeGoogleEvent(head)) return "google";
     if (/"@odata\.|"start"\s*:\s*\{|"dateTime"|"iCalUId"|"onlineMeeting"/.test(head) || /\.json$/i.test(filename ?? "")) return "graph";
   }
   if (/^(?:[A-Za-z][A-Za-z0-9-]{0,76}:[^\r\n]*\r?\n)(?:(?:[A-Za-z][A-Za-z0-9-]{0,76}:|[ \t])[^\r\n]*\r?\n){0,200}/.test(head)) {
@@ -394,6 +396,33 @@ export function parseGraphEvent(event: Record<string, unknown>): DetailedParse {
   return { format: "graph", details: [graphEvent(event, run)], warnings: [...run.warnings] };
 }
 
+// ---------------------------------------------------------------- Google event JSON
+
+function googleEvent(ev: Json, run: Run): InviteDetail {
+  const s = emptySources();
+  const meta = readGoogleEvent(ev, run.warnings, s);
+  return build(meta, s, run);
+}
+
+function parseGoogle(text: string, run: Run): InviteDetail[] {
+  let data: unknown;
+  try {
+    data = JSON.parse(text.replace(/^\uFEFF/, ""));
+  } catch (error) {
+    run.warnings.add(`invalid JSON (${error instanceof Error ? error.message.slice(0, 80) : "error"})`);
+    return [];
+  }
+  const events = googleEventList(data);
+  if (events.length > LIMITS.graphEvents) run.warnings.add(`more than ${LIMITS.graphEvents} events; the rest were ignored`);
+  return events.slice(0, LIMITS.graphEvents).map((ev) => googleEvent(ev, run));
+}
+
+/** Parses a Google Calendar event object already in memory (the calendar poller's path). */
+export function parseGoogleEvent(event: Record<string, unknown>): DetailedParse {
+  const run: Run = { warnings: new Set<string>(), withContext: true };
+  return { format: "google", details: [googleEvent(event, run)], warnings: [...run.warnings] };
+}
+
 // ---------------------------------------------------------------- entry points
 
 function decodeText(input: Buffer): string {
@@ -431,6 +460,9 @@ async function parseWith(input: Buffer | string, options: ParseOptions, run: Run
         break;
       case "graph":
         details = parseGraph(text, run);
+        break;
+      case "google":
+        details = parseGoogle(text, run);
         break;
       case "html": {
         const s = emptySources();

@@ -48,6 +48,8 @@ export interface RoomTable {
   webrtc: Generated<string>;
   /** `xapi` | `macro` | `both`. */
   delivery: Generated<string>;
+  /** `graph`, `google` or `ews` (CalendarSourceName). */
+  source: Generated<string>;
   enabled: boolean;
   created_at: Timestamp;
   updated_at: Timestamp;

@@ -25,6 +25,8 @@ export interface RoomJson {
   webrtc: string[];
   /** `xapi` | `macro` | `both`. */
   delivery: string;
+  /** Calendar source: `graph`, `google` or `ews`. */
+  source: string;
   enabled: boolean;
   createdAt: string;
   updatedAt: string;
@@ -50,6 +52,7 @@ export function roomJson(room: Room): RoomJson {
     privateJoin: room.privacy.privateJoin,
     webrtc: [...room.webrtc],
     delivery: room.delivery,
+    source: room.source,
     enabled: room.enabled,
     createdAt: room.createdAt.toISOString(),
     updatedAt: room.updatedAt.toISOString(),

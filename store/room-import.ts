@@ -26,6 +26,7 @@ const COLUMNS = {
   privatejoin: "privateJoin",
   webrtc: "webrtc",
   delivery: "delivery",
+  source: "source",
 } as const;
 
 type ColumnField = (typeof COLUMNS)[keyof typeof COLUMNS];
@@ -127,7 +128,7 @@ export function readRoomsCsv(text: string): { rows: CsvRoomRow[]; ignoredColumns
       allowInsecureHttp: allowInsecureHttp ?? false,
       sipUri: optional(values.sipUri) ?? null,
     };
-    for (const key of ["privateMeetings", "subjectReplace", "subjectTemplate", "privateJoin", "webrtc", "delivery"] as const) {
+    for (const key of ["privateMeetings", "subjectReplace", "subjectTemplate", "privateJoin", "webrtc", "delivery", "source"] as const) {
       const value = optional(values[key]);
       if (value !== undefined) input[key] = value;
     }

@@ -1,7 +1,7 @@
 /**
  * The one place where snake_case rows become the Store port's camelCase records (and back).
  */
-import type { BridgeState, Delivery, DeviceFamily, IvrFallback, Join, Partner, PrivateJoin, PrivateMeetings, Route, Sensitivity, SubjectReplace, WebrtcPlatform } from "../core/domain.ts";
+import type { BridgeState, CalendarSourceName, Delivery, DeviceFamily, IvrFallback, Join, Partner, PrivateJoin, PrivateMeetings, Route, Sensitivity, SubjectReplace, WebrtcPlatform } from "../core/domain.ts";
 import type {
   MeetingExplain,
   BridgeSession,
@@ -74,6 +74,7 @@ export function toRoom(row: RoomRow & { provider_name: string | null }): Room {
     timeZone: row.time_zone,
     webrtc: row.webrtc === "" ? [] : (row.webrtc.split(",") as WebrtcPlatform[]),
     delivery: row.delivery as Delivery,
+    source: row.source as CalendarSourceName,
     enabled: row.enabled,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

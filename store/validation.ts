@@ -2,7 +2,7 @@
  * Validation and normalisation of room and provider input (CLI flags, CSV rows, HTTP bodies).
  * Pure: no database. Each validator returns every problem at once, in words an operator can act on.
  */
-import type { Delivery, DeviceFamily, Partner, PrivateJoin, PrivateMeetings, SubjectReplace, WebrtcPlatform } from "../core/domain.ts";
+import { CALENDAR_SOURCES, type CalendarSourceName, type Delivery, type DeviceFamily, type Partner, type PrivateJoin, type PrivateMeetings, type SubjectReplace, type WebrtcPlatform } from "../core/domain.ts";
 import type { NewProvider, NewRoom, Provider } from "../core/ports/store.ts";
 import { normalizeDnsName, normalizeHost, normalizeSipAddress } from "../core/sip-address.ts";
 
@@ -152,6 +152,7 @@ export interface ValidRoom {
   timeZone: string | null;
   webrtc: WebrtcPlatform[];
   delivery: Delivery;
+  source: CalendarSourceName;
 }
 
 /** Validates and normalises a new room (all problems at once). */
@@ -230,6 +231,7 @@ export function validateNewRoom(input: NewRoom): Validated<ValidRoom> {
       problems.push(`time zone ${quote(timeZone)} is not an IANA time zone`);
     }
   }
+  const source = oneOf("calendar source", CALENDAR_SOURCES, input.source, "graph", problems);
   if (problems.length > 0 || mailbox === null || family === null) return { ok: false, problems };
   return {
     ok: true,
@@ -252,6 +254,7 @@ export function validateNewRoom(input: NewRoom): Validated<ValidRoom> {
       timeZone,
       webrtc,
       delivery,
+      source,
     },
   };
 }

@@ -18,11 +18,11 @@ import { type StoreFlags, addStoreOptions, withCliStore } from "./migrate.ts";
 import { commandGroup, renderTable } from "./rooms.ts";
 
 interface DiscoverFlags extends StoreFlags {
+  source: "graph" | "google" | "ews";
   add?: boolean;
   provider?: string;
   deviceFamily?: string;
   json?: boolean;
-  source?: "graph" | "ews";
 }
 
 /** One discovered room as `--json` prints it. */
@@ -60,12 +60,12 @@ function toJson(room: DiscoveredRoom, id: string | null, added: boolean): Discov
 
 export function registerDiscoverCommand(program: Command, io: CliIo): void {
   const rooms = commandGroup(program, "rooms", "room mailbox <-> device mapping");
-  addStoreOptions(rooms.command("discover").description("list Graph Places rooms (and room lists); --add maps those not yet mapped"))
+  addStoreOptions(rooms.command("discover").description("list the directory's rooms (Graph Places, Google resource calendars); --add maps those not yet mapped"))
+    .addOption(new Option("--source <source>", "where to look: graph (Places), google (Admin SDK resource calendars) or ews (GetRoomLists/GetRooms)").choices(["graph", "google", "ews"]).default("graph"))
     .option("--add", "add the rooms not yet mapped (needs --provider and --device-family)")
     .option("--provider <name>", "CVI provider record for added rooms")
     .addOption(new Option("--device-family <family>", "device family for added rooms").choices([...DEVICE_FAMILIES]))
     .option("--json", 'print {"rooms":[{mailbox,displayName,capacity,roomList,...}]}')
-    .addOption(new Option("--source <source>", "calendar system to list rooms from (ews: GetRoomLists/GetRooms)").choices(["graph", "ews"]).default("graph"))
     .action(async (flags: DiscoverFlags) => {
       if (flags.add && (flags.provider === undefined || flags.deviceFamily === undefined)) {
         throw new OtjError("OTJ_USAGE", "--add needs --provider NAME and --device-family FAMILY");
@@ -74,14 +74,20 @@ export function registerDiscoverCommand(program: Command, io: CliIo): void {
         throw new OtjError("OTJ_USAGE", "--provider and --device-family only go with --add");
       }
       await withCliStore(flags, io, async ({ store, config }) => {
-        const { source } = flags.source === "ews" ? ewsCalendarSourceFromConfig(config, { clock: systemClock }) : graphFromConfig(config, systemClock);
+        // The Google client libraries are large: loaded only for --source google.
+        const { source } =
+          flags.source === "google"
+            ? (await import("../../calendar/google/google-from-config.ts")).googleFromConfig(config, systemClock, { cwd: io.cwd })
+            : flags.source === "ews"
+              ? ewsCalendarSourceFromConfig(config, { clock: systemClock })
+              : graphFromConfig(config, systemClock);
         const found = await source.listRooms(AbortSignal.timeout(Math.max(60, config.poll.roundBudgetSeconds) * 1000));
         const mappedIds = new Map((await store.rooms.list()).map((r) => [r.mailbox, r.id]));
         const addedIds = new Map<string, string>();
         if (flags.add) {
           const inputs: NewRoom[] = found
             .filter((r) => !mappedIds.has(r.mailbox))
-            .map((r) => ({ mailbox: r.mailbox, displayName: r.displayName, provider: flags.provider!, deviceFamily: flags.deviceFamily! }));
+            .map((r) => ({ mailbox: r.mailbox, displayName: r.displayName, provider: flags.provider!, deviceFamily: flags.deviceFamily!, source: flags.source }));
           if (inputs.length > 0) {
             const result = await store.rooms.addMany(inputs, new Date(), { describeItem: (i) => inputs[i]!.mailbox });
             if (!result.applied) {
@@ -99,7 +105,9 @@ export function registerDiscoverCommand(program: Command, io: CliIo): void {
           io.stderr(
             flags.source === "ews"
               ? "the Exchange room lists hold no rooms (rooms in no room list are not listed)\n"
-              : "Places lists no rooms (rooms hidden from the address book are not listed)\n",
+              : flags.source === "google"
+                ? "the directory lists no resource calendars that are rooms\n"
+                : "Places lists no rooms (rooms hidden from the address book are not listed)\n",
           );
         } else {
           io.stdout(

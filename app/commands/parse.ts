@@ -5,7 +5,7 @@ import { parseInvite } from "../../parser/index.ts";
 import type { CliIo } from "../cli-context.ts";
 import { readInputFile } from "./input.ts";
 
-export const FORMAT_CHOICES = ["auto", "eml", "ics", "html", "text", "graph"] as const;
+export const FORMAT_CHOICES = ["auto", "eml", "ics", "html", "text", "graph", "google"] as const;
 
 function describeJoin(join: Join): string {
   if (join.teams) {

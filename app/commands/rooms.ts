@@ -6,6 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { type Command, Option } from "commander";
+import { CALENDAR_SOURCES } from "../../core/domain.ts";
 import { OtjError } from "../../core/errors.ts";
 import type { AddedRoom, NewRoom, Room } from "../../core/ports/store.ts";
 import { roomJson } from "../../store/records-json.ts";
@@ -40,6 +41,7 @@ interface AddFlags extends StoreFlags {
   privateJoin?: string;
   webrtc?: string;
   delivery?: string;
+  source?: string;
   json?: boolean;
 }
 
@@ -105,7 +107,8 @@ function registerAdd(rooms: Command, io: CliIo): void {
     .option("--sip-uri <uri>", "the room's own SIP address")
     .option("--device-token <token>", "pull/feed token to use instead of a generated one")
     .option("--webrtc <platforms>", "the device joins these over WebRTC: teams, meet (comma-separated)")
-    .addOption(new Option("--delivery <how>", "xapi: otj pushes bookings; macro: the RoomOS macro pulls; both").choices([...DELIVERIES]));
+    .addOption(new Option("--delivery <how>", "xapi: otj pushes bookings; macro: the RoomOS macro pulls; both").choices([...DELIVERIES]))
+    .addOption(new Option("--source <source>", "the calendar system of the room's calendar").choices([...CALENDAR_SOURCES]).default("graph"));
   addPrivacyOptions(cmd);
   addStoreOptions(cmd)
     .option("--json", "print the created record (a pull room: {id, mailbox, deviceToken})")
@@ -128,6 +131,7 @@ function registerAdd(rooms: Command, io: CliIo): void {
         ...(flags.privateJoin ? { privateJoin: flags.privateJoin } : {}),
         ...(flags.webrtc !== undefined ? { webrtc: flags.webrtc } : {}),
         ...(flags.delivery !== undefined ? { delivery: flags.delivery } : {}),
+        ...(flags.source ? { source: flags.source } : {}),
       };
       await withCliStore(flags, io, async ({ store }) => {
         const added = await store.rooms.add(input, new Date());

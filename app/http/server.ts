@@ -136,6 +136,7 @@ const ROOM_BODY = {
     privateJoin: { type: "string", enum: ["enabled", "disabled"] },
     webrtc: { anyOf: [{ type: "string", maxLength: 64 }, { type: "array", maxItems: 4, items: { type: "string", enum: ["teams", "meet"] } }] },
     delivery: { type: "string", enum: ["xapi", "macro", "both"] },
+    source: { type: "string", enum: ["graph", "google", "ews"] },
   },
 } as const;
 

@@ -30,17 +30,12 @@ import type {
   SyncCursor,
   TimeWindow,
 } from "../../core/ports/calendar-source.ts";
-import {
-  checkableMailboxes,
-  clockSleeper,
-  deltaLoop,
-  normaliseMailbox,
-  normaliseWindow,
-  type RoundState,
-  realSleeper,
-  type Sleeper,
-  sameWindow,
-} from "../graph/graph-calendar-source.ts";
+import { checkableMailboxes, clockSleeper, type RoundState, realSleeper, type Sleeper } from "../graph/graph-calendar-source.ts";
+import { deltaLoop as guardStop, normaliseMailbox, normaliseWindow, type RoundGuard, sameWindow } from "../sync-round.ts";
+
+function deltaLoop(state: RoundState, guard: RoundGuard): OtjError {
+  return guardStop(state.mailbox, guard, state.pages);
+}
 import { retryDelayMs } from "../graph/graph-error-mapper.ts";
 import { type EwsClient, messageError } from "./ews-client.ts";
 import { mapEwsItem } from "./ews-item-mapper.ts";

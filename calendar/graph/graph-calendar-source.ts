@@ -19,10 +19,8 @@ import { OtjError } from "../../core/errors.ts";
 import type {
   CalendarSource,
   DiscoveredRoom,
-  FullRoundReason,
   RoomCheck,
   RoomSyncResult,
-  SourceOccurrence,
   SyncCursor,
   TimeWindow,
 } from "../../core/ports/calendar-source.ts";
@@ -30,6 +28,7 @@ import { type GraphClient, type GraphHttpResponse, MAX_BATCH_ITEMS } from "./gra
 import { retryDelayMs } from "./graph-error-mapper.ts";
 import { GraphRequestBatcher } from "./graph-request-batcher.ts";
 import { mapGraphEvent } from "./graph-event-mapper.ts";
+import { deltaLoop, fullRoundReason, normaliseMailbox, normaliseWindow, type RoundItem, splitRoundItems } from "../sync-round.ts";
 
 /** Waits `ms` milliseconds or rejects with the signal's reason. Injected so tests never sleep. */
 export type Sleeper = (ms: number, signal: AbortSignal) => Promise<void>;
@@ -87,7 +86,6 @@ export interface GraphCalendarSourceDeps {
 const DEFAULT_BATCH_SIZE = 4;
 const PLACES_PAGE = 100;
 const PLACES_PAGE_CAP = 1000;
-const MAX_WINDOW_DAYS = 1825;
 
 /** The counters and limits of one round (shared with the other calendar adapters). */
 export interface RoundState {
@@ -100,7 +98,7 @@ export interface RoundState {
   waitedMs: number;
 }
 
-type DeltaItem = { removed: true } | { removed: false; occurrence: SourceOccurrence };
+type DeltaItem = RoundItem;
 
 /** What a page's reader needs of an answer, direct or batched. */
 type Page = Pick<GraphHttpResponse, "status" | "body" | "requestId">;
@@ -153,7 +151,7 @@ export class GraphCalendarSource implements CalendarSource {
       waitedMs: 0,
     };
     const initial = `/users/${encodeURIComponent(room)}/calendarView/delta?startDateTime=${w.start}&endDateTime=${w.end}`;
-    let reason: FullRoundReason | null = cursor === null ? "initial" : sameWindow(cursor.window, w) ? null : "window-changed";
+    let reason = fullRoundReason(cursor, w);
     let walked: { items: Map<string, DeltaItem>; link: string; warnings: string[] };
     try {
       walked = await this.#walk(reason === null ? cursor!.token : initial, state);
@@ -163,12 +161,7 @@ export class GraphCalendarSource implements CalendarSource {
       reason = "cursor-expired";
       walked = await this.#walk(initial, state);
     }
-    const changed: SourceOccurrence[] = [];
-    const removedIds: string[] = [];
-    for (const [id, item] of walked.items) {
-      if (item.removed) removedIds.push(id);
-      else changed.push(item.occurrence);
-    }
+    const { changed, removedIds } = splitRoundItems(walked.items);
     return {
       mailbox: room,
       full: reason !== null,
@@ -191,8 +184,8 @@ export class GraphCalendarSource implements CalendarSource {
     };
     let url = start;
     for (;;) {
-      if (state.pages >= this.#pageCap) throw deltaLoop(state, "page-cap");
-      if (this.#clock.now().getTime() >= state.deadline) throw deltaLoop(state, "time-budget");
+      if (state.pages >= this.#pageCap) throw deltaLoop(state.mailbox, "page-cap", state.pages);
+      if (this.#clock.now().getTime() >= state.deadline) throw deltaLoop(state.mailbox, "time-budget", state.pages);
       const batched = url === start && this.#batcher !== null ? this.#client.batchPath(url) : null;
       const response: Page = await this.#request(state, () =>
         batched !== null
@@ -231,7 +224,7 @@ export class GraphCalendarSource implements CalendarSource {
       // Empty pages are left to the page cap: nothing in them can repeat.
       if (pairs.length > 0) {
         const hash = createHash("sha256").update(pairs.sort().join("\n")).digest("hex");
-        if (seenPages.has(hash)) throw deltaLoop(state, "repeated-page");
+        if (seenPages.has(hash)) throw deltaLoop(state.mailbox, "repeated-page", state.pages);
         seenPages.add(hash);
       }
       const deltaLink = page["@odata.deltaLink"];
@@ -373,8 +366,6 @@ function positive(name: string, value: number): number {
   return value;
 }
 
-const MAILBOX = /^[^\s@/\\?#%]+@[^\s@/\\?#%]+\.[^\s@/\\?#%]+$/;
-
 /**
  * The distinct mailboxes of a `checkRooms` call, normalised, and a failed check for each one
  * that is no mailbox address (keyed by the lowercased input).
@@ -392,32 +383,6 @@ export function checkableMailboxes(mailboxes: readonly string[]): { outcome: Map
     }
   }
   return { outcome, pending: [...unique] };
-}
-
-export function normaliseMailbox(mailbox: string): string {
-  const m = mailbox.trim().toLowerCase();
-  if (!MAILBOX.test(m)) throw new OtjError("OTJ_ROOM_INVALID", `not a mailbox address: ${JSON.stringify(mailbox)}`);
-  return m;
-}
-
-export function normaliseWindow(window: TimeWindow): TimeWindow {
-  const start = Date.parse(window.start);
-  const end = Date.parse(window.end);
-  if (Number.isNaN(start) || Number.isNaN(end) || end <= start) {
-    throw new RangeError(`invalid sync window ${window.start} .. ${window.end}`);
-  }
-  if (end - start > MAX_WINDOW_DAYS * 86_400_000) throw new RangeError(`sync window longer than ${MAX_WINDOW_DAYS} days`);
-  return { start: new Date(start).toISOString(), end: new Date(end).toISOString() };
-}
-
-export function sameWindow(a: TimeWindow, b: TimeWindow): boolean {
-  return Date.parse(a.start) === Date.parse(b.start) && Date.parse(a.end) === Date.parse(b.end);
-}
-
-export function deltaLoop(state: RoundState, guard: "page-cap" | "repeated-page" | "time-budget"): OtjError {
-  return new OtjError("OTJ_CALENDAR_DELTA_LOOP", `delta round for ${state.mailbox} stopped by the ${guard} guard after ${state.pages} pages`, {
-    details: { mailbox: state.mailbox, guard, pages: state.pages },
-  });
 }
 
 function badPage(state: RoundState, what: string, response: Page): OtjError {

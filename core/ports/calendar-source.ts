@@ -44,8 +44,8 @@ export type RoomResponse = "accepted" | "tentative" | "declined" | "none";
 
 /** The raw form of one occurrence as the calendar system delivered it, for the parser. */
 export interface RawInvite {
-  /** The parser format to read `content` with (`graph` = one Graph event as JSON). */
-  readonly format: "graph" | "ics" | "eml";
+  /** The parser format to read `content` with (`graph` = one Graph event as JSON, `google` = one Google Calendar event as JSON). */
+  readonly format: "graph" | "google" | "ics" | "eml";
   /** The event exactly as received, serialised (UTF-8 text). */
   readonly content: string;
 }

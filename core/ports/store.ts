@@ -20,6 +20,7 @@
 import type {
   BridgeState,
   Delivery,
+  CalendarSourceName,
   DeviceFamily,
   IvrFallback,
   Join,
@@ -144,6 +145,8 @@ export interface Room {
   webrtc: WebrtcPlatform[];
   /** Who brings meetings to the device: otj's push (`xapi`), the RoomOS macro (`macro`), or both. */
   delivery: Delivery;
+  /** The calendar system the room's calendar is read from. */
+  source: CalendarSourceName;
   enabled: boolean;
   createdAt: Date;
   updatedAt: Date;
@@ -174,6 +177,8 @@ export interface NewRoom {
   webrtc?: string | readonly string[] | null;
   /** `xapi` (default for push families), `macro` (default and only value for pull/macro), `both`. */
   delivery?: string;
+  /** `graph` (default), `google` or `ews`. */
+  source?: string;
 }
 
 /**

@@ -49,6 +49,7 @@ function roomColumns(room: ValidRoom) {
     time_zone: room.timeZone,
     webrtc: room.webrtc.join(","),
     delivery: room.delivery,
+    source: room.source,
   };
 }
 
@@ -253,6 +254,7 @@ export class PostgresRoomStore implements RoomStore {
           webrtc: changes.webrtc !== undefined ? changes.webrtc : current.webrtc,
           // A new family chooses its own default delivery unless one is given.
           ...(changes.delivery !== undefined ? { delivery: changes.delivery } : changes.deviceFamily === undefined ? { delivery: current.delivery } : {}),
+          source: changes.source ?? current.source,
         };
         const checked = validateNewRoom(merged);
         if (!checked.ok) throw new OtjError("OTJ_ROOM_INVALID", checked.problems.join("; "), { details: { problems: checked.problems } });

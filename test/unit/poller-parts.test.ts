@@ -73,6 +73,7 @@ const ROOM: Room = {
   timeZone: null,
   webrtc: [],
   delivery: "macro",
+  source: "graph",
   enabled: true,
   createdAt: new Date(0),
   updatedAt: new Date(0),

@@ -240,6 +240,7 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     privateJoin: form.privateJoin ?? "enabled",
     webrtc: form.webrtc ?? "",
     ...(optional(form.delivery) !== null ? { delivery: optional(form.delivery) as string } : {}),
+    source: form.source ?? "graph",
   });
 
   app.get("/admin/rooms/new", { config }, async (req, reply) => send(reply, views.roomFormPage(ctx(req), await deps.store.providers.list(), {}, null)));

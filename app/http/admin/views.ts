@@ -3,7 +3,7 @@
  * through `html` (escaped); secrets are never rendered, except a device token right after it was
  * created or rotated, on a page that is not cached.
  */
-import type { BridgeState } from "../../../core/domain.ts";
+import { type BridgeState, CALENDAR_SOURCES } from "../../../core/domain.ts";
 import type { BridgeSession, DeviceState, Meeting, Provider, Room, SyncCursor } from "../../../core/ports/store.ts";
 import { DELIVERIES, DEVICE_FAMILIES, PARTNERS, PRIVATE_JOIN, PRIVATE_MEETINGS, SUBJECT_REPLACE } from "../../../store/validation.ts";
 import type { StatusOutput } from "../../status.ts";
@@ -143,6 +143,7 @@ export function roomFormValues(room: Room): RoomForm {
     privateJoin: room.privacy.privateJoin,
     webrtc: room.webrtc.join(","),
     delivery: room.delivery,
+    source: room.source,
   };
 }
 
@@ -157,7 +158,8 @@ export function roomFormPage(ctx: PageContext, providers: Provider[], values: Ro
 ${room ? html`<p>Mailbox <code>${room.mailbox}</code> (fixed: it names the room's meetings)</p>` : text("mailbox", "Mailbox", v("mailbox"), { required: true, type: "email", hint: "the room's mailbox address" })}
 ${text("displayName", "Display name", v("displayName"), { required: true, hint: "also the guest name when the room joins as a guest" })}
 ${providers.length === 0 ? html`<p class="errors">Add a provider first.</p>` : select("provider", "Provider", providers.map((p) => p.name), v("provider") || (providers[0]?.name ?? ""))}
-${text("sipUri", "Room SIP URI", v("sipUri"), { hint: "optional, user@host" })}</fieldset>
+${text("sipUri", "Room SIP URI", v("sipUri"), { hint: "optional, user@host" })}
+${select("source", "Calendar source", CALENDAR_SOURCES, v("source") || "graph")}</fieldset>
 <fieldset><legend>Device</legend>
 ${select("deviceFamily", "Device family", DEVICE_FAMILIES, v("deviceFamily") || "xapi")}
 ${text("deviceAddress", "Device address", v("deviceAddress"), { hint: "https://host[:port] for xapi, webex://<deviceId> for webex-cloud, empty for pull" })}
@@ -290,7 +292,7 @@ export function importPage(ctx: PageContext, csv: string, diff: ImportDiff | nul
     "Import rooms",
     { ...ctx, section: "import" },
     html`<form method="post" action="/admin/import" class="card form">${csrfField(ctx.csrf)}
-<p>Columns: <code>mailbox,displayName,provider,deviceFamily,deviceAddress,deviceUsername,devicePassword</code> (optional: sipUri, insecureTls, insecureHttp, privateMeetings, subjectReplace, subjectTemplate, privateJoin, webrtc, delivery). A row whose mailbox exists changes that room.</p>
+<p>Columns: <code>mailbox,displayName,provider,deviceFamily,deviceAddress,deviceUsername,devicePassword</code> (optional: sipUri, insecureTls, insecureHttp, privateMeetings, subjectReplace, subjectTemplate, privateJoin, webrtc, delivery, source). A row whose mailbox exists changes that room.</p>
 <label for="csvfile">CSV file</label><input id="csvfile" type="file" accept=".csv,text/csv" data-fill="csv">
 <label for="csv">CSV text</label><textarea id="csv" name="csv" rows="10" spellcheck="false" required>${csv}</textarea>
 <div class="actions"><button type="submit" name="mode" value="check">Check (dry run)</button></div></form>
