@@ -73,7 +73,7 @@ export function renderIcsFeed(roomName: string, events: readonly FeedEvent[], no
       if (e.organizerName) organizer.setParameter("cn", stripControlCharacters(e.organizerName));
       event.addProperty(organizer);
     }
-    if (e.platform) event.addProperty(property("x-otj-platform", e.platform, "text"));
+    if (e.platform) event.addProperty(property("x-otj-platform", e.platform));
     if (e.dialString && e.route === "webrtc") {
       // The device joins in its browser engine: the join URL is the location and the link.
       event.addProperty(property("location", e.dialString));

@@ -277,6 +277,8 @@ describe("admin console in Chromium", () => {
     await page.getByLabel("Name").fill("fabrikam-pexip");
     await page.getByLabel("Partner").selectOption("pexip");
     await page.getByLabel("Tenant key").fill("teams@vc.fabrikam.example");
+    // SGJ is on, so the provider needs the SIP domain its SGJ addresses are on.
+    await page.getByLabel("SIP domain").fill("sgj.fabrikam.example");
     await page.getByRole("button", { name: "Add provider" }).click();
     await expect.poll(() => page.getByRole("status").textContent()).toContain("Provider added");
     expect(await page.textContent("#providers")).toContain("teams@vc.fabrikam.example");

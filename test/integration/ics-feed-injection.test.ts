@@ -38,7 +38,7 @@ beforeAll(async () => {
   });
   await app.listen({ host: "127.0.0.1", port: 0 });
   base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-  await db.store.providers.add({ name: "webex", partner: "cisco", tenantKey: "contoso@m.webex.com" }, clock.now());
+  await db.store.providers.add({ name: "webex", partner: "cisco", tenantKey: "contoso@m.webex.com", sipDomain: "sgj.contoso.example" }, clock.now());
 });
 afterAll(async () => {
   await app?.close();

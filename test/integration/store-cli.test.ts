@@ -167,7 +167,7 @@ describe("otj rooms", () => {
     expect(viaEnv.code).toBe(2);
     expect(viaEnv.stderr).toContain("--insecure-http");
     const optedIn = await otj(
-      ["rooms", "add", "--mailbox", "r2@contoso.example", "--name", "R2", "--provider", "contoso", "--device-family", "xapi-legacy", "--device-address", "http://10.1.1.1:8080", "--device-password-env", "ROOM_PW", "--allow-insecure-http"],
+      ["rooms", "add", "--mailbox", "r2@contoso.example", "--name", "R2", "--provider", "contoso", "--device-family", "xapi-legacy", "--device-address", "http://10.1.1.1:8080", "--device-password-env", "ROOM_PW", "--insecure-http"],
       { env: { ROOM_PW: "env-s3cret" } },
     );
     expect(optedIn.code, optedIn.stderr).toBe(0);

@@ -169,7 +169,7 @@ ${room?.device.hasPassword ? checkbox("clearPassword", "Clear the stored passwor
 ${checkbox("insecureTls", "Do not verify the device's TLS certificate (self-signed)", values.insecureTls === "true")}
 ${text("webrtc", "Joins over WebRTC", v("webrtc"), { hint: "teams, meet (comma-separated): the device joins these meetings natively; empty for none" })}
 ${select("delivery", "Delivery (empty: the family's default)", ["", ...DELIVERIES], v("delivery"))}
-${checkbox("allowInsecureHttp", "Allow a plain http:// device address (the password crosses the network in clear)", values.allowInsecureHttp === "true")}</fieldset>
+${checkbox("allowInsecureHttp", "Allow plain http:// to this device (the password crosses the network in clear)", values.allowInsecureHttp === "true")}</fieldset>
 <fieldset><legend>Privacy</legend>
 ${select("privateMeetings", "Private meetings", PRIVATE_MEETINGS, v("privateMeetings") || "process")}
 ${select("subjectReplace", "Replace subject", SUBJECT_REPLACE, v("subjectReplace") || "private")}
