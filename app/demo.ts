@@ -10,6 +10,8 @@ import { createLogger } from "../core/logger.ts";
 import { ManualClock } from "../core/manual-clock.ts";
 import { BridgeEmulator } from "../emulators/bridge/bridge-emulator.ts";
 import { CiscoDeviceEmulator } from "../emulators/cisco-device/cisco-device-emulator.ts";
+import { EwsEmulator } from "../emulators/ews/ews-emulator.ts";
+import { GoogleEmulator } from "../emulators/google/google-emulator.ts";
 import { GraphEmulator } from "../emulators/graph/graph-emulator.ts";
 import { bookingId } from "../join/device-bookings.ts";
 import { classicUrl, teamsHtmlV4, teamsHtmlV5 } from "../emulators/invite-factory.ts";
@@ -114,6 +116,35 @@ function seed(graph: GraphEmulator): void {
   });
 }
 
+const GOOGLE_ROOM = "c_huddle@resource.calendar.contoso.example";
+const EWS_ROOM = "room201@contoso.example";
+
+/** A Google Workspace room (its Teams add-on meeting carries CVI coordinates) and an Exchange Server room. */
+function seedOtherCalendars(google: GoogleEmulator, ews: EwsEmulator): void {
+  google.addRoom({ email: GOOGLE_ROOM, name: "Huddle (Google)" });
+  google.addEvent(GOOGLE_ROOM, {
+    id: "demoaddon",
+    summary: "Design sync (Teams add-on)",
+    start: at("09:00"),
+    end: at("09:30"),
+    organizer: { email: CONTOSO.address, displayName: CONTOSO.name },
+    conferenceData: {
+      entryPoints: [{ entryPointType: "video", uri: classicUrl({ threadKey: "google-addon" }) }],
+      conferenceSolution: { key: { type: "addOn" }, name: "Microsoft Teams Meeting" },
+      notes: "<p>Join with a video conferencing device<br>contoso@m.webex.com<br>Video Conference ID: 119 856 328 6</p>",
+    },
+  });
+  ews.addRoom({ address: EWS_ROOM, displayName: "Room 201 (Exchange Server)" });
+  ews.createEvent(EWS_ROOM, {
+    subject: "Plant review",
+    start: at("10:00"),
+    end: at("10:45"),
+    organizer: { name: CONTOSO.name, email: CONTOSO.address },
+    bodyType: "HTML",
+    body: teamsHtmlV4({ threadKey: "plant-review", meetingId: "512367894012", passcode: "Pq7rS9", cvi: { tenantKey: "contoso@m.webex.com", videoId: "1198563286" } }, 500),
+  });
+}
+
 export interface DemoOptions {
   /**
    * Keep serving after the run (`otj demo --serve`): the API and the admin console on this port,
@@ -151,12 +182,17 @@ export async function runDemo(write: (text: string) => void = () => {}, options:
   });
   await bridge.start();
   seed(graph);
+  const google = await GoogleEmulator.start({ clock });
+  const ews = await EwsEmulator.start({ clock });
+  seedOtherCalendars(google, ews);
 
   const config = resolveConfig(
     {
       database: { url: "memory://" },
       graph: { tenantId: "c0ffee00-1111-2222-3333-444455556666", clientId: graph.clientId, clientSecret: graph.clientSecret, baseUrl: graph.url, authorityUrl: graph.url },
       http: { host: "127.0.0.1", port: options.serve?.port ?? 0, adminToken },
+      google: { serviceAccountKey: JSON.stringify(google.serviceAccountKey()), subject: google.subjects[0]!, apiRoot: google.url, tokenUrl: google.tokenUrl },
+      ews: { url: ews.url, username: ews.username, password: ews.password, auth: "basic" },
       poll: { intervalSeconds: 60, windowPastHours: 2, windowFutureDays: 1 },
       bridge: { adapter: "emulator", leadSeconds: 120, lobbyTimeoutSeconds: 600, http: { baseUrl: bridge.url, token: "demo-bridge-token", hmacSecret } },
       log: { level: "silent" },
@@ -175,8 +211,10 @@ export async function runDemo(write: (text: string) => void = () => {}, options:
     await store.rooms.add({ mailbox: "room101@contoso.example", displayName: "Room 101", provider: "contoso-webex", deviceFamily: "xapi", deviceAddress: devices.room101.url, deviceUsername: "admin", devicePassword: "secret" }, now());
     await store.rooms.add({ mailbox: "room102@contoso.example", displayName: "Room 102", provider: "contoso-pexip", deviceFamily: "xapi", deviceAddress: devices.room102.url, deviceUsername: "admin", devicePassword: "secret" }, now());
     const board = await store.rooms.add({ mailbox: "boardroom@contoso.example", displayName: "Board Room", provider: "contoso-webex", deviceFamily: "pull" }, now());
+    const huddle = await store.rooms.add({ mailbox: GOOGLE_ROOM, displayName: "Huddle (Google)", provider: "contoso-webex", deviceFamily: "pull", source: "google" }, now());
+    const room201 = await store.rooms.add({ mailbox: EWS_ROOM, displayName: "Room 201 (Exchange Server)", provider: "contoso-webex", deviceFamily: "pull", source: "ews" }, now());
 
-    write("otj demo: three rooms, one morning (07:30-12:30 UTC) on a fast clock\n");
+    write("otj demo: five rooms on three calendar systems (Microsoft 365, Google Workspace, Exchange Server), one morning (07:30-12:30 UTC) on a fast clock\n");
     const end = Date.parse(at("12:30"));
     while (clock.now().getTime() < end) {
       await engine.step();
@@ -187,16 +225,19 @@ export async function runDemo(write: (text: string) => void = () => {}, options:
     await bridge.idle();
 
     // What each device received, and how each bridge session went.
-    const pulled = (await (
-      await fetch(`http://127.0.0.1:${engine.port}/v1/rooms/${board.room.id}/meetings?limit=20&startTime=${at("07:00")}&endTime=${at("23:00")}`, {
-        headers: { authorization: `Bearer ${board.deviceToken}` },
-      })
-    ).json()) as { meetings: Array<{ id: string }> };
-    const pulledIds = new Set(pulled.meetings.map((m) => m.id));
+    const pulledIds = new Set<string>();
+    for (const panel of [board, huddle, room201]) {
+      const pulled = (await (
+        await fetch(`http://127.0.0.1:${engine.port}/v1/rooms/${panel.room.id}/meetings?limit=20&startTime=${at("07:00")}&endTime=${at("23:00")}`, {
+          headers: { authorization: `Bearer ${panel.deviceToken}` },
+        })
+      ).json()) as { meetings: Array<{ id: string }> };
+      for (const m of pulled.meetings) pulledIds.add(m.id);
+    }
     const events = await store.eventLog.list({ limit: 2000 });
     const sessions = await store.bridgeSessions.list();
     for (const room of await store.rooms.list()) {
-      lines.push("", `${room.displayName} <${room.mailbox}>  device: ${room.device.family}`);
+      lines.push("", `${room.displayName} <${room.mailbox}>  calendar: ${room.source}  device: ${room.device.family}`);
       const device = room.mailbox.startsWith("room101") ? devices.room101 : room.mailbox.startsWith("room102") ? devices.room102 : null;
       const meetings = await store.meetings.list(room.id, { includeCancelled: true });
       for (const m of meetings) {
@@ -247,5 +288,7 @@ export async function runDemo(write: (text: string) => void = () => {}, options:
     await devices.room101.stop();
     await devices.room102.stop();
     await graph.stop();
+    await google.stop();
+    await ews.stop();
   }
 }

@@ -30,7 +30,7 @@ describe("otj demo", () => {
     expect(signIn.status).toBe(303);
     const cookie = (signIn.headers.get("set-cookie") ?? "").split(";")[0]!;
     const rooms = await (await fetch(`${url}/rooms`, { headers: { cookie } })).text();
-    expect(rooms).toContain("3 rooms");
+    expect(rooms).toContain("5 rooms");
     expect(rooms).toContain("boardroom@contoso.example");
     const sessions = (await (await fetch(`${url}/sessions.json`, { headers: { cookie } })).json()) as { sessions: Array<{ state: string }> };
     expect(sessions.sessions.map((s) => s.state).sort()).toEqual(["denied", "ended", "timeout"]);
@@ -39,6 +39,11 @@ describe("otj demo", () => {
     expect(ok).toBe(true);
     const line = (text: string) => output.split("\n").find((l) => l.includes(text)) ?? "";
     expect(line("Weekly sales sync")).toMatch(/cvi +1198563286\.contoso@m\.webex\.com +pushed/);
+    // A Google Workspace room and an Exchange Server room, read through their own sources.
+    expect(line("Design sync (Teams add-on)")).toMatch(/cvi +1198563286\.contoso@m\.webex\.com +pull API/);
+    expect(line("Plant review")).toMatch(/cvi +1198563286\.contoso@m\.webex\.com +pull API/);
+    expect(output).toMatch(/Huddle \(Google\) <c_huddle@resource\.calendar\.contoso\.example> +calendar: google/);
+    expect(output).toMatch(/Room 201 \(Exchange Server\) <room201@contoso\.example> +calendar: ews/);
     expect(line("Supplier review")).toMatch(/sgj +sgj_[0-9a-f]{12}@sgj\.contoso\.example +pushed .*lobby -> admitted -> ended/);
     expect(line("Partner call")).toMatch(/sgj +sgj_[0-9a-f]{12}@sgj\.contoso\.example +pushed .*lobby -> denied/);
     expect(output).not.toContain(".invalid");
