@@ -20,12 +20,13 @@ import cron from "node-cron";
 import { addMs, type Clock } from "../core/clock.ts";
 import { type OtjError, toOtjError } from "../core/errors.ts";
 import type { CalendarSource, FullRoundReason, RoomSyncResult, SyncCursor as SourceCursor } from "../core/ports/calendar-source.ts";
+import type { MeetingPlanner } from "../core/ports/meeting-planner.ts";
 import { NO_OCCURRENCE_SINK, type OccurrenceSink } from "../core/ports/occurrence-sink.ts";
-import type { MeetingUpsert, NewLoggedEvent, Provider, RoomLease, RoundOutcome, Store } from "../core/ports/store.ts";
-import { occurrenceKey } from "../join/dial-string.ts";
-import { isPrivate } from "../join/join-planner.ts";
-import type { CompiledRule } from "../join/rules.ts";
-import { mapOccurrence, type PlanningContext, syncWindowFor } from "./occurrence-mapper.ts";
+import type { Provider, RoomLease, RoundOutcome, Store } from "../core/ports/store.ts";
+import type { InviteDetail } from "../parser/index.ts";
+import { applyRoomRound } from "./apply-round.ts";
+import { syncWindowFor } from "./occurrence-mapper.ts";
+import type { Applied } from "./reconcile.ts";
 import { RoundCompletions } from "./round-completions.ts";
 
 /** The `poll.*` configuration slice the poller reads. */
@@ -41,8 +42,8 @@ export interface PollSettings {
 
 export interface CalendarPollerOptions {
   readonly poll: PollSettings;
-  /** `join.rules`, compiled (join/rules.ts compileRules). */
-  readonly rules: readonly CompiledRule[];
+  /** Plans each occurrence for its room (join/ implements it with the compiled `join.rules`). */
+  readonly planner: MeetingPlanner<InviteDetail>;
   /** Lease length per room (default: round budget + 60 s). */
   readonly leaseMs?: number;
   /**
@@ -140,13 +141,6 @@ interface Deferred {
   readonly later: Promise<RoomRoundOutcome>;
 }
 
-interface Applied {
-  added: number;
-  updated: number;
-  removed: number;
-  unchanged: number;
-}
-
 const DELTA_LOOP_RESET_AFTER = 3;
 
 /** The cron expression that ticks at least once every `intervalSeconds` (second-precision cron). */
@@ -183,7 +177,7 @@ export class CalendarPoller {
   readonly #random: () => number;
   readonly #onRound: ((report: RoundReport) => void) | undefined;
   readonly #poll: PollSettings;
-  readonly #rules: readonly CompiledRule[];
+  readonly #planner: MeetingPlanner<InviteDetail>;
   readonly #leaseMs: number;
   readonly #leaseBatch: number;
   readonly #baseBackoffMs: number;
@@ -207,7 +201,7 @@ export class CalendarPoller {
     if (!(poll.maxInFlight >= 1)) throw new RangeError("CalendarPoller: poll.maxInFlight must be at least 1");
     if (!(poll.intervalSeconds >= 1)) throw new RangeError("CalendarPoller: poll.intervalSeconds must be at least 1");
     this.#poll = poll;
-    this.#rules = options.rules;
+    this.#planner = options.planner;
     this.#store = deps.store;
     this.#source = deps.source;
     this.#clock = deps.clock;
@@ -469,74 +463,14 @@ export class CalendarPoller {
     };
   }
 
-  /** Writes one room's round: upserts, removals (moved, merged, left the window) and the event log. */
+  /** Writes one room's round (apply-round.ts); nothing when the room is gone. */
   async #apply(lease: RoomLease, result: RoomSyncResult, ctx: RoundContext): Promise<Applied> {
     const options = { signal: ctx.signal };
     const now = this.#clock.now();
     const room = await this.#store.rooms.get(lease.roomId, options);
     if (room === null) return { added: 0, updated: 0, removed: 0, unchanged: 0 };
     ctx.providers ??= this.#store.providers.list(options);
-    const planning: PlanningContext = { room, providers: await ctx.providers, rules: this.#rules, now };
-    const existing = await this.#store.meetings.list(room.id, { includeCancelled: true }, options);
-    const byKey = new Map(existing.map((m) => [m.occurrenceKey, m]));
-    const upserts: MeetingUpsert[] = [];
-    const stale = new Map<string, string>();
-    for (const occurrence of result.changed) {
-      const key = occurrenceKey(room.mailbox, occurrence.uid, occurrence.recurrenceId, occurrence.start);
-      const mime = occurrence.kind === "single" && occurrence.uid !== null ? existing.filter((m) => m.source === "mime" && m.icalUid === occurrence.uid) : [];
-      const previous = byKey.get(key) ?? mime[0] ?? null;
-      const mapped = await mapOccurrence(occurrence, planning, previous);
-      upserts.push(mapped.upsert);
-      // A single meeting that moved has a new key; its old row goes. A raw-mail copy of the same
-      // single meeting merges into Graph's.
-      for (const m of existing) {
-        if (m.occurrenceKey === key) continue;
-        if (m.sourceEventId === occurrence.sourceId) stale.set(m.occurrenceKey, "moved");
-      }
-      for (const m of mime) if (m.occurrenceKey !== key) stale.set(m.occurrenceKey, "merged");
-    }
-    const results = upserts.length > 0 ? await this.#store.meetings.upsert(upserts, now, options) : [];
-    const keys = new Set(upserts.map((u) => u.occurrenceKey));
-    for (const key of keys) stale.delete(key);
-
-    const removed = new Map<string, string>();
-    if (stale.size > 0) for (const key of await this.#store.meetings.remove([...stale.keys()], options)) removed.set(key, stale.get(key)!);
-    if (result.removedIds.length > 0) {
-      for (const key of await this.#store.meetings.removeBySourceEventIds(room.id, result.removedIds, options)) removed.set(key, "source-removed");
-    }
-    if (result.full) {
-      // What a full round did not list is gone; raw-mail meetings Graph never had stay while current.
-      const windowStart = Date.parse(result.cursor.window.start);
-      const keep = new Set(keys);
-      for (const m of existing) {
-        if (m.source === "mime" && !stale.has(m.occurrenceKey) && !removed.has(m.occurrenceKey) && m.end.getTime() > windowStart) keep.add(m.occurrenceKey);
-      }
-      for (const key of await this.#store.meetings.removeAllExcept(room.id, [...keep], options)) removed.set(key, "not-in-full-round");
-    }
-
-    const log: NewLoggedEvent[] = [];
-    const applied: Applied = { added: 0, updated: 0, removed: removed.size, unchanged: 0 };
-    const byUpsertKey = new Map(upserts.map((u) => [u.occurrenceKey, u]));
-    for (const r of results) {
-      if (r.change === "unchanged") {
-        applied.unchanged++;
-        continue;
-      }
-      applied[r.change]++;
-      log.push(meetingEvent(`meeting.${r.change}`, now, byUpsertKey.get(r.occurrenceKey)!));
-    }
-    for (const [key, reason] of removed) {
-      const before = byKey.get(key);
-      log.push({
-        at: now,
-        kind: "meeting.removed",
-        roomId: room.id,
-        occurrenceKey: key,
-        message: `removed (${reason})`,
-        data: { reason, ...(before ? { start: before.start.toISOString(), route: before.route } : {}) },
-      });
-    }
-    if (log.length > 0) await this.#store.eventLog.append(log, options);
+    const applied = await applyRoomRound(this.#store, result, { room, providers: await ctx.providers, planner: this.#planner, now }, options);
     if (result.warnings.length > 0) this.#logger?.warn({ roomId: room.id, warnings: result.warnings.slice(0, 20) }, "calendar round warnings");
     return applied;
   }
@@ -641,26 +575,4 @@ export class CalendarPoller {
       sinkError: null,
     };
   }
-}
-
-/** An audit entry for an added or updated occurrence: never a private meeting's subject, never a passcode. */
-function meetingEvent(kind: string, now: Date, m: MeetingUpsert): NewLoggedEvent {
-  const shown = isPrivate({ sensitivity: m.sensitivity } as Parameters<typeof isPrivate>[0]) ? null : m.subjectShown;
-  return {
-    at: now,
-    kind,
-    roomId: m.roomId,
-    occurrenceKey: m.occurrenceKey,
-    message: `${kind === "meeting.added" ? "added" : "updated"}: ${m.start.toISOString()} route ${m.route} (${m.rule ?? "none"})${m.cancelled ? ", cancelled" : ""}${m.declined ? ", declined" : ""}`,
-    data: {
-      start: m.start.toISOString(),
-      end: m.end.toISOString(),
-      route: m.route,
-      rule: m.rule,
-      cancelled: m.cancelled,
-      declined: m.declined,
-      source: m.source,
-      ...(shown !== null ? { subjectShown: shown } : {}),
-    },
-  };
 }
