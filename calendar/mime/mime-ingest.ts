@@ -6,7 +6,8 @@
  * (nothing joinable left) the mail's join fills it in. A single meeting Graph does not have is
  * stored from the mail (`source: mime`), replacing an older mail copy of the same UID. Series and
  * their occurrences come from Graph only (their per-occurrence iCalUIds differ from the mail's
- * UID), so they are planned and reported but not stored.
+ * UID), so they are planned and reported but not stored. The merge rules are the calendar round's
+ * (../reconcile.ts reconcileMail); planning goes through the injected MeetingPlanner.
  */
 
 import type { Clock } from "../../core/clock.ts";
