@@ -31,6 +31,7 @@ import type { PruneCounts } from "../core/ports/store.ts";
 import { DEFAULT_BOOKING_SETTINGS } from "../join/device-bookings.ts";
 import { JoinDispatcher } from "../join/join-dispatcher.ts";
 import { XapiDevicePusher } from "../join/pushers/xapi-device-pusher.ts";
+import { roomPlanner } from "../join/room-planning.ts";
 import { compileRules } from "../join/rules.ts";
 import { createDatabase, type DatabaseHandle } from "../store/create-database.ts";
 import { migrateToLatest } from "../store/migrate.ts";
@@ -167,7 +168,7 @@ export class Engine {
     };
     if (this.source) {
       this.poller = new CalendarPoller(
-        { poll: config.poll, rules },
+        { poll: config.poll, planner: roomPlanner(rules) },
         {
           store: this.store,
           source: this.source,

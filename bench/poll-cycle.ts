@@ -26,6 +26,7 @@ import { ManualClock } from "../core/manual-clock.ts";
 import type { NewRoom } from "../core/ports/store.ts";
 import { GraphEmulator } from "../emulators/graph/graph-emulator.ts";
 import { teamsHtmlV4 } from "../emulators/invite-factory.ts";
+import { roomPlanner } from "../join/room-planning.ts";
 import { createDatabase, type DatabaseHandle } from "../store/create-database.ts";
 import { migrateToLatest } from "../store/migrate.ts";
 import { PostgresStore } from "../store/postgres-store.ts";
@@ -200,7 +201,7 @@ export async function benchPollCycle(options: PollCycleOptions = {}): Promise<vo
     );
     const source = new GraphCalendarSource(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}, { client, clock, sleep: realSleeper });
     const poller = new CalendarPoller(
-      { poll: { intervalSeconds: 60, windowPastHours: 24, windowFutureDays: 7, maxInFlight, roundBudgetSeconds: 120 }, rules: [] },
+      { poll: { intervalSeconds: 60, windowPastHours: 24, windowFutureDays: 7, maxInFlight, roundBudgetSeconds: 120 }, planner: roomPlanner([]) },
       { store, source, clock },
     );
     await emulator.call({ op: "latency", ms: latencyMs });

@@ -20,6 +20,7 @@
  */
 import { addMs, type CancelTimer, type Clock } from "../core/clock.ts";
 import { toOtjError } from "../core/errors.ts";
+import { sessionIdFor } from "../core/identities.ts";
 import type { BridgeStartRequest, MediaBridge } from "../core/ports/media-bridge.ts";
 import {
   type BridgeExternalId,
@@ -30,7 +31,6 @@ import {
   type ScheduleBridgeSession,
   type Store,
 } from "../core/ports/store.ts";
-import { sessionIdFor } from "../join/dial-string.ts";
 import { type BridgeLogger, SessionActions, type SessionNotifier, SILENT_LOGGER } from "./session-actions.ts";
 import { isFinal, type SessionEvent, transition } from "./session-machine.ts";
 import { WriteBatcher } from "./write-batcher.ts";

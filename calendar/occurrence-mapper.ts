@@ -8,12 +8,12 @@
 import { createHash } from "node:crypto";
 import { stripControlCharacters, stripPersonControls } from "../core/control-characters.ts";
 import type { Invite, Join } from "../core/domain.ts";
+import { occurrenceKey } from "../core/identities.ts";
+import type { PlanResult } from "../core/plan.ts";
 import type { SourceOccurrence, TimeWindow } from "../core/ports/calendar-source.ts";
+import type { MeetingPlanner } from "../core/ports/meeting-planner.ts";
 import type { Meeting, MeetingUpsert, Provider, Room, RoomPrivacy } from "../core/ports/store.ts";
-import { occurrenceKey } from "../join/dial-string.ts";
-import { isPrivate, type PlanResult } from "../join/join-planner.ts";
-import { planForRoom } from "../join/room-planning.ts";
-import type { CompiledRule } from "../join/rules.ts";
+import { isPrivate } from "../core/privacy.ts";
 import { EMPTY_META, type InviteDetail, parseGoogleEvent, parseGraphEvent, parseInviteDetailed } from "../parser/index.ts";
 
 const DAY_MS = 86_400_000;
@@ -55,7 +55,8 @@ export interface PlanningContext {
   readonly room: Room;
   /** Every configured provider. */
   readonly providers: readonly Provider[];
-  readonly rules: readonly CompiledRule[];
+  /** Plans the occurrence for the room (join/, with the compiled `join.rules`). */
+  readonly planner: MeetingPlanner<InviteDetail>;
   readonly now: Date;
 }
 
@@ -71,7 +72,7 @@ export interface MappedOccurrence {
  * (subjects never replaced, or a template that prints `{subject}`).
  */
 export function storedSubject(invite: Pick<Invite, "subject" | "sensitivity">, privacy: RoomPrivacy): string | null {
-  if (!isPrivate(invite as Invite)) return invite.subject;
+  if (!isPrivate(invite)) return invite.subject;
   if (privacy.privateMeetings === "skip") return null;
   if (privacy.subjectReplace === "never" || privacy.subjectTemplate.includes("{subject}")) return invite.subject;
   return null;
@@ -139,7 +140,7 @@ export function mapParsedOccurrence(occurrence: SourceOccurrence, parsed: Invite
   if (invite.join === null && previous?.join && !occurrence.hasBody) invite = { ...invite, join: previous.join };
   const detail: InviteDetail = { invite, context: parsed?.context ?? EMPTY_CONTEXT };
   const key = occurrenceKey(ctx.room.mailbox, occurrence.uid, occurrence.recurrenceId, occurrence.start);
-  const plan = planForRoom(detail, ctx.room, ctx.providers, { rules: ctx.rules, now: ctx.now });
+  const plan = ctx.planner.plan(detail, ctx.room, ctx.providers, ctx.now);
   // Read from a calendar API (not from mail): the store names that `graph` whichever API it was.
   const graph = occurrence.raw.format === "graph" || occurrence.raw.format === "google";
   const fields = {

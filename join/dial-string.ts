@@ -3,7 +3,6 @@
  * detection and direct-dial conventions, SGJ templates and session ids, and the direct
  * addresses of other providers. Pure functions.
  */
-import { createHash } from "node:crypto";
 import type { CviCoordinates, IvrFallback, Partner } from "../core/domain.ts";
 import type { Provider } from "../core/ports/store.ts";
 import { isIpv4, isValidSipAddress } from "../core/sip-address.ts";
@@ -132,16 +131,6 @@ export function planCvi(cvi: CviCoordinates, providers: readonly ProviderDialInf
 }
 
 // ------------------------------------------------------------------------- SGJ
-
-/** occurrenceKey = lower(roomMailbox) | uid | (recurrenceId ?? start) (docs/formats.md). */
-export function occurrenceKey(roomMailbox: string, uid: string | null, recurrenceId: string | null, start: string | null): string {
-  return `${roomMailbox.toLowerCase()}|${uid ?? ""}|${recurrenceId ?? start ?? ""}`;
-}
-
-/** sessionId = "sgj_" + first 12 hex chars of SHA-256(occurrenceKey). */
-export function sessionIdFor(key: string): string {
-  return `sgj_${createHash("sha256").update(key, "utf8").digest("hex").slice(0, 12)}`;
-}
 
 /** Placeholder names used by a template; unknown names are returned too, for validation. */
 export function templatePlaceholders(template: string): string[] {

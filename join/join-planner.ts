@@ -3,6 +3,9 @@
  * room shows (docs/formats.md; docs/cli.md PlanOutput and privacy flags). Pure: `now` is passed in.
  */
 import type { Invite, IvrFallback, PrivateJoin, PrivateMeetings, Route, SubjectReplace, WebrtcPlatform } from "../core/domain.ts";
+import { occurrenceKey, sessionIdFor } from "../core/identities.ts";
+import type { PlanResult, RuleTrace } from "../core/plan.ts";
+import { isPrivate } from "../core/privacy.ts";
 import type { InviteDetail } from "../parser/index.ts";
 import { TEAMS_HOSTS } from "../parser/providers/teams.ts";
 import {
@@ -11,10 +14,8 @@ import {
   DEFAULT_SGJ_TEMPLATE,
   isValidDialString,
   lowerHost,
-  occurrenceKey,
   planCvi,
   type ProviderDialInfo,
-  sessionIdFor,
   templatePlaceholders,
 } from "./dial-string.ts";
 import { providerDirectAddress } from "./provider-address.ts";
@@ -75,36 +76,7 @@ export interface PlanSettings {
   now: Date | null;
 }
 
-export interface PlanEntry {
-  uid: string | null;
-  route: Route;
-  dialString: string | null;
-  ivr: IvrFallback | null;
-  rule: string;
-  warnings: string[];
-  subjectShown: string | null;
-}
-
-export interface RuleTrace {
-  rule: string;
-  outcome: "matched" | "not matched" | "not reached";
-  reason: string;
-}
-
-export interface PlanResult {
-  entry: PlanEntry;
-  occurrenceKey: string;
-  sessionId: string;
-  /** The text the deciding rule matched (a URL, coordinates, an address), for explain. */
-  matchedText: string | null;
-  trace: RuleTrace[];
-}
-
 const EXPIRY_MS = 60 * 86_400_000;
-
-export function isPrivate(invite: Invite): boolean {
-  return invite.sensitivity !== "normal";
-}
 
 /** The subject a room shows, after its privacy rules (docs/cli.md `rooms add` privacy flags). */
 export function subjectShown(invite: Invite, privacy: PrivacyPolicy): string | null {

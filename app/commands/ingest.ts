@@ -7,6 +7,7 @@
 import type { Command } from "commander";
 import { systemClock } from "../../core/clock.ts";
 import { OtjError } from "../../core/errors.ts";
+import { roomPlanner } from "../../join/room-planning.ts";
 import { compileRules } from "../../join/rules.ts";
 import { ingestMail } from "../../calendar/mime/mime-ingest.ts";
 import type { CliIo } from "../cli-context.ts";
@@ -33,7 +34,7 @@ export function registerIngestCommand(program: Command, io: CliIo): void {
         const room = await store.rooms.get(flags.room);
         if (room === null) throw new OtjError("OTJ_STORE_NOT_FOUND", `no room "${flags.room}"; add it with \`otj rooms add\``);
         const rules = compileRules(config.join.rules);
-        const result = await ingestMail(data, room, { store, clock: systemClock, rules }, filename ? { filename } : {});
+        const result = await ingestMail(data, room, { store, clock: systemClock, planner: roomPlanner(rules) }, filename ? { filename } : {});
         for (const w of result.warnings) io.stderr(`warning: ${w}\n`);
         if (flags.json) {
           io.stdout(`${JSON.stringify({ invites: result.invites }, null, 2)}\n`);

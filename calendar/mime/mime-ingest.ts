@@ -6,24 +6,26 @@
  * (nothing joinable left) the mail's join fills it in. A single meeting Graph does not have is
  * stored from the mail (`source: mime`), replacing an older mail copy of the same UID. Series and
  * their occurrences come from Graph only (their per-occurrence iCalUIds differ from the mail's
- * UID), so they are planned and reported but not stored.
+ * UID), so they are planned and reported but not stored. The merge rules are the calendar round's
+ * (../reconcile.ts reconcileMail); planning goes through the injected MeetingPlanner.
  */
 
 import type { Clock } from "../../core/clock.ts";
 import type { Person } from "../../core/domain.ts";
+import type { PlanEntry } from "../../core/plan.ts";
 import type { SourceOccurrence } from "../../core/ports/calendar-source.ts";
+import type { MeetingPlanner } from "../../core/ports/meeting-planner.ts";
 import { NO_OCCURRENCE_SINK, type OccurrenceSink } from "../../core/ports/occurrence-sink.ts";
 import type { Meeting, MeetingUpsert, NewLoggedEvent, Room, Store, StoreCallOptions } from "../../core/ports/store.ts";
-import { isPrivate, type PlanEntry } from "../../join/join-planner.ts";
-import { planForRoom } from "../../join/room-planning.ts";
-import type { CompiledRule } from "../../join/rules.ts";
 import { type InviteDetail, parseInviteDetailed } from "../../parser/index.ts";
 import { mapParsedOccurrence, type PlanningContext } from "../occurrence-mapper.ts";
+import { mailEvent, reconcileMail, replacedEvent } from "../reconcile.ts";
 
 export interface MimeIngestDeps {
   readonly store: Pick<Store, "meetings" | "providers" | "eventLog">;
   readonly clock: Pick<Clock, "now">;
-  readonly rules: readonly CompiledRule[];
+  /** Plans each invite for the room (join/ implements it with the compiled `join.rules`). */
+  readonly planner: MeetingPlanner<InviteDetail>;
   readonly sink?: OccurrenceSink;
 }
 
@@ -66,14 +68,14 @@ export async function ingestMail(mail: Buffer | string, room: Room, deps: MimeIn
 export async function mergeInvites(details: readonly InviteDetail[], room: Room, deps: MimeIngestDeps, signal?: AbortSignal): Promise<IngestResult> {
   const options: StoreCallOptions = signal ? { signal } : {};
   const now = deps.clock.now();
-  const ctx: PlanningContext = { room, providers: await deps.store.providers.list(options), rules: deps.rules, now };
+  const ctx: PlanningContext = { room, providers: await deps.store.providers.list(options), planner: deps.planner, now };
   const invites: IngestedInvite[] = [];
   const log: NewLoggedEvent[] = [];
   let changed = false;
   for (const detail of details) {
     const inv = detail.invite;
     const skip = (note: string): void => {
-      const plan = planForRoom(detail, room, ctx.providers, { rules: ctx.rules, now });
+      const plan = ctx.planner.plan(detail, room, ctx.providers, now);
       invites.push({ ...plan.entry, occurrenceKey: null, change: "skipped", note });
     };
     if (inv.recurring || inv.recurrenceId !== null) {
@@ -85,13 +87,13 @@ export async function mergeInvites(details: readonly InviteDetail[], room: Room,
       continue;
     }
     const existing = await deps.store.meetings.findByIcalUid(room.id, inv.uid, options);
-    const graph = existing.filter((m) => m.source === "graph" && m.seriesMasterId === null);
+    const merge = reconcileMail(existing, { mailbox: room.mailbox, uid: inv.uid, start: inv.start, join: inv.join });
     const upserts: Array<{ upsert: MeetingUpsert; entry: PlanEntry }> = [];
-    if (graph.length > 0) {
-      for (const copy of graph) {
+    if (merge.kind === "calendar") {
+      for (const { meeting: copy, fill } of merge.copies) {
         const mapped = mapParsedOccurrence(fromStored(copy), detail, ctx, null);
         const entry = { ...mapped.plan.entry };
-        if (copy.join === null && inv.join !== null && !copy.cancelled) {
+        if (fill) {
           upserts.push({ upsert: mapped.upsert, entry });
         } else {
           invites.push({ ...storedEntry(copy, inv.uid), occurrenceKey: copy.occurrenceKey, change: "merged", note: "Graph's copy is kept" });
@@ -101,11 +103,10 @@ export async function mergeInvites(details: readonly InviteDetail[], room: Room,
       const occurrence = fromInvite(inv.uid, inv.start, inv.end, inv.subject, inv.organizer, inv.sensitivity, inv.cancelled);
       const mapped = mapParsedOccurrence(occurrence, detail, ctx, null);
       upserts.push({ upsert: mapped.upsert, entry: mapped.plan.entry });
-      const older = existing.filter((m) => m.source === "mime" && m.occurrenceKey !== mapped.upsert.occurrenceKey).map((m) => m.occurrenceKey);
-      if (older.length > 0) {
-        for (const key of await deps.store.meetings.remove(older, options)) {
+      if (merge.replaces.length > 0) {
+        for (const key of await deps.store.meetings.remove(merge.replaces, options)) {
           changed = true;
-          log.push({ at: now, kind: "meeting.removed", roomId: room.id, occurrenceKey: key, message: "removed (replaced by a newer invite mail)", data: { reason: "replaced" } });
+          log.push(replacedEvent(now, room.id, key));
         }
       }
     }
@@ -126,21 +127,7 @@ export async function mergeInvites(details: readonly InviteDetail[], room: Room,
       });
       if (r.change !== "unchanged") {
         changed = true;
-        log.push({
-          at: now,
-          kind: `meeting.${r.change}`,
-          roomId: room.id,
-          occurrenceKey: r.occurrenceKey,
-          message: `${r.change} from invite mail: ${upsert.start.toISOString()} route ${upsert.route} (${upsert.rule ?? "none"})`,
-          data: {
-            source: "mime",
-            start: upsert.start.toISOString(),
-            route: upsert.route,
-            rule: upsert.rule,
-            cancelled: upsert.cancelled,
-            ...(isPrivate({ sensitivity: upsert.sensitivity } as Parameters<typeof isPrivate>[0]) ? {} : { subjectShown: upsert.subjectShown }),
-          },
-        });
+        log.push(mailEvent(now, r.change, r.occurrenceKey, upsert));
       }
     });
   }

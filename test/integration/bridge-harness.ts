@@ -10,8 +10,8 @@ import { SIGNATURE_HEADER } from "../../bridge/bridge-signature.ts";
 import type { BridgeCallbacks } from "../../bridge/callbacks.ts";
 import type { BridgeScheduler } from "../../bridge/bridge-scheduler.ts";
 import type { Join } from "../../core/domain.ts";
+import { occurrenceKey } from "../../core/identities.ts";
 import type { MeetingUpsert, Room, Store } from "../../core/ports/store.ts";
-import { occurrenceKey } from "../../join/dial-string.ts";
 import type { FakeClock } from "../support/fake-clock.ts";
 
 export const TEAMS_URL =

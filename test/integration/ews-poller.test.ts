@@ -12,6 +12,7 @@ import type { Sleeper } from "../../calendar/graph/graph-calendar-source.ts";
 import type { Room } from "../../core/ports/store.ts";
 import { EwsEmulator } from "../../emulators/ews/ews-emulator.ts";
 import { teamsHtmlV4 } from "../../emulators/invite-factory.ts";
+import { roomPlanner } from "../../join/room-planning.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { openTestStore, type TestStore } from "../support/test-database.ts";
 
@@ -54,7 +55,7 @@ function makePoller(): CalendarPoller {
   };
   const client = new EwsClient({ url: emu.url, username: emu.username, password: emu.password, auth: "basic", impersonation: true }, { clock });
   const source = new EwsCalendarSource({ maxRetries: 1 }, { client, clock, sleep, random: () => 0.5 });
-  const poller = new CalendarPoller({ poll: POLL, rules: [] }, { store: db.store, source, clock, sink: { roomUpdated: async () => {} }, random: () => 0.5 });
+  const poller = new CalendarPoller({ poll: POLL, planner: roomPlanner([]) }, { store: db.store, source, clock, sink: { roomUpdated: async () => {} }, random: () => 0.5 });
   pollers.push(poller);
   return poller;
 }

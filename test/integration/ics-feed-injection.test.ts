@@ -13,6 +13,7 @@ import { EngineMetrics } from "../../app/metrics.ts";
 import { mapOccurrence } from "../../calendar/occurrence-mapper.ts";
 import { createLogger } from "../../core/logger.ts";
 import type { SourceOccurrence } from "../../core/ports/calendar-source.ts";
+import { roomPlanner } from "../../join/room-planning.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { openTestStore, type TestStore } from "../support/test-database.ts";
 
@@ -89,7 +90,7 @@ async function feed(roomId: string, token: string): Promise<string> {
 describe("calendar.ics with a hostile organizer", () => {
   it("serves one event per occurrence, whose text round-trips through ical.js", async () => {
     const { room, deviceToken } = await db.store.rooms.add({ mailbox: "panel1@contoso.example", displayName: "Panel 1", provider: "webex", deviceFamily: "pull" }, clock.now());
-    const ctx = { room, providers: await db.store.providers.list(), rules: [], now: clock.now() };
+    const ctx = { room, providers: await db.store.providers.list(), planner: roomPlanner([]), now: clock.now() };
     const mapped = await mapOccurrence(occurrence("AAMk1", "2025-03-04T09:00:00.000Z"), ctx);
     expect(mapped.upsert.organizerName).not.toMatch(/[\r\n]/);
     // A row written before names were cleaned at ingest: the feed must still be safe.

@@ -13,10 +13,11 @@ import { GraphCalendarSource } from "../../calendar/graph/graph-calendar-source.
 import { GraphClient } from "../../calendar/graph/graph-client.ts";
 import { ingestMailbox } from "../../calendar/mime/mailbox-ingest.ts";
 import { ingestMail } from "../../calendar/mime/mime-ingest.ts";
+import { occurrenceKey } from "../../core/identities.ts";
 import type { Room } from "../../core/ports/store.ts";
 import { GraphEmulator } from "../../emulators/graph/graph-emulator.ts";
 import { teamsEml } from "../../emulators/invite-factory.ts";
-import { occurrenceKey } from "../../join/dial-string.ts";
+import { roomPlanner } from "../../join/room-planning.ts";
 import { runCli } from "../support/cli.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { openTestStore, type TestStore } from "../support/test-database.ts";
@@ -181,13 +182,13 @@ describe("merging with Graph's copy", () => {
       { clock },
     );
     const source = new GraphCalendarSource({}, { client, clock, sleep: async () => {} });
-    return new CalendarPoller({ poll: { intervalSeconds: 60, windowPastHours: 24, windowFutureDays: 7, maxInFlight: 2, roundBudgetSeconds: 60 }, rules: [] }, { store: db.store, source, clock });
+    return new CalendarPoller({ poll: { intervalSeconds: 60, windowPastHours: 24, windowFutureDays: 7, maxInFlight: 2, roundBudgetSeconds: 60 }, planner: roomPlanner([]) }, { store: db.store, source, clock });
   }
 
   it("fills a body-stripped Graph copy with the mail's join, keeps it across Graph updates, and replaces an earlier mail copy", async () => {
     const poller = await pollerOn();
     // The mail arrived before Graph's copy was seen: stored from the mail first.
-    const first = await ingestMail(mail(), room, { store: db.store, clock, rules: [] });
+    const first = await ingestMail(mail(), room, { store: db.store, clock, planner: roomPlanner([]) });
     expect(first.invites[0]?.change).toBe("added");
 
     const event = emu.addEvent(ROOM, {
@@ -211,7 +212,7 @@ describe("merging with Graph's copy", () => {
     expect(m).toMatchObject({ source: "graph", route: "cvi", subject: "Quarterly review (room 101)" });
 
     // A mail for a Graph copy that already has a join changes nothing.
-    const again = await ingestMail(mail(), room, { store: db.store, clock, rules: [] });
+    const again = await ingestMail(mail(), room, { store: db.store, clock, planner: roomPlanner([]) });
     expect(again.invites[0]).toMatchObject({ change: "merged", route: "cvi" });
   });
 
@@ -225,7 +226,7 @@ describe("merging with Graph's copy", () => {
     const merged = await ingestMail(mail(), room, {
       store: db.store,
       clock,
-      rules: [],
+      planner: roomPlanner([]),
       sink: {
         roomUpdated: async (id) => {
           sinkCalls.push(id);
@@ -253,7 +254,7 @@ describe("merging with Graph's copy", () => {
       { tenantId: emu.tenantId, clientId: emu.clientId, clientSecret: emu.clientSecret, baseUrl: emu.url, authorityUrl: emu.url },
       { clock },
     );
-    const report = await ingestMailbox(client, ROOM, room, null, { store: db.store, clock, rules: [] }, AbortSignal.timeout(10_000));
+    const report = await ingestMailbox(client, ROOM, room, null, { store: db.store, clock, planner: roomPlanner([]) }, AbortSignal.timeout(10_000));
     expect(report.messages).toBe(2);
     expect(report.failed).toEqual([]);
     expect(report.watermark?.toISOString()).toBe("2025-03-04T07:20:00.000Z");
@@ -262,7 +263,7 @@ describe("merging with Graph's copy", () => {
     const valueReads = emu.requestLog.filter((r) => r.path.endsWith("/$value"));
     expect(valueReads).toHaveLength(2);
 
-    const none = await ingestMailbox(client, ROOM, room, report.watermark, { store: db.store, clock, rules: [] }, AbortSignal.timeout(10_000));
+    const none = await ingestMailbox(client, ROOM, room, report.watermark, { store: db.store, clock, planner: roomPlanner([]) }, AbortSignal.timeout(10_000));
     expect(none.messages).toBe(0);
   });
 });

@@ -12,9 +12,10 @@ import { ConcurrencyGate } from "../../calendar/graph/request-gate.ts";
 import type { OccurrenceSink } from "../../core/ports/occurrence-sink.ts";
 import type { CalendarSource } from "../../core/ports/calendar-source.ts";
 import { OtjError } from "../../core/errors.ts";
+import { occurrenceKey } from "../../core/identities.ts";
 import type { Room, Store, SyncCursorStore } from "../../core/ports/store.ts";
 import { GraphEmulator } from "../../emulators/graph/graph-emulator.ts";
-import { occurrenceKey } from "../../join/dial-string.ts";
+import { roomPlanner } from "../../join/room-planning.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { teamsHtmlV4 } from "../../emulators/invite-factory.ts";
 import { openTestStore, type TestStore } from "../support/test-database.ts";
@@ -84,7 +85,7 @@ function makePoller(
   const poller = new CalendarPoller(
     {
       poll: { ...POLL, ...options.poll },
-      rules: [],
+      planner: roomPlanner([]),
       ...(options.leaseBatch ? { leaseBatch: options.leaseBatch } : {}),
       ...(options.completeBatch ? { completeBatch: options.completeBatch } : {}),
       ...(options.completeDelayMs ? { completeDelayMs: options.completeDelayMs } : {}),

@@ -1,12 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { occurrenceKey, sessionIdFor } from "../../core/identities.ts";
 import {
   buildSgjDialString,
   isValidDialString,
-  occurrenceKey,
   planCvi,
   type ProviderDialInfo,
   redactSgjDialString,
-  sessionIdFor,
   sgjTemplateProblem,
 } from "../../join/dial-string.ts";
 import { compileRules, regexProblem } from "../../join/rules.ts";

@@ -5,8 +5,9 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { InviteFormat, WebrtcPlatform } from "../../core/domain.ts";
+import type { PlanEntry } from "../../core/plan.ts";
 import type { ProviderDialInfo } from "../../join/dial-string.ts";
-import { DEFAULT_PRIVACY, type PlanEntry, planJoin, type PrivacyPolicy } from "../../join/join-planner.ts";
+import { DEFAULT_PRIVACY, planJoin, type PrivacyPolicy } from "../../join/join-planner.ts";
 import { compileRules } from "../../join/rules.ts";
 import { parseInviteDetailed } from "../../parser/index.ts";
 

@@ -4,9 +4,10 @@ import { describe, expect, it } from "vitest";
 import { tickExpression } from "../../calendar/calendar-poller.ts";
 import { clientStateMatches, graphNotificationRoute, hashClientState } from "../../calendar/graph/subscriptions.ts";
 import { liveWindow, mapParsedOccurrence, meetingHash, storedSubject, syncWindowFor } from "../../calendar/occurrence-mapper.ts";
+import { occurrenceKey, sessionIdFor } from "../../core/identities.ts";
 import type { SourceOccurrence } from "../../core/ports/calendar-source.ts";
 import type { Provider, Room, RoomPrivacy } from "../../core/ports/store.ts";
-import { occurrenceKey, sessionIdFor } from "../../join/dial-string.ts";
+import { roomPlanner } from "../../join/room-planning.ts";
 import { parseGraphEvent } from "../../parser/index.ts";
 
 const POLL = { windowPastHours: 24, windowFutureDays: 7 };
@@ -117,7 +118,7 @@ function occurrence(extra: Partial<SourceOccurrence> = {}): SourceOccurrence {
 }
 
 describe("mapParsedOccurrence", () => {
-  const ctx = { room: ROOM, providers: [], rules: [], now: new Date("2025-03-04T08:00:00.000Z") };
+  const ctx = { room: ROOM, providers: [], planner: roomPlanner([]), now: new Date("2025-03-04T08:00:00.000Z") };
   const parsed = () => parseGraphEvent(JSON.parse(occurrence().raw.content) as Record<string, unknown>).details[0]!;
 
   it("strips control characters from the organizer and the subject (CR/LF from an encoded display name)", () => {
