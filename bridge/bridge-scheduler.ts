@@ -18,6 +18,7 @@
  *
  * Time comes only from the Clock; the store decides what is due from the `now` it is given.
  */
+import { Batcher } from "../core/batcher.ts";
 import { addMs, type CancelTimer, type Clock } from "../core/clock.ts";
 import { toOtjError } from "../core/errors.ts";
 import type { BridgeStartRequest, MediaBridge } from "../core/ports/media-bridge.ts";
@@ -33,7 +34,6 @@ import {
 import { sessionIdFor } from "../join/dial-string.ts";
 import { type BridgeLogger, SessionActions, type SessionNotifier, SILENT_LOGGER } from "./session-actions.ts";
 import { isFinal, type SessionEvent, transition } from "./session-machine.ts";
-import { WriteBatcher } from "./write-batcher.ts";
 
 /** The `bridge.*` and `join.*` settings the scheduler reads. */
 export interface BridgeSchedulerSettings {
@@ -201,8 +201,8 @@ export class BridgeScheduler {
   /** Sessions whose start instant came, waiting for the next start statement. */
   private startQueue: Armed[] = [];
   private startDrain: Promise<void> | null = null;
-  private readonly externalIds: WriteBatcher<BridgeExternalId, BridgeSession | null>;
-  private readonly releases: WriteBatcher<string, null>;
+  private readonly externalIds: Batcher<BridgeExternalId, BridgeSession | null>;
+  private readonly releases: Batcher<string, null>;
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Fires at an instant already past, per session: a guard against a timer loop. */
   private readonly overdueFires = new Map<string, number>();
@@ -225,14 +225,14 @@ export class BridgeScheduler {
     // (a burst), they wait: the burst's bookkeeping then goes out in a few large statements
     // instead of many small ones competing with the starts for the CPU.
     const afterBurst = () => this.startLimiter.noneWaiting();
-    this.externalIds = new WriteBatcher(async (ids) => {
+    this.externalIds = new Batcher(async (ids) => {
       const rows = new Map((await this.store.bridgeSessions.recordExternalIds(ids, this.clock.now())).map((s) => [s.occurrenceKey, s]));
       return ids.map((i) => rows.get(i.occurrenceKey) ?? null);
-    }, { before: afterBurst });
-    this.releases = new WriteBatcher(async (keys) => {
+    }, { serial: true, before: afterBurst });
+    this.releases = new Batcher(async (keys) => {
       await this.store.bridgeSessions.releaseMany(keys, this.clock.now());
       return keys.map(() => null);
-    }, { before: afterBurst });
+    }, { serial: true, before: afterBurst });
     this.actions =
       options.actions ??
       new SessionActions({
