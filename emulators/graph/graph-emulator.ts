@@ -19,6 +19,7 @@ import { randomBytes, randomUUID, X509Certificate } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
+import { BodyTooLargeError, MAX_REQUEST_BODY_BYTES, parseJson, readBody } from "../shared/request-body.ts";
 import { CallsEmulator } from "./calls.ts";
 import { checkClientAssertion } from "./client-assertion.ts";
 import { DeltaTokenCodec, type DeltaTokenState } from "./delta-token.ts";
@@ -205,7 +206,6 @@ interface IssuedToken {
   readonly audience: string;
 }
 
-const MAX_BODY = 4 * 1024 * 1024;
 const MAX_WINDOW_DAYS = 1825;
 const DEFAULT_DELTA_PAGE = 10;
 
@@ -565,32 +565,21 @@ export class GraphEmulator {
   // ---- HTTP ---------------------------------------------------------------------------------
 
   async #onHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let raw = "";
-    if (req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined) {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of req) {
-        size += (chunk as Buffer).length;
-        if (size > MAX_BODY) {
-          res.writeHead(413).end();
-          return;
-        }
-        chunks.push(chunk as Buffer);
-      }
-      raw = Buffer.concat(chunks).toString("utf8");
-    } else {
-      req.resume();
+    let raw: string;
+    try {
+      raw = await readBody(req, MAX_REQUEST_BODY_BYTES);
+    } catch (error) {
+      if (!(error instanceof BodyTooLargeError)) throw error;
+      res.writeHead(413).end();
+      return;
     }
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(", ") : v;
     const url = new URL(req.url ?? "/", "http://emulator.invalid");
     let body: unknown = raw === "" ? undefined : raw;
     if (raw !== "" && (headers["content-type"] ?? "").includes("json")) {
-      try {
-        body = JSON.parse(raw);
-      } catch {
-        body = Symbol.for("invalid-json");
-      }
+      const parsed = parseJson(raw);
+      body = parsed.ok ? parsed.value : Symbol.for("invalid-json");
     }
     const request: EmuRequest = { method: req.method ?? "GET", path: url.pathname, query: url.searchParams, headers, body, batchItem: false };
     const response = await this.#dispatch(request);
