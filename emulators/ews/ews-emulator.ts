@@ -10,6 +10,9 @@
  * not carry it and the account needs delegate rights on the room. Faults as Exchange sends them:
  * ErrorNonExistentMailbox, ErrorImpersonateUserDenied (SOAP faults, HTTP 500), ErrorAccessDenied
  * (response message), ErrorServerBusy with BackOffMilliseconds (fault), and injected ones.
+ *
+ * Size (a little over 400 lines): the SOAP operations share the access checks and the XML
+ * builder of this class; the mailbox model is in ews-mailbox.ts.
  */
 
 import { randomBytes } from "node:crypto";

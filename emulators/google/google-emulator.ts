@@ -14,6 +14,9 @@
  *   connections, for the next N calendar/directory requests.
  *
  * Time comes from the injected clock (tokens, `updated`, channel expiry).
+ *
+ * Size (over 400 lines): one class keeps the calendars, sync tokens, channels and faults its
+ * handlers share; splitting it would pass that state around for no gain in a test double.
  */
 import { createPublicKey, createVerify, generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
