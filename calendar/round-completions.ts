@@ -8,7 +8,8 @@
  * written (the room stays due).
  */
 
-import { addMs, type CancelTimer, type Clock } from "../core/clock.ts";
+import { Batcher } from "../core/batcher.ts";
+import { addMs, type Clock } from "../core/clock.ts";
 import type { RoundCompletion, RoundOutcome, SyncCursorStore } from "../core/ports/store.ts";
 
 export interface RoundCompletionsOptions {
@@ -18,27 +19,21 @@ export interface RoundCompletionsOptions {
   readonly delayMs: number;
 }
 
-interface Waiting {
-  readonly completion: RoundCompletion;
-  readonly resolve: (recorded: boolean) => void;
-  readonly reject: (error: unknown) => void;
-}
-
 export class RoundCompletions {
-  readonly #store: Pick<SyncCursorStore, "completeRounds">;
-  readonly #clock: Clock;
-  readonly #batchSize: number;
-  readonly #delayMs: number;
-  #waiting: Waiting[] = [];
-  #cancelTimer: CancelTimer | null = null;
-  readonly #sending = new Set<Promise<void>>();
+  readonly #batcher: Batcher<RoundCompletion, boolean>;
 
   constructor(store: Pick<SyncCursorStore, "completeRounds">, clock: Clock, options: RoundCompletionsOptions) {
     if (!(options.batchSize >= 1)) throw new RangeError("RoundCompletions: batchSize must be at least 1");
-    this.#store = store;
-    this.#clock = clock;
-    this.#batchSize = Math.floor(options.batchSize);
-    this.#delayMs = Math.max(0, options.delayMs);
+    const delayMs = Math.max(0, options.delayMs);
+    // Not the round's signal: rounds finished before a stop are still recorded on the way out.
+    const write = async (completions: RoundCompletion[]) => {
+      const flags = await store.completeRounds(completions, clock.now());
+      return completions.map((_, i) => flags[i] ?? false);
+    };
+    this.#batcher = new Batcher(write, {
+      maxBatch: Math.floor(options.batchSize),
+      wait: (fire) => clock.setTimer(addMs(clock.now(), delayMs), fire),
+    });
   }
 
   /**
@@ -47,38 +42,11 @@ export class RoundCompletions {
    *   was written); rejects with the store's failure (the whole batch then wrote nothing).
    */
   add(roomId: string, result: RoundOutcome): Promise<boolean> {
-    return new Promise<boolean>((resolve, reject) => {
-      this.#waiting.push({ completion: { roomId, result }, resolve, reject });
-      if (this.#waiting.length >= this.#batchSize) this.#send();
-      else this.#cancelTimer ??= this.#clock.setTimer(addMs(this.#clock.now(), this.#delayMs), () => this.#send());
-    });
+    return this.#batcher.add({ roomId, result });
   }
 
   /** Sends what waits and resolves when every batch sent so far has been answered. Never rejects. */
-  async flush(): Promise<void> {
-    this.#send();
-    while (this.#sending.size > 0) await Promise.all(this.#sending);
-  }
-
-  #send(): void {
-    this.#cancelTimer?.();
-    this.#cancelTimer = null;
-    if (this.#waiting.length === 0) return;
-    const batch = this.#waiting;
-    this.#waiting = [];
-    // Not the round's signal: rounds finished before a stop are still recorded on the way out.
-    const sent = this.#store.completeRounds(
-      batch.map((w) => w.completion),
-      this.#clock.now(),
-    ).then(
-      (flags) => {
-        for (const [i, w] of batch.entries()) w.resolve(flags[i] ?? false);
-      },
-      (error: unknown) => {
-        for (const w of batch) w.reject(error);
-      },
-    );
-    this.#sending.add(sent);
-    void sent.finally(() => this.#sending.delete(sent));
+  flush(): Promise<void> {
+    return this.#batcher.flush();
   }
 }

@@ -8,13 +8,22 @@
  * docs/performance.md, sgj-burst-5k).
  */
 import { Pool } from "undici";
-import { OtjError } from "../../core/errors.ts";
+import { type ErrorCode, OtjError } from "../../core/errors.ts";
+import { classifyTransport, type TransportKind } from "../../core/net/http-request.ts";
 import type { BridgeStartRequest, MediaBridge } from "../../core/ports/media-bridge.ts";
-import { classifyTransportError } from "../../join/pushers/http-request.ts";
 import { SIGNATURE_HEADER, signBody } from "../bridge-signature.ts";
 
 /** A reply body larger than this is not read further (a bridge answers a few bytes of JSON). */
 const MAX_REPLY_BYTES = 64 * 1024;
+
+/** A start request that did not get through: a TLS failure is a configuration fault (not retried), the rest may pass later. */
+const START_TRANSPORT_CODES: Readonly<Record<TransportKind, ErrorCode>> = {
+  tls: "OTJ_BRIDGE_REJECTED",
+  timeout: "OTJ_BRIDGE_UNAVAILABLE",
+  unreachable: "OTJ_BRIDGE_UNAVAILABLE",
+  "too-large": "OTJ_BRIDGE_UNAVAILABLE",
+  other: "OTJ_BRIDGE_UNAVAILABLE",
+};
 
 interface Reply {
   status: number;
@@ -85,8 +94,9 @@ export class HttpMediaBridge implements MediaBridge {
         signal,
       );
     } catch (error) {
-      const e = classifyTransportError(error, "bridge");
-      throw new OtjError(e.code === "OTJ_DEVICE_TLS" ? "OTJ_BRIDGE_REJECTED" : "OTJ_BRIDGE_UNAVAILABLE", e.message.replace(/^device/, "bridge"), { cause: error });
+      if (error instanceof OtjError) throw new OtjError("OTJ_BRIDGE_UNAVAILABLE", error.message, { cause: error });
+      const { kind, detail } = classifyTransport(error);
+      throw new OtjError(START_TRANSPORT_CODES[kind], `bridge: ${detail}`, { cause: error });
     }
     if (reply.status === 200 || reply.status === 201) {
       let id: unknown;

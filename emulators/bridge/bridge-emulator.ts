@@ -7,6 +7,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { CancelTimer, Clock } from "../../core/clock.ts";
 import type { BridgeStartRequest } from "../../core/ports/media-bridge.ts";
+import { BodyTooLargeError, parseJson, readBodyBytes } from "../shared/request-body.ts";
 import { EMULATOR_SIGNATURE_HEADER, emulatorSign, emulatorVerify } from "./emulator-signature.ts";
 
 export type LobbyPlan =
@@ -120,12 +121,14 @@ export class BridgeEmulator {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const rawBytes = await new Promise<Buffer>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => resolve(Buffer.concat(chunks)));
-      req.on("error", reject);
-    });
+    let rawBytes: Buffer;
+    try {
+      rawBytes = await readBodyBytes(req);
+    } catch (error) {
+      if (!(error instanceof BodyTooLargeError)) throw error;
+      res.writeHead(413, { "content-type": "application/json" }).end(JSON.stringify({ error: "body too large" }));
+      return;
+    }
     const raw = rawBytes.toString("utf8");
     this.bodies.push(raw);
     const reply = (status: number, body?: unknown) => {
@@ -143,12 +146,9 @@ export class BridgeEmulator {
         this.knobs.createFailures--;
         return reply(503, { error: "busy" });
       }
-      let request: EmulatedSession["request"];
-      try {
-        request = JSON.parse(raw) as EmulatedSession["request"];
-      } catch {
-        return reply(400, { error: "bad json" });
-      }
+      const json = parseJson<EmulatedSession["request"]>(raw);
+      if (!json.ok) return reply(400, { error: "bad json" });
+      const request = json.value;
       if (!request.sessionId || !(request.teams?.joinUrl || request.teams?.meetingId) || request.lobbyBypass !== false) {
         return reply(400, { error: "sessionId, teams.joinUrl or teams.meetingId, and lobbyBypass:false are required" });
       }

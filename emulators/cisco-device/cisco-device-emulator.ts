@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
+import { parseJson, readBody } from "../shared/request-body.ts";
 
 export interface EmulatedBooking {
   Id: string;
@@ -57,22 +58,6 @@ function xmlEscape(s: string): string {
 
 function xmlUnescape(s: string): string {
   return s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");
-}
-
-function readBody(req: http.IncomingMessage, limit = 4 * 1024 * 1024): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        reject(new Error("body too large"));
-        req.destroy();
-      } else chunks.push(c);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
 }
 
 const REQUIRED = ["Id", "Title", "Number", "Protocol"] as const;
@@ -281,12 +266,9 @@ export class CiscoDeviceEmulator {
     if (!this.options.webexToken || req.headers.authorization !== `Bearer ${this.options.webexToken}`) {
       return this.send(req, res, 401, JSON.stringify({ message: "The request requires a valid access token." }), "application/json");
     }
-    let parsed: { deviceId?: string; body?: { Bookings?: unknown } };
-    try {
-      parsed = JSON.parse(body) as typeof parsed;
-    } catch {
-      return this.send(req, res, 400, JSON.stringify({ message: "Invalid JSON" }), "application/json");
-    }
+    const json = parseJson<{ deviceId?: string; body?: { Bookings?: unknown } }>(body);
+    if (!json.ok) return this.send(req, res, 400, JSON.stringify({ message: "Invalid JSON" }), "application/json");
+    const parsed = json.value;
     const problem = validateBookings(parsed.body?.Bookings, this.knobs.maxBookings);
     if (problem || !parsed.deviceId) return this.send(req, res, 400, JSON.stringify({ message: problem ?? "deviceId is required" }), "application/json");
     this.accept(parsed.body!.Bookings as EmulatedBooking[]);

@@ -10,6 +10,9 @@
  * not carry it and the account needs delegate rights on the room. Faults as Exchange sends them:
  * ErrorNonExistentMailbox, ErrorImpersonateUserDenied (SOAP faults, HTTP 500), ErrorAccessDenied
  * (response message), ErrorServerBusy with BackOffMilliseconds (fault), and injected ones.
+ *
+ * Size (a little over 400 lines): the SOAP operations share the access checks and the XML
+ * builder of this class; the mailbox model is in ews-mailbox.ts.
  */
 
 import { randomBytes } from "node:crypto";
@@ -17,6 +20,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { XMLBuilder, XMLParser } from "fast-xml-parser";
+import { BodyTooLargeError, readBody } from "../shared/request-body.ts";
 import { EmulatedMailbox, type EventInput, type StoredEvent, type ViewItem } from "./ews-mailbox.ts";
 
 export type { EventInput, StoredEvent } from "./ews-mailbox.ts";
@@ -217,9 +221,14 @@ export class EwsEmulator {
   // ---- HTTP -------------------------------------------------------------------------------------
 
   async #onHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks).toString("utf8");
+    let body: string;
+    try {
+      body = await readBody(req);
+    } catch (error) {
+      if (!(error instanceof BodyTooLargeError)) throw error;
+      res.writeHead(413).end();
+      return;
+    }
     const path = (req.url ?? "").split("?")[0];
     if (req.method === "POST" && path === "/token") return this.#token(body, res);
     if (req.method !== "POST" || path?.toLowerCase() !== "/ews/exchange.asmx") {

@@ -13,12 +13,24 @@
  * Also `/users/{id}/messages` with `$value` MIME and file attachments, and `/subscriptions` with
  * the validation handshake, change and lifecycle notifications; and `/communications/calls` with a
  * lobby model and JWT-signed call notifications (calls.ts).
+ *
+ * Routing: `/_emulator/*` control and the token endpoint first, then one route table for `/v1.0/`
+ * (method + path pattern -> handler, emulators/shared/route-table.ts) on paths with their aliases
+ * removed; bodies are read by the emulators' one reader (emulators/shared/request-body.ts).
+ *
+ * Size (over 400 lines, on purpose for now): this class owns the emulated tenant's state
+ * (mailboxes, counters, faults, quotas, subscriptions) in private fields that every handler reads;
+ * what needs none of it already lives beside it (calendar model, event JSON, delta tokens,
+ * messages, subscriptions hub, calls, faults). The next cut is the token endpoint and the
+ * subscription handlers, each with the state it needs passed in.
  */
 
 import { randomBytes, randomUUID, X509Certificate } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
+import { BodyTooLargeError, MAX_REQUEST_BODY_BYTES, parseJson, readBody } from "../shared/request-body.ts";
+import { matchPattern, RouteTable } from "../shared/route-table.ts";
 import { CallsEmulator } from "./calls.ts";
 import { checkClientAssertion } from "./client-assertion.ts";
 import { DeltaTokenCodec, type DeltaTokenState } from "./delta-token.ts";
@@ -205,9 +217,35 @@ interface IssuedToken {
   readonly audience: string;
 }
 
-const MAX_BODY = 4 * 1024 * 1024;
 const MAX_WINDOW_DAYS = 1825;
 const DEFAULT_DELTA_PAGE = 10;
+
+/** A `/v1.0/` resource: its kind (stats, faults), the mailbox it reads (null: none) and its handler. */
+type ApiRoute = { kind: Exclude<RouteKind, "token">; mailbox: string | null; handle: (entry: MailboxEntry | null) => EmuResponse | Promise<EmuResponse> };
+
+type Routed = { kind: "control" } | { kind: "token"; tenant: string } | { kind: "unknown"; response: EmuResponse } | ApiRoute;
+
+/** Resources that answer 405 to any other method, whether or not the path names one of them. */
+const METHOD_GUARDS: ReadonlyArray<{ pattern: string; method: string }> = [
+  { pattern: "$batch", method: "POST" },
+  { pattern: "places/*", method: "GET" },
+  { pattern: "users/:id/:resource/*", method: "GET" },
+];
+
+/**
+ * A mailbox path with its aliases removed: `users/{id}/calendar/...` and
+ * `users/{id}/calendars/{calendarId}/...` name the default calendar's resources, and
+ * `.../mailFolders/inbox/messages` the messages.
+ */
+function withoutAliases(seg: readonly string[]): readonly string[] {
+  if (seg[0]?.toLowerCase() !== "users" || seg.length < 3) return seg;
+  let rest = seg.slice(2);
+  const low = (i: number) => rest[i]?.toLowerCase();
+  if (low(0) === "calendar") rest = rest.slice(1);
+  else if (low(0) === "calendars" && rest.length >= 2) rest = rest.slice(2);
+  if (low(0) === "mailfolders" && low(1) === "inbox") rest = rest.slice(2);
+  return [seg[0], seg[1]!, ...rest];
+}
 
 export class GraphEmulator {
   readonly tenantId: string;
@@ -565,32 +603,21 @@ export class GraphEmulator {
   // ---- HTTP ---------------------------------------------------------------------------------
 
   async #onHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let raw = "";
-    if (req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined) {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of req) {
-        size += (chunk as Buffer).length;
-        if (size > MAX_BODY) {
-          res.writeHead(413).end();
-          return;
-        }
-        chunks.push(chunk as Buffer);
-      }
-      raw = Buffer.concat(chunks).toString("utf8");
-    } else {
-      req.resume();
+    let raw: string;
+    try {
+      raw = await readBody(req, MAX_REQUEST_BODY_BYTES);
+    } catch (error) {
+      if (!(error instanceof BodyTooLargeError)) throw error;
+      res.writeHead(413).end();
+      return;
     }
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(", ") : v;
     const url = new URL(req.url ?? "/", "http://emulator.invalid");
     let body: unknown = raw === "" ? undefined : raw;
     if (raw !== "" && (headers["content-type"] ?? "").includes("json")) {
-      try {
-        body = JSON.parse(raw);
-      } catch {
-        body = Symbol.for("invalid-json");
-      }
+      const parsed = parseJson(raw);
+      body = parsed.ok ? parsed.value : Symbol.for("invalid-json");
     }
     const request: EmuRequest = { method: req.method ?? "GET", path: url.pathname, query: url.searchParams, headers, body, batchItem: false };
     const response = await this.#dispatch(request);
@@ -737,13 +764,26 @@ export class GraphEmulator {
 
   // ---- routing ------------------------------------------------------------------------------
 
-  #route(
-    req: EmuRequest,
-  ):
-    | { kind: "control" }
-    | { kind: "token"; tenant: string }
-    | { kind: "unknown"; response: EmuResponse }
-    | { kind: Exclude<RouteKind, "token">; mailbox: string | null; handle: (entry: MailboxEntry | null) => EmuResponse | Promise<EmuResponse> } {
+  /** The `/v1.0/` API, after METHOD_GUARDS, on paths without aliases (withoutAliases). */
+  readonly #v1Routes = new RouteTable<EmuRequest, ApiRoute>([
+    { method: "POST", pattern: "$batch", handle: (req) => ({ kind: "batch", mailbox: null, handle: () => this.#batch(req) }) },
+    { method: "POST", pattern: "subscriptions", handle: (req) => ({ kind: "subscriptions", mailbox: null, handle: () => this.#createSubscription(req) }) },
+    { method: "GET", pattern: "subscriptions", handle: () => ({ kind: "subscriptions", mailbox: null, handle: () => json(200, { value: this.#hub.list().map((x) => this.#hub.render(x)) }) }) },
+    { method: "*", pattern: "subscriptions/:id", handle: (req, m) => ({ kind: "subscriptions", mailbox: null, handle: () => this.#subscription(req, m.params.id!, false) }) },
+    { method: "POST", pattern: "subscriptions/:id/reauthorize", handle: (req, m) => ({ kind: "subscriptions", mailbox: null, handle: () => this.#subscription(req, m.params.id!, true) }) },
+    { method: "*", pattern: "communications/calls/*", handle: (req, m) => ({ kind: "calls", mailbox: null, handle: () => this.calls.handle(req, m.rest) }) },
+    { method: "GET", pattern: "places/microsoft.graph.room", handle: (req) => ({ kind: "places", mailbox: null, handle: () => this.#placesRooms(req, null) }) },
+    { method: "GET", pattern: "places/microsoft.graph.roomlist", handle: (req) => ({ kind: "places", mailbox: null, handle: () => this.#placesLists(req) }) },
+    { method: "GET", pattern: "places/:list/microsoft.graph.roomlist/rooms", handle: (req, m) => ({ kind: "places", mailbox: null, handle: () => this.#placesRooms(req, m.params.list!) }) },
+    { method: "GET", pattern: "users/:id/messages/*", handle: (req, m) => ({ kind: "messages", mailbox: m.params.id!, handle: (e) => this.#messages(req, e!, [...m.rest]) }) },
+    { method: "GET", pattern: "users/:id/calendarview", handle: (req, m) => ({ kind: "calendarView", mailbox: m.params.id!, handle: (e) => this.#calendarView(req, e!) }) },
+    { method: "GET", pattern: "users/:id/calendarview/delta", handle: (req, m) => ({ kind: "delta", mailbox: m.params.id!, handle: (e) => this.#delta(req, e!) }) },
+    { method: "GET", pattern: "users/:id/events", handle: (req, m) => ({ kind: "events", mailbox: m.params.id!, handle: (e) => this.#events(req, e!) }) },
+    { method: "GET", pattern: "users/:id/events/:event", handle: (req, m) => ({ kind: "events", mailbox: m.params.id!, handle: (e) => this.#event(req, e!, m.params.event!) }) },
+    { method: "GET", pattern: "users/:id/events/:event/instances", handle: (req, m) => ({ kind: "events", mailbox: m.params.id!, handle: (e) => this.#instances(req, e!, m.params.event!) }) },
+  ]);
+
+  #route(req: EmuRequest): Routed {
     const now = this.#now();
     if (req.path.startsWith("/_emulator/")) return { kind: "control" };
     const tokenMatch = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(req.path);
@@ -759,50 +799,11 @@ export class GraphEmulator {
     } catch {
       return unknown(400, "BadRequest", "Invalid URL.");
     }
-    const low = seg.map((s) => s.toLowerCase());
-    const get = req.method === "GET";
-    const notAllowed = unknown(405, "BadRequest", "The HTTP method is not allowed for this resource.");
-    if (low.length === 1 && low[0] === "$batch") {
-      return req.method === "POST" ? { kind: "batch", mailbox: null, handle: () => this.#batch(req) } : notAllowed;
+    for (const guard of METHOD_GUARDS) {
+      if (req.method !== guard.method && matchPattern(guard.pattern, seg) !== null) return unknown(405, "BadRequest", "The HTTP method is not allowed for this resource.");
     }
-    if (low[0] === "subscriptions") {
-      if (low.length === 1 && req.method === "POST") return { kind: "subscriptions", mailbox: null, handle: () => this.#createSubscription(req) };
-      if (low.length === 1 && get) return { kind: "subscriptions", mailbox: null, handle: () => json(200, { value: this.#hub.list().map((x) => this.#hub.render(x)) }) };
-      if (low.length === 2 || (low.length === 3 && low[2] === "reauthorize" && req.method === "POST")) {
-        return { kind: "subscriptions", mailbox: null, handle: () => this.#subscription(req, seg[1]!, low.length === 3) };
-      }
-    }
-    if (low[0] === "communications" && low[1] === "calls") {
-      return { kind: "calls", mailbox: null, handle: () => this.calls.handle(req, seg.slice(2)) };
-    }
-    if (low[0] === "places") {
-      if (!get) return notAllowed;
-      if (low.length === 2 && low[1] === "microsoft.graph.room") return { kind: "places", mailbox: null, handle: () => this.#placesRooms(req, null) };
-      if (low.length === 2 && low[1] === "microsoft.graph.roomlist") return { kind: "places", mailbox: null, handle: () => this.#placesLists(req) };
-      if (low.length === 4 && low[2] === "microsoft.graph.roomlist" && low[3] === "rooms") {
-        return { kind: "places", mailbox: null, handle: () => this.#placesRooms(req, seg[1]!) };
-      }
-    }
-    if (low[0] === "users" && seg.length >= 3) {
-      const id = seg[1]!;
-      let rest = low.slice(2);
-      if (rest[0] === "calendar") rest = rest.slice(1);
-      else if (rest[0] === "calendars" && rest.length >= 2) rest = rest.slice(2);
-      if (!get) return notAllowed;
-      if (rest[0] === "mailfolders" && rest[1] === "inbox") rest = rest.slice(2);
-      if (rest[0] === "messages") {
-        const tail = seg.slice(seg.length - rest.length);
-        return { kind: "messages", mailbox: id, handle: (e) => this.#messages(req, e!, tail.slice(1)) };
-      }
-      if (rest.length === 1 && rest[0] === "calendarview") return { kind: "calendarView", mailbox: id, handle: (e) => this.#calendarView(req, e!) };
-      if (rest.length === 2 && rest[0] === "calendarview" && rest[1] === "delta") return { kind: "delta", mailbox: id, handle: (e) => this.#delta(req, e!) };
-      if (rest[0] === "events") {
-        const eventId = seg[seg.length - rest.length + 1];
-        if (rest.length === 1) return { kind: "events", mailbox: id, handle: (e) => this.#events(req, e!) };
-        if (rest.length === 2) return { kind: "events", mailbox: id, handle: (e) => this.#event(req, e!, eventId!) };
-        if (rest.length === 3 && rest[2] === "instances") return { kind: "events", mailbox: id, handle: (e) => this.#instances(req, e!, eventId!) };
-      }
-    }
+    const routed = this.#v1Routes.dispatch(req.method, withoutAliases(seg), req);
+    if (routed !== null) return routed;
     return unknown(400, "BadRequest", `Resource not found for the segment '${seg[seg.length - 1] ?? ""}'.`);
   }
 

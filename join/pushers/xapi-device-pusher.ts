@@ -5,7 +5,7 @@
  */
 import type { DeviceBooking, DeviceNotice, DevicePusher, DeviceTarget } from "../../core/ports/device-pusher.ts";
 import { OtjError } from "../../core/errors.ts";
-import { classifyStatus, classifyTransportError, type HttpReply, httpRequest } from "./http-request.ts";
+import { classifyStatus, classifyTransportError, type HttpReply, httpRequest } from "./device-http.ts";
 
 export interface XapiPusherConfig {
   /** Extra CA (PEM) for device certificates (`devices.caFile`). */

@@ -5,7 +5,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { classifyTransportError, httpRequest, MAX_REPLY_BYTES } from "../../join/pushers/http-request.ts";
+import { classifyTransportError, httpRequest, MAX_REPLY_BYTES } from "../../join/pushers/device-http.ts";
 
 let server: Server;
 let base = "";
