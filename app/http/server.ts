@@ -124,7 +124,7 @@ const ROOM_BODY = {
     mailbox: { type: "string", minLength: 3, maxLength: 320 },
     displayName: { type: "string", minLength: 1, maxLength: 256 },
     provider: { type: "string", minLength: 1, maxLength: 128 },
-    deviceFamily: { type: "string", enum: ["xapi", "xapi-legacy", "webex-cloud", "pull", "macro"] },
+    deviceFamily: { type: "string", enum: ["xapi", "xapi-legacy", "webex-cloud", "pull", "macro", "ews"] },
     deviceAddress: { type: ["string", "null"], maxLength: 2048 },
     deviceUsername: { type: ["string", "null"], maxLength: 256 },
     devicePassword: { type: ["string", "null"], maxLength: 1024 },
