@@ -19,6 +19,7 @@ import { buildStatus, type StatusSettings } from "../status.ts";
 import { registerAdminConsole } from "./admin/console.ts";
 import { bearerOf, FailureLimiter, RollingRateLimiter, secretEquals } from "./auth.ts";
 import { CALLBACK_BODY_LIMITS, jsonNestingExceeds, MAX_JSON_DEPTH } from "./body-limits.ts";
+import { ewsFeed } from "./ews-feed/index.ts";
 import { renderIcsFeed } from "./ics-feed.ts";
 
 export interface CallbackReply {
@@ -472,6 +473,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
       },
     );
   });
+  await app.register(ewsFeed, { store: deps.store, clock: deps.clock, logger: deps.logger, metrics: deps.metrics, settings: deps.settings, publicUrl: deps.publicUrl ?? null });
 
   return app;
 }
