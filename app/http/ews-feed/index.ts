@@ -83,6 +83,8 @@ export async function ewsFeed(app: FastifyInstance, deps: EwsFeedDeps): Promise<
   const sendFault = (reply: FastifyReply, fault: SoapFault) =>
     reply.code(fault.httpStatus).header("content-type", "text/xml; charset=utf-8").send(soapFault(fault.faultCode, fault.responseCode, fault.message));
 
+  // SOAP and POX bodies as text (the server may have a catch-all parser; these are the feed's own).
+  app.addContentTypeParser(["text/xml", "application/xml", "application/soap+xml"], { parseAs: "string" }, (_req, body, done) => done(null, body));
   // Errors of these routes (an oversized body among them) are SOAP faults, never JSON.
   app.setErrorHandler((error: Error & { statusCode?: number }, req, reply) => {
     const status = error.statusCode ?? 500;

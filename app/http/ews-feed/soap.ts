@@ -35,7 +35,7 @@ export interface SoapRequest {
 
 /**
  * Whether the elements nest deeper than `max`, by one pass over the text (no regular expression
- * that could backtrack); `null` when the text is not even tag-balanced enough to measure.
+ * that could backtrack); `null` when the tags do not balance (an unterminated or unclosed tag).
  */
 export function xmlNestingExceeds(text: string, max: number): boolean | null {
   let depth = 0;
@@ -56,14 +56,17 @@ export function xmlNestingExceeds(text: string, max: number): boolean | null {
     const close = text.indexOf(">", i + 1);
     if (close === -1) return null;
     const next = text[i + 1];
-    if (next === "/") depth--;
-    else if (next !== "?" && next !== "!" && text[close - 1] !== "/") {
+    if (next === "/") {
+      depth--;
+      if (depth < 0) return null;
+    } else if (next !== "?" && next !== "!" && text[close - 1] !== "/") {
       depth++;
       if (depth > max) return true;
     }
     i = text.indexOf("<", close + 1);
   }
-  return false;
+  // Elements left open: not a document.
+  return depth === 0 ? false : null;
 }
 
 const parser = new XMLParser({
