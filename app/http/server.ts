@@ -61,6 +61,8 @@ export interface HttpServerDeps {
   limits?: Partial<HttpLimits>;
   /** Failed token attempts per client per rolling minute before it must wait (default 20). */
   failureLimit?: number;
+  /** The EWS feed's `http.ewsRateLimit` and `http.ewsDialStringIn` (defaults: 60, location). */
+  ewsFeed?: { rateLimit?: number; dialStringIn?: "location" | "body" };
 }
 
 /** The `http.*` connection and request limits, in milliseconds and bytes. */
@@ -473,7 +475,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
       },
     );
   });
-  await app.register(ewsFeed, { store: deps.store, clock: deps.clock, logger: deps.logger, metrics: deps.metrics, settings: deps.settings, publicUrl: deps.publicUrl ?? null });
+  await app.register(ewsFeed, { store: deps.store, clock: deps.clock, logger: deps.logger, metrics: deps.metrics, settings: deps.settings, publicUrl: deps.publicUrl ?? null, ...(deps.failureLimit ? { failureLimit: deps.failureLimit } : {}), ...(deps.ewsFeed?.rateLimit ? { rateLimit: deps.ewsFeed.rateLimit } : {}), ...(deps.ewsFeed?.dialStringIn ? { feed: { dialStringIn: deps.ewsFeed.dialStringIn } } : {}) });
 
   return app;
 }

@@ -98,4 +98,53 @@ describe("EWS feed hostile input", () => {
     clock.advance(60_001);
     expect((await post(find, limitedBase)).status).toBe(200);
   });
+
+  it("http.ewsDialStringIn body: the dial string stays out of Location, the join block keeps it", async () => {
+    const room = (await db.store.rooms.get(MAILBOX))!;
+    const start = new Date(clock.now().getTime() + 3_600_000);
+    await db.store.meetings.upsert(
+      [
+        {
+          occurrenceKey: `${MAILBOX}|body|${start.toISOString()}`,
+          roomId: room.id,
+          source: "graph",
+          sourceEventId: "body",
+          seriesMasterId: null,
+          icalUid: "body",
+          changeKey: "1",
+          start,
+          end: new Date(start.getTime() + 1_800_000),
+          subject: "Body only",
+          organizerName: null,
+          organizerEmail: null,
+          sensitivity: "normal",
+          cancelled: false,
+          declined: false,
+          join: null,
+          route: "cvi",
+          dialString: "contoso.1234567890@video.contoso.example",
+          ivr: null,
+          rule: "teams-cvi",
+          subjectShown: "Body only",
+          contentHash: "body",
+        },
+      ],
+      clock.now(),
+    );
+    const bodyOnly = Fastify();
+    await bodyOnly.register(ewsFeed, { store: db.store, clock, logger: createLogger("silent"), metrics: new EngineMetrics(), settings: SETTINGS, feed: { dialStringIn: "body" } });
+    await bodyOnly.listen({ host: "127.0.0.1", port: 0 });
+    try {
+      const folder = `<m:ParentFolderIds><t:DistinguishedFolderId Id="calendar"/></m:ParentFolderIds>`;
+      const found = await (await post(env(`<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape></m:ItemShape>${folder}</m:FindItem>`), url(bodyOnly))).text();
+      expect(found).toContain("<t:Location></t:Location>");
+      const id = /<t:ItemId Id="([^"]+)"/.exec(found)?.[1];
+      const item = await (await post(env(`<m:GetItem><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape></m:ItemShape><m:ItemIds><t:ItemId Id="${id}"/></m:ItemIds></m:GetItem>`), url(bodyOnly))).text();
+      expect(item).toContain("SIP: sip:contoso.1234567890@video.contoso.example");
+      // The default puts it in Location too.
+      expect(await (await post(env(`<m:FindItem Traversal="Shallow">${folder}</m:FindItem>`))).text()).toContain("<t:Location>contoso.1234567890@video.contoso.example</t:Location>");
+    } finally {
+      await bodyOnly.close();
+    }
+  });
 });

@@ -50,6 +50,8 @@ describe("configuration defaults", () => {
       maxHeaderBytes: 16_384,
       maxConnections: 1_000,
       metricsToken: null,
+      ewsRateLimit: 60,
+      ewsDialStringIn: "location",
     });
     expect(config.alarms).toEqual({ pollFailuresBeforeAlarm: 3, pushFailuresBeforeAlarm: 3 });
     expect(config.retention).toEqual({ bridgeSessionsDays: 30, eventLogDays: 90, meetingsDays: 90, schedule: "0 17 3 * * *" });
