@@ -14,7 +14,7 @@ export interface StatusOutput {
     displayName: string;
     alarms: Array<{ code: string; since: string; message: string }>;
     lastPoll: { at: string | null; outcome: "ok" | "error" | "never"; error: string | null };
-    device: { family: string; state: "ok" | "pending" | "error"; lastPushAt: string | null; lastError: string | null };
+    device: { family: string; state: "ok" | "pending" | "error"; lastPushAt: string | null; lastError: string | null; /** `ews` rooms: when the device last read the EWS feed. */ lastFetchAt?: string | null };
     meetings: Array<{ occurrenceKey: string; subject: string | null; start: string; end: string; route: Route; dialString: string | null; onDevice: boolean }>;
   }>;
   bridgeSessions: Array<{
@@ -115,7 +115,7 @@ export async function buildStatus(store: Store, now: Date, s: StatusSettings): P
       displayName: room.displayName,
       alarms,
       lastPoll: lastPoll(cursor),
-      device: deviceStatus(room, device),
+      device: room.device.family === "ews" ? { ...deviceStatus(room, device), lastFetchAt: iso((await store.ewsDevices.lastFetch(room.id))?.at ?? null) } : deviceStatus(room, device),
       meetings: meetings.map((m) => ({
         occurrenceKey: m.occurrenceKey,
         subject: m.subjectShown,

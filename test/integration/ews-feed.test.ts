@@ -138,6 +138,7 @@ describe("EWS feed with a real EWS client", () => {
   it("autodiscover names the EWS URL; the client finds the calendar, lists the window and reads each kind of meeting", async () => {
     const FOUR = four();
     await db.store.meetings.upsert(FOUR, clock.now());
+    expect(await db.store.ewsDevices.lastFetch(room.id)).toBeNull();
     const answer = await autodiscover();
     expect(answer.status).toBe(200);
     const ewsUrl = /<EwsUrl>([^<]+)<\/EwsUrl>/.exec(await answer.text())?.[1];
@@ -171,6 +172,9 @@ describe("EWS feed with a real EWS client", () => {
 
     const last = await db.store.ewsDevices.lastFetch(room.id);
     expect(last?.operation).toBe("GetItem");
+    const status = await runCli(["status", "--json", "--database-url", db.url]);
+    const entry = (JSON.parse(status.stdout) as { rooms: Array<{ mailbox: string; device: { lastFetchAt?: string | null } }> }).rooms.find((r) => r.mailbox === MAILBOX);
+    expect(entry?.device.lastFetchAt).toBe(clock.now().toISOString());
     const scraped = await metrics.registry.getSingleMetricAsString("otj_ews_requests_total");
     expect(scraped).toMatch(/otj_ews_requests_total\{operation="FindItem",result="ok"\} 1/);
     expect(scraped).toMatch(/otj_ews_requests_total\{operation="Autodiscover",result="ok"\} 1/);
