@@ -196,6 +196,7 @@ const configSchema = z
       .strictObject({
         pollFailuresBeforeAlarm: int(1, 1_000, 3, "Failed poll rounds in a row (retryable errors) before a room's poll alarm is raised."),
         pushFailuresBeforeAlarm: int(1, 1_000, 3, "Failed device pushes in a row (retryable errors) before a room's device alarm is raised."),
+        ewsFetchStaleMinutes: int(0, 100_000, 60, "Minutes an ews room's device may go without reading the EWS feed before its alarm is raised; 0 turns the alarm off."),
       })
       .prefault({}),
     retention: z

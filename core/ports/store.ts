@@ -765,6 +765,8 @@ export interface EwsDeviceStore {
   recordFetch(roomId: string, operation: string, now: Date, options?: StoreCallOptions): Promise<void>;
   /** When the room's device last read, and with which operation; null when never. */
   lastFetch(roomId: string, options?: StoreCallOptions): Promise<{ at: Date; operation: string } | null>;
+  /** Every ews device by room id: when its password was last issued, and its last fetch (one query). */
+  lastFetches(options?: StoreCallOptions): Promise<Map<string, { issuedAt: Date; at: Date | null; operation: string | null }>>;
 }
 
 export interface Store {

@@ -56,6 +56,13 @@ export class PostgresEwsDeviceStore implements EwsDeviceStore {
     });
   }
 
+  lastFetches(options?: StoreCallOptions): Promise<Map<string, { issuedAt: Date; at: Date | null; operation: string | null }>> {
+    return guard(options, async () => {
+      const rows = await this.ctx.db.selectFrom("ews_device").select(["room_id", "updated_at", "last_fetch_at", "last_operation"]).execute();
+      return new Map(rows.map((r) => [r.room_id, { issuedAt: r.updated_at, at: r.last_fetch_at, operation: r.last_operation }]));
+    });
+  }
+
   lastFetch(roomId: string, options?: StoreCallOptions): Promise<{ at: Date; operation: string } | null> {
     return guard(options, async () => {
       const row = await this.ctx.db.selectFrom("ews_device").select(["last_fetch_at", "last_operation"]).where("room_id", "=", roomId).executeTakeFirst();

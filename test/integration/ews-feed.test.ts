@@ -23,6 +23,7 @@ import {
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { buildHttpServer } from "../../app/http/server.ts";
 import { EngineMetrics } from "../../app/metrics.ts";
+import { buildStatus } from "../../app/status.ts";
 import { createLogger } from "../../core/logger.ts";
 import type { MeetingUpsert, Room } from "../../core/ports/store.ts";
 import { runCli } from "../support/cli.ts";
@@ -175,6 +176,13 @@ describe("EWS feed with a real EWS client", () => {
     const status = await runCli(["status", "--json", "--database-url", db.url]);
     const entry = (JSON.parse(status.stdout) as { rooms: Array<{ mailbox: string; device: { lastFetchAt?: string | null } }> }).rooms.find((r) => r.mailbox === MAILBOX);
     expect(entry?.device.lastFetchAt).toBe(clock.now().toISOString());
+    // Silent for over alarms.ewsFetchStaleMinutes (60 by default): the room's alarm.
+    const settings = { endBufferMinutes: 0, windowFutureDays: 7, pollFailuresBeforeAlarm: 3, pushFailuresBeforeAlarm: 3, ewsFetchStaleMinutes: 60 };
+    const alarmsAt = async () => (await buildStatus(db.store, clock.now(), settings)).rooms.find((r) => r.mailbox === MAILBOX)?.alarms.map((a) => a.code);
+    clock.advance(59 * 60_000);
+    expect(await alarmsAt()).not.toContain("OTJ_DEVICE_NOT_FETCHING");
+    clock.advance(2 * 60_000);
+    expect(await alarmsAt()).toContain("OTJ_DEVICE_NOT_FETCHING");
     const scraped = await metrics.registry.getSingleMetricAsString("otj_ews_requests_total");
     expect(scraped).toMatch(/otj_ews_requests_total\{operation="FindItem",result="ok"\} 1/);
     expect(scraped).toMatch(/otj_ews_requests_total\{operation="Autodiscover",result="ok"\} 1/);
