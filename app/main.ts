@@ -221,6 +221,7 @@ export class Engine {
         onPollNow: () => this.poller?.poke(),
         publicUrl: config.http.publicUrl,
         trustProxy: config.http.trustProxy,
+        ewsFeed: { rateLimit: config.http.ewsRateLimit, dialStringIn: config.http.ewsDialStringIn },
         limits: {
           requestTimeoutMs: config.http.requestTimeoutSeconds * 1000,
           headersTimeoutMs: config.http.headersTimeoutSeconds * 1000,

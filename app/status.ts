@@ -14,7 +14,7 @@ export interface StatusOutput {
     displayName: string;
     alarms: Array<{ code: string; since: string; message: string }>;
     lastPoll: { at: string | null; outcome: "ok" | "error" | "never"; error: string | null };
-    device: { family: string; state: "ok" | "pending" | "error"; lastPushAt: string | null; lastError: string | null };
+    device: { family: string; state: "ok" | "pending" | "error"; lastPushAt: string | null; lastError: string | null; /** `ews` rooms: when the device last read the EWS feed. */ lastFetchAt?: string | null };
     meetings: Array<{ occurrenceKey: string; subject: string | null; start: string; end: string; route: Route; dialString: string | null; onDevice: boolean }>;
   }>;
   bridgeSessions: Array<{
@@ -35,6 +35,8 @@ export interface StatusSettings {
   pollFailuresBeforeAlarm: number;
   /** Failed pushes in a row (retryable errors) before a device failure becomes an alarm. */
   pushFailuresBeforeAlarm: number;
+  /** `alarms.ewsFetchStaleMinutes`: an ews device silent this long raises OTJ_DEVICE_NOT_FETCHING (0 or absent: off). */
+  ewsFetchStaleMinutes?: number;
 }
 
 /** Bridge sessions a status lists at most (the first by due time): a day of a large estate. */
@@ -78,6 +80,18 @@ export function roomAlarms(device: DeviceState | null, cursor: SyncCursor | null
   return alarms;
 }
 
+/**
+ * An ews room whose device has not read the EWS feed for `staleMinutes` (counted from its last
+ * read, or from when its password was issued); none before a password exists or when 0.
+ */
+export function ewsFetchAlarm(fetch: { issuedAt: Date; at: Date | null } | undefined, now: Date, staleMinutes: number): Alarm | null {
+  if (fetch === undefined || staleMinutes <= 0) return null;
+  const since = fetch.at ?? fetch.issuedAt;
+  if (now.getTime() - since.getTime() <= staleMinutes * 60_000) return null;
+  const message = fetch.at === null ? `the device has not read the EWS feed since its password was issued` : `the device has not read the EWS feed for over ${staleMinutes} minutes`;
+  return { code: "OTJ_DEVICE_NOT_FETCHING", since: since.toISOString(), message };
+}
+
 export async function buildStatus(store: Store, now: Date, s: StatusSettings): Promise<StatusOutput> {
   // A handful of queries for any number of rooms (10,000 rooms: one pass, no query per room).
   const rooms = await store.rooms.list();
@@ -101,12 +115,16 @@ export async function buildStatus(store: Store, now: Date, s: StatusSettings): P
     list.push(m);
     meetingsByRoom.set(m.roomId, list);
   }
+  // One query for every ews room's last fetch, only when there are ews rooms.
+  const ewsFetches = rooms.some((r) => r.device.family === "ews") ? await store.ewsDevices.lastFetches() : null;
   const out: StatusOutput = { rooms: [], bridgeSessions: [] };
   for (const room of rooms) {
     const cursor = cursors.get(room.id) ?? null;
     const device = devices.get(room.id) ?? null;
     const alarms = roomAlarms(device, cursor, s);
     const providerAlarm = room.providerId === null ? undefined : providerAlarms.get(room.providerId);
+    const stale = room.device.family === "ews" ? ewsFetchAlarm(ewsFetches?.get(room.id), now, s.ewsFetchStaleMinutes ?? 0) : null;
+    if (stale) alarms.push(stale);
     if (providerAlarm) alarms.push(providerAlarm);
     const meetings = meetingsByRoom.get(room.id) ?? [];
     const onDevice = new Set((device?.entries ?? []).map((e) => e.key));
@@ -115,7 +133,7 @@ export async function buildStatus(store: Store, now: Date, s: StatusSettings): P
       displayName: room.displayName,
       alarms,
       lastPoll: lastPoll(cursor),
-      device: deviceStatus(room, device),
+      device: room.device.family === "ews" ? { ...deviceStatus(room, device), lastFetchAt: iso(ewsFetches?.get(room.id)?.at ?? null) } : deviceStatus(room, device),
       meetings: meetings.map((m) => ({
         occurrenceKey: m.occurrenceKey,
         subject: m.subjectShown,

@@ -188,12 +188,15 @@ const configSchema = z
         maxHeaderBytes: int(1_024, 65_536, 16_384, "Largest request header section in bytes (431 beyond)."),
         maxConnections: int(1, 100_000, 1_000, "Most open connections; the server drops further ones at once."),
         metricsToken: optionalString("Bearer token GET /metrics requires (secret); unset means /metrics is open."),
+        ewsRateLimit: int(1, 10_000, 60, "Requests per rolling minute per ews device on the EWS feed (a device's poll is several requests)."),
+        ewsDialStringIn: z.enum(["location", "body"]).default("location").meta(describe("Where the EWS feed puts the dial string: location (Location and the body's join block) or body (the join block only).")),
       })
       .prefault({}),
     alarms: z
       .strictObject({
         pollFailuresBeforeAlarm: int(1, 1_000, 3, "Failed poll rounds in a row (retryable errors) before a room's poll alarm is raised."),
         pushFailuresBeforeAlarm: int(1, 1_000, 3, "Failed device pushes in a row (retryable errors) before a room's device alarm is raised."),
+        ewsFetchStaleMinutes: int(0, 100_000, 60, "Minutes an ews room's device may go without reading the EWS feed before its alarm is raised; 0 turns the alarm off."),
       })
       .prefault({}),
     retention: z

@@ -123,7 +123,7 @@ export type BridgeState =
   | "failed"
   | "cancelled";
 
-export type DeviceFamily = "xapi" | "xapi-legacy" | "webex-cloud" | "pull" | "macro";
+export type DeviceFamily = "xapi" | "xapi-legacy" | "webex-cloud" | "pull" | "macro" | "ews";
 /** Meeting platforms a room's device can join natively over WebRTC (`--webrtc teams,meet`). */
 export type WebrtcPlatform = "teams" | "meet";
 /**

@@ -59,6 +59,7 @@ export const ERROR_CODES = {
   OTJ_DEVICE_REJECTED: { retryable: false, exitCode: 1, description: "A device refused the bookings otj pushed." },
   OTJ_DEVICE_UNSUPPORTED: { retryable: false, exitCode: 1, description: "The device refuses bookings in its current mode (e.g. a Cisco device running Microsoft Teams Rooms)." },
   OTJ_DEVICE_TLS: { retryable: false, exitCode: 1, description: "A device's TLS certificate could not be verified." },
+  OTJ_DEVICE_NOT_FETCHING: { retryable: true, exitCode: 1, description: "An ews room's device has not read the EWS feed for longer than alarms.ewsFetchStaleMinutes (or never)." },
   OTJ_DEVICE_REPLY_TOO_LARGE: { retryable: false, exitCode: 1, description: "A device's reply was larger than 4 MiB; it was not used (is the device address right?)." },
   OTJ_BRIDGE_NOT_CONFIGURED: { retryable: false, exitCode: 1, description: "An SGJ session was due but no bridge adapter is configured." },
   OTJ_BRIDGE_UNAVAILABLE: { retryable: true, exitCode: 1, description: "The media bridge answered with a server error or did not answer in time." },

@@ -26,7 +26,7 @@ export const DEFAULT_BOOKING_SETTINGS: BookingSettings = { startBufferMinutes: 5
  * `macro`) nor to a room whose delivery is `macro` alone (the RoomOS macro pulls instead).
  */
 export function pushesTo(room: Pick<Room, "device" | "delivery">): boolean {
-  return room.device.family !== "pull" && room.device.family !== "macro" && room.delivery !== "macro";
+  return room.device.family !== "pull" && room.device.family !== "macro" && room.device.family !== "ews" && room.delivery !== "macro";
 }
 
 /** A short stable id per occurrence (the device's booking Id). */

@@ -165,8 +165,19 @@ export interface JobLeaseTable {
   last_run_at: Timestamp | null;
 }
 
+/** Device credentials and last fetch of an `ews` room (the EWS feed at /EWS/Exchange.asmx). */
+export interface EwsDeviceTable {
+  room_id: string;
+  /** `scrypt$N$r$p$salt$hash` (base64); never the password itself. */
+  password_hash: string;
+  last_fetch_at: Date | null;
+  last_operation: string | null;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   console_revocation: ConsoleRevocationTable;
+  ews_device: EwsDeviceTable;
   job_lease: JobLeaseTable;
   provider: ProviderTable;
   room: RoomTable;

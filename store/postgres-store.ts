@@ -7,6 +7,7 @@ import type {
   ConsoleRevocationStore,
   BridgeSessionStore,
   DeviceStateStore,
+  EwsDeviceStore,
   EventLogStore,
   MeetingStore,
   ProviderStore,
@@ -22,6 +23,7 @@ import { PostgresBridgeSessionStore } from "./postgres/bridge-session-store.ts";
 import { PostgresConsoleRevocationStore } from "./postgres/console-revocation-store.ts";
 import { PostgresDeviceStateStore } from "./postgres/device-state-store.ts";
 import { PostgresEventLogStore } from "./postgres/event-log-store.ts";
+import { PostgresEwsDeviceStore } from "./postgres/ews-device-store.ts";
 import { type StoreContext, guard } from "./postgres/guard.ts";
 import { PostgresMeetingStore } from "./postgres/meeting-store.ts";
 import { PostgresProviderStore } from "./postgres/provider-store.ts";
@@ -48,6 +50,7 @@ export class PostgresStore implements Store {
   readonly eventLog: EventLogStore;
   readonly consoleRevocations: ConsoleRevocationStore;
   readonly retention: RetentionStore;
+  readonly ewsDevices: EwsDeviceStore;
   private readonly db: Kysely<Database>;
 
   /** The database must be migrated (store/migrate.ts) before use. */
@@ -64,6 +67,7 @@ export class PostgresStore implements Store {
     this.eventLog = new PostgresEventLogStore(ctx);
     this.consoleRevocations = new PostgresConsoleRevocationStore(ctx);
     this.retention = new PostgresRetentionStore(ctx);
+    this.ewsDevices = new PostgresEwsDeviceStore(ctx);
   }
 
   ping(options?: StoreCallOptions): Promise<void> {

@@ -6,11 +6,11 @@ import { CALENDAR_SOURCES, type CalendarSourceName, type Delivery, type DeviceFa
 import type { NewProvider, NewRoom, Provider } from "../core/ports/store.ts";
 import { normalizeDnsName, normalizeHost, normalizeSipAddress } from "../core/sip-address.ts";
 
-export const DEVICE_FAMILIES: readonly DeviceFamily[] = ["xapi", "xapi-legacy", "webex-cloud", "pull", "macro"];
+export const DEVICE_FAMILIES: readonly DeviceFamily[] = ["xapi", "xapi-legacy", "webex-cloud", "pull", "macro", "ews"];
 export const WEBRTC_PLATFORMS: readonly WebrtcPlatform[] = ["teams", "meet"];
 export const DELIVERIES: readonly Delivery[] = ["xapi", "macro", "both"];
 /** Families otj never pushes to: the device (or a panel, or the RoomOS macro) pulls. */
-const PULLED_FAMILIES: readonly DeviceFamily[] = ["pull", "macro"];
+const PULLED_FAMILIES: readonly DeviceFamily[] = ["pull", "macro", "ews"];
 
 /** Parses `--webrtc teams,meet` (a list or comma-separated text); problems name the bad entries. */
 export function parseWebrtcPlatforms(value: string | readonly string[] | null | undefined, problems: string[]): WebrtcPlatform[] {
@@ -192,7 +192,7 @@ export function validateNewRoom(input: NewRoom): Validated<ValidRoom> {
       deviceAddress = validWebexAddress(addressText);
       if (deviceAddress === null) problems.push(`device address ${quote(addressText)} is not webex://<deviceId>`);
     }
-  } else if ((family === "pull" || family === "macro") && addressText !== null) {
+  } else if ((family === "pull" || family === "macro" || family === "ews") && addressText !== null) {
     problems.push(`a ${family} room has no device address (the device calls otj)`);
   }
   if (family !== null && family !== "xapi" && family !== "xapi-legacy" && (deviceUsername !== null || devicePassword !== null)) {

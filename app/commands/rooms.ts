@@ -136,6 +136,14 @@ function registerAdd(rooms: Command, io: CliIo): void {
       await withCliStore(flags, io, async ({ store }) => {
         const added = await store.rooms.add(input, new Date());
         const { room, deviceToken } = added;
+        if (room.device.family === "ews") {
+          // The EWS feed's credentials: the mailbox and a password shown this once (stored hashed).
+          const { password } = await store.ewsDevices.issuePassword(room.id, new Date());
+          io.stdout(flags.json ? `${JSON.stringify({ id: room.id, mailbox: room.mailbox, deviceUsername: room.mailbox, devicePassword: password })}\n` : `${password}\n`);
+          io.stderr(`added room ${room.id} (${room.mailbox}, ews)\n`);
+          if (!flags.json) io.stderr(`the line above is the device password for user ${room.mailbox}; it is not shown again (\`otj rooms token ${room.mailbox} --rotate\` issues a new one)\n`);
+          return;
+        }
         if (flags.json) {
           io.stdout(`${JSON.stringify(addedJson(added))}\n`);
         } else if (deviceToken !== null) {
@@ -246,13 +254,21 @@ function registerImport(rooms: Command, io: CliIo): void {
 }
 
 function registerToken(rooms: Command, io: CliIo): void {
-  addStoreOptions(rooms.command("token").description("show (or --rotate) a room's pull device token").argument("<room>", "room id or mailbox"))
+  addStoreOptions(rooms.command("token").description("show (or --rotate) a room's pull device token; --rotate issues an ews room's device password").argument("<room>", "room id or mailbox"))
     .option("--rotate", "replace the token with a new one")
     .option("--json", 'print {"id","mailbox","deviceToken"}')
     .action(async (name: string, flags: StoreFlags & { rotate?: boolean; json?: boolean }) => {
       await withCliStore(flags, io, async ({ store }) => {
         const room = await store.rooms.get(name);
         if (room === null) throw new OtjError("OTJ_STORE_NOT_FOUND", `no room "${name}"`);
+        if (room.device.family === "ews") {
+          // Only a hash is kept, so an ews room's password can be replaced but never shown again.
+          if (!flags.rotate) throw new OtjError("OTJ_USAGE", `room ${room.mailbox} is an ews room: its device password is stored hashed; \`--rotate\` issues a new one`);
+          const { password } = await store.ewsDevices.issuePassword(room.id, new Date());
+          io.stdout(flags.json ? `${JSON.stringify({ id: room.id, mailbox: room.mailbox, deviceUsername: room.mailbox, devicePassword: password })}\n` : `${password}\n`);
+          io.stderr(`rotated the EWS device password of ${room.mailbox}; the old one no longer works\n`);
+          return;
+        }
         const token = flags.rotate ? await store.rooms.rotateDeviceToken(room.id, new Date()) : await store.rooms.deviceToken(room.id);
         if (token === null) {
           throw new OtjError("OTJ_STORE_NOT_FOUND", `room ${room.mailbox} has no device token; \`otj rooms token ${room.mailbox} --rotate\` creates one`);

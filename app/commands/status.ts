@@ -33,6 +33,7 @@ export function registerStatusCommand(program: Command, io: CliIo): void {
           windowFutureDays: config.poll.windowFutureDays,
           pollFailuresBeforeAlarm: config.alarms.pollFailuresBeforeAlarm,
           pushFailuresBeforeAlarm: config.alarms.pushFailuresBeforeAlarm,
+          ewsFetchStaleMinutes: config.alarms.ewsFetchStaleMinutes,
         });
         io.stdout(flags.json ? `${JSON.stringify(status, null, 2)}\n` : renderStatus(status));
       });

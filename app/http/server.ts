@@ -19,6 +19,7 @@ import { buildStatus, type StatusSettings } from "../status.ts";
 import { registerAdminConsole } from "./admin/console.ts";
 import { bearerOf, FailureLimiter, RollingRateLimiter, secretEquals } from "./auth.ts";
 import { CALLBACK_BODY_LIMITS, jsonNestingExceeds, MAX_JSON_DEPTH } from "./body-limits.ts";
+import { ewsFeed } from "./ews-feed/index.ts";
 import { renderIcsFeed } from "./ics-feed.ts";
 
 export interface CallbackReply {
@@ -60,6 +61,8 @@ export interface HttpServerDeps {
   limits?: Partial<HttpLimits>;
   /** Failed token attempts per client per rolling minute before it must wait (default 20). */
   failureLimit?: number;
+  /** The EWS feed's `http.ewsRateLimit` and `http.ewsDialStringIn` (defaults: 60, location). */
+  ewsFeed?: { rateLimit?: number; dialStringIn?: "location" | "body" };
 }
 
 /** The `http.*` connection and request limits, in milliseconds and bytes. */
@@ -124,7 +127,7 @@ const ROOM_BODY = {
     mailbox: { type: "string", minLength: 3, maxLength: 320 },
     displayName: { type: "string", minLength: 1, maxLength: 256 },
     provider: { type: "string", minLength: 1, maxLength: 128 },
-    deviceFamily: { type: "string", enum: ["xapi", "xapi-legacy", "webex-cloud", "pull", "macro"] },
+    deviceFamily: { type: "string", enum: ["xapi", "xapi-legacy", "webex-cloud", "pull", "macro", "ews"] },
     deviceAddress: { type: ["string", "null"], maxLength: 2048 },
     deviceUsername: { type: ["string", "null"], maxLength: 256 },
     devicePassword: { type: ["string", "null"], maxLength: 1024 },
@@ -472,6 +475,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
       },
     );
   });
+  await app.register(ewsFeed, { store: deps.store, clock: deps.clock, logger: deps.logger, metrics: deps.metrics, settings: deps.settings, publicUrl: deps.publicUrl ?? null, ...(deps.failureLimit ? { failureLimit: deps.failureLimit } : {}), ...(deps.ewsFeed?.rateLimit ? { rateLimit: deps.ewsFeed.rateLimit } : {}), ...(deps.ewsFeed?.dialStringIn ? { feed: { dialStringIn: deps.ewsFeed.dialStringIn } } : {}) });
 
   return app;
 }

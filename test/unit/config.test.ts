@@ -50,8 +50,10 @@ describe("configuration defaults", () => {
       maxHeaderBytes: 16_384,
       maxConnections: 1_000,
       metricsToken: null,
+      ewsRateLimit: 60,
+      ewsDialStringIn: "location",
     });
-    expect(config.alarms).toEqual({ pollFailuresBeforeAlarm: 3, pushFailuresBeforeAlarm: 3 });
+    expect(config.alarms).toEqual({ pollFailuresBeforeAlarm: 3, pushFailuresBeforeAlarm: 3, ewsFetchStaleMinutes: 60 });
     expect(config.retention).toEqual({ bridgeSessionsDays: 30, eventLogDays: 90, meetingsDays: 90, schedule: "0 17 3 * * *" });
     expect(config.join).toEqual({ startBufferMinutes: 5, endBufferMinutes: 0, rules: [] });
     expect(config.bridge).toMatchObject({ adapter: null, leadSeconds: 120, lobbyTimeoutSeconds: 900, lateStartSeconds: 300, endGraceSeconds: 0 });

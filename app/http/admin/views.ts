@@ -234,7 +234,9 @@ export function roomDetailPage(ctx: PageContext, v: RoomDetailView): string {
       ? "withdrawn"
       : room.device.family === "pull"
         ? "pull API"
-        : held.has(m.occurrenceKey)
+        : room.device.family === "ews"
+          ? "EWS feed"
+          : held.has(m.occurrenceKey)
           ? "on device"
           : m.route === "none"
             ? "-"

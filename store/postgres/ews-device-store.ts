@@ -1,0 +1,73 @@
+import { OtjError } from "../../core/errors.ts";
+import type { EwsDeviceStore, Room, StoreCallOptions } from "../../core/ports/store.ts";
+import { DUMMY_HASH, hashPassword, newDevicePassword, verifyPassword } from "../password-hash.ts";
+import { toRoom } from "../row-mappers.ts";
+import { type StoreContext, guard } from "./guard.ts";
+
+export class PostgresEwsDeviceStore implements EwsDeviceStore {
+  constructor(private readonly ctx: StoreContext) {}
+
+  issuePassword(idOrMailbox: string, now: Date, options?: StoreCallOptions): Promise<{ room: Room; password: string }> {
+    return guard(options, async () => {
+      const key = idOrMailbox.trim();
+      const row = await this.ctx.db
+        .selectFrom("room")
+        .leftJoin("provider", "provider.id", "room.provider_id")
+        .selectAll("room")
+        .select("provider.name as provider_name")
+        .where((eb) => eb.or([eb("room.id", "=", key), eb("room.mailbox", "=", key.toLowerCase())]))
+        .executeTakeFirst();
+      if (row === undefined) throw new OtjError("OTJ_STORE_NOT_FOUND", `no room "${idOrMailbox}"`);
+      if (row.device_family !== "ews") throw new OtjError("OTJ_ROOM_INVALID", `room ${row.mailbox} is a ${row.device_family} room; only ews rooms have EWS device passwords`);
+      const password = newDevicePassword();
+      const hash = await hashPassword(password);
+      await this.ctx.db
+        .insertInto("ews_device")
+        .values({ room_id: row.id, password_hash: hash, last_fetch_at: null, last_operation: null, updated_at: now })
+        .onConflict((oc) => oc.column("room_id").doUpdateSet({ password_hash: hash, updated_at: now }))
+        .execute();
+      return { room: toRoom(row), password };
+    });
+  }
+
+  verify(mailbox: string, password: string, options?: StoreCallOptions): Promise<Room | null> {
+    return guard(options, async () => {
+      const row = await this.ctx.db
+        .selectFrom("room")
+        .innerJoin("ews_device", "ews_device.room_id", "room.id")
+        .leftJoin("provider", "provider.id", "room.provider_id")
+        .selectAll("room")
+        .select(["provider.name as provider_name", "ews_device.password_hash"])
+        .where("room.mailbox", "=", mailbox.trim().toLowerCase())
+        .where("room.device_family", "=", "ews")
+        .where("room.enabled", "=", true)
+        .executeTakeFirst();
+      // An unknown mailbox costs one hash as well, so timing does not tell which mailboxes exist.
+      const ok = await verifyPassword(password, row?.password_hash ?? DUMMY_HASH);
+      if (row === undefined || !ok) return null;
+      const { password_hash: _hash, ...room } = row;
+      return toRoom(room);
+    });
+  }
+
+  recordFetch(roomId: string, operation: string, now: Date, options?: StoreCallOptions): Promise<void> {
+    return guard(options, async () => {
+      await this.ctx.db.updateTable("ews_device").set({ last_fetch_at: now, last_operation: operation }).where("room_id", "=", roomId).execute();
+    });
+  }
+
+  lastFetches(options?: StoreCallOptions): Promise<Map<string, { issuedAt: Date; at: Date | null; operation: string | null }>> {
+    return guard(options, async () => {
+      const rows = await this.ctx.db.selectFrom("ews_device").select(["room_id", "updated_at", "last_fetch_at", "last_operation"]).execute();
+      return new Map(rows.map((r) => [r.room_id, { issuedAt: r.updated_at, at: r.last_fetch_at, operation: r.last_operation }]));
+    });
+  }
+
+  lastFetch(roomId: string, options?: StoreCallOptions): Promise<{ at: Date; operation: string } | null> {
+    return guard(options, async () => {
+      const row = await this.ctx.db.selectFrom("ews_device").select(["last_fetch_at", "last_operation"]).where("room_id", "=", roomId).executeTakeFirst();
+      if (row?.last_fetch_at == null) return null;
+      return { at: row.last_fetch_at, operation: row.last_operation ?? "" };
+    });
+  }
+}
