@@ -18,6 +18,7 @@
  *
  * Time comes only from the Clock; the store decides what is due from the `now` it is given.
  */
+import { backoffMs } from "../core/backoff.ts";
 import { addMs, type CancelTimer, type Clock } from "../core/clock.ts";
 import { toOtjError } from "../core/errors.ts";
 import type { BridgeStartRequest, MediaBridge } from "../core/ports/media-bridge.ts";
@@ -703,7 +704,8 @@ export class BridgeScheduler {
     const e = toOtjError(error, "OTJ_BRIDGE_UNAVAILABLE");
     const now = this.clock.now();
     const base = this.options.baseBackoffMs ?? 5_000;
-    const delay = Math.min(this.options.maxBackoffMs ?? 60_000, base * 2 ** Math.max(0, Math.min(session.attempts - 1, 20)));
+    // No jitter: the retry must land before the session's notAfter, at a time the event log can state.
+    const delay = backoffMs(session.attempts - 1, { baseMs: base, capMs: this.options.maxBackoffMs ?? 60_000, jitter: "none" });
     const retryAt = addMs(now, delay);
     const retry = e.retryable && retryAt.getTime() < session.notAfter.getTime();
     const reason = `${e.code}: ${e.message}${e.retryable && !retry ? " (no time left before notAfter)" : ""}`;

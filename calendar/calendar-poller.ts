@@ -17,6 +17,7 @@
 
 import { setMaxListeners } from "node:events";
 import cron from "node-cron";
+import { backoffMs } from "../core/backoff.ts";
 import { addMs, type Clock } from "../core/clock.ts";
 import { type OtjError, toOtjError } from "../core/errors.ts";
 import type { CalendarSource, FullRoundReason, RoomSyncResult, SyncCursor as SourceCursor } from "../core/ports/calendar-source.ts";
@@ -609,8 +610,7 @@ export class CalendarPoller {
     const retryAfter = (error.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
     if (typeof retryAfter === "number" && retryAfter >= 0) return Math.min(retryAfter, this.#maxBackoffMs);
     const base = error.retryable ? this.#baseBackoffMs : this.#permanentBackoffMs;
-    const ceiling = Math.min(this.#maxBackoffMs, base * 2 ** Math.min(failures, 20));
-    return Math.round(ceiling * (0.5 + this.#random() / 2));
+    return backoffMs(failures, { baseMs: base, capMs: this.#maxBackoffMs }, this.#random);
   }
 
   #lost(lease: RoomLease, result: RoomSyncResult, requests: number): RoomRoundOutcome {

@@ -4,6 +4,7 @@
  * pushes the whole list, and records success or a failure with backoff. A push happens only
  * when the list changed; a repeated push of the same list is harmless (Bookings Put replaces).
  */
+import { backoffMs } from "../core/backoff.ts";
 import type { Clock } from "../core/clock.ts";
 import { isOtjError, toOtjError } from "../core/errors.ts";
 import type { DevicePusher, DeviceTarget } from "../core/ports/device-pusher.ts";
@@ -92,7 +93,8 @@ export class JoinDispatcher {
 
   private backoffMs(attempts: number): number {
     const base = this.options.baseBackoffMs ?? 30_000;
-    return Math.min(this.options.maxBackoffMs ?? 15 * 60_000, base * 2 ** Math.min(attempts, 20));
+    // No jitter: a device's retry times are exact (one push per device, nothing to spread).
+    return backoffMs(attempts, { baseMs: base, capMs: this.options.maxBackoffMs ?? 15 * 60_000, jitter: "none" });
   }
 
   private async pushOne(state: DeviceState, signal?: AbortSignal): Promise<boolean> {

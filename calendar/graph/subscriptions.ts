@@ -13,6 +13,7 @@
 
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import cron from "node-cron";
+import { backoffMs } from "../../core/backoff.ts";
 import { addMs, type Clock } from "../../core/clock.ts";
 import { type OtjError, toOtjError } from "../../core/errors.ts";
 import type { StoreCallOptions, SyncCursorStore } from "../../core/ports/store.ts";
@@ -314,8 +315,8 @@ export class GraphSubscriptionManager {
 
   #backoffMs(error: OtjError, failures: number): number {
     const wait = retryDelayMs(error, failures, this.#random);
-    const base = this.#settings.baseBackoffMs * 2 ** Math.min(failures, 6);
-    return Math.min(3_600_000, Math.max(wait ?? 0, Math.round(base * (0.5 + this.#random() / 2))));
+    const jittered = backoffMs(failures, { baseMs: this.#settings.baseBackoffMs, maxExponent: 6 }, this.#random);
+    return Math.min(3_600_000, Math.max(wait ?? 0, jittered));
   }
 
   /**
