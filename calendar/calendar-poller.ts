@@ -15,6 +15,7 @@
  * and releases this instance's leases.
  */
 
+import type { ComponentLogger } from "../core/logger.ts";
 import { setMaxListeners } from "node:events";
 import cron from "node-cron";
 import { backoffMs } from "../core/backoff.ts";
@@ -69,10 +70,7 @@ export interface CalendarPollerOptions {
 }
 
 /** Structured logger (a pino logger fits). */
-export interface PollerLogger {
-  info(obj: Record<string, unknown>, msg: string): void;
-  warn(obj: Record<string, unknown>, msg: string): void;
-}
+export type PollerLogger = ComponentLogger;
 
 /** Starts a repeating tick; node-cron by default. */
 export type TickScheduler = (expression: string, onTick: () => void) => { stop(): void };

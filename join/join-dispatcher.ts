@@ -4,6 +4,7 @@
  * pushes the whole list, and records success or a failure with backoff. A push happens only
  * when the list changed; a repeated push of the same list is harmless (Bookings Put replaces).
  */
+import { type ComponentLogger, SILENT_LOGGER } from "../core/logger.ts";
 import { backoffMs } from "../core/backoff.ts";
 import type { Clock } from "../core/clock.ts";
 import { isOtjError, toOtjError } from "../core/errors.ts";
@@ -11,10 +12,7 @@ import type { DevicePusher, DeviceTarget } from "../core/ports/device-pusher.ts"
 import type { DeviceState, Store } from "../core/ports/store.ts";
 import { type BookingSettings, bookingHash, desiredBookings, listHash, pushesTo, visibleMeetings } from "./device-bookings.ts";
 
-export interface DispatcherLogger {
-  info(obj: Record<string, unknown>, msg: string): void;
-  warn(obj: Record<string, unknown>, msg: string): void;
-}
+export type DispatcherLogger = ComponentLogger;
 
 export interface JoinDispatcherOptions {
   store: Store;
@@ -38,7 +36,7 @@ export interface TickReport {
   failed: number;
 }
 
-const silent: DispatcherLogger = { info() {}, warn() {} };
+const silent: DispatcherLogger = SILENT_LOGGER;
 
 export class JoinDispatcher {
   private readonly store: Store;

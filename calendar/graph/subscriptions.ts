@@ -11,7 +11,9 @@
  *   function the HTTP server calls, with the validationToken handshake.
  */
 
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { ComponentLogger } from "../../core/logger.ts";
+import { createHash, randomBytes } from "node:crypto";
+import { bytesEqual, sha256 } from "../../core/constant-time.ts";
 import cron from "node-cron";
 import { backoffMs } from "../../core/backoff.ts";
 import { addMs, type Clock } from "../../core/clock.ts";
@@ -82,10 +84,7 @@ export interface SubscriptionSettings {
   readonly baseBackoffMs?: number;
 }
 
-export interface SubscriptionLogger {
-  info(obj: Record<string, unknown>, msg: string): void;
-  warn(obj: Record<string, unknown>, msg: string): void;
-}
+export type SubscriptionLogger = ComponentLogger;
 
 export interface SubscriptionManagerDeps {
   readonly client: SubscriptionRequester;
@@ -141,9 +140,7 @@ export function hashClientState(clientState: string): string {
 /** Constant-time check of a received clientState against the stored hash. */
 export function clientStateMatches(storedHash: string | null, received: unknown): boolean {
   if (storedHash === null || typeof received !== "string") return false;
-  const a = createHash("sha256").update(received, "utf8").digest();
-  const b = Buffer.from(storedHash, "hex");
-  return b.length === a.length && timingSafeEqual(a, b);
+  return bytesEqual(sha256(received), Buffer.from(storedHash, "hex"));
 }
 
 /** Starts a repeating tick (node-cron by default). */
