@@ -14,9 +14,9 @@
 import type { ComponentLogger } from "../../core/logger.ts";
 import { createHash, randomBytes } from "node:crypto";
 import { bytesEqual, sha256 } from "../../core/constant-time.ts";
-import cron from "node-cron";
 import { backoffMs } from "../../core/backoff.ts";
 import { addMs, type Clock } from "../../core/clock.ts";
+import type { TickerFactory } from "../../core/ticker.ts";
 import { type OtjError, toOtjError } from "../../core/errors.ts";
 import type { StoreCallOptions, SyncCursorStore } from "../../core/ports/store.ts";
 import type { GraphHttpResponse, GraphRequestOptions } from "./graph-client.ts";
@@ -143,18 +143,6 @@ export function clientStateMatches(storedHash: string | null, received: unknown)
   return bytesEqual(sha256(received), Buffer.from(storedHash, "hex"));
 }
 
-/** Starts a repeating tick (node-cron by default). */
-export type SubscriptionTickScheduler = (expression: string, onTick: () => void) => { stop(): void };
-
-const defaultScheduler: SubscriptionTickScheduler = (expression, onTick) => {
-  const task = cron.schedule(expression, () => onTick(), { name: "otj-graph-subscriptions" });
-  return {
-    stop: () => {
-      void task.destroy();
-    },
-  };
-};
-
 export class GraphSubscriptionManager {
   #ticker: { stop(): void } | null = null;
   #running: Promise<unknown> | null = null;
@@ -186,10 +174,11 @@ export class GraphSubscriptionManager {
   }
 
   /**
-   * Runs `reconcile` on a tick (default every 5 minutes; the database decides what is due).
-   * A tick while one runs is skipped. Idempotent.
+   * Runs `reconcile` at once and then on `ticker`'s ticks (default every 5 minutes; core/ticker.ts
+   * gives each instance its own phase; the database decides what is due). A tick while one runs is
+   * skipped. Idempotent.
    */
-  start(expression = "0 */5 * * * *", schedule: SubscriptionTickScheduler = defaultScheduler): void {
+  start(ticker: TickerFactory, intervalMs = 5 * 60_000): void {
     if (this.#ticker !== null) return;
     if (this.#abort.signal.aborted) this.#abort = new AbortController();
     const tick = () => {
@@ -202,7 +191,7 @@ export class GraphSubscriptionManager {
           this.#running = null;
         });
     };
-    this.#ticker = schedule(expression, tick);
+    this.#ticker = ticker(intervalMs, tick);
     tick();
   }
 
