@@ -19,7 +19,7 @@ import type { GraphClient } from "../calendar/graph/graph-client.ts";
 import { graphFromConfig, hasGraphCredentials } from "../calendar/graph/graph-from-config.ts";
 import { CalendarPoller } from "../calendar/calendar-poller.ts";
 import { GraphSubscriptionManager, graphNotificationRoute } from "../calendar/graph/subscriptions.ts";
-import { PostgresSubscriptionStore } from "../calendar/graph/subscriptions-postgres-store.ts";
+import { PostgresSubscriptionStore } from "../store/postgres/graph-subscription-store.ts";
 import type { Clock } from "../core/clock.ts";
 import { clockTicker } from "../core/ticker.ts";
 import type { Config } from "../core/config.ts";
