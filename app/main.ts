@@ -19,8 +19,9 @@ import type { GraphClient } from "../calendar/graph/graph-client.ts";
 import { graphFromConfig, hasGraphCredentials } from "../calendar/graph/graph-from-config.ts";
 import { CalendarPoller } from "../calendar/calendar-poller.ts";
 import { GraphSubscriptionManager, graphNotificationRoute } from "../calendar/graph/subscriptions.ts";
-import { PostgresSubscriptionStore } from "../calendar/graph/subscriptions-postgres-store.ts";
+import { PostgresSubscriptionStore } from "../store/postgres/graph-subscription-store.ts";
 import type { Clock } from "../core/clock.ts";
+import { clockTicker } from "../core/ticker.ts";
 import type { Config } from "../core/config.ts";
 import type { Logger } from "../core/logger.ts";
 import type { CalendarSource } from "../core/ports/calendar-source.ts";
@@ -72,7 +73,7 @@ export interface EngineOptions {
   bridge?: MediaBridge | null;
   /** Builds the SGJ scheduler once the store and bridge exist. */
   makeScheduler?: (parts: EngineParts) => { scheduler: SgjScheduler; callbacks: EngineCallbacks } | null;
-  /** Use node-cron ticks (otj run); the demo steps by hand. */
+  /** Run the periodic ticks on the clock (otj run); the demo steps by hand. */
   ticks?: boolean;
 }
 
@@ -336,10 +337,13 @@ export class Engine {
 
   private startTicks(): void {
     this.poller?.start();
-    this.subscriptions?.start();
-    const every = (expression: string, name: string, run: () => Promise<unknown>) => {
+    // Interval work runs on the clock, each ticker at its own random phase (core/ticker.ts).
+    const ticker = clockTicker(this.options.clock);
+    this.subscriptions?.start(ticker);
+    // A tick that comes while the last one of its kind still runs is skipped.
+    const guarded = (name: string, run: () => Promise<unknown>) => {
       let busy = false;
-      const task = cron.schedule(expression, () => {
+      return () => {
         if (busy) return;
         busy = true;
         run()
@@ -347,16 +351,20 @@ export class Engine {
           .finally(() => {
             busy = false;
           });
-      });
-      this.tasks.push({ stop: () => void task.destroy() });
+      };
     };
-    every("*/5 * * * * *", "dispatch", async () => this.kickDispatch());
-    every("0 */15 * * * *", "refresh", async () => {
+    const every = (intervalMs: number, name: string, run: () => Promise<unknown>) => {
+      this.tasks.push(ticker(intervalMs, guarded(name, run)));
+    };
+    every(5_000, "dispatch", async () => this.kickDispatch());
+    every(15 * 60_000, "refresh", async () => {
       await this.dispatcher.refreshAll();
       this.kickDispatch();
     });
-    if (this.scheduler) every("*/5 * * * * *", "bridge", () => this.scheduler!.tick());
-    every(this.options.config.retention.schedule, "prune", () => this.prune());
+    if (this.scheduler) every(5_000, "bridge", () => this.scheduler!.tick());
+    // The prune runs on the configured cron expression (retention.schedule), so node-cron stays here.
+    const prune = cron.schedule(this.options.config.retention.schedule, guarded("prune", () => this.prune()));
+    this.tasks.push({ stop: () => void prune.destroy() });
   }
 
   /**

@@ -1,5 +1,6 @@
 /** HMAC-SHA256 signing of bridge protocol bodies (docs/bridge-protocol.md), verified in constant time. */
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac } from "node:crypto";
+import { bytesEqual } from "../core/constant-time.ts";
 
 export const SIGNATURE_HEADER = "x-otj-signature";
 
@@ -12,7 +13,7 @@ export function verifyBody(secret: string, body: string | Buffer, header: string
   if (!header || !/^sha256=[0-9a-f]{64}$/.test(header)) return false;
   const expected = Buffer.from(signBody(secret, body));
   const given = Buffer.from(header);
-  return expected.length === given.length && timingSafeEqual(expected, given);
+  return bytesEqual(expected, given);
 }
 
 /** A bridge callback body (docs/bridge-protocol.md). */

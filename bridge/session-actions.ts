@@ -12,6 +12,7 @@
  * Glossary: a session is *live* while scheduled, starting, in the lobby or admitted; *due* when
  * its `dueAt` has come (start, lobby deadline, or the meeting's end: see {@link timesFor}).
  */
+import { type ComponentLogger, SILENT_LOGGER } from "../core/logger.ts";
 import { addMs, type Clock } from "../core/clock.ts";
 import type { BridgeState } from "../core/domain.ts";
 import { toOtjError } from "../core/errors.ts";
@@ -20,12 +21,8 @@ import type { BridgeSession, BridgeSessionPatch, NewLoggedEvent, Store } from ".
 import { isFinal, type NoticeKind, type SessionEvent, type Transition, transition } from "./session-machine.ts";
 
 /** The logger slice the bridge uses (pino's shape). */
-export interface BridgeLogger {
-  info(obj: Record<string, unknown>, msg: string): void;
-  warn(obj: Record<string, unknown>, msg: string): void;
-}
-
-export const SILENT_LOGGER: BridgeLogger = { info() {}, warn() {} };
+export type BridgeLogger = ComponentLogger;
+export { SILENT_LOGGER };
 
 /** Tells a room about its session (device-notice.ts). Never throws. */
 export interface SessionNotifier {

@@ -5,6 +5,7 @@
  * requests go out with bounded concurrency; the external ids they return are written in batches
  * too. Retryable bridge errors go back to `scheduled` with backoff until `notAfter`.
  */
+import { backoffMs } from "../core/backoff.ts";
 import { Batcher } from "../core/batcher.ts";
 import { addMs } from "../core/clock.ts";
 import { toOtjError } from "../core/errors.ts";
@@ -294,7 +295,8 @@ export class StartPipeline {
     const e = toOtjError(error, "OTJ_BRIDGE_UNAVAILABLE");
     const now = this.ctx.clock.now();
     const base = this.options.baseBackoffMs;
-    const delay = Math.min(this.options.maxBackoffMs, base * 2 ** Math.max(0, Math.min(session.attempts - 1, 20)));
+    // No jitter: the retry must land before the session's notAfter, at a time the event log can state.
+    const delay = backoffMs(session.attempts - 1, { baseMs: base, capMs: this.options.maxBackoffMs, jitter: "none" });
     const retryAt = addMs(now, delay);
     const retry = e.retryable && retryAt.getTime() < session.notAfter.getTime();
     const reason = `${e.code}: ${e.message}${e.retryable && !retry ? " (no time left before notAfter)" : ""}`;

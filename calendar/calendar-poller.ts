@@ -9,15 +9,16 @@
  * rooms) while the workers go on. One room's failure never stops the others; every room gets an
  * outcome in the RoundReport.
  *
- * node-cron only ticks; a tick starts a round unless one is running (then one more round follows
+ * The Clock ticks (core/ticker.ts, at a random phase per instance); a tick starts a round unless one is running (then one more round follows
  * it). `stop()` stops ticking, lets rooms in flight finish within a grace period, aborts the rest
  * and releases this instance's leases.
  */
 
 import { setMaxListeners } from "node:events";
-import cron from "node-cron";
+import { backoffMs } from "../core/backoff.ts";
 import { addMs, type Clock } from "../core/clock.ts";
 import { toOtjError } from "../core/errors.ts";
+import { clockTicker } from "../core/ticker.ts";
 import type { CalendarSource } from "../core/ports/calendar-source.ts";
 import type { MeetingPlanner } from "../core/ports/meeting-planner.ts";
 import { NO_OCCURRENCE_SINK, type OccurrenceSink } from "../core/ports/occurrence-sink.ts";
@@ -67,8 +68,12 @@ export interface CalendarPollerOptions {
   readonly completeDelayMs?: number;
 }
 
-/** Starts a repeating tick; node-cron by default. */
-export type TickScheduler = (expression: string, onTick: () => void) => { stop(): void };
+/**
+ * Starts a repeating tick at least once every `intervalMs`; by default the Clock's ticker
+ * (core/ticker.ts), which goes by `intervalMs`. `expression` is the same period as a
+ * second-precision cron expression, for schedulers that want one.
+ */
+export type TickScheduler = (expression: string, onTick: () => void, intervalMs: number) => { stop(): void };
 
 export interface CalendarPollerDeps {
   readonly store: Store;
@@ -110,15 +115,6 @@ function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
 
-const cronScheduler: TickScheduler = (expression, onTick) => {
-  const task = cron.schedule(expression, () => onTick(), { name: "otj-calendar-poll" });
-  return {
-    stop: () => {
-      void task.destroy();
-    },
-  };
-};
-
 export class CalendarPoller {
   readonly #store: Store;
   readonly #clock: Clock;
@@ -149,7 +145,7 @@ export class CalendarPoller {
     this.#store = deps.store;
     this.#clock = deps.clock;
     this.#logger = deps.logger;
-    this.#scheduleTick = deps.scheduleTick ?? cronScheduler;
+    this.#scheduleTick = deps.scheduleTick ?? ((_expression, onTick, intervalMs) => clockTicker(deps.clock)(intervalMs, onTick));
     this.#onRound = deps.onRound;
     this.#leaseMs = options.leaseMs ?? poll.roundBudgetSeconds * 1000 + 60_000;
     this.#leaseBatch = options.leaseBatch ?? Math.max(4 * poll.maxInFlight, 100);
@@ -169,12 +165,12 @@ export class CalendarPoller {
     this.#completeDelayMs = options.completeDelayMs ?? 20;
   }
 
-  /** Starts ticking every `poll.intervalSeconds` (node-cron). Idempotent. */
+  /** Starts ticking every `poll.intervalSeconds` (the Clock's ticker). Idempotent. */
   start(): void {
     if (this.#ticker !== null) return;
     this.#stopping = false;
     if (this.#abort.signal.aborted) this.#abort = new AbortController();
-    this.#ticker = this.#scheduleTick(tickExpression(this.#poll.intervalSeconds), () => this.poke());
+    this.#ticker = this.#scheduleTick(tickExpression(this.#poll.intervalSeconds), () => this.poke(), this.#poll.intervalSeconds * 1000);
   }
 
   /**

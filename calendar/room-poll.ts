@@ -6,7 +6,9 @@
  * backoff (Retry-After honoured; a delta loop seen three times drops the cursor).
  */
 
+import { backoffMs } from "../core/backoff.ts";
 import { addMs, type Clock } from "../core/clock.ts";
+import type { ComponentLogger } from "../core/logger.ts";
 import { type OtjError, toOtjError } from "../core/errors.ts";
 import type { CalendarSource, FullRoundReason, RoomSyncResult, SyncCursor as SourceCursor } from "../core/ports/calendar-source.ts";
 import type { MeetingPlanner } from "../core/ports/meeting-planner.ts";
@@ -19,10 +21,8 @@ import type { Applied } from "./reconcile.ts";
 import type { RoundCompletions } from "./round-completions.ts";
 
 /** Structured logger (a pino logger fits). */
-export interface PollerLogger {
-  info(obj: Record<string, unknown>, msg: string): void;
-  warn(obj: Record<string, unknown>, msg: string): void;
-}
+/** Structured logger (a pino logger fits). */
+export type PollerLogger = ComponentLogger;
 
 /** One room's result in a round. */
 export interface RoomRoundOutcome {
@@ -280,8 +280,7 @@ export class RoomPoll {
     const retryAfter = (error.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
     if (typeof retryAfter === "number" && retryAfter >= 0) return Math.min(retryAfter, this.#maxBackoffMs);
     const base = error.retryable ? this.#baseBackoffMs : this.#permanentBackoffMs;
-    const ceiling = Math.min(this.#maxBackoffMs, base * 2 ** Math.min(failures, 20));
-    return Math.round(ceiling * (0.5 + this.#random() / 2));
+    return backoffMs(failures, { baseMs: base, capMs: this.#maxBackoffMs }, this.#random);
   }
 
   #lost(lease: RoomLease, result: RoomSyncResult, requests: number): RoomRoundOutcome {

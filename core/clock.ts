@@ -19,6 +19,9 @@ export interface Clock {
   setTimer(at: Date, callback: () => void): CancelTimer;
 }
 
+/** The part of the Clock that only reads the time (token caches, request signing). */
+export type NowClock = Pick<Clock, "now">;
+
 /** Node's setTimeout caps delays at 2^31-1 ms (about 24.8 days); longer waits are chained. */
 const MAX_TIMEOUT_MS = 2_147_483_647;
 

@@ -7,6 +7,18 @@ import { pino, type Logger, type DestinationStream } from "pino";
 
 export type { Logger } from "pino";
 
+/**
+ * What a component logs through: fields and a message, at info or warn. A pino Logger (or a
+ * child) fits; tests pass a recorder of their own.
+ */
+export interface ComponentLogger {
+  info(obj: Record<string, unknown>, msg: string): void;
+  warn(obj: Record<string, unknown>, msg: string): void;
+}
+
+/** Logs nothing: the default when a component is given no logger. */
+export const SILENT_LOGGER: ComponentLogger = { info() {}, warn() {} };
+
 /** Field names whose values never reach a log line, at any depth pino can address. */
 export const REDACTED_KEYS = [
   "password",

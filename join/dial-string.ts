@@ -6,6 +6,7 @@
 import type { CviCoordinates, IvrFallback, Partner } from "../core/domain.ts";
 import type { Provider } from "../core/ports/store.ts";
 import { isIpv4, isValidSipAddress } from "../core/sip-address.ts";
+import { SGJ_PLACEHOLDERS } from "../core/sgj-template.ts";
 
 /** A CVI provider record as far as dialing is concerned (the store's Provider, in part). */
 export type ProviderDialInfo = Pick<Provider, "name" | "partner" | "tenantKey" | "sipDomain" | "ivrAddress" | "sgjEnabled" | "sgjTemplate">;
@@ -13,7 +14,7 @@ export type ProviderDialInfo = Pick<Provider, "name" | "partner" | "tenantKey" |
 export const DEFAULT_SGJ_DOMAIN = "sgj.otj.invalid";
 export const DEFAULT_SGJ_TEMPLATE = "{sessionId}@{domain}";
 export const FALLBACK_SGJ_TEMPLATE = "{sessionId}@{domain}";
-export const SGJ_PLACEHOLDERS = ["meetingId", "passcode", "sessionId", "domain"] as const;
+export { SGJ_PLACEHOLDERS };
 
 /** Valid dial string: a SIP address, or the H.323 `ip##digits` form. */
 export function isValidDialString(value: string): boolean {
@@ -135,15 +136,6 @@ export function planCvi(cvi: CviCoordinates, providers: readonly ProviderDialInf
 /** Placeholder names used by a template; unknown names are returned too, for validation. */
 export function templatePlaceholders(template: string): string[] {
   return [...template.matchAll(/\{([A-Za-z][A-Za-z0-9_]{0,40})\}/g)].map((m) => m[1]!);
-}
-
-/** Validation for `--sgj-template` and config: null when valid, else the reason. */
-export function sgjTemplateProblem(template: string): string | null {
-  if (template.length === 0 || template.length > 255) return "must be 1-255 characters";
-  const unknown = templatePlaceholders(template).filter((n) => !(SGJ_PLACEHOLDERS as readonly string[]).includes(n));
-  if (unknown.length > 0) return `unknown placeholder {${unknown[0]}}; allowed: ${SGJ_PLACEHOLDERS.map((p) => `{${p}}`).join(" ")}`;
-  if (!template.includes("@")) return "must contain '@' (a SIP address template)";
-  return null;
 }
 
 export interface SgjValues {

@@ -4,16 +4,15 @@
  * pushes the whole list, and records success or a failure with backoff. A push happens only
  * when the list changed; a repeated push of the same list is harmless (Bookings Put replaces).
  */
+import { type ComponentLogger, SILENT_LOGGER } from "../core/logger.ts";
+import { backoffMs } from "../core/backoff.ts";
 import type { Clock } from "../core/clock.ts";
 import { isOtjError, toOtjError } from "../core/errors.ts";
 import type { DevicePusher, DeviceTarget } from "../core/ports/device-pusher.ts";
 import type { DeviceState, Store } from "../core/ports/store.ts";
 import { type BookingSettings, bookingHash, desiredBookings, listHash, pushesTo, visibleMeetings } from "./device-bookings.ts";
 
-export interface DispatcherLogger {
-  info(obj: Record<string, unknown>, msg: string): void;
-  warn(obj: Record<string, unknown>, msg: string): void;
-}
+export type DispatcherLogger = ComponentLogger;
 
 export interface JoinDispatcherOptions {
   store: Store;
@@ -37,7 +36,7 @@ export interface TickReport {
   failed: number;
 }
 
-const silent: DispatcherLogger = { info() {}, warn() {} };
+const silent: DispatcherLogger = SILENT_LOGGER;
 
 export class JoinDispatcher {
   private readonly store: Store;
@@ -92,7 +91,8 @@ export class JoinDispatcher {
 
   private backoffMs(attempts: number): number {
     const base = this.options.baseBackoffMs ?? 30_000;
-    return Math.min(this.options.maxBackoffMs ?? 15 * 60_000, base * 2 ** Math.min(attempts, 20));
+    // No jitter: a device's retry times are exact (one push per device, nothing to spread).
+    return backoffMs(attempts, { baseMs: base, capMs: this.options.maxBackoffMs ?? 15 * 60_000, jitter: "none" });
   }
 
   private async pushOne(state: DeviceState, signal?: AbortSignal): Promise<boolean> {

@@ -4,6 +4,7 @@
  */
 import { CALENDAR_SOURCES, type CalendarSourceName, type Delivery, type DeviceFamily, type Partner, type PrivateJoin, type PrivateMeetings, type SubjectReplace, type WebrtcPlatform } from "../core/domain.ts";
 import type { NewProvider, NewRoom, Provider } from "../core/ports/store.ts";
+import { sgjTemplateProblem } from "../core/sgj-template.ts";
 import { normalizeDnsName, normalizeHost, normalizeSipAddress } from "../core/sip-address.ts";
 
 export const DEVICE_FAMILIES: readonly DeviceFamily[] = ["xapi", "xapi-legacy", "webex-cloud", "pull", "macro", "ews"];
@@ -29,9 +30,6 @@ export const SUBJECT_REPLACE: readonly SubjectReplace[] = ["never", "private", "
 export const PRIVATE_JOIN: readonly PrivateJoin[] = ["enabled", "disabled"];
 export const DEFAULT_SUBJECT_TEMPLATE = "Private meeting";
 const SUBJECT_PLACEHOLDERS = ["organizerName", "subject"];
-
-/** Placeholders of an SGJ template (docs/formats.md). */
-const SGJ_PLACEHOLDERS = ["meetingId", "passcode", "sessionId", "domain"];
 
 function templatePlaceholders(template: string): string[] {
   return [...template.matchAll(/\{([^{}]*)\}/g)].map((m) => m[1] ?? "");
@@ -113,23 +111,6 @@ export function checkSubjectTemplate(template: string): string | null {
   if (CONTROL.test(template)) return "subject template contains control characters";
   const unknown = templatePlaceholders(template).filter((name) => !SUBJECT_PLACEHOLDERS.includes(name));
   return unknown.length === 0 ? null : `subject template has unknown placeholder ${unknown.map((n) => `{${n}}`).join(", ")} (use {organizerName}, {subject})`;
-}
-
-/** Why an SGJ template is refused (docs/formats.md), or null. */
-export function checkSgjTemplate(template: string): string | null {
-  const unknown = templatePlaceholders(template).filter((name) => !SGJ_PLACEHOLDERS.includes(name));
-  if (unknown.length > 0) {
-    return `SGJ template has unknown placeholder ${unknown.map((n) => `{${n}}`).join(", ")} (use ${SGJ_PLACEHOLDERS.map((n) => `{${n}}`).join(", ")})`;
-  }
-  const sample = template
-    .replaceAll("{meetingId}", "228859003479315")
-    .replaceAll("{passcode}", "Xy7pQ2")
-    .replaceAll("{sessionId}", "sgj_e3495aaf97d3")
-    .replaceAll("{domain}", "sgj.otj.invalid");
-  if (normalizeSipAddress(sample) === null || sample.length > 255) {
-    return `SGJ template ${quote(template)} does not give a SIP address user@host (e.g. "{meetingId}.{passcode}@sgj.example.com")`;
-  }
-  return null;
 }
 
 /** A room's fields after validation; the provider is still a name to resolve. */
@@ -294,7 +275,7 @@ export function validateProvider(input: NewProvider): Validated<ValidProvider> {
   }
   const sgjTemplate = optionalText(input.sgjTemplate);
   if (sgjTemplate !== null) {
-    const problem = checkSgjTemplate(sgjTemplate);
+    const problem = sgjTemplateProblem(sgjTemplate);
     if (problem !== null) problems.push(problem);
   }
   let instructionUrl: string | null = null;

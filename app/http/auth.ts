@@ -1,12 +1,10 @@
 /** Bearer-token checks in constant time, and a rolling-window rate limit per device token. */
-import { createHash, timingSafeEqual } from "node:crypto";
+import { secretsEqual } from "../../core/constant-time.ts";
 
 /** Compares secrets in constant time (hashing first, so lengths leak nothing either). */
 export function secretEquals(given: string | null | undefined, expected: string | null | undefined): boolean {
   if (!given || !expected) return false;
-  const a = createHash("sha256").update(given).digest();
-  const b = createHash("sha256").update(expected).digest();
-  return timingSafeEqual(a, b);
+  return secretsEqual(given, expected);
 }
 
 export function bearerOf(header: string | string[] | undefined): string | null {

@@ -7,6 +7,7 @@
  * `quotaExceeded`/`dailyLimitExceeded` will not clear within a round.
  */
 import { OtjError, type ErrorCode } from "../../core/errors.ts";
+import { backoffMs as sharedBackoffMs } from "../../core/backoff.ts";
 
 interface Row {
   readonly code: ErrorCode;
@@ -101,6 +102,5 @@ function retryAfter(headers: unknown): number | null {
  */
 export function backoffMs(failure: GoogleFailure, attempt: number, random: () => number, baseMs = 1000): number {
   if (failure.retryAfterMs !== null) return failure.retryAfterMs;
-  const step = baseMs * 2 ** attempt;
-  return Math.round(step * (0.5 + 0.5 * random()));
+  return sharedBackoffMs(attempt, { baseMs, maxExponent: Number.POSITIVE_INFINITY }, random);
 }

@@ -10,13 +10,9 @@
 import { createHash, createPrivateKey, type KeyObject, randomUUID, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { SignJWT } from "jose";
+import type { NowClock } from "../../core/clock.ts";
 import { OtjError } from "../../core/errors.ts";
 import { type GraphFailure, mapGraphFailure, TOKEN_ERROR_TABLE } from "./graph-error-mapper.ts";
-
-/** The only source of "now" this module needs (structurally core/clock.ts's Clock). */
-export interface Clock {
-  now(): Date;
-}
 
 export interface ClientCredentialsOptions {
   /** `{authority}/{tenant}/oauth2/v2.0/token`. */
@@ -27,7 +23,7 @@ export interface ClientCredentialsOptions {
   certificate?: ClientCertificate | null;
   /** `{graph root of the cloud}/.default`. */
   scope: string;
-  clock: Clock;
+  clock: NowClock;
   fetch?: typeof fetch;
   /** Renew this long before expiry (default 5 minutes; at most half the token's lifetime). */
   renewBeforeMs?: number;

@@ -13,11 +13,11 @@ import { randomUUID } from "node:crypto";
 import { Client, type Context, type Middleware, ResponseType } from "@microsoft/microsoft-graph-client";
 import { GRAPH_CLOUDS, type GraphCloud } from "../../core/config.ts";
 import { OtjError } from "../../core/errors.ts";
-import { abortable, type ClientCertificate, type Clock, ClientCredentialsTokenProvider } from "./client-credentials-token-provider.ts";
+import type { NowClock } from "../../core/clock.ts";
+import { abortable, type ClientCertificate, ClientCredentialsTokenProvider } from "./client-credentials-token-provider.ts";
 import { type GraphFailure, mapGraphFailure } from "./graph-error-mapper.ts";
 import { type RequestGate, UNLIMITED_GATE } from "./request-gate.ts";
 
-export type { Clock } from "./client-credentials-token-provider.ts";
 export type { GraphCloud } from "../../core/config.ts";
 
 /** The `graph.*` configuration slice this client reads. */
@@ -38,7 +38,7 @@ export interface GraphClientConfig {
 }
 
 export interface GraphClientDeps {
-  readonly clock: Clock;
+  readonly clock: NowClock;
   /** Default: the global fetch (never isomorphic-fetch). */
   readonly fetch?: typeof fetch;
   /** Admission control shared by every caller of this client; default unlimited. */
@@ -200,7 +200,7 @@ export class GraphClient {
   readonly endpoints: GraphEndpoints;
   readonly tokens: ClientCredentialsTokenProvider;
   readonly #sdk: Client;
-  readonly #clock: Clock;
+  readonly #clock: NowClock;
   readonly #gate: RequestGate;
   readonly #timeoutMs: number;
   #requests = 0;

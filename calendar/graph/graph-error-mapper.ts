@@ -4,6 +4,7 @@
  */
 
 import { type ErrorCode, OtjError } from "../../core/errors.ts";
+import { backoffMs } from "../../core/backoff.ts";
 
 /** How to wait before retrying: the service's `Retry-After` (else exponential), exponential, or not at all. */
 export type Backoff = "retry-after" | "exponential" | "none";
@@ -145,8 +146,7 @@ export function parseRetryAfter(value: string | null | undefined, now: Date): nu
 
 /** Exponential backoff with jitter: attempt 0 → 0.5-1 × base, doubling up to `capMs`. */
 export function exponentialBackoffMs(attempt: number, random: () => number, baseMs = 1000, capMs = 30_000): number {
-  const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt));
-  return Math.round(ceiling * (0.5 + random() / 2));
+  return backoffMs(attempt, { baseMs, capMs }, random);
 }
 
 /** The wait before retry number `attempt` (0-based) after `error`, or null if it must not be retried. */

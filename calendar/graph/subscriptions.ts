@@ -11,52 +11,17 @@
  *   function the HTTP server calls, with the validationToken handshake.
  */
 
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import cron from "node-cron";
+import type { ComponentLogger } from "../../core/logger.ts";
+import { createHash, randomBytes } from "node:crypto";
+import { bytesEqual, sha256 } from "../../core/constant-time.ts";
+import { backoffMs } from "../../core/backoff.ts";
 import { addMs, type Clock } from "../../core/clock.ts";
+import type { TickerFactory } from "../../core/ticker.ts";
 import { type OtjError, toOtjError } from "../../core/errors.ts";
-import type { StoreCallOptions, SyncCursorStore } from "../../core/ports/store.ts";
+import type { SubscriptionRecord, SubscriptionStore } from "../../core/ports/graph-subscription-store.ts";
+import type { SyncCursorStore } from "../../core/ports/store.ts";
 import type { GraphHttpResponse, GraphRequestOptions } from "./graph-client.ts";
 import { retryDelayMs } from "./graph-error-mapper.ts";
-
-/** One room's subscription bookkeeping. */
-export interface SubscriptionRecord {
-  readonly roomId: string;
-  /** Lowercased. */
-  readonly mailbox: string;
-  /** Graph's id, or null when none exists (yet, or any more). */
-  readonly subscriptionId: string | null;
-  /** SHA-256 (hex) of the clientState sent with the subscription; the secret itself is not kept. */
-  readonly clientStateHash: string | null;
-  readonly expiresAt: Date | null;
-  /** When the manager must act next (create, renew). */
-  readonly dueAt: Date;
-  readonly failures: number;
-  readonly lastErrorCode: string | null;
-}
-
-/** Where subscriptions are kept (calendar/graph/subscriptions-postgres-store.ts). */
-export interface SubscriptionStore {
-  /** Adds a record, due at `now`, for every enabled room without one. Returns how many. */
-  ensureRooms(now: Date, options?: StoreCallOptions): Promise<number>;
-  /** Leases up to `limit` due records of enabled rooms (SKIP LOCKED + lease), most overdue first. */
-  claimDue(now: Date, limit: number, leaseMs: number, options?: StoreCallOptions): Promise<SubscriptionRecord[]>;
-  /** Records a created or renewed subscription and releases the lease; false when the lease was lost. */
-  saved(
-    roomId: string,
-    subscription: { subscriptionId: string; clientStateHash: string; expiresAt: Date; dueAt: Date },
-    now: Date,
-    options?: StoreCallOptions,
-  ): Promise<boolean>;
-  /** Records a failure (due again at `dueAt`; `forget` drops the subscription id) and releases the lease. */
-  failed(roomId: string, failure: { code: string; message: string; dueAt: Date; forget: boolean }, now: Date, options?: StoreCallOptions): Promise<boolean>;
-  /** The records holding any of these subscription ids, in one query; unknown ids are left out. */
-  bySubscriptionIds(subscriptionIds: readonly string[], options?: StoreCallOptions): Promise<SubscriptionRecord[]>;
-  /** Makes the record due at `now` (renew or, with `forget`, re-create at the next reconcile). */
-  markDue(roomId: string, now: Date, forget: boolean, options?: StoreCallOptions): Promise<void>;
-  list(options?: StoreCallOptions): Promise<SubscriptionRecord[]>;
-  releaseAll(now: Date, options?: StoreCallOptions): Promise<number>;
-}
 
 /** The part of GraphClient the manager uses. */
 export interface SubscriptionRequester {
@@ -81,10 +46,7 @@ export interface SubscriptionSettings {
   readonly baseBackoffMs?: number;
 }
 
-export interface SubscriptionLogger {
-  info(obj: Record<string, unknown>, msg: string): void;
-  warn(obj: Record<string, unknown>, msg: string): void;
-}
+export type SubscriptionLogger = ComponentLogger;
 
 export interface SubscriptionManagerDeps {
   readonly client: SubscriptionRequester;
@@ -140,22 +102,8 @@ export function hashClientState(clientState: string): string {
 /** Constant-time check of a received clientState against the stored hash. */
 export function clientStateMatches(storedHash: string | null, received: unknown): boolean {
   if (storedHash === null || typeof received !== "string") return false;
-  const a = createHash("sha256").update(received, "utf8").digest();
-  const b = Buffer.from(storedHash, "hex");
-  return b.length === a.length && timingSafeEqual(a, b);
+  return bytesEqual(sha256(received), Buffer.from(storedHash, "hex"));
 }
-
-/** Starts a repeating tick (node-cron by default). */
-export type SubscriptionTickScheduler = (expression: string, onTick: () => void) => { stop(): void };
-
-const defaultScheduler: SubscriptionTickScheduler = (expression, onTick) => {
-  const task = cron.schedule(expression, () => onTick(), { name: "otj-graph-subscriptions" });
-  return {
-    stop: () => {
-      void task.destroy();
-    },
-  };
-};
 
 export class GraphSubscriptionManager {
   #ticker: { stop(): void } | null = null;
@@ -188,10 +136,11 @@ export class GraphSubscriptionManager {
   }
 
   /**
-   * Runs `reconcile` on a tick (default every 5 minutes; the database decides what is due).
-   * A tick while one runs is skipped. Idempotent.
+   * Runs `reconcile` at once and then on `ticker`'s ticks (default every 5 minutes; core/ticker.ts
+   * gives each instance its own phase; the database decides what is due). A tick while one runs is
+   * skipped. Idempotent.
    */
-  start(expression = "0 */5 * * * *", schedule: SubscriptionTickScheduler = defaultScheduler): void {
+  start(ticker: TickerFactory, intervalMs = 5 * 60_000): void {
     if (this.#ticker !== null) return;
     if (this.#abort.signal.aborted) this.#abort = new AbortController();
     const tick = () => {
@@ -204,7 +153,7 @@ export class GraphSubscriptionManager {
           this.#running = null;
         });
     };
-    this.#ticker = schedule(expression, tick);
+    this.#ticker = ticker(intervalMs, tick);
     tick();
   }
 
@@ -314,8 +263,8 @@ export class GraphSubscriptionManager {
 
   #backoffMs(error: OtjError, failures: number): number {
     const wait = retryDelayMs(error, failures, this.#random);
-    const base = this.#settings.baseBackoffMs * 2 ** Math.min(failures, 6);
-    return Math.min(3_600_000, Math.max(wait ?? 0, Math.round(base * (0.5 + this.#random() / 2))));
+    const jittered = backoffMs(failures, { baseMs: this.#settings.baseBackoffMs, maxExponent: 6 }, this.#random);
+    return Math.min(3_600_000, Math.max(wait ?? 0, jittered));
   }
 
   /**

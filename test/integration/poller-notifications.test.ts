@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { GraphClient } from "../../calendar/graph/graph-client.ts";
 import { GraphSubscriptionManager, graphNotificationRoute, hashClientState, MAX_NOTIFICATION_ITEMS } from "../../calendar/graph/subscriptions.ts";
-import { PostgresSubscriptionStore } from "../../calendar/graph/subscriptions-postgres-store.ts";
+import { PostgresSubscriptionStore } from "../../store/postgres/graph-subscription-store.ts";
 import type { Room } from "../../core/ports/store.ts";
 import { GraphEmulator } from "../../emulators/graph/graph-emulator.ts";
 import { FakeClock } from "../support/fake-clock.ts";

@@ -6,8 +6,8 @@ import {
   planCvi,
   type ProviderDialInfo,
   redactSgjDialString,
-  sgjTemplateProblem,
 } from "../../join/dial-string.ts";
+import { sgjTemplateProblem } from "../../core/sgj-template.ts";
 import { compileRules, regexProblem } from "../../join/rules.ts";
 
 const cvi = (tenantKey: string, videoConferenceId: string, moreInfoUrl: string | null = null) => ({ tenantKey, videoConferenceId, moreInfoUrl });

@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import type { NewRoom } from "../../core/ports/store.ts";
 import { normalizeSipAddress } from "../../core/sip-address.ts";
 import { newRoomId } from "../../store/ids.ts";
+import { sgjTemplateProblem as checkSgjTemplate } from "../../core/sgj-template.ts";
 import {
-  checkSgjTemplate,
   checkSubjectTemplate,
   normalizeDeviceAddress,
   normalizeMailbox,

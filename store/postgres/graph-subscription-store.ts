@@ -6,9 +6,9 @@
 
 import { type Kysely, sql } from "kysely";
 import { addMs } from "../../core/clock.ts";
-import { isOtjError, OtjError } from "../../core/errors.ts";
 import type { StoreCallOptions } from "../../core/ports/store.ts";
-import type { SubscriptionRecord, SubscriptionStore } from "./subscriptions.ts";
+import type { SubscriptionRecord, SubscriptionStore } from "../../core/ports/graph-subscription-store.ts";
+import { guard } from "./guard.ts";
 
 interface SubscriptionTable {
   room_id: string;
@@ -28,23 +28,6 @@ interface SubscriptionTable {
 interface Tables {
   graph_subscription: SubscriptionTable;
   room: { id: string; mailbox: string; enabled: boolean };
-}
-
-const UNREACHABLE = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "57P01", "57P02", "57P03", "08000", "08001", "08003", "08006"]);
-
-async function run<T>(options: StoreCallOptions | undefined, operation: () => Promise<T>): Promise<T> {
-  try {
-    options?.signal?.throwIfAborted();
-    return await operation();
-  } catch (error) {
-    if (isOtjError(error) || options?.signal?.aborted) throw error;
-    const code = (error as { code?: string } | null)?.code;
-    const message = error instanceof Error ? error.message : String(error);
-    if ((code !== undefined && UNREACHABLE.has(code)) || /Connection terminated|Client was closed/i.test(message)) {
-      throw new OtjError("OTJ_STORE_UNREACHABLE", `the database connection failed: ${message}`, { cause: error });
-    }
-    throw new OtjError("OTJ_INTERNAL", `subscription store operation failed: ${message}`, { cause: error });
-  }
 }
 
 type Row = SubscriptionTable & { mailbox: string };
@@ -77,7 +60,7 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
   }
 
   ensureRooms(now: Date, options?: StoreCallOptions): Promise<number> {
-    return run(options, async () => {
+    return guard(options, async () => {
       const result = await sql`insert into graph_subscription (room_id, due_at, created_at, updated_at)
         select r.id, ${now}::timestamptz, ${now}::timestamptz, ${now}::timestamptz from room r
         where r.enabled and not exists (select 1 from graph_subscription s where s.room_id = r.id)
@@ -87,7 +70,7 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
   }
 
   claimDue(now: Date, limit: number, leaseMs: number, options?: StoreCallOptions): Promise<SubscriptionRecord[]> {
-    return run(options, async () => {
+    return guard(options, async () => {
       if (limit <= 0) return [];
       const rows = await this.#db
         .updateTable("graph_subscription as s")
@@ -121,7 +104,7 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
     now: Date,
     options?: StoreCallOptions,
   ): Promise<boolean> {
-    return run(options, async () => {
+    return guard(options, async () => {
       const result = await this.#db
         .updateTable("graph_subscription")
         .set({
@@ -144,7 +127,7 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
   }
 
   failed(roomId: string, failure: { code: string; message: string; dueAt: Date; forget: boolean }, now: Date, options?: StoreCallOptions): Promise<boolean> {
-    return run(options, async () => {
+    return guard(options, async () => {
       const result = await this.#db
         .updateTable("graph_subscription")
         .set((eb) => ({
@@ -165,7 +148,7 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
   }
 
   bySubscriptionIds(subscriptionIds: readonly string[], options?: StoreCallOptions): Promise<SubscriptionRecord[]> {
-    return run(options, async () => {
+    return guard(options, async () => {
       if (subscriptionIds.length === 0) return [];
       const rows = await this.#db
         .selectFrom("graph_subscription as s")
@@ -179,7 +162,7 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
   }
 
   markDue(roomId: string, now: Date, forget: boolean, options?: StoreCallOptions): Promise<void> {
-    return run(options, async () => {
+    return guard(options, async () => {
       await this.#db
         .updateTable("graph_subscription")
         .set({
@@ -193,7 +176,7 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
   }
 
   list(options?: StoreCallOptions): Promise<SubscriptionRecord[]> {
-    return run(options, async () => {
+    return guard(options, async () => {
       const rows = await this.#db
         .selectFrom("graph_subscription as s")
         .innerJoin("room as r", "r.id", "s.room_id")
@@ -206,7 +189,7 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
   }
 
   releaseAll(now: Date, options?: StoreCallOptions): Promise<number> {
-    return run(options, async () => {
+    return guard(options, async () => {
       const result = await this.#db
         .updateTable("graph_subscription")
         .set({ lease_owner: null, lease_expires_at: null, updated_at: now })
