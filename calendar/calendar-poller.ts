@@ -15,7 +15,6 @@
  */
 
 import { setMaxListeners } from "node:events";
-import { backoffMs } from "../core/backoff.ts";
 import { addMs, type Clock } from "../core/clock.ts";
 import { toOtjError } from "../core/errors.ts";
 import { clockTicker } from "../core/ticker.ts";
