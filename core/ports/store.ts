@@ -17,6 +17,7 @@
  * - `options.signal` is checked before each statement; a running statement is not interrupted.
  * - Passwords and device tokens never appear in records; dedicated methods return them.
  */
+import type { AlarmStore } from "./alarm-store.ts";
 import type {
   BridgeState,
   Delivery,
@@ -765,6 +766,8 @@ export interface Store {
   readonly consoleRevocations: ConsoleRevocationStore;
   /** Job leases and the pruning of old history. */
   readonly retention: RetentionStore;
+  /** Alarm history and when pulling devices last fetched. */
+  readonly alarms: AlarmStore;
   /** Resolves when the database answers; throws OTJ_STORE_UNREACHABLE otherwise (readiness). */
   ping(options?: StoreCallOptions): Promise<void>;
 }
