@@ -15,6 +15,7 @@ import { buildStatus, deviceStatus, lastPoll, roomAlarms, type StatusSettings } 
 import { FailureLimiter, secretEquals } from "../auth.ts";
 import { applyRoomsDiff, diffRoomsCsv } from "./import-diff.ts";
 import { type ConsoleSession, ConsoleSessions, cookieValue, SESSION_COOKIE } from "./session.ts";
+import { alarmsPage, MUTE_HOURS } from "./alarms-view.ts";
 import * as views from "./views.ts";
 
 export interface ConsoleDeps {
@@ -47,6 +48,9 @@ const NOTICES: Record<string, string> = {
   "provider-saved": "Provider saved.",
   "provider-removed": "Provider removed.",
   "signed-out": "Signed out.",
+  "alarm-acked": "Alarm acknowledged.",
+  "alarm-muted": "Alarm muted.",
+  "alarm-unmuted": "Alarm unmuted.",
 };
 
 const ASSETS: Readonly<Record<string, { type: string; body: string }>> = {
@@ -450,6 +454,41 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
   app.get("/admin/sessions.json", { config }, async (_req, reply) => reply.header("cache-control", "no-store").send({ sessions: await sessionViews() }));
 
   // --- health ------------------------------------------------------------------------------------
+
+  // --- alarms ------------------------------------------------------------------------------------
+
+  // The console signs in with the shared admin token: that is who acts.
+  const CONSOLE_USER = "admin (console)";
+
+  app.get("/admin/alarms", { config }, async (req, reply) => {
+    const [open, history] = await Promise.all([deps.store.alarms.listOpen(), deps.store.alarms.history({ limit: 200 })]);
+    return send(reply, alarmsPage(ctx(req), open, history, now()));
+  });
+
+  const alarmOr404 = async (req: FastifyRequest, reply: FastifyReply) => {
+    const alarm = await deps.store.alarms.get((req.params as { id: string }).id);
+    if (alarm === null) send(reply, views.messagePage(ctx(req), "Not found", "There is no such alarm."), 404);
+    return alarm;
+  };
+
+  app.post("/admin/alarms/:id/ack", { config, bodyLimit: 16 * 1024 }, async (req, reply) => {
+    const alarm = await alarmOr404(req, reply);
+    if (alarm === null) return reply;
+    await deps.store.alarms.acknowledge(alarm.id, CONSOLE_USER, now());
+    log.info({ alarmId: alarm.id, code: alarm.code }, "alarm acknowledged");
+    return reply.redirect("/admin/alarms?done=alarm-acked", 303);
+  });
+
+  app.post("/admin/alarms/:id/mute", { config, bodyLimit: 16 * 1024 }, async (req, reply) => {
+    const hours = formOf(req).hours ?? "";
+    if (!MUTE_HOURS.some(([v]) => v === hours)) return send(reply, views.messagePage(ctx(req), "Not saved", "Choose how long to mute the alarm."), 400);
+    const alarm = await alarmOr404(req, reply);
+    if (alarm === null) return reply;
+    const until = hours === "0" ? null : new Date(now().getTime() + Number(hours) * 3_600_000);
+    await deps.store.alarms.mute(alarm.id, CONSOLE_USER, until);
+    log.info({ alarmId: alarm.id, code: alarm.code, mutedUntil: until?.toISOString() ?? null }, until ? "alarm muted" : "alarm unmuted");
+    return reply.redirect(`/admin/alarms?done=${until ? "alarm-muted" : "alarm-unmuted"}`, 303);
+  });
 
   app.get("/admin/health", { config }, async (req, reply) => {
     const [checks, status, metrics] = await Promise.all([deps.readiness(), buildStatus(deps.store, now(), deps.settings), deps.metrics.registry.getMetricsAsJSON()]);
