@@ -88,6 +88,14 @@ describe("console Alarms page", () => {
     expect((await post("/admin/alarms/abc'/ack", { _csrf: csrf })).status).toBe(404);
   });
 
+  it("the Health page lists engine-wide open alarms next to the rooms' ones", async () => {
+    const health = await (await get("/admin/health")).text();
+    const table = /<table id="alarms">[\s\S]*?<\/table>/.exec(health)?.[0] ?? "";
+    expect(table).toContain("Engine-wide");
+    expect(table).toContain("OTJ_BRIDGE_NOT_CONFIGURED");
+    expect(health).toContain("Alarm notifications (delivered / failed)");
+  });
+
   it("asks for a sign-in first", async () => {
     const res = await fetch(`${base}/admin/alarms`, { redirect: "manual" });
     expect(res.status).toBe(303);

@@ -491,7 +491,7 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
   });
 
   app.get("/admin/health", { config }, async (req, reply) => {
-    const [checks, status, metrics] = await Promise.all([deps.readiness(), buildStatus(deps.store, now(), deps.settings), deps.metrics.registry.getMetricsAsJSON()]);
+    const [checks, status, metrics, openAlarms] = await Promise.all([deps.readiness(), buildStatus(deps.store, now(), deps.settings), deps.metrics.registry.getMetricsAsJSON(), deps.store.alarms.listOpen()]);
     const sum = (name: string, filter: (labels: Record<string, unknown>) => boolean = () => true) =>
       (metrics.find((m) => m.name === name)?.values ?? []).filter((v) => filter(v.labels as Record<string, unknown>)).reduce((n, v) => n + Number(v.value), 0);
     const counters = [
@@ -500,8 +500,13 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
       { label: "Graph throttling waits", value: `${sum("otj_graph_throttle_wait_seconds_total").toFixed(1)} s` },
       { label: "Device pushes (ok / failed)", value: `${sum("otj_device_pushes_total", (l) => l.result === "ok")} / ${sum("otj_device_pushes_total", (l) => l.result !== "ok")}` },
       { label: "Live bridge sessions", value: String(status.bridgeSessions.filter((s) => LIVE_BRIDGE_STATES.includes(s.state)).length) },
+      { label: "Alarm notifications (delivered / failed)", value: `${sum("otj_alert_notifications_total", (l) => l.outcome === "delivered")} / ${sum("otj_alert_notifications_total", (l) => l.outcome !== "delivered")}` },
     ];
     const alarms = status.rooms.flatMap((r) => r.alarms.map((a) => ({ room: r.displayName, mailbox: r.mailbox, ...a })));
+    // Engine-wide alarms (no bridge, consent, secrets.key, failed notifications) from the alarm history.
+    for (const a of openAlarms) {
+      if (a.roomId === null) alarms.push({ room: "Engine-wide", mailbox: a.subject, code: a.code, since: a.raisedAt.toISOString(), message: a.message });
+    }
     return send(reply, views.healthPage(ctx(req), { checks, metrics: counters, alarms, rooms: status.rooms.length }));
   });
 }
