@@ -37,6 +37,9 @@ import { compileRules } from "../join/rules.ts";
 import { createDatabase, type DatabaseHandle } from "../store/create-database.ts";
 import { migrateToLatest } from "../store/migrate.ts";
 import { PostgresStore } from "../store/postgres-store.ts";
+import { AlarmEvaluator } from "./alarms/evaluator.ts";
+import { AlarmNotifier, channelsFromConfig } from "./alarms/notifier.ts";
+import { tokenRoles } from "./doctor.ts";
 import { buildHttpServer, type CallbackReply } from "./http/server.ts";
 import { EngineMetrics } from "./metrics.ts";
 import { combineCalendarSources, hasGoogleCredentials, StoreRoomSources } from "./calendar-sources.ts";
@@ -105,6 +108,11 @@ export class Engine {
   private roomSources: StoreRoomSources | null = null;
   private readonly tasks: Array<{ stop(): void }> = [];
   private graphReady: true | string = "not checked";
+  /** Alarm history and notifications (app/alarms/); evaluated on the ticks. */
+  alarms: AlarmEvaluator | null = null;
+  notifier: AlarmNotifier | null = null;
+  /** When each device's fetch was last written (a write per device and minute at most). */
+  private readonly fetchWrites = new Map<string, number>();
   /** The HTTP bridge this engine built (its connection pool closes at stop). */
   private ownBridge: HttpMediaBridge | null = null;
 
@@ -205,6 +213,32 @@ export class Engine {
       callbacks.notifications = (query, rawBody) => route(query, rawBody);
     }
 
+    const channels = channelsFromConfig(config.alerts);
+    this.notifier =
+      channels.length === 0
+        ? null
+        : new AlarmNotifier({
+            channels,
+            clock,
+            logger: this.log.child({ component: "alerts" }),
+            maxAttempts: config.alerts.maxAttempts,
+            retryBaseMs: config.alerts.retryBaseSeconds * 1000,
+            onOutcome: (channel, outcome) => this.metrics.alertNotifications.inc({ channel, outcome }),
+          });
+    const graphClient = this.graphClient;
+    this.alarms = new AlarmEvaluator({
+      store: this.store,
+      clock,
+      logger: this.log.child({ component: "alarms" }),
+      notifier: this.notifier,
+      settings: { ...settings, ...config.alarms },
+      bridgeConfigured: config.bridge.adapter !== null,
+      secretsKeySet: config.secrets.key !== null,
+      ...(graphClient ? { graphRoles: async () => tokenRoles(await graphClient.tokens.getToken(AbortSignal.timeout(30_000))) } : {}),
+      graphBridge: config.bridge.adapter === "graph",
+      startedAt: clock.now(),
+    });
+
     if (listen) {
       if (!config.http.adminToken) this.log.warn({}, "http.adminToken is not set: admin routes answer 401");
       this.http = await buildHttpServer({
@@ -220,6 +254,7 @@ export class Engine {
         onRoomAdded: (room) => void this.store.syncCursors.markDue(room.id, clock.now()).catch(() => {}),
         onRoomChanged: (room) => void this.roomChanged(room.id),
         onPollNow: () => this.poller?.poke(),
+        onDeviceFetch: (room) => this.deviceFetched(room.id),
         publicUrl: config.http.publicUrl,
         trustProxy: config.http.trustProxy,
         ewsFeed: { rateLimit: config.http.ewsRateLimit, dialStringIn: config.http.ewsDialStringIn },
@@ -365,6 +400,7 @@ export class Engine {
     // The prune runs on the configured cron expression (retention.schedule), so node-cron stays here.
     const prune = cron.schedule(this.options.config.retention.schedule, guarded("prune", () => this.prune()));
     this.tasks.push({ stop: () => void prune.destroy() });
+    every(30_000, "alarms", async () => this.alarms?.evaluate());
   }
 
   /**
@@ -388,6 +424,18 @@ export class Engine {
     } finally {
       await this.store.retention.releaseJob("retention", clock.now()).catch(() => undefined);
     }
+  }
+
+  /** A device fetched with its token: recorded for the staleness alarm, once a minute at most. */
+  private deviceFetched(roomId: string): void {
+    const now = this.options.clock.now();
+    const last = this.fetchWrites.get(roomId);
+    if (last !== undefined && now.getTime() - last < 60_000) return;
+    this.fetchWrites.set(roomId, now.getTime());
+    this.store.alarms.recordFetch(roomId, now).catch((error: unknown) => {
+      this.fetchWrites.delete(roomId);
+      this.log.warn({ err: (error as Error).message }, "device fetch not recorded");
+    });
   }
 
   private dispatching: Promise<void> | null = null;
@@ -424,6 +472,7 @@ export class Engine {
     if (this.poller) await this.poller.runRound();
     if (this.scheduler) await this.scheduler.tick();
     await this.dispatcher.tick();
+    await this.alarms?.evaluate().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, "alarm evaluation failed"));
   }
 
   private stopped = false;
@@ -437,6 +486,7 @@ export class Engine {
     this.stopped = true;
     const now = () => this.options.clock.now();
     for (const t of this.tasks.splice(0)) t.stop();
+    this.notifier?.stop();
     await this.dispatching;
     await this.http?.close();
     await this.subscriptions?.stop();

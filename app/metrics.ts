@@ -40,5 +40,11 @@ export class EngineMetrics {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
     registers: [this.registry],
   });
+  readonly alertNotifications = new Counter({
+    name: "otj_alert_notifications_total",
+    help: "Alarm notifications by channel and final outcome (delivered, or failed after every attempt)",
+    labelNames: ["channel", "outcome"],
+    registers: [this.registry],
+  });
   readonly httpRequests = new Counter({ name: "otj_http_requests_total", help: "HTTP API requests by route and status", labelNames: ["route", "status"], registers: [this.registry] });
 }

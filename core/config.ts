@@ -197,6 +197,33 @@ const configSchema = z
         pollFailuresBeforeAlarm: int(1, 1_000, 3, "Failed poll rounds in a row (retryable errors) before a room's poll alarm is raised."),
         pushFailuresBeforeAlarm: int(1, 1_000, 3, "Failed device pushes in a row (retryable errors) before a room's device alarm is raised."),
         ewsFetchStaleMinutes: int(0, 100_000, 60, "Minutes an ews room's device may go without reading the EWS feed before its alarm is raised; 0 turns the alarm off."),
+        pullStaleMinutes: int(1, 10_080, 30, "Minutes a pulling device (pull, macro) may go without fetching before its alarm is raised."),
+      })
+      .prefault({}),
+    alerts: z
+      .strictObject({
+        webhook: z
+          .strictObject({
+            url: serviceUrl("URL that receives a signed JSON POST when an alarm is raised or cleared. http:// only on loopback.", true),
+            secret: optionalString("HMAC-SHA256 key of the webhook's X-Otj-Signature header (secret)."),
+          })
+          .prefault({}),
+        teams: z
+          .strictObject({ url: serviceUrl("Microsoft Teams Workflows webhook URL that receives an Adaptive Card per raise and clear (secret: the URL is the credential).", true) })
+          .prefault({}),
+        smtp: z
+          .strictObject({
+            host: optionalString("SMTP server that sends alarm e-mail; unset means no e-mail."),
+            port: int(1, 65_535, 587, "SMTP port."),
+            secure: z.boolean().default(false).meta(describe("TLS from the first byte (port 465); false uses STARTTLS when the server offers it.")),
+            user: optionalString("SMTP user name."),
+            password: optionalString("SMTP password (secret)."),
+            from: optionalString("Sender address of alarm e-mail."),
+            to: optionalString("Recipients of alarm e-mail, comma-separated."),
+          })
+          .prefault({}),
+        maxAttempts: int(1, 20, 5, "Attempts per notification and channel before it is given up (visible as a failed delivery)."),
+        retryBaseSeconds: int(1, 3_600, 10, "Seconds before the first retry of a notification; each retry waits twice as long."),
       })
       .prefault({}),
     retention: z
@@ -307,6 +334,14 @@ const configSchema = z
     }
     if (config.http.headersTimeoutSeconds > config.http.requestTimeoutSeconds) {
       ctx.addIssue({ code: "custom", path: ["http", "headersTimeoutSeconds"], message: "expected at most http.requestTimeoutSeconds" });
+    }
+    if (config.alerts.webhook.url !== null && config.alerts.webhook.secret === null) {
+      ctx.addIssue({ code: "custom", path: ["alerts", "webhook", "secret"], message: "required when alerts.webhook.url is set (the body is signed)" });
+    }
+    if (config.alerts.smtp.host !== null) {
+      for (const key of ["from", "to"] as const) {
+        if (config.alerts.smtp[key] === null) ctx.addIssue({ code: "custom", path: ["alerts", "smtp", key], message: "required when alerts.smtp.host is set" });
+      }
     }
     if (config.bridge.adapter === "http") {
       for (const key of ["baseUrl", "hmacSecret"] as const) {

@@ -67,6 +67,10 @@ export const ERROR_CODES = {
   OTJ_CALLBACK_UNAUTHENTICATED: { retryable: false, exitCode: 1, description: "A callback or notification failed signature, JWT or clientState validation." },
   OTJ_HTTP_UNAUTHORIZED: { retryable: false, exitCode: 1, description: "An HTTP request lacked a valid admin or device token." },
   OTJ_HTTP_RATE_LIMITED: { retryable: true, exitCode: 1, description: "Too many requests from one device token, or too many failed token attempts from one client, within a minute (429 with Retry-After)." },
+  OTJ_CONFIG_SECRETS_KEY_UNSET: { retryable: false, exitCode: 1, description: "Device passwords are stored while secrets.key is unset: they sit in the database in plain text." },
+  OTJ_GRAPH_CONSENT_MISSING: { retryable: false, exitCode: 1, description: "The Graph app's token lacks an application permission a configured feature uses (admin consent missing)." },
+  OTJ_DEVICE_PULL_STALE: { retryable: true, exitCode: 1, description: "A pulling device (pull, macro) has not fetched its meetings for longer than alarms.pullStaleMinutes." },
+  OTJ_ALERT_DELIVERY_FAILED: { retryable: true, exitCode: 1, description: "An alarm notification (webhook, Teams or e-mail) could not be delivered after its retries." },
   OTJ_INTERNAL: { retryable: false, exitCode: 1, description: "An unexpected internal error; please report it." },
 } as const satisfies Record<string, ErrorCodeInfo>;
 

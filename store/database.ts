@@ -175,7 +175,29 @@ export interface EwsDeviceTable {
   updated_at: Timestamp;
 }
 
+export interface AlarmTable {
+  id: Generated<string>;
+  alarm_key: string;
+  code: string;
+  room_id: string | null;
+  subject: string;
+  message: string;
+  raised_at: Timestamp;
+  cleared_at: Date | null;
+  acked_by: string | null;
+  acked_at: Date | null;
+  muted_by: string | null;
+  muted_until: Date | null;
+}
+
+export interface DeviceFetchTable {
+  room_id: string;
+  fetched_at: Timestamp;
+}
+
 export interface Database {
+  alarm: AlarmTable;
+  device_fetch: DeviceFetchTable;
   console_revocation: ConsoleRevocationTable;
   ews_device: EwsDeviceTable;
   job_lease: JobLeaseTable;

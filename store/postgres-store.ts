@@ -3,6 +3,7 @@
  * migrations, same queries. Sub-stores live in store/postgres/.
  */
 import { type Kysely, sql } from "kysely";
+import type { AlarmStore } from "../core/ports/alarm-store.ts";
 import type {
   ConsoleRevocationStore,
   BridgeSessionStore,
@@ -19,6 +20,7 @@ import type {
 } from "../core/ports/store.ts";
 import type { Database } from "./database.ts";
 import { newLeaseOwner } from "./ids.ts";
+import { PostgresAlarmStore } from "./postgres/alarm-store.ts";
 import { PostgresBridgeSessionStore } from "./postgres/bridge-session-store.ts";
 import { PostgresConsoleRevocationStore } from "./postgres/console-revocation-store.ts";
 import { PostgresDeviceStateStore } from "./postgres/device-state-store.ts";
@@ -51,6 +53,7 @@ export class PostgresStore implements Store {
   readonly consoleRevocations: ConsoleRevocationStore;
   readonly retention: RetentionStore;
   readonly ewsDevices: EwsDeviceStore;
+  readonly alarms: AlarmStore;
   private readonly db: Kysely<Database>;
 
   /** The database must be migrated (store/migrate.ts) before use. */
@@ -68,6 +71,7 @@ export class PostgresStore implements Store {
     this.consoleRevocations = new PostgresConsoleRevocationStore(ctx);
     this.retention = new PostgresRetentionStore(ctx);
     this.ewsDevices = new PostgresEwsDeviceStore(ctx);
+    this.alarms = new PostgresAlarmStore(ctx);
   }
 
   ping(options?: StoreCallOptions): Promise<void> {

@@ -49,6 +49,8 @@ export interface HttpServerDeps {
   onRoomChanged?: (room: Room) => void;
   /** The console's "Poll now": the room is already due; wake the poller. */
   onPollNow?: (room: Room) => void;
+  /** A device authenticated with its token (it fetched): the alarms' staleness check. */
+  onDeviceFetch?: (room: Room) => void;
   /** `http.publicUrl` (the console's origin behind a TLS terminator). */
   publicUrl?: string | null;
   /** `http.metricsToken`: when set, GET /metrics requires it as a bearer token. */
@@ -261,6 +263,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
           return reply.code(429).send(errorBody("OTJ_HTTP_RATE_LIMITED", "more than the allowed requests per minute for this device"));
         }
         req.room = room;
+        deps.onDeviceFetch?.(room);
         return;
       }
     }

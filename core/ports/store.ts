@@ -31,6 +31,7 @@ import type { EventLogStore } from "./store/event-log-store.ts";
 import type { ConsoleRevocationStore } from "./store/console-revocation-store.ts";
 import type { RetentionStore } from "./store/retention-store.ts";
 import type { EwsDeviceStore } from "./store/ews-device-store.ts";
+import type { AlarmStore } from "./alarm-store.ts";
 
 export * from "../records/provider.ts";
 export * from "../records/room.ts";
@@ -66,6 +67,8 @@ export interface Store {
   readonly retention: RetentionStore;
   /** Credentials and last fetch of `ews` rooms. */
   readonly ewsDevices: EwsDeviceStore;
+  /** Alarm history and when pulling devices last fetched. */
+  readonly alarms: AlarmStore;
   /** Resolves when the database answers; throws OTJ_STORE_UNREACHABLE otherwise (readiness). */
   ping(options?: StoreCallOptions): Promise<void>;
 }

@@ -95,6 +95,7 @@ export async function openTestStore(kind: TestDatabaseKind, options: PostgresSto
       await handle.db.deleteFrom("provider").execute();
       await handle.db.deleteFrom("console_revocation").execute();
       await handle.db.deleteFrom("job_lease").execute();
+      await handle.db.deleteFrom("alarm").execute();
     },
     async close() {
       for (const other of others) await other.close();

@@ -15,6 +15,7 @@ import { buildStatus, deviceStatus, lastPoll, roomAlarms, type StatusSettings } 
 import { FailureLimiter, secretEquals } from "../auth.ts";
 import { applyRoomsDiff, diffRoomsCsv } from "./import-diff.ts";
 import { type ConsoleSession, ConsoleSessions, cookieValue, SESSION_COOKIE } from "./session.ts";
+import { alarmsPage, MUTE_HOURS } from "./alarms-view.ts";
 import * as views from "./views.ts";
 
 export interface ConsoleDeps {
@@ -47,6 +48,9 @@ const NOTICES: Record<string, string> = {
   "provider-saved": "Provider saved.",
   "provider-removed": "Provider removed.",
   "signed-out": "Signed out.",
+  "alarm-acked": "Alarm acknowledged.",
+  "alarm-muted": "Alarm muted.",
+  "alarm-unmuted": "Alarm unmuted.",
 };
 
 const ASSETS: Readonly<Record<string, { type: string; body: string }>> = {
@@ -451,8 +455,43 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
 
   // --- health ------------------------------------------------------------------------------------
 
+  // --- alarms ------------------------------------------------------------------------------------
+
+  // The console signs in with the shared admin token: that is who acts.
+  const CONSOLE_USER = "admin (console)";
+
+  app.get("/admin/alarms", { config }, async (req, reply) => {
+    const [open, history] = await Promise.all([deps.store.alarms.listOpen(), deps.store.alarms.history({ limit: 200 })]);
+    return send(reply, alarmsPage(ctx(req), open, history, now()));
+  });
+
+  const alarmOr404 = async (req: FastifyRequest, reply: FastifyReply) => {
+    const alarm = await deps.store.alarms.get((req.params as { id: string }).id);
+    if (alarm === null) send(reply, views.messagePage(ctx(req), "Not found", "There is no such alarm."), 404);
+    return alarm;
+  };
+
+  app.post("/admin/alarms/:id/ack", { config, bodyLimit: 16 * 1024 }, async (req, reply) => {
+    const alarm = await alarmOr404(req, reply);
+    if (alarm === null) return reply;
+    await deps.store.alarms.acknowledge(alarm.id, CONSOLE_USER, now());
+    log.info({ alarmId: alarm.id, code: alarm.code }, "alarm acknowledged");
+    return reply.redirect("/admin/alarms?done=alarm-acked", 303);
+  });
+
+  app.post("/admin/alarms/:id/mute", { config, bodyLimit: 16 * 1024 }, async (req, reply) => {
+    const hours = formOf(req).hours ?? "";
+    if (!MUTE_HOURS.some(([v]) => v === hours)) return send(reply, views.messagePage(ctx(req), "Not saved", "Choose how long to mute the alarm."), 400);
+    const alarm = await alarmOr404(req, reply);
+    if (alarm === null) return reply;
+    const until = hours === "0" ? null : new Date(now().getTime() + Number(hours) * 3_600_000);
+    await deps.store.alarms.mute(alarm.id, CONSOLE_USER, until);
+    log.info({ alarmId: alarm.id, code: alarm.code, mutedUntil: until?.toISOString() ?? null }, until ? "alarm muted" : "alarm unmuted");
+    return reply.redirect(`/admin/alarms?done=${until ? "alarm-muted" : "alarm-unmuted"}`, 303);
+  });
+
   app.get("/admin/health", { config }, async (req, reply) => {
-    const [checks, status, metrics] = await Promise.all([deps.readiness(), buildStatus(deps.store, now(), deps.settings), deps.metrics.registry.getMetricsAsJSON()]);
+    const [checks, status, metrics, openAlarms] = await Promise.all([deps.readiness(), buildStatus(deps.store, now(), deps.settings), deps.metrics.registry.getMetricsAsJSON(), deps.store.alarms.listOpen()]);
     const sum = (name: string, filter: (labels: Record<string, unknown>) => boolean = () => true) =>
       (metrics.find((m) => m.name === name)?.values ?? []).filter((v) => filter(v.labels as Record<string, unknown>)).reduce((n, v) => n + Number(v.value), 0);
     const counters = [
@@ -461,8 +500,13 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
       { label: "Graph throttling waits", value: `${sum("otj_graph_throttle_wait_seconds_total").toFixed(1)} s` },
       { label: "Device pushes (ok / failed)", value: `${sum("otj_device_pushes_total", (l) => l.result === "ok")} / ${sum("otj_device_pushes_total", (l) => l.result !== "ok")}` },
       { label: "Live bridge sessions", value: String(status.bridgeSessions.filter((s) => LIVE_BRIDGE_STATES.includes(s.state)).length) },
+      { label: "Alarm notifications (delivered / failed)", value: `${sum("otj_alert_notifications_total", (l) => l.outcome === "delivered")} / ${sum("otj_alert_notifications_total", (l) => l.outcome !== "delivered")}` },
     ];
     const alarms = status.rooms.flatMap((r) => r.alarms.map((a) => ({ room: r.displayName, mailbox: r.mailbox, ...a })));
+    // Engine-wide alarms (no bridge, consent, secrets.key, failed notifications) from the alarm history.
+    for (const a of openAlarms) {
+      if (a.roomId === null) alarms.push({ room: "Engine-wide", mailbox: a.subject, code: a.code, since: a.raisedAt.toISOString(), message: a.message });
+    }
     return send(reply, views.healthPage(ctx(req), { checks, metrics: counters, alarms, rooms: status.rooms.length }));
   });
 }

@@ -1,0 +1,105 @@
+/**
+ * What is wrong right now, as alarms (docs/operations.md, "Alarms and notifications"): the rooms'
+ * alarms of the status (poll, push, provider, failed guest joins) plus the engine-wide ones. Pure:
+ * the evaluator gathers the inputs and records the raise/clear transitions.
+ */
+import type { ActiveAlarm } from "../../core/ports/alarm-store.ts";
+import type { Provider, Room } from "../../core/ports/store.ts";
+import { sgjDomainProblem } from "../../join/join-planner.ts";
+import { FEATURE_ROLES } from "../doctor.ts";
+import type { StatusOutput } from "../status.ts";
+
+export interface EngineAlarmInputs {
+  now: Date;
+  rooms: readonly Room[];
+  providers: readonly Provider[];
+  status: StatusOutput;
+  /** `bridge.adapter` is set. */
+  bridgeConfigured: boolean;
+  /** `secrets.key` is set. */
+  secretsKeySet: boolean;
+  /**
+   * Application roles in the Graph app's token (`roles` claim), or null when unknown (no Graph,
+   * no token yet): then no consent alarm.
+   */
+  graphRoles: readonly string[] | null;
+  /** Features configured that use Graph permissions. */
+  graphFeatures: { calendar: boolean; graphBridge: boolean };
+  /** When each pulling device last fetched, by room id. */
+  lastFetches: ReadonlyMap<string, Date>;
+  /** `alarms.pullStaleMinutes`. */
+  pullStaleMinutes: number;
+  /** A device that never fetched counts from here (the engine's start). */
+  startedAt: Date;
+  /** Notification channels whose last delivery failed after its retries. */
+  deliveryProblems: ReadonlyArray<{ channel: string; message: string }>;
+}
+
+/** Whether a room's device reads its meetings from otj (and so should keep fetching). */
+export function pullsMeetings(room: Pick<Room, "device" | "delivery">): boolean {
+  return room.device.family === "pull" || room.device.family === "macro" || room.delivery === "macro" || room.delivery === "both";
+}
+
+export function currentAlarms(input: EngineAlarmInputs): ActiveAlarm[] {
+  const out: ActiveAlarm[] = [];
+  const byMailbox = new Map(input.rooms.map((r) => [r.mailbox, r]));
+  // The rooms' alarms as the status shows them; one per room and code.
+  for (const entry of input.status.rooms) {
+    const room = byMailbox.get(entry.mailbox);
+    if (!room) continue;
+    for (const a of entry.alarms) {
+      const key = `room:${room.id}:${a.code}`;
+      if (!out.some((o) => o.key === key)) out.push({ key, code: a.code, roomId: room.id, subject: room.mailbox, message: a.message });
+    }
+  }
+
+  const engine = (key: string, code: string, subject: string, message: string) => out.push({ key: `engine:${key}`, code, roomId: null, subject, message });
+
+  if (!input.bridgeConfigured) {
+    const sgj = input.status.rooms.filter((r) => r.meetings.some((m) => m.route === "sgj"));
+    if (sgj.length > 0) {
+      const meetings = sgj.reduce((n, r) => n + r.meetings.filter((m) => m.route === "sgj").length, 0);
+      engine("bridge", "OTJ_BRIDGE_NOT_CONFIGURED", "engine", `${meetings} meeting(s) in ${sgj.length} room(s) are planned for SIP Guest Join but bridge.adapter is not set: those joins will fail`);
+    }
+  }
+
+  for (const p of input.providers) {
+    const problem = sgjDomainProblem(p);
+    if (problem !== null) engine(`provider:${p.id}`, "OTJ_PROVIDER_INVALID", `provider ${p.name}`, problem);
+  }
+
+  if (!input.secretsKeySet) {
+    const stored = input.rooms.filter((r) => r.device.hasPassword).length;
+    if (stored > 0) engine("secrets", "OTJ_CONFIG_SECRETS_KEY_UNSET", "engine", `${stored} room(s) store a device password but secrets.key is not set: the passwords are stored unencrypted`);
+  }
+
+  if (input.graphRoles !== null) {
+    const granted = new Set(input.graphRoles);
+    const missing = (roles: readonly string[]) => roles.filter((r) => !granted.has(r));
+    const needs: Array<[string, readonly string[]]> = [];
+    if (input.graphFeatures.calendar) needs.push(["calendar polling", FEATURE_ROLES.calendar]);
+    if (input.graphFeatures.graphBridge) needs.push(["the Graph bridge", FEATURE_ROLES.graphBridge]);
+    for (const [feature, roles] of needs) {
+      const lacking = missing(roles);
+      if (lacking.length > 0) {
+        engine(`consent:${feature}`, "OTJ_GRAPH_CONSENT_MISSING", "graph", `${feature} needs ${lacking.join(", ")}, which the app's token does not carry: add the application permission and grant admin consent`);
+      }
+    }
+  }
+
+  const staleMs = input.pullStaleMinutes * 60_000;
+  for (const room of input.rooms) {
+    if (!room.enabled || !pullsMeetings(room)) continue;
+    const last = input.lastFetches.get(room.id) ?? null;
+    const since = last ?? input.startedAt;
+    if (input.now.getTime() - since.getTime() <= staleMs) continue;
+    const message =
+      last === null
+        ? `the device has not fetched its meetings since otj started (more than ${input.pullStaleMinutes} min)`
+        : `the device last fetched its meetings at ${last.toISOString()} (more than ${input.pullStaleMinutes} min ago)`;
+    out.push({ key: `room:${room.id}:OTJ_DEVICE_PULL_STALE`, code: "OTJ_DEVICE_PULL_STALE", roomId: room.id, subject: room.mailbox, message });
+  }
+
+  for (const d of input.deliveryProblems) engine(`delivery:${d.channel}`, "OTJ_ALERT_DELIVERY_FAILED", `alerts ${d.channel}`, d.message);
+  return out;
+}

@@ -1,0 +1,97 @@
+/** currentAlarms: which engine-wide alarms hold for given inputs (pure; no database). */
+import { describe, expect, it } from "vitest";
+import { currentAlarms, type EngineAlarmInputs, pullsMeetings } from "../../app/alarms/engine-alarms.ts";
+import { resolveConfig } from "../../core/config.ts";
+import type { Room } from "../../core/ports/store.ts";
+
+const NOW = new Date("2026-12-01T12:00:00Z");
+const MIN = 60_000;
+
+function room(id: string, over: Partial<Room> = {}, device: Partial<Room["device"]> = {}): Room {
+  return {
+    id,
+    mailbox: `${id}@contoso.example`,
+    displayName: id,
+    providerId: null,
+    providerName: null,
+    device: { family: "xapi", address: "https://10.0.0.1", username: "admin", hasPassword: false, insecureTls: false, allowInsecureHttp: false, hasToken: false, ...device },
+    sipUri: null,
+    privacy: { privateMeetings: "process", subjectReplace: "private", subjectTemplate: "", privateJoin: "enabled" },
+    timeZone: null,
+    webrtc: [],
+    delivery: "xapi",
+    source: "graph",
+    enabled: true,
+    createdAt: NOW,
+    updatedAt: NOW,
+    ...over,
+  };
+}
+
+function inputs(over: Partial<EngineAlarmInputs>): EngineAlarmInputs {
+  return {
+    now: NOW,
+    rooms: [],
+    providers: [],
+    status: { rooms: [], bridgeSessions: [] },
+    bridgeConfigured: true,
+    secretsKeySet: true,
+    graphRoles: null,
+    graphFeatures: { calendar: false, graphBridge: false },
+    lastFetches: new Map(),
+    pullStaleMinutes: 30,
+    startedAt: new Date(NOW.getTime() - 60 * MIN),
+    deliveryProblems: [],
+    ...over,
+  };
+}
+
+describe("currentAlarms", () => {
+  it("nothing wrong, no alarm", () => {
+    expect(currentAlarms(inputs({ rooms: [room("a")] }))).toEqual([]);
+  });
+
+  it("pulling devices: pull and macro families and macro/both delivery; never a disabled room or a pushed-only one", () => {
+    expect(pullsMeetings(room("x", {}, { family: "pull" }))).toBe(true);
+    expect(pullsMeetings(room("x", {}, { family: "macro" }))).toBe(true);
+    expect(pullsMeetings(room("x", { delivery: "both" }))).toBe(true);
+    expect(pullsMeetings(room("x"))).toBe(false);
+    const rooms = [room("p", {}, { family: "pull" }), room("off", { enabled: false }, { family: "pull" }), room("fresh", { delivery: "macro" }), room("x")];
+    const alarms = currentAlarms(inputs({ rooms, lastFetches: new Map([["fresh", new Date(NOW.getTime() - 30 * MIN)]]) }));
+    expect(alarms.map((a) => a.key)).toEqual(["room:p:OTJ_DEVICE_PULL_STALE"]);
+  });
+
+  it("Graph consent: only for features in use, naming the missing roles", () => {
+    const none = currentAlarms(inputs({ graphRoles: [], graphFeatures: { calendar: false, graphBridge: false } }));
+    expect(none).toEqual([]);
+    const bridge = currentAlarms(inputs({ graphRoles: ["Calendars.Read", "Calls.AccessMedia.All"], graphFeatures: { calendar: true, graphBridge: true } }));
+    expect(bridge.map((a) => a.code)).toEqual(["OTJ_GRAPH_CONSENT_MISSING"]);
+    expect(bridge[0]?.message).toContain("Calls.JoinGroupCall.All, Calls.JoinGroupCallAsGuest.All, OnlineMeetings.Read.All");
+    expect(bridge[0]?.message).not.toContain("Calls.AccessMedia.All,");
+  });
+
+  it("room alarms of the status get one key per room and code; delivery problems one per channel", () => {
+    const r = room("a");
+    const status = {
+      rooms: [{ mailbox: r.mailbox, displayName: "a", alarms: [{ code: "OTJ_DEVICE_AUTH", since: NOW.toISOString(), message: "m" }, { code: "OTJ_DEVICE_AUTH", since: NOW.toISOString(), message: "m2" }], lastPoll: { at: null, outcome: "never" as const, error: null }, device: { family: "xapi", state: "error" as const, lastPushAt: null, lastError: null }, meetings: [] }],
+      bridgeSessions: [],
+    };
+    const alarms = currentAlarms(inputs({ rooms: [r], status, deliveryProblems: [{ channel: "teams", message: "answered HTTP 400" }] }));
+    expect(alarms.map((a) => [a.key, a.code])).toEqual([
+      ["room:a:OTJ_DEVICE_AUTH", "OTJ_DEVICE_AUTH"],
+      ["engine:delivery:teams", "OTJ_ALERT_DELIVERY_FAILED"],
+    ]);
+  });
+});
+
+describe("alerts configuration", () => {
+  const resolve = (alerts: unknown) => () => resolveConfig({ alerts }, { env: {}, cwd: process.cwd() });
+  it("a webhook needs its secret, e-mail its sender and recipients; http:// only on loopback", () => {
+    expect(resolve({ webhook: { url: "https://hooks.example.com/otj" } })).toThrow(/alerts\.webhook\.secret/);
+    expect(resolve({ smtp: { host: "smtp.example.com" } })).toThrow(/alerts\.smtp\.from[\s\S]*alerts\.smtp\.to|alerts\.smtp\.to[\s\S]*alerts\.smtp\.from/);
+    expect(resolve({ teams: { url: "http://teams.example.com/hook" } })).toThrow(/alerts\.teams\.url/);
+    const ok = resolveConfig({ alerts: { webhook: { url: "https://hooks.example.com/otj/", secret: "s" }, smtp: { host: "smtp.example.com", from: "otj@example.com", to: "ops@example.com" } } }, { env: {}, cwd: process.cwd() });
+    expect(ok.alerts.webhook.url).toBe("https://hooks.example.com/otj");
+    expect(ok.alerts.smtp).toMatchObject({ port: 587, secure: false });
+  });
+});
