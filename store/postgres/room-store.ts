@@ -104,14 +104,19 @@ export class PostgresRoomStore implements RoomStore {
         providerByKey.set(p.name.toLowerCase(), p);
       }
       const firstIndexOf = new Map<string, number>();
+      // An item with bad fields is still checked for its provider and mailbox, so that every
+      // problem of a line is reported at once, not only the first kind found.
       valid.forEach((room, index) => {
-        if (room === null) return;
-        if (!providerByKey.has(room.provider) && !providerByKey.has(room.provider.toLowerCase())) {
-          detailed[index]?.push({ kind: "provider", message: `provider ${JSON.stringify(room.provider)} does not exist (add it with \`otj providers add\`)` });
+        const input = inputs[index];
+        const provider = room?.provider ?? (typeof input?.provider === "string" ? input.provider.trim() : "");
+        const mailbox = room?.mailbox ?? (typeof input?.mailbox === "string" ? input.mailbox.trim().toLowerCase() : "");
+        if (provider !== "" && !providerByKey.has(provider) && !providerByKey.has(provider.toLowerCase())) {
+          detailed[index]?.push({ kind: "provider", message: `provider ${JSON.stringify(provider)} does not exist (add it with \`otj providers add\`)` });
         }
-        const first = firstIndexOf.get(room.mailbox);
-        if (first === undefined) firstIndexOf.set(room.mailbox, index);
-        else detailed[index]?.push({ kind: "duplicate", message: `mailbox ${room.mailbox} is repeated (first at ${describe(first)})` });
+        if (mailbox === "") return;
+        const first = firstIndexOf.get(mailbox);
+        if (first === undefined) firstIndexOf.set(mailbox, index);
+        else detailed[index]?.push({ kind: "duplicate", message: `mailbox ${mailbox} is repeated (first at ${describe(first)})` });
       });
       for (const batch of chunks([...firstIndexOf.keys()], INSERT_CHUNK)) {
         const existing = await this.ctx.db.selectFrom("room").select("mailbox").where("mailbox", "in", batch).execute();
