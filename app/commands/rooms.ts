@@ -127,8 +127,11 @@ function addRoomFieldOptions(cmd: Command, forSet: boolean): Command {
   return addRemoteOptions(addStoreOptions(cmd));
 }
 
-/** The fields every given flag sets; `""` clears an optional text field (address, user, SIP URI). */
-async function changesOf(flags: AddFlags, io: CliIo): Promise<RoomChanges> {
+/**
+ * The fields every flag given on the command line sets (not the privacy flags' defaults); `""`
+ * clears an optional text field (address, user, SIP URI).
+ */
+async function changesOf(flags: AddFlags, cmd: Command, io: CliIo): Promise<RoomChanges> {
   const changes: RoomChanges = {};
   const orNull = (value: string) => (value.trim() === "" ? null : value);
   if (flags.name !== undefined) changes.displayName = flags.name;
@@ -143,7 +146,7 @@ async function changesOf(flags: AddFlags, io: CliIo): Promise<RoomChanges> {
   if (flags.sipUri !== undefined) changes.sipUri = orNull(flags.sipUri);
   for (const key of ["privateMeetings", "subjectReplace", "subjectTemplate", "privateJoin", "webrtc", "delivery", "source"] as const) {
     const value = flags[key];
-    if (value !== undefined) changes[key] = value;
+    if (value !== undefined && cmd.getOptionValueSource(key) !== "default") changes[key] = value;
   }
   return changes;
 }
@@ -201,8 +204,8 @@ function registerSet(rooms: Command, io: CliIo): void {
   const cmd = rooms.command("set").description("change a room (the flags of `rooms add`; only those given change)").argument("<room>", "room id or mailbox");
   addRoomFieldOptions(cmd, true)
     .option("--json", "print the changed record")
-    .action(async (name: string, flags: AddFlags) => {
-      const changes = await changesOf(flags, io);
+    .action(async (name: string, flags: AddFlags, command: Command) => {
+      const changes = await changesOf(flags, command, io);
       if (Object.keys(changes).length === 0) throw new OtjError("OTJ_USAGE", "nothing to change: give at least one of rooms add's flags");
       let saved: unknown;
       let mailbox: string;
