@@ -8,6 +8,7 @@ import type {
   BridgeSessionStore,
   DeviceStateStore,
   EventLogStore,
+  ReportStore,
   MeetingStore,
   ProviderStore,
   RetentionStore,
@@ -25,6 +26,7 @@ import { PostgresEventLogStore } from "./postgres/event-log-store.ts";
 import { type StoreContext, guard } from "./postgres/guard.ts";
 import { PostgresMeetingStore } from "./postgres/meeting-store.ts";
 import { PostgresProviderStore } from "./postgres/provider-store.ts";
+import { PostgresReportStore } from "./postgres/report-store.ts";
 import { PostgresRetentionStore } from "./postgres/retention-store.ts";
 import { PostgresRoomStore } from "./postgres/room-store.ts";
 import { PostgresSyncCursorStore } from "./postgres/sync-cursor-store.ts";
@@ -48,6 +50,7 @@ export class PostgresStore implements Store {
   readonly eventLog: EventLogStore;
   readonly consoleRevocations: ConsoleRevocationStore;
   readonly retention: RetentionStore;
+  readonly reports: ReportStore;
   private readonly db: Kysely<Database>;
 
   /** The database must be migrated (store/migrate.ts) before use. */
@@ -64,6 +67,7 @@ export class PostgresStore implements Store {
     this.eventLog = new PostgresEventLogStore(ctx);
     this.consoleRevocations = new PostgresConsoleRevocationStore(ctx);
     this.retention = new PostgresRetentionStore(ctx);
+    this.reports = new PostgresReportStore(ctx);
   }
 
   ping(options?: StoreCallOptions): Promise<void> {

@@ -14,6 +14,7 @@ import type { EngineMetrics } from "../../metrics.ts";
 import { buildStatus, deviceStatus, lastPoll, roomAlarms, type StatusSettings } from "../../status.ts";
 import { FailureLimiter, secretEquals } from "../auth.ts";
 import { applyRoomsDiff, diffRoomsCsv } from "./import-diff.ts";
+import { registerReports } from "./reports.ts";
 import { type ConsoleSession, ConsoleSessions, cookieValue, SESSION_COOKIE } from "./session.ts";
 import * as views from "./views.ts";
 
@@ -448,6 +449,8 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
 
   app.get("/admin/sessions", { config }, async (req, reply) => send(reply, views.sessionsPage(ctx(req), await sessionViews())));
   app.get("/admin/sessions.json", { config }, async (_req, reply) => reply.header("cache-control", "no-store").send({ sessions: await sessionViews() }));
+
+  registerReports(app, { store: deps.store, clock: deps.clock, ctx: (req) => ctx(req), send, config });
 
   // --- health ------------------------------------------------------------------------------------
 

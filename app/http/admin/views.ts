@@ -13,7 +13,7 @@ import type { ImportDiff } from "./import-diff.ts";
 export interface PageContext {
   csrf: string | null;
   /** The section highlighted in the navigation. */
-  section?: "rooms" | "providers" | "sessions" | "health" | "import";
+  section?: "rooms" | "providers" | "sessions" | "reports" | "health" | "import";
   notice?: string | null;
   errors?: string[];
 }
@@ -23,6 +23,7 @@ const SECTIONS: Array<[NonNullable<PageContext["section"]>, string, string]> = [
   ["import", "Import", "/admin/import"],
   ["providers", "Providers", "/admin/providers"],
   ["sessions", "Bridge sessions", "/admin/sessions"],
+  ["reports", "Reports", "/admin/reports"],
   ["health", "Health", "/admin/health"],
 ];
 
