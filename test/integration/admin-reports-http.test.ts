@@ -2,10 +2,12 @@
  * The console's reports page and CSV over real HTTP on real PostgreSQL: counts per local day of
  * the requested time zone (grouped in SQL), admit rate, meetings by route, the rooms with most
  * failures, SVG charts with titles and table fallbacks, and bad parameters answered, not thrown.
+ * Also the rooms CSV export, which the import reads back as unchanged.
  */
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildHttpServer } from "../../app/http/server.ts";
+import { runRoomsImport } from "../../app/rooms-import.ts";
 import { EngineMetrics } from "../../app/metrics.ts";
 import type { BridgeState } from "../../core/domain.ts";
 import { createLogger } from "../../core/logger.ts";
@@ -179,5 +181,29 @@ describe("reports page", () => {
       ]),
     );
     expect(lines.some((l) => l.includes("2026-02-01"))).toBe(false);
+  });
+});
+
+describe("rooms CSV export", () => {
+  it("exports every room in the import's columns, without secrets, and reads back as unchanged", async () => {
+    await db.store.rooms.add(
+      { mailbox: "gamma@contoso.example", displayName: "=cmd|calc", provider: "webex", deviceFamily: "xapi", deviceAddress: "https://10.0.0.9", deviceUsername: "admin", devicePassword: "hunter2", insecureTls: true, webrtc: "teams,meet" },
+      new Date("2026-03-01T00:00:00Z"),
+    );
+    expect((await get("/admin/rooms.csv", false)).status).toBe(303);
+    const r = await get("/admin/rooms.csv");
+    expect(r.status).toBe(200);
+    expect(r.headers.get("content-type")).toContain("text/csv");
+    const text = await r.text();
+    expect(text).not.toContain("hunter2");
+    const lines = text.trim().split("\r\n");
+    expect(lines[0]).toBe("mailbox,displayName,provider,deviceFamily,deviceAddress,deviceUsername,sipUri,insecureTls,insecureHttp,privateMeetings,subjectReplace,subjectTemplate,privateJoin,webrtc,delivery,source");
+    expect(lines).toHaveLength(4);
+    expect(lines[3]).toBe("gamma@contoso.example,'=cmd|calc,webex,xapi,https://10.0.0.9,admin,,true,false,process,private,Private meeting,enabled,\"teams,meet\",xapi,graph");
+    expect((await get("/admin/rooms")).status).toBe(200);
+    expect(await (await get("/admin/rooms")).text()).toContain('href="/admin/rooms.csv"');
+    // The export of the other rooms, as it is, changes nothing when imported with --update.
+    const report = await runRoomsImport(db.store, [lines[0], lines[1], lines[2]].join("\n"), new Date(), { update: true, dryRun: true });
+    expect(report).toMatchObject({ problems: [], unchanged: 2, rows: 2, applied: false });
   });
 });

@@ -15,6 +15,7 @@ import { buildStatus, deviceStatus, lastPoll, roomAlarms, type StatusSettings } 
 import { FailureLimiter, secretEquals } from "../auth.ts";
 import { applyRoomsDiff, diffRoomsCsv } from "./import-diff.ts";
 import { registerReports } from "./reports.ts";
+import { roomsCsv } from "./rooms-csv.ts";
 import { type ConsoleSession, ConsoleSessions, cookieValue, SESSION_COOKIE } from "./session.ts";
 import * as views from "./views.ts";
 
@@ -243,6 +244,14 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     ...(optional(form.delivery) !== null ? { delivery: optional(form.delivery) as string } : {}),
     source: form.source ?? "graph",
   });
+
+  app.get("/admin/rooms.csv", { config }, async (_req, reply) =>
+    reply
+      .header("content-type", "text/csv; charset=utf-8")
+      .header("content-disposition", 'attachment; filename="otj-rooms.csv"')
+      .header("cache-control", "no-store")
+      .send(roomsCsv(await deps.store.rooms.list())),
+  );
 
   app.get("/admin/rooms/new", { config }, async (req, reply) => send(reply, views.roomFormPage(ctx(req), await deps.store.providers.list(), {}, null)));
 

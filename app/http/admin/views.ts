@@ -94,7 +94,7 @@ export function roomsPage(ctx: PageContext, rows: RoomRowView[], query: { search
     html`<div class="toolbar">
 <form method="get" action="/admin/rooms" role="search"><label for="q">Search rooms</label>
 <input id="q" name="q" type="search" value="${query.search}" placeholder="mailbox or name"><button type="submit">Search</button></form>
-<a class="button" href="/admin/rooms/new">Add room</a></div>
+<a class="button" href="/admin/rooms/new">Add room</a> <a href="/admin/rooms.csv" id="rooms-csv" download>Export CSV</a></div>
 <p class="summary">${query.total} room${query.total === 1 ? "" : "s"}${query.search ? html` matching “${query.search}”` : ""}${query.pages > 1 ? html`, page ${query.page} of ${query.pages}` : ""}</p>
 <div class="scroll"><table id="rooms"><thead><tr><th scope="col">Room</th><th scope="col">Provider</th><th scope="col">Last poll</th><th scope="col">Device</th><th scope="col">Alarms</th><th scope="col">Next meeting</th></tr></thead><tbody>
 ${rows.map(
