@@ -219,6 +219,7 @@ export class Engine {
         onRoomChanged: (room) => void this.roomChanged(room.id),
         onPollNow: () => this.poller?.poke(),
         publicUrl: config.http.publicUrl,
+        timeZone: config.http.timeZone,
         trustProxy: config.http.trustProxy,
         limits: {
           requestTimeoutMs: config.http.requestTimeoutSeconds * 1000,

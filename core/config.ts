@@ -61,6 +61,16 @@ function int(min: number, max: number, fallback: number, description: string) {
   return z.number().int().min(min).max(max).default(fallback).meta(describe(description));
 }
 
+/** True for a time zone name this Node knows (IANA, e.g. `Europe/Berlin`, or `UTC`). */
+function isTimeZone(value: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: value });
+    return value.length > 0;
+  } catch {
+    return false;
+  }
+}
+
 /** The shortest `http.adminToken` accepted: it is the key of the console's session cookies. */
 export const ADMIN_TOKEN_MIN_LENGTH = 32;
 
@@ -188,6 +198,11 @@ const configSchema = z
         maxHeaderBytes: int(1_024, 65_536, 16_384, "Largest request header section in bytes (431 beyond)."),
         maxConnections: int(1, 100_000, 1_000, "Most open connections; the server drops further ones at once."),
         metricsToken: optionalString("Bearer token GET /metrics requires (secret); unset means /metrics is open."),
+        timeZone: z
+          .string()
+          .refine(isTimeZone, "expected an IANA time zone such as Europe/Berlin")
+          .default("UTC")
+          .meta(describe("Time zone the console's reports count days in and show times in, unless the page asks for another.")),
       })
       .prefault({}),
     alarms: z

@@ -48,6 +48,8 @@ export interface HttpServerDeps {
   onRoomAdded?: (room: Room) => void;
   /** Called after the console added or changed a room (the engine polls and plans it again). */
   onRoomChanged?: (room: Room) => void;
+  /** `http.timeZone`: the console's reports count days in it (default UTC). */
+  timeZone?: string;
   /** The console's "Poll now": the room is already due; wake the poller. */
   onPollNow?: (room: Room) => void;
   /** `http.publicUrl` (the console's origin behind a TLS terminator). */
@@ -316,6 +318,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     ...(deps.onRoomChanged ? { roomChanged: deps.onRoomChanged } : {}),
     ...(deps.onPollNow ? { pollNow: deps.onPollNow } : {}),
     publicUrl: deps.publicUrl ?? null,
+    ...(deps.timeZone ? { timeZone: deps.timeZone } : {}),
   });
 
   app.get("/healthz", { ...open, schema: { summary: "liveness" } }, async () => ({ status: "ok" }));

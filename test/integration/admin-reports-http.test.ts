@@ -207,3 +207,34 @@ describe("rooms CSV export", () => {
     expect(report).toMatchObject({ problems: [], unchanged: 2, rows: 2, applied: false });
   });
 });
+
+describe("http.timeZone", () => {
+  it("is the reports' zone when the page names none", async () => {
+    const zoned = await buildHttpServer({
+      store: db.store,
+      clock: new FakeClock("2026-03-05T12:00:00.000Z"),
+      logger: createLogger("silent"),
+      metrics: new EngineMetrics(),
+      adminToken: ADMIN,
+      settings: { startBufferMinutes: 5, endBufferMinutes: 0, windowFutureDays: 7, pollFailuresBeforeAlarm: 3, pushFailuresBeforeAlarm: 3 },
+      readiness: async () => ({ database: true }),
+      timeZone: "Europe/Berlin",
+    });
+    await zoned.listen({ host: "127.0.0.1", port: 0 });
+    try {
+      const at = `http://127.0.0.1:${(zoned.server.address() as { port: number }).port}`;
+      const login = await fetch(`${at}/admin/login`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ token: ADMIN, next: "/admin/reports" }).toString(),
+        redirect: "manual",
+      });
+      const session = (login.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+      const page = await (await fetch(`${at}/admin/reports?from=2026-03-01&to=2026-03-05`, { headers: { cookie: session } })).text();
+      expect(page).toContain('name="tz" value="Europe/Berlin"');
+      expect(page).toContain('<time datetime="2026-02-28T23:00:00.000Z" title="2026-02-28 23:00 UTC">');
+    } finally {
+      await zoned.close();
+    }
+  });
+});

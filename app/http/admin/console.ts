@@ -35,6 +35,8 @@ export interface ConsoleDeps {
   sessionTtlMs?: number;
   /** `http.publicUrl`: behind a TLS terminator, the https origin browsers use. */
   publicUrl?: string | null;
+  /** `http.timeZone`: the reports' zone when the page names none (default UTC). */
+  timeZone?: string;
 }
 
 const PAGE_SIZE = 50;
@@ -459,7 +461,7 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
   app.get("/admin/sessions", { config }, async (req, reply) => send(reply, views.sessionsPage(ctx(req), await sessionViews())));
   app.get("/admin/sessions.json", { config }, async (_req, reply) => reply.header("cache-control", "no-store").send({ sessions: await sessionViews() }));
 
-  registerReports(app, { store: deps.store, clock: deps.clock, ctx: (req) => ctx(req), send, config });
+  registerReports(app, { store: deps.store, clock: deps.clock, ctx: (req) => ctx(req), send, config, ...(deps.timeZone ? { timeZone: deps.timeZone } : {}) });
 
   // --- health ------------------------------------------------------------------------------------
 
