@@ -1,6 +1,6 @@
 import type { ExpressionBuilder, Kysely } from "kysely";
 import { OtjError } from "../../core/errors.ts";
-import type { AddRoomsOptions, AddRoomsResult, AddedRoom, NewRoom, Room, RoomChanges, RoomPage, RoomStore, StoreCallOptions } from "../../core/ports/store.ts";
+import type { AddRoomsOptions, AddRoomsResult, AddedRoom, NewRoom, Room, RoomChanges, RoomPage, RoomPageQuery, RoomStore, StoreCallOptions } from "../../core/ports/store.ts";
 import type { Database, NewRoomRow, RoomRow } from "../database.ts";
 import { newDeviceToken, newRoomId, secretsEqual } from "../ids.ts";
 import { toRoom } from "../row-mappers.ts";
@@ -212,16 +212,31 @@ export class PostgresRoomStore implements RoomStore {
     });
   }
 
-  page(query: { search?: string; offset: number; limit: number }, options?: StoreCallOptions): Promise<RoomPage> {
+  page(query: RoomPageQuery, options?: StoreCallOptions): Promise<RoomPage> {
     return guard(options, async () => {
       const search = (query.search ?? "").trim().toLowerCase();
       // LIKE metacharacters in the search are literal.
       const pattern = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      const matching = (eb: ExpressionBuilder<Database, "room">) =>
-        search === "" ? eb.lit(true) : eb.or([eb("room.mailbox", "like", pattern), eb(eb.fn("lower", ["room.display_name"]), "like", pattern)]);
+      const matching = (eb: ExpressionBuilder<Database, "room">) => {
+        const all = [search === "" ? eb.lit(true) : eb.or([eb("room.mailbox", "like", pattern), eb(eb.fn("lower", ["room.display_name"]), "like", pattern)])];
+        if (query.providerId !== undefined) all.push(eb("room.provider_id", "=", query.providerId));
+        if (query.deviceFamily !== undefined) all.push(eb("room.device_family", "=", query.deviceFamily));
+        if (query.source !== undefined) all.push(eb("room.source", "=", query.source));
+        if (query.failing === true) {
+          all.push(
+            eb.or([
+              eb.exists(eb.selectFrom("device_state").select("device_state.room_id").whereRef("device_state.room_id", "=", "room.id").where("device_state.last_error_code", "is not", null)),
+              eb.exists(eb.selectFrom("sync_cursor").select("sync_cursor.room_id").whereRef("sync_cursor.room_id", "=", "room.id").where("sync_cursor.last_error_code", "is not", null)),
+            ]),
+          );
+        }
+        return eb.and(all);
+      };
+      const order = query.sort === "name" ? "room.display_name" : query.sort === "provider" ? "provider.name" : "room.mailbox";
       const [rows, count] = await Promise.all([
         roomQuery(this.ctx.db)
           .where(matching)
+          .orderBy(order)
           .orderBy("room.mailbox")
           .offset(Math.max(0, Math.floor(query.offset)))
           .limit(Math.max(1, Math.min(500, Math.floor(query.limit))))

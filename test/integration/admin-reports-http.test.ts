@@ -238,3 +238,34 @@ describe("http.timeZone", () => {
     }
   });
 });
+
+describe("Rooms page filters and order", () => {
+  const listed = async (query: string) => {
+    const r = await get(`/admin/rooms${query}`);
+    expect(r.status).toBe(200);
+    const text = await r.text();
+    const table = text.slice(text.indexOf('<table id="rooms"'), text.indexOf("</table>", text.indexOf('<table id="rooms"')));
+    return [...new Set([...table.matchAll(/(alpha|beta|gamma)@contoso\.example/g)].map((m) => m[1]))];
+  };
+
+  it("filters by device family, source and errors, sorts by name, and keeps the filters in the form", async () => {
+    const gamma = await db.store.rooms.get("gamma@contoso.example");
+    expect(gamma).not.toBeNull();
+    const now = new Date("2026-03-05T11:00:00Z");
+    await db.store.deviceStates.setDesired(gamma!.id, "h1", now);
+    await db.store.deviceStates.claimDue(now, 10);
+    await db.store.deviceStates.recordFailed(gamma!.id, { code: "OTJ_DEVICE_AUTH", message: "device answered HTTP 401", retryAt: new Date(now.getTime() + 60_000) }, now);
+
+    expect(await listed("")).toEqual(["alpha", "beta", "gamma"]);
+    expect(await listed("?family=xapi")).toEqual(["gamma"]);
+    expect(await listed("?family=pull&source=graph")).toEqual(["alpha", "beta"]);
+    expect(await listed("?source=google")).toEqual([]);
+    expect(await listed("?failing=1")).toEqual(["gamma"]);
+    expect(await listed("?provider=webex&sort=name")).toEqual(["gamma", "alpha", "beta"]);
+    // Unknown values are ignored, not errors.
+    expect(await listed("?provider=nope&family=fax&sort=drop")).toEqual(["alpha", "beta", "gamma"]);
+    const page = await (await get("/admin/rooms?family=xapi&failing=1")).text();
+    expect(page).toContain('<option value="xapi" selected>xapi</option>');
+    expect(page).toContain('name="failing" value="1" checked');
+  });
+});

@@ -205,10 +205,19 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     const search = (typeof q.q === "string" ? q.q : "").replace(/[\u0000-\u001f\u007f]/g, "").slice(0, 200);
     // Past the last page shows the last page; a page number beyond any real count is clamped first.
     const requested = typeof q.page === "string" && /^\d{1,7}$/.test(q.page) ? Math.max(1, Number(q.page)) : 1;
-    let result = await deps.store.rooms.page({ search, offset: (requested - 1) * PAGE_SIZE, limit: PAGE_SIZE });
+    const providers = await deps.store.providers.list();
+    const filters = views.roomFilters(req.query as Record<string, unknown>, providers);
+    const filterQuery = {
+      ...(filters.provider ? { providerId: providers.find((p) => p.name === filters.provider)?.id ?? "" } : {}),
+      ...(filters.family ? { deviceFamily: filters.family } : {}),
+      ...(filters.source ? { source: filters.source } : {}),
+      ...(filters.failing ? { failing: true } : {}),
+      sort: filters.sort,
+    };
+    let result = await deps.store.rooms.page({ search, ...filterQuery, offset: (requested - 1) * PAGE_SIZE, limit: PAGE_SIZE });
     const pages = Math.max(1, Math.ceil(result.total / PAGE_SIZE));
     const pageNo = Math.min(requested, pages);
-    if (pageNo !== requested) result = await deps.store.rooms.page({ search, offset: (pageNo - 1) * PAGE_SIZE, limit: PAGE_SIZE });
+    if (pageNo !== requested) result = await deps.store.rooms.page({ search, ...filterQuery, offset: (pageNo - 1) * PAGE_SIZE, limit: PAGE_SIZE });
     const t = now();
     const horizon = new Date(t.getTime() + deps.settings.windowFutureDays * 86_400_000);
     // Only this page's rooms: three queries for the page, whatever the number of rooms.
@@ -226,7 +235,7 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
       const device = deviceOf.get(room.id) ?? null;
       return { room, lastPoll: lastPoll(cursor), device: deviceStatus(room, device), alarms: roomAlarms(device, cursor, deps.settings), next: nextOf.get(room.id) ?? null };
     });
-    return send(reply, views.roomsPage(ctx(req), rows, { search, page: pageNo, pages, total: result.total }));
+    return send(reply, views.roomsPage(ctx(req), rows, { search, page: pageNo, pages, total: result.total, filters, providers: providers.map((p) => p.name) }));
   });
 
   const roomInput = (form: Form) => ({
