@@ -256,6 +256,7 @@ export class Engine {
         onPollNow: () => this.poller?.poke(),
         onDeviceFetch: (room) => this.deviceFetched(room.id),
         publicUrl: config.http.publicUrl,
+        timeZone: config.http.timeZone,
         trustProxy: config.http.trustProxy,
         ewsFeed: { rateLimit: config.http.ewsRateLimit, dialStringIn: config.http.ewsDialStringIn },
         limits: {

@@ -61,6 +61,16 @@ function int(min: number, max: number, fallback: number, description: string) {
   return z.number().int().min(min).max(max).default(fallback).meta(describe(description));
 }
 
+/** True for a time zone name this Node knows (IANA, e.g. `Europe/Berlin`, or `UTC`). */
+function isTimeZone(value: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: value });
+    return value.length > 0;
+  } catch {
+    return false;
+  }
+}
+
 /** The shortest `http.adminToken` accepted: it is the key of the console's session cookies. */
 export const ADMIN_TOKEN_MIN_LENGTH = 32;
 
@@ -190,6 +200,11 @@ const configSchema = z
         metricsToken: optionalString("Bearer token GET /metrics requires (secret); unset means /metrics is open."),
         ewsRateLimit: int(1, 10_000, 60, "Requests per rolling minute per ews device on the EWS feed (a device's poll is several requests)."),
         ewsDialStringIn: z.enum(["location", "body"]).default("location").meta(describe("Where the EWS feed puts the dial string: location (Location and the body's join block) or body (the join block only).")),
+        timeZone: z
+          .string()
+          .refine(isTimeZone, "expected an IANA time zone such as Europe/Berlin")
+          .default("UTC")
+          .meta(describe("Time zone the console's reports count days in and show times in, unless the page asks for another.")),
       })
       .prefault({}),
     alarms: z

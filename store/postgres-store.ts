@@ -10,6 +10,7 @@ import type {
   DeviceStateStore,
   EwsDeviceStore,
   EventLogStore,
+  ReportStore,
   MeetingStore,
   ProviderStore,
   RetentionStore,
@@ -29,6 +30,7 @@ import { PostgresEwsDeviceStore } from "./postgres/ews-device-store.ts";
 import { type StoreContext, guard } from "./postgres/guard.ts";
 import { PostgresMeetingStore } from "./postgres/meeting-store.ts";
 import { PostgresProviderStore } from "./postgres/provider-store.ts";
+import { PostgresReportStore } from "./postgres/report-store.ts";
 import { PostgresRetentionStore } from "./postgres/retention-store.ts";
 import { PostgresRoomStore } from "./postgres/room-store.ts";
 import { PostgresSyncCursorStore } from "./postgres/sync-cursor-store.ts";
@@ -54,6 +56,7 @@ export class PostgresStore implements Store {
   readonly retention: RetentionStore;
   readonly ewsDevices: EwsDeviceStore;
   readonly alarms: AlarmStore;
+  readonly reports: ReportStore;
   private readonly db: Kysely<Database>;
 
   /** The database must be migrated (store/migrate.ts) before use. */
@@ -72,6 +75,7 @@ export class PostgresStore implements Store {
     this.retention = new PostgresRetentionStore(ctx);
     this.ewsDevices = new PostgresEwsDeviceStore(ctx);
     this.alarms = new PostgresAlarmStore(ctx);
+    this.reports = new PostgresReportStore(ctx);
   }
 
   ping(options?: StoreCallOptions): Promise<void> {

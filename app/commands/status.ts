@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { buildStatus, type StatusOutput } from "../status.ts";
 import type { CliIo } from "../cli-context.ts";
 import { addStoreOptions, type StoreFlags, withCliStore } from "./migrate.ts";
+import { addRemoteOptions, callEngine, isRemote, type RemoteFlags } from "./remote.ts";
 
 export function renderStatus(s: StatusOutput): string {
   const out: string[] = [];
@@ -24,9 +25,15 @@ export function renderStatus(s: StatusOutput): string {
 }
 
 export function registerStatusCommand(program: Command, io: CliIo): void {
-  addStoreOptions(program.command("status").description("rooms, last poll, next meetings, device push state, bridge sessions"))
+  addRemoteOptions(addStoreOptions(program.command("status").description("rooms, last poll, next meetings, device push state, bridge sessions")))
     .option("--json", "print the StatusOutput (docs/cli.md) as JSON")
-    .action(async (flags: StoreFlags & { json?: boolean }) => {
+    .action(async (flags: StoreFlags & RemoteFlags & { json?: boolean }) => {
+      if (isRemote(flags)) {
+        // The running engine's GET /v1/status has the same shape as the local one.
+        const status = (await callEngine(flags, io, "GET", "/v1/status")) as StatusOutput;
+        io.stdout(flags.json ? `${JSON.stringify(status, null, 2)}\n` : renderStatus(status));
+        return;
+      }
       await withCliStore(flags, io, async ({ store, config }) => {
         const status = await buildStatus(store, new Date(), {
           endBufferMinutes: config.join.endBufferMinutes,

@@ -12,9 +12,11 @@ import type { Clock } from "../../core/clock.ts";
 import type { BridgeState } from "../../core/domain.ts";
 import { isOtjError, type OtjError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
-import type { NewRoom, Room, Store } from "../../core/ports/store.ts";
+import type { NewRoom, Room, RoomChanges, Store } from "../../core/ports/store.ts";
 import { bookingId } from "../../join/device-bookings.ts";
+import { roomJson } from "../../store/records-json.ts";
 import type { EngineMetrics } from "../metrics.ts";
+import { runRoomsImport } from "../rooms-import.ts";
 import { buildStatus, type StatusSettings } from "../status.ts";
 import { registerAdminConsole } from "./admin/console.ts";
 import { bearerOf, FailureLimiter, RollingRateLimiter, secretEquals } from "./auth.ts";
@@ -47,6 +49,8 @@ export interface HttpServerDeps {
   onRoomAdded?: (room: Room) => void;
   /** Called after the console added or changed a room (the engine polls and plans it again). */
   onRoomChanged?: (room: Room) => void;
+  /** `http.timeZone`: the console's reports count days in it (default UTC). */
+  timeZone?: string;
   /** The console's "Poll now": the room is already due; wake the poller. */
   onPollNow?: (room: Room) => void;
   /** A device authenticated with its token (it fetched): the alarms' staleness check. */
@@ -99,6 +103,7 @@ declare module "fastify" {
 const STATUS_BY_CODE: Partial<Record<string, number>> = {
   OTJ_USAGE: 400,
   OTJ_ROOM_INVALID: 400,
+  OTJ_IMPORT_INVALID: 400,
   OTJ_PROVIDER_INVALID: 400,
   OTJ_STORE_NOT_FOUND: 404,
   OTJ_STORE_CONFLICT: 409,
@@ -134,6 +139,8 @@ const ROOM_BODY = {
     deviceUsername: { type: ["string", "null"], maxLength: 256 },
     devicePassword: { type: ["string", "null"], maxLength: 1024 },
     insecureTls: { type: "boolean" },
+    allowInsecureHttp: { type: "boolean" },
+    deviceToken: { type: ["string", "null"], maxLength: 256 },
     sipUri: { type: ["string", "null"], maxLength: 320 },
     privateMeetings: { type: "string", enum: ["process", "skip"] },
     subjectReplace: { type: "string", enum: ["never", "private", "all"] },
@@ -143,6 +150,19 @@ const ROOM_BODY = {
     delivery: { type: "string", enum: ["xapi", "macro", "both"] },
     source: { type: "string", enum: ["graph", "google", "ews"] },
   },
+} as const;
+
+/** `otj rooms set --url`: the fields to change (rooms add's, less the mailbox and the token). */
+const { mailbox: _mailbox, deviceToken: _deviceToken, ...ROOM_CHANGE_PROPERTIES } = ROOM_BODY.properties;
+const ROOM_CHANGES_BODY = { type: "object", additionalProperties: false, minProperties: 1, properties: ROOM_CHANGE_PROPERTIES } as const;
+
+/** The CSV text `otj rooms import --url` sends (the console's import takes as much). */
+const MAX_IMPORT_CSV_CHARS = 8 * 1024 * 1024;
+const ROOMS_IMPORT_BODY = {
+  type: "object",
+  additionalProperties: false,
+  required: ["csv"],
+  properties: { csv: { type: "string", maxLength: MAX_IMPORT_CSV_CHARS }, dryRun: { type: "boolean" }, update: { type: "boolean" } },
 } as const;
 
 const MEETINGS_QUERY = {
@@ -304,6 +324,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     ...(deps.onRoomChanged ? { roomChanged: deps.onRoomChanged } : {}),
     ...(deps.onPollNow ? { pollNow: deps.onPollNow } : {}),
     publicUrl: deps.publicUrl ?? null,
+    ...(deps.timeZone ? { timeZone: deps.timeZone } : {}),
   });
 
   app.get("/healthz", { ...open, schema: { summary: "liveness" } }, async () => ({ status: "ok" }));
@@ -343,6 +364,34 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     deps.onRoomAdded?.(added.room);
     return reply.code(201).send({ id: added.room.id, mailbox: added.room.mailbox, ...(added.deviceToken ? { deviceToken: added.deviceToken } : {}) });
   });
+
+  app.get("/v1/rooms/:id", { schema: { summary: "one room (id or mailbox), as `otj rooms list --json` shows it" } }, async (req) => {
+    const room = await deps.store.rooms.get((req.params as { id: string }).id);
+    if (!room) throw Object.assign(new Error("unknown room"), { statusCode: 404, code: "OTJ_STORE_NOT_FOUND" });
+    return roomJson(room);
+  });
+
+  app.patch("/v1/rooms/:id", { bodyLimit: 64 * 1024, schema: { summary: "change a room (rooms set flags as camelCase JSON)", body: ROOM_CHANGES_BODY } }, async (req) => {
+    const saved = await deps.store.rooms.update((req.params as { id: string }).id, req.body as RoomChanges, deps.clock.now());
+    deps.onRoomChanged?.(saved);
+    return roomJson(saved);
+  });
+
+  app.post(
+    "/v1/rooms/import",
+    { bodyLimit: MAX_IMPORT_CSV_CHARS * 2, schema: { summary: "import rooms from CSV text, all or nothing (as `otj rooms import`)", body: ROOMS_IMPORT_BODY } },
+    async (req, reply) => {
+      const body = req.body as { csv: string; dryRun?: boolean; update?: boolean };
+      const report = await runRoomsImport(deps.store, body.csv, deps.clock.now(), { dryRun: body.dryRun === true, update: body.update === true });
+      if (report.applied) {
+        const touched = await deps.store.rooms.getMany([...report.added.map((r) => r.id), ...report.changed.map((r) => r.id)]);
+        for (const room of touched) deps.onRoomChanged?.(room);
+      }
+      if (report.problems.length === 0) return report;
+      const message = `${report.problems.length} of ${report.rows} rows are invalid; nothing was imported`;
+      return reply.code(400).send({ ...errorBody("OTJ_IMPORT_INVALID", message), ...report });
+    },
+  );
 
   app.delete("/v1/rooms/:id", { schema: { summary: "remove a room (id or mailbox)" } }, async (req, reply) => {
     await deps.store.rooms.remove((req.params as { id: string }).id);

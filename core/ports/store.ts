@@ -32,6 +32,7 @@ import type { ConsoleRevocationStore } from "./store/console-revocation-store.ts
 import type { RetentionStore } from "./store/retention-store.ts";
 import type { EwsDeviceStore } from "./store/ews-device-store.ts";
 import type { AlarmStore } from "./alarm-store.ts";
+import type { ReportStore } from "./store/report-store.ts";
 
 export * from "../records/provider.ts";
 export * from "../records/room.ts";
@@ -51,6 +52,7 @@ export * from "./store/event-log-store.ts";
 export * from "./store/console-revocation-store.ts";
 export * from "./store/retention-store.ts";
 export * from "./store/ews-device-store.ts";
+export * from "./store/report-store.ts";
 
 export interface Store {
   /** This instance's lease owner id (unique per process and store). */
@@ -69,6 +71,8 @@ export interface Store {
   readonly ewsDevices: EwsDeviceStore;
   /** Alarm history and when pulling devices last fetched. */
   readonly alarms: AlarmStore;
+  /** Usage and failure counts for the console's reports. */
+  readonly reports: ReportStore;
   /** Resolves when the database answers; throws OTJ_STORE_UNREACHABLE otherwise (readiness). */
   ping(options?: StoreCallOptions): Promise<void>;
 }

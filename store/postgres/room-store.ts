@@ -1,6 +1,6 @@
 import type { ExpressionBuilder, Kysely } from "kysely";
 import { OtjError } from "../../core/errors.ts";
-import type { AddRoomsOptions, AddRoomsResult, AddedRoom, NewRoom, Room, RoomChanges, RoomPage, RoomStore, StoreCallOptions } from "../../core/ports/store.ts";
+import type { AddRoomsOptions, AddRoomsResult, AddedRoom, NewRoom, Room, RoomChanges, RoomPage, RoomPageQuery, RoomStore, StoreCallOptions } from "../../core/ports/store.ts";
 import type { Database, NewRoomRow, RoomRow } from "../database.ts";
 import { secretsEqual } from "../../core/constant-time.ts";
 import { newDeviceToken, newRoomId } from "../ids.ts";
@@ -105,14 +105,19 @@ export class PostgresRoomStore implements RoomStore {
         providerByKey.set(p.name.toLowerCase(), p);
       }
       const firstIndexOf = new Map<string, number>();
+      // An item with bad fields is still checked for its provider and mailbox, so that every
+      // problem of a line is reported at once, not only the first kind found.
       valid.forEach((room, index) => {
-        if (room === null) return;
-        if (!providerByKey.has(room.provider) && !providerByKey.has(room.provider.toLowerCase())) {
-          detailed[index]?.push({ kind: "provider", message: `provider ${JSON.stringify(room.provider)} does not exist (add it with \`otj providers add\`)` });
+        const input = inputs[index];
+        const provider = room?.provider ?? (typeof input?.provider === "string" ? input.provider.trim() : "");
+        const mailbox = room?.mailbox ?? (typeof input?.mailbox === "string" ? input.mailbox.trim().toLowerCase() : "");
+        if (provider !== "" && !providerByKey.has(provider) && !providerByKey.has(provider.toLowerCase())) {
+          detailed[index]?.push({ kind: "provider", message: `provider ${JSON.stringify(provider)} does not exist (add it with \`otj providers add\`)` });
         }
-        const first = firstIndexOf.get(room.mailbox);
-        if (first === undefined) firstIndexOf.set(room.mailbox, index);
-        else detailed[index]?.push({ kind: "duplicate", message: `mailbox ${room.mailbox} is repeated (first at ${describe(first)})` });
+        if (mailbox === "") return;
+        const first = firstIndexOf.get(mailbox);
+        if (first === undefined) firstIndexOf.set(mailbox, index);
+        else detailed[index]?.push({ kind: "duplicate", message: `mailbox ${mailbox} is repeated (first at ${describe(first)})` });
       });
       for (const batch of chunks([...firstIndexOf.keys()], INSERT_CHUNK)) {
         const existing = await this.ctx.db.selectFrom("room").select("mailbox").where("mailbox", "in", batch).execute();
@@ -208,16 +213,31 @@ export class PostgresRoomStore implements RoomStore {
     });
   }
 
-  page(query: { search?: string; offset: number; limit: number }, options?: StoreCallOptions): Promise<RoomPage> {
+  page(query: RoomPageQuery, options?: StoreCallOptions): Promise<RoomPage> {
     return guard(options, async () => {
       const search = (query.search ?? "").trim().toLowerCase();
       // LIKE metacharacters in the search are literal.
       const pattern = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      const matching = (eb: ExpressionBuilder<Database, "room">) =>
-        search === "" ? eb.lit(true) : eb.or([eb("room.mailbox", "like", pattern), eb(eb.fn("lower", ["room.display_name"]), "like", pattern)]);
+      const matching = (eb: ExpressionBuilder<Database, "room">) => {
+        const all = [search === "" ? eb.lit(true) : eb.or([eb("room.mailbox", "like", pattern), eb(eb.fn("lower", ["room.display_name"]), "like", pattern)])];
+        if (query.providerId !== undefined) all.push(eb("room.provider_id", "=", query.providerId));
+        if (query.deviceFamily !== undefined) all.push(eb("room.device_family", "=", query.deviceFamily));
+        if (query.source !== undefined) all.push(eb("room.source", "=", query.source));
+        if (query.failing === true) {
+          all.push(
+            eb.or([
+              eb.exists(eb.selectFrom("device_state").select("device_state.room_id").whereRef("device_state.room_id", "=", "room.id").where("device_state.last_error_code", "is not", null)),
+              eb.exists(eb.selectFrom("sync_cursor").select("sync_cursor.room_id").whereRef("sync_cursor.room_id", "=", "room.id").where("sync_cursor.last_error_code", "is not", null)),
+            ]),
+          );
+        }
+        return eb.and(all);
+      };
+      const order = query.sort === "name" ? "room.display_name" : query.sort === "provider" ? "provider.name" : "room.mailbox";
       const [rows, count] = await Promise.all([
         roomQuery(this.ctx.db)
           .where(matching)
+          .orderBy(order)
           .orderBy("room.mailbox")
           .offset(Math.max(0, Math.floor(query.offset)))
           .limit(Math.max(1, Math.min(500, Math.floor(query.limit))))

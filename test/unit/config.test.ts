@@ -52,6 +52,7 @@ describe("configuration defaults", () => {
       metricsToken: null,
       ewsRateLimit: 60,
       ewsDialStringIn: "location",
+      timeZone: "UTC",
     });
     expect(config.alarms).toEqual({ pollFailuresBeforeAlarm: 3, pushFailuresBeforeAlarm: 3, ewsFetchStaleMinutes: 60, pullStaleMinutes: 30 });
     expect(config.retention).toEqual({ bridgeSessionsDays: 30, eventLogDays: 90, meetingsDays: 90, schedule: "0 17 3 * * *" });
@@ -221,5 +222,14 @@ describe("loadConfig", () => {
     await expect(loadConfig({ file: "absent.json", env: {}, cwd: dir })).rejects.toThrow(/cannot read configuration file .*absent\.json: ENOENT/);
     writeFileSync(join(dir, "unknown.json"), '{"poll":{"every":1}}');
     await expect(loadConfig({ file: "unknown.json", env: {}, cwd: dir })).rejects.toThrow(/invalid configuration \(unknown\.json\):\n {2}- poll\.every: unknown key/);
+  });
+});
+
+describe("http.timeZone", () => {
+  it("defaults to UTC, takes an IANA name from the file or the environment, and refuses an unknown one", () => {
+    expect(resolve({}).http.timeZone).toBe("UTC");
+    expect(resolve({ http: { timeZone: "Europe/Berlin" } }).http.timeZone).toBe("Europe/Berlin");
+    expect(resolve({}, { OTJ_HTTP__TIME_ZONE: "America/New_York" }).http.timeZone).toBe("America/New_York");
+    expect(() => resolve({ http: { timeZone: "Mars/Olympus" } })).toThrow(/http\.timeZone/);
   });
 });

@@ -14,6 +14,8 @@ import type { EngineMetrics } from "../../metrics.ts";
 import { buildStatus, deviceStatus, lastPoll, roomAlarms, type StatusSettings } from "../../status.ts";
 import { FailureLimiter, secretEquals } from "../auth.ts";
 import { applyRoomsDiff, diffRoomsCsv } from "./import-diff.ts";
+import { registerReports } from "./reports.ts";
+import { roomsCsv } from "./rooms-csv.ts";
 import { type ConsoleSession, ConsoleSessions, cookieValue, SESSION_COOKIE } from "./session.ts";
 import { alarmsPage, MUTE_HOURS } from "./alarms-view.ts";
 import * as views from "./views.ts";
@@ -34,6 +36,8 @@ export interface ConsoleDeps {
   sessionTtlMs?: number;
   /** `http.publicUrl`: behind a TLS terminator, the https origin browsers use. */
   publicUrl?: string | null;
+  /** `http.timeZone`: the reports' zone when the page names none (default UTC). */
+  timeZone?: string;
 }
 
 const PAGE_SIZE = 50;
@@ -205,10 +209,19 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     const search = (typeof q.q === "string" ? q.q : "").replace(/[\u0000-\u001f\u007f]/g, "").slice(0, 200);
     // Past the last page shows the last page; a page number beyond any real count is clamped first.
     const requested = typeof q.page === "string" && /^\d{1,7}$/.test(q.page) ? Math.max(1, Number(q.page)) : 1;
-    let result = await deps.store.rooms.page({ search, offset: (requested - 1) * PAGE_SIZE, limit: PAGE_SIZE });
+    const providers = await deps.store.providers.list();
+    const filters = views.roomFilters(req.query as Record<string, unknown>, providers);
+    const filterQuery = {
+      ...(filters.provider ? { providerId: providers.find((p) => p.name === filters.provider)?.id ?? "" } : {}),
+      ...(filters.family ? { deviceFamily: filters.family } : {}),
+      ...(filters.source ? { source: filters.source } : {}),
+      ...(filters.failing ? { failing: true } : {}),
+      sort: filters.sort,
+    };
+    let result = await deps.store.rooms.page({ search, ...filterQuery, offset: (requested - 1) * PAGE_SIZE, limit: PAGE_SIZE });
     const pages = Math.max(1, Math.ceil(result.total / PAGE_SIZE));
     const pageNo = Math.min(requested, pages);
-    if (pageNo !== requested) result = await deps.store.rooms.page({ search, offset: (pageNo - 1) * PAGE_SIZE, limit: PAGE_SIZE });
+    if (pageNo !== requested) result = await deps.store.rooms.page({ search, ...filterQuery, offset: (pageNo - 1) * PAGE_SIZE, limit: PAGE_SIZE });
     const t = now();
     const horizon = new Date(t.getTime() + deps.settings.windowFutureDays * 86_400_000);
     // Only this page's rooms: three queries for the page, whatever the number of rooms.
@@ -226,7 +239,7 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
       const device = deviceOf.get(room.id) ?? null;
       return { room, lastPoll: lastPoll(cursor), device: deviceStatus(room, device), alarms: roomAlarms(device, cursor, deps.settings), next: nextOf.get(room.id) ?? null };
     });
-    return send(reply, views.roomsPage(ctx(req), rows, { search, page: pageNo, pages, total: result.total }));
+    return send(reply, views.roomsPage(ctx(req), rows, { search, page: pageNo, pages, total: result.total, filters, providers: providers.map((p) => p.name) }));
   });
 
   const roomInput = (form: Form) => ({
@@ -246,6 +259,14 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     ...(optional(form.delivery) !== null ? { delivery: optional(form.delivery) as string } : {}),
     source: form.source ?? "graph",
   });
+
+  app.get("/admin/rooms.csv", { config }, async (_req, reply) =>
+    reply
+      .header("content-type", "text/csv; charset=utf-8")
+      .header("content-disposition", 'attachment; filename="otj-rooms.csv"')
+      .header("cache-control", "no-store")
+      .send(roomsCsv(await deps.store.rooms.list())),
+  );
 
   app.get("/admin/rooms/new", { config }, async (req, reply) => send(reply, views.roomFormPage(ctx(req), await deps.store.providers.list(), {}, null)));
 
@@ -452,6 +473,8 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
 
   app.get("/admin/sessions", { config }, async (req, reply) => send(reply, views.sessionsPage(ctx(req), await sessionViews())));
   app.get("/admin/sessions.json", { config }, async (_req, reply) => reply.header("cache-control", "no-store").send({ sessions: await sessionViews() }));
+
+  registerReports(app, { store: deps.store, clock: deps.clock, ctx: (req) => ctx(req), send, config, ...(deps.timeZone ? { timeZone: deps.timeZone } : {}) });
 
   // --- health ------------------------------------------------------------------------------------
 

@@ -56,7 +56,8 @@ export async function diffRoomsCsv(store: Store, text: string): Promise<ImportDi
     else seen.set(mailbox, row.line);
     const current = existing.get(mailbox);
     if (current === undefined) {
-      if (line.details.length === 0) fresh.push({ index: lines.length - 1, input: row.input });
+      // Checked by the store even when the row has problems already: every problem is listed.
+      fresh.push({ index: lines.length - 1, input: row.input });
       continue;
     }
     // An existing room: validate the row as a whole, then list what would change.
@@ -101,9 +102,8 @@ export async function diffRoomsCsv(store: Store, text: string): Promise<ImportDi
     const problems = new Map(check.applied ? [] : check.problems.map((p) => [p.index, p.messages]));
     fresh.forEach((f, i) => {
       const line = lines[f.index]!;
-      const messages = problems.get(i) ?? [];
-      line.action = messages.length > 0 ? "refuse" : "add";
-      line.details = messages;
+      line.details = [...new Set([...line.details, ...(problems.get(i) ?? [])])];
+      line.action = line.details.length > 0 ? "refuse" : "add";
     });
   }
   const counts: Record<DiffAction, number> = { add: 0, change: 0, unchanged: 0, refuse: 0 };

@@ -13,7 +13,7 @@ import type { ImportDiff } from "./import-diff.ts";
 export interface PageContext {
   csrf: string | null;
   /** The section highlighted in the navigation. */
-  section?: "rooms" | "providers" | "sessions" | "alarms" | "health" | "import";
+  section?: "rooms" | "providers" | "sessions" | "alarms" | "reports" | "health" | "import";
   notice?: string | null;
   errors?: string[];
 }
@@ -24,6 +24,7 @@ const SECTIONS: Array<[NonNullable<PageContext["section"]>, string, string]> = [
   ["providers", "Providers", "/admin/providers"],
   ["sessions", "Bridge sessions", "/admin/sessions"],
   ["alarms", "Alarms", "/admin/alarms"],
+  ["reports", "Reports", "/admin/reports"],
   ["health", "Health", "/admin/health"],
 ];
 
@@ -86,15 +87,58 @@ function deviceCell(d: RoomRowView["device"]): Html {
   return html`${d.family} <span class="badge ${d.state === "ok" ? "ok" : d.state === "error" ? "bad" : "muted"}">${d.state}</span>${d.lastError ? html`<br><small>${d.lastError}</small>` : ""}`;
 }
 
-export function roomsPage(ctx: PageContext, rows: RoomRowView[], query: { search: string; page: number; pages: number; total: number }): string {
-  const link = (p: number) => `/admin/rooms?${new URLSearchParams({ ...(query.search ? { q: query.search } : {}), page: String(p) }).toString()}`;
+/** The Rooms page's filters and order, read from its query (unknown values are ignored). */
+export interface RoomFilters {
+  provider: string | null;
+  family: string | null;
+  source: string | null;
+  failing: boolean;
+  sort: "mailbox" | "name" | "provider";
+}
+
+export function roomFilters(query: Record<string, unknown>, providers: readonly Provider[]): RoomFilters {
+  const text = (name: string) => (typeof query[name] === "string" ? (query[name] as string) : "");
+  const provider = providers.find((p) => p.name === text("provider"))?.name ?? null;
+  const family = (DEVICE_FAMILIES as readonly string[]).includes(text("family")) ? text("family") : null;
+  const source = (CALENDAR_SOURCES as readonly string[]).includes(text("source")) ? text("source") : null;
+  const sort = text("sort") === "name" || text("sort") === "provider" ? (text("sort") as "name" | "provider") : "mailbox";
+  return { provider, family, source, failing: text("failing") === "1", sort };
+}
+
+function filterParams(f: RoomFilters | undefined): Record<string, string> {
+  if (!f) return {};
+  return {
+    ...(f.provider ? { provider: f.provider } : {}),
+    ...(f.family ? { family: f.family } : {}),
+    ...(f.source ? { source: f.source } : {}),
+    ...(f.failing ? { failing: "1" } : {}),
+    ...(f.sort !== "mailbox" ? { sort: f.sort } : {}),
+  };
+}
+
+function filterForm(search: string, f: RoomFilters, providers: readonly string[]): Html {
+  const select = (name: string, label: string, values: readonly string[], current: string | null, any: string) =>
+    html`<label>${label} <select name="${name}"><option value="">${any}</option>${values.map((v) => html`<option value="${v}"${v === current ? html` selected` : ""}>${v}</option>`)}</select></label>`;
+  return html`<form method="get" action="/admin/rooms" id="room-filters" class="inline" aria-label="Filter rooms">${search ? html`<input type="hidden" name="q" value="${search}">` : ""}
+${select("provider", "Provider", providers, f.provider, "any")} ${select("family", "Device family", DEVICE_FAMILIES, f.family, "any")} ${select("source", "Source", CALENDAR_SOURCES, f.source, "any")}
+<label><input type="checkbox" name="failing" value="1"${f.failing ? html` checked` : ""}> Only with errors</label>
+${select("sort", "Sort by", ["name", "provider"], f.sort === "mailbox" ? null : f.sort, "mailbox")} <button type="submit">Apply</button></form>`;
+}
+
+export function roomsPage(
+  ctx: PageContext,
+  rows: RoomRowView[],
+  query: { search: string; page: number; pages: number; total: number; filters?: RoomFilters; providers?: readonly string[] },
+): string {
+  const link = (p: number) => `/admin/rooms?${new URLSearchParams({ ...(query.search ? { q: query.search } : {}), ...filterParams(query.filters), page: String(p) }).toString()}`;
   return page(
     "Rooms",
     { ...ctx, section: "rooms" },
     html`<div class="toolbar">
 <form method="get" action="/admin/rooms" role="search"><label for="q">Search rooms</label>
 <input id="q" name="q" type="search" value="${query.search}" placeholder="mailbox or name"><button type="submit">Search</button></form>
-<a class="button" href="/admin/rooms/new">Add room</a></div>
+<a class="button" href="/admin/rooms/new">Add room</a> <a href="/admin/rooms.csv" id="rooms-csv" download>Export CSV</a></div>
+${query.filters ? filterForm(query.search, query.filters, query.providers ?? []) : ""}
 <p class="summary">${query.total} room${query.total === 1 ? "" : "s"}${query.search ? html` matching “${query.search}”` : ""}${query.pages > 1 ? html`, page ${query.page} of ${query.pages}` : ""}</p>
 <div class="scroll"><table id="rooms"><thead><tr><th scope="col">Room</th><th scope="col">Provider</th><th scope="col">Last poll</th><th scope="col">Device</th><th scope="col">Alarms</th><th scope="col">Next meeting</th></tr></thead><tbody>
 ${rows.map(

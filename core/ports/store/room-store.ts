@@ -28,6 +28,20 @@ export interface AddRoomsOptions extends StoreCallOptions {
   describeItem?: (index: number) => string;
 }
 
+/** The console's room list: a search, filters (all optional), an order and a page. */
+export interface RoomPageQuery {
+  search?: string;
+  providerId?: string;
+  deviceFamily?: string;
+  source?: string;
+  /** Only rooms whose last poll or last push failed. */
+  failing?: boolean;
+  /** Order (default `mailbox`); ties by mailbox. */
+  sort?: "mailbox" | "name" | "provider";
+  offset: number;
+  limit: number;
+}
+
 export interface RoomStore {
   /**
    * Adds a room (and its sync cursor, due at `now`). Throws OTJ_ROOM_INVALID (bad field),
@@ -51,7 +65,7 @@ export interface RoomStore {
    * Rooms ordered by mailbox whose mailbox or display name contains `search` (case-insensitive),
    * `limit` from `offset`, with the total count (the console's server-side paging).
    */
-  page(query: { search?: string; offset: number; limit: number }, options?: StoreCallOptions): Promise<RoomPage>;
+  page(query: RoomPageQuery, options?: StoreCallOptions): Promise<RoomPage>;
   /**
    * Applies changes after the same checks as `add`. Throws OTJ_STORE_NOT_FOUND (no such room or
    * provider), OTJ_ROOM_INVALID.

@@ -1,0 +1,230 @@
+/**
+ * The console's reports page (`/admin/reports`, CSV at `/admin/reports.csv`): bridge sessions per
+ * day by outcome, the admit rate, meetings per day by route and the rooms with most failures, for
+ * a date range in a time zone (the `tz` parameter, else UTC). The counts come from the store's SQL
+ * (store/postgres/report-store.ts); charts are SVG drawn here, each with a title and a table.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { Clock } from "../../../core/clock.ts";
+import type { ReportRange, Store } from "../../../core/ports/store.ts";
+import { type Html, html } from "./html.ts";
+import { type PageContext, page } from "./views.ts";
+
+const DAY_MS = 86_400_000;
+/** The longest range one report covers. */
+const MAX_DAYS = 366;
+const DEFAULT_DAYS = 14;
+const TOP_ROOMS = 10;
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+/** Session states that mean the guest was let in, and those that mean a decided lobby. */
+const ADMITTED = ["admitted", "ended"];
+const NOT_ADMITTED = ["denied", "timeout"];
+
+export interface ReportsDeps {
+  store: Store;
+  clock: Clock;
+  /** The zone used when the request names none (`UTC` when unset). */
+  timeZone?: string;
+  ctx: (req: FastifyRequest) => PageContext;
+  send: (reply: FastifyReply, body: string, status?: number) => unknown;
+  config: { auth: "console" };
+}
+
+export function validTimeZone(zone: string): boolean {
+  if (zone.length === 0 || zone.length > 64) return false;
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Milliseconds `zone` is ahead of UTC at the instant `at`. */
+function offsetMs(at: number, zone: string): number {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat("en-US", { timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" })
+      .formatToParts(new Date(at))
+      .map((p) => [p.type, p.value]),
+  );
+  const local = Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute), Number(parts.second));
+  return local - Math.floor(at / 1000) * 1000;
+}
+
+/** The instant local midnight of `day` (YYYY-MM-DD) is in `zone`. */
+export function startOfLocalDay(day: string, zone: string): Date {
+  const guess = Date.parse(`${day}T00:00:00Z`);
+  const first = guess - offsetMs(guess, zone);
+  return new Date(guess - offsetMs(first, zone));
+}
+
+/** The local date (YYYY-MM-DD) of `at` in `zone`. */
+export function localDay(at: Date, zone: string): string {
+  return new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" }).format(at);
+}
+
+function addDays(day: string, n: number): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + n * DAY_MS).toISOString().slice(0, 10);
+}
+
+export interface ReportQuery {
+  from: string;
+  to: string;
+  tz: string;
+  range: ReportRange;
+  days: string[];
+}
+
+/** Reads `from`, `to` (local dates, `to` included) and `tz`; problems are returned, not thrown. */
+export function reportQuery(query: Record<string, string | undefined>, now: Date, defaultZone: string): { query: ReportQuery; problems: string[] } {
+  const problems: string[] = [];
+  let tz = query.tz?.trim() || defaultZone;
+  if (!validTimeZone(tz)) {
+    problems.push(`unknown time zone ${JSON.stringify(tz.slice(0, 64))}; showing ${defaultZone}`);
+    tz = defaultZone;
+  }
+  const today = localDay(now, tz);
+  const dateOf = (name: "from" | "to", fallback: string) => {
+    const value = query[name]?.trim();
+    if (!value) return fallback;
+    if (DATE.test(value) && !Number.isNaN(Date.parse(`${value}T00:00:00Z`))) return value;
+    problems.push(`${name} must be a date as YYYY-MM-DD (got ${JSON.stringify(value.slice(0, 32))})`);
+    return fallback;
+  };
+  let to = dateOf("to", today);
+  let from = dateOf("from", addDays(to, -(DEFAULT_DAYS - 1)));
+  if (from > to) {
+    problems.push("from is after to; showing the days from to backwards");
+    [from, to] = [addDays(to, -(DEFAULT_DAYS - 1)), to];
+  }
+  const span = Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS) + 1;
+  if (span > MAX_DAYS) {
+    problems.push(`a report covers at most ${MAX_DAYS} days; showing the last ${MAX_DAYS} up to ${to}`);
+    from = addDays(to, -(MAX_DAYS - 1));
+  }
+  const days: string[] = [];
+  for (let d = from; d <= to; d = addDays(d, 1)) days.push(d);
+  return { query: { from, to, tz, days, range: { from: startOfLocalDay(from, tz), to: startOfLocalDay(addDays(to, 1), tz), timeZone: tz } }, problems };
+}
+
+export interface ReportData {
+  sessions: Array<{ day: string; state: string; count: number }>;
+  meetings: Array<{ day: string; route: string; count: number }>;
+  rooms: Array<{ roomId: string; mailbox: string; displayName: string; failedSessions: number; pollErrors: number }>;
+}
+
+export async function loadReport(store: Store, range: ReportRange): Promise<ReportData> {
+  const [sessions, meetings, rooms] = await Promise.all([store.reports.sessionsPerDay(range), store.reports.meetingsPerDay(range), store.reports.roomFailures(range, TOP_ROOMS)]);
+  return { sessions, meetings, rooms };
+}
+
+/** Admitted over decided (admitted, denied, timed out), or null when no lobby was decided. */
+export function admitRate(sessions: ReportData["sessions"]): number | null {
+  const sum = (states: string[]) => sessions.filter((s) => states.includes(s.state)).reduce((n, s) => n + s.count, 0);
+  const admitted = sum(ADMITTED);
+  const decided = admitted + sum(NOT_ADMITTED);
+  return decided === 0 ? null : admitted / decided;
+}
+
+const COLORS = ["#2563eb", "#16a34a", "#dc2626", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563", "#65a30d"];
+
+/** A stacked bar chart per day, with a title, a legend and the same numbers as a table. */
+function stackedChart(id: string, title: string, days: string[], rows: Array<{ day: string; key: string; count: number }>, keyLabel: string): Html {
+  const keys = [...new Set(rows.map((r) => r.key))].sort();
+  const count = (day: string, key: string) => rows.find((r) => r.day === day && r.key === key)?.count ?? 0;
+  const totals = days.map((d) => keys.reduce((n, k) => n + count(d, k), 0));
+  const max = Math.max(1, ...totals);
+  const width = Math.max(320, days.length * 24 + 40);
+  const height = 160;
+  const barW = Math.max(4, Math.floor((width - 40) / Math.max(1, days.length)) - 4);
+  const bars = days.map((day, i) => {
+    let y = height - 20;
+    return keys.map((key, k) => {
+      const n = count(day, key);
+      if (n === 0) return "";
+      const h = Math.max(1, Math.round((n / max) * (height - 40)));
+      y -= h;
+      return html`<rect x="${30 + i * (barW + 4)}" y="${y}" width="${barW}" height="${h}" fill="${COLORS[k % COLORS.length] ?? "#000"}"><title>${day} ${key}: ${n}</title></rect>`;
+    });
+  });
+  const legend = keys.map((key, k) => html`<li><svg width="10" height="10" aria-hidden="true"><rect width="10" height="10" fill="${COLORS[k % COLORS.length] ?? "#000"}"/></svg> ${key}</li>`);
+  return html`<section aria-labelledby="${id}-h"><h2 id="${id}-h">${title}</h2>
+${
+  rows.length === 0
+    ? html`<p class="muted" id="${id}-empty">Nothing in this range.</p>`
+    : html`<figure><svg id="${id}" role="img" aria-labelledby="${id}-t" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" xmlns="http://www.w3.org/2000/svg"><title id="${id}-t">${title}, ${days[0] ?? ""} to ${days.at(-1) ?? ""} (most in a day: ${max})</title><line x1="28" y1="${height - 20}" x2="${width}" y2="${height - 20}" stroke="#888"/><text x="0" y="20" font-size="10">${max}</text>${bars}</svg>
+<ul class="legend">${legend}</ul></figure>
+<details><summary>Table</summary><div class="scroll"><table id="${id}-table"><thead><tr><th scope="col">Day</th>${keys.map((k) => html`<th scope="col">${k}</th>`)}<th scope="col">All</th></tr></thead><tbody>${days.map(
+        (d, i) => html`<tr><th scope="row">${d}</th>${keys.map((k) => html`<td>${count(d, k)}</td>`)}<td>${totals[i] ?? 0}</td></tr>`,
+      )}</tbody></table></div></details>`
+}<p class="muted">${keyLabel}</p></section>`;
+}
+
+/** An instant shown in the report's zone, with UTC on hover. */
+function timeTag(at: Date, zone: string): Html {
+  const shown = new Intl.DateTimeFormat("en-GB", { timeZone: zone, dateStyle: "medium", timeStyle: "short" }).format(at);
+  return html`<time datetime="${at.toISOString()}" title="${at.toISOString().replace("T", " ").slice(0, 16)} UTC">${shown} ${zone}</time>`;
+}
+
+export function reportsPage(ctx: PageContext, q: ReportQuery, data: ReportData): string {
+  const rate = admitRate(data.sessions);
+  const csv = `/admin/reports.csv?${new URLSearchParams({ from: q.from, to: q.to, tz: q.tz }).toString()}`;
+  return page(
+    "Reports",
+    { ...ctx, section: "reports" },
+    html`<form method="get" action="/admin/reports" class="inline" id="range"><label>From <input type="date" name="from" value="${q.from}"></label> <label>To <input type="date" name="to" value="${q.to}"></label> <label>Time zone <input name="tz" value="${q.tz}" size="20" autocomplete="off"></label> <button type="submit">Show</button> <a href="${csv}" id="csv">Download CSV</a></form>
+<p class="summary">From ${timeTag(q.range.from, q.tz)} to ${timeTag(q.range.to, q.tz)}. Days are counted in ${q.tz}.</p>
+<p id="admit-rate">Admit rate: <strong>${rate === null ? "no lobby decided in this range" : `${Math.round(rate * 1000) / 10} %`}</strong> <span class="muted">(sessions admitted, of those admitted, denied or timed out in the lobby)</span></p>
+${stackedChart("sessions-chart", "SIP Guest Join sessions per day by outcome", q.days, data.sessions.map((s) => ({ day: s.day, key: s.state, count: s.count })), "By the day a session was due; the outcome is its state now.")}
+${stackedChart("meetings-chart", "Meetings per day by route", q.days, data.meetings.map((m) => ({ day: m.day, key: m.route, count: m.count })), "By the day a meeting starts; cancelled and declined meetings are left out.")}
+<section aria-labelledby="rooms-h"><h2 id="rooms-h">Rooms with most failures</h2>${
+      data.rooms.length === 0
+        ? html`<p class="muted" id="rooms-empty">No failures in this range.</p>`
+        : html`<table id="failing-rooms"><thead><tr><th scope="col">Room</th><th scope="col">Failed, denied or timed-out sessions</th><th scope="col">Poll errors</th></tr></thead><tbody>${data.rooms.map(
+            (r) => html`<tr><th scope="row"><a href="/admin/rooms/${r.roomId}">${r.displayName}</a> <span class="muted">${r.mailbox}</span></th><td>${r.failedSessions}</td><td>${r.pollErrors}</td></tr>`,
+          )}</tbody></table>`
+    }</section>
+<section aria-labelledby="later-h"><h2 id="later-h">Not reported yet</h2><p class="muted">Lobby waits (p50/p95) and device pushes per day need history otj does not keep yet (the time a session entered the lobby, one record per push); the Health page counts pushes since start.</p></section>`,
+  );
+}
+
+function csvCell(value: string | number): string {
+  const text = String(value);
+  // A leading =, +, - or @ would be a formula in a spreadsheet.
+  const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+export function reportCsv(q: ReportQuery, data: ReportData): string {
+  const lines = [["report", "day", "key", "count"].join(",")];
+  for (const s of data.sessions) lines.push(["sessions", s.day, s.state, s.count].map(csvCell).join(","));
+  for (const m of data.meetings) lines.push(["meetings", m.day, m.route, m.count].map(csvCell).join(","));
+  for (const r of data.rooms) {
+    lines.push(["room-failed-sessions", `${q.from}..${q.to}`, r.mailbox, r.failedSessions].map(csvCell).join(","));
+    lines.push(["room-poll-errors", `${q.from}..${q.to}`, r.mailbox, r.pollErrors].map(csvCell).join(","));
+  }
+  return `${lines.join("\r\n")}\r\n`;
+}
+
+export function registerReports(app: FastifyInstance, deps: ReportsDeps): void {
+  const zone = deps.timeZone && validTimeZone(deps.timeZone) ? deps.timeZone : "UTC";
+  app.get("/admin/reports", { config: deps.config }, async (req, reply) => {
+    const { query, problems } = reportQuery(req.query as Record<string, string | undefined>, deps.clock.now(), zone);
+    const data = await loadReport(deps.store, query.range);
+    const ctx = deps.ctx(req);
+    const body = reportsPage(problems.length > 0 ? { ...ctx, notice: problems.join("; ") } : ctx, query, data);
+    return deps.send(reply, body, problems.length > 0 ? 400 : 200);
+  });
+  app.get("/admin/reports.csv", { config: deps.config }, async (req, reply) => {
+    const { query, problems } = reportQuery(req.query as Record<string, string | undefined>, deps.clock.now(), zone);
+    if (problems.length > 0) return reply.code(400).header("content-type", "text/plain; charset=utf-8").send(`${problems.join("\n")}\n`);
+    const data = await loadReport(deps.store, query.range);
+    return reply
+      .header("content-type", "text/csv; charset=utf-8")
+      .header("content-disposition", `attachment; filename="otj-report-${query.from}-${query.to}.csv"`)
+      .header("cache-control", "no-store")
+      .send(reportCsv(query, data));
+  });
+}
+
+

@@ -1,0 +1,70 @@
+/**
+ * The console's reports, counted by PostgreSQL: rows are grouped by the local day of the
+ * requested time zone in SQL, so a report's cost does not grow with the history kept in memory.
+ */
+import { sql } from "kysely";
+import type { ReportRange, ReportStore, StoreCallOptions } from "../../core/ports/store.ts";
+import { type StoreContext, guard } from "./guard.ts";
+
+/** Bridge session states that count as a failure of the room. */
+const FAILED_SESSION_STATES = ["failed", "timeout", "denied"];
+
+export class PostgresReportStore implements ReportStore {
+  constructor(private readonly ctx: StoreContext) {}
+
+  sessionsPerDay(range: ReportRange, options?: StoreCallOptions): Promise<Array<{ day: string; state: string; count: number }>> {
+    return guard(options, async () => {
+      const { rows } = await sql<{ day: string; state: string; count: string | number }>`
+        select to_char(due_at at time zone ${range.timeZone}, 'YYYY-MM-DD') as day, state, count(*) as count
+        from bridge_session
+        where due_at >= ${range.from} and due_at < ${range.to}
+        group by 1, 2 order by 1, 2`.execute(this.ctx.db);
+      return rows.map((r) => ({ day: r.day, state: r.state, count: Number(r.count) }));
+    });
+  }
+
+  meetingsPerDay(range: ReportRange, options?: StoreCallOptions): Promise<Array<{ day: string; route: string; count: number }>> {
+    return guard(options, async () => {
+      const { rows } = await sql<{ day: string; route: string; count: string | number }>`
+        select to_char(start_at at time zone ${range.timeZone}, 'YYYY-MM-DD') as day, route, count(*) as count
+        from meeting
+        where start_at >= ${range.from} and start_at < ${range.to} and not cancelled and not declined
+        group by 1, 2 order by 1, 2`.execute(this.ctx.db);
+      return rows.map((r) => ({ day: r.day, route: r.route, count: Number(r.count) }));
+    });
+  }
+
+  roomFailures(
+    range: ReportRange,
+    limit: number,
+    options?: StoreCallOptions,
+  ): Promise<Array<{ roomId: string; mailbox: string; displayName: string; failedSessions: number; pollErrors: number }>> {
+    return guard(options, async () => {
+      const { rows } = await sql<{ room_id: string; mailbox: string; display_name: string; failed_sessions: string | number; poll_errors: string | number }>`
+        with sessions as (
+          select room_id, count(*) as n from bridge_session
+          where due_at >= ${range.from} and due_at < ${range.to} and state in (${sql.join(FAILED_SESSION_STATES)})
+          group by room_id
+        ), polls as (
+          select room_id, count(*) as n from event_log
+          where at >= ${range.from} and at < ${range.to} and kind = 'poll.error' and room_id is not null
+          group by room_id
+        )
+        select r.id as room_id, r.mailbox, r.display_name,
+               coalesce(s.n, 0) as failed_sessions, coalesce(p.n, 0) as poll_errors
+        from room r
+        left join sessions s on s.room_id = r.id
+        left join polls p on p.room_id = r.id
+        where coalesce(s.n, 0) + coalesce(p.n, 0) > 0
+        order by coalesce(s.n, 0) + coalesce(p.n, 0) desc, r.mailbox
+        limit ${limit}`.execute(this.ctx.db);
+      return rows.map((r) => ({
+        roomId: r.room_id,
+        mailbox: r.mailbox,
+        displayName: r.display_name,
+        failedSessions: Number(r.failed_sessions),
+        pollErrors: Number(r.poll_errors),
+      }));
+    });
+  }
+}
