@@ -35,6 +35,7 @@ import { compileRules } from "../join/rules.ts";
 import { createDatabase, type DatabaseHandle } from "../store/create-database.ts";
 import { migrateToLatest } from "../store/migrate.ts";
 import { PostgresStore } from "../store/postgres-store.ts";
+import type { OidcSettings } from "./http/admin/oidc.ts";
 import { buildHttpServer, type CallbackReply } from "./http/server.ts";
 import { EngineMetrics } from "./metrics.ts";
 import { combineCalendarSources, hasGoogleCredentials, StoreRoomSources } from "./calendar-sources.ts";
@@ -219,6 +220,7 @@ export class Engine {
         onRoomChanged: (room) => void this.roomChanged(room.id),
         onPollNow: () => this.poller?.poke(),
         publicUrl: config.http.publicUrl,
+        oidc: oidcSettings(config),
         trustProxy: config.http.trustProxy,
         limits: {
           requestTimeoutMs: config.http.requestTimeoutSeconds * 1000,
@@ -491,4 +493,12 @@ export function defaultScheduler(parts: EngineParts): { scheduler: SgjScheduler;
       graphCalls: (headers, raw) => handlers.handleGraphCallsCallback(headers, raw),
     },
   };
+}
+
+/** The console's named sign-in from `http.oidc.*`, or null when no issuer is set. */
+function oidcSettings(config: Config): OidcSettings | null {
+  const o = config.http.oidc;
+  if (o.issuer === null) return null;
+  if (o.clientId === null) throw new OtjError("OTJ_CONFIG_INVALID", "http.oidc.clientId: expected a client id when http.oidc.issuer is set");
+  return { issuer: o.issuer, clientId: o.clientId, clientSecret: o.clientSecret, rolesClaim: o.rolesClaim, roles: { ...o.roles } };
 }

@@ -17,6 +17,7 @@ import { bookingId } from "../../join/device-bookings.ts";
 import type { EngineMetrics } from "../metrics.ts";
 import { buildStatus, type StatusSettings } from "../status.ts";
 import { registerAdminConsole } from "./admin/console.ts";
+import type { OidcSettings } from "./admin/oidc.ts";
 import { bearerOf, FailureLimiter, RollingRateLimiter, secretEquals } from "./auth.ts";
 import { CALLBACK_BODY_LIMITS, jsonNestingExceeds, MAX_JSON_DEPTH } from "./body-limits.ts";
 import { renderIcsFeed } from "./ics-feed.ts";
@@ -50,6 +51,8 @@ export interface HttpServerDeps {
   onPollNow?: (room: Room) => void;
   /** `http.publicUrl` (the console's origin behind a TLS terminator). */
   publicUrl?: string | null;
+  /** `http.oidc.*`: the console's named sign-in (null: admin token only). */
+  oidc?: OidcSettings | null;
   /** `http.metricsToken`: when set, GET /metrics requires it as a bearer token. */
   metricsToken?: string | null;
   /** Requests per rolling minute per device token on the pull API (default 10). */
@@ -298,6 +301,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     ...(deps.onRoomChanged ? { roomChanged: deps.onRoomChanged } : {}),
     ...(deps.onPollNow ? { pollNow: deps.onPollNow } : {}),
     publicUrl: deps.publicUrl ?? null,
+    oidc: deps.oidc ?? null,
   });
 
   app.get("/healthz", { ...open, schema: { summary: "liveness" } }, async () => ({ status: "ok" }));

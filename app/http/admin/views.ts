@@ -16,6 +16,8 @@ export interface PageContext {
   section?: "rooms" | "providers" | "sessions" | "health" | "import";
   notice?: string | null;
   errors?: string[];
+  /** Who is signed in and as what, shown next to "Sign out". */
+  user?: { who: string; role: string } | null;
 }
 
 const SECTIONS: Array<[NonNullable<PageContext["section"]>, string, string]> = [
@@ -34,7 +36,7 @@ export function page(title: string, ctx: PageContext, body: Html): string {
   const nav = ctx.csrf
     ? html`<nav aria-label="Main"><ul>${SECTIONS.map(
         ([id, label, href]) => html`<li><a href="${href}"${ctx.section === id ? html` aria-current="page"` : ""}>${label}</a></li>`,
-      )}</ul><form method="post" action="/admin/logout" class="signout">${csrfField(ctx.csrf)}<button type="submit">Sign out</button></form></nav>`
+      )}</ul><form method="post" action="/admin/logout" class="signout">${csrfField(ctx.csrf)}${ctx.user ? html`<span class="user">${ctx.user.who} (${ctx.user.role})</span> ` : ""}<button type="submit">Sign out</button></form></nav>`
     : html``;
   const notice = ctx.notice ? html`<p class="notice" role="status">${ctx.notice}</p>` : "";
   const errors = ctx.errors?.length
@@ -51,17 +53,22 @@ export function page(title: string, ctx: PageContext, body: Html): string {
 const when = (d: Date | null) => (d === null ? "-" : d.toISOString().slice(0, 16).replace("T", " "));
 const timeOf = (d: Date) => html`<time datetime="${d.toISOString()}">${when(d)}</time>`;
 
-export function loginPage(error: string | null, next: string, configured: boolean, notice: string | null = null): string {
+export function loginPage(error: string | null, next: string, configured: boolean, notice: string | null = null, oidc = false): string {
+  const named = oidc
+    ? html`<p class="card narrow"><a class="button" id="oidc-sign-in" href="/admin/oidc/start?next=${encodeURIComponent(next)}">Sign in with your organisation account</a></p>`
+    : html``;
   return page(
     "Sign in",
     { csrf: null, errors: error ? [error] : [], notice },
     configured
-      ? html`<form method="post" action="/admin/login" class="card narrow">
+      ? html`${named}<form method="post" action="/admin/login" class="card narrow">
 <input type="hidden" name="next" value="${next}">
 <label for="token">Admin token</label>
 <input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
 <button type="submit">Sign in</button></form>`
-      : html`<p class="card">The console needs an admin token: set <code>http.adminToken</code> (or <code>OTJ_HTTP_ADMIN_TOKEN</code>) and restart otj.</p>`,
+      : oidc
+        ? named
+        : html`<p class="card">The console needs an admin token: set <code>http.adminToken</code> (or <code>OTJ_HTTP_ADMIN_TOKEN</code>) and restart otj.</p>`,
   );
 }
 
@@ -451,6 +458,14 @@ export function healthPage(ctx: PageContext, v: HealthView): string {
         : html`<table id="alarms"><thead><tr><th scope="col">Room</th><th scope="col">Code</th><th scope="col">Since</th><th scope="col">Message</th></tr></thead><tbody>${v.alarms.map((a) => html`<tr><td>${a.room}<br><small>${a.mailbox}</small></td><td>${a.code}</td><td>${when(new Date(a.since))}</td><td>${a.message}</td></tr>`)}</tbody></table>`
     }`,
   );
+}
+
+/** After the provider's callback: a same-site step to the console (a meta refresh, no script). */
+export function signedInPage(next: string): string {
+  return html`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${next}">
+<title>Signed in · otj console</title><link rel="stylesheet" href="/admin/assets/console.css"></head>
+<body><main id="main"><h1>Signed in</h1><p><a href="${next}">Continue to the console</a></p></main></body></html>`.text;
 }
 
 export function messagePage(ctx: PageContext, title: string, message: string): string {
