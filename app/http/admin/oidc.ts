@@ -1,7 +1,8 @@
 /**
  * Named sign-in to the console over OpenID Connect (openid-client): the authorization code flow
  * with PKCE (S256), a fresh state and nonce per attempt, and the ID token checked by the library
- * (signature against the provider's published keys, issuer, audience, expiry, nonce). The user's
+ * (signature against the provider's published keys, also for a token from the token endpoint;
+ * issuer, audience, expiry, nonce). The user's
  * console role comes from one claim of the ID token (`http.oidc.rolesClaim`) mapped through
  * `http.oidc.roles`; a user none of whose values is mapped gets no session.
  *
@@ -61,7 +62,9 @@ export class OidcSignIn {
       const issuer = new URL(this.settings.issuer);
       const auth = this.settings.clientSecret === null ? client.None() : client.ClientSecretPost(this.settings.clientSecret);
       const options: client.DiscoveryRequestOptions = {
-        ...(issuer.protocol === "http:" ? { execute: [client.allowInsecureRequests] } : {}),
+        // The ID token's signature is checked against the provider's keys even though it came
+        // straight from the token endpoint (the library would otherwise trust the channel alone).
+        execute: [client.enableNonRepudiationChecks, ...(issuer.protocol === "http:" ? [client.allowInsecureRequests] : [])],
         ...(this.settings.fetch ? { [client.customFetch]: this.settings.fetch as client.CustomFetch } : {}),
       };
       this.configuration = client.discovery(issuer, this.settings.clientId, undefined, auth, options).catch((error: unknown) => {
