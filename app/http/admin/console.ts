@@ -290,7 +290,7 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     if (oidc && req.consoleSession?.via === "oidc") {
       // Also end the session at the provider when it offers that; otj's own is gone either way.
       const url = await oidc.endSessionUrl(back, null).catch(() => null);
-      if (url !== null) return reply.redirect(url, 303);
+      if (url !== null) return send(reply, views.forwardPage("Signed out", url, "Sign out at your organisation's sign-in too"));
     }
     return reply.redirect("/admin/login?done=signed-out", 303);
   });

@@ -460,13 +460,19 @@ export function healthPage(ctx: PageContext, v: HealthView): string {
   );
 }
 
-/** After the provider's callback: a same-site step to the console (a meta refresh, no script). */
-export function signedInPage(next: string): string {
+/**
+ * A page that moves on to `url` by itself (a meta refresh, no script): after the provider's
+ * callback (a same-site step that carries the SameSite=Strict cookie), and to the provider's
+ * sign-out (a form post may not redirect off the console under the CSP's form-action).
+ */
+export function forwardPage(title: string, url: string, link: string): string {
   return html`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${next}">
-<title>Signed in · otj console</title><link rel="stylesheet" href="/admin/assets/console.css"></head>
-<body><main id="main"><h1>Signed in</h1><p><a href="${next}">Continue to the console</a></p></main></body></html>`.text;
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${url}">
+<title>${title} · otj console</title><link rel="stylesheet" href="/admin/assets/console.css"></head>
+<body><main id="main"><h1>${title}</h1><p><a href="${url}">${link}</a></p></main></body></html>`.text;
 }
+
+export const signedInPage = (next: string) => forwardPage("Signed in", next, "Continue to the console");
 
 export function messagePage(ctx: PageContext, title: string, message: string): string {
   return page(title, ctx, html`<p class="card">${message}</p><p><a href="/admin/rooms">Back to the rooms</a></p>`);
