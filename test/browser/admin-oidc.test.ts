@@ -143,6 +143,11 @@ describe("named sign-in (OpenID Connect)", () => {
     const [entry] = await db.store.eventLog.list({ roomId, kind: "admin.room-changed" });
     expect(entry?.data).toMatchObject({ who: "alice@contoso.example", via: "oidc", role: "admin", before: { displayName: "Room 1" }, after: { displayName: "Room One" } });
     expect(entry?.data).not.toHaveProperty("breakGlass");
+    // The room's timeline page shows the change and who made it.
+    await page.getByRole("link", { name: "Timeline" }).click();
+    await page.waitForURL(`${otj.base}/admin/rooms/${roomId}/timeline`);
+    const row = page.getByRole("row").filter({ hasText: "admin.room-changed" });
+    await expect.poll(() => row.textContent()).toContain("alice@contoso.example");
     await context.close();
   });
 

@@ -389,6 +389,13 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     );
   });
 
+  app.get("/admin/rooms/:id/timeline", { config }, async (req, reply) => {
+    const room = await roomOr404(req, reply);
+    if (!room) return reply;
+    const events = await deps.store.eventLog.list({ roomId: room.id, limit: 500 });
+    return send(reply, views.timelinePage(ctx(req), room, events.reverse()));
+  });
+
   app.get("/admin/rooms/:id/edit", { config }, async (req, reply) => {
     const room = await roomOr404(req, reply);
     if (!room) return reply;

@@ -4,7 +4,7 @@
  * created or rotated, on a page that is not cached.
  */
 import { type BridgeState, CALENDAR_SOURCES } from "../../../core/domain.ts";
-import type { BridgeSession, DeviceState, Meeting, Provider, Room, SyncCursor } from "../../../core/ports/store.ts";
+import type { BridgeSession, DeviceState, LoggedEvent, Meeting, Provider, Room, SyncCursor } from "../../../core/ports/store.ts";
 import { DELIVERIES, DEVICE_FAMILIES, PARTNERS, PRIVATE_JOIN, PRIVATE_MEETINGS, SUBJECT_REPLACE } from "../../../store/validation.ts";
 import type { StatusOutput } from "../../status.ts";
 import { type Html, html } from "./html.ts";
@@ -254,6 +254,7 @@ export function roomDetailPage(ctx: PageContext, v: RoomDetailView): string {
     html`<div class="toolbar">
 <form method="post" action="/admin/rooms/${room.id}/poll">${csrfField(ctx.csrf)}<button type="submit">Poll now</button></form>
 <a class="button" href="/admin/rooms/${room.id}/edit">Edit</a>
+<a class="button" href="/admin/rooms/${room.id}/timeline">Timeline</a>
 <form method="post" action="/admin/rooms/${room.id}/token">${csrfField(ctx.csrf)}<button type="submit">${room.device.hasToken ? "Rotate device token" : "Create device token"}</button></form>
 <a class="button danger" href="/admin/rooms/${room.id}/remove">Remove</a></div>
 <dl class="facts">
@@ -457,6 +458,32 @@ export function healthPage(ctx: PageContext, v: HealthView): string {
         ? html`<p class="muted">No alarms.</p>`
         : html`<table id="alarms"><thead><tr><th scope="col">Room</th><th scope="col">Code</th><th scope="col">Since</th><th scope="col">Message</th></tr></thead><tbody>${v.alarms.map((a) => html`<tr><td>${a.room}<br><small>${a.mailbox}</small></td><td>${a.code}</td><td>${when(new Date(a.since))}</td><td>${a.message}</td></tr>`)}</tbody></table>`
     }`,
+  );
+}
+
+/** Seconds between two entries as `42s`, `3m05s` or `2h07m`. */
+function waitText(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+/** A room's event log, oldest first: planned, pushed, bridge steps, console changes, with the waits. */
+export function timelinePage(ctx: PageContext, room: Room, events: readonly LoggedEvent[]): string {
+  const rows = events.map((e, i) => {
+    const previous = i > 0 ? events[i - 1] : undefined;
+    const who = typeof e.data?.who === "string" ? e.data.who : "";
+    return html`<tr><td>${timeOf(e.at)}</td><td>${previous ? `+${waitText(e.at.getTime() - previous.at.getTime())}` : ""}</td><td><code>${e.kind}</code></td><td>${e.message}</td><td>${who}</td></tr>`;
+  });
+  return page(
+    `Timeline: ${room.displayName}`,
+    { ...ctx, section: "rooms" },
+    events.length === 0
+      ? html`<p class="card">No events for this room yet.</p><p><a href="/admin/rooms/${room.id}">Back to the room</a></p>`
+      : html`<p><a href="/admin/rooms/${room.id}">Back to the room</a></p><table><caption>Events of ${room.mailbox}, oldest first (the newest 500)</caption>
+<thead><tr><th scope="col">When (UTC)</th><th scope="col">Wait</th><th scope="col">Event</th><th scope="col">What</th><th scope="col">Who</th></tr></thead>
+<tbody>${rows}</tbody></table>`,
   );
 }
 
