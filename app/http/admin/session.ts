@@ -1,7 +1,7 @@
 /**
  * Console sign-in sessions: a signed cookie, no server-side table, so any engine instance that
  * shares the admin token accepts it (and changing the admin token signs everyone out). The cookie
- * holds `expiry.nonce.signature`; the CSRF token of a session is derived from its nonce, so a form
+ * holds `expiry.nonce.via.role.who.signature` (who signed in, how, and as what role); the CSRF token of a session is derived from its nonce, so a form
  * posted from another site (or without the token) is refused. Sign-out clears the cookie and
  * revokes the nonce in the store, where every instance sees it until the session would have
  * expired anyway.
