@@ -155,6 +155,7 @@ describe("named sign-in (OpenID Connect)", () => {
     const context = await browser.newContext();
     const page = await context.newPage();
     await signInAs(page, otj.base, "victor");
+    await page.waitForURL(`${otj.base}/admin/rooms`);
     await page.goto(`${otj.base}/admin/rooms/${roomId}`);
     expect(await page.locator(".user").textContent()).toContain("(viewer)");
     const csrf = (await page.locator('input[name="_csrf"]').first().getAttribute("value")) ?? "";
@@ -183,6 +184,7 @@ describe("named sign-in (OpenID Connect)", () => {
     const operator = await browser.newContext();
     const op = await operator.newPage();
     await signInAs(op, otj.base, "olga");
+    await op.waitForURL(`${otj.base}/admin/rooms`);
     await op.goto(`${otj.base}/admin/rooms/${roomId}`);
     const opCsrf = (await op.locator('input[name="_csrf"]').first().getAttribute("value")) ?? "";
     expect((await op.request.post(`${otj.base}/admin/rooms/${roomId}/poll`, { form: { _csrf: opCsrf }, maxRedirects: 0 })).status()).toBe(303);
