@@ -35,6 +35,7 @@ const COMMANDS: readonly CommandEntry[] = [
   { name: "status", summary: "rooms, last poll, next meetings, device push state, bridge sessions", load: async () => [(await import("./commands/status.ts")).registerStatusCommand] },
   { name: "bridge", summary: "partner media bridge tools (docs/bridge-protocol.md)", load: async () => [(await import("./commands/bridge-check.ts")).registerBridgeCheckCommand] },
   { name: "doctor", summary: "check configuration, database, Graph consent, a room's calendar, devices and the bridge", load: async () => [(await import("./commands/doctor.ts")).registerDoctorCommand] },
+  { name: "events", summary: "the event log: plans, pushes, bridge session steps with their waits, audited console changes", load: async () => [(await import("./commands/events.ts")).registerEventsCommand] },
   { name: "run", summary: "run the engine (poller, pusher, bridge scheduler, HTTP API) until SIGTERM", load: async () => [(await import("./commands/run.ts")).registerRunCommand] },
 ];
 

@@ -40,6 +40,7 @@ import { PostgresStore } from "../store/postgres-store.ts";
 import { AlarmEvaluator } from "./alarms/evaluator.ts";
 import { AlarmNotifier, channelsFromConfig } from "./alarms/notifier.ts";
 import { tokenRoles } from "./doctor.ts";
+import type { OidcSettings } from "./http/admin/oidc.ts";
 import { buildHttpServer, type CallbackReply } from "./http/server.ts";
 import { EngineMetrics } from "./metrics.ts";
 import { combineCalendarSources, hasGoogleCredentials, StoreRoomSources } from "./calendar-sources.ts";
@@ -257,6 +258,7 @@ export class Engine {
         onDeviceFetch: (room) => this.deviceFetched(room.id),
         publicUrl: config.http.publicUrl,
         timeZone: config.http.timeZone,
+        oidc: oidcSettings(config),
         trustProxy: config.http.trustProxy,
         ewsFeed: { rateLimit: config.http.ewsRateLimit, dialStringIn: config.http.ewsDialStringIn },
         limits: {
@@ -552,4 +554,12 @@ export function defaultScheduler(parts: EngineParts): { scheduler: SgjScheduler;
       graphCalls: (headers, raw) => handlers.handleGraphCallsCallback(headers, raw),
     },
   };
+}
+
+/** The console's named sign-in from `http.oidc.*`, or null when no issuer is set. */
+function oidcSettings(config: Config): OidcSettings | null {
+  const o = config.http.oidc;
+  if (o.issuer === null) return null;
+  if (o.clientId === null) throw new OtjError("OTJ_CONFIG_INVALID", "http.oidc.clientId: expected a client id when http.oidc.issuer is set");
+  return { issuer: o.issuer, clientId: o.clientId, clientSecret: o.clientSecret, rolesClaim: o.rolesClaim, roles: { ...o.roles } };
 }

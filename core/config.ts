@@ -74,6 +74,27 @@ function isTimeZone(value: string): boolean {
 /** The shortest `http.adminToken` accepted: it is the key of the console's session cookies. */
 export const ADMIN_TOKEN_MIN_LENGTH = 32;
 
+/** Console roles, each allowed what the one before it may do and more. */
+export const CONSOLE_ROLES = ["viewer", "operator", "admin"] as const;
+export type ConsoleRole = (typeof CONSOLE_ROLES)[number];
+
+/** An issuer identifier: kept exactly as given (a trailing slash is part of it). */
+function oidcIssuer(description: string) {
+  return z
+    .string()
+    .refine((value) => {
+      try {
+        const url = new URL(value);
+        return url.protocol === "https:" || (url.protocol === "http:" && isLoopbackHost(url.hostname));
+      } catch {
+        return false;
+      }
+    }, "expected an https:// URL (http:// only on loopback)")
+    .nullable()
+    .default(null)
+    .meta(describe(description));
+}
+
 /** `10.0.0.1, 192.168.0.0/16, ::1`: addresses or CIDR ranges, IPv4 or IPv6. */
 function isProxyList(value: string): boolean {
   const parts = value.split(",").map((part) => part.trim());
@@ -205,6 +226,18 @@ const configSchema = z
           .refine(isTimeZone, "expected an IANA time zone such as Europe/Berlin")
           .default("UTC")
           .meta(describe("Time zone the console's reports count days in and show times in, unless the page asks for another.")),
+        oidc: z
+          .strictObject({
+            issuer: oidcIssuer("OpenID Connect issuer of the console's named sign-in (https; http:// only on loopback); unset: admin token only."),
+            clientId: optionalString("Client id of otj at the OpenID provider (redirect URI {http.publicUrl}/admin/oidc/callback)."),
+            clientSecret: optionalString("Client secret at the OpenID provider (secret); unset: a public client (PKCE only)."),
+            rolesClaim: z.string().min(1).default("roles").meta(describe("ID token claim holding the user's app roles or groups (a string or a list).")),
+            roles: z
+              .record(z.string().min(1), z.enum(CONSOLE_ROLES))
+              .default({})
+              .meta(describe("Claim value (app role or group id) -> console role viewer, operator or admin; the highest match wins, none: refused.")),
+          })
+          .prefault({}),
       })
       .prefault({}),
     alarms: z

@@ -66,6 +66,7 @@ export const ERROR_CODES = {
   OTJ_BRIDGE_REJECTED: { retryable: false, exitCode: 1, description: "The media bridge refused to start a session." },
   OTJ_CALLBACK_UNAUTHENTICATED: { retryable: false, exitCode: 1, description: "A callback or notification failed signature, JWT or clientState validation." },
   OTJ_HTTP_UNAUTHORIZED: { retryable: false, exitCode: 1, description: "An HTTP request lacked a valid admin or device token." },
+  OTJ_HTTP_FORBIDDEN: { retryable: false, exitCode: 1, description: "A signed-in console user lacks the role an action needs, or the OpenID provider gave the user no console role (403)." },
   OTJ_HTTP_RATE_LIMITED: { retryable: true, exitCode: 1, description: "Too many requests from one device token, or too many failed token attempts from one client, within a minute (429 with Retry-After)." },
   OTJ_CONFIG_SECRETS_KEY_UNSET: { retryable: false, exitCode: 1, description: "Device passwords are stored while secrets.key is unset: they sit in the database in plain text." },
   OTJ_GRAPH_CONSENT_MISSING: { retryable: false, exitCode: 1, description: "The Graph app's token lacks an application permission a configured feature uses (admin consent missing)." },

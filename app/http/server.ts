@@ -19,6 +19,7 @@ import type { EngineMetrics } from "../metrics.ts";
 import { runRoomsImport } from "../rooms-import.ts";
 import { buildStatus, type StatusSettings } from "../status.ts";
 import { registerAdminConsole } from "./admin/console.ts";
+import type { OidcSettings } from "./admin/oidc.ts";
 import { bearerOf, FailureLimiter, RollingRateLimiter, secretEquals } from "./auth.ts";
 import { CALLBACK_BODY_LIMITS, jsonNestingExceeds, MAX_JSON_DEPTH } from "./body-limits.ts";
 import { ewsFeed } from "./ews-feed/index.ts";
@@ -57,6 +58,8 @@ export interface HttpServerDeps {
   onDeviceFetch?: (room: Room) => void;
   /** `http.publicUrl` (the console's origin behind a TLS terminator). */
   publicUrl?: string | null;
+  /** `http.oidc.*`: the console's named sign-in (null: admin token only). */
+  oidc?: OidcSettings | null;
   /** `http.metricsToken`: when set, GET /metrics requires it as a bearer token. */
   metricsToken?: string | null;
   /** Requests per rolling minute per device token on the pull API (default 10). */
@@ -325,6 +328,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     ...(deps.onPollNow ? { pollNow: deps.onPollNow } : {}),
     publicUrl: deps.publicUrl ?? null,
     ...(deps.timeZone ? { timeZone: deps.timeZone } : {}),
+    oidc: deps.oidc ?? null,
   });
 
   app.get("/healthz", { ...open, schema: { summary: "liveness" } }, async () => ({ status: "ok" }));

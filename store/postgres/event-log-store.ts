@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import type { EventLogStore, LoggedEvent, NewLoggedEvent, StoreCallOptions } from "../../core/ports/store.ts";
 import { toLoggedEvent } from "../row-mappers.ts";
 import { type StoreContext, chunks, guard } from "./guard.ts";
@@ -29,7 +30,7 @@ export class PostgresEventLogStore implements EventLogStore {
   }
 
   list(
-    filter: { roomId?: string; occurrenceKey?: string; kind?: string; beforeId?: number; limit?: number } = {},
+    filter: { roomId?: string; occurrenceKey?: string; kind?: string; beforeId?: number; limit?: number; since?: Date; sessionId?: string } = {},
     options?: StoreCallOptions,
   ): Promise<LoggedEvent[]> {
     return guard(options, async () => {
@@ -38,6 +39,8 @@ export class PostgresEventLogStore implements EventLogStore {
       if (filter.occurrenceKey !== undefined) query = query.where("occurrence_key", "=", filter.occurrenceKey);
       if (filter.kind !== undefined) query = query.where("kind", "=", filter.kind);
       if (filter.beforeId !== undefined) query = query.where("id", "<", filter.beforeId);
+      if (filter.since !== undefined) query = query.where("at", ">=", filter.since);
+      if (filter.sessionId !== undefined) query = query.where(sql<string>`data->>'sessionId'`, "=", filter.sessionId);
       const limit = Math.max(1, Math.min(filter.limit ?? 100, MAX_LIST));
       const rows = await query.orderBy("id", "desc").limit(limit).execute();
       return rows.map(toLoggedEvent);

@@ -3,7 +3,13 @@
  * pages and one small script (live bridge sessions, CSV file picker). Sign-in with the admin token
  * sets an HttpOnly, SameSite=Strict session cookie; every change carries the session's CSRF token;
  * every page has a strict Content-Security-Policy (no inline script or style at all).
+ *
+ * Named sign-in (`http.oidc.*`, oidc.ts) gives each user a role: `viewer` reads, `operator` also
+ * polls now and rotates device tokens, `admin` changes rooms, providers and imports. The admin
+ * token stays as break-glass: it signs in as admin and every such sign-in is logged as such.
+ * Every change made here is written to the event log with who made it, before and after.
  */
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Clock } from "../../../core/clock.ts";
@@ -16,8 +22,10 @@ import { FailureLimiter, secretEquals } from "../auth.ts";
 import { applyRoomsDiff, diffRoomsCsv } from "./import-diff.ts";
 import { registerReports } from "./reports.ts";
 import { roomsCsv } from "./rooms-csv.ts";
-import { type ConsoleSession, ConsoleSessions, cookieValue, SESSION_COOKIE } from "./session.ts";
 import { alarmsPage, MUTE_HOURS } from "./alarms-view.ts";
+import { adminAudit, type AuditEntry } from "./audit.ts";
+import { OidcSignIn, type OidcSettings, type PendingSignIn } from "./oidc.ts";
+import { type ConsoleSession, ConsoleSessions, cookieValue, roleAllows, SESSION_COOKIE } from "./session.ts";
 import * as views from "./views.ts";
 
 export interface ConsoleDeps {
@@ -38,6 +46,19 @@ export interface ConsoleDeps {
   publicUrl?: string | null;
   /** `http.timeZone`: the reports' zone when the page names none (default UTC). */
   timeZone?: string;
+  /** `http.oidc.*`: named sign-in (null or absent: the admin token only). */
+  oidc?: OidcSettings | null;
+}
+
+const PENDING_COOKIE = "otj_oidc";
+/** How long a browser may spend at the provider between the redirect and the callback. */
+const PENDING_TTL_MS = 10 * 60_000;
+
+/** The role a console POST needs (every other POST: admin). */
+function roleNeeded(method: string, path: string): "viewer" | "operator" | "admin" {
+  if (method !== "POST" || path === "/admin/logout") return "viewer";
+  if (/^\/admin\/rooms\/[^/]+\/(poll|token)$/.test(path)) return "operator";
+  return "admin";
 }
 
 const PAGE_SIZE = 50;
@@ -94,7 +115,10 @@ function safeNext(next: string | undefined): string {
 }
 
 export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): void {
-  const sessions = new ConsoleSessions(deps.adminToken, deps.sessionTtlMs ?? 8 * 3_600_000, deps.store.consoleRevocations);
+  const oidc = deps.oidc ? new OidcSignIn(deps.oidc) : null;
+  // Without an admin token the cookies are signed with the client secret, or a key of this process.
+  const keyMaterial = oidc ? (deps.oidc?.clientSecret ?? randomBytes(32).toString("base64url")) : null;
+  const sessions = new ConsoleSessions(deps.adminToken, deps.sessionTtlMs ?? 8 * 3_600_000, deps.store.consoleRevocations, keyMaterial);
   // Failed sign-ins per client address (behind a proxy: http.trustProxy makes that the browser's).
   const signInFailures = new FailureLimiter(10, 60_000);
   const log = deps.logger.child({ component: "console" });
@@ -127,7 +151,7 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     // same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on form posts.
     reply.header("referrer-policy", "same-origin");
     const path = req.url.split("?")[0] ?? "";
-    if (path === "/admin/login" || path.startsWith("/admin/assets/")) return;
+    if (path === "/admin/login" || path.startsWith("/admin/assets/") || path === "/admin/oidc/start" || path === "/admin/oidc/callback") return;
     const session = await sessions.verify(cookieValue(req.headers.cookie, SESSION_COOKIE), now().getTime());
     if (session === null) {
       if (path.endsWith(".json")) return reply.code(401).send({ error: { code: "OTJ_HTTP_UNAUTHORIZED", message: "sign in first" } });
@@ -150,11 +174,29 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
       log.warn({ path: req.url.split("?")[0] }, "console change refused: missing or wrong CSRF token");
       return send(reply, views.messagePage({ csrf: session?.csrf ?? null }, "Refused", "The form expired or did not come from this console: reload the page and try again."), 403);
     }
+    const needed = roleNeeded(req.method, req.url.split("?")[0] ?? "");
+    if (!roleAllows(session.role, needed)) {
+      log.warn({ path: req.url.split("?")[0], who: session.who, role: session.role, needed }, "console change refused: role");
+      return send(reply, views.messagePage({ csrf: session.csrf }, "Not allowed", `This action needs the ${needed} role; you are signed in as ${session.role}.`), 403);
+    }
   });
+
+  /** Records a change in the event log: who (and how signed in), what, before and after. */
+  const audit = async (req: FastifyRequest, entry: AuditEntry) => {
+    const session = req.consoleSession;
+    const by = session ? { who: session.who, via: session.via, role: session.role } : { who: "unknown", via: "token" as const, role: "admin" as const };
+    try {
+      await deps.store.eventLog.append([adminAudit(now(), by, entry)]);
+    } catch (error) {
+      // The change is made; a lost audit line is logged (not the values) rather than undoing it.
+      log.error({ kind: entry.kind, err: (error as Error).message }, "audit entry not written");
+    }
+  };
 
   const ctx = (req: FastifyRequest, extra: Partial<views.PageContext> = {}): views.PageContext => {
     const code = (req.query as { done?: string }).done;
-    return { csrf: req.consoleSession?.csrf ?? null, notice: code ? (NOTICES[code] ?? null) : null, ...extra };
+    const session = req.consoleSession;
+    return { csrf: session?.csrf ?? null, notice: code ? (NOTICES[code] ?? null) : null, user: session ? { who: session.who, role: session.role } : null, ...extra };
   };
 
   const roomOr404 = async (req: FastifyRequest, reply: FastifyReply): Promise<Room | null> => {
@@ -177,7 +219,58 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
 
   app.get("/admin/login", { config }, async (req, reply) => {
     const q = req.query as { next?: string; done?: string };
-    return send(reply, views.loginPage(null, safeNext(q.next), sessions.enabled, q.done === "signed-out" ? (NOTICES["signed-out"] ?? null) : null));
+    return send(reply, views.loginPage(null, safeNext(q.next), deps.adminToken !== null, q.done === "signed-out" ? (NOTICES["signed-out"] ?? null) : null, oidc !== null));
+  });
+
+  // --- named sign-in (OpenID Connect) ------------------------------------------------------------
+
+  const origin = (req: FastifyRequest) => publicOrigin ?? `${req.protocol}://${req.headers.host ?? "127.0.0.1"}`;
+  const pendingCookie = (value: string | null, req: FastifyRequest) => {
+    // Lax: the provider sends the browser back with a cross-site top-level GET.
+    const attributes = ["Path=/admin/oidc", "HttpOnly", "SameSite=Lax", ...(secure(req) ? ["Secure"] : [])];
+    return [`${PENDING_COOKIE}=${value ?? ""}`, `Max-Age=${value === null ? 0 : PENDING_TTL_MS / 1000}`, ...attributes].join("; ");
+  };
+  const signInFailed = (reply: FastifyReply, req: FastifyRequest, message: string, status: number) =>
+    send(reply.header("set-cookie", pendingCookie(null, req)), views.loginPage(message, "/admin/rooms", deps.adminToken !== null, null, oidc !== null), status);
+
+  app.get("/admin/oidc/start", { config }, async (req, reply) => {
+    if (!oidc) return send(reply, views.messagePage(ctx(req), "Not found", "Named sign-in is not configured."), 404);
+    const next = safeNext((req.query as { next?: string }).next);
+    try {
+      const { url, pending } = await oidc.start(`${origin(req)}/admin/oidc/callback`, next);
+      const sealed = sessions.seal(JSON.stringify({ ...pending, expiresAt: now().getTime() + PENDING_TTL_MS }));
+      return reply.header("set-cookie", pendingCookie(sealed, req)).redirect(url, 303);
+    } catch (error) {
+      log.error({ err: (error as Error).message }, "named sign-in cannot start");
+      return signInFailed(reply, req, "The sign-in provider cannot be reached; try again later or use the admin token.", 502);
+    }
+  });
+
+  app.get("/admin/oidc/callback", { config }, async (req, reply) => {
+    if (!oidc) return send(reply, views.messagePage(ctx(req), "Not found", "Named sign-in is not configured."), 404);
+    const sealed = sessions.unseal(cookieValue(req.headers.cookie, PENDING_COOKIE));
+    let pending: (PendingSignIn & { expiresAt: number }) | null = null;
+    try {
+      pending = sealed === null ? null : (JSON.parse(sealed) as PendingSignIn & { expiresAt: number });
+    } catch {
+      pending = null;
+    }
+    if (pending === null || !(pending.expiresAt > now().getTime())) return signInFailed(reply, req, "The sign-in expired or was not started here: sign in again.", 400);
+    const query = req.url.includes("?") ? req.url.slice(req.url.indexOf("?") + 1) : "";
+    try {
+      const user = await oidc.finish(query, pending);
+      const { cookie, session } = sessions.create(now().getTime(), { via: "oidc", who: user.who, role: user.role });
+      log.info({ who: user.who, role: user.role, ip: req.ip }, "console sign-in (OpenID Connect)");
+      req.consoleSession = session;
+      await audit(req, { kind: "admin.sign-in", message: `${user.who} signed in as ${user.role}` });
+      // A page, not a redirect: a redirect chain that began at the provider (another site) would
+      // not carry the SameSite=Strict session cookie to the next page.
+      return send(reply.header("set-cookie", [sessions.setCookie(cookie, secure(req)), pendingCookie(null, req)]), views.signedInPage(pending.next));
+    } catch (error) {
+      const forbidden = isOtjError(error) && error.code === "OTJ_HTTP_FORBIDDEN";
+      log.warn({ ip: req.ip, reason: forbidden ? "no console role" : (error as Error).message }, "console sign-in (OpenID Connect) refused");
+      return signInFailed(reply, req, forbidden ? "Your account has no role in this console: ask an administrator." : "Sign-in failed: the provider's answer could not be verified.", forbidden ? 403 : 401);
+    }
   });
 
   // Open to anyone: a token and a path fit in far less.
@@ -191,14 +284,23 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
       log.warn({ ip: req.ip }, "console sign-in refused");
       return send(reply, views.loginPage("That is not the admin token.", next, sessions.enabled), 401);
     }
-    const { cookie } = sessions.create(now().getTime());
-    log.info({ ip: req.ip }, "console sign-in");
+    const { cookie, session } = sessions.create(now().getTime());
+    log.warn({ ip: req.ip, who: session.who, breakGlass: true }, "console sign-in with the admin token (break-glass)");
+    req.consoleSession = session;
+    await audit(req, { kind: "admin.sign-in", message: "signed in with the admin token (break-glass)", data: { breakGlass: true } });
     return reply.header("set-cookie", sessions.setCookie(cookie, secure(req))).redirect(next, 303);
   });
 
   app.post("/admin/logout", { config }, async (req, reply) => {
     if (req.consoleSession) await sessions.revoke(req.consoleSession, now().getTime());
-    return reply.header("set-cookie", sessions.setCookie(null, secure(req))).redirect("/admin/login?done=signed-out", 303);
+    reply.header("set-cookie", sessions.setCookie(null, secure(req)));
+    const back = `${origin(req)}/admin/login?done=signed-out`;
+    if (oidc && req.consoleSession?.via === "oidc") {
+      // Also end the session at the provider when it offers that; otj's own is gone either way.
+      const url = await oidc.endSessionUrl(back, null).catch(() => null);
+      if (url !== null) return send(reply, views.forwardPage("Signed out", url, "Sign out at your organisation's sign-in too"));
+    }
+    return reply.redirect("/admin/login?done=signed-out", 303);
   });
 
   // --- rooms -------------------------------------------------------------------------------------
@@ -275,6 +377,7 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     try {
       const added = await deps.store.rooms.add({ mailbox: form.mailbox ?? "", ...roomInput(form), devicePassword: form.devicePassword ? form.devicePassword : null }, now());
       deps.roomChanged?.(added.room);
+      await audit(req, { kind: "admin.room-added", roomId: added.room.id, message: `added room ${added.room.mailbox}`, after: added.room });
       if (added.deviceToken !== null) return send(reply, views.tokenPage(ctx(req, { notice: "Room added." }), added.room, added.deviceToken, "The room's pull device token:"));
       return reply.redirect(`/admin/rooms/${added.room.id}?done=room-added`, 303);
     } catch (error) {
@@ -311,6 +414,13 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     );
   });
 
+  app.get("/admin/rooms/:id/timeline", { config }, async (req, reply) => {
+    const room = await roomOr404(req, reply);
+    if (!room) return reply;
+    const events = await deps.store.eventLog.list({ roomId: room.id, limit: 500 });
+    return send(reply, views.timelinePage(ctx(req), room, events.reverse()));
+  });
+
   app.get("/admin/rooms/:id/edit", { config }, async (req, reply) => {
     const room = await roomOr404(req, reply);
     if (!room) return reply;
@@ -327,6 +437,8 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     try {
       const saved = await deps.store.rooms.update(room.id, changes, now());
       deps.roomChanged?.(saved);
+      const password = form.clearPassword === "true" ? "cleared" : form.devicePassword ? "changed" : "kept";
+      await audit(req, { kind: "admin.room-changed", roomId: room.id, message: `changed room ${room.mailbox}`, before: room, after: saved, data: { devicePassword: password } });
       return reply.redirect(`/admin/rooms/${room.id}?done=room-saved`, 303);
     } catch (error) {
       return send(reply, views.roomFormPage(ctx(req, { errors: problemsOf(error) }), await deps.store.providers.list(), { ...form, mailbox: room.mailbox, devicePassword: undefined }, room), 400);
@@ -343,6 +455,7 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     const room = await roomOr404(req, reply);
     if (!room) return reply;
     await deps.store.rooms.remove(room.id);
+    await audit(req, { kind: "admin.room-removed", roomId: room.id, message: `removed room ${room.mailbox}`, before: room });
     return reply.redirect("/admin/rooms?done=room-removed", 303);
   });
 
@@ -351,6 +464,7 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     if (!room) return reply;
     const token = await deps.store.rooms.rotateDeviceToken(room.id, now());
     const fresh = (await deps.store.rooms.get(room.id)) ?? room;
+    await audit(req, { kind: "admin.device-token-rotated", roomId: room.id, message: `rotated the device token of ${room.mailbox}`, data: { hadToken: room.device.hasToken } });
     return send(reply, views.tokenPage(ctx(req), fresh, token, room.device.hasToken ? "The new device token; the old one no longer works." : "The room's new device token:"));
   });
 
@@ -359,6 +473,7 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     if (!room) return reply;
     await deps.store.syncCursors.markDue(room.id, now());
     await deps.pollNow?.(room);
+    await audit(req, { kind: "admin.poll-now", roomId: room.id, message: `asked to poll ${room.mailbox} now` });
     return reply.redirect(`/admin/rooms/${room.id}?done=poll-requested`, 303);
   });
 
@@ -379,9 +494,14 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
       return send(reply, views.importPage(ctx(req), csv, diff), form.mode === "apply" && diff.counts.refuse > 0 ? 400 : 200);
     }
     try {
+      const changing = new Set(diff.lines.filter((l) => l.action === "change").map((l) => l.mailbox));
+      const changedBefore = new Map((await deps.store.rooms.list()).filter((r) => changing.has(r.mailbox)).map((r) => [r.id, r]));
       const result = await applyRoomsDiff(deps.store, diff, now());
       for (const { room } of result.added) deps.roomChanged?.(room);
       for (const room of result.changed) deps.roomChanged?.(room);
+      for (const { room } of result.added) await audit(req, { kind: "admin.room-added", roomId: room.id, message: `added room ${room.mailbox} (import)`, after: room, data: { import: true } });
+      for (const room of result.changed) await audit(req, { kind: "admin.room-changed", roomId: room.id, message: `changed room ${room.mailbox} (import)`, before: changedBefore.get(room.id) ?? null, after: room, data: { import: true } });
+      await audit(req, { kind: "admin.import", message: `imported rooms: ${result.added.length} added, ${result.changed.length} changed`, data: { added: result.added.length, changed: result.changed.length } });
       return send(reply, views.importDonePage(ctx(req), result.added, result.changed));
     } catch (error) {
       const problems = error instanceof Error && !isOtjError(error) ? [error.message] : problemsOf(error);
@@ -411,7 +531,8 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
   app.post("/admin/providers", { config }, async (req, reply) => {
     const form = formOf(req);
     try {
-      await deps.store.providers.add(providerInput(form), now());
+      const added = await deps.store.providers.add(providerInput(form), now());
+      await audit(req, { kind: "admin.provider-added", message: `added provider ${added.name}`, after: added });
       return reply.redirect("/admin/providers?done=provider-added", 303);
     } catch (error) {
       return send(reply, views.providersPage(ctx(req, { errors: problemsOf(error) }), await deps.store.providers.list(), await providerUsage(), form), 400);
@@ -435,7 +556,8 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     if (!provider) return reply;
     const form = formOf(req);
     try {
-      await deps.store.providers.update(provider.id, providerInput(form), now());
+      const saved = await deps.store.providers.update(provider.id, providerInput(form), now());
+      await audit(req, { kind: "admin.provider-changed", message: `changed provider ${provider.name}`, before: provider, after: saved });
       for (const room of await deps.store.rooms.list({ providerId: provider.id })) deps.roomChanged?.(room);
       return reply.redirect("/admin/providers?done=provider-saved", 303);
     } catch (error) {
@@ -450,6 +572,7 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     try {
       const rooms = await deps.store.rooms.list({ providerId: provider.id });
       await deps.store.providers.remove(provider.id, form.force === "true", now());
+      await audit(req, { kind: "admin.provider-removed", message: `removed provider ${provider.name}`, before: provider, data: { force: form.force === "true", rooms: rooms.length } });
       for (const room of rooms) deps.roomChanged?.(room);
       return reply.redirect("/admin/providers?done=provider-removed", 303);
     } catch (error) {

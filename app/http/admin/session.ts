@@ -1,21 +1,38 @@
 /**
  * Console sign-in sessions: a signed cookie, no server-side table, so any engine instance that
  * shares the admin token accepts it (and changing the admin token signs everyone out). The cookie
- * holds `expiry.nonce.signature`; the CSRF token of a session is derived from its nonce, so a form
+ * holds `expiry.nonce.via.role.who.signature` (who signed in, how, and as what role); the CSRF token of a session is derived from its nonce, so a form
  * posted from another site (or without the token) is refused. Sign-out clears the cookie and
  * revokes the nonce in the store, where every instance sees it until the session would have
  * expired anyway.
  */
 import { createHmac, randomBytes } from "node:crypto";
+import { CONSOLE_ROLES, type ConsoleRole } from "../../../core/config.ts";
 import type { ConsoleRevocationStore } from "../../../core/ports/store.ts";
 import { secretEquals } from "../auth.ts";
 
 export const SESSION_COOKIE = "otj_admin";
 
-export interface ConsoleSession {
+/** Who is signed in: a named user (OpenID Connect) or whoever holds the admin token. */
+export interface ConsoleIdentity {
+  /** `oidc`: a named user; `token`: the admin token (break-glass, always role admin). */
+  via: "oidc" | "token";
+  /** The user's name for the audit trail (e-mail, preferred user name or subject). */
+  who: string;
+  role: ConsoleRole;
+}
+
+export const BREAK_GLASS: ConsoleIdentity = Object.freeze({ via: "token", who: "admin-token", role: "admin" });
+
+export interface ConsoleSession extends ConsoleIdentity {
   nonce: string;
   expiresAt: number;
   csrf: string;
+}
+
+/** Whether `role` may do what `needed` may. */
+export function roleAllows(role: ConsoleRole, needed: ConsoleRole): boolean {
+  return CONSOLE_ROLES.indexOf(role) >= CONSOLE_ROLES.indexOf(needed);
 }
 
 function mac(key: Buffer, text: string): string {
@@ -28,12 +45,18 @@ export class ConsoleSessions {
   private readonly revoked = new Map<string, number>();
 
   /** @param revocations where sign-outs are shared between instances (null: this instance only). */
+  /**
+   * @param keyMaterial signs the cookies when there is no admin token (named sign-in only): the
+   *   OpenID client secret, or random bytes (sessions then end with this process).
+   */
   constructor(
     adminToken: string | null,
     private readonly ttlMs: number,
     private readonly revocations: ConsoleRevocationStore | null = null,
+    keyMaterial: string | null = null,
   ) {
-    this.key = adminToken ? createHmac("sha256", adminToken).update("otj admin console session v1").digest() : null;
+    const secret = adminToken ?? keyMaterial;
+    this.key = secret ? createHmac("sha256", secret).update("otj admin console session v1").digest() : null;
   }
 
   get enabled(): boolean {
@@ -41,28 +64,46 @@ export class ConsoleSessions {
   }
 
   /** A new session and its cookie value. */
-  create(nowMs: number): { session: ConsoleSession; cookie: string } {
+  create(nowMs: number, identity: ConsoleIdentity = BREAK_GLASS): { session: ConsoleSession; cookie: string } {
     if (!this.key) throw new Error("admin console sessions need http.adminToken");
     const nonce = randomBytes(18).toString("base64url");
     const expiresAt = nowMs + this.ttlMs;
-    const body = `${expiresAt}.${nonce}`;
-    return { session: { nonce, expiresAt, csrf: mac(this.key, `csrf.${nonce}`) }, cookie: `${body}.${mac(this.key, body)}` };
+    const who = Buffer.from(identity.who.slice(0, 200), "utf8").toString("base64url");
+    const body = `${expiresAt}.${nonce}.${identity.via}.${identity.role}.${who}`;
+    return {
+      session: { ...identity, who: identity.who.slice(0, 200), nonce, expiresAt, csrf: mac(this.key, `csrf.${nonce}`) },
+      cookie: `${body}.${mac(this.key, body)}`,
+    };
   }
 
   /** The session a cookie value names, or null (bad signature, expired, signed out anywhere). */
   async verify(cookie: string | undefined, nowMs: number): Promise<ConsoleSession | null> {
     if (!this.key || !cookie) return null;
-    const m = /^(\d{1,16})\.([A-Za-z0-9_-]{24})\.([A-Za-z0-9_-]{43})$/.exec(cookie);
+    const m = /^(\d{1,16})\.([A-Za-z0-9_-]{24})\.(oidc|token)\.(viewer|operator|admin)\.([A-Za-z0-9_-]{1,400})\.([A-Za-z0-9_-]{43})$/.exec(cookie);
     if (!m) return null;
-    const [, expiry, nonce, signature] = m as unknown as [string, string, string, string];
-    if (!secretEquals(signature, mac(this.key, `${expiry}.${nonce}`))) return null;
+    const [, expiry, nonce, via, role, who, signature] = m as unknown as [string, string, string, "oidc" | "token", ConsoleRole, string, string];
+    if (!secretEquals(signature, mac(this.key, `${expiry}.${nonce}.${via}.${role}.${who}`))) return null;
     const expiresAt = Number(expiry);
     if (expiresAt <= nowMs || this.revoked.has(nonce)) return null;
     if (this.revocations !== null && (await this.revocations.isRevoked(nonce, new Date(nowMs)))) {
       this.revoked.set(nonce, expiresAt);
       return null;
     }
-    return { nonce, expiresAt, csrf: mac(this.key, `csrf.${nonce}`) };
+    return { via, role, who: Buffer.from(who, "base64url").toString("utf8"), nonce, expiresAt, csrf: mac(this.key, `csrf.${nonce}`) };
+  }
+
+  /** Signs a short-lived value (the sign-in round trip's state), or checks one: null when forged. */
+  seal(value: string): string {
+    if (!this.key) throw new Error("admin console sessions need a key");
+    return `${Buffer.from(value, "utf8").toString("base64url")}.${mac(this.key, `seal.${value}`)}`;
+  }
+
+  unseal(sealed: string | undefined): string | null {
+    if (!this.key || !sealed) return null;
+    const m = /^([A-Za-z0-9_-]{1,4000})\.([A-Za-z0-9_-]{43})$/.exec(sealed);
+    if (!m) return null;
+    const value = Buffer.from(m[1] as string, "base64url").toString("utf8");
+    return secretEquals(m[2] as string, mac(this.key, `seal.${value}`)) ? value : null;
   }
 
   checkCsrf(session: ConsoleSession, given: unknown): boolean {

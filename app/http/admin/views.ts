@@ -4,7 +4,7 @@
  * created or rotated, on a page that is not cached.
  */
 import { type BridgeState, CALENDAR_SOURCES } from "../../../core/domain.ts";
-import type { BridgeSession, DeviceState, Meeting, Provider, Room, SyncCursor } from "../../../core/ports/store.ts";
+import type { BridgeSession, DeviceState, LoggedEvent, Meeting, Provider, Room, SyncCursor } from "../../../core/ports/store.ts";
 import { DELIVERIES, DEVICE_FAMILIES, PARTNERS, PRIVATE_JOIN, PRIVATE_MEETINGS, SUBJECT_REPLACE } from "../../../store/validation.ts";
 import type { StatusOutput } from "../../status.ts";
 import { type Html, html } from "./html.ts";
@@ -16,6 +16,8 @@ export interface PageContext {
   section?: "rooms" | "providers" | "sessions" | "alarms" | "reports" | "health" | "import";
   notice?: string | null;
   errors?: string[];
+  /** Who is signed in and as what, shown next to "Sign out". */
+  user?: { who: string; role: string } | null;
 }
 
 const SECTIONS: Array<[NonNullable<PageContext["section"]>, string, string]> = [
@@ -36,7 +38,7 @@ export function page(title: string, ctx: PageContext, body: Html): string {
   const nav = ctx.csrf
     ? html`<nav aria-label="Main"><ul>${SECTIONS.map(
         ([id, label, href]) => html`<li><a href="${href}"${ctx.section === id ? html` aria-current="page"` : ""}>${label}</a></li>`,
-      )}</ul><form method="post" action="/admin/logout" class="signout">${csrfField(ctx.csrf)}<button type="submit">Sign out</button></form></nav>`
+      )}</ul><form method="post" action="/admin/logout" class="signout">${csrfField(ctx.csrf)}${ctx.user ? html`<span class="user">${ctx.user.who} (${ctx.user.role})</span> ` : ""}<button type="submit">Sign out</button></form></nav>`
     : html``;
   const notice = ctx.notice ? html`<p class="notice" role="status">${ctx.notice}</p>` : "";
   const errors = ctx.errors?.length
@@ -53,17 +55,22 @@ export function page(title: string, ctx: PageContext, body: Html): string {
 const when = (d: Date | null) => (d === null ? "-" : d.toISOString().slice(0, 16).replace("T", " "));
 const timeOf = (d: Date) => html`<time datetime="${d.toISOString()}">${when(d)}</time>`;
 
-export function loginPage(error: string | null, next: string, configured: boolean, notice: string | null = null): string {
+export function loginPage(error: string | null, next: string, configured: boolean, notice: string | null = null, oidc = false): string {
+  const named = oidc
+    ? html`<p class="card narrow"><a class="button" id="oidc-sign-in" href="/admin/oidc/start?next=${encodeURIComponent(next)}">Sign in with your organisation account</a></p>`
+    : html``;
   return page(
     "Sign in",
     { csrf: null, errors: error ? [error] : [], notice },
     configured
-      ? html`<form method="post" action="/admin/login" class="card narrow">
+      ? html`${named}<form method="post" action="/admin/login" class="card narrow">
 <input type="hidden" name="next" value="${next}">
 <label for="token">Admin token</label>
 <input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
 <button type="submit">Sign in</button></form>`
-      : html`<p class="card">The console needs an admin token: set <code>http.adminToken</code> (or <code>OTJ_HTTP_ADMIN_TOKEN</code>) and restart otj.</p>`,
+      : oidc
+        ? named
+        : html`<p class="card">The console needs an admin token: set <code>http.adminToken</code> (or <code>OTJ_HTTP_ADMIN_TOKEN</code>) and restart otj.</p>`,
   );
 }
 
@@ -294,6 +301,7 @@ export function roomDetailPage(ctx: PageContext, v: RoomDetailView): string {
     html`<div class="toolbar">
 <form method="post" action="/admin/rooms/${room.id}/poll">${csrfField(ctx.csrf)}<button type="submit">Poll now</button></form>
 <a class="button" href="/admin/rooms/${room.id}/edit">Edit</a>
+<a class="button" href="/admin/rooms/${room.id}/timeline">Timeline</a>
 <form method="post" action="/admin/rooms/${room.id}/token">${csrfField(ctx.csrf)}<button type="submit">${room.device.hasToken ? "Rotate device token" : "Create device token"}</button></form>
 <a class="button danger" href="/admin/rooms/${room.id}/remove">Remove</a></div>
 <dl class="facts">
@@ -499,6 +507,46 @@ export function healthPage(ctx: PageContext, v: HealthView): string {
     }`,
   );
 }
+
+/** Seconds between two entries as `42s`, `3m05s` or `2h07m`. */
+function waitText(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+/** A room's event log, oldest first: planned, pushed, bridge steps, console changes, with the waits. */
+export function timelinePage(ctx: PageContext, room: Room, events: readonly LoggedEvent[]): string {
+  const rows = events.map((e, i) => {
+    const previous = i > 0 ? events[i - 1] : undefined;
+    const who = typeof e.data?.who === "string" ? e.data.who : "";
+    return html`<tr><td>${timeOf(e.at)}</td><td>${previous ? `+${waitText(e.at.getTime() - previous.at.getTime())}` : ""}</td><td><code>${e.kind}</code></td><td>${e.message}</td><td>${who}</td></tr>`;
+  });
+  return page(
+    `Timeline: ${room.displayName}`,
+    { ...ctx, section: "rooms" },
+    events.length === 0
+      ? html`<p class="card">No events for this room yet.</p><p><a href="/admin/rooms/${room.id}">Back to the room</a></p>`
+      : html`<p><a href="/admin/rooms/${room.id}">Back to the room</a></p><table><caption>Events of ${room.mailbox}, oldest first (the newest 500)</caption>
+<thead><tr><th scope="col">When (UTC)</th><th scope="col">Wait</th><th scope="col">Event</th><th scope="col">What</th><th scope="col">Who</th></tr></thead>
+<tbody>${rows}</tbody></table>`,
+  );
+}
+
+/**
+ * A page that moves on to `url` by itself (a meta refresh, no script): after the provider's
+ * callback (a same-site step that carries the SameSite=Strict cookie), and to the provider's
+ * sign-out (a form post may not redirect off the console under the CSP's form-action).
+ */
+export function forwardPage(title: string, url: string, link: string): string {
+  return html`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${url}">
+<title>${title} · otj console</title><link rel="stylesheet" href="/admin/assets/console.css"></head>
+<body><main id="main"><h1>${title}</h1><p><a href="${url}">${link}</a></p></main></body></html>`.text;
+}
+
+export const signedInPage = (next: string) => forwardPage("Signed in", next, "Continue to the console");
 
 export function messagePage(ctx: PageContext, title: string, message: string): string {
   return page(title, ctx, html`<p class="card">${message}</p><p><a href="/admin/rooms">Back to the rooms</a></p>`);
