@@ -47,7 +47,10 @@ export class StoreRoomSources {
 }
 
 /** One source for every configured calendar system, or null when none is configured. */
-export function combineCalendarSources(sources: Partial<Record<CalendarSourceName, CalendarSource | null>>, rooms: StoreRoomSources): MultiCalendarSource | null {
+export function combineCalendarSources(
+  sources: Partial<Record<CalendarSourceName, CalendarSource | null>>,
+  rooms: StoreRoomSources,
+): MultiCalendarSource | null {
   const configured: Partial<Record<CalendarSourceName, CalendarSource>> = {};
   for (const [name, source] of Object.entries(sources) as [CalendarSourceName, CalendarSource | null][]) {
     if (source) configured[name] = source;

@@ -20,23 +20,71 @@ interface CommandEntry {
 }
 
 const COMMANDS: readonly CommandEntry[] = [
-  { name: "parse", summary: "parse one invite file (MIME, iCalendar, Graph JSON, HTML or text); '-' reads stdin", load: async () => [(await import("./commands/parse.ts")).registerParseCommands] },
-  { name: "plan", summary: "parse an invite, then decide the route and dial string for a room", load: async () => [(await import("./commands/plan.ts")).registerPlanCommands] },
-  { name: "explain", summary: "explain which rule matched which text, and why the others did not", load: async () => [(await import("./commands/plan.ts")).registerPlanCommands] },
-  { name: "demo", summary: "run the whole flow on the embedded default (in-memory PGlite, built-in emulators, a fast clock)", load: async () => [(await import("./commands/demo.ts")).registerDemoCommand] },
-  { name: "migrate", summary: "apply pending database migrations (idempotent, safe to run concurrently)", load: async () => [(await import("./commands/migrate.ts")).registerMigrateCommand] },
-  { name: "providers", summary: "CVI provider records (tenant key, domain, SGJ settings)", load: async () => [(await import("./commands/providers.ts")).registerProvidersCommands] },
+  {
+    name: "parse",
+    summary: "parse one invite file (MIME, iCalendar, Graph JSON, HTML or text); '-' reads stdin",
+    load: async () => [(await import("./commands/parse.ts")).registerParseCommands],
+  },
+  {
+    name: "plan",
+    summary: "parse an invite, then decide the route and dial string for a room",
+    load: async () => [(await import("./commands/plan.ts")).registerPlanCommands],
+  },
+  {
+    name: "explain",
+    summary: "explain which rule matched which text, and why the others did not",
+    load: async () => [(await import("./commands/plan.ts")).registerPlanCommands],
+  },
+  {
+    name: "demo",
+    summary: "run the whole flow on the embedded default (in-memory PGlite, built-in emulators, a fast clock)",
+    load: async () => [(await import("./commands/demo.ts")).registerDemoCommand],
+  },
+  {
+    name: "migrate",
+    summary: "apply pending database migrations (idempotent, safe to run concurrently)",
+    load: async () => [(await import("./commands/migrate.ts")).registerMigrateCommand],
+  },
+  {
+    name: "providers",
+    summary: "CVI provider records (tenant key, domain, SGJ settings)",
+    load: async () => [(await import("./commands/providers.ts")).registerProvidersCommands],
+  },
   {
     name: "rooms",
     summary: "room mailbox <-> device mapping",
     load: async () => [(await import("./commands/rooms.ts")).registerRoomsCommands, (await import("./commands/discover.ts")).registerDiscoverCommand],
   },
-  { name: "ingest", summary: "parse a raw invite mail and merge it into a room's meetings; prints the resulting plan entries", load: async () => [(await import("./commands/ingest.ts")).registerIngestCommand] },
-  { name: "status", summary: "rooms, last poll, next meetings, device push state, bridge sessions", load: async () => [(await import("./commands/status.ts")).registerStatusCommand] },
-  { name: "bridge", summary: "partner media bridge tools (docs/bridge-protocol.md)", load: async () => [(await import("./commands/bridge-check.ts")).registerBridgeCheckCommand] },
-  { name: "doctor", summary: "check configuration, database, Graph consent, a room's calendar, devices and the bridge", load: async () => [(await import("./commands/doctor.ts")).registerDoctorCommand] },
-  { name: "events", summary: "the event log: plans, pushes, bridge session steps with their waits, audited console changes", load: async () => [(await import("./commands/events.ts")).registerEventsCommand] },
-  { name: "run", summary: "run the engine (poller, pusher, bridge scheduler, HTTP API) until SIGTERM", load: async () => [(await import("./commands/run.ts")).registerRunCommand] },
+  {
+    name: "ingest",
+    summary: "parse a raw invite mail and merge it into a room's meetings; prints the resulting plan entries",
+    load: async () => [(await import("./commands/ingest.ts")).registerIngestCommand],
+  },
+  {
+    name: "status",
+    summary: "rooms, last poll, next meetings, device push state, bridge sessions",
+    load: async () => [(await import("./commands/status.ts")).registerStatusCommand],
+  },
+  {
+    name: "bridge",
+    summary: "partner media bridge tools (docs/bridge-protocol.md)",
+    load: async () => [(await import("./commands/bridge-check.ts")).registerBridgeCheckCommand],
+  },
+  {
+    name: "doctor",
+    summary: "check configuration, database, Graph consent, a room's calendar, devices and the bridge",
+    load: async () => [(await import("./commands/doctor.ts")).registerDoctorCommand],
+  },
+  {
+    name: "events",
+    summary: "the event log: plans, pushes, bridge session steps with their waits, audited console changes",
+    load: async () => [(await import("./commands/events.ts")).registerEventsCommand],
+  },
+  {
+    name: "run",
+    summary: "run the engine (poller, pusher, bridge scheduler, HTTP API) until SIGTERM",
+    load: async () => [(await import("./commands/run.ts")).registerRunCommand],
+  },
 ];
 
 /** The command an argument list names: its first word that is not an option (or what `help` names). */

@@ -32,7 +32,11 @@ function seed(graph: GraphEmulator): void {
   graph.addRoom({ address: "room102@contoso.example", displayName: "Room 102", capacity: 12 });
   graph.addRoom({ address: "boardroom@contoso.example", displayName: "Board Room", capacity: 20 });
   const cvi = { tenantKey: "contoso@m.webex.com", videoId: "1198563286" };
-  const pexip = { tenantKey: "teams@vc.contoso.example", videoId: "1127180739", moreInfoUrl: "https://vc.contoso.example/teams/?conf=1127180739&amp;ivr=teams&amp;d=vc.contoso.example&amp;prefix=teams." };
+  const pexip = {
+    tenantKey: "teams@vc.contoso.example",
+    videoId: "1127180739",
+    moreInfoUrl: "https://vc.contoso.example/teams/?conf=1127180739&amp;ivr=teams&amp;d=vc.contoso.example&amp;prefix=teams.",
+  };
   // Room 101: internal CVI (Cisco), external SGJ (admitted), a private one.
   graph.addEvent("room101@contoso.example", {
     subject: "Weekly sales sync",
@@ -49,7 +53,13 @@ function seed(graph: GraphEmulator): void {
     start: at("09:00"),
     end: at("09:45"),
     organizer: FABRIKAM,
-    body: { contentType: "html", content: teamsHtmlV5({ threadKey: "fabrikam-review", tenantId: "0f0f0f0f-aaaa-4bbb-8ccc-dddddddddddd", meetingId: "357159246802468", passcode: "Hk4mN8pQ" }, 1500) },
+    body: {
+      contentType: "html",
+      content: teamsHtmlV5(
+        { threadKey: "fabrikam-review", tenantId: "0f0f0f0f-aaaa-4bbb-8ccc-dddddddddddd", meetingId: "357159246802468", passcode: "Hk4mN8pQ" },
+        1500,
+      ),
+    },
   });
   graph.addEvent("room101@contoso.example", {
     subject: "Salary review",
@@ -97,7 +107,10 @@ function seed(graph: GraphEmulator): void {
     start: at("09:00"),
     end: at("09:30"),
     organizer: { name: "Chen Wei", address: "chen.wei@fabrikam.example" },
-    body: { contentType: "html", content: `<p>Join Zoom Meeting<br><a href="https://fabrikam.zoom.us/j/81234567890?pwd=Q2xhYmNk">https://fabrikam.zoom.us/j/81234567890?pwd=Q2xhYmNk</a></p><p>Meeting ID: 812 3456 7890<br>Passcode: 246810</p><p>Join by SIP<br>81234567890@zoomcrc.com</p>` },
+    body: {
+      contentType: "html",
+      content: `<p>Join Zoom Meeting<br><a href="https://fabrikam.zoom.us/j/81234567890?pwd=Q2xhYmNk">https://fabrikam.zoom.us/j/81234567890?pwd=Q2xhYmNk</a></p><p>Meeting ID: 812 3456 7890<br>Passcode: 246810</p><p>Join by SIP<br>81234567890@zoomcrc.com</p>`,
+    },
   });
   graph.addEvent("boardroom@contoso.example", {
     subject: "Board pre-read (Fabrikam)",
@@ -141,7 +154,10 @@ function seedOtherCalendars(google: GoogleEmulator, ews: EwsEmulator): void {
     end: at("10:45"),
     organizer: { name: CONTOSO.name, email: CONTOSO.address },
     bodyType: "HTML",
-    body: teamsHtmlV4({ threadKey: "plant-review", meetingId: "512367894012", passcode: "Pq7rS9", cvi: { tenantKey: "contoso@m.webex.com", videoId: "1198563286" } }, 500),
+    body: teamsHtmlV4(
+      { threadKey: "plant-review", meetingId: "512367894012", passcode: "Pq7rS9", cvi: { tenantKey: "contoso@m.webex.com", videoId: "1198563286" } },
+      500,
+    ),
   });
 }
 
@@ -189,7 +205,13 @@ export async function runDemo(write: (text: string) => void = () => {}, options:
   const config = resolveConfig(
     {
       database: { url: "memory://" },
-      graph: { tenantId: "c0ffee00-1111-2222-3333-444455556666", clientId: graph.clientId, clientSecret: graph.clientSecret, baseUrl: graph.url, authorityUrl: graph.url },
+      graph: {
+        tenantId: "c0ffee00-1111-2222-3333-444455556666",
+        clientId: graph.clientId,
+        clientSecret: graph.clientSecret,
+        baseUrl: graph.url,
+        authorityUrl: graph.url,
+      },
       http: { host: "127.0.0.1", port: options.serve?.port ?? 0, adminToken },
       google: { serviceAccountKey: JSON.stringify(google.serviceAccountKey()), subject: google.subjects[0]!, apiRoot: google.url, tokenUrl: google.tokenUrl },
       ews: { url: ews.url, username: ews.username, password: ews.password, auth: "basic" },
@@ -207,12 +229,46 @@ export async function runDemo(write: (text: string) => void = () => {}, options:
     const now = () => clock.now();
     await store.providers.add({ name: "contoso-webex", partner: "cisco", tenantKey: "contoso@m.webex.com", sipDomain: "sgj.contoso.example" }, now());
     // SGJ through the same bridge: a template with the bridge's own domain (no .invalid address).
-    await store.providers.add({ name: "contoso-pexip", partner: "pexip", tenantKey: "teams@vc.contoso.example", sgjEnabled: true, sgjTemplate: "{sessionId}@sgj.contoso.example" }, now());
-    await store.rooms.add({ mailbox: "room101@contoso.example", displayName: "Room 101", provider: "contoso-webex", deviceFamily: "xapi", deviceAddress: devices.room101.url, deviceUsername: "admin", devicePassword: "secret" }, now());
-    await store.rooms.add({ mailbox: "room102@contoso.example", displayName: "Room 102", provider: "contoso-pexip", deviceFamily: "xapi", deviceAddress: devices.room102.url, deviceUsername: "admin", devicePassword: "secret" }, now());
-    const board = await store.rooms.add({ mailbox: "boardroom@contoso.example", displayName: "Board Room", provider: "contoso-webex", deviceFamily: "pull" }, now());
-    const huddle = await store.rooms.add({ mailbox: GOOGLE_ROOM, displayName: "Huddle (Google)", provider: "contoso-webex", deviceFamily: "pull", source: "google" }, now());
-    const room201 = await store.rooms.add({ mailbox: EWS_ROOM, displayName: "Room 201 (Exchange Server)", provider: "contoso-webex", deviceFamily: "pull", source: "ews" }, now());
+    await store.providers.add(
+      { name: "contoso-pexip", partner: "pexip", tenantKey: "teams@vc.contoso.example", sgjEnabled: true, sgjTemplate: "{sessionId}@sgj.contoso.example" },
+      now(),
+    );
+    await store.rooms.add(
+      {
+        mailbox: "room101@contoso.example",
+        displayName: "Room 101",
+        provider: "contoso-webex",
+        deviceFamily: "xapi",
+        deviceAddress: devices.room101.url,
+        deviceUsername: "admin",
+        devicePassword: "secret",
+      },
+      now(),
+    );
+    await store.rooms.add(
+      {
+        mailbox: "room102@contoso.example",
+        displayName: "Room 102",
+        provider: "contoso-pexip",
+        deviceFamily: "xapi",
+        deviceAddress: devices.room102.url,
+        deviceUsername: "admin",
+        devicePassword: "secret",
+      },
+      now(),
+    );
+    const board = await store.rooms.add(
+      { mailbox: "boardroom@contoso.example", displayName: "Board Room", provider: "contoso-webex", deviceFamily: "pull" },
+      now(),
+    );
+    const huddle = await store.rooms.add(
+      { mailbox: GOOGLE_ROOM, displayName: "Huddle (Google)", provider: "contoso-webex", deviceFamily: "pull", source: "google" },
+      now(),
+    );
+    const room201 = await store.rooms.add(
+      { mailbox: EWS_ROOM, displayName: "Room 201 (Exchange Server)", provider: "contoso-webex", deviceFamily: "pull", source: "ews" },
+      now(),
+    );
 
     write("otj demo: five rooms on three calendar systems (Microsoft 365, Google Workspace, Exchange Server), one morning (07:30-12:30 UTC) on a fast clock\n");
     const end = Date.parse(at("12:30"));
@@ -257,7 +313,10 @@ export async function runDemo(write: (text: string) => void = () => {}, options:
         );
       }
     }
-    lines.push("", `Cisco devices hold ${devices.room101.bookings.length} and ${devices.room102.bookings.length} bookings; lobby notices shown: ${devices.room101.ui.length + devices.room102.ui.length}.`);
+    lines.push(
+      "",
+      `Cisco devices hold ${devices.room101.bookings.length} and ${devices.room102.bookings.length} bookings; lobby notices shown: ${devices.room101.ui.length + devices.room102.ui.length}.`,
+    );
     lines.push(`Bridge sessions: ${sessions.map((s) => `${s.sessionId}=${s.state}`).join(", ") || "none"}`);
     const output = `${lines.join("\n")}\n`;
     write(output);

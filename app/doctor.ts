@@ -189,19 +189,34 @@ function roleChecks(roles: readonly string[], config: Config): DoctorCheck[] {
   out.push(
     calendar.length === 0
       ? { id: "graph.roles.calendar", outcome: "pass", detail: "Calendars.Read granted" }
-      : { id: "graph.roles.calendar", outcome: "fail", detail: "Calendars.Read is not granted", fix: "add the application permission Calendars.Read and grant admin consent" },
+      : {
+          id: "graph.roles.calendar",
+          outcome: "fail",
+          detail: "Calendars.Read is not granted",
+          fix: "add the application permission Calendars.Read and grant admin consent",
+        },
   );
   const discovery = has(FEATURE_ROLES.discovery);
   out.push(
     discovery.length === 0
       ? { id: "graph.roles.discovery", outcome: "pass", detail: "Place.Read.All granted (otj rooms discover)" }
-      : { id: "graph.roles.discovery", outcome: "warn", detail: "Place.Read.All is not granted: otj rooms discover will fail", fix: "add Place.Read.All and grant admin consent, or map rooms by hand" },
+      : {
+          id: "graph.roles.discovery",
+          outcome: "warn",
+          detail: "Place.Read.All is not granted: otj rooms discover will fail",
+          fix: "add Place.Read.All and grant admin consent, or map rooms by hand",
+        },
   );
   const mail = has(FEATURE_ROLES.mailIngest);
   out.push(
     mail.length === 0
       ? { id: "graph.roles.mail", outcome: "pass", detail: "Mail.Read granted (mail ingest)" }
-      : { id: "graph.roles.mail", outcome: "warn", detail: "Mail.Read is not granted: mail ingest from a mailbox will fail", fix: "add Mail.Read (scoped by an application access policy) if you ingest forwarded invites" },
+      : {
+          id: "graph.roles.mail",
+          outcome: "warn",
+          detail: "Mail.Read is not granted: mail ingest from a mailbox will fail",
+          fix: "add Mail.Read (scoped by an application access policy) if you ingest forwarded invites",
+        },
   );
   const bridge = has(FEATURE_ROLES.graphBridge);
   if (config.bridge.adapter === "graph") {
@@ -242,7 +257,9 @@ async function roomCalendarChecks(graph: GraphClient, room: Room, clock: Clock, 
           : "see docs/errors.md for the code";
     return [{ id: "room.calendar", outcome: "fail", detail: describeError(error), fix }];
   }
-  const checks: DoctorCheck[] = [{ id: "room.calendar", outcome: "pass", detail: `calendar readable: ${events.length} meeting(s) from ${lookbackDays} days ago to 7 days ahead` }];
+  const checks: DoctorCheck[] = [
+    { id: "room.calendar", outcome: "pass", detail: `calendar readable: ${events.length} meeting(s) from ${lookbackDays} days ago to 7 days ahead` },
+  ];
   const domain = room.mailbox.split("@")[1]?.toLowerCase() ?? "";
   const external = events.filter((e) => {
     const address = e.organizer?.emailAddress?.address?.toLowerCase() ?? "";
@@ -259,7 +276,11 @@ async function roomCalendarChecks(graph: GraphClient, room: Room, clock: Clock, 
       fix: `Set-CalendarProcessing -Identity ${room.mailbox} -DeleteComments $false -DeleteSubject $false -AddOrganizerToSubject $false -ProcessExternalMeetingMessages $true`,
     });
   } else {
-    checks.push({ id: "room.bodies", outcome: "pass", detail: `${external.length - bodiless.length} of ${external.length} external meeting(s) keep their body` });
+    checks.push({
+      id: "room.bodies",
+      outcome: "pass",
+      detail: `${external.length - bodiless.length} of ${external.length} external meeting(s) keep their body`,
+    });
   }
   return checks;
 }
@@ -304,7 +325,13 @@ async function bridgeCheck(config: Config): Promise<DoctorCheck> {
   if (bridge.adapter === null) return { id: "bridge", outcome: "skip", detail: "no SGJ bridge configured (bridge.adapter)" };
   if (bridge.adapter !== "http") return { id: "bridge", outcome: "skip", detail: `bridge.adapter is ${bridge.adapter}: nothing to probe over HTTP` };
   const host = new URL(bridge.http.baseUrl!).host;
-  const client = new HttpMediaBridge({ baseUrl: bridge.http.baseUrl!, token: bridge.http.token ?? "", hmacSecret: bridge.http.hmacSecret!, timeoutMs: TIMEOUT_MS, maxConnections: 1 });
+  const client = new HttpMediaBridge({
+    baseUrl: bridge.http.baseUrl!,
+    token: bridge.http.token ?? "",
+    hmacSecret: bridge.http.hmacSecret!,
+    timeoutMs: TIMEOUT_MS,
+    maxConnections: 1,
+  });
   try {
     await client.stop(`otj-doctor-${randomUUID()}`, AbortSignal.timeout(TIMEOUT_MS));
     return { id: "bridge", outcome: "pass", detail: `${host} accepted a signed request` };

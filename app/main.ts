@@ -146,7 +146,14 @@ export class Engine {
       windowFutureDays: config.poll.windowFutureDays,
       webrtcBookings: config.devices.webrtcBookings,
     };
-    this.dispatcher = new JoinDispatcher({ store: this.store, pusher, clock, settings, logger: this.log, onPush: (result) => this.metrics.pushes.inc({ result }) });
+    this.dispatcher = new JoinDispatcher({
+      store: this.store,
+      pusher,
+      clock,
+      settings,
+      logger: this.log,
+      onPush: (result) => this.metrics.pushes.inc({ result }),
+    });
     this.metrics.watchStore(this.store, () => clock.now());
 
     this.source = this.options.source !== undefined ? this.options.source : await this.defaultSource();
@@ -317,7 +324,8 @@ export class Engine {
     const config = this.options.config;
     // Loaded only when configured: the Google client libraries are large and every CLI command imports this file.
     const google = hasGoogleCredentials(config)
-      ? (await import("../calendar/google/google-from-config.ts")).googleFromConfig(config, this.options.clock, { cwd: this.options.cwd, logger: this.log }).source
+      ? (await import("../calendar/google/google-from-config.ts")).googleFromConfig(config, this.options.clock, { cwd: this.options.cwd, logger: this.log })
+          .source
       : null;
     this.roomSources = new StoreRoomSources(this.store, this.options.clock);
     const ews = hasEwsCredentials(config) ? ewsCalendarSourceFromConfig(config, { clock: this.options.clock, logger: this.log }).source : null;
@@ -344,7 +352,13 @@ export class Engine {
   private defaultBridge(): MediaBridge | null {
     const b = this.options.config.bridge;
     if ((b.adapter === "http" || b.adapter === "emulator") && b.http.baseUrl && b.http.hmacSecret) {
-      return new HttpMediaBridge({ baseUrl: b.http.baseUrl, token: b.http.token ?? "", hmacSecret: b.http.hmacSecret, timeoutMs: 10_000, maxConnections: b.maxStartsInFlight });
+      return new HttpMediaBridge({
+        baseUrl: b.http.baseUrl,
+        token: b.http.token ?? "",
+        hmacSecret: b.http.hmacSecret,
+        timeoutMs: 10_000,
+        maxConnections: b.maxStartsInFlight,
+      });
     }
     return null;
   }
@@ -401,7 +415,10 @@ export class Engine {
     });
     if (this.scheduler) every(5_000, "bridge", () => this.scheduler!.tick());
     // The prune runs on the configured cron expression (retention.schedule), so node-cron stays here.
-    const prune = cron.schedule(this.options.config.retention.schedule, guarded("prune", () => this.prune()));
+    const prune = cron.schedule(
+      this.options.config.retention.schedule,
+      guarded("prune", () => this.prune()),
+    );
     this.tasks.push({ stop: () => void prune.destroy() });
     every(30_000, "alarms", async () => this.alarms?.evaluate());
   }
@@ -541,7 +558,11 @@ export function defaultScheduler(parts: EngineParts): { scheduler: SgjScheduler;
   const graphJwt =
     b.adapter === "graph" && config.graph.clientId
       ? new GraphCallJwtVerifier(
-          { issuer: b.graph.jwtIssuer ?? DEFAULT_GRAPH_CALL_ISSUER, audience: config.graph.clientId, openIdConfigUrl: b.graph.openIdConfigUrl ?? DEFAULT_GRAPH_CALL_OPENID_URL },
+          {
+            issuer: b.graph.jwtIssuer ?? DEFAULT_GRAPH_CALL_ISSUER,
+            audience: config.graph.clientId,
+            openIdConfigUrl: b.graph.openIdConfigUrl ?? DEFAULT_GRAPH_CALL_OPENID_URL,
+          },
           { clock },
         )
       : null;

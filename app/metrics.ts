@@ -4,9 +4,23 @@ import type { Store } from "../core/ports/store.ts";
 
 export class EngineMetrics {
   readonly registry = new Registry();
-  readonly pollRounds = new Counter({ name: "otj_poll_rounds_total", help: "Room poll rounds by outcome", labelNames: ["outcome"], registers: [this.registry] });
-  readonly graphRequests = new Counter({ name: "otj_graph_requests_total", help: "Graph requests by HTTP status", labelNames: ["status"], registers: [this.registry] });
-  readonly throttleWaits = new Counter({ name: "otj_graph_throttle_wait_seconds_total", help: "Seconds spent waiting on Graph throttling", registers: [this.registry] });
+  readonly pollRounds = new Counter({
+    name: "otj_poll_rounds_total",
+    help: "Room poll rounds by outcome",
+    labelNames: ["outcome"],
+    registers: [this.registry],
+  });
+  readonly graphRequests = new Counter({
+    name: "otj_graph_requests_total",
+    help: "Graph requests by HTTP status",
+    labelNames: ["status"],
+    registers: [this.registry],
+  });
+  readonly throttleWaits = new Counter({
+    name: "otj_graph_throttle_wait_seconds_total",
+    help: "Seconds spent waiting on Graph throttling",
+    registers: [this.registry],
+  });
   readonly pushes = new Counter({ name: "otj_device_pushes_total", help: "Device pushes by result", labelNames: ["result"], registers: [this.registry] });
   private countSessions: (() => Promise<Record<string, number>>) | null = null;
   readonly bridgeSessions = new Gauge({
@@ -46,5 +60,10 @@ export class EngineMetrics {
     labelNames: ["channel", "outcome"],
     registers: [this.registry],
   });
-  readonly httpRequests = new Counter({ name: "otj_http_requests_total", help: "HTTP API requests by route and status", labelNames: ["route", "status"], registers: [this.registry] });
+  readonly httpRequests = new Counter({
+    name: "otj_http_requests_total",
+    help: "HTTP API requests by route and status",
+    labelNames: ["route", "status"],
+    registers: [this.registry],
+  });
 }

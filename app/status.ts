@@ -14,7 +14,13 @@ export interface StatusOutput {
     displayName: string;
     alarms: Array<{ code: string; since: string; message: string }>;
     lastPoll: { at: string | null; outcome: "ok" | "error" | "never"; error: string | null };
-    device: { family: string; state: "ok" | "pending" | "error"; lastPushAt: string | null; lastError: string | null; /** `ews` rooms: when the device last read the EWS feed. */ lastFetchAt?: string | null };
+    device: {
+      family: string;
+      state: "ok" | "pending" | "error";
+      lastPushAt: string | null;
+      lastError: string | null /** `ews` rooms: when the device last read the EWS feed. */;
+      lastFetchAt?: string | null;
+    };
     meetings: Array<{ occurrenceKey: string; subject: string | null; start: string; end: string; route: Route; dialString: string | null; onDevice: boolean }>;
   }>;
   bridgeSessions: Array<{
@@ -47,12 +53,20 @@ const iso = (d: Date | null) => (d === null ? null : d.toISOString());
 export function lastPoll(c: SyncCursor | null): StatusOutput["rooms"][number]["lastPoll"] {
   if (!c || (c.lastSuccessAt === null && c.lastFailureAt === null)) return { at: null, outcome: "never", error: null };
   const failedLast = c.lastFailureAt !== null && (c.lastSuccessAt === null || c.lastFailureAt > c.lastSuccessAt);
-  return failedLast ? { at: iso(c.lastFailureAt), outcome: "error", error: c.lastErrorCode ? `${c.lastErrorCode}: ${c.lastError ?? ""}`.trim() : c.lastError } : { at: iso(c.lastSuccessAt), outcome: "ok", error: null };
+  return failedLast
+    ? { at: iso(c.lastFailureAt), outcome: "error", error: c.lastErrorCode ? `${c.lastErrorCode}: ${c.lastError ?? ""}`.trim() : c.lastError }
+    : { at: iso(c.lastSuccessAt), outcome: "ok", error: null };
 }
 
 export function deviceStatus(room: Room, d: DeviceState | null): StatusOutput["rooms"][number]["device"] {
-  const state = d === null || d.desiredHash === null ? (pushesTo(room) ? "pending" : "ok") : d.lastErrorCode ? "error" : d.desiredHash === d.pushedHash ? "ok" : "pending";
-  return { family: room.device.family, state, lastPushAt: iso(d?.pushedAt ?? null), lastError: d?.lastErrorCode ? `${d.lastErrorCode}: ${d.lastError ?? ""}`.trim() : null };
+  const state =
+    d === null || d.desiredHash === null ? (pushesTo(room) ? "pending" : "ok") : d.lastErrorCode ? "error" : d.desiredHash === d.pushedHash ? "ok" : "pending";
+  return {
+    family: room.device.family,
+    state,
+    lastPushAt: iso(d?.pushedAt ?? null),
+    lastError: d?.lastErrorCode ? `${d.lastErrorCode}: ${d.lastError ?? ""}`.trim() : null,
+  };
 }
 
 type Alarm = StatusOutput["rooms"][number]["alarms"][number];
@@ -69,7 +83,11 @@ function retryable(code: string): boolean {
  * A room's device and poll alarms: a failure no retry can fix (mailbox not found, access denied,
  * bad device credentials, TLS refused) at once; a retryable one after enough failures in a row.
  */
-export function roomAlarms(device: DeviceState | null, cursor: SyncCursor | null, s: Pick<StatusSettings, "pollFailuresBeforeAlarm" | "pushFailuresBeforeAlarm">): Alarm[] {
+export function roomAlarms(
+  device: DeviceState | null,
+  cursor: SyncCursor | null,
+  s: Pick<StatusSettings, "pollFailuresBeforeAlarm" | "pushFailuresBeforeAlarm">,
+): Alarm[] {
   const alarms: Alarm[] = [];
   if (device?.lastErrorCode && device.failingSince && (device.attempts >= s.pushFailuresBeforeAlarm || !retryable(device.lastErrorCode))) {
     alarms.push({ code: device.lastErrorCode, since: device.failingSince.toISOString(), message: device.lastError ?? "device push failing" });
@@ -88,7 +106,10 @@ export function ewsFetchAlarm(fetch: { issuedAt: Date; at: Date | null } | undef
   if (fetch === undefined || staleMinutes <= 0) return null;
   const since = fetch.at ?? fetch.issuedAt;
   if (now.getTime() - since.getTime() <= staleMinutes * 60_000) return null;
-  const message = fetch.at === null ? `the device has not read the EWS feed since its password was issued` : `the device has not read the EWS feed for over ${staleMinutes} minutes`;
+  const message =
+    fetch.at === null
+      ? `the device has not read the EWS feed since its password was issued`
+      : `the device has not read the EWS feed for over ${staleMinutes} minutes`;
   return { code: "OTJ_DEVICE_NOT_FETCHING", since: since.toISOString(), message };
 }
 
@@ -133,7 +154,8 @@ export async function buildStatus(store: Store, now: Date, s: StatusSettings): P
       displayName: room.displayName,
       alarms,
       lastPoll: lastPoll(cursor),
-      device: room.device.family === "ews" ? { ...deviceStatus(room, device), lastFetchAt: iso(ewsFetches?.get(room.id)?.at ?? null) } : deviceStatus(room, device),
+      device:
+        room.device.family === "ews" ? { ...deviceStatus(room, device), lastFetchAt: iso(ewsFetches?.get(room.id)?.at ?? null) } : deviceStatus(room, device),
       meetings: meetings.map((m) => ({
         occurrenceKey: m.occurrenceKey,
         subject: m.subjectShown,

@@ -34,7 +34,13 @@ async function measure(notify: boolean): Promise<number[]> {
   const config = resolveConfig(
     {
       database: { url: pg.url },
-      graph: { tenantId: "c0ffee00-1111-2222-3333-444455556666", clientId: graph.clientId, clientSecret: graph.clientSecret, baseUrl: graph.url, authorityUrl: graph.url },
+      graph: {
+        tenantId: "c0ffee00-1111-2222-3333-444455556666",
+        clientId: graph.clientId,
+        clientSecret: graph.clientSecret,
+        baseUrl: graph.url,
+        authorityUrl: graph.url,
+      },
       http: { host: "127.0.0.1", port: 0, adminToken: randomBytes(16).toString("hex") },
       poll: { intervalSeconds: INTERVAL },
       log: { level: "silent" },
@@ -47,7 +53,15 @@ async function measure(notify: boolean): Promise<number[]> {
     await engine.start(true);
     await engine.store.providers.add({ name: "webex", partner: "cisco", tenantKey: "contoso@m.webex.com" }, new Date());
     const { room } = await engine.store.rooms.add(
-      { mailbox: "room101@contoso.example", displayName: "Room 101", provider: "webex", deviceFamily: "xapi", deviceAddress: device.url, deviceUsername: "admin", devicePassword: "secret" },
+      {
+        mailbox: "room101@contoso.example",
+        displayName: "Room 101",
+        provider: "webex",
+        deviceFamily: "xapi",
+        deviceAddress: device.url,
+        deviceUsername: "admin",
+        devicePassword: "secret",
+      },
       new Date(),
     );
     const start = new Date(Date.now() + 3_600_000).toISOString();

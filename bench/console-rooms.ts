@@ -30,9 +30,19 @@ export async function benchConsoleRooms(): Promise<void> {
     await app.listen({ host: "127.0.0.1", port: 0 });
     const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
     await db.store.providers.add({ name: "webex", partner: "cisco", tenantKey: "contoso@m.webex.com" }, clock.now());
-    const rooms = Array.from({ length: ROOMS }, (_, i) => ({ mailbox: `room${String(i).padStart(5, "0")}@contoso.example`, displayName: `Room ${i}`, provider: "webex", deviceFamily: "pull" }));
+    const rooms = Array.from({ length: ROOMS }, (_, i) => ({
+      mailbox: `room${String(i).padStart(5, "0")}@contoso.example`,
+      displayName: `Room ${i}`,
+      provider: "webex",
+      deviceFamily: "pull",
+    }));
     await db.store.rooms.addMany(rooms, clock.now());
-    const signIn = await fetch(`${base}/admin/login`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: `token=${admin}`, redirect: "manual" });
+    const signIn = await fetch(`${base}/admin/login`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: `token=${admin}`,
+      redirect: "manual",
+    });
     const cookie = (signIn.headers.get("set-cookie") ?? "").split(";")[0]!;
     const time = async (path: string, headers: Record<string, string>) => {
       const samples: number[] = [];

@@ -74,11 +74,26 @@ export async function benchFaultInjection(): Promise<void> {
       const events: string[] = [];
       for (let e = 0; e < EVENTS; e++) {
         const start = new Date(now.getTime() + (2 + e) * 3_600_000).toISOString();
-        events.push(graph.addEvent(mailbox, { subject: `Review ${i}.${e}`, start, end: new Date(Date.parse(start) + 1_800_000).toISOString(), organizer: { name: "Ana", address: "ana@contoso.example" } })!.id);
+        events.push(
+          graph.addEvent(mailbox, {
+            subject: `Review ${i}.${e}`,
+            start,
+            end: new Date(Date.parse(start) + 1_800_000).toISOString(),
+            organizer: { name: "Ana", address: "ana@contoso.example" },
+          })!.id,
+        );
       }
       ids.push({ mailbox, events });
     }
-    const count = async () => Number((await handle.db.selectFrom("meeting").select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow()).n);
+    const count = async () =>
+      Number(
+        (
+          await handle.db
+            .selectFrom("meeting")
+            .select((eb) => eb.fn.countAll().as("n"))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
     const env = {
       OTJ_DATABASE__URL: pg.url,
       OTJ_GRAPH__TENANT_ID: graph.tenantId,
@@ -109,7 +124,14 @@ export async function benchFaultInjection(): Promise<void> {
     const kill9Seconds = await waitFor("all meetings after kill -9", async () => (await count()) === ROOMS * EVENTS, 180_000);
     report({ bench: "fault-injection", metric: "kill9-recovery", value: kill9Seconds, unit: "s", baseline: null, ratio: null });
     report({ bench: "fault-injection", metric: "kill9-meetings-at-kill", value: storedAtKill, unit: "meetings", baseline: ROOMS * EVENTS, ratio: null });
-    report({ bench: "fault-injection", metric: "kill9-lost-or-duplicate", value: Math.abs((await count()) - ROOMS * EVENTS), unit: "meetings", baseline: 0, ratio: null });
+    report({
+      bench: "fault-injection",
+      metric: "kill9-lost-or-duplicate",
+      value: Math.abs((await count()) - ROOMS * EVENTS),
+      unit: "meetings",
+      baseline: 0,
+      ratio: null,
+    });
 
     // 2. PostgreSQL restart while the engine polls changes.
     for (const r of ids) graph.updateEvent(r.mailbox, r.events[0]!, { subject: `Changed ${r.mailbox}` });
@@ -130,7 +152,14 @@ export async function benchFaultInjection(): Promise<void> {
       );
     const restartSeconds = await waitFor("every change after the PostgreSQL restart", async () => (await changed()) === ROOMS, 180_000);
     report({ bench: "fault-injection", metric: "pg-restart-recovery", value: restartSeconds, unit: "s", baseline: null, ratio: null });
-    report({ bench: "fault-injection", metric: "pg-restart-lost-or-duplicate", value: Math.abs((await count()) - ROOMS * EVENTS), unit: "meetings", baseline: 0, ratio: null });
+    report({
+      bench: "fault-injection",
+      metric: "pg-restart-lost-or-duplicate",
+      value: Math.abs((await count()) - ROOMS * EVENTS),
+      unit: "meetings",
+      baseline: 0,
+      ratio: null,
+    });
 
     // 3. kill -9 while the room waits in the lobby: the next engine resumes the session (the
     // bridge keeps it), follows it to admitted and ended, and never starts a second one.
@@ -148,7 +177,13 @@ export async function benchFaultInjection(): Promise<void> {
       start: start.toISOString(),
       end: new Date(start.getTime() + 60_000).toISOString(),
       organizer: { name: "Ben Okafor", address: "ben@fabrikam.example" },
-      body: { contentType: "html", content: teamsHtmlV5({ threadKey: "fault-lobby", tenantId: "0f0f0f0f-aaaa-4bbb-8ccc-dddddddddddd", meetingId: "357159246802468", passcode: "Hk4mN8pQ" }, 500) },
+      body: {
+        contentType: "html",
+        content: teamsHtmlV5(
+          { threadKey: "fault-lobby", tenantId: "0f0f0f0f-aaaa-4bbb-8ccc-dddddddddddd", meetingId: "357159246802468", passcode: "Hk4mN8pQ" },
+          500,
+        ),
+      },
     });
     const lobbyEnv = {
       ...env,
@@ -173,15 +208,34 @@ export async function benchFaultInjection(): Promise<void> {
     await waitFor("the session ended with the meeting", async () => (await sessionState()) === "ended", 180_000);
     const sessions = await store.bridgeSessions.list();
     report({ bench: "fault-injection", metric: "kill9-lobby-admitted-after", value: admittedAfter, unit: "s", baseline: 25, ratio: null });
-    report({ bench: "fault-injection", metric: "kill9-lobby-second-sessions", value: bridge.creates - 1 + (sessions.length - 1), unit: "sessions", baseline: 0, ratio: null });
-    report({ bench: "fault-injection", metric: "kill9-lobby-final-state-ended", value: (await sessionState()) === "ended" ? 1 : 0, unit: "bool", baseline: 1, ratio: null });
+    report({
+      bench: "fault-injection",
+      metric: "kill9-lobby-second-sessions",
+      value: bridge.creates - 1 + (sessions.length - 1),
+      unit: "sessions",
+      baseline: 0,
+      ratio: null,
+    });
+    report({
+      bench: "fault-injection",
+      metric: "kill9-lobby-final-state-ended",
+      value: (await sessionState()) === "ended" ? 1 : 0,
+      unit: "bool",
+      baseline: 1,
+      ratio: null,
+    });
 
     // 4. kill -9 mid-start: the bridge holds its replies, so the engine dies with every start
     // request sent and none answered. The next engine reclaims the sessions once their claims'
     // leases end (3 minutes) and sends the same requests again (idempotent on sessionId).
     for (const e of engines) if (e.exitCode === null) e.kill("SIGKILL");
     const midSecret = randomBytes(16).toString("hex");
-    const midBridge = new BridgeEmulator({ clock: systemClock, token: "fault-bridge-2", hmacSecret: midSecret, plan: () => ({ kind: "admit", afterMs: 20_000 }) });
+    const midBridge = new BridgeEmulator({
+      clock: systemClock,
+      token: "fault-bridge-2",
+      hmacSecret: midSecret,
+      plan: () => ({ kind: "admit", afterMs: 20_000 }),
+    });
     await midBridge.start();
     bridge2 = midBridge;
     const MID = 8;
@@ -197,10 +251,22 @@ export async function benchFaultInjection(): Promise<void> {
         start: midStart.toISOString(),
         end: new Date(midStart.getTime() + 10 * 60_000).toISOString(),
         organizer: { name: "Ben Okafor", address: "ben@fabrikam.example" },
-        body: { contentType: "html", content: teamsHtmlV5({ threadKey: `fault-burst-${i}`, tenantId: "0f0f0f0f-aaaa-4bbb-8ccc-dddddddddddd", meetingId: String(357159246802500 + i), passcode: "Hk4mN8pQ" }, 500) },
+        body: {
+          contentType: "html",
+          content: teamsHtmlV5(
+            { threadKey: `fault-burst-${i}`, tenantId: "0f0f0f0f-aaaa-4bbb-8ccc-dddddddddddd", meetingId: String(357159246802500 + i), passcode: "Hk4mN8pQ" },
+            500,
+          ),
+        },
       });
     }
-    const midEnv = { ...lobbyEnv, OTJ_HTTP__PORT: String(await freePort()), OTJ_BRIDGE__HTTP__BASE_URL: midBridge.url, OTJ_BRIDGE__HTTP__TOKEN: "fault-bridge-2", OTJ_BRIDGE__HTTP__HMAC_SECRET: midSecret };
+    const midEnv = {
+      ...lobbyEnv,
+      OTJ_HTTP__PORT: String(await freePort()),
+      OTJ_BRIDGE__HTTP__BASE_URL: midBridge.url,
+      OTJ_BRIDGE__HTTP__TOKEN: "fault-bridge-2",
+      OTJ_BRIDGE__HTTP__HMAC_SECRET: midSecret,
+    };
     const midSessions = async () => (await store.bridgeSessions.list()).filter((x) => midRooms.includes(x.roomId) && x.state !== "cancelled");
     midBridge.knobs.createDelayMs = 5_000;
     const fifth = startEngine(midEnv);
@@ -225,7 +291,14 @@ export async function benchFaultInjection(): Promise<void> {
     const externalIds = new Set((await midSessions()).map((x) => x.externalId));
     report({ bench: "fault-injection", metric: "kill9-mid-start-unanswered-at-kill", value: unanswered, unit: "sessions", baseline: MID, ratio: null });
     report({ bench: "fault-injection", metric: "kill9-mid-start-resumed-after", value: resumedAfter, unit: "s", baseline: 180, ratio: null });
-    report({ bench: "fault-injection", metric: "kill9-mid-start-second-sessions", value: midBridge.sessions.size - MID + (MID - externalIds.size), unit: "sessions", baseline: 0, ratio: null });
+    report({
+      bench: "fault-injection",
+      metric: "kill9-mid-start-second-sessions",
+      value: midBridge.sessions.size - MID + (MID - externalIds.size),
+      unit: "sessions",
+      baseline: 0,
+      ratio: null,
+    });
   } finally {
     for (const e of engines) if (e.exitCode === null) e.kill("SIGKILL");
     await bridge?.stop();

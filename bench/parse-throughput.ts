@@ -80,7 +80,10 @@ async function libraryPipeline(data: Buffer, format: "html" | "ics" | "eml"): Pr
   } else if (format === "html") {
     text = htmlToText(data.toString("utf8"));
   } else {
-    text = data.toString("utf8").replace(/\r?\n[ \t]/g, "").replace(/\\n/g, "\n");
+    text = data
+      .toString("utf8")
+      .replace(/\r?\n[ \t]/g, "")
+      .replace(/\\n/g, "\n");
   }
   let found = 0;
   for (const re of PROVIDER_PATTERNS) {

@@ -21,16 +21,38 @@ export async function benchParserFuzz(): Promise<void> {
   const hostile = fc.oneof(
     fc.string({ maxLength: 4000, unit: "binary" }),
     fc.nat(200_000).map((n) => `<a href="https://teams.microsoft.com/l/meetup-join/${"%".repeat(n % 5000)}" title="${"x".repeat(n)}">Join the meeting now</a>`),
-    fc.nat(60).map((n) => `From: a@b.example\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n${"--x\r\nContent-Type: message/rfc822\r\n\r\nFrom: a@b.example\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n".repeat(n)}`),
+    fc
+      .nat(60)
+      .map(
+        (n) =>
+          `From: a@b.example\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n${"--x\r\nContent-Type: message/rfc822\r\n\r\nFrom: a@b.example\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n".repeat(n)}`,
+      ),
     fc.nat(100_000).map((n) => `Meeting ID: ${"1 ".repeat(n)}\nPasscode: ${"a".repeat(n % 1000)}`),
     fc.nat(50_000).map((n) => `${"a@".repeat(n)}b sip:${"x.".repeat(n % 3000)}example`),
-    fc.nat(50_000).map((n) => `${"> ".repeat(n % 2000)}https://teams.microsoft.com/l/meetup-join/19%3a${"x".repeat(70)}\n${"%40thread.v2/0?context=".repeat(n % 300)}\n`.repeat(1 + (n % 10))),
-    fc.nat(30_000).map((n) => `${"https://zoom.us/j/81234567890?context={".repeat(n % 200)} [x](https://a.example/${"|".repeat(n % 2000)}) <https://b.example|${"]".repeat(n % 500)}> ${"[y](".repeat(n % 5000)}`),
+    fc
+      .nat(50_000)
+      .map((n) =>
+        `${"> ".repeat(n % 2000)}https://teams.microsoft.com/l/meetup-join/19%3a${"x".repeat(70)}\n${"%40thread.v2/0?context=".repeat(n % 300)}\n`.repeat(
+          1 + (n % 10),
+        ),
+      ),
+    fc
+      .nat(30_000)
+      .map(
+        (n) =>
+          `${"https://zoom.us/j/81234567890?context={".repeat(n % 200)} [x](https://a.example/${"|".repeat(n % 2000)}) <https://b.example|${"]".repeat(n % 500)}> ${"[y](".repeat(n % 5000)}`,
+      ),
     fc.nat(20_000).map((n) => `${"-::~".repeat(n % 4000)}${":".repeat(n)}x\nPasscode:${" ".repeat(n)}\n${"0123456789".repeat(n % 100)}`),
     fc.nat(20_000).map((n) => `BEGIN:VCALENDAR\r\n${`BEGIN:VEVENT\r\nDESCRIPTION:${"\\n".repeat(n)}\r\nEND:VEVENT\r\n`.repeat(3)}END:VCALENDAR`),
   );
   const mutated = fc
-    .record({ seed: fc.nat(seeds.length - 1), at: fc.double({ min: 0, max: 1, noNaN: true }), text: fc.string({ maxLength: 64 }), cut: fc.nat(400), dup: fc.nat(20) })
+    .record({
+      seed: fc.nat(seeds.length - 1),
+      at: fc.double({ min: 0, max: 1, noNaN: true }),
+      text: fc.string({ maxLength: 64 }),
+      cut: fc.nat(400),
+      dup: fc.nat(20),
+    })
     .map(({ seed, at, text, cut, dup }) => {
       const base = seeds[seed]!;
       const i = Math.floor(at * base.length);

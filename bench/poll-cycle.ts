@@ -128,7 +128,11 @@ function serveEmulator(): void {
         case "requests": {
           const s = emu!.stats();
           const envelopes = s.byRoute["batch"] ?? 0;
-          return { waited: s.requests - envelopes - s.tokenRequests, http: s.requests - s.batchItems - s.tokenRequests, cpuSeconds: cpuSeconds() } satisfies RequestCounts;
+          return {
+            waited: s.requests - envelopes - s.tokenRequests,
+            http: s.requests - s.batchItems - s.tokenRequests,
+            cpuSeconds: cpuSeconds(),
+          } satisfies RequestCounts;
         }
         case "stop":
           await emu?.stop();
@@ -168,7 +172,10 @@ async function seed(
   now: Date,
 ): Promise<{ graph: Omit<Started, "firstEvent">; changes: EventChange[] }> {
   await store.providers.add({ name: "webex", partner: "cisco", tenantKey: "contoso@m.webex.com" }, now);
-  const body = teamsHtmlV4({ threadKey: "bench", meetingId: "35715924681234", passcode: "Hk4mN8pQ", cvi: { tenantKey: "contoso@m.webex.com", videoId: "1182453796" } }, 2000);
+  const body = teamsHtmlV4(
+    { threadKey: "bench", meetingId: "35715924681234", passcode: "Hk4mN8pQ", cvi: { tenantKey: "contoso@m.webex.com", videoId: "1182453796" } },
+    2000,
+  );
   const dayMs = Math.floor(now.getTime() / 86_400_000) * 86_400_000;
   const { firstEvent, ...graph } = await emulator.call<Started>({ op: "start", rooms, eventsPerRoom: 2, body, dayMs });
   const inputs: NewRoom[] = [];

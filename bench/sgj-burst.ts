@@ -240,7 +240,14 @@ export async function benchSgjBurst(): Promise<void> {
           clock,
           bridge: new HttpMediaBridge({ baseUrl: emulatorUrl, token: TOKEN, hmacSecret: HMAC_SECRET, timeoutMs: 10_000 }),
           adapter: "http",
-          settings: { leadSeconds: LEAD_SECONDS, lobbyTimeoutSeconds: 900, lateStartSeconds: 300, endGraceSeconds: 0, endBufferMinutes: 0, callbackUrl: "http://127.0.0.1:9/v1/callbacks/bridge" },
+          settings: {
+            leadSeconds: LEAD_SECONDS,
+            lobbyTimeoutSeconds: 900,
+            lateStartSeconds: 300,
+            endGraceSeconds: 0,
+            endBufferMinutes: 0,
+            callbackUrl: "http://127.0.0.1:9/v1/callbacks/bridge",
+          },
         }),
       );
     }

@@ -17,9 +17,7 @@ import type { Clock } from "../core/clock.ts";
 import type { MediaBridge } from "../core/ports/media-bridge.ts";
 import { sessionIdFor } from "../core/identities.ts";
 import { Semaphore } from "../core/semaphore.ts";
-import type {
-  Store,
-} from "../core/ports/store.ts";
+import type { Store } from "../core/ports/store.ts";
 import { type BridgeLogger, SessionActions, type SessionNotifier, SILENT_LOGGER } from "./session-actions.ts";
 import type { BridgeSchedulerSettings, SchedulerContext } from "./scheduler-context.ts";
 import { SessionSync, type SyncRoomReport } from "./session-sync.ts";

@@ -104,11 +104,15 @@ export class BridgeCallbacks {
       if (skew > (this.options.maxSkewSeconds ?? 300) * 1000) return reject(400, `at is ${Math.round(skew / 1000)} s away from our clock`);
       const duplicate = session.lastCallbackState === callback.state && session.lastCallbackAt?.getTime() === at.getTime();
       if (!duplicate) {
-        await this.actions.apply(session, { type: "bridge", state: callback.state, detail: callback.detail }, {
-          at,
-          patch: () => ({ lastCallbackAt: at, lastCallbackState: callback.state }),
-          data: { reported: callback.state, ...(callback.detail ? { detail: callback.detail } : {}) },
-        });
+        await this.actions.apply(
+          session,
+          { type: "bridge", state: callback.state, detail: callback.detail },
+          {
+            at,
+            patch: () => ({ lastCallbackAt: at, lastCallbackState: callback.state }),
+            data: { reported: callback.state, ...(callback.detail ? { detail: callback.detail } : {}) },
+          },
+        );
       }
       return { status: 204 };
     } catch (error) {
@@ -169,7 +173,11 @@ export class BridgeCallbacks {
     });
     const report = (reading as CallReading | null)?.report ?? null;
     if (updated === null || report === null) return;
-    await this.actions.apply(updated, { type: "bridge", state: report.state, detail: report.detail }, { data: { reported: report.state, graphCallId: updated.externalId } });
+    await this.actions.apply(
+      updated,
+      { type: "bridge", state: report.state, detail: report.detail },
+      { data: { reported: report.state, graphCallId: updated.externalId } },
+    );
   }
 
   private async findCall(callId: string): Promise<string | null> {

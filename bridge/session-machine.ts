@@ -59,7 +59,9 @@ export function transition(state: BridgeState, event: SessionEvent): TransitionR
       return state === "scheduled" ? to(state, "starting", "start requested") : ignore(`cannot start from ${state}`);
     case "start-failed":
       if (state !== "starting") return ignore(`start failure while ${state}`);
-      return event.retryable ? to(state, "scheduled", `start failed, will retry: ${event.reason}`) : to(state, "failed", `bridge refused: ${event.reason}`, [{ kind: "notice", notice: "clear" }]);
+      return event.retryable
+        ? to(state, "scheduled", `start failed, will retry: ${event.reason}`)
+        : to(state, "failed", `bridge refused: ${event.reason}`, [{ kind: "notice", notice: "clear" }]);
     case "not-configured":
       return to(state, "failed", "no bridge adapter configured (OTJ_BRIDGE_NOT_CONFIGURED)");
     case "cancel": {
@@ -88,7 +90,12 @@ export function transition(state: BridgeState, event: SessionEvent): TransitionR
       // Admitted straight from starting is allowed: when the meeting's lobby settings let guests
       // in, the bridge is admitted without ever waiting. The cause says that no lobby was reported.
       const skippedLobby = state === "starting" && next === "admitted" ? ` (${NO_LOBBY_REPORTED})` : "";
-      return to(state, next, `bridge reported ${event.state}${skippedLobby}${event.detail ? `: ${event.detail}` : ""}`, notice ? [{ kind: "notice", notice }] : []);
+      return to(
+        state,
+        next,
+        `bridge reported ${event.state}${skippedLobby}${event.detail ? `: ${event.detail}` : ""}`,
+        notice ? [{ kind: "notice", notice }] : [],
+      );
     }
   }
 }

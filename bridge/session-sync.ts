@@ -50,7 +50,14 @@ export class SessionSync {
       if (notAfter.getTime() <= now.getTime()) continue;
       const dueAt = addMs(meeting.start, -leadSeconds * 1000);
       const { session, change } = await this.schedule(
-        { occurrenceKey: meeting.occurrenceKey, sessionId: this.hooks.sessionIdFor(meeting.occurrenceKey), roomId, dueAt, notAfter, dialString: meeting.dialString },
+        {
+          occurrenceKey: meeting.occurrenceKey,
+          sessionId: this.hooks.sessionIdFor(meeting.occurrenceKey),
+          roomId,
+          dueAt,
+          notAfter,
+          dialString: meeting.dialString,
+        },
         now,
       );
       if (change === "created") {

@@ -51,7 +51,11 @@ export class SessionTimers {
     await this.renewLeases(now);
     let claimed = 0;
     for (;;) {
-      const batch = await ctx.store.bridgeSessions.claimDue(now, ctx.batchSize, { leaseMs: ctx.leaseMs, horizonMs: ctx.horizonMs, ...(signal ? { signal } : {}) });
+      const batch = await ctx.store.bridgeSessions.claimDue(now, ctx.batchSize, {
+        leaseMs: ctx.leaseMs,
+        horizonMs: ctx.horizonMs,
+        ...(signal ? { signal } : {}),
+      });
       if (ctx.stopped) break;
       for (const session of batch) this.arm(session, now);
       claimed += batch.length;

@@ -63,7 +63,11 @@ export class StartPipeline {
     const message = "an SGJ session was due but bridge.adapter is not configured";
     const outcome = await this.ctx.lanes.run(
       () =>
-        this.ctx.actions.apply(session, { type: "not-configured" }, { patch: () => ({ lastErrorCode: "OTJ_BRIDGE_NOT_CONFIGURED", lastError: message }), data: { code: "OTJ_BRIDGE_NOT_CONFIGURED" } }),
+        this.ctx.actions.apply(
+          session,
+          { type: "not-configured" },
+          { patch: () => ({ lastErrorCode: "OTJ_BRIDGE_NOT_CONFIGURED", lastError: message }), data: { code: "OTJ_BRIDGE_NOT_CONFIGURED" } },
+        ),
       "urgent",
     );
     return outcome.session;
@@ -132,7 +136,10 @@ export class StartPipeline {
       );
     } catch (error) {
       const e = toOtjError(error);
-      ctx.logger.warn({ component: "bridge", sessions: go.length, code: e.code, error: e.message }, "bridge start statement failed; the claims will be retried");
+      ctx.logger.warn(
+        { component: "bridge", sessions: go.length, code: e.code, error: e.message },
+        "bridge start statement failed; the claims will be retried",
+      );
       return { left: Promise.resolve() };
     }
     const moved = new Map(started.map((s) => [s.occurrenceKey, s]));
@@ -241,13 +248,21 @@ export class StartPipeline {
       }
       // The bridge already reported the session: it stays as it is; ask again a little later.
       const e = toOtjError(error, "OTJ_BRIDGE_UNAVAILABLE");
-      ctx.logger.warn({ component: "bridge", occurrenceKey: session.occurrenceKey, code: e.code }, "asking the bridge for a session id failed; trying again later");
+      ctx.logger.warn(
+        { component: "bridge", occurrenceKey: session.occurrenceKey, code: e.code },
+        "asking the bridge for a session id failed; trying again later",
+      );
       const retryAt = addMs(ctx.clock.now(), confirmMs).getTime();
-      await ctx.actions.patchLive(session.occurrenceKey, (s) => (s.externalId === null ? { dueAt: new Date(Math.min(retryAt, s.notAfter.getTime())), lastErrorCode: e.code, lastError: e.message } : null));
+      await ctx.actions.patchLive(session.occurrenceKey, (s) =>
+        s.externalId === null ? { dueAt: new Date(Math.min(retryAt, s.notAfter.getTime())), lastErrorCode: e.code, lastError: e.message } : null,
+      );
       return;
     }
     // Written at once, not through the batch: this runs in a store lane, which a batch held back by a burst would block.
-    const [after] = await ctx.store.bridgeSessions.recordExternalIds([{ occurrenceKey: session.occurrenceKey, externalId, ...this.settledDue(session) }], ctx.clock.now());
+    const [after] = await ctx.store.bridgeSessions.recordExternalIds(
+      [{ occurrenceKey: session.occurrenceKey, externalId, ...this.settledDue(session) }],
+      ctx.clock.now(),
+    );
     if (after !== undefined) await this.replyRecorded(after, externalId);
   }
 
@@ -300,10 +315,14 @@ export class StartPipeline {
     const retryAt = addMs(now, delay);
     const retry = e.retryable && retryAt.getTime() < session.notAfter.getTime();
     const reason = `${e.code}: ${e.message}${e.retryable && !retry ? " (no time left before notAfter)" : ""}`;
-    const outcome = await this.ctx.actions.apply(session, { type: "start-failed", retryable: retry, reason }, {
-      patch: () => ({ lastErrorCode: e.code, lastError: e.message, ...(retry ? { dueAt: retryAt, lobbyDeadline: null } : {}) }),
-      data: { code: e.code, attempts: session.attempts, ...(retry ? { retryAt: retryAt.toISOString() } : {}) },
-    });
+    const outcome = await this.ctx.actions.apply(
+      session,
+      { type: "start-failed", retryable: retry, reason },
+      {
+        patch: () => ({ lastErrorCode: e.code, lastError: e.message, ...(retry ? { dueAt: retryAt, lobbyDeadline: null } : {}) }),
+        data: { code: e.code, attempts: session.attempts, ...(retry ? { retryAt: retryAt.toISOString() } : {}) },
+      },
+    );
     return outcome.session;
   }
 

@@ -13,7 +13,8 @@ export async function prepareStart(store: Store, settings: BridgeSchedulerSettin
   if (unwanted !== null || meeting === null) return { ok: false, reason: unwanted ?? "meeting removed from the calendar" };
   if (room === null) return { ok: false, reason: "room removed" };
   const teams = meeting.join?.teams ?? null;
-  if (teams === null || (teams.joinUrl === null && teams.meetingId === null)) return { ok: false, reason: "cannot start: the invite has no Teams join link or meeting ID" };
+  if (teams === null || (teams.joinUrl === null && teams.meetingId === null))
+    return { ok: false, reason: "cannot start: the invite has no Teams join link or meeting ID" };
   const dialString = session.dialString ?? meeting.dialString;
   if (dialString === null) return { ok: false, reason: "cannot start: the meeting has no SGJ dial string" };
   return { ok: true, request: startRequest(settings, session, meeting, room, dialString) };

@@ -19,7 +19,12 @@ export interface ApplyRoundContext {
 }
 
 /** Writes `result` into `room`'s meetings: upserts, removals (moved, merged, removed, left the window) and the event log. */
-export async function applyRoomRound(store: Pick<Store, "meetings" | "eventLog">, result: RoomSyncResult, ctx: ApplyRoundContext, options: StoreCallOptions): Promise<Applied> {
+export async function applyRoomRound(
+  store: Pick<Store, "meetings" | "eventLog">,
+  result: RoomSyncResult,
+  ctx: ApplyRoundContext,
+  options: StoreCallOptions,
+): Promise<Applied> {
   const { room, now } = ctx;
   const planning: PlanningContext = { room, providers: ctx.providers, planner: ctx.planner, now };
   const existing = await store.meetings.list(room.id, { includeCancelled: true }, options);

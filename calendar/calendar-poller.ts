@@ -157,7 +157,14 @@ export class CalendarPoller {
         permanentBackoffMs: options.permanentBackoffMs ?? 300_000,
         maxBackoffMs: options.maxBackoffMs ?? 3_600_000,
       },
-      { store: deps.store, source: deps.source, clock: deps.clock, sink: deps.sink ?? NO_OCCURRENCE_SINK, logger: deps.logger, random: deps.random ?? Math.random },
+      {
+        store: deps.store,
+        source: deps.source,
+        clock: deps.clock,
+        sink: deps.sink ?? NO_OCCURRENCE_SINK,
+        logger: deps.logger,
+        random: deps.random ?? Math.random,
+      },
     );
     this.#graceMs = options.shutdownGraceMs ?? 10_000;
     this.#completeBatch = Math.max(1, Math.floor(options.completeBatch ?? Math.max(2 * poll.maxInFlight, 100)));
@@ -258,7 +265,9 @@ export class CalendarPoller {
   async #round(signal: AbortSignal): Promise<RoundReport> {
     const startedAt = this.#clock.now();
     const completions =
-      this.#completeBatch > 1 ? new RoundCompletions(this.#store.syncCursors, this.#clock, { batchSize: this.#completeBatch, delayMs: this.#completeDelayMs }) : null;
+      this.#completeBatch > 1
+        ? new RoundCompletions(this.#store.syncCursors, this.#clock, { batchSize: this.#completeBatch, delayMs: this.#completeDelayMs })
+        : null;
     const ctx: RoundContext = { now: startedAt, signal, completions };
     const outcomes: Array<RoomRoundOutcome | Promise<RoomRoundOutcome>> = [];
     const queue: RoomLease[] = [];

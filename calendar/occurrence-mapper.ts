@@ -124,7 +124,12 @@ export async function mapOccurrence(occurrence: SourceOccurrence, ctx: PlanningC
  * (e.g. merged from the raw invite mail) is kept. `raw.format` decides the stored `source`
  * (`graph`, else `mime`).
  */
-export function mapParsedOccurrence(occurrence: SourceOccurrence, parsed: InviteDetail | null, ctx: PlanningContext, previous: Meeting | null = null): MappedOccurrence {
+export function mapParsedOccurrence(
+  occurrence: SourceOccurrence,
+  parsed: InviteDetail | null,
+  ctx: PlanningContext,
+  previous: Meeting | null = null,
+): MappedOccurrence {
   const base: Invite = parsed?.invite ?? { ...EMPTY_META, join: null, alternatives: [] };
   let invite: Invite = {
     ...base,

@@ -99,7 +99,9 @@ export function reconcileRound(input: RoundInput): RoundPlan {
   let fullRound: RoundPlan["fullRound"] = null;
   if (input.full) {
     const windowStart = input.windowStart.getTime();
-    const keepUnlessRemoved = existing.filter((m) => m.source === "mime" && !stale.has(m.occurrenceKey) && m.end.getTime() > windowStart).map((m) => m.occurrenceKey);
+    const keepUnlessRemoved = existing
+      .filter((m) => m.source === "mime" && !stale.has(m.occurrenceKey) && m.end.getTime() > windowStart)
+      .map((m) => m.occurrenceKey);
     fullRound = { keep: [...keys], keepUnlessRemoved };
   }
   return { upserts, stale, removedSourceIds: input.removedIds, fullRound };
@@ -182,7 +184,10 @@ export type MailMerge =
   | { readonly kind: "mail"; readonly key: string; readonly replaces: readonly string[] };
 
 /** The merge of one invite mail for a single meeting (see the module comment). `sameUid`: the room's stored rows of that UID. */
-export function reconcileMail(sameUid: readonly Meeting[], mail: { readonly mailbox: string; readonly uid: string; readonly start: string; readonly join: Join | null }): MailMerge {
+export function reconcileMail(
+  sameUid: readonly Meeting[],
+  mail: { readonly mailbox: string; readonly uid: string; readonly start: string; readonly join: Join | null },
+): MailMerge {
   const calendar = sameUid.filter((m) => m.source === "graph" && m.seriesMasterId === null);
   if (calendar.length > 0) {
     return { kind: "calendar", copies: calendar.map((meeting) => ({ meeting, fill: meeting.join === null && mail.join !== null && !meeting.cancelled })) };

@@ -168,8 +168,10 @@ export class RoomPoll {
       windowEnd: new Date(result.cursor.window.end),
       nextDueAt,
     };
-    const done = (recorded: boolean): RoomRoundOutcome => (recorded ? this.#ok(lease, result, applied, nextDueAt, requests, sinkError) : this.#lost(lease, result, requests));
-    const notRecorded = async (error: unknown): Promise<RoomRoundOutcome> => (ctx.signal.aborted ? this.#aborted(lease, result, applied, requests) : this.#fail(lease, ctx, error, requests));
+    const done = (recorded: boolean): RoomRoundOutcome =>
+      recorded ? this.#ok(lease, result, applied, nextDueAt, requests, sinkError) : this.#lost(lease, result, requests);
+    const notRecorded = async (error: unknown): Promise<RoomRoundOutcome> =>
+      ctx.signal.aborted ? this.#aborted(lease, result, applied, requests) : this.#fail(lease, ctx, error, requests);
     if (ctx.completions !== null) {
       // The cursor goes with the next batch and the worker moves on meanwhile. Until the batch is
       // written the room keeps its lease; if it never is (a crash), the next round reads the same

@@ -36,9 +36,12 @@ export const systemClock: Clock = {
       if (delay > MAX_TIMEOUT_MS) {
         handle = setTimeout(arm, MAX_TIMEOUT_MS);
       } else {
-        handle = setTimeout(() => {
-          if (!cancelled) callback();
-        }, Math.max(0, delay));
+        handle = setTimeout(
+          () => {
+            if (!cancelled) callback();
+          },
+          Math.max(0, delay),
+        );
       }
       handle.unref();
     };

@@ -220,7 +220,10 @@ const configSchema = z
         maxConnections: int(1, 100_000, 1_000, "Most open connections; the server drops further ones at once."),
         metricsToken: optionalString("Bearer token GET /metrics requires (secret); unset means /metrics is open."),
         ewsRateLimit: int(1, 10_000, 60, "Requests per rolling minute per ews device on the EWS feed (a device's poll is several requests)."),
-        ewsDialStringIn: z.enum(["location", "body"]).default("location").meta(describe("Where the EWS feed puts the dial string: location (Location and the body's join block) or body (the join block only).")),
+        ewsDialStringIn: z
+          .enum(["location", "body"])
+          .default("location")
+          .meta(describe("Where the EWS feed puts the dial string: location (Location and the body's join block) or body (the join block only).")),
         timeZone: z
           .string()
           .refine(isTimeZone, "expected an IANA time zone such as Europe/Berlin")
@@ -244,7 +247,12 @@ const configSchema = z
       .strictObject({
         pollFailuresBeforeAlarm: int(1, 1_000, 3, "Failed poll rounds in a row (retryable errors) before a room's poll alarm is raised."),
         pushFailuresBeforeAlarm: int(1, 1_000, 3, "Failed device pushes in a row (retryable errors) before a room's device alarm is raised."),
-        ewsFetchStaleMinutes: int(0, 100_000, 60, "Minutes an ews room's device may go without reading the EWS feed before its alarm is raised; 0 turns the alarm off."),
+        ewsFetchStaleMinutes: int(
+          0,
+          100_000,
+          60,
+          "Minutes an ews room's device may go without reading the EWS feed before its alarm is raised; 0 turns the alarm off.",
+        ),
         pullStaleMinutes: int(1, 10_080, 30, "Minutes a pulling device (pull, macro) may go without fetching before its alarm is raised."),
       })
       .prefault({}),
@@ -257,7 +265,12 @@ const configSchema = z
           })
           .prefault({}),
         teams: z
-          .strictObject({ url: serviceUrl("Microsoft Teams Workflows webhook URL that receives an Adaptive Card per raise and clear (secret: the URL is the credential).", true) })
+          .strictObject({
+            url: serviceUrl(
+              "Microsoft Teams Workflows webhook URL that receives an Adaptive Card per raise and clear (secret: the URL is the credential).",
+              true,
+            ),
+          })
           .prefault({}),
         smtp: z
           .strictObject({
@@ -346,9 +359,7 @@ const configSchema = z
           .meta(describe("Push route webrtc bookings with Protocol WebRTC, MeetingPlatform and the join URL (unconfirmed that RoomOS accepts them).")),
       })
       .prefault({}),
-    shutdown: z
-      .strictObject({ graceSeconds: int(0, 3_600, 10, "Seconds otj run takes to drain on SIGTERM/SIGINT.") })
-      .prefault({}),
+    shutdown: z.strictObject({ graceSeconds: int(0, 3_600, 10, "Seconds otj run takes to drain on SIGTERM/SIGINT.") }).prefault({}),
     secrets: z
       .strictObject({
         key: z
@@ -361,10 +372,7 @@ const configSchema = z
       .prefault({}),
     log: z
       .strictObject({
-        level: z
-          .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
-          .default("info")
-          .meta(describe("Log level.")),
+        level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info").meta(describe("Log level.")),
       })
       .prefault({}),
   })
@@ -411,11 +419,7 @@ const configSchema = z
     };
   });
 
-type DeepReadonly<T> = T extends (infer U)[]
-  ? readonly DeepReadonly<U>[]
-  : T extends object
-    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
-    : T;
+type DeepReadonly<T> = T extends (infer U)[] ? readonly DeepReadonly<U>[] : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
 
 /** The validated, frozen configuration. Components receive only their slice of it. */
 export type Config = DeepReadonly<z.output<typeof configSchema>>;
@@ -543,7 +547,9 @@ async function readConfigFile(path: string): Promise<unknown> {
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
-    throw new OtjError("OTJ_CONFIG_INVALID", `cannot read configuration file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
+    throw new OtjError("OTJ_CONFIG_INVALID", `cannot read configuration file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
+      cause: error,
+    });
   }
   const json = text.replace(/^\uFEFF/, "");
   try {

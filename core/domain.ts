@@ -24,18 +24,7 @@ export type InviteFormat = "eml" | "ics" | "html" | "text" | "graph" | "google";
 
 export type Sensitivity = "normal" | "private" | "personal" | "confidential";
 
-export type JoinProvider =
-  | "teams"
-  | "zoom"
-  | "webex"
-  | "google-meet"
-  | "gotomeeting"
-  | "bluejeans"
-  | "chime"
-  | "jitsi"
-  | "sip"
-  | "h323"
-  | "other";
+export type JoinProvider = "teams" | "zoom" | "webex" | "google-meet" | "gotomeeting" | "bluejeans" | "chime" | "jitsi" | "sip" | "h323" | "other";
 
 export type TeamsCloud = "commercial" | "gcch" | "dod" | "consumer" | "china";
 
@@ -112,16 +101,7 @@ export interface IvrFallback {
   dtmf: string;
 }
 
-export type BridgeState =
-  | "scheduled"
-  | "starting"
-  | "lobby"
-  | "admitted"
-  | "ended"
-  | "denied"
-  | "timeout"
-  | "failed"
-  | "cancelled";
+export type BridgeState = "scheduled" | "starting" | "lobby" | "admitted" | "ended" | "denied" | "timeout" | "failed" | "cancelled";
 
 export type DeviceFamily = "xapi" | "xapi-legacy" | "webex-cloud" | "pull" | "macro" | "ews";
 /** Meeting platforms a room's device can join natively over WebRTC (`--webrtc teams,meet`). */

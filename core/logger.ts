@@ -62,7 +62,9 @@ export function prettyStream(out: NodeJS.WritableStream): DestinationStream {
           const fields = Object.entries(rest)
             .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
             .join(" ");
-          out.write(`${String(time ?? "").slice(11, 19)} ${(LEVEL_NAMES[level as number] ?? String(level)).padEnd(5)} ${msg ?? ""}${fields ? `  ${fields}` : ""}\n`);
+          out.write(
+            `${String(time ?? "").slice(11, 19)} ${(LEVEL_NAMES[level as number] ?? String(level)).padEnd(5)} ${msg ?? ""}${fields ? `  ${fields}` : ""}\n`,
+          );
         } catch {
           out.write(`${line}\n`);
         }

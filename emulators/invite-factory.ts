@@ -134,7 +134,7 @@ export function teamsIcs(ev: EventSpec, spec: TeamsMeetingSpec, description: str
     "LOCATION;LANGUAGE=en-US:Microsoft Teams Meeting",
     fold(`X-MICROSOFT-SKYPETEAMSMEETINGURL:${classicUrl(spec)}`),
     fold(`X-MICROSOFT-SKYPETEAMSPROPERTIES:{"cid":"19:meeting_x@thread.v2"\\,"private":true\\,"type":0\\,"mid":0\\,"rid":0\\,"uid":null}`),
-    "X-MICROSOFT-ONLINEMEETINGINFORMATION:{\"OnlineMeetingChannelId\":null\\,\"OnlineMeetingProvider\":3}",
+    'X-MICROSOFT-ONLINEMEETINGINFORMATION:{"OnlineMeetingChannelId":null\\,"OnlineMeetingProvider":3}',
     "END:VEVENT",
     "END:VCALENDAR",
     "",
@@ -162,7 +162,9 @@ export function teamsEml(ev: EventSpec, spec: TeamsMeetingSpec, padBytes = 6000)
   const html = teamsHtmlV4(spec, padBytes);
   const text = `${RULE}\r\nMicrosoft Teams Need help?<https://aka.ms/JoinTeamsMeeting?omkt=en-US>\r\nJoin the meeting now<${classicUrl(spec)}>\r\nMeeting ID: ${groups(spec.meetingId ?? "246813579024")}\r\nPasscode: ${spec.passcode ?? "aB3dE5fG"}\r\n${RULE}\r\n`;
   const org = ev.organizer ?? { name: "Alice Example", email: "alice@contoso.example" };
-  const ics = Buffer.from(teamsIcs(ev, spec, text)).toString("base64").replace(/.{76}/g, "$&\r\n");
+  const ics = Buffer.from(teamsIcs(ev, spec, text))
+    .toString("base64")
+    .replace(/.{76}/g, "$&\r\n");
   return [
     `From: ${org.name} <${org.email}>`,
     "To: Room 101 <room101@contoso.example>",

@@ -82,8 +82,5 @@ export function bookingHash(b: DeviceBooking): string {
 }
 
 export function listHash(bookings: readonly DeviceBooking[]): string {
-  return createHash("sha256")
-    .update(bookings.map(bookingHash).join(","))
-    .digest("hex")
-    .slice(0, 32);
+  return createHash("sha256").update(bookings.map(bookingHash).join(",")).digest("hex").slice(0, 32);
 }

@@ -155,9 +155,7 @@ export function buildSgjDialString(template: string, v: SgjValues): { dialString
     const names = templatePlaceholders(t);
     if (names.includes("meetingId") && (v.meetingId === null || !/^\d{9,20}$/.test(v.meetingId))) return null;
     if (names.includes("passcode") && (v.passcode === null || !/^[A-Za-z0-9]{1,32}$/.test(v.passcode))) return null;
-    const result = lowerHost(
-      fill(t, { meetingId: v.meetingId ?? "", passcode: v.passcode ?? "", sessionId: v.sessionId, domain: v.domain.toLowerCase() }),
-    );
+    const result = lowerHost(fill(t, { meetingId: v.meetingId ?? "", passcode: v.passcode ?? "", sessionId: v.sessionId, domain: v.domain.toLowerCase() }));
     return isValidSipAddress(result) ? result : null;
   };
   const primary = attempt(template);

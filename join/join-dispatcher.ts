@@ -118,7 +118,13 @@ export class JoinDispatcher {
       }
       const recorded = await this.store.deviceStates.recordPushed(room.id, { hash, entries }, this.options.clock.now());
       await this.store.eventLog.append([
-        { at: this.options.clock.now(), kind: "device.pushed", roomId: room.id, message: `${bookings.length} booking(s) on ${room.device.family} device`, data: { hash } },
+        {
+          at: this.options.clock.now(),
+          kind: "device.pushed",
+          roomId: room.id,
+          message: `${bookings.length} booking(s) on ${room.device.family} device`,
+          data: { hash },
+        },
       ]);
       this.logger.info({ component: "dispatcher", roomId: room.id, bookings: bookings.length }, "device updated");
       this.options.onPush?.("ok");
@@ -127,7 +133,7 @@ export class JoinDispatcher {
       const e = toOtjError(error, "OTJ_DEVICE_UNREACHABLE");
       const attempts = state.attempts + 1;
       // Non-retryable failures (bad credentials, TLS) are retried too, but slowly: an admin fixes them.
-      const delay = isOtjError(error) && !e.retryable ? this.options.maxBackoffMs ?? 15 * 60_000 : this.backoffMs(attempts - 1);
+      const delay = isOtjError(error) && !e.retryable ? (this.options.maxBackoffMs ?? 15 * 60_000) : this.backoffMs(attempts - 1);
       const at = this.options.clock.now();
       await this.store.deviceStates.recordFailed(room.id, { code: e.code, message: e.message, retryAt: new Date(at.getTime() + delay) }, at);
       await this.store.eventLog.append([

@@ -83,7 +83,10 @@ export function subjectShown(invite: Invite, privacy: PrivacyPolicy): string | n
   const organizerName = invite.organizer?.name?.trim() || invite.organizer?.email?.trim() || "";
   const replace = privacy.subjectReplace === "all" || (privacy.subjectReplace === "private" && isPrivate(invite));
   if (replace) {
-    const shown = privacy.subjectTemplate.replace(/\{organizerName\}/g, organizerName).replace(/\{subject\}/g, invite.subject?.trim() ?? "").trim();
+    const shown = privacy.subjectTemplate
+      .replace(/\{organizerName\}/g, organizerName)
+      .replace(/\{subject\}/g, invite.subject?.trim() ?? "")
+      .trim();
     return shown === "" ? organizerName || null : shown;
   }
   const subject = invite.subject?.trim() ?? "";
@@ -200,96 +203,157 @@ export function planJoin(detail: InviteDetail, room: RoomPlanInput, settings: Pl
 
   const steps: Array<[string, () => void]> = [
     ["cancelled", () => (invite.cancelled ? decide("cancelled", "none", null, null, null, "the invite is cancelled") : skip("cancelled", "not cancelled"))],
-    ["private-skipped", () =>
-      priv && room.privacy.privateMeetings === "skip"
-        ? decide("private-skipped", "none", null, null, null, `private (${invite.sensitivity}) and the room skips private meetings`)
-        : skip("private-skipped", priv ? "the room processes private meetings" : "not private")],
-    ["private-join-disabled", () =>
-      priv && room.privacy.privateJoin === "disabled"
-        ? decide("private-join-disabled", "none", null, null, null, "private and the room disables joining private meetings")
-        : skip("private-join-disabled", priv ? "joining private meetings is enabled" : "not private")],
-    ["custom rules (priority < 100)", () => {
-      for (const rule of customEarly) {
-        const r = tryCustom(rule, detail, sessionId, sgjDomain);
-        if (typeof r === "string") skip(`custom:${rule.id}`, r);
-        else if (routableOnly && isUnroutable(r.dialString)) skip(`custom:${rule.id}`, "the dial string is on an .invalid domain (the provider has no SIP domain)");
-        else return decide(`custom:${rule.id}`, r.route, r.dialString, r.ivr, r.matched, `priority ${rule.priority} rule matched`);
-      }
-    }],
-    ["teams-cvi", () => {
-      if (join?.provider !== "teams" || !join.teams) return skip("teams-cvi", join ? `provider is ${join.provider}` : "no meeting found");
-      const cvi = join.teams.cvi;
-      if (!cvi) return skip("teams-cvi", "no CVI coordinates in the invite (external organisation or no CVI partner)");
-      const plan = planCvi(cvi, settings.providers);
-      if (expired) warnings.push("CVI coordinates may have expired (meeting ended more than 60 days ago)");
-      decide(
-        "teams-cvi",
-        "cvi",
-        plan.dialString,
-        plan.ivr,
-        `${cvi.tenantKey} / ${cvi.videoConferenceId}`,
-        `CVI coordinates found; partner ${plan.partner} (decided by ${plan.decidedBy})`,
-      );
-    }],
-    ["teams-webrtc", () => {
-      if (join?.provider !== "teams" || !join.teams) return skip("teams-webrtc", join ? `provider is ${join.provider}` : "no meeting found");
-      if (!webrtc.includes("teams")) return skip("teams-webrtc", "the room does not join Teams over WebRTC (--webrtc teams)");
-      const url = teamsWebrtcUrl(join.teams);
-      if (url === null) return skip("teams-webrtc", "no Teams join link to open");
-      decide("teams-webrtc", "webrtc", url, null, url, "Teams meeting without CVI coordinates and the room joins Teams over WebRTC: the device opens the join link");
-    }],
-    ["teams-sgj", () => {
-      if (join?.provider !== "teams" || !join.teams) return skip("teams-sgj", join ? `provider is ${join.provider}` : "no meeting found");
-      const t = join.teams;
-      if (provider && !provider.sgjEnabled) {
-        return decide("teams-sgj-disabled", "none", null, null, null, `SIP Guest Join is disabled for provider ${provider.name}`);
-      }
-      if (!t.meetingId && !t.threadId) return decide("teams-unjoinable", "none", null, null, null, "no Meeting ID and no parsable join link");
-      const template = provider?.sgjTemplate ?? DEFAULT_SGJ_TEMPLATE;
-      const built = buildSgjDialString(template, { meetingId: t.meetingId, passcode: t.passcode, sessionId, domain: sgjDomain });
-      if (built.dialString === null) return decide("teams-sgj-invalid", "none", null, null, null, "no valid SGJ dial string could be built (check the provider's SIP domain)");
-      if (routableOnly && isUnroutable(built.dialString)) {
-        const problem = provider ? (sgjDomainProblem(provider) ?? `provider ${provider.name}'s SGJ address is on an .invalid domain`) : "the room has no provider: no SGJ domain";
-        warnings.push(problem);
-        return decide("teams-sgj-no-domain", "none", null, null, null, problem);
-      }
-      if (built.usedFallback && template !== DEFAULT_SGJ_TEMPLATE) {
-        const names = templatePlaceholders(template);
-        warnings.push(`SGJ template needs ${names.filter((n) => n === "meetingId" || n === "passcode").join(" and ")}; used the session form`);
-      }
-      if (expired && !t.joinUrl && t.shortUrl) warnings.push("short join link may have expired (meeting ended more than 60 days ago)");
-      decide("teams-sgj", "sgj", built.dialString, null, t.joinUrl ?? t.shortUrl ?? `Meeting ID ${t.meetingId}`, "Teams meeting without CVI coordinates: guest join through the bridge");
-    }],
-    ["sip-uri", () => (join?.provider === "sip" && join.sipUri ? decide("sip-uri", "direct", join.sipUri, null, join.sipUri, "SIP address") : skip("sip-uri", "no SIP URI as the join"))],
-    ["h323-uri", () => (join?.provider === "h323" && join.sipUri ? decide("h323-uri", "direct", join.sipUri, null, join.sipUri, "H.323 address") : skip("h323-uri", "no H.323 address as the join"))],
-    ["provider video address", () => {
-      if (!join) return skip("provider-sip", "no meeting found");
-      const addr = providerDirectAddress(join, detail.context);
-      if (!addr) return skip("provider-sip", `provider ${join.provider} has no video address convention`);
-      if (addr.address === null) return skip(addr.rule, addr.reason);
-      const dial = lowerHost(addr.address);
-      if (!isValidDialString(dial)) return skip(addr.rule, "the address is not a valid dial string");
-      decide(addr.rule, "direct", dial, null, dial, `${addr.source} ${join.provider} video address`);
-    }],
-    ["meet-webrtc", () => {
-      if (join?.provider !== "google-meet") return skip("meet-webrtc", join ? `provider is ${join.provider}` : "no meeting found");
-      if (!webrtc.includes("meet")) return skip("meet-webrtc", "the room does not join Google Meet over WebRTC (--webrtc meet)");
-      const url = meetWebrtcUrl(join.url);
-      if (url === null) return skip("meet-webrtc", "no Google Meet link to open");
-      decide("meet-webrtc", "webrtc", url, null, url, "Google Meet meeting and the room joins Meet over WebRTC: the device opens the meeting link");
-    }],
-    ["custom rules (priority >= 100)", () => {
-      for (const rule of customLate) {
-        const r = tryCustom(rule, detail, sessionId, sgjDomain);
-        if (typeof r === "string") skip(`custom:${rule.id}`, r);
-        else if (routableOnly && isUnroutable(r.dialString)) skip(`custom:${rule.id}`, "the dial string is on an .invalid domain (the provider has no SIP domain)");
-        else return decide(`custom:${rule.id}`, r.route, r.dialString, r.ivr, r.matched, `priority ${rule.priority} rule matched`);
-      }
-    }],
-    ["provider-no-gateway / none", () =>
-      join
-        ? decide("provider-no-gateway", "none", null, null, join.url ?? join.sipUri, `provider ${join.provider} has no dial-in for room systems`)
-        : decide("none", "none", null, null, null, "no meeting found in the invite")],
+    [
+      "private-skipped",
+      () =>
+        priv && room.privacy.privateMeetings === "skip"
+          ? decide("private-skipped", "none", null, null, null, `private (${invite.sensitivity}) and the room skips private meetings`)
+          : skip("private-skipped", priv ? "the room processes private meetings" : "not private"),
+    ],
+    [
+      "private-join-disabled",
+      () =>
+        priv && room.privacy.privateJoin === "disabled"
+          ? decide("private-join-disabled", "none", null, null, null, "private and the room disables joining private meetings")
+          : skip("private-join-disabled", priv ? "joining private meetings is enabled" : "not private"),
+    ],
+    [
+      "custom rules (priority < 100)",
+      () => {
+        for (const rule of customEarly) {
+          const r = tryCustom(rule, detail, sessionId, sgjDomain);
+          if (typeof r === "string") skip(`custom:${rule.id}`, r);
+          else if (routableOnly && isUnroutable(r.dialString))
+            skip(`custom:${rule.id}`, "the dial string is on an .invalid domain (the provider has no SIP domain)");
+          else return decide(`custom:${rule.id}`, r.route, r.dialString, r.ivr, r.matched, `priority ${rule.priority} rule matched`);
+        }
+      },
+    ],
+    [
+      "teams-cvi",
+      () => {
+        if (join?.provider !== "teams" || !join.teams) return skip("teams-cvi", join ? `provider is ${join.provider}` : "no meeting found");
+        const cvi = join.teams.cvi;
+        if (!cvi) return skip("teams-cvi", "no CVI coordinates in the invite (external organisation or no CVI partner)");
+        const plan = planCvi(cvi, settings.providers);
+        if (expired) warnings.push("CVI coordinates may have expired (meeting ended more than 60 days ago)");
+        decide(
+          "teams-cvi",
+          "cvi",
+          plan.dialString,
+          plan.ivr,
+          `${cvi.tenantKey} / ${cvi.videoConferenceId}`,
+          `CVI coordinates found; partner ${plan.partner} (decided by ${plan.decidedBy})`,
+        );
+      },
+    ],
+    [
+      "teams-webrtc",
+      () => {
+        if (join?.provider !== "teams" || !join.teams) return skip("teams-webrtc", join ? `provider is ${join.provider}` : "no meeting found");
+        if (!webrtc.includes("teams")) return skip("teams-webrtc", "the room does not join Teams over WebRTC (--webrtc teams)");
+        const url = teamsWebrtcUrl(join.teams);
+        if (url === null) return skip("teams-webrtc", "no Teams join link to open");
+        decide(
+          "teams-webrtc",
+          "webrtc",
+          url,
+          null,
+          url,
+          "Teams meeting without CVI coordinates and the room joins Teams over WebRTC: the device opens the join link",
+        );
+      },
+    ],
+    [
+      "teams-sgj",
+      () => {
+        if (join?.provider !== "teams" || !join.teams) return skip("teams-sgj", join ? `provider is ${join.provider}` : "no meeting found");
+        const t = join.teams;
+        if (provider && !provider.sgjEnabled) {
+          return decide("teams-sgj-disabled", "none", null, null, null, `SIP Guest Join is disabled for provider ${provider.name}`);
+        }
+        if (!t.meetingId && !t.threadId) return decide("teams-unjoinable", "none", null, null, null, "no Meeting ID and no parsable join link");
+        const template = provider?.sgjTemplate ?? DEFAULT_SGJ_TEMPLATE;
+        const built = buildSgjDialString(template, { meetingId: t.meetingId, passcode: t.passcode, sessionId, domain: sgjDomain });
+        if (built.dialString === null)
+          return decide("teams-sgj-invalid", "none", null, null, null, "no valid SGJ dial string could be built (check the provider's SIP domain)");
+        if (routableOnly && isUnroutable(built.dialString)) {
+          const problem = provider
+            ? (sgjDomainProblem(provider) ?? `provider ${provider.name}'s SGJ address is on an .invalid domain`)
+            : "the room has no provider: no SGJ domain";
+          warnings.push(problem);
+          return decide("teams-sgj-no-domain", "none", null, null, null, problem);
+        }
+        if (built.usedFallback && template !== DEFAULT_SGJ_TEMPLATE) {
+          const names = templatePlaceholders(template);
+          warnings.push(`SGJ template needs ${names.filter((n) => n === "meetingId" || n === "passcode").join(" and ")}; used the session form`);
+        }
+        if (expired && !t.joinUrl && t.shortUrl) warnings.push("short join link may have expired (meeting ended more than 60 days ago)");
+        decide(
+          "teams-sgj",
+          "sgj",
+          built.dialString,
+          null,
+          t.joinUrl ?? t.shortUrl ?? `Meeting ID ${t.meetingId}`,
+          "Teams meeting without CVI coordinates: guest join through the bridge",
+        );
+      },
+    ],
+    [
+      "sip-uri",
+      () =>
+        join?.provider === "sip" && join.sipUri
+          ? decide("sip-uri", "direct", join.sipUri, null, join.sipUri, "SIP address")
+          : skip("sip-uri", "no SIP URI as the join"),
+    ],
+    [
+      "h323-uri",
+      () =>
+        join?.provider === "h323" && join.sipUri
+          ? decide("h323-uri", "direct", join.sipUri, null, join.sipUri, "H.323 address")
+          : skip("h323-uri", "no H.323 address as the join"),
+    ],
+    [
+      "provider video address",
+      () => {
+        if (!join) return skip("provider-sip", "no meeting found");
+        const addr = providerDirectAddress(join, detail.context);
+        if (!addr) return skip("provider-sip", `provider ${join.provider} has no video address convention`);
+        if (addr.address === null) return skip(addr.rule, addr.reason);
+        const dial = lowerHost(addr.address);
+        if (!isValidDialString(dial)) return skip(addr.rule, "the address is not a valid dial string");
+        decide(addr.rule, "direct", dial, null, dial, `${addr.source} ${join.provider} video address`);
+      },
+    ],
+    [
+      "meet-webrtc",
+      () => {
+        if (join?.provider !== "google-meet") return skip("meet-webrtc", join ? `provider is ${join.provider}` : "no meeting found");
+        if (!webrtc.includes("meet")) return skip("meet-webrtc", "the room does not join Google Meet over WebRTC (--webrtc meet)");
+        const url = meetWebrtcUrl(join.url);
+        if (url === null) return skip("meet-webrtc", "no Google Meet link to open");
+        decide("meet-webrtc", "webrtc", url, null, url, "Google Meet meeting and the room joins Meet over WebRTC: the device opens the meeting link");
+      },
+    ],
+    [
+      "custom rules (priority >= 100)",
+      () => {
+        for (const rule of customLate) {
+          const r = tryCustom(rule, detail, sessionId, sgjDomain);
+          if (typeof r === "string") skip(`custom:${rule.id}`, r);
+          else if (routableOnly && isUnroutable(r.dialString))
+            skip(`custom:${rule.id}`, "the dial string is on an .invalid domain (the provider has no SIP domain)");
+          else return decide(`custom:${rule.id}`, r.route, r.dialString, r.ivr, r.matched, `priority ${rule.priority} rule matched`);
+        }
+      },
+    ],
+    [
+      "provider-no-gateway / none",
+      () =>
+        join
+          ? decide("provider-no-gateway", "none", null, null, join.url ?? join.sipUri, `provider ${join.provider} has no dial-in for room systems`)
+          : decide("none", "none", null, null, null, "no meeting found in the invite"),
+    ],
   ];
   for (const [name, step] of steps) {
     if (decided) trace.push({ rule: name, outcome: "not reached", reason: "an earlier rule decided" });

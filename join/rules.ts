@@ -103,7 +103,8 @@ export function compileRules(rules: readonly unknown[]): CompiledRule[] {
     const groups = new Set([...match.regex.matchAll(/\(\?<([A-Za-z][A-Za-z0-9_]*)>/g)].map((m) => m[1]!));
     const names = [...templatePlaceholders(r.template), ...(r.ivr ? [...templatePlaceholders(r.ivr.address), ...templatePlaceholders(r.ivr.dtmf)] : [])];
     for (const n of names) {
-      if (!groups.has(n) && !(SGJ_PLACEHOLDERS as readonly string[]).includes(n)) fail(index, `template uses {${n}}, which is neither a named group nor a built-in placeholder`);
+      if (!groups.has(n) && !(SGJ_PLACEHOLDERS as readonly string[]).includes(n))
+        fail(index, `template uses {${n}}, which is neither a named group nor a built-in placeholder`);
     }
     if (r.ivr !== undefined && (typeof r.ivr.address !== "string" || typeof r.ivr.dtmf !== "string")) fail(index, "ivr needs address and dtmf strings");
     return {

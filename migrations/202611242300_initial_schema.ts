@@ -32,9 +32,7 @@ export async function up(db: AnyDb): Promise<void> {
     .addColumn("mailbox", "text", (c) => c.notNull().unique().check(sql`mailbox = lower(mailbox)`))
     .addColumn("display_name", "text", (c) => c.notNull())
     .addColumn("provider_id", "text", (c) => c.references("provider.id").onDelete("set null"))
-    .addColumn("device_family", "text", (c) =>
-      c.notNull().check(sql`device_family in ('xapi', 'xapi-legacy', 'webex-cloud', 'pull')`),
-    )
+    .addColumn("device_family", "text", (c) => c.notNull().check(sql`device_family in ('xapi', 'xapi-legacy', 'webex-cloud', 'pull')`))
     .addColumn("device_address", "text")
     .addColumn("device_username", "text")
     .addColumn("device_password", "text")
@@ -42,9 +40,7 @@ export async function up(db: AnyDb): Promise<void> {
     .addColumn("device_token", "text")
     .addColumn("sip_uri", "text")
     .addColumn("private_meetings", "text", (c) => c.notNull().defaultTo("process").check(sql`private_meetings in ('process', 'skip')`))
-    .addColumn("subject_replace", "text", (c) =>
-      c.notNull().defaultTo("private").check(sql`subject_replace in ('never', 'private', 'all')`),
-    )
+    .addColumn("subject_replace", "text", (c) => c.notNull().defaultTo("private").check(sql`subject_replace in ('never', 'private', 'all')`))
     .addColumn("subject_template", "text", (c) => c.notNull().defaultTo("Private meeting"))
     .addColumn("private_join", "text", (c) => c.notNull().defaultTo("enabled").check(sql`private_join in ('enabled', 'disabled')`))
     .addColumn("time_zone", "text")
@@ -87,9 +83,7 @@ export async function up(db: AnyDb): Promise<void> {
     .addColumn("subject", "text")
     .addColumn("organizer_name", "text")
     .addColumn("organizer_email", "text")
-    .addColumn("sensitivity", "text", (c) =>
-      c.notNull().defaultTo("normal").check(sql`sensitivity in ('normal', 'private', 'personal', 'confidential')`),
-    )
+    .addColumn("sensitivity", "text", (c) => c.notNull().defaultTo("normal").check(sql`sensitivity in ('normal', 'private', 'personal', 'confidential')`))
     .addColumn("cancelled", "boolean", (c) => c.notNull().defaultTo(false))
     .addColumn("declined", "boolean", (c) => c.notNull().defaultTo(false))
     .addColumn("join_info", "jsonb")
@@ -131,9 +125,7 @@ export async function up(db: AnyDb): Promise<void> {
     .addColumn("session_id", "text", (c) => c.notNull().unique())
     .addColumn("room_id", "text", (c) => c.notNull().references("room.id").onDelete("cascade"))
     .addColumn("state", "text", (c) =>
-      c
-        .notNull()
-        .check(sql`state in ('scheduled', 'starting', 'lobby', 'admitted', 'ended', 'denied', 'timeout', 'failed', 'cancelled')`),
+      c.notNull().check(sql`state in ('scheduled', 'starting', 'lobby', 'admitted', 'ended', 'denied', 'timeout', 'failed', 'cancelled')`),
     )
     .addColumn("due_at", TS, (c) => c.notNull())
     .addColumn("not_after", TS, (c) => c.notNull())

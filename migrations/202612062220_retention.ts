@@ -23,7 +23,10 @@ export async function up(db: AnyDb): Promise<void> {
     .execute();
   await sql`insert into job_lease (name) values ('retention')`.execute(db);
   // A device reached over plain http:// (not loopback) only when the room opts in.
-  await db.schema.alterTable("room").addColumn("allow_insecure_http", "boolean", (c) => c.notNull().defaultTo(false)).execute();
+  await db.schema
+    .alterTable("room")
+    .addColumn("allow_insecure_http", "boolean", (c) => c.notNull().defaultTo(false))
+    .execute();
   await sql`update room set allow_insecure_http = true where device_address like 'http://%'`.execute(db);
 }
 

@@ -22,7 +22,9 @@ export async function up(db: AnyDb): Promise<void> {
   await sql`UPDATE room SET delivery = 'macro' WHERE device_family = 'pull'`.execute(db);
   await sql`ALTER TABLE room ADD CONSTRAINT room_delivery_check CHECK (delivery in ('xapi', 'macro', 'both'))`.execute(db);
   await sql`ALTER TABLE room DROP CONSTRAINT IF EXISTS room_device_family_check`.execute(db);
-  await sql`ALTER TABLE room ADD CONSTRAINT room_device_family_check CHECK (device_family in ('xapi', 'xapi-legacy', 'webex-cloud', 'pull', 'macro'))`.execute(db);
+  await sql`ALTER TABLE room ADD CONSTRAINT room_device_family_check CHECK (device_family in ('xapi', 'xapi-legacy', 'webex-cloud', 'pull', 'macro'))`.execute(
+    db,
+  );
   await sql`ALTER TABLE meeting DROP CONSTRAINT IF EXISTS meeting_route_check`.execute(db);
   await sql`ALTER TABLE meeting ADD CONSTRAINT meeting_route_check CHECK (route in ('cvi', 'sgj', 'direct', 'webrtc', 'none'))`.execute(db);
 }

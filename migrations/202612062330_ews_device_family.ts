@@ -11,7 +11,9 @@ type AnyDb = Kysely<any>;
 
 export async function up(db: AnyDb): Promise<void> {
   await sql`ALTER TABLE room DROP CONSTRAINT IF EXISTS room_device_family_check`.execute(db);
-  await sql`ALTER TABLE room ADD CONSTRAINT room_device_family_check CHECK (device_family in ('xapi', 'xapi-legacy', 'webex-cloud', 'pull', 'macro', 'ews'))`.execute(db);
+  await sql`ALTER TABLE room ADD CONSTRAINT room_device_family_check CHECK (device_family in ('xapi', 'xapi-legacy', 'webex-cloud', 'pull', 'macro', 'ews'))`.execute(
+    db,
+  );
   await db.schema
     .createTable("ews_device")
     .addColumn("room_id", "text", (c) => c.primaryKey().references("room.id").onDelete("cascade"))
@@ -26,5 +28,7 @@ export async function down(db: AnyDb): Promise<void> {
   await db.schema.dropTable("ews_device").execute();
   await sql`UPDATE room SET device_family = 'pull' WHERE device_family = 'ews'`.execute(db);
   await sql`ALTER TABLE room DROP CONSTRAINT IF EXISTS room_device_family_check`.execute(db);
-  await sql`ALTER TABLE room ADD CONSTRAINT room_device_family_check CHECK (device_family in ('xapi', 'xapi-legacy', 'webex-cloud', 'pull', 'macro'))`.execute(db);
+  await sql`ALTER TABLE room ADD CONSTRAINT room_device_family_check CHECK (device_family in ('xapi', 'xapi-legacy', 'webex-cloud', 'pull', 'macro'))`.execute(
+    db,
+  );
 }

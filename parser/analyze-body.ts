@@ -161,13 +161,7 @@ function findMoreInfo(lines: BodyLine[], at: number, end: number, classified: Ma
   return null;
 }
 
-function analyzeBlock(
-  lines: BodyLine[],
-  start: number,
-  end: number,
-  quoted: boolean,
-  classified: Map<BodyLink, ClassifiedLink>,
-): TeamsBlock | null {
+function analyzeBlock(lines: BodyLine[], start: number, end: number, quoted: boolean, classified: Map<BodyLink, ClassifiedLink>): TeamsBlock | null {
   const teamsLinks: Array<{ link: TeamsLink; preferred: boolean }> = [];
   let options: MeetingOptionsIds | null = null;
   let opaqueJoin: TeamsBlock["opaqueJoin"] = null;
@@ -239,7 +233,13 @@ function analyzeBlock(
   const classics = teamsLinks.filter((t) => t.link.kind === "classic");
   const shorts = teamsLinks.filter((t) => t.link.kind === "short");
   const chosen = (classics.find((t) => t.preferred) ?? classics[classics.length - 1])?.link ?? null;
-  const classic = chosen === null ? null : mostComplete(chosen, classics.map((t) => t.link));
+  const classic =
+    chosen === null
+      ? null
+      : mostComplete(
+          chosen,
+          classics.map((t) => t.link),
+        );
   const short = (shorts.find((t) => t.preferred) ?? shorts[0])?.link ?? null;
   const extraLinks: TeamsLink[] = [];
   for (const t of teamsLinks) {

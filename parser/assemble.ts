@@ -231,7 +231,8 @@ export function assembleJoin(sources: InviteSources, withContext = true): Assemb
       // A quoted older invite is ignored when the message has its own Teams block (T7).
       if (block.quoted && picked && !picked.quoted) continue;
       if (picked && block === picked.block) {
-        for (const extra of block.extraLinks) if (!sameAsChosen(extra)) addAlternative(joinOf(teamsJoin(extra.kind === "classic" ? extra : null, extra.kind === "short" ? extra : null)));
+        for (const extra of block.extraLinks)
+          if (!sameAsChosen(extra)) addAlternative(joinOf(teamsJoin(extra.kind === "classic" ? extra : null, extra.kind === "short" ? extra : null)));
         continue;
       }
       for (const link of [block.classic, block.short, ...block.extraLinks]) {
@@ -249,7 +250,13 @@ export function assembleJoin(sources: InviteSources, withContext = true): Assemb
       const key = providerKey(c.link);
       if (providerSeen.has(key)) return;
       providerSeen.add(key);
-      providerJoins.push({ join: { provider: c.link.provider, url: c.link.url, sipUri: null, teams: null }, link: c.link, priority, order: order++, line: c.line });
+      providerJoins.push({
+        join: { provider: c.link.provider, url: c.link.url, sipUri: null, teams: null },
+        link: c.link,
+        priority,
+        order: order++,
+        line: c.line,
+      });
     } else if (c.kind === "opaque") {
       // A Mimecast link whose domain= names a provider stands for that provider's join (B1.6);
       // its fields come from the printed Meeting ID and video lines.
@@ -258,14 +265,34 @@ export function assembleJoin(sources: InviteSources, withContext = true): Assemb
       const key = `opaque|${provider}`;
       if (providerSeen.has(key)) return;
       providerSeen.add(key);
-      const link: ProviderLink = { provider, url: c.url, meetingId: null, site: c.domain, name: null, token: null, gov: provider === "zoom" && /zoomgov\.com$/.test(c.domain ?? "") };
-      providerJoins.push({ join: { provider, url: serialised(c.url), sipUri: null, teams: null }, link, priority: priority + 0.25, order: order++, line: c.line });
+      const link: ProviderLink = {
+        provider,
+        url: c.url,
+        meetingId: null,
+        site: c.domain,
+        name: null,
+        token: null,
+        gov: provider === "zoom" && /zoomgov\.com$/.test(c.domain ?? ""),
+      };
+      providerJoins.push({
+        join: { provider, url: serialised(c.url), sipUri: null, teams: null },
+        link,
+        priority: priority + 0.25,
+        order: order++,
+        line: c.line,
+      });
     } else if (c.kind === "other") {
       const key = `other|${c.url}`;
       if (providerSeen.has(key)) return;
       providerSeen.add(key);
       // Teams-like text on a foreign host is never the join (T7).
-      providerJoins.push({ join: { provider: "other", url: c.url, sipUri: null, teams: null }, link: null, priority: c.phishing ? 9 : priority + 1, order: order++, line: c.line });
+      providerJoins.push({
+        join: { provider: "other", url: c.url, sipUri: null, teams: null },
+        link: null,
+        priority: c.phishing ? 9 : priority + 1,
+        order: order++,
+        line: c.line,
+      });
     }
   };
   for (const url of [...otherStructured, ...sources.meetingUrls]) {
@@ -357,8 +384,7 @@ export function assembleJoin(sources: InviteSources, withContext = true): Assemb
       text += `${line.text}\n`;
     }
   }
-  const providerFacts =
-    join && !join.teams && withContext && providerLine >= 0 ? nearbyFacts(bodyDoc, providerLine) : { passcode: null, meetingNumber: null };
+  const providerFacts = join && !join.teams && withContext && providerLine >= 0 ? nearbyFacts(bodyDoc, providerLine) : { passcode: null, meetingNumber: null };
   // An opaque (Mimecast) provider link carries no id: the printed Meeting ID stands in (B1.6).
   if (providerLink && providerLink.meetingId === null && providerLink.name === null && providerFacts.meetingNumber !== null) {
     providerLink = { ...providerLink, meetingId: providerFacts.meetingNumber };
@@ -380,10 +406,8 @@ export function assembleJoin(sources: InviteSources, withContext = true): Assemb
 
 const PASSCODE_LINE =
   /(?:^|[^\p{L}])(?:passcode|password|kenncode|code secret|code d'accès|código de acceso|código de acesso|senha|kod dostępu|lösenord|passord|wachtwoord|toegangscode|heslo|geçiş kodu|パスコード|密码|密碼|암호|pin)\s*:\s*([^\s]{1,32})/iu;
-const PASSCODE_LABEL_ONLY =
-  /(?:^|[^\p{L}])(?:passcode|password|kenncode|senha|lösenord|passord|heslo|パスコード|密码|密碼|암호)\s*:$/iu;
-const MEETING_NUMBER_LINE =
-  /\b(?:meeting (?:id|number)|meeting-id|besprechungs-id|access code|webinar id)(?: \([^()]{0,30}\))?\s*:\s*(\d(?: ?\d){5,14})/i;
+const PASSCODE_LABEL_ONLY = /(?:^|[^\p{L}])(?:passcode|password|kenncode|senha|lösenord|passord|heslo|パスコード|密码|密碼|암호)\s*:$/iu;
+const MEETING_NUMBER_LINE = /\b(?:meeting (?:id|number)|meeting-id|besprechungs-id|access code|webinar id)(?: \([^()]{0,30}\))?\s*:\s*(\d(?: ?\d){5,14})/i;
 /** Zoom's H.323 dial form `<ip>##<meeting id>#<passcode>`. */
 const H323_WITH_PASSCODE = /\d##\d{9,11}#(\d{1,10})(?!\d)/;
 

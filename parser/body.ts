@@ -120,7 +120,8 @@ export function extractBareUrls(text: string, max: number): Array<{ url: string;
     while (end < text.length && end - start < LIMITS.urlChars) {
       const c = text[end]!;
       // Chat and markdown markup ends a URL: `[label](url)`, `<url|label>`, `**url**`, backticks.
-      if (c <= " " || c === '"' || c === "<" || c === ">" || c === "\\" || c === "\u00A0" || c === "'" || c === "|" || c === "]" || c === "[" || c === "`") break;
+      if (c <= " " || c === '"' || c === "<" || c === ">" || c === "\\" || c === "\u00A0" || c === "'" || c === "|" || c === "]" || c === "[" || c === "`")
+        break;
       if (c === "{" && depth === 0 && text.startsWith("context=", end - 8)) {
         // A raw JSON context (`context={"Tid":"…","Oid":"…"}`) runs to its closing brace.
         // The next "}" is found once and reused while it lies ahead: a line of unclosed contexts

@@ -30,8 +30,33 @@ for (const name of ["br", "img", "hr", "meta", "link", "input", "wbr", "col", "a
   TAG_KINDS.set(name, TAG_VOID);
 }
 for (const name of [
-  "p", "div", "br", "tr", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "table", "hr",
-  "blockquote", "td", "th", "section", "article", "header", "footer", "pre", "center", "dt", "dd", "title",
+  "p",
+  "div",
+  "br",
+  "tr",
+  "li",
+  "ul",
+  "ol",
+  "h1",
+  "h2",
+  "h3",
+  "h4",
+  "h5",
+  "h6",
+  "table",
+  "hr",
+  "blockquote",
+  "td",
+  "th",
+  "section",
+  "article",
+  "header",
+  "footer",
+  "pre",
+  "center",
+  "dt",
+  "dd",
+  "title",
 ]) {
   TAG_KINDS.set(name, (TAG_KINDS.get(name) ?? 0) | TAG_BLOCK);
 }

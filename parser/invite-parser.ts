@@ -111,7 +111,10 @@ function build(meta: Meta, sources: InviteSources, run: Run): InviteDetail {
 // ---------------------------------------------------------------- format detection
 
 export function detectFormat(text: string, filename?: string): InviteFormat {
-  const head = text.replace(/^\uFEFF/, "").trimStart().slice(0, 4096);
+  const head = text
+    .replace(/^\uFEFF/, "")
+    .trimStart()
+    .slice(0, 4096);
   if (/^BEGIN:VCALENDAR/i.test(head)) return "ics";
   if (head.startsWith("{") || head.startsWith("[")) {
     if (looksLikeGoogleEvent(head)) return "google";
@@ -224,7 +227,13 @@ async function readWithMailparser(input: Buffer, warnings: Set<string>): Promise
   try {
     // Loaded on first use: the fast reader handles most mail, and mailparser weighs ~20 MB.
     const { simpleParser } = await import("mailparser");
-    mail = await simpleParser(input, { skipImageLinks: true, skipHtmlToText: true, skipTextToHtml: true, skipTextLinks: true, maxHtmlLengthToParse: LIMITS.partChars });
+    mail = await simpleParser(input, {
+      skipImageLinks: true,
+      skipHtmlToText: true,
+      skipTextToHtml: true,
+      skipTextLinks: true,
+      maxHtmlLengthToParse: LIMITS.partChars,
+    });
   } catch (error) {
     warnings.add(`unreadable MIME message (${error instanceof Error ? error.message.slice(0, 80) : "error"})`);
     return null;
@@ -245,8 +254,7 @@ async function readWithMailparser(input: Buffer, warnings: Set<string>): Promise
       const ct = a.headers?.get("content-type") as { params?: Record<string, string> } | string | undefined;
       const charset = typeof ct === "object" ? (ct.params?.charset ?? null) : null;
       parts.calendars.push({ bytes: a.content, charset });
-    }
-    else if (type === "message/rfc822") parts.forwarded.push(a.content);
+    } else if (type === "message/rfc822") parts.forwarded.push(a.content);
   }
   return parts;
 }
@@ -386,7 +394,10 @@ function parseGraph(text: string, run: Run): InviteDetail[] {
   }
   const list = Array.isArray(data) ? data : Array.isArray(obj(data)?.value) ? (obj(data)!.value as unknown[]) : [data];
   if (list.length > LIMITS.graphEvents) warnings.add(`more than ${LIMITS.graphEvents} events; the rest were ignored`);
-  const events = list.slice(0, LIMITS.graphEvents).map(obj).filter((e): e is Json => e !== null);
+  const events = list
+    .slice(0, LIMITS.graphEvents)
+    .map(obj)
+    .filter((e): e is Json => e !== null);
   return events.map((ev) => graphEvent(ev, run));
 }
 

@@ -151,7 +151,20 @@ function parseParams(value: string): ContentType | null {
 const CP1252_HIGH =
   "\u20AC\u0081\u201A\u0192\u201E\u2026\u2020\u2021\u02C6\u2030\u0160\u2039\u0152\u008D\u017D\u008F" +
   "\u0090\u2018\u2019\u201C\u201D\u2022\u2013\u2014\u02DC\u2122\u0161\u203A\u0153\u009D\u017E\u0178";
-const CP1252_LABELS = new Set(["windows-1252", "cp1252", "x-cp1252", "iso-8859-1", "iso8859-1", "latin1", "l1", "us-ascii", "ascii", "iso-ir-100", "cp819", "ibm819"]);
+const CP1252_LABELS = new Set([
+  "windows-1252",
+  "cp1252",
+  "x-cp1252",
+  "iso-8859-1",
+  "iso8859-1",
+  "latin1",
+  "l1",
+  "us-ascii",
+  "ascii",
+  "iso-ir-100",
+  "cp819",
+  "ibm819",
+]);
 
 interface Decoder {
   decode(bytes: Uint8Array): string;
@@ -403,7 +416,7 @@ function parseFrom(value: string | undefined): FastMail["from"] | undefined {
 export function readMimeFast(buf: Buffer): FastMail | null {
   if (buf.length > LIMITS.inputBytes) return null;
   const top = readPart(buf);
-  if (!top || !top.headers.has("content-type") && !top.headers.has("mime-version") && !top.headers.has("subject")) return null;
+  if (!top || (!top.headers.has("content-type") && !top.headers.has("mime-version") && !top.headers.has("subject"))) return null;
   const acc: Collected = { html: null, text: null, calendars: [], forwarded: [], tnef: false, parts: 0 };
   if (!walk(top, acc, 0)) return null;
   const subjectRaw = top.headers.get("subject");

@@ -9,7 +9,11 @@ const NEEDS_NORMALIZING = /[\u00A0\u2007\u2009\u202F\u200B\u3000\t\f\v\r\n\uFF1A
  */
 export function normalizeLine(line: string): string {
   if (!NEEDS_NORMALIZING.test(line)) return line.trim();
-  return line.replace(SPACE_LIKE, " ").replace(/\uFF1A/g, ":").replace(/ {2,}/g, " ").trim();
+  return line
+    .replace(SPACE_LIKE, " ")
+    .replace(/\uFF1A/g, ":")
+    .replace(/ {2,}/g, " ")
+    .trim();
 }
 
 /** Percent-decodes once, byte-wise to UTF-8. Returns null on a malformed sequence. */

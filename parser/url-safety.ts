@@ -17,7 +17,10 @@ export function isDangerousScheme(value: string): boolean {
   while (i < 11 && isAsciiLetter(value.charCodeAt(i))) i++;
   if (value.charCodeAt(i) === 58 /* : */) return (i === 4 || i === 8 || i === 10) && DANGEROUS_NAMES.has(value.slice(0, i).toLowerCase());
   // Browsers drop ASCII whitespace and control characters anywhere in the scheme.
-  const head = value.slice(0, 64).replace(/[\u0000-\u0020\u007F]/g, "").toLowerCase();
+  const head = value
+    .slice(0, 64)
+    .replace(/[\u0000-\u0020\u007F]/g, "")
+    .toLowerCase();
   return DANGEROUS_SCHEME.test(head);
 }
 

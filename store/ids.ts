@@ -31,5 +31,4 @@ export function newLeaseOwner(): string {
   return `${hostname()}:${process.pid}:${randomChars(6)}`;
 }
 
-
 export const ROOM_ID_PATTERN = /^rm_[0-9a-z]{10}$/;

@@ -158,8 +158,6 @@ export async function importRoomsCsv(rooms: RoomStore, text: string, now: Date, 
   if (outcome.applied) return { applied: true, rooms: outcome.rooms, ignoredColumns };
   const merged = new Map<number, string[]>(rowProblems);
   for (const { index, messages } of outcome.problems) merged.set(index, [...(merged.get(index) ?? []), ...messages]);
-  const problems = [...merged.entries()]
-    .sort(([a], [b]) => a - b)
-    .map(([index, messages]) => ({ line: rows[index]?.line ?? 0, messages }));
+  const problems = [...merged.entries()].sort(([a], [b]) => a - b).map(([index, messages]) => ({ line: rows[index]?.line ?? 0, messages }));
   return { applied: false, rows: rows.length, problems, ignoredColumns };
 }

@@ -1,7 +1,21 @@
 /**
  * The one place where snake_case rows become the Store port's camelCase records (and back).
  */
-import type { BridgeState, CalendarSourceName, Delivery, DeviceFamily, IvrFallback, Join, Partner, PrivateJoin, PrivateMeetings, Route, Sensitivity, SubjectReplace, WebrtcPlatform } from "../core/domain.ts";
+import type {
+  BridgeState,
+  CalendarSourceName,
+  Delivery,
+  DeviceFamily,
+  IvrFallback,
+  Join,
+  Partner,
+  PrivateJoin,
+  PrivateMeetings,
+  Route,
+  Sensitivity,
+  SubjectReplace,
+  WebrtcPlatform,
+} from "../core/domain.ts";
 import type {
   MeetingExplain,
   BridgeSession,

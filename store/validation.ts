@@ -2,7 +2,17 @@
  * Validation and normalisation of room and provider input (CLI flags, CSV rows, HTTP bodies).
  * Pure: no database. Each validator returns every problem at once, in words an operator can act on.
  */
-import { CALENDAR_SOURCES, type CalendarSourceName, type Delivery, type DeviceFamily, type Partner, type PrivateJoin, type PrivateMeetings, type SubjectReplace, type WebrtcPlatform } from "../core/domain.ts";
+import {
+  CALENDAR_SOURCES,
+  type CalendarSourceName,
+  type Delivery,
+  type DeviceFamily,
+  type Partner,
+  type PrivateJoin,
+  type PrivateMeetings,
+  type SubjectReplace,
+  type WebrtcPlatform,
+} from "../core/domain.ts";
 import type { NewProvider, NewRoom, Provider } from "../core/ports/store.ts";
 import { sgjTemplateProblem } from "../core/sgj-template.ts";
 import { normalizeDnsName, normalizeHost, normalizeSipAddress } from "../core/sip-address.ts";

@@ -59,7 +59,12 @@ export function currentAlarms(input: EngineAlarmInputs): ActiveAlarm[] {
     const sgj = input.status.rooms.filter((r) => r.meetings.some((m) => m.route === "sgj"));
     if (sgj.length > 0) {
       const meetings = sgj.reduce((n, r) => n + r.meetings.filter((m) => m.route === "sgj").length, 0);
-      engine("bridge", "OTJ_BRIDGE_NOT_CONFIGURED", "engine", `${meetings} meeting(s) in ${sgj.length} room(s) are planned for SIP Guest Join but bridge.adapter is not set: those joins will fail`);
+      engine(
+        "bridge",
+        "OTJ_BRIDGE_NOT_CONFIGURED",
+        "engine",
+        `${meetings} meeting(s) in ${sgj.length} room(s) are planned for SIP Guest Join but bridge.adapter is not set: those joins will fail`,
+      );
     }
   }
 
@@ -70,7 +75,13 @@ export function currentAlarms(input: EngineAlarmInputs): ActiveAlarm[] {
 
   if (!input.secretsKeySet) {
     const stored = input.rooms.filter((r) => r.device.hasPassword).length;
-    if (stored > 0) engine("secrets", "OTJ_CONFIG_SECRETS_KEY_UNSET", "engine", `${stored} room(s) store a device password but secrets.key is not set: the passwords are stored unencrypted`);
+    if (stored > 0)
+      engine(
+        "secrets",
+        "OTJ_CONFIG_SECRETS_KEY_UNSET",
+        "engine",
+        `${stored} room(s) store a device password but secrets.key is not set: the passwords are stored unencrypted`,
+      );
   }
 
   if (input.graphRoles !== null) {
@@ -82,7 +93,12 @@ export function currentAlarms(input: EngineAlarmInputs): ActiveAlarm[] {
     for (const [feature, roles] of needs) {
       const lacking = missing(roles);
       if (lacking.length > 0) {
-        engine(`consent:${feature}`, "OTJ_GRAPH_CONSENT_MISSING", "graph", `${feature} needs ${lacking.join(", ")}, which the app's token does not carry: add the application permission and grant admin consent`);
+        engine(
+          `consent:${feature}`,
+          "OTJ_GRAPH_CONSENT_MISSING",
+          "graph",
+          `${feature} needs ${lacking.join(", ")}, which the app's token does not carry: add the application permission and grant admin consent`,
+        );
       }
     }
   }

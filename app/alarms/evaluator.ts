@@ -39,7 +39,12 @@ export class AlarmEvaluator {
     const now = clock.now();
     if (!(await store.retention.claimJob("alarms", now, LEASE_MS))) return null;
     try {
-      const [rooms, providers, status, lastFetches] = await Promise.all([store.rooms.list(), store.providers.list(), buildStatus(store, now, this.d.settings), store.alarms.lastFetches()]);
+      const [rooms, providers, status, lastFetches] = await Promise.all([
+        store.rooms.list(),
+        store.providers.list(),
+        buildStatus(store, now, this.d.settings),
+        store.alarms.lastFetches(),
+      ]);
       const graphRoles = this.d.graphRoles ? await this.d.graphRoles().catch(() => null) : null;
       const active = currentAlarms({
         now,

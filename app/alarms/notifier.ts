@@ -55,7 +55,13 @@ function title(n: AlarmNotice): string {
 async function post(url: string, body: string, headers: Record<string, string>): Promise<void> {
   let res: Response;
   try {
-    res = await fetch(url, { method: "POST", body, headers: { "content-type": "application/json", ...headers }, redirect: "error", signal: AbortSignal.timeout(TIMEOUT_MS) });
+    res = await fetch(url, {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json", ...headers },
+      redirect: "error",
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause;
     throw new NotificationError(`no answer (${cause?.code ?? (error as Error).name})`);
@@ -181,7 +187,9 @@ export function channelsFromConfig(alerts: Config["alerts"]): NotificationChanne
   if (alerts.teams.url !== null) out.push(new TeamsChannel(alerts.teams.url));
   const smtp = alerts.smtp;
   if (smtp.host !== null && smtp.from !== null && smtp.to !== null) {
-    out.push(new SmtpChannel({ host: smtp.host, port: smtp.port, secure: smtp.secure, user: smtp.user, password: smtp.password, from: smtp.from, to: smtp.to }));
+    out.push(
+      new SmtpChannel({ host: smtp.host, port: smtp.port, secure: smtp.secure, user: smtp.user, password: smtp.password, from: smtp.from, to: smtp.to }),
+    );
   }
   return out;
 }

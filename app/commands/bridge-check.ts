@@ -125,7 +125,8 @@ export async function checkBridge(options: {
   const root = options.url.replace(/\/+$/, "");
   const receiver = new CallbackReceiver(options.hmacSecret);
   const { host, port } = await receiver.listen(options.callbackListen);
-  const callbackUrl = options.callbackUrl ?? `http://${host === "0.0.0.0" || host === "" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host}:${port}/v1/callbacks/bridge`;
+  const callbackUrl =
+    options.callbackUrl ?? `http://${host === "0.0.0.0" || host === "" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host}:${port}/v1/callbacks/bridge`;
   const results: CheckResult[] = [];
   const record = (name: string, ok: boolean, detail: string) => results.push({ name, ok, detail });
 
@@ -182,7 +183,10 @@ export async function checkBridge(options: {
 
   try {
     await attempt("auth-required", async () => {
-      const r = await send("POST", "/sessions", body, { authorization: `Bearer ${options.token}-wrong`, [SIGNATURE_HEADER]: signBody(options.hmacSecret, body) });
+      const r = await send("POST", "/sessions", body, {
+        authorization: `Bearer ${options.token}-wrong`,
+        [SIGNATURE_HEADER]: signBody(options.hmacSecret, body),
+      });
       record("auth-required", refused(r.status), `a wrong bearer token answered HTTP ${r.status}${refused(r.status) ? "" : " (expected 401 or 403)"}`);
     });
     await attempt("signature-required", async () => {
@@ -207,27 +211,38 @@ export async function checkBridge(options: {
       const r = await send("POST", "/sessions", body, signed(body));
       id = idOf(r);
       const ok = r.status === 201 && id !== null;
-      const why = r.status === 200 ? " (200: the bridge already knew this sessionId, so a refused request above created a session)" : id === null ? " (expected 201 with a non-empty id)" : " (expected 201)";
+      const why =
+        r.status === 200
+          ? " (200: the bridge already knew this sessionId, so a refused request above created a session)"
+          : id === null
+            ? " (expected 201 with a non-empty id)"
+            : " (expected 201)";
       record("create", ok, `a correct start answered HTTP ${r.status}${id ? ` with id ${id}` : ""}${ok ? "" : why}`);
     });
     await attempt("create-idempotent", async () => {
       const r = await send("POST", "/sessions", body, signed(body));
       const again = idOf(r);
       const ok = r.status === 200 && id !== null && again === id;
-      record("create-idempotent", ok, `the same start again answered HTTP ${r.status}${again ? ` with id ${again}` : ""}${ok ? "" : ` (expected 200 with id ${id ?? "of the first start"}: one session per sessionId)`}`);
+      record(
+        "create-idempotent",
+        ok,
+        `the same start again answered HTTP ${r.status}${again ? ` with id ${again}` : ""}${ok ? "" : ` (expected 200 with id ${id ?? "of the first start"}: one session per sessionId)`}`,
+      );
     });
 
     const ours = () => receiver.received.filter((c) => parseBridgeCallback(c.raw)?.sessionId === sessionId || !c.signed);
     const arrived = await receiver.waitFor(() => ours().length > 0, options.callbackWaitMs);
     const judgeCallbacks = (): CheckResult => {
       const list = ours();
-      if (!arrived || list.length === 0) return { name: "callback-signed", ok: false, detail: `no callback arrived at ${callbackUrl} within ${options.callbackWaitMs / 1000} s` };
+      if (!arrived || list.length === 0)
+        return { name: "callback-signed", ok: false, detail: `no callback arrived at ${callbackUrl} within ${options.callbackWaitMs / 1000} s` };
       for (const c of list) {
         if (!c.signed) return { name: "callback-signed", ok: false, detail: "a callback's X-Otj-Signature does not match its body under the secret" };
         const parsed = parseBridgeCallback(c.raw);
         if (parsed === null) return { name: "callback-signed", ok: false, detail: `a callback body is not a valid callback: ${c.raw.slice(0, 200)}` };
         const skew = Math.abs(Date.parse(parsed.at) - Date.now());
-        if (skew > 300_000) return { name: "callback-signed", ok: false, detail: `a callback's at (${parsed.at}) is ${Math.round(skew / 1000)} s from this machine's clock` };
+        if (skew > 300_000)
+          return { name: "callback-signed", ok: false, detail: `a callback's at (${parsed.at}) is ${Math.round(skew / 1000)} s from this machine's clock` };
       }
       const states = list.map((c) => parseBridgeCallback(c.raw)!.state);
       return { name: "callback-signed", ok: true, detail: `${list.length} signed callback(s): ${states.join(", ")}` };
@@ -239,7 +254,11 @@ export async function checkBridge(options: {
       const path = `/sessions/${encodeURIComponent(id)}`;
       await attempt("stop-signature-required", async () => {
         const r = await send("DELETE", path, "", signed("", `${options.hmacSecret}-wrong`));
-        record("stop-signature-required", refused(r.status), `a DELETE with a wrong signature answered HTTP ${r.status}${refused(r.status) ? "" : " (expected 401 or 403)"}`);
+        record(
+          "stop-signature-required",
+          refused(r.status),
+          `a DELETE with a wrong signature answered HTTP ${r.status}${refused(r.status) ? "" : " (expected 401 or 403)"}`,
+        );
       });
       await attempt("stop", async () => {
         const r = await send("DELETE", path, "", signed(""));
@@ -259,7 +278,11 @@ export async function checkBridge(options: {
     });
     // Judged last, so a callback sent on stop (e.g. `ended`) is checked too when it came in time.
     const callbacks = judgeCallbacks();
-    results.splice(results.findIndex((r) => r.name === "stop-signature-required" || r.name === "stop"), 0, callbacks);
+    results.splice(
+      results.findIndex((r) => r.name === "stop-signature-required" || r.name === "stop"),
+      0,
+      callbacks,
+    );
   } finally {
     await receiver.close();
   }
@@ -303,7 +326,11 @@ export function registerBridgeCheckCommand(program: Command, io: CliIo): void {
       else {
         for (const r of results) io.stdout(`${r.ok ? "PASS" : "FAIL"}  ${r.name.padEnd(24)} ${r.detail}\n`);
         const failed = results.filter((r) => !r.ok).length;
-        io.stdout(conforms ? "The bridge conforms to the otj bridge protocol v1.\n" : `The bridge does not conform: ${failed} of ${results.length} checks failed (see docs/bridge-protocol.md).\n`);
+        io.stdout(
+          conforms
+            ? "The bridge conforms to the otj bridge protocol v1.\n"
+            : `The bridge does not conform: ${failed} of ${results.length} checks failed (see docs/bridge-protocol.md).\n`,
+        );
       }
       if (!conforms) throw new CliExit(1);
     });

@@ -60,8 +60,14 @@ function toJson(room: DiscoveredRoom, id: string | null, added: boolean): Discov
 
 export function registerDiscoverCommand(program: Command, io: CliIo): void {
   const rooms = commandGroup(program, "rooms", "room mailbox <-> device mapping");
-  addStoreOptions(rooms.command("discover").description("list the directory's rooms (Graph Places, Google resource calendars); --add maps those not yet mapped"))
-    .addOption(new Option("--source <source>", "where to look: graph (Places), google (Admin SDK resource calendars) or ews (GetRoomLists/GetRooms)").choices(["graph", "google", "ews"]).default("graph"))
+  addStoreOptions(
+    rooms.command("discover").description("list the directory's rooms (Graph Places, Google resource calendars); --add maps those not yet mapped"),
+  )
+    .addOption(
+      new Option("--source <source>", "where to look: graph (Places), google (Admin SDK resource calendars) or ews (GetRoomLists/GetRooms)")
+        .choices(["graph", "google", "ews"])
+        .default("graph"),
+    )
     .option("--add", "add the rooms not yet mapped (needs --provider and --device-family)")
     .option("--provider <name>", "CVI provider record for added rooms")
     .addOption(new Option("--device-family <family>", "device family for added rooms").choices([...DEVICE_FAMILIES]))
@@ -87,7 +93,13 @@ export function registerDiscoverCommand(program: Command, io: CliIo): void {
         if (flags.add) {
           const inputs: NewRoom[] = found
             .filter((r) => !mappedIds.has(r.mailbox))
-            .map((r) => ({ mailbox: r.mailbox, displayName: r.displayName, provider: flags.provider!, deviceFamily: flags.deviceFamily!, source: flags.source }));
+            .map((r) => ({
+              mailbox: r.mailbox,
+              displayName: r.displayName,
+              provider: flags.provider!,
+              deviceFamily: flags.deviceFamily!,
+              source: flags.source,
+            }));
           if (inputs.length > 0) {
             const result = await store.rooms.addMany(inputs, new Date(), { describeItem: (i) => inputs[i]!.mailbox });
             if (!result.applied) {
@@ -113,7 +125,13 @@ export function registerDiscoverCommand(program: Command, io: CliIo): void {
           io.stdout(
             renderTable(
               ["MAILBOX", "NAME", "CAPACITY", "ROOM LIST", "MAPPED"],
-              out.map((r) => [r.mailbox, r.displayName, r.capacity === null ? "-" : String(r.capacity), r.roomList ?? "-", r.added ? "added" : r.mapped ? "yes" : "no"]),
+              out.map((r) => [
+                r.mailbox,
+                r.displayName,
+                r.capacity === null ? "-" : String(r.capacity),
+                r.roomList ?? "-",
+                r.added ? "added" : r.mapped ? "yes" : "no",
+              ]),
             ),
           );
         }

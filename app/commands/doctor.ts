@@ -27,7 +27,11 @@ export function registerDoctorCommand(program: Command, io: CliIo): void {
       } catch (error) {
         const detail = error instanceof Error ? error.message : String(error);
         const fix = "docs/configuration.md lists every key; otj reads --config FILE, OTJ_CONFIG and OTJ_* variables";
-        io.stdout(flags.json ? `${JSON.stringify({ ok: false, checks: [{ id: "config", outcome: "fail", detail, fix }] }, null, 2)}\n` : `FAIL  config: ${detail}\n      fix: ${fix}\n`);
+        io.stdout(
+          flags.json
+            ? `${JSON.stringify({ ok: false, checks: [{ id: "config", outcome: "fail", detail, fix }] }, null, 2)}\n`
+            : `FAIL  config: ${detail}\n      fix: ${fix}\n`,
+        );
         throw new CliExit(1);
       }
       const report = await runDoctor(
@@ -40,7 +44,11 @@ export function registerDoctorCommand(program: Command, io: CliIo): void {
             return { handle, store: new PostgresStore(handle.db, { secretKey: config.secrets.key }) };
           },
           graph: () => graphFromConfig(config, systemClock).client,
-          pusher: new XapiDevicePusher({ ca: deviceCa(config, io.cwd), webex: { token: config.devices.webex.token, baseUrl: "https://webexapis.com" }, timeoutMs: 15_000 }),
+          pusher: new XapiDevicePusher({
+            ca: deviceCa(config, io.cwd),
+            webex: { token: config.devices.webex.token, baseUrl: "https://webexapis.com" },
+            timeoutMs: 15_000,
+          }),
         },
         flags.room !== undefined ? { room: flags.room } : {},
       );

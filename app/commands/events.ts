@@ -13,7 +13,15 @@ import { addStoreOptions, type StoreFlags, withCliStore } from "./migrate.ts";
 export const EVENTS_LIMIT = 1_000;
 
 export interface EventsOutput {
-  events: Array<{ id: number; at: string; kind: string; roomId: string | null; occurrenceKey: string | null; message: string; data: Record<string, unknown> | null }>;
+  events: Array<{
+    id: number;
+    at: string;
+    kind: string;
+    roomId: string | null;
+    occurrenceKey: string | null;
+    message: string;
+    data: Record<string, unknown> | null;
+  }>;
 }
 
 /** Seconds as `42s`, `3m05s` or `2h07m`. */
@@ -45,7 +53,8 @@ export function registerEventsCommand(program: Command, io: CliIo): void {
       let since: Date | undefined;
       if (flags.since !== undefined) {
         since = new Date(flags.since);
-        if (!/^\d{4}-\d{2}-\d{2}/.test(flags.since) || Number.isNaN(since.getTime())) throw new OtjError("OTJ_USAGE", "--since must be an ISO 8601 time, e.g. 2026-03-02T08:00:00Z");
+        if (!/^\d{4}-\d{2}-\d{2}/.test(flags.since) || Number.isNaN(since.getTime()))
+          throw new OtjError("OTJ_USAGE", "--since must be an ISO 8601 time, e.g. 2026-03-02T08:00:00Z");
       }
       await withCliStore(flags, io, async ({ store }) => {
         let roomId: string | undefined;

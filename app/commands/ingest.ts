@@ -42,7 +42,9 @@ export function registerIngestCommand(program: Command, io: CliIo): void {
           io.stderr("no calendar event in the mail: nothing to ingest\n");
         } else {
           for (const e of result.invites) {
-            io.stdout(`${e.change.padEnd(9)} ${e.route.padEnd(6)} ${(e.dialString ?? "-").padEnd(48)} ${e.rule}${e.subjectShown ? `  "${e.subjectShown}"` : ""}\n`);
+            io.stdout(
+              `${e.change.padEnd(9)} ${e.route.padEnd(6)} ${(e.dialString ?? "-").padEnd(48)} ${e.rule}${e.subjectShown ? `  "${e.subjectShown}"` : ""}\n`,
+            );
             if (e.note) io.stdout(`          note: ${e.note}\n`);
             for (const w of e.warnings) io.stdout(`          warning: ${w}\n`);
           }

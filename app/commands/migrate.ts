@@ -30,7 +30,7 @@ export function withCliStore<T>(flags: StoreFlags, io: CliIo, work: (opened: Ope
 
 export function registerMigrateCommand(program: Command, io: CliIo): void {
   addStoreOptions(program.command("migrate").description("apply pending database migrations (idempotent, safe to run concurrently)"))
-    .option("--json", "print {\"applied\":[names]} on stdout")
+    .option("--json", 'print {"applied":[names]} on stdout')
     .action(async (flags: StoreFlags & { json?: boolean }) => {
       await withStore(openOptions(flags, io, false), async ({ handle }) => {
         const { applied } = await migrateToLatest(handle.db);

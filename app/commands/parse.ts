@@ -26,8 +26,13 @@ export function renderParseSummary(output: ParseOutput): string {
   const lines: string[] = [`format: ${output.format}; ${output.invites.length} invite(s)`];
   output.invites.forEach((inv: Invite, i) => {
     lines.push("");
-    lines.push(`#${i + 1} ${inv.subject ?? "(no subject)"}${inv.cancelled ? " [cancelled]" : ""}${inv.sensitivity !== "normal" ? ` [${inv.sensitivity}]` : ""}`);
-    if (inv.start) lines.push(`  when:  ${inv.start} - ${inv.end ?? "?"}${inv.recurring ? " (recurring)" : ""}${inv.recurrenceId ? ` (occurrence ${inv.recurrenceId})` : ""}`);
+    lines.push(
+      `#${i + 1} ${inv.subject ?? "(no subject)"}${inv.cancelled ? " [cancelled]" : ""}${inv.sensitivity !== "normal" ? ` [${inv.sensitivity}]` : ""}`,
+    );
+    if (inv.start)
+      lines.push(
+        `  when:  ${inv.start} - ${inv.end ?? "?"}${inv.recurring ? " (recurring)" : ""}${inv.recurrenceId ? ` (occurrence ${inv.recurrenceId})` : ""}`,
+      );
     if (inv.organizer) lines.push(`  from:  ${inv.organizer.name ?? ""} <${inv.organizer.email ?? ""}>`);
     lines.push(`  join:  ${inv.join ? describeJoin(inv.join) : "none found"}`);
     for (const alt of inv.alternatives) lines.push(`  also:  ${describeJoin(alt)}`);

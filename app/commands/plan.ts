@@ -30,8 +30,14 @@ interface PlanFlags {
 /** Adds the four privacy flags shared by `rooms add`, `plan` and `explain`. */
 export function addPrivacyOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option("--private-meetings <mode>", "process or skip private meetings").choices(["process", "skip"]).default(DEFAULT_PRIVACY.privateMeetings))
-    .addOption(new Option("--subject-replace <when>", "replace the subject: never, private, all").choices(["never", "private", "all"]).default(DEFAULT_PRIVACY.subjectReplace))
+    .addOption(
+      new Option("--private-meetings <mode>", "process or skip private meetings").choices(["process", "skip"]).default(DEFAULT_PRIVACY.privateMeetings),
+    )
+    .addOption(
+      new Option("--subject-replace <when>", "replace the subject: never, private, all")
+        .choices(["never", "private", "all"])
+        .default(DEFAULT_PRIVACY.subjectReplace),
+    )
     .option("--subject-template <template>", "shown subject when replaced ({organizerName}, {subject})", DEFAULT_PRIVACY.subjectTemplate)
     .addOption(new Option("--private-join <mode>", "join button for private meetings").choices(["enabled", "disabled"]).default(DEFAULT_PRIVACY.privateJoin));
 }

@@ -104,7 +104,9 @@ export function registerProvidersCommands(program: Command, io: CliIo): void {
       });
     });
 
-  addStoreOptions(providers.command("remove").description("remove a provider (refused while rooms use it, unless --force)").argument("<name>", "provider name or id"))
+  addStoreOptions(
+    providers.command("remove").description("remove a provider (refused while rooms use it, unless --force)").argument("<name>", "provider name or id"),
+  )
     .option("--force", "remove even while rooms use it; those rooms fall back to the built-in defaults")
     .option("--json", "print the removed record")
     .action(async (name: string, flags: ProviderFlags & { force?: boolean }) => {

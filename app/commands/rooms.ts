@@ -60,9 +60,13 @@ async function devicePassword(flags: AddFlags, io: CliIo): Promise<string | unde
     try {
       return (await readFile(resolve(io.cwd, flags.devicePasswordFile), "utf8")).replace(/\r?\n$/, "");
     } catch (error) {
-      throw new OtjError("OTJ_CONFIG_SECRET_FILE", `cannot read --device-password-file ${flags.devicePasswordFile} (${(error as NodeJS.ErrnoException).code ?? "error"})`, {
-        cause: error,
-      });
+      throw new OtjError(
+        "OTJ_CONFIG_SECRET_FILE",
+        `cannot read --device-password-file ${flags.devicePasswordFile} (${(error as NodeJS.ErrnoException).code ?? "error"})`,
+        {
+          cause: error,
+        },
+      );
     }
   }
   if (flags.devicePasswordEnv !== undefined) {
@@ -190,9 +194,16 @@ function registerAdd(rooms: Command, io: CliIo): void {
         if (room.device.family === "ews") {
           // The EWS feed's credentials: the mailbox and a password shown this once (stored hashed).
           const { password } = await store.ewsDevices.issuePassword(room.id, new Date());
-          io.stdout(flags.json ? `${JSON.stringify({ id: room.id, mailbox: room.mailbox, deviceUsername: room.mailbox, devicePassword: password })}\n` : `${password}\n`);
+          io.stdout(
+            flags.json
+              ? `${JSON.stringify({ id: room.id, mailbox: room.mailbox, deviceUsername: room.mailbox, devicePassword: password })}\n`
+              : `${password}\n`,
+          );
           io.stderr(`added room ${room.id} (${room.mailbox}, ews)\n`);
-          if (!flags.json) io.stderr(`the line above is the device password for user ${room.mailbox}; it is not shown again (\`otj rooms token ${room.mailbox} --rotate\` issues a new one)\n`);
+          if (!flags.json)
+            io.stderr(
+              `the line above is the device password for user ${room.mailbox}; it is not shown again (\`otj rooms token ${room.mailbox} --rotate\` issues a new one)\n`,
+            );
           return;
         }
         if (flags.json) {
@@ -302,7 +313,9 @@ function reportImport(report: RoomsImportReport, flags: { dryRun?: boolean; json
     return;
   }
   if (flags.json) {
-    io.stdout(`${JSON.stringify({ imported: report.added.length, rooms: report.added, ...(report.changed.length > 0 || report.unchanged > 0 ? { changed: report.changed, unchanged: report.unchanged } : {}) })}\n`);
+    io.stdout(
+      `${JSON.stringify({ imported: report.added.length, rooms: report.added, ...(report.changed.length > 0 || report.unchanged > 0 ? { changed: report.changed, unchanged: report.unchanged } : {}) })}\n`,
+    );
   }
   const pulls = report.added.filter((r) => r.deviceToken !== undefined).length;
   io.stderr(
@@ -319,7 +332,9 @@ function registerImport(rooms: Command, io: CliIo): void {
     addStoreOptions(
       rooms
         .command("import")
-        .description("add rooms from a CSV file (header: mailbox,displayName,provider,deviceFamily,deviceAddress,deviceUsername,devicePassword); all or nothing")
+        .description(
+          "add rooms from a CSV file (header: mailbox,displayName,provider,deviceFamily,deviceAddress,deviceUsername,devicePassword); all or nothing",
+        )
         .argument("<file>", "CSV file, or - for stdin"),
     ),
   )
@@ -336,11 +351,18 @@ function registerImport(rooms: Command, io: CliIo): void {
       const started = performance.now();
       const seconds = () => ((performance.now() - started) / 1000).toFixed(2);
       if (isRemote(flags)) {
-        const report = (await callEngine(flags, io, "POST", "/v1/rooms/import", {
-          csv: text,
-          dryRun: flags.dryRun === true,
-          update: flags.update === true,
-        }, { answerOn: [400] })) as RoomsImportReport;
+        const report = (await callEngine(
+          flags,
+          io,
+          "POST",
+          "/v1/rooms/import",
+          {
+            csv: text,
+            dryRun: flags.dryRun === true,
+            update: flags.update === true,
+          },
+          { answerOn: [400] },
+        )) as RoomsImportReport;
         if (!Array.isArray(report?.problems)) {
           const refused = (report as { error?: { message?: unknown } } | null)?.error?.message;
           throw new OtjError("OTJ_USAGE", typeof refused === "string" ? refused : "the engine refused the import");
@@ -362,7 +384,12 @@ function registerImport(rooms: Command, io: CliIo): void {
 }
 
 function registerToken(rooms: Command, io: CliIo): void {
-  addStoreOptions(rooms.command("token").description("show (or --rotate) a room's pull device token; --rotate issues an ews room's device password").argument("<room>", "room id or mailbox"))
+  addStoreOptions(
+    rooms
+      .command("token")
+      .description("show (or --rotate) a room's pull device token; --rotate issues an ews room's device password")
+      .argument("<room>", "room id or mailbox"),
+  )
     .option("--rotate", "replace the token with a new one")
     .option("--json", 'print {"id","mailbox","deviceToken"}')
     .action(async (name: string, flags: StoreFlags & { rotate?: boolean; json?: boolean }) => {
@@ -371,9 +398,14 @@ function registerToken(rooms: Command, io: CliIo): void {
         if (room === null) throw new OtjError("OTJ_STORE_NOT_FOUND", `no room "${name}"`);
         if (room.device.family === "ews") {
           // Only a hash is kept, so an ews room's password can be replaced but never shown again.
-          if (!flags.rotate) throw new OtjError("OTJ_USAGE", `room ${room.mailbox} is an ews room: its device password is stored hashed; \`--rotate\` issues a new one`);
+          if (!flags.rotate)
+            throw new OtjError("OTJ_USAGE", `room ${room.mailbox} is an ews room: its device password is stored hashed; \`--rotate\` issues a new one`);
           const { password } = await store.ewsDevices.issuePassword(room.id, new Date());
-          io.stdout(flags.json ? `${JSON.stringify({ id: room.id, mailbox: room.mailbox, deviceUsername: room.mailbox, devicePassword: password })}\n` : `${password}\n`);
+          io.stdout(
+            flags.json
+              ? `${JSON.stringify({ id: room.id, mailbox: room.mailbox, deviceUsername: room.mailbox, devicePassword: password })}\n`
+              : `${password}\n`,
+          );
           io.stderr(`rotated the EWS device password of ${room.mailbox}; the old one no longer works\n`);
           return;
         }

@@ -11,10 +11,14 @@ export function renderStatus(s: StatusOutput): string {
   for (const r of s.rooms) {
     out.push(`${r.displayName} <${r.mailbox}>`);
     out.push(`  poll:   ${r.lastPoll.outcome}${r.lastPoll.at ? ` at ${r.lastPoll.at}` : ""}${r.lastPoll.error ? ` (${r.lastPoll.error})` : ""}`);
-    out.push(`  device: ${r.device.family}, ${r.device.state}${r.device.lastPushAt ? `, last push ${r.device.lastPushAt}` : ""}${r.device.lastError ? ` (${r.device.lastError})` : ""}`);
+    out.push(
+      `  device: ${r.device.family}, ${r.device.state}${r.device.lastPushAt ? `, last push ${r.device.lastPushAt}` : ""}${r.device.lastError ? ` (${r.device.lastError})` : ""}`,
+    );
     for (const a of r.alarms) out.push(`  ALARM:  ${a.code} since ${a.since}: ${a.message}`);
     for (const m of r.meetings) {
-      out.push(`  ${m.start.slice(0, 16).replace("T", " ")}  ${m.route.padEnd(6)} ${(m.dialString ?? "-").padEnd(44)} ${m.onDevice ? "on device" : "         "}  ${m.subject ?? ""}`);
+      out.push(
+        `  ${m.start.slice(0, 16).replace("T", " ")}  ${m.route.padEnd(6)} ${(m.dialString ?? "-").padEnd(44)} ${m.onDevice ? "on device" : "         "}  ${m.subject ?? ""}`,
+      );
     }
   }
   if (s.bridgeSessions.length > 0) {

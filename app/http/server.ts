@@ -83,7 +83,13 @@ export interface HttpLimits {
   maxConnections: number;
 }
 
-const DEFAULT_LIMITS: HttpLimits = { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000, maxHeaderBytes: 16_384, maxConnections: 1_000 };
+const DEFAULT_LIMITS: HttpLimits = {
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  maxHeaderBytes: 16_384,
+  maxConnections: 1_000,
+};
 
 /** Route parameters name rooms and providers: no control characters, and never this long. */
 const PLAUSIBLE_PARAM = /^[^\u0000-\u001f\u007f]{1,512}$/;
@@ -125,7 +131,9 @@ function causeOf(error: unknown): Record<string, unknown> {
   return {
     code: typeof e?.code === "string" ? e.code : undefined,
     message: typeof e?.message === "string" ? e.message : String(error),
-    ...(cause ? { cause: { code: typeof cause.code === "string" ? cause.code : undefined, message: typeof cause.message === "string" ? cause.message : undefined } } : {}),
+    ...(cause
+      ? { cause: { code: typeof cause.code === "string" ? cause.code : undefined, message: typeof cause.message === "string" ? cause.message : undefined } }
+      : {}),
   };
 }
 
@@ -149,7 +157,12 @@ const ROOM_BODY = {
     subjectReplace: { type: "string", enum: ["never", "private", "all"] },
     subjectTemplate: { type: "string", maxLength: 256 },
     privateJoin: { type: "string", enum: ["enabled", "disabled"] },
-    webrtc: { anyOf: [{ type: "string", maxLength: 64 }, { type: "array", maxItems: 4, items: { type: "string", enum: ["teams", "meet"] } }] },
+    webrtc: {
+      anyOf: [
+        { type: "string", maxLength: 64 },
+        { type: "array", maxItems: 4, items: { type: "string", enum: ["teams", "meet"] } },
+      ],
+    },
     delivery: { type: "string", enum: ["xapi", "macro", "both"] },
     source: { type: "string", enum: ["graph", "google", "ews"] },
   },
@@ -217,8 +230,16 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
         summary: (schema.summary as string) ?? "",
         security: route.config?.auth === "open" ? [] : [{ bearer: [] }],
         ...(schema.body ? { requestBody: { content: { "application/json": { schema: schema.body } } } } : {}),
-        ...(schema.querystring ? { parameters: Object.entries((schema.querystring as { properties: Record<string, unknown> }).properties).map(([name, s]) => ({ name, in: "query", schema: s })) } : {}),
-        responses: { default: { description: "JSON; errors as {\"error\":{\"code\",\"message\"}}" } },
+        ...(schema.querystring
+          ? {
+              parameters: Object.entries((schema.querystring as { properties: Record<string, unknown> }).properties).map(([name, s]) => ({
+                name,
+                in: "query",
+                schema: s,
+              })),
+            }
+          : {}),
+        responses: { default: { description: 'JSON; errors as {"error":{"code","message"}}' } },
       };
     }
   });
@@ -269,7 +290,8 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
       return;
     }
     // Only the feed takes ?token=, and only a device token: the admin token never travels in a URL.
-    const token = bearer ?? (auth === "device" && req.routeOptions.url === ICS_ROUTE ? ((req.query as Record<string, string | undefined>)?.token ?? null) : null);
+    const token =
+      bearer ?? (auth === "device" && req.routeOptions.url === ICS_ROUTE ? ((req.query as Record<string, string | undefined>)?.token ?? null) : null);
     if (auth === "device" && token && paramsOk) {
       let room: Room | null;
       try {
@@ -308,7 +330,8 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
       return reply.code(status).send(errorBody(e.code, status === 503 ? "temporarily unavailable" : "internal error"));
     }
     if (error.validation) return reply.code(400).send(errorBody("OTJ_USAGE", error.message));
-    if (error.statusCode && error.statusCode < 500) return reply.code(error.statusCode).send(errorBody(error.code?.startsWith("OTJ_") ? error.code : "OTJ_USAGE", error.message));
+    if (error.statusCode && error.statusCode < 500)
+      return reply.code(error.statusCode).send(errorBody(error.code?.startsWith("OTJ_") ? error.code : "OTJ_USAGE", error.message));
     log.error({ err: causeOf(error), method: req.method, route: req.routeOptions.url ?? "unknown" }, "request failed");
     return reply.code(500).send(errorBody("OTJ_INTERNAL", "internal error"));
   });
@@ -340,7 +363,9 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     const reasons = JSON.stringify(failing);
     if (failing.length > 0 && reasons !== lastNotReady) log.error({ checks: Object.fromEntries(failing) }, "not ready");
     lastNotReady = failing.length > 0 ? reasons : "";
-    return reply.code(failing.length === 0 ? 200 : 503).send({ ready: failing.length === 0, checks: Object.fromEntries(Object.entries(checks).map(([k, v]) => [k, v === true ? true : "unavailable"])) });
+    return reply
+      .code(failing.length === 0 ? 200 : 503)
+      .send({ ready: failing.length === 0, checks: Object.fromEntries(Object.entries(checks).map(([k, v]) => [k, v === true ? true : "unavailable"])) });
   });
   app.get("/metrics", { ...open, schema: { summary: "Prometheus metrics (bearer http.metricsToken when set)" } }, async (req, reply) => {
     if (deps.metricsToken && !secretEquals(bearerOf(req.headers.authorization), deps.metricsToken)) {
@@ -359,15 +384,26 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
   app.get("/v1/rooms", { schema: { summary: "list rooms" } }, async () => {
     const rooms = await deps.store.rooms.list();
     return {
-      rooms: rooms.map((r) => ({ id: r.id, mailbox: r.mailbox, displayName: r.displayName, provider: r.providerName, deviceFamily: r.device.family, deviceAddress: r.device.address })),
+      rooms: rooms.map((r) => ({
+        id: r.id,
+        mailbox: r.mailbox,
+        displayName: r.displayName,
+        provider: r.providerName,
+        deviceFamily: r.device.family,
+        deviceAddress: r.device.address,
+      })),
     };
   });
 
-  app.post("/v1/rooms", { bodyLimit: 64 * 1024, schema: { summary: "add a room (rooms add flags as camelCase JSON)", body: ROOM_BODY } }, async (req, reply) => {
-    const added = await deps.store.rooms.add(req.body as NewRoom, deps.clock.now());
-    deps.onRoomAdded?.(added.room);
-    return reply.code(201).send({ id: added.room.id, mailbox: added.room.mailbox, ...(added.deviceToken ? { deviceToken: added.deviceToken } : {}) });
-  });
+  app.post(
+    "/v1/rooms",
+    { bodyLimit: 64 * 1024, schema: { summary: "add a room (rooms add flags as camelCase JSON)", body: ROOM_BODY } },
+    async (req, reply) => {
+      const added = await deps.store.rooms.add(req.body as NewRoom, deps.clock.now());
+      deps.onRoomAdded?.(added.room);
+      return reply.code(201).send({ id: added.room.id, mailbox: added.room.mailbox, ...(added.deviceToken ? { deviceToken: added.deviceToken } : {}) });
+    },
+  );
 
   app.get("/v1/rooms/:id", { schema: { summary: "one room (id or mailbox), as `otj rooms list --json` shows it" } }, async (req) => {
     const room = await deps.store.rooms.get((req.params as { id: string }).id);
@@ -375,11 +411,15 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     return roomJson(room);
   });
 
-  app.patch("/v1/rooms/:id", { bodyLimit: 64 * 1024, schema: { summary: "change a room (rooms set flags as camelCase JSON)", body: ROOM_CHANGES_BODY } }, async (req) => {
-    const saved = await deps.store.rooms.update((req.params as { id: string }).id, req.body as RoomChanges, deps.clock.now());
-    deps.onRoomChanged?.(saved);
-    return roomJson(saved);
-  });
+  app.patch(
+    "/v1/rooms/:id",
+    { bodyLimit: 64 * 1024, schema: { summary: "change a room (rooms set flags as camelCase JSON)", body: ROOM_CHANGES_BODY } },
+    async (req) => {
+      const saved = await deps.store.rooms.update((req.params as { id: string }).id, req.body as RoomChanges, deps.clock.now());
+      deps.onRoomChanged?.(saved);
+      return roomJson(saved);
+    },
+  );
 
   app.post(
     "/v1/rooms/import",
@@ -402,7 +442,9 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     return reply.code(204).send();
   });
 
-  app.get("/v1/status", { schema: { summary: "status of every room, its device and alarms, and the bridge sessions (as `otj status --json`)" } }, async () => buildStatus(deps.store, deps.clock.now(), deps.settings));
+  app.get("/v1/status", { schema: { summary: "status of every room, its device and alarms, and the bridge sessions (as `otj status --json`)" } }, async () =>
+    buildStatus(deps.store, deps.clock.now(), deps.settings),
+  );
 
   const roomMeetings = async (req: FastifyRequest) => {
     const id = (req.params as { id: string }).id;
@@ -484,7 +526,9 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     if (r.status >= 500) {
       // A handler's failure text may come from the database: logged, and the sender gets a code.
       log.error({ route: req.routeOptions.url, status: r.status, reply: r.body }, "callback failed");
-      return reply.code(r.status).send(errorBody(r.status === 503 ? "OTJ_STORE_UNREACHABLE" : "OTJ_INTERNAL", r.status === 503 ? "temporarily unavailable" : "internal error"));
+      return reply
+        .code(r.status)
+        .send(errorBody(r.status === 503 ? "OTJ_STORE_UNREACHABLE" : "OTJ_INTERNAL", r.status === 503 ? "temporarily unavailable" : "internal error"));
     }
     if (r.contentType) reply.header("content-type", r.contentType);
     return reply.code(r.status).send(r.body === undefined ? undefined : r.body);
@@ -520,7 +564,8 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
         if (typeof query.validationToken !== "string") {
           // clientState sits inside the body, so this body is parsed before its sender is known:
           // only a shallow one.
-          if (jsonNestingExceeds(rawOf(req), MAX_JSON_DEPTH)) return reply.code(400).send(errorBody("OTJ_USAGE", `JSON nested deeper than ${MAX_JSON_DEPTH} levels`));
+          if (jsonNestingExceeds(rawOf(req), MAX_JSON_DEPTH))
+            return reply.code(400).send(errorBody("OTJ_USAGE", `JSON nested deeper than ${MAX_JSON_DEPTH} levels`));
         }
         if (!deps.callbacks?.notifications) {
           // Answer the subscription handshake even before notifications are wired.
@@ -531,7 +576,17 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
       },
     );
   });
-  await app.register(ewsFeed, { store: deps.store, clock: deps.clock, logger: deps.logger, metrics: deps.metrics, settings: deps.settings, publicUrl: deps.publicUrl ?? null, ...(deps.failureLimit ? { failureLimit: deps.failureLimit } : {}), ...(deps.ewsFeed?.rateLimit ? { rateLimit: deps.ewsFeed.rateLimit } : {}), ...(deps.ewsFeed?.dialStringIn ? { feed: { dialStringIn: deps.ewsFeed.dialStringIn } } : {}) });
+  await app.register(ewsFeed, {
+    store: deps.store,
+    clock: deps.clock,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    settings: deps.settings,
+    publicUrl: deps.publicUrl ?? null,
+    ...(deps.failureLimit ? { failureLimit: deps.failureLimit } : {}),
+    ...(deps.ewsFeed?.rateLimit ? { rateLimit: deps.ewsFeed.rateLimit } : {}),
+    ...(deps.ewsFeed?.dialStringIn ? { feed: { dialStringIn: deps.ewsFeed.dialStringIn } } : {}),
+  });
 
   return app;
 }

@@ -46,7 +46,9 @@ export function guestIdFor(sessionId: string): string {
 }
 
 /** Thread id, message id and the context's Tid/Oid of a classic meetup-join URL, or null. */
-export function classicJoinCoordinates(joinUrl: string | null): { threadId: string; messageId: string; tenantId: string | null; organizerId: string | null } | null {
+export function classicJoinCoordinates(
+  joinUrl: string | null,
+): { threadId: string; messageId: string; tenantId: string | null; organizerId: string | null } | null {
   if (joinUrl === null) return null;
   let url: URL;
   try {
@@ -67,7 +69,12 @@ export function classicJoinCoordinates(joinUrl: string | null): { threadId: stri
     return null;
   }
   const str = (v: unknown) => (typeof v === "string" && v !== "" ? v.toLowerCase() : null);
-  return { threadId, messageId: segments[at + 2] ? decodeURIComponent(segments[at + 2]!) : "0", tenantId: str(context["Tid"]), organizerId: str(context["Oid"]) };
+  return {
+    threadId,
+    messageId: segments[at + 2] ? decodeURIComponent(segments[at + 2]!) : "0",
+    tenantId: str(context["Tid"]),
+    organizerId: str(context["Oid"]),
+  };
 }
 
 /**
@@ -101,7 +108,10 @@ export function buildGuestCall(request: BridgeStartRequest, config: GraphMediaBr
     body["chatInfo"] = { "@odata.type": "#microsoft.graph.chatInfo", threadId, messageId: classic?.messageId ?? "0" };
     body["meetingInfo"] = {
       "@odata.type": "#microsoft.graph.organizerMeetingInfo",
-      organizer: { "@odata.type": "#microsoft.graph.identitySet", user: { "@odata.type": "#microsoft.graph.identity", id: organizerId, tenantId: organizerTenant } },
+      organizer: {
+        "@odata.type": "#microsoft.graph.identitySet",
+        user: { "@odata.type": "#microsoft.graph.identity", id: organizerId, tenantId: organizerTenant },
+      },
     };
     body["tenantId"] = organizerTenant;
   } else if (t.meetingId !== null) {
@@ -233,13 +243,16 @@ export function interpretCallNotification(view: GraphCallView, notification: unk
     if (typeof me.isInLobby !== "boolean") return { view, report: null };
     next = { ...view, rosterSeq: seq ?? view.rosterSeq, inLobby: me.isInLobby };
   } else {
-    const call = (Array.isArray(n.resourceData) ? n.resourceData[0] : n.resourceData) as { state?: unknown; resultInfo?: { code?: unknown; subcode?: unknown; message?: unknown } } | undefined;
+    const call = (Array.isArray(n.resourceData) ? n.resourceData[0] : n.resourceData) as
+      | { state?: unknown; resultInfo?: { code?: unknown; subcode?: unknown; message?: unknown } }
+      | undefined;
     if (typeof call?.state !== "string") return { view, report: null };
     // A terminated call stays terminated whatever arrives late.
     if (view.call === "terminated") return { view, report: null };
     next = { ...view, call: call.state };
     const r = call.resultInfo;
-    if (call.state === "terminated" && r) detail = `resultInfo ${String(r.code ?? "?")}/${String(r.subcode ?? "?")}${typeof r.message === "string" ? ` ${r.message.slice(0, 200)}` : ""}`;
+    if (call.state === "terminated" && r)
+      detail = `resultInfo ${String(r.code ?? "?")}/${String(r.subcode ?? "?")}${typeof r.message === "string" ? ` ${r.message.slice(0, 200)}` : ""}`;
   }
   return { view: next, report: reportFor(next, detail) };
 }

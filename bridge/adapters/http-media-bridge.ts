@@ -65,7 +65,13 @@ export class HttpMediaBridge implements MediaBridge {
     return `${this.base.pathname.replace(/\/+$/, "")}${path}`;
   }
 
-  private async request(method: "POST" | "DELETE", path: string, headers: Record<string, string>, body: string | undefined, signal?: AbortSignal): Promise<Reply> {
+  private async request(
+    method: "POST" | "DELETE",
+    path: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<Reply> {
     const reply = await this.pool.request({ method, path: this.path(path), headers, ...(body !== undefined ? { body } : {}), ...(signal ? { signal } : {}) });
     const chunks: Buffer[] = [];
     let size = 0;
@@ -108,14 +114,21 @@ export class HttpMediaBridge implements MediaBridge {
       if (typeof id !== "string" || id === "") throw new OtjError("OTJ_BRIDGE_UNAVAILABLE", "bridge answered without a session id");
       return { externalId: id };
     }
-    if (reply.status >= 500 || reply.status === 408 || reply.status === 429) throw new OtjError("OTJ_BRIDGE_UNAVAILABLE", `bridge answered HTTP ${reply.status}`);
+    if (reply.status >= 500 || reply.status === 408 || reply.status === 429)
+      throw new OtjError("OTJ_BRIDGE_UNAVAILABLE", `bridge answered HTTP ${reply.status}`);
     throw new OtjError("OTJ_BRIDGE_REJECTED", `bridge refused the session: HTTP ${reply.status}`);
   }
 
   async stop(externalId: string, signal?: AbortSignal): Promise<void> {
     let status: number;
     try {
-      const reply = await this.request("DELETE", `/sessions/${encodeURIComponent(externalId)}`, { authorization: `Bearer ${this.config.token}`, [SIGNATURE_HEADER]: signBody(this.config.hmacSecret, "") }, undefined, signal);
+      const reply = await this.request(
+        "DELETE",
+        `/sessions/${encodeURIComponent(externalId)}`,
+        { authorization: `Bearer ${this.config.token}`, [SIGNATURE_HEADER]: signBody(this.config.hmacSecret, "") },
+        undefined,
+        signal,
+      );
       status = reply.status;
     } catch (error) {
       throw new OtjError("OTJ_BRIDGE_UNAVAILABLE", `bridge stop: ${(error as Error).message}`, { cause: error });

@@ -283,9 +283,7 @@ export class EwsCalendarSource implements CalendarSource {
       const listMailbox = text(list, "EmailAddress")?.toLowerCase();
       if (!listMailbox) continue;
       const ref = { mailbox: listMailbox, displayName: text(list, "Name") ?? listMailbox };
-      const [roomsMessage] = await this.#request(state, () =>
-        this.#checked("GetRooms", { "m:RoomList": { "t:EmailAddress": listMailbox } }, state),
-      );
+      const [roomsMessage] = await this.#request(state, () => this.#checked("GetRooms", { "m:RoomList": { "t:EmailAddress": listMailbox } }, state));
       for (const r of children(child(roomsMessage, "Rooms"), "Room")) {
         const id = child(r, "Id");
         const address = text(id, "EmailAddress")?.toLowerCase();
@@ -295,7 +293,14 @@ export class EwsCalendarSource implements CalendarSource {
         rooms.set(address, entry);
       }
     }
-    return [...rooms].map(([address, r]) => ({ mailbox: address, displayName: r.displayName, capacity: null, building: null, floor: null, roomLists: r.roomLists }));
+    return [...rooms].map(([address, r]) => ({
+      mailbox: address,
+      displayName: r.displayName,
+      capacity: null,
+      building: null,
+      floor: null,
+      roomLists: r.roomLists,
+    }));
   }
 
   /** One directory call whose response messages must all succeed. */
@@ -354,7 +359,9 @@ export function encodeCursor(view: ReadonlyMap<string, string>): string {
 export function decodeCursor(token: string): Map<string, string> | null {
   if (!token.startsWith(CURSOR_PREFIX)) return null;
   try {
-    const entries = JSON.parse(inflateRawSync(Buffer.from(token.slice(CURSOR_PREFIX.length), "base64url"), { maxOutputLength: 64 * 1024 * 1024 }).toString("utf8")) as unknown;
+    const entries = JSON.parse(
+      inflateRawSync(Buffer.from(token.slice(CURSOR_PREFIX.length), "base64url"), { maxOutputLength: 64 * 1024 * 1024 }).toString("utf8"),
+    ) as unknown;
     if (!Array.isArray(entries)) return null;
     const view = new Map<string, string>();
     for (const e of entries) {

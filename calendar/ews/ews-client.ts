@@ -172,7 +172,11 @@ export class EwsClient {
       if (signal.aborted || !(error instanceof OtjError)) throw error;
       // The token endpoint's failures in EWS terms, so callers see one family of codes.
       const code = error.code === "OTJ_GRAPH_AUTH" ? "OTJ_EWS_AUTH" : error.retryable ? "OTJ_EWS_UNAVAILABLE" : "OTJ_EWS_BAD_RESPONSE";
-      throw new OtjError(code, `EWS OAuth token: ${error.message}`, { retryable: error.retryable, details: error.details as Record<string, unknown>, cause: error });
+      throw new OtjError(code, `EWS OAuth token: ${error.message}`, {
+        retryable: error.retryable,
+        details: error.details as Record<string, unknown>,
+        cause: error,
+      });
     }
   }
 }

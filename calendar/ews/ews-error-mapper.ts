@@ -122,7 +122,10 @@ export function mapEwsFailure(failure: EwsFailure, context: string): OtjError {
   if (failure.kind === "ews") {
     what = `HTTP ${failure.status}${failure.responseCode ? ` ${failure.responseCode}` : ""}${failure.message ? `: ${failure.message.slice(0, 200)}` : ""}`;
   } else {
-    what = failure.kind === "timeout" ? "no answer in time" : `${failure.kind === "tls" ? "TLS" : "network"} error: ${failure.cause instanceof Error ? failure.cause.message : String(failure.cause)}`;
+    what =
+      failure.kind === "timeout"
+        ? "no answer in time"
+        : `${failure.kind === "tls" ? "TLS" : "network"} error: ${failure.cause instanceof Error ? failure.cause.message : String(failure.cause)}`;
   }
   return new OtjError(rule.code, `${context}: ${what}`, {
     retryable: rule.retryable,

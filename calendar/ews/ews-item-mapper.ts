@@ -79,6 +79,7 @@ export function ewsItemToGraphEvent(item: Xml): Record<string, unknown> {
 /** Maps one CalendarItem; `ok: false` (with a reason, never content) for an item that is no occurrence. */
 export function mapEwsItem(item: Xml): MappedEvent {
   const event = ewsItemToGraphEvent(item);
-  if (event["type"] === "seriesMaster") return { ok: false, id: typeof event["id"] === "string" ? event["id"] : null, reason: "a recurring master, not an occurrence" };
+  if (event["type"] === "seriesMaster")
+    return { ok: false, id: typeof event["id"] === "string" ? event["id"] : null, reason: "a recurring master, not an occurrence" };
   return mapGraphEvent(event);
 }

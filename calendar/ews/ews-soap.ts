@@ -17,7 +17,13 @@ export const SERVER_VERSION = "Exchange2013_SP1";
 export type XmlNode = { [name: string]: XmlValue };
 export type XmlValue = string | number | boolean | XmlNode | readonly XmlNode[] | readonly string[];
 
-const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: "@", textNodeName: "#text", suppressEmptyNode: true, suppressBooleanAttributes: false });
+const builder = new XMLBuilder({
+  ignoreAttributes: false,
+  attributeNamePrefix: "@",
+  textNodeName: "#text",
+  suppressEmptyNode: true,
+  suppressBooleanAttributes: false,
+});
 
 /** Elements that may repeat; the parser always makes arrays of them so one and many read alike. */
 const REPEATED = new Set([

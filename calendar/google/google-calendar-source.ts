@@ -16,14 +16,7 @@ import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import type { Clock } from "../../core/clock.ts";
 import { OtjError } from "../../core/errors.ts";
-import type {
-  CalendarSource,
-  DiscoveredRoom,
-  RoomCheck,
-  RoomSyncResult,
-  SyncCursor,
-  TimeWindow,
-} from "../../core/ports/calendar-source.ts";
+import type { CalendarSource, DiscoveredRoom, RoomCheck, RoomSyncResult, SyncCursor, TimeWindow } from "../../core/ports/calendar-source.ts";
 import { clockSleeper, realSleeper, type Sleeper } from "../graph/graph-calendar-source.ts";
 import type { GoogleClient, ListEventsParams } from "./google-client.ts";
 import { backoffMs, mapGoogleError, SyncTokenGone } from "./google-error-mapper.ts";
@@ -66,7 +59,6 @@ interface RoundState {
   retries: number;
   waitedMs: number;
 }
-
 
 const DIRECTORY_PAGE_CAP = 1000;
 
@@ -129,7 +121,12 @@ export class GoogleCalendarSource implements CalendarSource {
   }
 
   /** One round: from the window (syncToken null) or from a sync token, to the next sync token. */
-  async #walk(room: string, w: TimeWindow, syncToken: string | null, state: RoundState): Promise<{ items: Map<string, Item>; token: string; warnings: string[] }> {
+  async #walk(
+    room: string,
+    w: TimeWindow,
+    syncToken: string | null,
+    state: RoundState,
+  ): Promise<{ items: Map<string, Item>; token: string; warnings: string[] }> {
     const items = new Map<string, Item>();
     const warnings: string[] = [];
     const seenPages = new Set<string>();
@@ -179,7 +176,8 @@ export class GoogleCalendarSource implements CalendarSource {
         seenPages.add(hash);
       }
       if (typeof page.nextSyncToken === "string" && page.nextSyncToken !== "") return { items, token: page.nextSyncToken, warnings };
-      if (typeof page.nextPageToken !== "string" || page.nextPageToken === "") throw badResponse(state, "an events page with neither nextPageToken nor nextSyncToken");
+      if (typeof page.nextPageToken !== "string" || page.nextPageToken === "")
+        throw badResponse(state, "an events page with neither nextPageToken nor nextSyncToken");
       pageToken = page.nextPageToken;
     }
   }

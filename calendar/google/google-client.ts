@@ -174,7 +174,10 @@ export class GoogleClient {
     this.#budget.take();
     const response = await withFreshToken(this.#calendarAuth, () =>
       this.#calendar.events.watch(
-      { calendarId: params.calendarId, requestBody: { id: params.channelId, type: "web_hook", address: params.address, token: params.token, expiration: String(params.expiration) } },
+        {
+          calendarId: params.calendarId,
+          requestBody: { id: params.channelId, type: "web_hook", address: params.address, token: params.token, expiration: String(params.expiration) },
+        },
         { retry: false, signal },
       ),
     );

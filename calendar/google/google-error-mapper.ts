@@ -40,7 +40,15 @@ const BY_STATUS: Readonly<Record<number, Row>> = {
 };
 
 /** OAuth token endpoint answers (`{"error":"invalid_grant"}`): credentials, never retried in-round. */
-const OAUTH_ERRORS = new Set(["invalid_grant", "unauthorized_client", "invalid_client", "invalid_scope", "access_denied", "unsupported_grant_type", "invalid_request"]);
+const OAUTH_ERRORS = new Set([
+  "invalid_grant",
+  "unauthorized_client",
+  "invalid_client",
+  "invalid_scope",
+  "access_denied",
+  "unsupported_grant_type",
+  "invalid_request",
+]);
 
 export interface GoogleFailure {
   readonly error: OtjError;
@@ -56,16 +64,30 @@ export interface GoogleFailure {
  */
 export function mapGoogleError(thrown: unknown, what: string): GoogleFailure {
   if (thrown instanceof OtjError) return { error: thrown, backoff: false, retryAfterMs: null };
-  const e = thrown as { status?: unknown; code?: unknown; response?: { status?: unknown; data?: unknown; headers?: unknown }; message?: unknown; name?: unknown };
+  const e = thrown as {
+    status?: unknown;
+    code?: unknown;
+    response?: { status?: unknown; data?: unknown; headers?: unknown };
+    message?: unknown;
+    name?: unknown;
+  };
   const status = typeof e?.response?.status === "number" ? e.response.status : typeof e?.status === "number" ? e.status : null;
   const data = e?.response?.data as Record<string, unknown> | string | undefined;
   if (status === 410) throw new SyncTokenGone();
   const oauth = typeof data === "object" && data !== null && typeof data["error"] === "string" ? (data["error"] as string) : null;
   if (oauth !== null && OAUTH_ERRORS.has(oauth)) {
-    return fail("OTJ_GOOGLE_AUTH", `${what}: the token endpoint refused the service account (${oauth}); check the key, domain-wide delegation, scopes and google.subject`, status, null, false);
+    return fail(
+      "OTJ_GOOGLE_AUTH",
+      `${what}: the token endpoint refused the service account (${oauth}); check the key, domain-wide delegation, scopes and google.subject`,
+      status,
+      null,
+      false,
+    );
   }
   const errorObject = typeof data === "object" && data !== null && typeof data["error"] === "object" ? (data["error"] as Record<string, unknown>) : null;
-  const reasons = Array.isArray(errorObject?.["errors"]) ? (errorObject["errors"] as Array<Record<string, unknown>>).map((r) => String(r?.["reason"] ?? "")) : [];
+  const reasons = Array.isArray(errorObject?.["errors"])
+    ? (errorObject["errors"] as Array<Record<string, unknown>>).map((r) => String(r?.["reason"] ?? ""))
+    : [];
   const reason = reasons.find((r) => r in BY_REASON) ?? reasons[0] ?? null;
   const retryAfterMs = retryAfter(e?.response?.headers);
   if (status === null) {
@@ -76,11 +98,21 @@ export function mapGoogleError(thrown: unknown, what: string): GoogleFailure {
     const code = typeof e?.code === "string" ? e.code : "no answer";
     return fail("OTJ_GOOGLE_UNAVAILABLE", `${what}: no answer from Google (${code})`, null, retryAfterMs, true);
   }
-  const row = (reason !== null && (status === 403 || status === 429 || status >= 500) ? BY_REASON[reason] : undefined) ?? BY_STATUS[status] ?? (status >= 500 ? { code: "OTJ_GOOGLE_UNAVAILABLE" as const, backoff: true } : { code: "OTJ_GOOGLE_BAD_RESPONSE" as const, backoff: false });
+  const row =
+    (reason !== null && (status === 403 || status === 429 || status >= 500) ? BY_REASON[reason] : undefined) ??
+    BY_STATUS[status] ??
+    (status >= 500 ? { code: "OTJ_GOOGLE_UNAVAILABLE" as const, backoff: true } : { code: "OTJ_GOOGLE_BAD_RESPONSE" as const, backoff: false });
   return fail(row.code, `${what}: HTTP ${status}${reason ? ` ${reason}` : ""}`, status, retryAfterMs, row.backoff, reason);
 }
 
-function fail(code: ErrorCode, message: string, status: number | null, retryAfterMs: number | null, backoff: boolean, reason: string | null = null): GoogleFailure {
+function fail(
+  code: ErrorCode,
+  message: string,
+  status: number | null,
+  retryAfterMs: number | null,
+  backoff: boolean,
+  reason: string | null = null,
+): GoogleFailure {
   const details: Record<string, unknown> = { status, reason };
   if (retryAfterMs !== null) details["retryAfterMs"] = retryAfterMs;
   return { error: new OtjError(code, message, { details }), backoff, retryAfterMs };

@@ -15,7 +15,11 @@ import { GoogleClient, parseServiceAccountKey, type ServiceAccountKey } from "./
  * @param cwd base of a relative `google.serviceAccountKeyFile`.
  * @throws OtjError OTJ_CONFIG_INVALID naming the missing or unreadable `google.*` keys (never their values).
  */
-export function googleFromConfig(config: Config, clock: Clock, extra: { cwd?: string; logger?: Logger } = {}): { client: GoogleClient; source: GoogleCalendarSource } {
+export function googleFromConfig(
+  config: Config,
+  clock: Clock,
+  extra: { cwd?: string; logger?: Logger } = {},
+): { client: GoogleClient; source: GoogleCalendarSource } {
   const g = config.google;
   const missing: string[] = [];
   if (g.serviceAccountKey === null && g.serviceAccountKeyFile === null) missing.push("google.serviceAccountKeyFile (or google.serviceAccountKey)");
@@ -33,14 +37,13 @@ export function googleFromConfig(config: Config, clock: Clock, extra: { cwd?: st
     try {
       text = readFileSync(resolve(extra.cwd ?? process.cwd(), g.serviceAccountKeyFile!), "utf8");
     } catch (error) {
-      throw new OtjError("OTJ_CONFIG_SECRET_FILE", `cannot read google.serviceAccountKeyFile (${(error as NodeJS.ErrnoException).code ?? "error"})`, { cause: error });
+      throw new OtjError("OTJ_CONFIG_SECRET_FILE", `cannot read google.serviceAccountKeyFile (${(error as NodeJS.ErrnoException).code ?? "error"})`, {
+        cause: error,
+      });
     }
     key = parseServiceAccountKey(text, "google.serviceAccountKeyFile");
   }
-  const client = new GoogleClient(
-    { key, subject: g.subject!, apiRoot: g.apiRoot, tokenUrl: g.tokenUrl, dailyRequestBudget: g.dailyRequestBudget },
-    { clock },
-  );
+  const client = new GoogleClient({ key, subject: g.subject!, apiRoot: g.apiRoot, tokenUrl: g.tokenUrl, dailyRequestBudget: g.dailyRequestBudget }, { clock });
   const source = new GoogleCalendarSource(
     { roundBudgetSeconds: config.poll.roundBudgetSeconds, maxPagesPerRound: config.poll.maxPagesPerRound },
     { api: client, clock, ...(extra.logger ? { logger: extra.logger } : {}) },

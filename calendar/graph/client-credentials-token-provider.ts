@@ -60,7 +60,10 @@ export function loadClientCertificate(path: string, thumbprint: string): ClientC
 }
 
 function invalid(key: "path" | "thumbprint", message: string, cause?: unknown): OtjError {
-  return new OtjError("OTJ_CONFIG_INVALID", `graph.certificate.${key}: ${message}`, { details: { key: `graph.certificate.${key}` }, ...(cause ? { cause } : {}) });
+  return new OtjError("OTJ_CONFIG_INVALID", `graph.certificate.${key}: ${message}`, {
+    details: { key: `graph.certificate.${key}` },
+    ...(cause ? { cause } : {}),
+  });
 }
 
 /** As {@link loadClientCertificate}, from the PEM text. */
@@ -80,7 +83,8 @@ export function clientCertificateFromPem(pem: string, thumbprint: string): Clien
   if (!certificate.checkPrivateKey(privateKey)) throw invalid("path", "the private key does not belong to the certificate");
   const sha1 = createHash("sha1").update(certificate.raw).digest();
   const wanted = thumbprint.replace(/[\s:]/g, "").toLowerCase();
-  if (wanted !== sha1.toString("hex")) throw invalid("thumbprint", `does not match the certificate in graph.certificate.path (its SHA-1 thumbprint is ${sha1.toString("hex").toUpperCase()})`);
+  if (wanted !== sha1.toString("hex"))
+    throw invalid("thumbprint", `does not match the certificate in graph.certificate.path (its SHA-1 thumbprint is ${sha1.toString("hex").toUpperCase()})`);
   return { privateKey, sha1, sha256: createHash("sha256").update(certificate.raw).digest() };
 }
 
@@ -101,7 +105,9 @@ export class ClientCredentialsTokenProvider {
   constructor(options: ClientCredentialsOptions) {
     const { clientSecret, certificate } = options;
     if ((clientSecret == null) === (certificate == null)) {
-      throw new OtjError("OTJ_CONFIG_INVALID", "graph: set either graph.clientSecret or graph.certificate", { details: { keys: ["graph.clientSecret", "graph.certificate"] } });
+      throw new OtjError("OTJ_CONFIG_INVALID", "graph: set either graph.clientSecret or graph.certificate", {
+        details: { keys: ["graph.clientSecret", "graph.certificate"] },
+      });
     }
     this.#credential = certificate != null ? { kind: "certificate", certificate } : { kind: "secret", secret: clientSecret as string };
     this.#options = {

@@ -16,14 +16,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "pino";
 import { addMs, type Clock } from "../../core/clock.ts";
 import { OtjError } from "../../core/errors.ts";
-import type {
-  CalendarSource,
-  DiscoveredRoom,
-  RoomCheck,
-  RoomSyncResult,
-  SyncCursor,
-  TimeWindow,
-} from "../../core/ports/calendar-source.ts";
+import type { CalendarSource, DiscoveredRoom, RoomCheck, RoomSyncResult, SyncCursor, TimeWindow } from "../../core/ports/calendar-source.ts";
 import { type GraphClient, type GraphHttpResponse, MAX_BATCH_ITEMS } from "./graph-client.ts";
 import { retryDelayMs } from "./graph-error-mapper.ts";
 import { GraphRequestBatcher } from "./graph-request-batcher.ts";

@@ -318,7 +318,11 @@ export class GraphClient {
       const error =
         status >= 200 && status < 300
           ? null
-          : mapGraphFailure(httpFailure(status, body, headers["retry-after"] ?? null, headers["request-id"] ?? null), `$batch item ${item.method} ${item.url}`, now);
+          : mapGraphFailure(
+              httpFailure(status, body, headers["retry-after"] ?? null, headers["request-id"] ?? null),
+              `$batch item ${item.method} ${item.url}`,
+              now,
+            );
       return { id: item.id, status, headers, body, error };
     });
   }
@@ -407,7 +411,8 @@ export class GraphClient {
         try {
           parsed = JSON.parse(text);
         } catch (cause) {
-          if (response.ok) throw new OtjError("OTJ_GRAPH_BAD_RESPONSE", `${context}: the body is not JSON`, { cause, details: { status: response.status, requestId } });
+          if (response.ok)
+            throw new OtjError("OTJ_GRAPH_BAD_RESPONSE", `${context}: the body is not JSON`, { cause, details: { status: response.status, requestId } });
         }
       }
       if (response.ok) return { status: response.status, headers: response.headers, body: parsed, requestId };

@@ -97,12 +97,7 @@ export interface GraphErrorDetails {
  * Turns a failure into an OtjError with `details` of type GraphErrorDetails.
  * @param context What was attempted, for the message (e.g. `calendarView/delta for room1@x`).
  */
-export function mapGraphFailure(
-  failure: GraphFailure,
-  context: string,
-  now: Date,
-  table: readonly ErrorRule[] = GRAPH_ERROR_TABLE,
-): OtjError {
+export function mapGraphFailure(failure: GraphFailure, context: string, now: Date, table: readonly ErrorRule[] = GRAPH_ERROR_TABLE): OtjError {
   const rule = table.find((r) => matches(r, failure)) ?? table[table.length - 1]!;
   const retryAfterMs = failure.kind === "http" ? parseRetryAfter(failure.retryAfter, now) : null;
   const details: GraphErrorDetails = {

@@ -53,9 +53,7 @@ export function mapGraphEvent(event: unknown): MappedEvent {
   if (!start || !end) return { ok: false, id, reason: "start/end missing or in an unknown time zone" };
   const recurrenceId = kind === "single" ? null : (isoInstant(e["originalStart"]) ?? (kind === "occurrence" ? start : null));
   const organizerAddress = obj(obj(e["organizer"])?.["emailAddress"]);
-  const organizer: Person | null = organizerAddress
-    ? { name: str(organizerAddress["name"]), email: str(organizerAddress["address"]) }
-    : null;
+  const organizer: Person | null = organizerAddress ? { name: str(organizerAddress["name"]), email: str(organizerAddress["address"]) } : null;
   const sensitivity = typeof e["sensitivity"] === "string" && SENSITIVITIES.has(e["sensitivity"]) ? (e["sensitivity"] as Sensitivity) : "normal";
   const response = str(obj(e["responseStatus"])?.["response"]);
   const etag = str(e["@odata.etag"]);
@@ -124,6 +122,9 @@ export function graphDateTimeToIso(dateTime: string, timeZone: string): string |
   const zone = resolveTimeZone(timeZone);
   if (zone === null) return null;
   // The parser's conversion (RFC 5545 rules in DST gaps and overlaps), plus Graph's fraction.
-  const utc = wallTimeToUtc({ year: Number(m[1]), month: Number(m[2]), day: Number(m[3]), hour: Number(m[4]), minute: Number(m[5]), second: Number(m[6] ?? 0) }, zone);
+  const utc = wallTimeToUtc(
+    { year: Number(m[1]), month: Number(m[2]), day: Number(m[3]), hour: Number(m[4]), minute: Number(m[5]), second: Number(m[6] ?? 0) },
+    zone,
+  );
   return new Date(utc + Number(fraction)).toISOString();
 }

@@ -29,9 +29,13 @@ export function graphFromConfig(
   const missing: string[] = (["tenantId", "clientId"] as const).filter((k) => g[k] === null);
   if (g.clientSecret === null && g.certificate.path === null) missing.push("clientSecret (or certificate)");
   if (missing.length > 0) {
-    throw new OtjError("OTJ_CONFIG_INVALID", `Graph is not configured: set ${missing.map((k) => `graph.${k}`).join(", ")} (config file or OTJ_GRAPH__* variables)`, {
-      details: { keys: missing.map((k) => `graph.${k}`) },
-    });
+    throw new OtjError(
+      "OTJ_CONFIG_INVALID",
+      `Graph is not configured: set ${missing.map((k) => `graph.${k}`).join(", ")} (config file or OTJ_GRAPH__* variables)`,
+      {
+        details: { keys: missing.map((k) => `graph.${k}`) },
+      },
+    );
   }
   const client = new GraphClient(
     {

@@ -232,7 +232,8 @@ export class GraphSubscriptionManager {
     );
     const body = response.body as { id?: unknown; expirationDateTime?: unknown } | null;
     if (typeof body?.id !== "string") throw new Error("subscription created without an id");
-    const granted = typeof body.expirationDateTime === "string" && !Number.isNaN(Date.parse(body.expirationDateTime)) ? new Date(body.expirationDateTime) : expiresAt;
+    const granted =
+      typeof body.expirationDateTime === "string" && !Number.isNaN(Date.parse(body.expirationDateTime)) ? new Date(body.expirationDateTime) : expiresAt;
     const saved = await store.saved(
       record.roomId,
       { subscriptionId: body.id, clientStateHash: hashClientState(clientState), expiresAt: granted, dueAt: this.#renewAt(clock.now(), granted) },
@@ -246,9 +247,14 @@ export class GraphSubscriptionManager {
   async #renew(record: SubscriptionRecord, signal: AbortSignal): Promise<boolean> {
     const { client, store, clock } = this.#deps;
     const expiresAt = addMs(clock.now(), this.#settings.lifetimeMinutes * 60_000);
-    const response = await client.patch(`/subscriptions/${encodeURIComponent(record.subscriptionId!)}`, { expirationDateTime: expiresAt.toISOString() }, { signal });
+    const response = await client.patch(
+      `/subscriptions/${encodeURIComponent(record.subscriptionId!)}`,
+      { expirationDateTime: expiresAt.toISOString() },
+      { signal },
+    );
     const body = response.body as { expirationDateTime?: unknown } | null;
-    const granted = typeof body?.expirationDateTime === "string" && !Number.isNaN(Date.parse(body.expirationDateTime)) ? new Date(body.expirationDateTime) : expiresAt;
+    const granted =
+      typeof body?.expirationDateTime === "string" && !Number.isNaN(Date.parse(body.expirationDateTime)) ? new Date(body.expirationDateTime) : expiresAt;
     return store.saved(
       record.roomId,
       { subscriptionId: record.subscriptionId!, clientStateHash: record.clientStateHash!, expiresAt: granted, dueAt: this.#renewAt(clock.now(), granted) },
@@ -277,7 +283,7 @@ export class GraphSubscriptionManager {
   async handleNotification(body: unknown, signal?: AbortSignal): Promise<NotificationResult> {
     const { store, cursors, clock } = this.#deps;
     const items = (body as { value?: unknown } | null)?.value;
-    if (!Array.isArray(items)) throw new TypeError("not a notification collection: expected {\"value\":[...]}");
+    if (!Array.isArray(items)) throw new TypeError('not a notification collection: expected {"value":[...]}');
     const options = signal ? { signal } : {};
     const now = clock.now();
     const due = new Set<string>();
@@ -344,7 +350,9 @@ function validationToken(query: QueryInput): string | null {
  *   answer is 202 (also when items were dropped, so Graph does not retry forged posts);
  * - a body that is not a notification collection: 400; a store failure: 503 (Graph retries).
  */
-export function graphNotificationRoute(handler: Pick<GraphSubscriptionManager, "handleNotification">): (query: QueryInput, body: unknown) => Promise<HttpReply> {
+export function graphNotificationRoute(
+  handler: Pick<GraphSubscriptionManager, "handleNotification">,
+): (query: QueryInput, body: unknown) => Promise<HttpReply> {
   return async (query, body) => {
     const token = validationToken(query);
     if (token !== null) return { status: 200, contentType: "text/plain; charset=utf-8", body: token };

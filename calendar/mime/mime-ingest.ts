@@ -58,7 +58,12 @@ export interface IngestResult {
 }
 
 /** Parses `mail` (MIME, or an .ics/Graph JSON file) and merges its invites into `room`'s meetings. */
-export async function ingestMail(mail: Buffer | string, room: Room, deps: MimeIngestDeps, options: { filename?: string; signal?: AbortSignal } = {}): Promise<IngestResult> {
+export async function ingestMail(
+  mail: Buffer | string,
+  room: Room,
+  deps: MimeIngestDeps,
+  options: { filename?: string; signal?: AbortSignal } = {},
+): Promise<IngestResult> {
   const parsed = await parseInviteDetailed(mail, { format: "auto", ...(options.filename ? { filename: options.filename } : {}) });
   const result = await mergeInvites(parsed.details, room, deps, options.signal);
   return { ...result, warnings: [...parsed.warnings, ...result.warnings] };
@@ -194,4 +199,3 @@ function fromStored(m: Meeting): SourceOccurrence {
 function storedEntry(m: Meeting, uid: string): PlanEntry {
   return { uid, route: m.route, dialString: m.dialString, ivr: m.ivr, rule: m.rule ?? "none", warnings: [], subjectShown: m.subjectShown };
 }
-

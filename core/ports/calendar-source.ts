@@ -133,9 +133,7 @@ export interface DiscoveredRoom {
 }
 
 /** The result of probing one mailbox. */
-export type RoomCheck =
-  | { readonly mailbox: string; readonly ok: true }
-  | { readonly mailbox: string; readonly ok: false; readonly error: OtjError };
+export type RoomCheck = { readonly mailbox: string; readonly ok: true } | { readonly mailbox: string; readonly ok: false; readonly error: OtjError };
 
 export interface CalendarSource {
   /**
@@ -156,12 +154,7 @@ export interface CalendarSource {
    *   `OTJ_CALENDAR_DELTA_LOOP` when a guard (page cap, repeated page, time budget) stopped the
    *   round; in every case the previous cursor stays valid. Aborting `signal` rejects with its reason.
    */
-  syncRoom(
-    mailbox: string,
-    cursor: SyncCursor | null,
-    window: TimeWindow,
-    signal: AbortSignal,
-  ): Promise<RoomSyncResult>;
+  syncRoom(mailbox: string, cursor: SyncCursor | null, window: TimeWindow, signal: AbortSignal): Promise<RoomSyncResult>;
 
   /**
    * Lists the rooms of the directory with the room lists that hold them. Rooms hidden from the

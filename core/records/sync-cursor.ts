@@ -18,11 +18,9 @@ export interface SyncCursor {
   leaseExpiresAt: Date | null;
 }
 
-
 export type RoundOutcome =
   | { outcome: "ok"; deltaLink: string | null; windowStart: Date | null; windowEnd: Date | null; nextDueAt: Date }
   | { outcome: "error"; code: string; message: string; nextDueAt: Date; resetCursor?: boolean };
-
 
 /** One room's finished round, for `SyncCursorStore.completeRounds`. */
 export interface RoundCompletion {

@@ -10,11 +10,7 @@ import type { BridgeStartRequest } from "../../core/ports/media-bridge.ts";
 import { BodyTooLargeError, parseJson, readBodyBytes } from "../shared/request-body.ts";
 import { EMULATOR_SIGNATURE_HEADER, emulatorSign, emulatorVerify } from "./emulator-signature.ts";
 
-export type LobbyPlan =
-  | { kind: "admit"; afterMs: number }
-  | { kind: "deny"; afterMs: number }
-  | { kind: "never" }
-  | { kind: "fail"; afterMs: number };
+export type LobbyPlan = { kind: "admit"; afterMs: number } | { kind: "deny"; afterMs: number } | { kind: "never" } | { kind: "fail"; afterMs: number };
 
 export type CallbackState = "joining" | "lobby" | "admitted" | "denied" | "timeout" | "ended" | "failed";
 
@@ -136,7 +132,8 @@ export class BridgeEmulator {
       res.end(body === undefined ? undefined : JSON.stringify(body));
     };
     if (req.headers.authorization !== `Bearer ${this.options.token}`) return reply(401, { error: "unauthorized" });
-    if (!emulatorVerify(this.options.hmacSecret, rawBytes, req.headers[EMULATOR_SIGNATURE_HEADER] as string | undefined)) return reply(401, { error: "bad signature" });
+    if (!emulatorVerify(this.options.hmacSecret, rawBytes, req.headers[EMULATOR_SIGNATURE_HEADER] as string | undefined))
+      return reply(401, { error: "bad signature" });
     const path = (req.url ?? "").split("?")[0]!;
     if (req.method === "POST" && path === "/sessions") {
       if (this.knobs.createDelayMs > 0) await new Promise((r) => setTimeout(r, this.knobs.createDelayMs));
@@ -211,7 +208,11 @@ export class BridgeEmulator {
           continue;
         }
         const signature = this.knobs.badSignatures ? emulatorSign(`${this.options.hmacSecret}x`, body) : emulatorSign(this.options.hmacSecret, body);
-        const p = fetch(session.request.callbackUrl, { method: "POST", headers: { "content-type": "application/json", [EMULATOR_SIGNATURE_HEADER]: signature }, body })
+        const p = fetch(session.request.callbackUrl, {
+          method: "POST",
+          headers: { "content-type": "application/json", [EMULATOR_SIGNATURE_HEADER]: signature },
+          body,
+        })
           .then((r) => {
             this.callbacksSent.push({ sessionId: session.request.sessionId, state, status: r.status });
           })

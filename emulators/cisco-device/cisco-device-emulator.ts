@@ -57,7 +57,12 @@ function xmlEscape(s: string): string {
 }
 
 function xmlUnescape(s: string): string {
-  return s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");
+  return s
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, "&");
 }
 
 const REQUIRED = ["Id", "Title", "Number", "Protocol"] as const;
@@ -76,7 +81,8 @@ function validateBookings(list: unknown, max: number): string | null {
     const t = o.Time as Record<string, unknown> | undefined;
     if (!t || typeof t.StartTime !== "string" || !/Z$/.test(t.StartTime)) return `booking ${i}: Time.StartTime must be UTC`;
     if (typeof t.Duration !== "number" || !Number.isInteger(t.Duration) || t.Duration < 0) return `booking ${i}: Time.Duration must be whole minutes`;
-    for (const k of ["StartTimeBuffer", "EndTimeBuffer"]) if (t[k] !== undefined && (typeof t[k] !== "number" || (t[k] as number) < 0)) return `booking ${i}: Time.${k} must be seconds`;
+    for (const k of ["StartTimeBuffer", "EndTimeBuffer"])
+      if (t[k] !== undefined && (typeof t[k] !== "number" || (t[k] as number) < 0)) return `booking ${i}: Time.${k} must be seconds`;
   }
   return null;
 }
@@ -169,7 +175,8 @@ export class CiscoDeviceEmulator {
     if (path === "/bookingsputxml" && req.method === "POST") return this.bookingsPutXml(req, res, body, role);
     if (path === "/getxml" && req.method === "GET") {
       const location = new URL(req.url ?? "", "http://x").searchParams.get("location") ?? "";
-      if (location.startsWith("/Status/Bookings")) return this.send(req, res, 200, `<Status><Bookings><Count>${this.bookings.length}</Count></Bookings></Status>`);
+      if (location.startsWith("/Status/Bookings"))
+        return this.send(req, res, 200, `<Status><Bookings><Count>${this.bookings.length}</Count></Bookings></Status>`);
       return this.send(req, res, 200, `<Status><SystemUnit><ProductId>Cisco Room Kit (emulated)</ProductId></SystemUnit></Status>`);
     }
     return this.send(req, res, 404, "<Error>Not found</Error>");
@@ -177,7 +184,8 @@ export class CiscoDeviceEmulator {
 
   private putxml(req: http.IncomingMessage, res: http.ServerResponse, body: string, role: "Admin" | "User"): undefined {
     if (/<Bookings>\s*<Put>/.test(body)) {
-      if (role !== "Admin") return this.send(req, res, 403, `<Command><BookingsPutResult status="Error"><Reason>Admin role required</Reason></BookingsPutResult></Command>`);
+      if (role !== "Admin")
+        return this.send(req, res, 403, `<Command><BookingsPutResult status="Error"><Reason>Admin role required</Reason></BookingsPutResult></Command>`);
       if (this.knobs.teamsInstalled) return this.result(req, res, "BookingsPutResult", "Error", "Not available while Microsoft Teams is installed");
       const m = /<body>([\s\S]*)<\/body>/.exec(body);
       let parsed: { Bookings?: unknown };
@@ -197,10 +205,19 @@ export class CiscoDeviceEmulator {
       return this.result(req, res, "BookingsClearResult", "OK");
     }
     if (/<Bookings>\s*<List/.test(body)) {
-      const items = this.bookings.map((b, i) => `<Booking item="${i + 1}"><Id>${xmlEscape(b.Id)}</Id><Title>${xmlEscape(b.Title)}</Title><Number>${xmlEscape(b.Number)}</Number></Booking>`);
-      return this.send(req, res, 200, `<Command><BookingsListResult status="OK"><ResultInfo><TotalRows>${this.bookings.length}</TotalRows></ResultInfo>${items.join("")}</BookingsListResult></Command>`);
+      const items = this.bookings.map(
+        (b, i) => `<Booking item="${i + 1}"><Id>${xmlEscape(b.Id)}</Id><Title>${xmlEscape(b.Title)}</Title><Number>${xmlEscape(b.Number)}</Number></Booking>`,
+      );
+      return this.send(
+        req,
+        res,
+        200,
+        `<Command><BookingsListResult status="OK"><ResultInfo><TotalRows>${this.bookings.length}</TotalRows></ResultInfo>${items.join("")}</BookingsListResult></Command>`,
+      );
     }
-    const alert = /<UserInterface>\s*<Message>\s*<Alert>\s*<(Display|Clear)[^>]*>([\s\S]*?)<\/\1>|<UserInterface>\s*<Message>\s*<Alert>\s*<(Clear)\s*\/>/.exec(body);
+    const alert = /<UserInterface>\s*<Message>\s*<Alert>\s*<(Display|Clear)[^>]*>([\s\S]*?)<\/\1>|<UserInterface>\s*<Message>\s*<Alert>\s*<(Clear)\s*\/>/.exec(
+      body,
+    );
     if (alert) {
       const kind = (alert[1] ?? alert[3]) === "Display" ? "alert-display" : "alert-clear";
       const inner = alert[2] ?? "";
@@ -253,7 +270,12 @@ export class CiscoDeviceEmulator {
         Number: xmlUnescape(f("Number")),
         Protocol: f("Protocol"),
         Organizer: { Name: `${xmlUnescape(f("FirstName"))} ${xmlUnescape(f("LastName"))}`.trim() },
-        Time: { StartTime: start, Duration: Math.round((Date.parse(end) - Date.parse(start)) / 60000), StartTimeBuffer: Number(f("StartTimeBuffer") || 0), EndTimeBuffer: Number(f("EndTimeBuffer") || 0) },
+        Time: {
+          StartTime: start,
+          Duration: Math.round((Date.parse(end) - Date.parse(start)) / 60000),
+          StartTimeBuffer: Number(f("StartTimeBuffer") || 0),
+          EndTimeBuffer: Number(f("EndTimeBuffer") || 0),
+        },
       });
     }
     const problem = validateBookings(list, this.knobs.maxBookings);

@@ -172,7 +172,11 @@ export class EwsEmulator {
   /** A room mailbox, optionally in a room list. */
   addRoom(room: { address: string; displayName?: string; roomList?: { address: string; name: string } }): EmulatedMailbox {
     const address = room.address.toLowerCase();
-    this.#rooms.push({ address, displayName: room.displayName ?? address, roomList: room.roomList ? { address: room.roomList.address.toLowerCase(), name: room.roomList.name } : null });
+    this.#rooms.push({
+      address,
+      displayName: room.displayName ?? address,
+      roomList: room.roomList ? { address: room.roomList.address.toLowerCase(), name: room.roomList.name } : null,
+    });
     return this.mailbox(address);
   }
 
@@ -258,7 +262,8 @@ export class EwsEmulator {
         res.destroy();
         return;
       }
-      if (fault.responseCode) this.#send(res, fault.status ?? 500, this.#faultXml(fault.responseCode, `Injected ${fault.responseCode}.`, fault.backOffMs ?? null));
+      if (fault.responseCode)
+        this.#send(res, fault.status ?? 500, this.#faultXml(fault.responseCode, `Injected ${fault.responseCode}.`, fault.backOffMs ?? null));
       else res.writeHead(fault.status ?? 503, { "Content-Type": "text/html" }).end("<html><body>Service Unavailable</body></html>");
       return;
     }
@@ -267,8 +272,12 @@ export class EwsEmulator {
       const reply = {
         "s:Envelope": {
           "@xmlns:s": NS_SOAP,
-          "s:Header": { "h:ServerVersionInfo": { "@xmlns:h": NS_T, "@MajorVersion": 15, "@MinorVersion": 2, "@MajorBuildNumber": 1544, "@Version": "V2017_07_11" } },
-          "s:Body": { [`m:${operation}Response`]: { "@xmlns:m": NS_M, "@xmlns:t": NS_T, "m:ResponseMessages": { [`m:${operation}ResponseMessage`]: messages } } },
+          "s:Header": {
+            "h:ServerVersionInfo": { "@xmlns:h": NS_T, "@MajorVersion": 15, "@MinorVersion": 2, "@MajorBuildNumber": 1544, "@Version": "V2017_07_11" },
+          },
+          "s:Body": {
+            [`m:${operation}Response`]: { "@xmlns:m": NS_M, "@xmlns:t": NS_T, "m:ResponseMessages": { [`m:${operation}ResponseMessage`]: messages } },
+          },
         },
       };
       this.#send(res, 200, `<?xml version="1.0" encoding="utf-8"?>${builder.build(reply)}`);
@@ -294,7 +303,9 @@ export class EwsEmulator {
   #token(body: string, res: ServerResponse): void {
     const form = new URLSearchParams(body);
     if (form.get("grant_type") !== "client_credentials" || form.get("client_id") !== this.username || form.get("client_secret") !== this.password) {
-      res.writeHead(401, { "Content-Type": "application/json" }).end(JSON.stringify({ error: "invalid_client", error_description: "AADSTS7000215: Invalid client secret provided." }));
+      res
+        .writeHead(401, { "Content-Type": "application/json" })
+        .end(JSON.stringify({ error: "invalid_client", error_description: "AADSTS7000215: Invalid client secret provided." }));
       return;
     }
     const token = randomBytes(24).toString("base64url");
@@ -303,7 +314,10 @@ export class EwsEmulator {
   }
 
   #faultXml(code: string, message: string, backOffMs: number | null = null): string {
-    const detail: X = { "e:ResponseCode": { "@xmlns:e": "http://schemas.microsoft.com/exchange/services/2006/errors", "#text": code }, "e:Message": { "@xmlns:e": "http://schemas.microsoft.com/exchange/services/2006/errors", "#text": message } };
+    const detail: X = {
+      "e:ResponseCode": { "@xmlns:e": "http://schemas.microsoft.com/exchange/services/2006/errors", "#text": code },
+      "e:Message": { "@xmlns:e": "http://schemas.microsoft.com/exchange/services/2006/errors", "#text": message },
+    };
     if (backOffMs !== null) detail["t:MessageXml"] = { "@xmlns:t": NS_T, "t:Value": { "@Name": "BackOffMilliseconds", "#text": String(backOffMs) } };
     const fault = {
       "s:Envelope": {
@@ -347,9 +361,11 @@ export class EwsEmulator {
 
   #handle(operation: string, request: X | null, impersonated: string | null): X | X[] {
     if (impersonated !== null) {
-      if (this.access !== "impersonation") throw new SoapFault("ErrorImpersonateUserDenied", "The account does not have permission to impersonate the requested user.");
+      if (this.access !== "impersonation")
+        throw new SoapFault("ErrorImpersonateUserDenied", "The account does not have permission to impersonate the requested user.");
       if (!this.#mailboxes.has(impersonated)) throw new SoapFault("ErrorNonExistentMailbox", `The SMTP address has no mailbox associated with it.`);
-      if (this.#impersonationDenied.has(impersonated)) throw new SoapFault("ErrorImpersonateUserDenied", "The account does not have permission to impersonate the requested user.");
+      if (this.#impersonationDenied.has(impersonated))
+        throw new SoapFault("ErrorImpersonateUserDenied", "The account does not have permission to impersonate the requested user.");
     }
     switch (operation) {
       case "FindItem":
@@ -399,7 +415,9 @@ export class EwsEmulator {
       "m:RootFolder": {
         "@TotalItemsInView": inView.length,
         "@IncludesLastItemInRange": page.length === inView.length ? "true" : "false",
-        "t:Items": { "t:CalendarItem": page.map((item) => ({ "t:ItemId": { "@Id": item.id, "@ChangeKey": item.changeKey }, "t:Start": instant(item.data.start) })) },
+        "t:Items": {
+          "t:CalendarItem": page.map((item) => ({ "t:ItemId": { "@Id": item.id, "@ChangeKey": item.changeKey }, "t:Start": instant(item.data.start) })),
+        },
       },
     };
   }
@@ -423,7 +441,9 @@ export class EwsEmulator {
     return {
       "@ResponseClass": "Success",
       "m:ResponseCode": "NoError",
-      "m:RoomLists": { "t:Address": [...lists].map(([address, name]) => ({ "t:Name": name, "t:EmailAddress": address, "t:RoutingType": "SMTP", "t:MailboxType": "PublicDL" })) },
+      "m:RoomLists": {
+        "t:Address": [...lists].map(([address, name]) => ({ "t:Name": name, "t:EmailAddress": address, "t:RoutingType": "SMTP", "t:MailboxType": "PublicDL" })),
+      },
     };
   }
 
@@ -436,7 +456,11 @@ export class EwsEmulator {
     return {
       "@ResponseClass": "Success",
       "m:ResponseCode": "NoError",
-      "m:Rooms": { "t:Room": members.map((r) => ({ "t:Id": { "t:Name": r.displayName, "t:EmailAddress": r.address, "t:RoutingType": "SMTP", "t:MailboxType": "Mailbox" } })) },
+      "m:Rooms": {
+        "t:Room": members.map((r) => ({
+          "t:Id": { "t:Name": r.displayName, "t:EmailAddress": r.address, "t:RoutingType": "SMTP", "t:MailboxType": "Mailbox" },
+        })),
+      },
     };
   }
 }
@@ -452,7 +476,9 @@ function instant(iso: string): string {
 
 function renderItem(item: ViewItem): X {
   const d = item.data;
-  const person = (name: string, email: string) => ({ "t:Mailbox": { "t:Name": name, "t:EmailAddress": email, "t:RoutingType": "SMTP", "t:MailboxType": "Mailbox" } });
+  const person = (name: string, email: string) => ({
+    "t:Mailbox": { "t:Name": name, "t:EmailAddress": email, "t:RoutingType": "SMTP", "t:MailboxType": "Mailbox" },
+  });
   return {
     "t:ItemId": { "@Id": item.id, "@ChangeKey": item.changeKey },
     "t:Subject": d.subject ?? "",

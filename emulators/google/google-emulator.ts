@@ -158,7 +158,11 @@ export class GoogleEmulator {
   }
 
   static async start(options: GoogleEmulatorOptions = {}): Promise<GoogleEmulator> {
-    const keys = generateKeyPairSync("rsa", { modulusLength: 2048, publicKeyEncoding: { type: "spki", format: "pem" }, privateKeyEncoding: { type: "pkcs8", format: "pem" } });
+    const keys = generateKeyPairSync("rsa", {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: "spki", format: "pem" },
+      privateKeyEncoding: { type: "pkcs8", format: "pem" },
+    });
     let emulator: GoogleEmulator | null = null;
     const server = createServer((req, res) => {
       void emulator!.#handle(req, res);
@@ -230,7 +234,11 @@ export class GoogleEmulator {
   }
 
   /** Changes an event (an instance becomes an exception when its times change). */
-  updateEvent(room: string, id: string, change: Partial<Omit<EmulatedEvent, "id" | "start" | "end">> & { start?: string; end?: string; roomResponse?: NewEmulatedEvent["roomResponse"] }): void {
+  updateEvent(
+    room: string,
+    id: string,
+    change: Partial<Omit<EmulatedEvent, "id" | "start" | "end">> & { start?: string; end?: string; roomResponse?: NewEmulatedEvent["roomResponse"] },
+  ): void {
     const cal = this.#calendar(room);
     const stored = cal.events.get(id);
     if (!stored) throw new Error(`no event ${id}`);
@@ -384,7 +392,8 @@ export class GoogleEmulator {
     if (parts.length !== 3) return send(400, { error: "invalid_grant", error_description: "Invalid JWT" });
     const verify = createVerify("RSA-SHA256");
     verify.update(`${parts[0]}.${parts[1]}`);
-    if (!verify.verify(this.#publicKey, Buffer.from(parts[2]!, "base64url"))) return send(400, { error: "invalid_grant", error_description: "Invalid JWT Signature." });
+    if (!verify.verify(this.#publicKey, Buffer.from(parts[2]!, "base64url")))
+      return send(400, { error: "invalid_grant", error_description: "Invalid JWT Signature." });
     let claims: Record<string, unknown>;
     try {
       const header = JSON.parse(Buffer.from(parts[0]!, "base64url").toString("utf8")) as Record<string, unknown>;
@@ -400,9 +409,16 @@ export class GoogleEmulator {
     }
     const subject = typeof claims["sub"] === "string" ? claims["sub"] : null;
     if (subject === null || !this.subjects.includes(subject.toLowerCase())) {
-      return send(401, { error: "unauthorized_client", error_description: "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested." });
+      return send(401, {
+        error: "unauthorized_client",
+        error_description: "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.",
+      });
     }
-    const scopes = new Set(String(claims["scope"] ?? "").split(" ").filter(Boolean));
+    const scopes = new Set(
+      String(claims["scope"] ?? "")
+        .split(" ")
+        .filter(Boolean),
+    );
     if (scopes.size === 0 || [...scopes].some((s) => s !== CALENDAR_SCOPE && s !== DIRECTORY_SCOPE)) {
       return send(400, { error: "invalid_scope", error_description: "Only read-only calendar and resource scopes are delegated." });
     }
@@ -428,10 +444,12 @@ export class GoogleEmulator {
       if (!decoded) return send(400, googleError(400, "Invalid page token value.", "invalid"));
       state = decoded as typeof state;
     } else if (syncToken) {
-      if (params.has("timeMin") || params.has("timeMax")) return send(400, googleError(400, "Sync token cannot be combined with timeMin or timeMax.", "invalid"));
+      if (params.has("timeMin") || params.has("timeMax"))
+        return send(400, googleError(400, "Sync token cannot be combined with timeMin or timeMax.", "invalid"));
       const decoded = decodeToken(syncToken, "s") as { calendar: string; seq: number; generation: number } | null;
       if (!decoded || decoded.calendar !== cal.email) return send(400, googleError(400, "Invalid sync token value.", "invalid"));
-      if (decoded.generation !== cal.generation) return send(410, googleError(410, "Sync token is no longer valid, a full sync is required.", "fullSyncRequired"));
+      if (decoded.generation !== cal.generation)
+        return send(410, googleError(410, "Sync token is no longer valid, a full sync is required.", "fullSyncRequired"));
       state = { since: decoded.seq, timeMin: null, timeMax: null, upTo: this.#seq, offset: 0 };
     } else {
       if (params.get("singleEvents") !== "true") return send(400, googleError(400, "The emulator lists single events only.", "invalid"));
@@ -450,7 +468,13 @@ export class GoogleEmulator {
       })
       .sort((a, b) => a.seq - b.seq);
     const page = matching.slice(state.offset, state.offset + size);
-    const out: Record<string, unknown> = { kind: "calendar#events", summary: cal.email, timeZone: "UTC", updated: this.#clock.now().toISOString(), items: page.map((s) => this.#render(s)) };
+    const out: Record<string, unknown> = {
+      kind: "calendar#events",
+      summary: cal.email,
+      timeZone: "UTC",
+      updated: this.#clock.now().toISOString(),
+      items: page.map((s) => this.#render(s)),
+    };
     if (state.offset + size < matching.length) out["nextPageToken"] = encodeToken("p", { ...state, offset: state.offset + size });
     else out["nextSyncToken"] = encodeToken("s", { calendar: cal.email, seq: state.upTo, generation: cal.generation });
     send(200, out);

@@ -141,7 +141,9 @@ export class CallsEmulator {
     const key = this.#signingKey;
     const now = Math.floor(this.#options.now().getTime() / 1000);
     const header = Buffer.from(JSON.stringify({ alg: "RS256", typ: "JWT", kid: key.kid })).toString("base64url");
-    const payload = Buffer.from(JSON.stringify({ iss: this.issuer, aud: this.#options.audience(), iat: now, nbf: now - 5, exp: now + 3600, ...claims })).toString("base64url");
+    const payload = Buffer.from(
+      JSON.stringify({ iss: this.issuer, aud: this.#options.audience(), iat: now, nbf: now - 5, exp: now + 3600, ...claims }),
+    ).toString("base64url");
     const signature = sign("sha256", Buffer.from(`${header}.${payload}`), options.key ?? key.privateKey).toString("base64url");
     return `${header}.${payload}.${signature}`;
   }
@@ -174,7 +176,8 @@ export class CallsEmulator {
     this.bodies.push(JSON.stringify(req.body ?? null));
     const bad = (message: string) => graphError(req, now, 400, "BadRequest", message);
     if (body === null) return bad("The request body is not a call.");
-    if (this.knobs.rejectStatus !== null) return graphError(req, now, this.knobs.rejectStatus, "Forbidden", "Insufficient enterprise tenant permissions, cannot access this API.");
+    if (this.knobs.rejectStatus !== null)
+      return graphError(req, now, this.knobs.rejectStatus, "Forbidden", "Insufficient enterprise tenant permissions, cannot access this API.");
     if (this.knobs.createFailures > 0) {
       this.knobs.createFailures--;
       return graphError(req, now, 503, "ServiceUnavailable", "The service is temporarily unavailable. Please retry later.");
@@ -189,7 +192,13 @@ export class CallsEmulator {
     }
     const identity = obj(obj(body["source"])?.["identity"]);
     const guest = obj(identity?.["guest"]);
-    if (identity === null || guest === null || typeof guest["displayName"] !== "string" || identity["user"] !== undefined || identity["application"] !== undefined) {
+    if (
+      identity === null ||
+      guest === null ||
+      typeof guest["displayName"] !== "string" ||
+      identity["user"] !== undefined ||
+      identity["application"] !== undefined
+    ) {
       return bad("Only guest joins (source.identity.guest with a displayName) are supported.");
     }
     if (typeof body["tenantId"] !== "string") return bad("tenantId is required.");
@@ -199,7 +208,8 @@ export class CallsEmulator {
       if (typeof meetingInfo?.["joinMeetingId"] !== "string") return bad("joinMeetingId is required.");
     } else if (type === "#microsoft.graph.organizerMeetingInfo") {
       const user = obj(obj(meetingInfo?.["organizer"])?.["user"]);
-      if (typeof user?.["id"] !== "string" || typeof obj(body["chatInfo"])?.["threadId"] !== "string") return bad("organizer.user.id and chatInfo.threadId are required.");
+      if (typeof user?.["id"] !== "string" || typeof obj(body["chatInfo"])?.["threadId"] !== "string")
+        return bad("organizer.user.id and chatInfo.threadId are required.");
     } else {
       return bad("meetingInfo must be joinMeetingIdMeetingInfo or organizerMeetingInfo.");
     }
@@ -248,7 +258,9 @@ export class CallsEmulator {
     this.#at(call, begin, () => {
       this.#notifyCall(call);
       if (plan.kind === "fail") {
-        this.#at(call, begin + plan.afterMs, () => this.#terminate(call, { code: 403, subcode: 7504, message: "Insufficient enterprise tenant permissions, cannot access this API." }));
+        this.#at(call, begin + plan.afterMs, () =>
+          this.#terminate(call, { code: 403, subcode: 7504, message: "Insufficient enterprise tenant permissions, cannot access this API." }),
+        );
         return;
       }
       this.#roster(call, true);
@@ -272,8 +284,18 @@ export class CallsEmulator {
   }
 
   #notifyCall(call: EmulatedCall, resultInfo: Record<string, unknown> | null = null): void {
-    const resourceData = { "@odata.type": "#microsoft.graph.call", id: call.id, state: call.state, ...(resultInfo ? { resultInfo: { "@odata.type": "#microsoft.graph.resultInfo", ...resultInfo } } : {}) };
-    this.#deliver(call, "call", call.state, { "@odata.type": "#microsoft.graph.commsNotification", changeType: call.state === "terminated" ? "deleted" : "updated", resourceUrl: `/communications/calls/${call.id}`, resourceData });
+    const resourceData = {
+      "@odata.type": "#microsoft.graph.call",
+      id: call.id,
+      state: call.state,
+      ...(resultInfo ? { resultInfo: { "@odata.type": "#microsoft.graph.resultInfo", ...resultInfo } } : {}),
+    };
+    this.#deliver(call, "call", call.state, {
+      "@odata.type": "#microsoft.graph.commsNotification",
+      changeType: call.state === "terminated" ? "deleted" : "updated",
+      resourceUrl: `/communications/calls/${call.id}`,
+      resourceData,
+    });
   }
 
   #roster(call: EmulatedCall, inLobby: boolean): void {
@@ -319,7 +341,12 @@ export class CallsEmulator {
     const body = JSON.stringify({ "@odata.type": "#microsoft.graph.commsNotifications", value: [notification] });
     if (this.knobs.badJwt) throwawayKey ??= generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
     const token = this.knobs.badJwt && throwawayKey ? this.signJwt({}, { key: throwawayKey }) : this.signJwt();
-    const p = fetch(call.callbackUri, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body, signal: AbortSignal.timeout(10_000) })
+    const p = fetch(call.callbackUri, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body,
+      signal: AbortSignal.timeout(10_000),
+    })
       .then(async (r) => {
         await r.arrayBuffer();
         this.notifications.push({ callId: call.id, kind, state, status: r.status });

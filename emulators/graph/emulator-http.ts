@@ -34,14 +34,7 @@ export function json(status: number, body: unknown, headers: Record<string, stri
 }
 
 /** Graph's error body: `{"error":{"code","message","innerError":{"date","request-id","client-request-id"}}}`. */
-export function graphError(
-  req: EmuRequest,
-  now: Date,
-  status: number,
-  code: string,
-  message: string,
-  headers: Record<string, string> = {},
-): EmuResponse {
+export function graphError(req: EmuRequest, now: Date, status: number, code: string, message: string, headers: Record<string, string> = {}): EmuResponse {
   const requestId = randomUUID();
   return json(
     status,
@@ -69,7 +62,13 @@ export function parsePrefer(header: string | undefined): Map<string, { value: st
     if (text === "") continue;
     const eq = text.indexOf("=");
     const name = (eq === -1 ? text : text.slice(0, eq)).trim().toLowerCase();
-    const value = eq === -1 ? "" : text.slice(eq + 1).trim().replace(/^"(.*)"$/, "$1");
+    const value =
+      eq === -1
+        ? ""
+        : text
+            .slice(eq + 1)
+            .trim()
+            .replace(/^"(.*)"$/, "$1");
     prefs.set(name, { value, text });
   }
   return prefs;

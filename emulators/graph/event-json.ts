@@ -69,14 +69,7 @@ function iso(ms: number): string {
   return `${new Date(ms).toISOString().slice(0, 19)}Z`;
 }
 
-function common(
-  id: string,
-  fields: EventFields,
-  changeKey: string,
-  createdMs: number,
-  lastModifiedMs: number,
-  o: RenderOptions,
-): Record<string, unknown> {
+function common(id: string, fields: EventFields, changeKey: string, createdMs: number, lastModifiedMs: number, o: RenderOptions): Record<string, unknown> {
   const organizer = fields.organizer ?? { name: o.mailbox.displayName, address: o.mailbox.address };
   const location = fields.location ?? { displayName: o.mailbox.displayName, locationType: "conferenceRoom" };
   const response = fields.responseStatus ?? { response: "accepted", time: iso(createdMs) };

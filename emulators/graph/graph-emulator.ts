@@ -677,7 +677,14 @@ export class GraphEmulator {
         this.#stats.concurrencyRejections++;
         entry.stats.throttled++;
         const retryAfter = this.#options.concurrencyRetryAfter === undefined ? "1.387" : this.#options.concurrencyRetryAfter;
-        return graphError(req, now, 429, "ApplicationThrottled", "Application is over its MailboxConcurrency limit.", retryAfter === null ? {} : { "Retry-After": retryAfter });
+        return graphError(
+          req,
+          now,
+          429,
+          "ApplicationThrottled",
+          "Application is over its MailboxConcurrency limit.",
+          retryAfter === null ? {} : { "Retry-After": retryAfter },
+        );
       }
       entry.stats.inFlight++;
       entry.stats.maxInFlight = Math.max(entry.stats.maxInFlight, entry.stats.inFlight);
@@ -723,7 +730,9 @@ export class GraphEmulator {
       if (++entry.quotaCount > q.requests) {
         entry.stats.throttled++;
         const wait = (entry.quotaWindowStart + q.windowMs - now) / 1000;
-        return graphError(req, new Date(now), 429, "ApplicationThrottled", "Application is over its MailboxRequests limit.", { "Retry-After": wait.toFixed(3) });
+        return graphError(req, new Date(now), 429, "ApplicationThrottled", "Application is over its MailboxRequests limit.", {
+          "Retry-After": wait.toFixed(3),
+        });
       }
     }
     return null;
@@ -768,19 +777,55 @@ export class GraphEmulator {
   readonly #v1Routes = new RouteTable<EmuRequest, ApiRoute>([
     { method: "POST", pattern: "$batch", handle: (req) => ({ kind: "batch", mailbox: null, handle: () => this.#batch(req) }) },
     { method: "POST", pattern: "subscriptions", handle: (req) => ({ kind: "subscriptions", mailbox: null, handle: () => this.#createSubscription(req) }) },
-    { method: "GET", pattern: "subscriptions", handle: () => ({ kind: "subscriptions", mailbox: null, handle: () => json(200, { value: this.#hub.list().map((x) => this.#hub.render(x)) }) }) },
-    { method: "*", pattern: "subscriptions/:id", handle: (req, m) => ({ kind: "subscriptions", mailbox: null, handle: () => this.#subscription(req, m.params.id!, false) }) },
-    { method: "POST", pattern: "subscriptions/:id/reauthorize", handle: (req, m) => ({ kind: "subscriptions", mailbox: null, handle: () => this.#subscription(req, m.params.id!, true) }) },
+    {
+      method: "GET",
+      pattern: "subscriptions",
+      handle: () => ({ kind: "subscriptions", mailbox: null, handle: () => json(200, { value: this.#hub.list().map((x) => this.#hub.render(x)) }) }),
+    },
+    {
+      method: "*",
+      pattern: "subscriptions/:id",
+      handle: (req, m) => ({ kind: "subscriptions", mailbox: null, handle: () => this.#subscription(req, m.params.id!, false) }),
+    },
+    {
+      method: "POST",
+      pattern: "subscriptions/:id/reauthorize",
+      handle: (req, m) => ({ kind: "subscriptions", mailbox: null, handle: () => this.#subscription(req, m.params.id!, true) }),
+    },
     { method: "*", pattern: "communications/calls/*", handle: (req, m) => ({ kind: "calls", mailbox: null, handle: () => this.calls.handle(req, m.rest) }) },
     { method: "GET", pattern: "places/microsoft.graph.room", handle: (req) => ({ kind: "places", mailbox: null, handle: () => this.#placesRooms(req, null) }) },
     { method: "GET", pattern: "places/microsoft.graph.roomlist", handle: (req) => ({ kind: "places", mailbox: null, handle: () => this.#placesLists(req) }) },
-    { method: "GET", pattern: "places/:list/microsoft.graph.roomlist/rooms", handle: (req, m) => ({ kind: "places", mailbox: null, handle: () => this.#placesRooms(req, m.params.list!) }) },
-    { method: "GET", pattern: "users/:id/messages/*", handle: (req, m) => ({ kind: "messages", mailbox: m.params.id!, handle: (e) => this.#messages(req, e!, [...m.rest]) }) },
-    { method: "GET", pattern: "users/:id/calendarview", handle: (req, m) => ({ kind: "calendarView", mailbox: m.params.id!, handle: (e) => this.#calendarView(req, e!) }) },
-    { method: "GET", pattern: "users/:id/calendarview/delta", handle: (req, m) => ({ kind: "delta", mailbox: m.params.id!, handle: (e) => this.#delta(req, e!) }) },
+    {
+      method: "GET",
+      pattern: "places/:list/microsoft.graph.roomlist/rooms",
+      handle: (req, m) => ({ kind: "places", mailbox: null, handle: () => this.#placesRooms(req, m.params.list!) }),
+    },
+    {
+      method: "GET",
+      pattern: "users/:id/messages/*",
+      handle: (req, m) => ({ kind: "messages", mailbox: m.params.id!, handle: (e) => this.#messages(req, e!, [...m.rest]) }),
+    },
+    {
+      method: "GET",
+      pattern: "users/:id/calendarview",
+      handle: (req, m) => ({ kind: "calendarView", mailbox: m.params.id!, handle: (e) => this.#calendarView(req, e!) }),
+    },
+    {
+      method: "GET",
+      pattern: "users/:id/calendarview/delta",
+      handle: (req, m) => ({ kind: "delta", mailbox: m.params.id!, handle: (e) => this.#delta(req, e!) }),
+    },
     { method: "GET", pattern: "users/:id/events", handle: (req, m) => ({ kind: "events", mailbox: m.params.id!, handle: (e) => this.#events(req, e!) }) },
-    { method: "GET", pattern: "users/:id/events/:event", handle: (req, m) => ({ kind: "events", mailbox: m.params.id!, handle: (e) => this.#event(req, e!, m.params.event!) }) },
-    { method: "GET", pattern: "users/:id/events/:event/instances", handle: (req, m) => ({ kind: "events", mailbox: m.params.id!, handle: (e) => this.#instances(req, e!, m.params.event!) }) },
+    {
+      method: "GET",
+      pattern: "users/:id/events/:event",
+      handle: (req, m) => ({ kind: "events", mailbox: m.params.id!, handle: (e) => this.#event(req, e!, m.params.event!) }),
+    },
+    {
+      method: "GET",
+      pattern: "users/:id/events/:event/instances",
+      handle: (req, m) => ({ kind: "events", mailbox: m.params.id!, handle: (e) => this.#instances(req, e!, m.params.event!) }),
+    },
   ]);
 
   #route(req: EmuRequest): Routed {
@@ -795,12 +840,17 @@ export class GraphEmulator {
     }
     let seg: string[];
     try {
-      seg = req.path.slice("/v1.0/".length).split("/").filter((s) => s !== "").map(decodeURIComponent);
+      seg = req.path
+        .slice("/v1.0/".length)
+        .split("/")
+        .filter((s) => s !== "")
+        .map(decodeURIComponent);
     } catch {
       return unknown(400, "BadRequest", "Invalid URL.");
     }
     for (const guard of METHOD_GUARDS) {
-      if (req.method !== guard.method && matchPattern(guard.pattern, seg) !== null) return unknown(405, "BadRequest", "The HTTP method is not allowed for this resource.");
+      if (req.method !== guard.method && matchPattern(guard.pattern, seg) !== null)
+        return unknown(405, "BadRequest", "The HTTP method is not allowed for this resource.");
     }
     const routed = this.#v1Routes.dispatch(req.method, withoutAliases(seg), req);
     if (routed !== null) return routed;
@@ -838,7 +888,12 @@ export class GraphEmulator {
       });
     const t = tenant.toLowerCase();
     if (t !== this.tenantId && !this.#domains.has(t)) {
-      return fail(400, "invalid_request", 90002, `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`);
+      return fail(
+        400,
+        "invalid_request",
+        90002,
+        `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
+      );
     }
     if (form.get("grant_type") !== "client_credentials") {
       return fail(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.");
@@ -859,11 +914,21 @@ export class GraphEmulator {
       });
       if (!check.ok) return fail(401, "invalid_client", check.code, check.description);
     } else if (form.get("client_secret") !== this.#clientSecret) {
-      return fail(401, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.");
+      return fail(
+        401,
+        "invalid_client",
+        7000215,
+        "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
+      );
     }
     const scope = form.get("scope") ?? "";
     if (scope !== `${this.publicRoot}/.default`) {
-      return fail(400, "invalid_scope", 1002012, `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`);
+      return fail(
+        400,
+        "invalid_scope",
+        1002012,
+        `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`,
+      );
     }
     const lifetime = this.#options.tokenLifetimeSeconds ?? 3599;
     const claims = {
@@ -881,7 +946,11 @@ export class GraphEmulator {
     for (const [k, v] of this.#tokens) if (v.expiresMs <= nowMs) this.#tokens.delete(k);
     this.#tokens.set(token, { expiresMs: nowMs + lifetime * 1000, audience: this.publicRoot });
     this.#stats.tokensIssued++;
-    return json(200, { token_type: "Bearer", expires_in: lifetime, ext_expires_in: lifetime, access_token: token }, { "Content-Type": "application/json; charset=utf-8" });
+    return json(
+      200,
+      { token_type: "Bearer", expires_in: lifetime, ext_expires_in: lifetime, access_token: token },
+      { "Content-Type": "application/json; charset=utf-8" },
+    );
   }
 
   #authenticate(req: EmuRequest, now: Date): EmuResponse | null {
@@ -891,7 +960,8 @@ export class GraphEmulator {
     const token = this.#tokens.get(match[1]!);
     if (!token) return graphError(req, now, 401, "InvalidAuthenticationToken", "Access token validation failure.");
     if (token.expiresMs <= now.getTime()) return graphError(req, now, 401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.");
-    if (token.audience !== this.publicRoot) return graphError(req, now, 401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.");
+    if (token.audience !== this.publicRoot)
+      return graphError(req, now, 401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.");
     return null;
   }
 
@@ -925,9 +995,23 @@ export class GraphEmulator {
     if (idType && idType.value.toLowerCase() === "immutableid") applied.push(idType.text);
     const selectParam = queryParam(req.query, "$select");
     if (selectParam !== null && !allowSelect) {
-      return graphError(req, this.#now(), 400, "ErrorInvalidUrlQuery", "The following parameters are not supported with change tracking over the 'CalendarView' resource: '$select'.");
+      return graphError(
+        req,
+        this.#now(),
+        400,
+        "ErrorInvalidUrlQuery",
+        "The following parameters are not supported with change tracking over the 'CalendarView' resource: '$select'.",
+      );
     }
-    const select = selectParam === null ? null : new Set(selectParam.split(",").map((s) => s.trim().toLowerCase()).filter((s) => s !== ""));
+    const select =
+      selectParam === null
+        ? null
+        : new Set(
+            selectParam
+              .split(",")
+              .map((s) => s.trim().toLowerCase())
+              .filter((s) => s !== ""),
+          );
     return { options: { zone, zoneName, bodyType, select, mailbox: { address: entry.calendar.address, displayName: entry.displayName } }, applied, prefs };
   }
 
@@ -936,11 +1020,18 @@ export class GraphEmulator {
     const s = queryParam(req.query, "startDateTime");
     const e = queryParam(req.query, "endDateTime");
     if (s === null || e === null) {
-      return graphError(req, now, 400, "ErrorInvalidParameter", "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.");
+      return graphError(
+        req,
+        now,
+        400,
+        "ErrorInvalidParameter",
+        "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.",
+      );
     }
     const start = parseQueryInstant(s);
     const end = parseQueryInstant(e);
-    if (start === null || end === null) return graphError(req, now, 400, "ErrorInvalidParameter", "The value of StartDateTime or EndDateTime is not a valid date and time.");
+    if (start === null || end === null)
+      return graphError(req, now, 400, "ErrorInvalidParameter", "The value of StartDateTime or EndDateTime is not a valid date and time.");
     if (end - start > MAX_WINDOW_DAYS * 86_400_000) return graphError(req, now, 400, "ErrorInvalidRequest", "The time range exceeds the maximum of 1825 days.");
     if (end < start) return graphError(req, now, 400, "ErrorInvalidParameter", "EndDateTime is before StartDateTime.");
     return { start, end };
@@ -991,7 +1082,13 @@ export class GraphEmulator {
     const now = this.#now();
     for (const unsupported of ["$select", "$filter", "$orderby", "$expand", "$search"]) {
       if (queryParam(req.query, unsupported) !== null) {
-        return graphError(req, now, 400, "ErrorInvalidUrlQuery", `The following parameters are not supported with change tracking over the 'CalendarView' resource: '${unsupported}'.`);
+        return graphError(
+          req,
+          now,
+          400,
+          "ErrorInvalidUrlQuery",
+          `The following parameters are not supported with change tracking over the 'CalendarView' resource: '${unsupported}'.`,
+        );
       }
     }
     const rendering = this.#render(req, entry, false);
@@ -1044,9 +1141,11 @@ export class GraphEmulator {
     if (entry.knobs.loopNextLink) {
       links["@odata.nextLink"] = `${base}?$skiptoken=${this.#codec.encode({ ...state, u: upTo, a: after, n: (state.n ?? 0) + 1 })}`;
     } else if (page.more) {
-      links["@odata.nextLink"] = `${base}?$skiptoken=${this.#codec.encode({ m: state.m, s: state.s, e: state.e, v: state.v, u: upTo, a: page.last, g: entry.knobs.generation, t: now.getTime() })}`;
+      links["@odata.nextLink"] =
+        `${base}?$skiptoken=${this.#codec.encode({ m: state.m, s: state.s, e: state.e, v: state.v, u: upTo, a: page.last, g: entry.knobs.generation, t: now.getTime() })}`;
     } else {
-      links["@odata.deltaLink"] = `${base}?$deltatoken=${this.#codec.encode({ m: state.m, s: state.s, e: state.e, v: upTo, g: entry.knobs.generation, t: now.getTime() })}`;
+      links["@odata.deltaLink"] =
+        `${base}?$deltatoken=${this.#codec.encode({ m: state.m, s: state.s, e: state.e, v: upTo, g: entry.knobs.generation, t: now.getTime() })}`;
     }
     return json(200, { "@odata.context": `${this.publicRoot}/v1.0/$metadata#Collection(event)`, value, ...links }, preferenceApplied(applied));
   }
@@ -1068,7 +1167,11 @@ export class GraphEmulator {
     for (const m of entry.calendar.masters()) if (!m.deleted) items.push(renderMaster(m, rendering.options));
     const page = this.#slice(req, items.length, 10);
     if (!("top" in page)) return page;
-    return json(200, { value: items.slice(page.skip, page.skip + page.top), ...(page.next ? { "@odata.nextLink": page.next } : {}) }, preferenceApplied(rendering.applied));
+    return json(
+      200,
+      { value: items.slice(page.skip, page.skip + page.top), ...(page.next ? { "@odata.nextLink": page.next } : {}) },
+      preferenceApplied(rendering.applied),
+    );
   }
 
   #event(req: EmuRequest, entry: MailboxEntry, id: string): EmuResponse {
@@ -1196,8 +1299,10 @@ export class GraphEmulator {
     if (req.method === "PATCH") {
       const body = (req.body ?? {}) as Record<string, unknown>;
       const expirationMs = typeof body["expirationDateTime"] === "string" ? Date.parse(body["expirationDateTime"]) : Number.NaN;
-      if (Number.isNaN(expirationMs) || expirationMs <= now.getTime()) return graphError(req, now, 400, "InvalidRequest", "expirationDateTime must be in the future.");
-      if (expirationMs - now.getTime() > MAX_LIFETIME_MS) return graphError(req, now, 400, "InvalidRequest", "Subscription expiration can only be 10080 minutes in the future.");
+      if (Number.isNaN(expirationMs) || expirationMs <= now.getTime())
+        return graphError(req, now, 400, "InvalidRequest", "expirationDateTime must be in the future.");
+      if (expirationMs - now.getTime() > MAX_LIFETIME_MS)
+        return graphError(req, now, 400, "InvalidRequest", "Subscription expiration can only be 10080 minutes in the future.");
       subscription.expirationMs = expirationMs;
       return json(200, this.#hub.render(subscription));
     }
@@ -1313,7 +1418,11 @@ export class GraphEmulator {
             method: item.method,
             path: `/v1.0${url.pathname}`,
             query: url.searchParams,
-            headers: { ...item.headers, authorization: req.headers["authorization"] ?? "", "client-request-id": req.headers["client-request-id"] ?? randomUUID() },
+            headers: {
+              ...item.headers,
+              authorization: req.headers["authorization"] ?? "",
+              "client-request-id": req.headers["client-request-id"] ?? randomUUID(),
+            },
             body: item.body,
             batchItem: true,
           });

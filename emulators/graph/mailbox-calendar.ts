@@ -157,11 +157,16 @@ export class IdFactory {
   #n = 0;
   constructor(private readonly seed: string) {}
   eventId(): string {
-    return `AAMkAGI${digest(`${this.seed}:${++this.#n}`).toString("base64url").slice(0, 56)}AAA=`;
+    return `AAMkAGI${digest(`${this.seed}:${++this.#n}`)
+      .toString("base64url")
+      .slice(0, 56)}AAA=`;
   }
   uid(createdMs: number): string {
     const filetime = (BigInt(createdMs) + 11_644_473_600_000n) * 10_000n;
-    const tail = digest(`${this.seed}:uid:${++this.#n}`).toString("hex").slice(0, 32).toUpperCase();
+    const tail = digest(`${this.seed}:uid:${++this.#n}`)
+      .toString("hex")
+      .slice(0, 32)
+      .toUpperCase();
     return `${CLASS_ID}00000000${filetime.toString(16).padStart(16, "0").toUpperCase()}000000000000000010000000${tail}`;
   }
 }
@@ -175,9 +180,7 @@ export function occurrenceIdOf(masterId: string, originalStartMs: number): strin
 function occurrenceUid(seriesUid: string, originalStartMs: number): string {
   const d = new Date(originalStartMs);
   const date =
-    d.getUTCFullYear().toString(16).padStart(4, "0") +
-    (d.getUTCMonth() + 1).toString(16).padStart(2, "0") +
-    d.getUTCDate().toString(16).padStart(2, "0");
+    d.getUTCFullYear().toString(16).padStart(4, "0") + (d.getUTCMonth() + 1).toString(16).padStart(2, "0") + d.getUTCDate().toString(16).padStart(2, "0");
   return `${seriesUid.slice(0, 32)}${date.toUpperCase()}${seriesUid.slice(40)}`;
 }
 
@@ -428,15 +431,11 @@ export class MailboxCalendar {
    * An initial round (`since` 0) lists live in-window instances only; later rounds report every
    * other change as removed (deleted, or outside the window).
    */
-  deltaPage(q: {
-    startMs: number;
-    endMs: number;
-    since: number;
-    after: number;
-    upTo: number;
-    limit: number;
-    keepSeriesTogether: boolean;
-  }): { entries: DeltaEntry[]; last: number; more: boolean } {
+  deltaPage(q: { startMs: number; endMs: number; since: number; after: number; upTo: number; limit: number; keepSeriesTogether: boolean }): {
+    entries: DeltaEntry[];
+    last: number;
+    more: boolean;
+  } {
     const entries: DeltaEntry[] = [];
     let last = q.after;
     for (const e of this.#instances.values()) {

@@ -6,13 +6,7 @@
 import { createHash } from "node:crypto";
 import type { EmailAddress } from "./mailbox-calendar.ts";
 
-export type MeetingMessageType =
-  | "none"
-  | "meetingRequest"
-  | "meetingCancelled"
-  | "meetingAccepted"
-  | "meetingTentativelyAccepted"
-  | "meetingDeclined";
+export type MeetingMessageType = "none" | "meetingRequest" | "meetingCancelled" | "meetingAccepted" | "meetingTentativelyAccepted" | "meetingDeclined";
 
 export interface AttachmentInput {
   id?: string;
@@ -88,7 +82,11 @@ export function renderMessage(m: StoredMessage, mailbox: EmailAddress): Record<s
     hasAttachments: m.attachments.some((a) => !a.isInline),
     internetMessageId: `<${m.id.slice(7, 27)}@emulator.invalid>`,
     subject: m.input.subject ?? "",
-    bodyPreview: html.replace(/<[^>]*>/g, "").replace(/\s+/g, " ").trim().slice(0, 255),
+    bodyPreview: html
+      .replace(/<[^>]*>/g, "")
+      .replace(/\s+/g, " ")
+      .trim()
+      .slice(0, 255),
     importance: "normal",
     parentFolderId: "inbox",
     conversationId: `conv-${m.id.slice(7, 20)}`,

@@ -31,7 +31,12 @@ export function toCiscoBooking(b: DeviceBooking): Record<string, unknown> {
     MeetingPlatform: b.platform,
     Privacy: b.privacy,
     Organizer: { Name: b.organizer.name, ...(b.organizer.email ? { Email: b.organizer.email } : {}) },
-    Time: { StartTime: b.startTime.replace(/\.\d{3}Z$/, "Z"), Duration: b.durationMinutes, StartTimeBuffer: b.startBufferSeconds, EndTimeBuffer: b.endBufferSeconds },
+    Time: {
+      StartTime: b.startTime.replace(/\.\d{3}Z$/, "Z"),
+      Duration: b.durationMinutes,
+      StartTimeBuffer: b.startBufferSeconds,
+      EndTimeBuffer: b.endBufferSeconds,
+    },
   };
 }
 
@@ -75,7 +80,10 @@ export class XapiDevicePusher implements DevicePusher {
 
   async clearNotice(target: DeviceTarget, signal?: AbortSignal): Promise<void> {
     if (target.family === "webex-cloud" || target.family === "pull") return;
-    this.check(await this.send(target, "/putxml", "<Command><UserInterface><Message><Alert><Clear></Clear></Alert></Message></UserInterface></Command>", signal), "UserInterface Message Alert Clear");
+    this.check(
+      await this.send(target, "/putxml", "<Command><UserInterface><Message><Alert><Clear></Clear></Alert></Message></UserInterface></Command>", signal),
+      "UserInterface Message Alert Clear",
+    );
   }
 
   async probe(target: DeviceTarget, signal?: AbortSignal): Promise<{ product: string | null }> {
@@ -91,7 +99,15 @@ export class XapiDevicePusher implements DevicePusher {
     const headers: Record<string, string> = { "content-type": "text/xml; charset=utf-8" };
     if (target.username !== null) headers.authorization = `Basic ${Buffer.from(`${target.username}:${target.password ?? ""}`).toString("base64")}`;
     try {
-      return await httpRequest(url, { method: body === undefined ? "GET" : "POST", headers, ...(body === undefined ? {} : { body }), ca: this.config.ca, verifyTls: !target.insecureTls, timeoutMs: this.config.timeoutMs, ...(signal ? { signal } : {}) });
+      return await httpRequest(url, {
+        method: body === undefined ? "GET" : "POST",
+        headers,
+        ...(body === undefined ? {} : { body }),
+        ca: this.config.ca,
+        verifyTls: !target.insecureTls,
+        timeoutMs: this.config.timeoutMs,
+        ...(signal ? { signal } : {}),
+      });
     } catch (error) {
       throw classifyTransportError(error, `device ${new URL(url).host}`);
     }

@@ -23,7 +23,10 @@ export interface ProviderLink {
 
 /** `host` is `base` or one label under it. `base` must be one of the constants below. */
 function label(host: string, base: string): boolean {
-  return host === base || (host.endsWith(base) && host.charCodeAt(host.length - base.length - 1) === 46 /* . */ && /^[a-z0-9-]{1,63}$/.test(host.slice(0, -base.length - 1)));
+  return (
+    host === base ||
+    (host.endsWith(base) && host.charCodeAt(host.length - base.length - 1) === 46 /* . */ && /^[a-z0-9-]{1,63}$/.test(host.slice(0, -base.length - 1)))
+  );
 }
 
 function link(provider: ProviderLink["provider"], url: URL, fields: Partial<ProviderLink> = {}): ProviderLink {

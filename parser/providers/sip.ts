@@ -29,7 +29,8 @@ const BARE = new RegExp(`(?<![A-Za-z0-9._%+~'=-])(${USER})@(${HOST}|${IPV4})(?::
 const H323_HASH = new RegExp(`(?<![\\d.])(${IPV4})##(\\d{1,20})(?:#(\\d{1,12}))?(?![\\d])`, "g");
 
 /** Hosts whose addresses are never a separate SIP meeting (mail, meeting web hosts, provider gateways, CVI). */
-const EXCLUDED_HOST = /(?:^|\.)(?:teams\.microsoft\.com|microsoft\.com|zoom\.us|zoomgov\.com|outlook\.com|office365\.com|office\.com|gmail\.com|google\.com|zoomcrc\.com|webex\.com|chime\.in|bjn\.vc|plcm\.vc|onpexip\.com)$/;
+const EXCLUDED_HOST =
+  /(?:^|\.)(?:teams\.microsoft\.com|microsoft\.com|zoom\.us|zoomgov\.com|outlook\.com|office365\.com|office\.com|gmail\.com|google\.com|zoomcrc\.com|webex\.com|chime\.in|bjn\.vc|plcm\.vc|onpexip\.com)$/;
 const GOTO_IP = "67.217.95.2";
 
 const ZOOM_ADDR = /\b(\d{9,11})(?:\.(\d{1,10}))?@((?:global\.)?zoomcrc\.com)\b/gi;
@@ -45,7 +46,8 @@ function cleanHost(host: string): string {
 export function findPrintedVideoAddresses(line: string): PrintedVideoAddress[] {
   const out: PrintedVideoAddress[] = [];
   if (line.includes("@") || line.includes("##")) {
-    for (const m of line.matchAll(ZOOM_ADDR)) out.push({ provider: "zoom", address: `${m[1]}${m[2] ? `.${m[2]}` : ""}@${m[3]!.toLowerCase()}`, passcode: m[2] ?? null });
+    for (const m of line.matchAll(ZOOM_ADDR))
+      out.push({ provider: "zoom", address: `${m[1]}${m[2] ? `.${m[2]}` : ""}@${m[3]!.toLowerCase()}`, passcode: m[2] ?? null });
     for (const m of line.matchAll(WEBEX_ADDR)) {
       const site = m[2]!.toLowerCase();
       if (site === "lync" || site === "m") continue;

@@ -85,7 +85,12 @@ const sophosHost = new RegExp(`^${oneLabel}\\.protection\\.sophos\\.com$`);
 const safeLinksPath = /^\/(?:ap\/[a-z]-[0-9a-f]{8}\/?)?$/i;
 
 function decodeHtmlOnce(value: string): string {
-  return value.replace(/&amp;/g, "&").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&#39;/g, "'");
+  return value
+    .replace(/&amp;/g, "&")
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'");
 }
 
 const PROOFPOINT_RUN_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -153,8 +158,7 @@ const WRAPPERS: Wrapper[] = [
     "safelinks",
     "url",
     (h, p) =>
-      (h === "statics.teams.cdn.office.net" || h === "staticsint.teams.cdn.office.net") &&
-      /^\/evergreen-assets\/safelinks\/\d\/atp-safelinks\.html$/.test(p),
+      (h === "statics.teams.cdn.office.net" || h === "staticsint.teams.cdn.office.net") && /^\/evergreen-assets\/safelinks\/\d\/atp-safelinks\.html$/.test(p),
   ),
   {
     name: "proofpoint-v1",

@@ -40,18 +40,30 @@ export class PostgresAlarmStore implements AlarmStore {
         const out: AlarmTransitions = { raised: [], cleared: [] };
         for (const row of open) {
           if (wanted.has(row.alarm_key)) continue;
-          const done = (await tx.updateTable("alarm").set({ cleared_at: now }).where("id", "=", row.id as string).returningAll().executeTakeFirstOrThrow()) as AlarmRow;
+          const done = (await tx
+            .updateTable("alarm")
+            .set({ cleared_at: now })
+            .where("id", "=", row.id as string)
+            .returningAll()
+            .executeTakeFirstOrThrow()) as AlarmRow;
           out.cleared.push(toRecord(done));
         }
         for (const a of wanted.values()) {
           const existing = openByKey.get(a.key);
           if (existing) {
-            if (existing.message !== a.message) await tx.updateTable("alarm").set({ message: a.message }).where("id", "=", existing.id as string).execute();
+            if (existing.message !== a.message)
+              await tx
+                .updateTable("alarm")
+                .set({ message: a.message })
+                .where("id", "=", existing.id as string)
+                .execute();
             continue;
           }
-          const row = (await sql<AlarmRow>`insert into alarm (alarm_key, code, room_id, subject, message, raised_at)
+          const row = (
+            await sql<AlarmRow>`insert into alarm (alarm_key, code, room_id, subject, message, raised_at)
             values (${a.key}, ${a.code}, ${a.roomId}, ${a.subject}, ${a.message}, ${now})
-            on conflict (alarm_key) where cleared_at is null do nothing returning *`.execute(tx)).rows[0];
+            on conflict (alarm_key) where cleared_at is null do nothing returning *`.execute(tx)
+          ).rows[0];
           if (row) out.raised.push(toRecord(row));
         }
         return out;
@@ -91,7 +103,11 @@ export class PostgresAlarmStore implements AlarmStore {
     return this.update(id, until === null ? { muted_by: null, muted_until: null } : { muted_by: by, muted_until: until }, options);
   }
 
-  private update(id: string, values: Partial<Pick<AlarmTable, "acked_by" | "acked_at" | "muted_by" | "muted_until">>, options?: StoreCallOptions): Promise<AlarmRecord> {
+  private update(
+    id: string,
+    values: Partial<Pick<AlarmTable, "acked_by" | "acked_at" | "muted_by" | "muted_until">>,
+    options?: StoreCallOptions,
+  ): Promise<AlarmRecord> {
     return guard(options, async () => {
       const row = ID.test(id) ? await this.ctx.db.updateTable("alarm").set(values).where("id", "=", id).returningAll().executeTakeFirst() : undefined;
       if (!row) throw new OtjError("OTJ_STORE_NOT_FOUND", `no alarm ${JSON.stringify(id.slice(0, 40))}`);

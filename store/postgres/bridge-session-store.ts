@@ -85,11 +85,7 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
         .returning(sql<boolean>`(xmax = 0)`.as("inserted"))
         .executeTakeFirst();
       if (row !== undefined) return { session: toBridgeSession(row), change: row.inserted ? "created" : "rescheduled" };
-      const existing = await this.ctx.db
-        .selectFrom("bridge_session")
-        .selectAll()
-        .where("occurrence_key", "=", session.occurrenceKey)
-        .executeTakeFirstOrThrow();
+      const existing = await this.ctx.db.selectFrom("bridge_session").selectAll().where("occurrence_key", "=", session.occurrenceKey).executeTakeFirstOrThrow();
       return { session: toBridgeSession(existing), change: "unchanged" };
     });
   }
@@ -116,9 +112,7 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
         )
         .returningAll()
         .execute();
-      return rows
-        .map(toBridgeSession)
-        .sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime() || a.occurrenceKey.localeCompare(b.occurrenceKey));
+      return rows.map(toBridgeSession).sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime() || a.occurrenceKey.localeCompare(b.occurrenceKey));
     });
   }
 
@@ -273,7 +267,11 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
       const since = filter.finishedSince;
       const rows =
         since === undefined
-          ? await this.ctx.db.selectFrom("bridge_session").select(["state", (eb) => eb.fn.countAll<string>().as("n")]).groupBy("state").execute()
+          ? await this.ctx.db
+              .selectFrom("bridge_session")
+              .select(["state", (eb) => eb.fn.countAll<string>().as("n")])
+              .groupBy("state")
+              .execute()
           : (
               await sql<{ state: string; n: string }>`
                 select state, count(*) as n from (
@@ -291,5 +289,4 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
   releaseAll(now: Date, options?: StoreCallOptions): Promise<number> {
     return guard(options, () => releaseOwnLeases(this.ctx, "bridge_session", now));
   }
-
 }

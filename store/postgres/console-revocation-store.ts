@@ -18,7 +18,12 @@ export class PostgresConsoleRevocationStore implements ConsoleRevocationStore {
 
   isRevoked(nonce: string, now: Date, options?: StoreCallOptions): Promise<boolean> {
     return guard(options, async () => {
-      const row = await this.ctx.db.selectFrom("console_revocation").select("nonce").where("nonce", "=", nonce).where("expires_at", ">", now).executeTakeFirst();
+      const row = await this.ctx.db
+        .selectFrom("console_revocation")
+        .select("nonce")
+        .where("nonce", "=", nonce)
+        .where("expires_at", ">", now)
+        .executeTakeFirst();
       return row !== undefined;
     });
   }

@@ -88,12 +88,7 @@ export class PostgresDeviceStateStore implements DeviceStateStore {
     });
   }
 
-  recordFailed(
-    roomId: string,
-    failure: { code: string; message: string; retryAt: Date },
-    now: Date,
-    options?: StoreCallOptions,
-  ): Promise<boolean> {
+  recordFailed(roomId: string, failure: { code: string; message: string; retryAt: Date }, now: Date, options?: StoreCallOptions): Promise<boolean> {
     return guard(options, async () => {
       const result = await this.ctx.db
         .updateTable("device_state")
@@ -123,7 +118,9 @@ export class PostgresDeviceStateStore implements DeviceStateStore {
 
   getMany(roomIds: readonly string[], options?: StoreCallOptions): Promise<DeviceState[]> {
     return guard(options, () =>
-      readByIds(roomIds, async (batch) => (await this.ctx.db.selectFrom("device_state").selectAll().where("room_id", "in", batch).execute()).map(toDeviceState)),
+      readByIds(roomIds, async (batch) =>
+        (await this.ctx.db.selectFrom("device_state").selectAll().where("room_id", "in", batch).execute()).map(toDeviceState),
+      ),
     );
   }
 
@@ -137,5 +134,4 @@ export class PostgresDeviceStateStore implements DeviceStateStore {
   releaseAll(now: Date, options?: StoreCallOptions): Promise<number> {
     return guard(options, () => releaseOwnLeases(this.ctx, "device_state", now));
   }
-
 }

@@ -18,7 +18,8 @@ export class PostgresEwsDeviceStore implements EwsDeviceStore {
         .where((eb) => eb.or([eb("room.id", "=", key), eb("room.mailbox", "=", key.toLowerCase())]))
         .executeTakeFirst();
       if (row === undefined) throw new OtjError("OTJ_STORE_NOT_FOUND", `no room "${idOrMailbox}"`);
-      if (row.device_family !== "ews") throw new OtjError("OTJ_ROOM_INVALID", `room ${row.mailbox} is a ${row.device_family} room; only ews rooms have EWS device passwords`);
+      if (row.device_family !== "ews")
+        throw new OtjError("OTJ_ROOM_INVALID", `room ${row.mailbox} is a ${row.device_family} room; only ews rooms have EWS device passwords`);
       const password = newDevicePassword();
       const hash = await hashPassword(password);
       await this.ctx.db

@@ -90,7 +90,9 @@ export class PostgresMeetingStore implements MeetingStore {
 
   getMany(occurrenceKeys: readonly string[], options?: StoreCallOptions): Promise<Meeting[]> {
     return guard(options, () =>
-      readByIds(occurrenceKeys, async (batch) => (await this.ctx.db.selectFrom("meeting").selectAll().where("occurrence_key", "in", batch).execute()).map(toMeeting)),
+      readByIds(occurrenceKeys, async (batch) =>
+        (await this.ctx.db.selectFrom("meeting").selectAll().where("occurrence_key", "in", batch).execute()).map(toMeeting),
+      ),
     );
   }
 

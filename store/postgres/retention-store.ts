@@ -15,7 +15,11 @@ export class PostgresRetentionStore implements RetentionStore {
 
   claimJob(name: string, now: Date, leaseMs: number, options?: StoreCallOptions): Promise<boolean> {
     return guard(options, async () => {
-      await this.ctx.db.insertInto("job_lease").values({ name }).onConflict((oc) => oc.column("name").doNothing()).execute();
+      await this.ctx.db
+        .insertInto("job_lease")
+        .values({ name })
+        .onConflict((oc) => oc.column("name").doNothing())
+        .execute();
       const result = await sql`update job_lease set lease_owner = ${this.ctx.owner}, lease_expires_at = ${addMs(now, leaseMs)}
         where name = ${name} and (lease_owner is null or lease_owner = ${this.ctx.owner} or lease_expires_at <= ${now})`.execute(this.ctx.db);
       return Number(result.numAffectedRows ?? 0) > 0;

@@ -1,6 +1,17 @@
 import type { ExpressionBuilder, Kysely } from "kysely";
 import { OtjError } from "../../core/errors.ts";
-import type { AddRoomsOptions, AddRoomsResult, AddedRoom, NewRoom, Room, RoomChanges, RoomPage, RoomPageQuery, RoomStore, StoreCallOptions } from "../../core/ports/store.ts";
+import type {
+  AddRoomsOptions,
+  AddRoomsResult,
+  AddedRoom,
+  NewRoom,
+  Room,
+  RoomChanges,
+  RoomPage,
+  RoomPageQuery,
+  RoomStore,
+  StoreCallOptions,
+} from "../../core/ports/store.ts";
 import type { Database, NewRoomRow, RoomRow } from "../database.ts";
 import { secretsEqual } from "../../core/constant-time.ts";
 import { newDeviceToken, newRoomId } from "../ids.ts";
@@ -20,11 +31,7 @@ interface ItemProblem {
 }
 
 function roomQuery(db: Kysely<Database>) {
-  return db
-    .selectFrom("room")
-    .leftJoin("provider", "provider.id", "room.provider_id")
-    .selectAll("room")
-    .select("provider.name as provider_name");
+  return db.selectFrom("room").leftJoin("provider", "provider.id", "room.provider_id").selectAll("room").select("provider.name as provider_name");
 }
 
 /** A room is named by its id or its mailbox (case-insensitive). */
@@ -226,8 +233,20 @@ export class PostgresRoomStore implements RoomStore {
         if (query.failing === true) {
           all.push(
             eb.or([
-              eb.exists(eb.selectFrom("device_state").select("device_state.room_id").whereRef("device_state.room_id", "=", "room.id").where("device_state.last_error_code", "is not", null)),
-              eb.exists(eb.selectFrom("sync_cursor").select("sync_cursor.room_id").whereRef("sync_cursor.room_id", "=", "room.id").where("sync_cursor.last_error_code", "is not", null)),
+              eb.exists(
+                eb
+                  .selectFrom("device_state")
+                  .select("device_state.room_id")
+                  .whereRef("device_state.room_id", "=", "room.id")
+                  .where("device_state.last_error_code", "is not", null),
+              ),
+              eb.exists(
+                eb
+                  .selectFrom("sync_cursor")
+                  .select("sync_cursor.room_id")
+                  .whereRef("sync_cursor.room_id", "=", "room.id")
+                  .where("sync_cursor.last_error_code", "is not", null),
+              ),
             ]),
           );
         }
@@ -242,7 +261,11 @@ export class PostgresRoomStore implements RoomStore {
           .offset(Math.max(0, Math.floor(query.offset)))
           .limit(Math.max(1, Math.min(500, Math.floor(query.limit))))
           .execute(),
-        this.ctx.db.selectFrom("room").where(matching).select((eb) => eb.fn.countAll<string>().as("n")).executeTakeFirstOrThrow(),
+        this.ctx.db
+          .selectFrom("room")
+          .where(matching)
+          .select((eb) => eb.fn.countAll<string>().as("n"))
+          .executeTakeFirstOrThrow(),
       ]);
       return { rooms: rows.map(toRoom), total: Number(count.n) };
     });
@@ -293,9 +316,15 @@ export class PostgresRoomStore implements RoomStore {
           .select(["id", "name"])
           .where((eb) => eb.or([eb("id", "=", key), eb(eb.fn("lower", ["name"]), "=", key.toLowerCase())]))
           .executeTakeFirst();
-        if (provider === undefined) throw new OtjError("OTJ_STORE_NOT_FOUND", `provider ${JSON.stringify(key)} does not exist (add it with \`otj providers add\`)`);
+        if (provider === undefined)
+          throw new OtjError("OTJ_STORE_NOT_FOUND", `provider ${JSON.stringify(key)} does not exist (add it with \`otj providers add\`)`);
         // No password (cleared, or a family without credentials), a new one, or the stored one.
-        const password = room.devicePassword === null ? null : changes.devicePassword !== undefined ? this.ctx.secrets.seal(room.devicePassword, current.id) : current.device_password;
+        const password =
+          room.devicePassword === null
+            ? null
+            : changes.devicePassword !== undefined
+              ? this.ctx.secrets.seal(room.devicePassword, current.id)
+              : current.device_password;
         const row = await trx
           .updateTable("room")
           .set({

@@ -55,7 +55,14 @@ export class PostgresSyncCursorStore implements SyncCursorStore {
       if (rounds.length === 0) return [];
       const rows = rounds.map(({ roomId, result: r }) =>
         r.outcome === "ok"
-          ? { room: roomId, ok: true, link: r.deltaLink, ws: r.windowStart?.toISOString() ?? null, we: r.windowEnd?.toISOString() ?? null, due: r.nextDueAt.toISOString() }
+          ? {
+              room: roomId,
+              ok: true,
+              link: r.deltaLink,
+              ws: r.windowStart?.toISOString() ?? null,
+              we: r.windowEnd?.toISOString() ?? null,
+              due: r.nextDueAt.toISOString(),
+            }
           : { room: roomId, ok: false, due: r.nextDueAt.toISOString(), code: r.code, msg: r.message, reset: r.resetCursor === true },
       );
       if (new Set(rows.map((r) => r.room)).size !== rows.length) throw new RangeError("completeRounds: a room appears more than once");
@@ -132,5 +139,4 @@ export class PostgresSyncCursorStore implements SyncCursorStore {
   releaseAll(now: Date, options?: StoreCallOptions): Promise<number> {
     return guard(options, () => releaseOwnLeases(this.ctx, "sync_cursor", now));
   }
-
 }

@@ -18,7 +18,12 @@ let base = "";
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  harness = await startEngineHarness({ label: "console-alarms", adminToken: ADMIN, startAt: "2026-03-02T07:30:00.000Z", provider: { name: "contoso", tenantKey: "contoso@m.webex.com", sipDomain: "sgj.contoso.example" } });
+  harness = await startEngineHarness({
+    label: "console-alarms",
+    adminToken: ADMIN,
+    startAt: "2026-03-02T07:30:00.000Z",
+    provider: { name: "contoso", tenantKey: "contoso@m.webex.com", sipDomain: "sgj.contoso.example" },
+  });
   base = `http://127.0.0.1:${harness.engine.port}`;
   browser = await launchChromium();
   page = await (await browser.newContext()).newPage();

@@ -48,7 +48,12 @@ async function signIn(p: Page) {
 }
 
 beforeAll(async () => {
-  harness = await startEngineHarness({ label: "console", adminToken: ADMIN, startAt: at("07:30"), provider: { name: "contoso-webex", tenantKey: CVI.tenantKey, sipDomain: "sgj.contoso.example" } });
+  harness = await startEngineHarness({
+    label: "console",
+    adminToken: ADMIN,
+    startAt: at("07:30"),
+    provider: { name: "contoso-webex", tenantKey: CVI.tenantKey, sipDomain: "sgj.contoso.example" },
+  });
   ({ clock, graph, engine, roomId: room101 } = harness);
   base = `http://127.0.0.1:${engine.port}`;
   graph.addEvent("room101@contoso.example", {
@@ -63,7 +68,13 @@ beforeAll(async () => {
     start: at("09:40"),
     end: at("10:30"),
     organizer: FABRIKAM,
-    body: { contentType: "html", content: teamsHtmlV5({ threadKey: "console-ext", tenantId: "0f0f0f0f-aaaa-4bbb-8ccc-dddddddddddd", meetingId: "357159246802468", passcode: "Hk4mN8pQ" }, 200) },
+    body: {
+      contentType: "html",
+      content: teamsHtmlV5(
+        { threadKey: "console-ext", tenantId: "0f0f0f0f-aaaa-4bbb-8ccc-dddddddddddd", meetingId: "357159246802468", passcode: "Hk4mN8pQ" },
+        200,
+      ),
+    },
   });
   graph.addEvent("room101@contoso.example", {
     subject: HOSTILE,
@@ -88,7 +99,17 @@ afterAll(async () => {
 
 describe("admin console in Chromium", () => {
   it("signed out, every console page redirects to sign-in, and a change is refused", async () => {
-    const pages = ["/admin", "/admin/rooms", "/admin/rooms/new", `/admin/rooms/${room101}`, `/admin/rooms/${room101}/edit`, "/admin/import", "/admin/providers", "/admin/sessions", "/admin/health"];
+    const pages = [
+      "/admin",
+      "/admin/rooms",
+      "/admin/rooms/new",
+      `/admin/rooms/${room101}`,
+      `/admin/rooms/${room101}/edit`,
+      "/admin/import",
+      "/admin/providers",
+      "/admin/sessions",
+      "/admin/health",
+    ];
     for (const path of pages) {
       await page.goto(`${base}${path}`);
       expect(new URL(page.url()).pathname, path).toBe("/admin/login");
@@ -161,7 +182,9 @@ describe("admin console in Chromium", () => {
     for (const path of ["/admin/rooms/new", "/admin/providers", "/admin/import"]) {
       await page.goto(`${base}${path}`);
       const unlabelled = await page.evaluate(() =>
-        Array.from(document.querySelectorAll<HTMLInputElement>("input:not([type=hidden]), select, textarea:not([hidden])")).filter((el) => (el.labels?.length ?? 0) === 0 && !el.getAttribute("aria-label")).map((el) => el.name),
+        Array.from(document.querySelectorAll<HTMLInputElement>("input:not([type=hidden]), select, textarea:not([hidden])"))
+          .filter((el) => (el.labels?.length ?? 0) === 0 && !el.getAttribute("aria-label"))
+          .map((el) => el.name),
       );
       expect(unlabelled, path).toEqual([]);
     }
@@ -209,7 +232,10 @@ describe("admin console in Chromium", () => {
     await expect.poll(() => rows.count()).toBe(3);
     expect(await rows.nth(0).textContent()).toMatch(/Weekly sales sync.*cvi.*1198563286\.contoso@m\.webex\.com.*on device/s);
     expect(await rows.nth(1).textContent()).toMatch(/Supplier review \(Fabrikam\).*sgj.*sgj_[0-9a-f]{12}@sgj\.contoso\.example/s);
-    await rows.nth(0).getByText(/Why cvi/).click();
+    await rows
+      .nth(0)
+      .getByText(/Why cvi/)
+      .click();
     expect(await rows.nth(0).locator("ol.trace").textContent()).toMatch(/teams-cvi\s+matched/);
     // The hostile subject is shown as the characters it is, and never runs.
     expect(await rows.nth(2).locator("td.subject").textContent()).toBe(HOSTILE);

@@ -93,7 +93,8 @@ beforeAll(async () => {
   handler = provider.callback();
   const added = await db.store.providers.add({ name: "webex", partner: "cisco", tenantKey: "contoso@m.webex.com" }, clock.now());
   providerId = added.id;
-  roomId = (await db.store.rooms.add({ mailbox: "room1@contoso.example", displayName: "Room 1", provider: "webex", deviceFamily: "pull" }, clock.now())).room.id;
+  roomId = (await db.store.rooms.add({ mailbox: "room1@contoso.example", displayName: "Room 1", provider: "webex", deviceFamily: "pull" }, clock.now())).room
+    .id;
   browser = await launchChromium();
 });
 
@@ -141,7 +142,13 @@ describe("named sign-in (OpenID Connect)", () => {
     await page.getByRole("button", { name: "Save" }).click();
     await page.waitForURL(`${otj.base}/admin/rooms/${roomId}?done=room-saved`);
     const [entry] = await db.store.eventLog.list({ roomId, kind: "admin.room-changed" });
-    expect(entry?.data).toMatchObject({ who: "alice@contoso.example", via: "oidc", role: "admin", before: { displayName: "Room 1" }, after: { displayName: "Room One" } });
+    expect(entry?.data).toMatchObject({
+      who: "alice@contoso.example",
+      via: "oidc",
+      role: "admin",
+      before: { displayName: "Room 1" },
+      after: { displayName: "Room One" },
+    });
     expect(entry?.data).not.toHaveProperty("breakGlass");
     // The room's timeline page shows the change and who made it.
     await page.getByRole("link", { name: "Timeline" }).click();
@@ -171,7 +178,10 @@ describe("named sign-in (OpenID Connect)", () => {
       `/admin/providers/${providerId}/remove`,
     ];
     for (const path of posts) {
-      const response = await page.request.post(`${otj.base}${path}`, { form: { _csrf: csrf, displayName: "Hacked", csv: "mailbox\n", force: "true" }, maxRedirects: 0 });
+      const response = await page.request.post(`${otj.base}${path}`, {
+        form: { _csrf: csrf, displayName: "Hacked", csv: "mailbox\n", force: "true" },
+        maxRedirects: 0,
+      });
       expect(response.status(), path).toBe(403);
       expect(await response.text()).toContain("needs the");
     }

@@ -34,7 +34,12 @@ afterAll(async () => {
 
 const get = (path: string) => fetch(`${base}${path}`, { headers: { cookie }, redirect: "manual" });
 const post = (path: string, fields: Record<string, string>) =>
-  fetch(`${base}${path}`, { method: "POST", headers: { cookie, "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(fields).toString(), redirect: "manual" });
+  fetch(`${base}${path}`, {
+    method: "POST",
+    headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams(fields).toString(),
+    redirect: "manual",
+  });
 
 describe("console Alarms page", () => {
   it("lists open alarms and the history; acknowledge and mute record who and until when", async () => {
@@ -47,7 +52,10 @@ describe("console Alarms page", () => {
       t0,
     );
     clock.advance(60_000);
-    await db.store.alarms.reconcile([{ key: "engine:bridge", code: "OTJ_BRIDGE_NOT_CONFIGURED", roomId: null, subject: "engine", message: "2 meeting(s) <b>planned</b>" }], clock.now());
+    await db.store.alarms.reconcile(
+      [{ key: "engine:bridge", code: "OTJ_BRIDGE_NOT_CONFIGURED", roomId: null, subject: "engine", message: "2 meeting(s) <b>planned</b>" }],
+      clock.now(),
+    );
 
     const res = await get("/admin/alarms");
     expect(res.status).toBe(200);

@@ -31,7 +31,12 @@ afterAll(async () => {
   await db?.close();
 });
 
-const form = (fields: Record<string, string>) => ({ method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(fields).toString(), redirect: "manual" as const });
+const form = (fields: Record<string, string>) => ({
+  method: "POST",
+  headers: { "content-type": "application/x-www-form-urlencoded" },
+  body: new URLSearchParams(fields).toString(),
+  redirect: "manual" as const,
+});
 
 async function signIn(next = "/admin/rooms"): Promise<{ cookie: string; response: Response }> {
   const response = await fetch(`${base}/admin/login`, form({ token: ADMIN, next }));
@@ -94,7 +99,10 @@ describe("console over HTTP", () => {
   });
 
   it("works behind a TLS terminator: Secure cookie, the https origin of the same host accepted, others refused", async () => {
-    const response = await fetch(`${base}/admin/login`, { ...form({ token: ADMIN }), headers: { "content-type": "application/x-www-form-urlencoded", "x-forwarded-proto": "https" } });
+    const response = await fetch(`${base}/admin/login`, {
+      ...form({ token: ADMIN }),
+      headers: { "content-type": "application/x-www-form-urlencoded", "x-forwarded-proto": "https" },
+    });
     expect(response.headers.get("set-cookie")).toMatch(/; Secure$/);
     const cookie = (response.headers.get("set-cookie") ?? "").split(";")[0]!;
     const page = await (await fetch(`${base}/admin/providers`, { headers: { cookie } })).text();
@@ -143,7 +151,12 @@ describe("console over HTTP", () => {
   it("pages 10,000 rooms on the server: 50 rows a page, search across all of them", async () => {
     await db.truncate();
     await db.store.providers.add({ name: "webex", partner: "cisco", tenantKey: "contoso@m.webex.com" }, clock.now());
-    const rooms = Array.from({ length: 10_000 }, (_, i) => ({ mailbox: `room${String(i).padStart(5, "0")}@contoso.example`, displayName: `Room ${i}`, provider: "webex", deviceFamily: "pull" }));
+    const rooms = Array.from({ length: 10_000 }, (_, i) => ({
+      mailbox: `room${String(i).padStart(5, "0")}@contoso.example`,
+      displayName: `Room ${i}`,
+      provider: "webex",
+      deviceFamily: "pull",
+    }));
     expect((await db.store.rooms.addMany(rooms, clock.now())).applied).toBe(true);
     const { cookie } = await signIn();
     const first = await (await fetch(`${base}/admin/rooms`, { headers: { cookie } })).text();
@@ -216,7 +229,8 @@ describe("console import", () => {
   it("applies added and changed rows in one transaction: a failing change writes nothing", async () => {
     await db.truncate();
     await db.store.providers.add({ name: "webex", partner: "cisco", tenantKey: "contoso@m.webex.com" }, clock.now());
-    for (const n of [1, 2]) await db.store.rooms.add({ mailbox: `huddle${n}@contoso.example`, displayName: `Huddle ${n}`, provider: "webex", deviceFamily: "pull" }, clock.now());
+    for (const n of [1, 2])
+      await db.store.rooms.add({ mailbox: `huddle${n}@contoso.example`, displayName: `Huddle ${n}`, provider: "webex", deviceFamily: "pull" }, clock.now());
     const csv = [
       "mailbox,displayName,provider,deviceFamily,deviceAddress,deviceUsername,devicePassword",
       "room401@contoso.example,Room 401,webex,pull,,,",

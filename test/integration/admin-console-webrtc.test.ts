@@ -16,7 +16,12 @@ beforeAll(async () => {
   const clock = new FakeClock("2026-12-07T08:00:00.000Z");
   ({ app, base } = await startTestHttpServer(db.store, clock, ADMIN));
   await db.store.providers.add({ name: "contoso", partner: "cisco" }, clock.now());
-  const login = await fetch(`${base}/admin/login`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ token: ADMIN }).toString(), redirect: "manual" });
+  const login = await fetch(`${base}/admin/login`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ token: ADMIN }).toString(),
+    redirect: "manual",
+  });
   cookie = (login.headers.get("set-cookie") ?? "").split(";")[0]!;
 });
 afterAll(async () => {
@@ -64,7 +69,14 @@ describe("console room form", () => {
   });
 
   it("shows the problem for an unknown platform and keeps the form", async () => {
-    const r = await submit("/admin/rooms", { mailbox: "x@contoso.example", displayName: "X", provider: "contoso", deviceFamily: "macro", webrtc: "zoom", delivery: "" });
+    const r = await submit("/admin/rooms", {
+      mailbox: "x@contoso.example",
+      displayName: "X",
+      provider: "contoso",
+      deviceFamily: "macro",
+      webrtc: "zoom",
+      delivery: "",
+    });
     expect(r.status).toBe(400);
     expect(await r.text()).toContain("webrtc must list teams, meet");
     expect(await db.store.rooms.get("x@contoso.example")).toBeNull();

@@ -54,7 +54,14 @@ async function session(room: Room, key: string, due: string, state: BridgeState)
   const dueAt = new Date(due);
   const occurrenceKey = `${room.mailbox}|${key}`;
   await db.store.bridgeSessions.schedule(
-    { occurrenceKey, sessionId: `sgj_${key.padEnd(12, "0")}`, roomId: room.id, dueAt, notAfter: new Date(dueAt.getTime() + 3_600_000), dialString: `sgj_${key}@sgj.otj.invalid` },
+    {
+      occurrenceKey,
+      sessionId: `sgj_${key.padEnd(12, "0")}`,
+      roomId: room.id,
+      dueAt,
+      notAfter: new Date(dueAt.getTime() + 3_600_000),
+      dialString: `sgj_${key}@sgj.otj.invalid`,
+    },
     dueAt,
   );
   if (state !== "scheduled") await db.store.bridgeSessions.transition(occurrenceKey, { to: state }, dueAt);
@@ -123,10 +130,14 @@ describe("reports page", () => {
     expect(r.status).toBe(200);
     const page = await r.text();
     expect(page).toContain('aria-current="page"');
-    expect(page).toMatch(/<svg id="sessions-chart" role="img" aria-labelledby="sessions-chart-t"[^>]*><title id="sessions-chart-t">SIP Guest Join sessions per day by outcome/);
+    expect(page).toMatch(
+      /<svg id="sessions-chart" role="img" aria-labelledby="sessions-chart-t"[^>]*><title id="sessions-chart-t">SIP Guest Join sessions per day by outcome/,
+    );
     // Table fallback: 2026-03-03 has ended 1 and denied 1 in UTC.
     const row = (table: string, day: string) => page.slice(page.indexOf(`id="${table}"`)).match(new RegExp(`<tr><th scope="row">${day}</th>(.*?)</tr>`))?.[1];
-    expect(page).toMatch(/<table id="sessions-chart-table"><thead><tr><th scope="col">Day<\/th><th scope="col">admitted<\/th><th scope="col">denied<\/th><th scope="col">ended<\/th><th scope="col">failed<\/th><th scope="col">timeout<\/th>/);
+    expect(page).toMatch(
+      /<table id="sessions-chart-table"><thead><tr><th scope="col">Day<\/th><th scope="col">admitted<\/th><th scope="col">denied<\/th><th scope="col">ended<\/th><th scope="col">failed<\/th><th scope="col">timeout<\/th>/,
+    );
     expect(row("sessions-chart-table", "2026-03-03")).toBe("<td>0</td><td>1</td><td>1</td><td>0</td><td>0</td><td>2</td>");
     expect(row("sessions-chart-table", "2026-03-04")).toBe("<td>1</td><td>0</td><td>0</td><td>1</td><td>1</td><td>3</td>");
     // Admitted (ended, admitted) 2 of decided 4 (plus denied, timeout).
@@ -187,7 +198,17 @@ describe("reports page", () => {
 describe("rooms CSV export", () => {
   it("exports every room in the import's columns, without secrets, and reads back as unchanged", async () => {
     await db.store.rooms.add(
-      { mailbox: "gamma@contoso.example", displayName: "=cmd|calc", provider: "webex", deviceFamily: "xapi", deviceAddress: "https://10.0.0.9", deviceUsername: "admin", devicePassword: "hunter2", insecureTls: true, webrtc: "teams,meet" },
+      {
+        mailbox: "gamma@contoso.example",
+        displayName: "=cmd|calc",
+        provider: "webex",
+        deviceFamily: "xapi",
+        deviceAddress: "https://10.0.0.9",
+        deviceUsername: "admin",
+        devicePassword: "hunter2",
+        insecureTls: true,
+        webrtc: "teams,meet",
+      },
       new Date("2026-03-01T00:00:00Z"),
     );
     expect((await get("/admin/rooms.csv", false)).status).toBe(303);
@@ -197,9 +218,13 @@ describe("rooms CSV export", () => {
     const text = await r.text();
     expect(text).not.toContain("hunter2");
     const lines = text.trim().split("\r\n");
-    expect(lines[0]).toBe("mailbox,displayName,provider,deviceFamily,deviceAddress,deviceUsername,sipUri,insecureTls,insecureHttp,privateMeetings,subjectReplace,subjectTemplate,privateJoin,webrtc,delivery,source");
+    expect(lines[0]).toBe(
+      "mailbox,displayName,provider,deviceFamily,deviceAddress,deviceUsername,sipUri,insecureTls,insecureHttp,privateMeetings,subjectReplace,subjectTemplate,privateJoin,webrtc,delivery,source",
+    );
     expect(lines).toHaveLength(4);
-    expect(lines[3]).toBe("gamma@contoso.example,'=cmd|calc,webex,xapi,https://10.0.0.9,admin,,true,false,process,private,Private meeting,enabled,\"teams,meet\",xapi,graph");
+    expect(lines[3]).toBe(
+      'gamma@contoso.example,\'=cmd|calc,webex,xapi,https://10.0.0.9,admin,,true,false,process,private,Private meeting,enabled,"teams,meet",xapi,graph',
+    );
     expect((await get("/admin/rooms")).status).toBe(200);
     expect(await (await get("/admin/rooms")).text()).toContain('href="/admin/rooms.csv"');
     // The export of the other rooms, as it is, changes nothing when imported with --update.
@@ -254,7 +279,11 @@ describe("Rooms page filters and order", () => {
     const now = new Date("2026-03-05T11:00:00Z");
     await db.store.deviceStates.setDesired(gamma!.id, "h1", now);
     await db.store.deviceStates.claimDue(now, 10);
-    await db.store.deviceStates.recordFailed(gamma!.id, { code: "OTJ_DEVICE_AUTH", message: "device answered HTTP 401", retryAt: new Date(now.getTime() + 60_000) }, now);
+    await db.store.deviceStates.recordFailed(
+      gamma!.id,
+      { code: "OTJ_DEVICE_AUTH", message: "device answered HTTP 401", retryAt: new Date(now.getTime() + 60_000) },
+      now,
+    );
 
     expect(await listed("")).toEqual(["alpha", "beta", "gamma"]);
     expect(await listed("?family=xapi")).toEqual(["gamma"]);

@@ -113,11 +113,31 @@ describe("engine-wide alarms", () => {
     // Such a provider can no longer be added; one stored before the rule still can exist.
     await db.handle.db
       .insertInto("provider")
-      .values({ id: "prv_legacy0001", name: "nodomain", partner: "pexip", tenant_key: null, sip_domain: null, ivr_address: null, sgj_enabled: true, sgj_template: null, instruction_url: null, created_at: START, updated_at: START })
+      .values({
+        id: "prv_legacy0001",
+        name: "nodomain",
+        partner: "pexip",
+        tenant_key: null,
+        sip_domain: null,
+        ivr_address: null,
+        sgj_enabled: true,
+        sgj_template: null,
+        instruction_url: null,
+        created_at: START,
+        updated_at: START,
+      })
       .execute();
     await db.store.providers.add({ name: "ok", partner: "pexip", sipDomain: "video.contoso.example" }, START);
     await db.store.rooms.add(
-      { mailbox: "xapi1@contoso.example", displayName: "X", provider: "ok", deviceFamily: "xapi", deviceAddress: "https://10.0.0.5", deviceUsername: "admin", devicePassword: "pw" },
+      {
+        mailbox: "xapi1@contoso.example",
+        displayName: "X",
+        provider: "ok",
+        deviceFamily: "xapi",
+        deviceAddress: "https://10.0.0.5",
+        deviceUsername: "admin",
+        devicePassword: "pw",
+      },
       START,
     );
     let roles: string[] = ["Place.Read.All"];
@@ -260,7 +280,15 @@ describe("notifications", () => {
   });
 
   function smtpChannel(password = "mail-pw"): SmtpChannel {
-    const c = new SmtpChannel({ host: "127.0.0.1", port: smtpPort, secure: false, user: "otj", password, from: "otj@contoso.example", to: "ops@contoso.example, noc@contoso.example" });
+    const c = new SmtpChannel({
+      host: "127.0.0.1",
+      port: smtpPort,
+      secure: false,
+      user: "otj",
+      password,
+      from: "otj@contoso.example",
+      to: "ops@contoso.example, noc@contoso.example",
+    });
     open.push(c);
     return c;
   }
@@ -268,7 +296,13 @@ describe("notifications", () => {
   it("a raise and a clear reach the signed webhook, Teams as an Adaptive Card, and e-mail", async () => {
     const clock = new FakeClock(START);
     const room = await addPullRoom(db.store);
-    const notifier = new AlarmNotifier({ channels: [new WebhookChannel(hook.url, "hook-secret"), new TeamsChannel(teams.url), smtpChannel()], clock, logger, maxAttempts: 3, retryBaseMs: 10_000 });
+    const notifier = new AlarmNotifier({
+      channels: [new WebhookChannel(hook.url, "hook-secret"), new TeamsChannel(teams.url), smtpChannel()],
+      clock,
+      logger,
+      maxAttempts: 3,
+      retryBaseMs: 10_000,
+    });
     const ev = evaluator(db.store, clock, { notifier });
     clock.advance(31 * MIN);
     await ev.evaluate();
@@ -277,7 +311,10 @@ describe("notifications", () => {
     expect(hook.requests).toHaveLength(1);
     const req = hook.requests[0]!;
     expect(req.headers["x-otj-signature"]).toBe(`sha256=${createHmac("sha256", "hook-secret").update(req.body).digest("hex")}`);
-    expect(JSON.parse(req.body)).toMatchObject({ event: "raised", alarm: { code: "OTJ_DEVICE_PULL_STALE", subject: "pull1@contoso.example", roomId: room.id, clearedAt: null } });
+    expect(JSON.parse(req.body)).toMatchObject({
+      event: "raised",
+      alarm: { code: "OTJ_DEVICE_PULL_STALE", subject: "pull1@contoso.example", roomId: room.id, clearedAt: null },
+    });
 
     const card = JSON.parse(teams.requests[0]!.body);
     expect(card.type).toBe("message");
@@ -292,7 +329,10 @@ describe("notifications", () => {
     await db.store.alarms.recordFetch(room.id, clock.now());
     await ev.evaluate();
     await notifier.settled();
-    expect(JSON.parse(hook.requests[1]!.body)).toMatchObject({ event: "cleared", alarm: { code: "OTJ_DEVICE_PULL_STALE", clearedAt: clock.now().toISOString() } });
+    expect(JSON.parse(hook.requests[1]!.body)).toMatchObject({
+      event: "cleared",
+      alarm: { code: "OTJ_DEVICE_PULL_STALE", clearedAt: clock.now().toISOString() },
+    });
     expect(mails[1]!.data).toContain("Alarm cleared: OTJ_DEVICE_PULL_STALE");
     expect(notifier.problems()).toEqual([]);
     notifier.stop();

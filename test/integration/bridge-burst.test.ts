@@ -122,10 +122,19 @@ describe("a burst of sessions due at one instant", () => {
       clock,
       bridge,
       adapter: "http",
-      settings: { leadSeconds: 120, lobbyTimeoutSeconds: 900, lateStartSeconds: 300, endGraceSeconds: 0, endBufferMinutes: 0, callbackUrl: "http://127.0.0.1:9/v1/callbacks/bridge" },
+      settings: {
+        leadSeconds: 120,
+        lobbyTimeoutSeconds: 900,
+        lateStartSeconds: 300,
+        endGraceSeconds: 0,
+        endBufferMinutes: 0,
+        callbackUrl: "http://127.0.0.1:9/v1/callbacks/bridge",
+      },
       maxStartsInFlight: 4,
     });
-    const rows = Array.from({ length: 30 }, (_, i) => meetingRow(room, { uid: `burst-${i}`, start: "2025-03-04T09:00:00.000Z", end: "2025-03-04T09:30:00.000Z" }));
+    const rows = Array.from({ length: 30 }, (_, i) =>
+      meetingRow(room, { uid: `burst-${i}`, start: "2025-03-04T09:00:00.000Z", end: "2025-03-04T09:30:00.000Z" }),
+    );
     await db.store.meetings.upsert(rows, clock.now());
     await scheduler.syncRoom(room.id, clock.now());
     clock.advanceTo(new Date("2025-03-04T08:57:30.000Z"));
@@ -155,10 +164,17 @@ describe("a burst of sessions due at one instant", () => {
     const started = sessions.filter((s) => s.state === "starting");
     const retrying = sessions.filter((s) => s.state === "scheduled");
     expect(started).toHaveLength(28);
-    expect(started.every((s) => s.externalId === `brg-${s.sessionId}` && s.leaseOwner === null && s.dueAt.getTime() === Date.parse("2025-03-04T09:13:00.000Z"))).toBe(true);
+    expect(
+      started.every((s) => s.externalId === `brg-${s.sessionId}` && s.leaseOwner === null && s.dueAt.getTime() === Date.parse("2025-03-04T09:13:00.000Z")),
+    ).toBe(true);
     expect(retrying).toHaveLength(2);
     for (const s of retrying) {
-      expect(s).toMatchObject({ attempts: 1, lastErrorCode: "OTJ_BRIDGE_UNAVAILABLE", dueAt: new Date("2025-03-04T08:58:05.000Z"), leaseOwner: db.store.owner });
+      expect(s).toMatchObject({
+        attempts: 1,
+        lastErrorCode: "OTJ_BRIDGE_UNAVAILABLE",
+        dueAt: new Date("2025-03-04T08:58:05.000Z"),
+        leaseOwner: db.store.owner,
+      });
     }
     expect(sum(calls.recordExternalIds)).toBe(28);
     expect(calls.recordExternalIds.length).toBeLessThan(28);
@@ -188,9 +204,18 @@ describe("a burst of sessions due at one instant", () => {
       clock,
       bridge,
       adapter: "http",
-      settings: { leadSeconds: 120, lobbyTimeoutSeconds: 900, lateStartSeconds: 300, endGraceSeconds: 0, endBufferMinutes: 0, callbackUrl: "http://127.0.0.1:9/v1/callbacks/bridge" },
+      settings: {
+        leadSeconds: 120,
+        lobbyTimeoutSeconds: 900,
+        lateStartSeconds: 300,
+        endGraceSeconds: 0,
+        endBufferMinutes: 0,
+        callbackUrl: "http://127.0.0.1:9/v1/callbacks/bridge",
+      },
     });
-    const rows = Array.from({ length: 20 }, (_, i) => meetingRow(room, { uid: `late-read-${i}`, start: "2025-03-04T09:00:00.000Z", end: "2025-03-04T09:30:00.000Z" }));
+    const rows = Array.from({ length: 20 }, (_, i) =>
+      meetingRow(room, { uid: `late-read-${i}`, start: "2025-03-04T09:00:00.000Z", end: "2025-03-04T09:30:00.000Z" }),
+    );
     await db.store.meetings.upsert(rows, clock.now());
     await scheduler.syncRoom(room.id, clock.now());
     clock.advanceTo(new Date("2025-03-04T08:58:00.000Z"));

@@ -56,7 +56,14 @@ beforeEach(async () => {
     bridge: new GraphMediaBridge(client, { tenantId: graph.tenantId, callbackUri: `${receiver.url}/v1/callbacks/graph-calls` }),
     adapter: "graph",
     assumeLobbyAfterMs: 15_000,
-    settings: { leadSeconds: 120, lobbyTimeoutSeconds: 900, lateStartSeconds: 300, endGraceSeconds: 0, endBufferMinutes: 0, callbackUrl: `${receiver.url}/v1/callbacks/bridge` },
+    settings: {
+      leadSeconds: 120,
+      lobbyTimeoutSeconds: 900,
+      lateStartSeconds: 300,
+      endGraceSeconds: 0,
+      endBufferMinutes: 0,
+      callbackUrl: `${receiver.url}/v1/callbacks/bridge`,
+    },
     notifier: new DeviceNotifier({ store: db.store, pusher: new XapiDevicePusher(), clock }),
   });
   const jwt = new GraphCallJwtVerifier({ issuer: graph.calls.issuer, audience: graph.clientId, openIdConfigUrl: `${graph.url}/_emulator/openid` }, { clock });
@@ -171,7 +178,9 @@ describe("GraphMediaBridge with the Graph emulator", () => {
     await run("2025-03-04T08:58:15.000Z");
     const s = await session(key);
     expect(s?.state).toBe("lobby");
-    expect((await db.store.eventLog.list({ occurrenceKey: key, kind: "bridge.lobby" }))[0]?.message).toBe("bridge reported lobby: still establishing after 15 s");
+    expect((await db.store.eventLog.list({ occurrenceKey: key, kind: "bridge.lobby" }))[0]?.message).toBe(
+      "bridge reported lobby: still establishing after 15 s",
+    );
     const forged = graph.calls.signJwt({ aud: "someone-else" });
     expect((await callbacks.handleGraphCallsCallback({ authorization: `Bearer ${forged}` }, { value: [] })).status).toBe(401);
     const expired = graph.calls.signJwt({ exp: Math.floor(clock.now().getTime() / 1000) - 3600 });
@@ -217,7 +226,9 @@ describe("GraphMediaBridge with the Graph emulator", () => {
         {
           changeType: "updated",
           resourceUrl: "/communications/calls/early-call/participants",
-          resourceData: [{ id: "p1", isInLobby: true, rosterSequenceNumber: 1, info: { identity: { guest: { id: guestIdFor(s.sessionId), displayName: "Room 101" } } } }],
+          resourceData: [
+            { id: "p1", isInLobby: true, rosterSequenceNumber: 1, info: { identity: { guest: { id: guestIdFor(s.sessionId), displayName: "Room 101" } } } },
+          ],
         },
       ],
     };

@@ -74,7 +74,12 @@ export function meetingRow(room: Room, spec: MeetingSpec): MeetingUpsert {
     declined: spec.declined ?? false,
     join: spec.join ?? teamsJoin(),
     route,
-    dialString: route === "sgj" ? `sgj_${createHash("sha256").update(key).digest("hex").slice(0, 12)}@sgj.otj.invalid` : route === "cvi" ? "1198563286.contoso@m.webex.com" : null,
+    dialString:
+      route === "sgj"
+        ? `sgj_${createHash("sha256").update(key).digest("hex").slice(0, 12)}@sgj.otj.invalid`
+        : route === "cvi"
+          ? "1198563286.contoso@m.webex.com"
+          : null,
     ivr: null,
     rule: route === "sgj" ? "teams-sgj" : "teams-cvi",
     subjectShown: spec.subject ?? "Quarterly review",

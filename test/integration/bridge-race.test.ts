@@ -41,7 +41,14 @@ function makeScheduler(store: Store, overrides: Partial<BridgeSchedulerOptions> 
     clock,
     bridge: new HttpMediaBridge({ baseUrl: bridgeEmu.url, token: TOKEN, hmacSecret: SECRET, timeoutMs: 10_000 }),
     adapter: "http",
-    settings: { leadSeconds: 120, lobbyTimeoutSeconds: 900, lateStartSeconds: 300, endGraceSeconds: 0, endBufferMinutes: 0, callbackUrl: `${receiver.url}/v1/callbacks/bridge` },
+    settings: {
+      leadSeconds: 120,
+      lobbyTimeoutSeconds: 900,
+      lateStartSeconds: 300,
+      endGraceSeconds: 0,
+      endBufferMinutes: 0,
+      callbackUrl: `${receiver.url}/v1/callbacks/bridge`,
+    },
     ...overrides,
   });
   schedulers.push(s);
@@ -187,7 +194,12 @@ describe("two scheduler instances", () => {
     clock.advanceTo(new Date("2025-03-04T08:58:00.000Z"));
     await settleAll();
     expect(bridgeEmu.creates).toBe(0);
-    expect(await db.store.bridgeSessions.get(key)).toMatchObject({ state: "scheduled", attempts: 0, dueAt: new Date("2025-03-04T09:58:00.000Z"), leaseOwner: null });
+    expect(await db.store.bridgeSessions.get(key)).toMatchObject({
+      state: "scheduled",
+      attempts: 0,
+      dueAt: new Date("2025-03-04T09:58:00.000Z"),
+      leaseOwner: null,
+    });
     await runUntil(clock, "2025-03-04T09:58:00.000Z", [a, b], settleAll, { stepMs: 60_000, tickEveryMs: 60_000 });
     expect(bridgeEmu.creates).toBe(1);
     expect(await db.store.bridgeSessions.get(key)).toMatchObject({ state: "starting", attempts: 1 });

@@ -43,7 +43,14 @@ function makeScheduler(overrides: Partial<BridgeSchedulerOptions> = {}): BridgeS
     clock,
     bridge: new HttpMediaBridge({ baseUrl: bridgeEmu.url, token: TOKEN, hmacSecret: SECRET, timeoutMs: 5_000 }),
     adapter: "http",
-    settings: { leadSeconds: 120, lobbyTimeoutSeconds: 900, lateStartSeconds: 300, endGraceSeconds: 0, endBufferMinutes: 0, callbackUrl: `${receiver.url}/v1/callbacks/bridge` },
+    settings: {
+      leadSeconds: 120,
+      lobbyTimeoutSeconds: 900,
+      lateStartSeconds: 300,
+      endGraceSeconds: 0,
+      endBufferMinutes: 0,
+      callbackUrl: `${receiver.url}/v1/callbacks/bridge`,
+    },
     notifier: new DeviceNotifier({ store, pusher: new XapiDevicePusher(), clock }),
     ...overrides,
   });

@@ -26,7 +26,12 @@ describe("otj demo", () => {
     const first = await Promise.race([consoleUrl, served.then((r) => ({ ended: r.output }))]);
     if ("ended" in first) throw new Error(`the demo ended before serving its console: ${first.ended}`);
     const { url, token } = first;
-    const signIn = await fetch(`${url}/login`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ token }).toString(), redirect: "manual" });
+    const signIn = await fetch(`${url}/login`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token }).toString(),
+      redirect: "manual",
+    });
     expect(signIn.status).toBe(303);
     const cookie = (signIn.headers.get("set-cookie") ?? "").split(";")[0]!;
     const rooms = await (await fetch(`${url}/rooms`, { headers: { cookie } })).text();

@@ -21,7 +21,15 @@ beforeEach(async () => {
   await db.truncate();
   await db.store.providers.add({ name: "contoso", partner: "cisco", tenantKey: "contoso@m.webex.com" }, NOW);
   await db.store.rooms.add(
-    { mailbox: "room101@contoso.example", displayName: "Room 101", provider: "contoso", deviceFamily: "xapi", deviceAddress: "https://10.0.0.5", deviceUsername: "admin", devicePassword: "old-s3cret" },
+    {
+      mailbox: "room101@contoso.example",
+      displayName: "Room 101",
+      provider: "contoso",
+      deviceFamily: "xapi",
+      deviceAddress: "https://10.0.0.5",
+      deviceUsername: "admin",
+      devicePassword: "old-s3cret",
+    },
     NOW,
   );
 });
@@ -68,20 +76,42 @@ describe("console import check", () => {
 describe("plain http:// device addresses", () => {
   it("need the room's opt-in off loopback (store, CSV import)", async () => {
     const refused = await codeOf(
-      db.store.rooms.add({ mailbox: "r2@contoso.example", displayName: "R2", provider: "contoso", deviceFamily: "xapi", deviceAddress: "http://10.0.0.6", deviceUsername: "admin", devicePassword: "pw" }, NOW),
+      db.store.rooms.add(
+        {
+          mailbox: "r2@contoso.example",
+          displayName: "R2",
+          provider: "contoso",
+          deviceFamily: "xapi",
+          deviceAddress: "http://10.0.0.6",
+          deviceUsername: "admin",
+          devicePassword: "pw",
+        },
+        NOW,
+      ),
     );
     expect(refused).toContain("OTJ_ROOM_INVALID");
     expect(refused).toContain("plain http");
     const room = await db.store.rooms.add(
-      { mailbox: "r2@contoso.example", displayName: "R2", provider: "contoso", deviceFamily: "xapi", deviceAddress: "http://10.0.0.6", deviceUsername: "admin", devicePassword: "pw", allowInsecureHttp: true },
+      {
+        mailbox: "r2@contoso.example",
+        displayName: "R2",
+        provider: "contoso",
+        deviceFamily: "xapi",
+        deviceAddress: "http://10.0.0.6",
+        deviceUsername: "admin",
+        devicePassword: "pw",
+        allowInsecureHttp: true,
+      },
       NOW,
     );
     expect(room.room.device).toMatchObject({ address: "http://10.0.0.6", allowInsecureHttp: true });
     // An emulator on this machine needs no opt-in.
-    await db.store.rooms.add({ mailbox: "r3@contoso.example", displayName: "R3", provider: "contoso", deviceFamily: "xapi", deviceAddress: "http://127.0.0.1:8443" }, NOW);
+    await db.store.rooms.add(
+      { mailbox: "r3@contoso.example", displayName: "R3", provider: "contoso", deviceFamily: "xapi", deviceAddress: "http://127.0.0.1:8443" },
+      NOW,
+    );
 
-    const csv = (allow: string) =>
-      `${HEADER},allowInsecureHttp\nr4@contoso.example,R4,contoso,xapi,http://10.0.0.7,admin,pw,${allow}\n`;
+    const csv = (allow: string) => `${HEADER},allowInsecureHttp\nr4@contoso.example,R4,contoso,xapi,http://10.0.0.7,admin,pw,${allow}\n`;
     const no = await importRoomsCsv(db.store.rooms, csv(""), NOW);
     expect(no.applied).toBe(false);
     const yes = await importRoomsCsv(db.store.rooms, csv("true"), NOW);

@@ -94,7 +94,16 @@ beforeAll(async () => {
   await store.providers.add({ name: "contoso", partner: "cisco", tenantKey: "contoso@m.webex.com", sipDomain: "sgj.contoso.example" }, now);
   for (const mailbox of [ROOM, STRIPPING_ROOM]) {
     await store.rooms.add(
-      { mailbox, displayName: mailbox, provider: "contoso", deviceFamily: "xapi", deviceAddress: device.url, deviceUsername: "admin", devicePassword: DEVICE_PASSWORD, insecureTls: true },
+      {
+        mailbox,
+        displayName: mailbox,
+        provider: "contoso",
+        deviceFamily: "xapi",
+        deviceAddress: device.url,
+        deviceUsername: "admin",
+        devicePassword: DEVICE_PASSWORD,
+        insecureTls: true,
+      },
       now,
     );
   }
@@ -114,7 +123,18 @@ describe("otj doctor", () => {
     const { code, checks, text } = await doctor(writeConfig(), "--room", ROOM);
     expect(checks.filter((c) => c.outcome === "fail")).toEqual([]);
     expect(code).toBe(0);
-    for (const id of ["config", "database", "secrets.key", "providers.sgj", "graph.token", "graph.roles.calendar", "room.calendar", "room.bodies", `device.${ROOM}`, "bridge"]) {
+    for (const id of [
+      "config",
+      "database",
+      "secrets.key",
+      "providers.sgj",
+      "graph.token",
+      "graph.roles.calendar",
+      "room.calendar",
+      "room.bodies",
+      `device.${ROOM}`,
+      "bridge",
+    ]) {
       expect(check(checks, id)?.outcome, id).toBe("pass");
     }
     expect(check(checks, "graph.token")?.detail).toContain("Calendars.Read");
@@ -128,7 +148,9 @@ describe("otj doctor", () => {
     expect(code).toBe(1);
     const bodies = check(checks, "room.bodies");
     expect(bodies?.outcome).toBe("fail");
-    expect(bodies?.fix).toBe(`Set-CalendarProcessing -Identity ${STRIPPING_ROOM} -DeleteComments $false -DeleteSubject $false -AddOrganizerToSubject $false -ProcessExternalMeetingMessages $true`);
+    expect(bodies?.fix).toBe(
+      `Set-CalendarProcessing -Identity ${STRIPPING_ROOM} -DeleteComments $false -DeleteSubject $false -AddOrganizerToSubject $false -ProcessExternalMeetingMessages $true`,
+    );
   });
 
   it("a mailbox outside the access policy (403) and one that is not a mailbox (404) each get their fix", async () => {
@@ -202,12 +224,18 @@ describe("otj doctor", () => {
     const handle = await createDatabase(pg.url, { cwd: dir, poolSize: 2 });
     try {
       // Written below the store's validation: a database from before SIP domains were required.
-      await handle.db.insertInto("provider" as never).values({ id: "pv_nodomain01", name: "nodomain", partner: "generic", sgj_enabled: true, created_at: new Date(), updated_at: new Date() } as never).execute();
+      await handle.db
+        .insertInto("provider" as never)
+        .values({ id: "pv_nodomain01", name: "nodomain", partner: "generic", sgj_enabled: true, created_at: new Date(), updated_at: new Date() } as never)
+        .execute();
       const { code, checks } = await doctor(writeConfig());
       expect(code).toBe(1);
       expect(check(checks, "providers.sgj")).toMatchObject({ outcome: "fail", detail: expect.stringContaining("nodomain") });
     } finally {
-      await handle.db.deleteFrom("provider" as never).where("id" as never, "=", "pv_nodomain01" as never).execute();
+      await handle.db
+        .deleteFrom("provider" as never)
+        .where("id" as never, "=", "pv_nodomain01" as never)
+        .execute();
       await handle.close();
     }
   });

@@ -55,7 +55,10 @@ afterAll(async () => {
 describe("engine alarms", () => {
   it("raise on a stale pull device, notify, clear on its next fetch", async () => {
     await engine.store.providers.add({ name: "pexip", partner: "pexip", sipDomain: "video.contoso.example" }, clock.now());
-    const { room, deviceToken } = await engine.store.rooms.add({ mailbox: "panel1@contoso.example", displayName: "Panel 1", provider: "pexip", deviceFamily: "pull" }, clock.now());
+    const { room, deviceToken } = await engine.store.rooms.add(
+      { mailbox: "panel1@contoso.example", displayName: "Panel 1", provider: "pexip", deviceFamily: "pull" },
+      clock.now(),
+    );
     await engine.step();
     expect(await engine.store.alarms.listOpen()).toEqual([]);
 

@@ -45,7 +45,13 @@ beforeAll(async () => {
       done();
     },
   });
-  harness = await startEngineHarness({ label: "e2e", adminToken: ADMIN, startAt: at("07:30"), logger: createLogger("debug", sink), provider: { name: "webex", tenantKey: "contoso@m.webex.com", sipDomain: "sgj.contoso.example" } });
+  harness = await startEngineHarness({
+    label: "e2e",
+    adminToken: ADMIN,
+    startAt: at("07:30"),
+    logger: createLogger("debug", sink),
+    provider: { name: "webex", tenantKey: "contoso@m.webex.com", sipDomain: "sgj.contoso.example" },
+  });
   ({ pg, clock, graph, device, bridge, engine, hmacSecret: HMAC } = harness);
 });
 
@@ -63,12 +69,20 @@ describe("engine end to end", () => {
       end: at("09:30"),
       organizer: { name: "Ana Ruiz", address: "ana@contoso.example" },
       onlineMeeting: { joinUrl: classicUrl({ threadKey: "e2e-sync" }) },
-      body: { contentType: "html", content: teamsHtmlV4({ threadKey: "e2e-sync", passcode: "Zq9Pw3Lk", cvi: { tenantKey: "contoso@m.webex.com", videoId: "1198563286" } }, 200) },
+      body: {
+        contentType: "html",
+        content: teamsHtmlV4({ threadKey: "e2e-sync", passcode: "Zq9Pw3Lk", cvi: { tenantKey: "contoso@m.webex.com", videoId: "1198563286" } }, 200),
+      },
     });
     cviId = ev!.id;
     await step(2);
     expect(device.bookings).toHaveLength(1);
-    expect(device.bookings[0]).toMatchObject({ Title: "Weekly sales sync", Number: "1198563286.contoso@m.webex.com", Protocol: "SIP", MeetingPlatform: "MicrosoftTeams" });
+    expect(device.bookings[0]).toMatchObject({
+      Title: "Weekly sales sync",
+      Number: "1198563286.contoso@m.webex.com",
+      Protocol: "SIP",
+      MeetingPlatform: "MicrosoftTeams",
+    });
     const s = await status();
     expect(s.rooms[0]).toMatchObject({ lastPoll: { outcome: "ok" }, device: { state: "ok" } });
     expect(s.rooms[0]!.meetings[0]).toMatchObject({ route: "cvi", onDevice: true });
@@ -138,7 +152,12 @@ describe("engine end to end", () => {
     await settle();
     expect((await sessionOf())?.state).toBe("ended");
     const events = await engine.store.eventLog.list({ kind: undefined, limit: 200 });
-    expect(events.filter((e) => e.kind.startsWith("bridge.")).map((e) => e.kind).reverse()).toEqual(expect.arrayContaining(["bridge.starting", "bridge.lobby", "bridge.admitted", "bridge.ended"]));
+    expect(
+      events
+        .filter((e) => e.kind.startsWith("bridge."))
+        .map((e) => e.kind)
+        .reverse(),
+    ).toEqual(expect.arrayContaining(["bridge.starting", "bridge.lobby", "bridge.admitted", "bridge.ended"]));
   });
 
   it("exposes what happened as Prometheus metrics", async () => {

@@ -21,7 +21,10 @@ afterAll(async () => {
 
 describe("engine listening", () => {
   it("names the taken port instead of failing with a stack, and stops cleanly (twice is harmless)", async () => {
-    const config = resolveConfig({ database: { url: "memory://" }, http: { host: "127.0.0.1", port, adminToken: "listen-test-token-0123456789abcdef" }, log: { level: "silent" } }, { env: {}, cwd: process.cwd() });
+    const config = resolveConfig(
+      { database: { url: "memory://" }, http: { host: "127.0.0.1", port, adminToken: "listen-test-token-0123456789abcdef" }, log: { level: "silent" } },
+      { env: {}, cwd: process.cwd() },
+    );
     const engine = new Engine({ config, clock: new ManualClock("2026-03-02T08:00:00.000Z"), logger: createLogger("silent"), cwd: process.cwd(), ticks: false });
     const error = await engine.start(true).then(
       () => null,

@@ -18,11 +18,42 @@ beforeAll(async () => {
   const key = "room-a@contoso.example|u1|x";
   await db.store.eventLog.append([
     { at: t("08:50:00"), kind: "meeting.added", roomId: roomA, occurrenceKey: key, message: "planned sgj" },
-    { at: t("09:00:00"), kind: "bridge.starting", roomId: roomA, occurrenceKey: key, message: "due", data: { sessionId: "sgj_aaaaaaaaaaaa", from: "scheduled", to: "starting" } },
-    { at: t("09:00:20"), kind: "bridge.lobby", roomId: roomA, occurrenceKey: key, message: "in the lobby", data: { sessionId: "sgj_aaaaaaaaaaaa", from: "starting", to: "lobby" } },
-    { at: t("09:03:25"), kind: "bridge.admitted", roomId: roomA, occurrenceKey: key, message: "admitted", data: { sessionId: "sgj_aaaaaaaaaaaa", from: "lobby", to: "admitted" } },
+    {
+      at: t("09:00:00"),
+      kind: "bridge.starting",
+      roomId: roomA,
+      occurrenceKey: key,
+      message: "due",
+      data: { sessionId: "sgj_aaaaaaaaaaaa", from: "scheduled", to: "starting" },
+    },
+    {
+      at: t("09:00:20"),
+      kind: "bridge.lobby",
+      roomId: roomA,
+      occurrenceKey: key,
+      message: "in the lobby",
+      data: { sessionId: "sgj_aaaaaaaaaaaa", from: "starting", to: "lobby" },
+    },
+    {
+      at: t("09:03:25"),
+      kind: "bridge.admitted",
+      roomId: roomA,
+      occurrenceKey: key,
+      message: "admitted",
+      data: { sessionId: "sgj_aaaaaaaaaaaa", from: "lobby", to: "admitted" },
+    },
     { at: t("09:10:00"), kind: "bridge.lobby", roomId: roomB, occurrenceKey: "room-b|x", message: "other session", data: { sessionId: "sgj_bbbbbbbbbbbb" } },
-    adminAudit(t("09:30:00"), { via: "oidc", who: "alice@contoso.example", role: "admin" }, { kind: "admin.room-changed", roomId: roomA, message: "changed room", before: { displayName: "Room A", devicePassword: "hunter2" }, after: { displayName: "Room Alpha" } }),
+    adminAudit(
+      t("09:30:00"),
+      { via: "oidc", who: "alice@contoso.example", role: "admin" },
+      {
+        kind: "admin.room-changed",
+        roomId: roomA,
+        message: "changed room",
+        before: { displayName: "Room A", devicePassword: "hunter2" },
+        after: { displayName: "Room Alpha" },
+      },
+    ),
   ]);
 });
 afterAll(async () => {
@@ -34,7 +65,13 @@ describe("otj events", () => {
     const r = await runCli(["events", "--room", "room-a@contoso.example", "--database-url", db.url]);
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split("\n");
-    expect(lines.map((l) => l.split(/\s+/).find((w) => /^[a-z]+\.[a-z-]+$/.test(w)))).toEqual(["meeting.added", "bridge.starting", "bridge.lobby", "bridge.admitted", "admin.room-changed"]);
+    expect(lines.map((l) => l.split(/\s+/).find((w) => /^[a-z]+\.[a-z-]+$/.test(w)))).toEqual([
+      "meeting.added",
+      "bridge.starting",
+      "bridge.lobby",
+      "bridge.admitted",
+      "admin.room-changed",
+    ]);
     // The lobby wait: 3 min 5 s from lobby to admitted.
     expect(lines[3]).toMatch(/\+3m05s\s+bridge\.admitted/);
     expect(r.stdout).not.toContain("other session");
@@ -47,7 +84,12 @@ describe("otj events", () => {
     expect(session.events.map((e) => e.kind)).toEqual(["bridge.starting", "bridge.lobby", "bridge.admitted"]);
     const since = JSON.parse((await runCli(["events", "--since", "2026-03-02T09:05:00Z", "--json", "--database-url", db.url])).stdout) as EventsOutput;
     expect(since.events.map((e) => e.kind)).toEqual(["bridge.lobby", "admin.room-changed"]);
-    expect(since.events[1]?.data).toMatchObject({ who: "alice@contoso.example", via: "oidc", before: { displayName: "Room A", devicePassword: "***" }, after: { displayName: "Room Alpha" } });
+    expect(since.events[1]?.data).toMatchObject({
+      who: "alice@contoso.example",
+      via: "oidc",
+      before: { displayName: "Room A", devicePassword: "***" },
+      after: { displayName: "Room Alpha" },
+    });
     expect(since.events[1]?.roomId).toBe(roomA);
   });
 

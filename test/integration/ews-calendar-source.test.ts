@@ -44,7 +44,13 @@ afterEach(async () => {
 });
 
 async function harness(
-  options: { emulator?: EwsEmulatorOptions; source?: EwsCalendarSourceOptions; client?: Partial<EwsClientConfig>; fetch?: typeof fetch; emu?: EwsEmulator } = {},
+  options: {
+    emulator?: EwsEmulatorOptions;
+    source?: EwsCalendarSourceOptions;
+    client?: Partial<EwsClientConfig>;
+    fetch?: typeof fetch;
+    emu?: EwsEmulator;
+  } = {},
 ): Promise<Harness> {
   const clock = new ManualClock(Date.parse("2025-03-04T08:00:00Z"));
   let emu = options.emu;
@@ -339,7 +345,8 @@ describe("throttling and failures", () => {
   });
 
   it("an answer that is not SOAP is OTJ_EWS_BAD_RESPONSE", async () => {
-    const html: typeof fetch = async () => new Response("<html><body>Outlook Web App sign-in</body></html>", { status: 200, headers: { "Content-Type": "text/html" } });
+    const html: typeof fetch = async () =>
+      new Response("<html><body>Outlook Web App sign-in</body></html>", { status: 200, headers: { "Content-Type": "text/html" } });
     const h = await harness({ fetch: html });
     await expect(h.source.syncRoom(ROOM, null, WINDOW, signal())).rejects.toMatchObject({ code: "OTJ_EWS_BAD_RESPONSE", retryable: true });
     expect(h.sleeps).toEqual([]);
@@ -348,7 +355,10 @@ describe("throttling and failures", () => {
   it("stops a CalendarView that cannot page on (more items at one start than a page) with the repeated-page guard", async () => {
     const h = await harness({ source: { pageSize: 2 } });
     for (let i = 0; i < 3; i++) h.emu.createEvent(ROOM, { subject: `Same ${i}`, start: "2025-03-03T00:00:00Z", end: "2025-03-03T01:00:00Z" });
-    await expect(h.source.syncRoom(ROOM, null, WINDOW, signal())).rejects.toMatchObject({ code: "OTJ_CALENDAR_DELTA_LOOP", details: { guard: "repeated-page" } });
+    await expect(h.source.syncRoom(ROOM, null, WINDOW, signal())).rejects.toMatchObject({
+      code: "OTJ_CALENDAR_DELTA_LOOP",
+      details: { guard: "repeated-page" },
+    });
   });
 
   it("rejects with the signal's reason when aborted", async () => {
@@ -368,13 +378,19 @@ describe("delegate access", () => {
     const r = await h.source.syncRoom(ROOM, null, WINDOW, signal());
     expect(r.changed).toHaveLength(4);
     expect(h.emu.requests.every((q) => q.impersonated === null)).toBe(true);
-    await expect(h.source.syncRoom(OTHER, null, WINDOW, signal())).rejects.toMatchObject({ code: "OTJ_EWS_ACCESS_DENIED", details: { ewsCode: "ErrorAccessDenied" } });
+    await expect(h.source.syncRoom(OTHER, null, WINDOW, signal())).rejects.toMatchObject({
+      code: "OTJ_EWS_ACCESS_DENIED",
+      details: { ewsCode: "ErrorAccessDenied" },
+    });
     await expect(h.source.syncRoom("nobody@contoso.example", null, WINDOW, signal())).rejects.toMatchObject({ code: "OTJ_EWS_NOT_FOUND" });
   });
 
   it("impersonation configured for an account without the ApplicationImpersonation role is ACCESS_DENIED", async () => {
     const h = await harness({ emulator: { access: "delegate" } });
-    await expect(h.source.syncRoom(ROOM, null, WINDOW, signal())).rejects.toMatchObject({ code: "OTJ_EWS_ACCESS_DENIED", details: { ewsCode: "ErrorImpersonateUserDenied" } });
+    await expect(h.source.syncRoom(ROOM, null, WINDOW, signal())).rejects.toMatchObject({
+      code: "OTJ_EWS_ACCESS_DENIED",
+      details: { ewsCode: "ErrorImpersonateUserDenied" },
+    });
   });
 });
 
@@ -398,8 +414,22 @@ describe("rooms", () => {
     h.emu.addRoom({ address: "Unlisted@contoso.example" });
     const rooms = await h.source.listRooms(signal());
     expect(rooms.sort((a, b) => a.mailbox.localeCompare(b.mailbox))).toEqual([
-      { mailbox: ROOM, displayName: "Room 101", capacity: null, building: null, floor: null, roomLists: [{ mailbox: "building-a@contoso.example", displayName: "Building A" }] },
-      { mailbox: OTHER, displayName: "Room 202", capacity: null, building: null, floor: null, roomLists: [{ mailbox: "building-b@contoso.example", displayName: "Building B" }] },
+      {
+        mailbox: ROOM,
+        displayName: "Room 101",
+        capacity: null,
+        building: null,
+        floor: null,
+        roomLists: [{ mailbox: "building-a@contoso.example", displayName: "Building A" }],
+      },
+      {
+        mailbox: OTHER,
+        displayName: "Room 202",
+        capacity: null,
+        building: null,
+        floor: null,
+        roomLists: [{ mailbox: "building-b@contoso.example", displayName: "Building B" }],
+      },
     ]);
     expect(h.emu.requests.map((q) => q.impersonated)).toEqual([null, null, null]);
   });

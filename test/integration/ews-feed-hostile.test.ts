@@ -31,7 +31,15 @@ beforeAll(async () => {
   await db.store.rooms.add({ mailbox: MAILBOX, displayName: "Poly", provider: "p", deviceFamily: "ews" }, clock.now());
   const { password } = await db.store.ewsDevices.issuePassword(MAILBOX, clock.now());
   auth = `Basic ${Buffer.from(`${MAILBOX}:${password}`).toString("base64")}`;
-  app = await buildHttpServer({ store: db.store, clock, logger: createLogger("silent"), metrics: new EngineMetrics(), adminToken: null, settings: SETTINGS, readiness: async () => ({}) });
+  app = await buildHttpServer({
+    store: db.store,
+    clock,
+    logger: createLogger("silent"),
+    metrics: new EngineMetrics(),
+    adminToken: null,
+    settings: SETTINGS,
+    readiness: async () => ({}),
+  });
   await app.listen({ host: "127.0.0.1", port: 0 });
   base = url(app);
   // The plugin on its own, with a low rate limit.
@@ -46,7 +54,8 @@ afterAll(async () => {
   await db.close();
 });
 
-const post = (body: string, at = base, path = "/EWS/Exchange.asmx") => fetch(`${at}${path}`, { method: "POST", headers: { "content-type": "text/xml; charset=utf-8", authorization: auth }, body });
+const post = (body: string, at = base, path = "/EWS/Exchange.asmx") =>
+  fetch(`${at}${path}`, { method: "POST", headers: { "content-type": "text/xml; charset=utf-8", authorization: auth }, body });
 const env = (inner: string, prolog = "") =>
   `<?xml version="1.0"?>${prolog}<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Body>${inner}</s:Body></s:Envelope>`;
 
@@ -62,7 +71,9 @@ async function expectFault(r: Response, status: number, code: RegExp) {
 describe("EWS feed hostile input", () => {
   it("XXE: the entity is refused, no file is read", async () => {
     const text = await expectFault(
-      await post(env("<m:ResolveNames><m:UnresolvedEntry>&xxe;</m:UnresolvedEntry></m:ResolveNames>", `<!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>`)),
+      await post(
+        env("<m:ResolveNames><m:UnresolvedEntry>&xxe;</m:UnresolvedEntry></m:ResolveNames>", `<!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>`),
+      ),
       500,
       /ErrorInvalidRequest/,
     );
@@ -89,7 +100,9 @@ describe("EWS feed hostile input", () => {
   });
 
   it("a device gets at most the rate limit per rolling minute", async () => {
-    const find = env(`<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="calendar"/></m:FolderIds></m:GetFolder>`);
+    const find = env(
+      `<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="calendar"/></m:FolderIds></m:GetFolder>`,
+    );
     expect((await post(find, limitedBase)).status).toBe(200);
     expect((await post(find, limitedBase)).status).toBe(200);
     const third = await post(find, limitedBase);
@@ -132,17 +145,36 @@ describe("EWS feed hostile input", () => {
       clock.now(),
     );
     const bodyOnly = Fastify();
-    await bodyOnly.register(ewsFeed, { store: db.store, clock, logger: createLogger("silent"), metrics: new EngineMetrics(), settings: SETTINGS, feed: { dialStringIn: "body" } });
+    await bodyOnly.register(ewsFeed, {
+      store: db.store,
+      clock,
+      logger: createLogger("silent"),
+      metrics: new EngineMetrics(),
+      settings: SETTINGS,
+      feed: { dialStringIn: "body" },
+    });
     await bodyOnly.listen({ host: "127.0.0.1", port: 0 });
     try {
       const folder = `<m:ParentFolderIds><t:DistinguishedFolderId Id="calendar"/></m:ParentFolderIds>`;
-      const found = await (await post(env(`<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape></m:ItemShape>${folder}</m:FindItem>`), url(bodyOnly))).text();
+      const found = await (
+        await post(
+          env(`<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape></m:ItemShape>${folder}</m:FindItem>`),
+          url(bodyOnly),
+        )
+      ).text();
       expect(found).toContain("<t:Location></t:Location>");
       const id = /<t:ItemId Id="([^"]+)"/.exec(found)?.[1];
-      const item = await (await post(env(`<m:GetItem><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape></m:ItemShape><m:ItemIds><t:ItemId Id="${id}"/></m:ItemIds></m:GetItem>`), url(bodyOnly))).text();
+      const item = await (
+        await post(
+          env(`<m:GetItem><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape></m:ItemShape><m:ItemIds><t:ItemId Id="${id}"/></m:ItemIds></m:GetItem>`),
+          url(bodyOnly),
+        )
+      ).text();
       expect(item).toContain("SIP: sip:contoso.1234567890@video.contoso.example");
       // The default puts it in Location too.
-      expect(await (await post(env(`<m:FindItem Traversal="Shallow">${folder}</m:FindItem>`))).text()).toContain("<t:Location>contoso.1234567890@video.contoso.example</t:Location>");
+      expect(await (await post(env(`<m:FindItem Traversal="Shallow">${folder}</m:FindItem>`))).text()).toContain(
+        "<t:Location>contoso.1234567890@video.contoso.example</t:Location>",
+      );
     } finally {
       await bodyOnly.close();
     }

@@ -62,8 +62,25 @@ afterAll(async () => {
 
 beforeEach(async () => {
   await db.truncate();
-  await db.store.providers.add({ name: "contoso-pexip", partner: "pexip", tenantKey: "contoso@video.contoso.example", sipDomain: "video.contoso.example" }, clock.now());
-  const added = await runCli(["rooms", "add", "--mailbox", MAILBOX, "--name", "Poly Room", "--provider", "contoso-pexip", "--device-family", "ews", "--json", "--database-url", db.url]);
+  await db.store.providers.add(
+    { name: "contoso-pexip", partner: "pexip", tenantKey: "contoso@video.contoso.example", sipDomain: "video.contoso.example" },
+    clock.now(),
+  );
+  const added = await runCli([
+    "rooms",
+    "add",
+    "--mailbox",
+    MAILBOX,
+    "--name",
+    "Poly Room",
+    "--provider",
+    "contoso-pexip",
+    "--device-family",
+    "ews",
+    "--json",
+    "--database-url",
+    db.url,
+  ]);
   expect(added.code, added.stderr).toBe(0);
   const printed = JSON.parse(added.stdout) as Record<string, string>;
   expect(Object.keys(printed).sort()).toEqual(["devicePassword", "deviceUsername", "id", "mailbox"]);
@@ -174,7 +191,9 @@ describe("EWS feed with a real EWS client", () => {
     const last = await db.store.ewsDevices.lastFetch(room.id);
     expect(last?.operation).toBe("GetItem");
     const status = await runCli(["status", "--json", "--database-url", db.url]);
-    const entry = (JSON.parse(status.stdout) as { rooms: Array<{ mailbox: string; device: { lastFetchAt?: string | null } }> }).rooms.find((r) => r.mailbox === MAILBOX);
+    const entry = (JSON.parse(status.stdout) as { rooms: Array<{ mailbox: string; device: { lastFetchAt?: string | null } }> }).rooms.find(
+      (r) => r.mailbox === MAILBOX,
+    );
     expect(entry?.device.lastFetchAt).toBe(clock.now().toISOString());
     // Silent for over alarms.ewsFetchStaleMinutes (60 by default): the room's alarm.
     const settings = { endBufferMinutes: 0, windowFutureDays: 7, pollFailuresBeforeAlarm: 3, pushFailuresBeforeAlarm: 3, ewsFetchStaleMinutes: 60 };
@@ -214,8 +233,16 @@ describe("EWS feed with a real EWS client", () => {
 
   it("a wrong password, an unknown user and no credentials get 401 with WWW-Authenticate: Basic", async () => {
     await expect(listWindow(device(MAILBOX, "wrong-password"))).rejects.toBeTruthy();
-    for (const auth of [`Basic ${Buffer.from(`${MAILBOX}:nope`).toString("base64")}`, `Basic ${Buffer.from(`other@contoso.example:${password}`).toString("base64")}`, null]) {
-      const r = await fetch(`${base}/EWS/Exchange.asmx`, { method: "POST", headers: { "content-type": "text/xml", ...(auth ? { authorization: auth } : {}) }, body: "<x/>" });
+    for (const auth of [
+      `Basic ${Buffer.from(`${MAILBOX}:nope`).toString("base64")}`,
+      `Basic ${Buffer.from(`other@contoso.example:${password}`).toString("base64")}`,
+      null,
+    ]) {
+      const r = await fetch(`${base}/EWS/Exchange.asmx`, {
+        method: "POST",
+        headers: { "content-type": "text/xml", ...(auth ? { authorization: auth } : {}) },
+        body: "<x/>",
+      });
       expect(r.status).toBe(401);
       expect(r.headers.get("www-authenticate")).toMatch(/^Basic/);
     }

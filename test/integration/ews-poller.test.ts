@@ -55,7 +55,10 @@ function makePoller(): CalendarPoller {
   };
   const client = new EwsClient({ url: emu.url, username: emu.username, password: emu.password, auth: "basic", impersonation: true }, { clock });
   const source = new EwsCalendarSource({ maxRetries: 1 }, { client, clock, sleep, random: () => 0.5 });
-  const poller = new CalendarPoller({ poll: POLL, planner: roomPlanner([]) }, { store: db.store, source, clock, sink: { roomUpdated: async () => {} }, random: () => 0.5 });
+  const poller = new CalendarPoller(
+    { poll: POLL, planner: roomPlanner([]) },
+    { store: db.store, source, clock, sink: { roomUpdated: async () => {} }, random: () => 0.5 },
+  );
   pollers.push(poller);
   return poller;
 }
@@ -90,7 +93,14 @@ describe("CalendarPoller with an Exchange Server room", () => {
     let meetings = await db.store.meetings.list(room.id);
     expect(meetings).toHaveLength(4);
     const m = meetings.find((x) => x.sourceEventId === single.id)!;
-    expect(m).toMatchObject({ source: "graph", route: "cvi", dialString: "1182453796.contoso@m.webex.com", rule: "teams-cvi", subject: "Review 1", seriesMasterId: null });
+    expect(m).toMatchObject({
+      source: "graph",
+      route: "cvi",
+      dialString: "1182453796.contoso@m.webex.com",
+      rule: "teams-cvi",
+      subject: "Review 1",
+      seriesMasterId: null,
+    });
     expect(m.join?.teams?.passcode).toBe("Hk4mN8pQ");
     expect(meetings.filter((x) => x.seriesMasterId === series.uid)).toHaveLength(3);
 

@@ -25,7 +25,8 @@ class ManualClock {
 
 const ROOM = "c_1889abc@resource.calendar.google.com";
 const WINDOW: TimeWindow = { start: "2026-12-07T00:00:00.000Z", end: "2026-12-16T00:00:00.000Z" };
-const TEAMS_URL = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_Zm9v%40thread.v2/0?context=%7b%22Tid%22%3a%22c0ffee00-1111-2222-3333-444455556666%22%7d";
+const TEAMS_URL =
+  "https://teams.microsoft.com/l/meetup-join/19%3ameeting_Zm9v%40thread.v2/0?context=%7b%22Tid%22%3a%22c0ffee00-1111-2222-3333-444455556666%22%7d";
 
 interface Harness {
   emu: GoogleEmulator;
@@ -40,7 +41,9 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((e) => e.stop()));
 });
 
-async function harness(options: { emulator?: GoogleEmulatorOptions; source?: GoogleCalendarSourceOptions; client?: Partial<GoogleClientConfig> } = {}): Promise<Harness> {
+async function harness(
+  options: { emulator?: GoogleEmulatorOptions; source?: GoogleCalendarSourceOptions; client?: Partial<GoogleClientConfig> } = {},
+): Promise<Harness> {
   const clock = new ManualClock(Date.parse("2026-12-08T08:00:00Z"));
   const emu = await GoogleEmulator.start({ clock, ...options.emulator });
   running.push(emu);
@@ -53,7 +56,13 @@ async function harness(options: { emulator?: GoogleEmulatorOptions; source?: Goo
   };
   const key = emu.serviceAccountKey();
   const client = new GoogleClient(
-    { key: { client_email: key["client_email"]!, private_key: key["private_key"]! }, subject: emu.subjects[0]!, apiRoot: emu.url, tokenUrl: emu.tokenUrl, ...options.client },
+    {
+      key: { client_email: key["client_email"]!, private_key: key["private_key"]! },
+      subject: emu.subjects[0]!,
+      apiRoot: emu.url,
+      tokenUrl: emu.tokenUrl,
+      ...options.client,
+    },
     { clock },
   );
   const source = new GoogleCalendarSource(options.source ?? {}, { api: client, clock, sleep, random: () => 0.5 });
@@ -80,10 +89,19 @@ function seed(emu: GoogleEmulator) {
     end: "2026-12-08T09:30:00.000Z",
     organizer: { email: "ana@acme.example", displayName: "Ana Ruiz" },
     description: `<a href="${TEAMS_URL}">Join the meeting now</a>`,
-    conferenceData: { entryPoints: [{ entryPointType: "video", uri: TEAMS_URL }], conferenceSolution: { key: { type: "addOn" }, name: "Microsoft Teams Meeting" } },
+    conferenceData: {
+      entryPoints: [{ entryPointType: "video", uri: TEAMS_URL }],
+      conferenceSolution: { key: { type: "addOn" }, name: "Microsoft Teams Meeting" },
+    },
   });
   const standup = emu.addSeries(ROOM, { summary: "Stand-up", start: "2026-12-07T08:00:00.000Z", end: "2026-12-07T08:15:00.000Z", count: 5 });
-  const secret = emu.addEvent(ROOM, { summary: "Board", visibility: "private", start: "2026-12-09T12:00:00.000Z", end: "2026-12-09T13:00:00.000Z", hangoutLink: "https://meet.google.com/abc-mnop-xyz" });
+  const secret = emu.addEvent(ROOM, {
+    summary: "Board",
+    visibility: "private",
+    start: "2026-12-09T12:00:00.000Z",
+    end: "2026-12-09T13:00:00.000Z",
+    hangoutLink: "https://meet.google.com/abc-mnop-xyz",
+  });
   const outside = emu.addEvent(ROOM, { summary: "Next year", start: "2027-01-20T12:00:00.000Z", end: "2027-01-20T13:00:00.000Z" });
   return { review, standup, secret, outside };
 }
@@ -102,7 +120,11 @@ describe("authentication", () => {
   });
 
   it("a key the emulator does not know is OTJ_GOOGLE_AUTH, and the error names no key material", async () => {
-    const other = generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs8", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
+    const other = generateKeyPairSync("rsa", {
+      modulusLength: 2048,
+      privateKeyEncoding: { type: "pkcs8", format: "pem" },
+      publicKeyEncoding: { type: "spki", format: "pem" },
+    });
     const h = await harness({ client: { key: { client_email: "otj-sync@acme-project.iam.gserviceaccount.com", private_key: other.privateKey } } });
     const error = await rejection(h.source.connect(signal()));
     expect(error.code).toBe("OTJ_GOOGLE_AUTH");
@@ -137,11 +159,23 @@ describe("sync rounds", () => {
     expect(r).toMatchObject({ mailbox: ROOM, full: true, reason: "initial", removedIds: [] });
     expect(ids(r)).toEqual([s.review, s.secret, ...s.standup.instanceIds].sort());
     const review = r.changed.find((o) => o.sourceId === s.review)!;
-    expect(review).toMatchObject({ kind: "single", subject: "Supplier review", roomResponse: "accepted", onlineMeetingUrl: TEAMS_URL, hasBody: true, sensitivity: "normal" });
+    expect(review).toMatchObject({
+      kind: "single",
+      subject: "Supplier review",
+      roomResponse: "accepted",
+      onlineMeetingUrl: TEAMS_URL,
+      hasBody: true,
+      sensitivity: "normal",
+    });
     expect(review.raw.format).toBe("google");
     expect(JSON.parse(review.raw.content)).toMatchObject({ id: s.review, kind: "calendar#event" });
     const instance = r.changed.find((o) => o.sourceId === s.standup.instanceIds[1])!;
-    expect(instance).toMatchObject({ kind: "occurrence", seriesId: s.standup.seriesId, recurrenceId: "2026-12-08T08:00:00.000Z", uid: `${s.standup.seriesId}@google.com` });
+    expect(instance).toMatchObject({
+      kind: "occurrence",
+      seriesId: s.standup.seriesId,
+      recurrenceId: "2026-12-08T08:00:00.000Z",
+      uid: `${s.standup.seriesId}@google.com`,
+    });
     expect(r.changed.find((o) => o.sourceId === s.secret)!.sensitivity).toBe("private");
     expect(h.emu.calls.find((c) => c.path.endsWith("/events"))!.query).toMatchObject({ singleEvents: "true", timeMin: WINDOW.start, timeMax: WINDOW.end });
   });
@@ -172,7 +206,11 @@ describe("sync rounds", () => {
     const r = await h.source.syncRoom(ROOM, quiet.cursor, WINDOW, signal());
     expect(r.full).toBe(false);
     expect(ids(r)).toEqual([added, s.secret, s.standup.instanceIds[2]!].sort());
-    expect(r.changed.find((o) => o.sourceId === s.standup.instanceIds[2])).toMatchObject({ kind: "exception", recurrenceId: "2026-12-09T08:00:00.000Z", start: "2026-12-09T09:00:00.000Z" });
+    expect(r.changed.find((o) => o.sourceId === s.standup.instanceIds[2])).toMatchObject({
+      kind: "exception",
+      recurrenceId: "2026-12-09T08:00:00.000Z",
+      start: "2026-12-09T09:00:00.000Z",
+    });
     expect(r.changed.find((o) => o.sourceId === s.secret)!.roomResponse).toBe("declined");
     expect([...r.removedIds].sort()).toEqual([s.outside, s.review, s.standup.instanceIds[3]!].sort());
     expect(h.emu.calls.at(-1)!.query["timeMin"]).toBeUndefined();
@@ -218,24 +256,35 @@ describe("sync rounds", () => {
     const first = await h.source.syncRoom(ROOM, null, WINDOW, signal());
     for (const id of s.standup.instanceIds) h.emu.updateEvent(ROOM, id, { summary: "Daily" });
     const pages: string[] = [];
-    const failing = new GoogleCalendarSource({ maxRetries: 0 }, {
-      api: {
-        connect: (sig) => h.client.connect(sig),
-        listResources: (t, sig) => h.client.listResources(t, sig),
-        listEvents: async (params, sig) => {
-          pages.push(params.pageToken ?? "first");
-          if (params.pageToken !== undefined) throw Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
-          return h.client.listEvents(params, sig);
+    const failing = new GoogleCalendarSource(
+      { maxRetries: 0 },
+      {
+        api: {
+          connect: (sig) => h.client.connect(sig),
+          listResources: (t, sig) => h.client.listResources(t, sig),
+          listEvents: async (params, sig) => {
+            pages.push(params.pageToken ?? "first");
+            if (params.pageToken !== undefined) throw Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
+            return h.client.listEvents(params, sig);
+          },
         },
+        clock: h.clock,
       },
-      clock: h.clock,
-    });
+    );
     const error = await rejection(failing.syncRoom(ROOM, first.cursor, WINDOW, signal()));
     expect(error.code).toBe("OTJ_GOOGLE_UNAVAILABLE");
     expect(pages).toEqual(["first", expect.any(String)]);
     // The process "restarts": a fresh source (fresh client) from the stored cursor.
     const key = h.emu.serviceAccountKey();
-    const client = new GoogleClient({ key: { client_email: key["client_email"]!, private_key: key["private_key"]! }, subject: h.emu.subjects[0]!, apiRoot: h.emu.url, tokenUrl: h.emu.tokenUrl }, { clock: h.clock });
+    const client = new GoogleClient(
+      {
+        key: { client_email: key["client_email"]!, private_key: key["private_key"]! },
+        subject: h.emu.subjects[0]!,
+        apiRoot: h.emu.url,
+        tokenUrl: h.emu.tokenUrl,
+      },
+      { clock: h.clock },
+    );
     const fresh = new GoogleCalendarSource({}, { api: client, clock: h.clock });
     const r = await fresh.syncRoom(ROOM, first.cursor, WINDOW, signal());
     expect(ids(r)).toEqual([...s.standup.instanceIds].sort());
@@ -244,16 +293,19 @@ describe("sync rounds", () => {
 });
 
 describe("quotas and failures", () => {
-  it.each(["rateLimitExceeded", "userRateLimitExceeded", "429", "500", "503", "drop"] as const)("rides out %s with exponential backoff and jitter", async (fault) => {
-    const h = await harness();
-    seed(h.emu);
-    h.emu.failNext(fault, fault, fault);
-    const r = await h.source.syncRoom(ROOM, null, WINDOW, signal());
-    expect(r.changed).toHaveLength(7);
-    expect(r.stats).toMatchObject({ retries: 3, requests: 4 });
-    // random() = 0.5 puts each wait at 75% of its step: 1 s, 2 s, 4 s.
-    expect(h.sleeps).toEqual([750, 1500, 3000]);
-  });
+  it.each(["rateLimitExceeded", "userRateLimitExceeded", "429", "500", "503", "drop"] as const)(
+    "rides out %s with exponential backoff and jitter",
+    async (fault) => {
+      const h = await harness();
+      seed(h.emu);
+      h.emu.failNext(fault, fault, fault);
+      const r = await h.source.syncRoom(ROOM, null, WINDOW, signal());
+      expect(r.changed).toHaveLength(7);
+      expect(r.stats).toMatchObject({ retries: 3, requests: 4 });
+      // random() = 0.5 puts each wait at 75% of its step: 1 s, 2 s, 4 s.
+      expect(h.sleeps).toEqual([750, 1500, 3000]);
+    },
+  );
 
   it("gives up after the retry bound with a retryable OTJ_GOOGLE_THROTTLED", async () => {
     const h = await harness({ source: { maxRetries: 2 } });

@@ -15,7 +15,8 @@ import { createTestPostgres, type TestPostgres } from "../support/test-database.
 const GOOGLE_ROOM = "c_berlin4@resource.calendar.google.com";
 const GRAPH_ROOM = "room101@contoso.example";
 const at = (hhmm: string) => `2026-12-08T${hhmm}:00.000Z`;
-const TEAMS_URL = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_Z29vZ2xlLWUyZQ%40thread.v2/0?context=%7b%22Tid%22%3a%22c0ffee00-1111-2222-3333-444455556666%22%7d";
+const TEAMS_URL =
+  "https://teams.microsoft.com/l/meetup-join/19%3ameeting_Z29vZ2xlLWUyZQ%40thread.v2/0?context=%7b%22Tid%22%3a%22c0ffee00-1111-2222-3333-444455556666%22%7d";
 
 let pg: TestPostgres;
 let clock: ManualClock;
@@ -44,7 +45,13 @@ beforeAll(async () => {
   const config = resolveConfig(
     {
       database: { url: pg.url },
-      graph: { tenantId: "c0ffee00-1111-2222-3333-444455556666", clientId: graph.clientId, clientSecret: graph.clientSecret, baseUrl: graph.url, authorityUrl: graph.url },
+      graph: {
+        tenantId: "c0ffee00-1111-2222-3333-444455556666",
+        clientId: graph.clientId,
+        clientSecret: graph.clientSecret,
+        baseUrl: graph.url,
+        authorityUrl: graph.url,
+      },
       google: { serviceAccountKey: JSON.stringify(google.serviceAccountKey()), subject: google.subjects[0]!, apiRoot: google.url, tokenUrl: google.tokenUrl },
       http: { host: "127.0.0.1", port: 0 },
       poll: { intervalSeconds: 60, windowPastHours: 2, windowFutureDays: 2 },
@@ -62,7 +69,9 @@ beforeAll(async () => {
   engine = new Engine({ config, clock, logger: createLogger("debug", sink), cwd: process.cwd(), ticks: false });
   await engine.start(false);
   await engine.store.providers.add({ partner: "cisco", name: "webex", tenantKey: "acme@m.webex.com" }, clock.now());
-  googleRoomId = (await engine.store.rooms.add({ mailbox: GOOGLE_ROOM, displayName: "Berlin-4-Elbe", provider: "webex", deviceFamily: "pull", source: "google" }, clock.now())).room.id;
+  googleRoomId = (
+    await engine.store.rooms.add({ mailbox: GOOGLE_ROOM, displayName: "Berlin-4-Elbe", provider: "webex", deviceFamily: "pull", source: "google" }, clock.now())
+  ).room.id;
   graphRoomId = (await engine.store.rooms.add({ mailbox: GRAPH_ROOM, displayName: "Room 101", provider: "webex", deviceFamily: "pull" }, clock.now())).room.id;
 }, 60_000);
 
@@ -91,14 +100,27 @@ describe("a Google room and a Graph room in one engine", () => {
     await step(2);
     const meetings = await engine.store.meetings.list(googleRoomId);
     expect(meetings).toHaveLength(1);
-    expect(meetings[0]).toMatchObject({ subject: "Partner sync", route: "cvi", dialString: "1183456789.acme@m.webex.com", sourceEventId: "evtcvi", organizerEmail: "ana@acme.example" });
+    expect(meetings[0]).toMatchObject({
+      subject: "Partner sync",
+      route: "cvi",
+      dialString: "1183456789.acme@m.webex.com",
+      sourceEventId: "evtcvi",
+      organizerEmail: "ana@acme.example",
+    });
     expect((await engine.store.meetings.list(graphRoomId)).map((m) => m.subject)).toEqual(["Graph only"]);
     expect(google.calls.some((c) => c.path === `/calendar/v3/calendars/${encodeURIComponent(GOOGLE_ROOM)}/events`)).toBe(true);
     expect(google.calls.every((c) => !c.path.includes(GRAPH_ROOM))).toBe(true);
   });
 
   it("a private Google meeting follows the room's privacy rules; a declined one is withdrawn", async () => {
-    google.addEvent(GOOGLE_ROOM, { id: "evtprivate", summary: "HR talk", visibility: "private", start: at("11:00"), end: at("11:30"), hangoutLink: "https://meet.google.com/abc-mnop-xyz" });
+    google.addEvent(GOOGLE_ROOM, {
+      id: "evtprivate",
+      summary: "HR talk",
+      visibility: "private",
+      start: at("11:00"),
+      end: at("11:30"),
+      hangoutLink: "https://meet.google.com/abc-mnop-xyz",
+    });
     await step(2);
     const priv = (await engine.store.meetings.list(googleRoomId)).find((m) => m.sourceEventId === "evtprivate")!;
     expect(priv.sensitivity).toBe("private");

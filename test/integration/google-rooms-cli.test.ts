@@ -50,19 +50,52 @@ afterAll(async () => {
 
 describe("room source", () => {
   it("rooms add --source google; graph by default; a bad source is refused", async () => {
-    const g = await otj(["rooms", "add", "--mailbox", "c_rhein@resource.calendar.google.com", "--name", "Rhein", "--provider", "acme", "--device-family", "pull", "--source", "google", "--json"]);
+    const g = await otj([
+      "rooms",
+      "add",
+      "--mailbox",
+      "c_rhein@resource.calendar.google.com",
+      "--name",
+      "Rhein",
+      "--provider",
+      "acme",
+      "--device-family",
+      "pull",
+      "--source",
+      "google",
+      "--json",
+    ]);
     expect(g.code).toBe(0);
     const m = await otj(["rooms", "add", "--mailbox", "room1@contoso.example", "--name", "Room 1", "--provider", "acme", "--device-family", "pull", "--json"]);
     expect(m.code).toBe(0);
-    const bad = await otj(["rooms", "add", "--mailbox", "room2@contoso.example", "--name", "Room 2", "--provider", "acme", "--device-family", "pull", "--source", "caldav"]);
+    const bad = await otj([
+      "rooms",
+      "add",
+      "--mailbox",
+      "room2@contoso.example",
+      "--name",
+      "Room 2",
+      "--provider",
+      "acme",
+      "--device-family",
+      "pull",
+      "--source",
+      "caldav",
+    ]);
     expect(bad.code).not.toBe(0);
     const list = JSON.parse((await otj(["rooms", "list", "--json"])).stdout) as { rooms: RoomOut[] };
-    expect(Object.fromEntries(list.rooms.map((r) => [r.mailbox, r.source]))).toEqual({ "c_rhein@resource.calendar.google.com": "google", "room1@contoso.example": "graph" });
+    expect(Object.fromEntries(list.rooms.map((r) => [r.mailbox, r.source]))).toEqual({
+      "c_rhein@resource.calendar.google.com": "google",
+      "room1@contoso.example": "graph",
+    });
   });
 
   it("rooms import reads a source column and names a bad value by line", async () => {
     const csv = join(workDir, "rooms.csv");
-    writeFileSync(csv, "mailbox,displayName,provider,deviceFamily,source\nc_main@resource.calendar.google.com,Main,acme,pull,google\nroom3@contoso.example,Room 3,acme,pull,\n");
+    writeFileSync(
+      csv,
+      "mailbox,displayName,provider,deviceFamily,source\nc_main@resource.calendar.google.com,Main,acme,pull,google\nroom3@contoso.example,Room 3,acme,pull,\n",
+    );
     expect((await otj(["rooms", "import", csv])).code).toBe(0);
     const list = JSON.parse((await otj(["rooms", "list", "--json"])).stdout) as { rooms: RoomOut[] };
     expect(list.rooms.find((r) => r.mailbox === "c_main@resource.calendar.google.com")!.source).toBe("google");
@@ -76,7 +109,9 @@ describe("room source", () => {
   it("rooms discover --source google lists resource calendars and --add maps them as google rooms", async () => {
     const run = await otj(["rooms", "discover", "--source", "google", "--add", "--provider", "acme", "--device-family", "pull", "--json"]);
     expect(run.code, run.stderr).toBe(0);
-    const out = JSON.parse(run.stdout) as { rooms: Array<{ mailbox: string; displayName: string; capacity: number | null; building: string | null; added: boolean }> };
+    const out = JSON.parse(run.stdout) as {
+      rooms: Array<{ mailbox: string; displayName: string; capacity: number | null; building: string | null; added: boolean }>;
+    };
     expect(out.rooms.map((r) => [r.mailbox, r.displayName, r.capacity, r.building, r.added])).toEqual([
       ["c_elbe@resource.calendar.google.com", "Elbe", 8, "BER", true],
       ["c_spree@resource.calendar.google.com", "Spree", null, null, true],

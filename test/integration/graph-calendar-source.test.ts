@@ -385,7 +385,8 @@ describe("first pages in $batch", () => {
   function seedRooms(emu: GraphEmulator, events = 1): void {
     for (const [n, r] of ROOMS.entries()) {
       emu.addRoom({ address: r });
-      for (let e = 0; e < events; e++) emu.addEvent(r, { subject: `m${n}.${e}`, start: `2025-03-0${4 + e}T1${n}:00:00Z`, end: `2025-03-0${4 + e}T1${n}:30:00Z` });
+      for (let e = 0; e < events; e++)
+        emu.addEvent(r, { subject: `m${n}.${e}`, start: `2025-03-0${4 + e}T1${n}:00:00Z`, end: `2025-03-0${4 + e}T1${n}:30:00Z` });
     }
   }
 
@@ -612,7 +613,12 @@ describe("GraphClient", () => {
     expect(answers.every((a) => a.status === 200 && a.error === null)).toBe(true);
     expect((answers[1]!.body as { value: unknown[] }).value).toHaveLength(2); // Tuesday: stand-up and review
     await expect(client.batch([{ id: "1", method: "GET", url: "/v1.0/users/x/events" }], signal())).rejects.toThrow(RangeError);
-    await expect(client.batch(Array.from({ length: 21 }, (_, i) => ({ id: String(i), method: "GET" as const, url: "/places/microsoft.graph.room" })), signal())).rejects.toThrow(RangeError);
+    await expect(
+      client.batch(
+        Array.from({ length: 21 }, (_, i) => ({ id: String(i), method: "GET" as const, url: "/places/microsoft.graph.room" })),
+        signal(),
+      ),
+    ).rejects.toThrow(RangeError);
   });
 
   it("creates, renews and deletes a subscription and reads MIME as text through the SDK", async () => {
@@ -673,7 +679,9 @@ describe("GraphClient", () => {
   it("follows links written on graph.baseUrl as well as on the cloud root", async () => {
     const { emu, client } = await harness({ emulator: { publicRoot: "https://graph.microsoft.com" } });
     seedMorning(emu);
-    const direct = await client.get(`${emu.url}/v1.0/users/${ROOM}/calendarView?startDateTime=2025-03-03T00:00:00Z&endDateTime=2025-03-12T00:00:00Z&$top=2`, { signal: signal() });
+    const direct = await client.get(`${emu.url}/v1.0/users/${ROOM}/calendarView?startDateTime=2025-03-03T00:00:00Z&endDateTime=2025-03-12T00:00:00Z&$top=2`, {
+      signal: signal(),
+    });
     const next = (direct.body as Record<string, string>)["@odata.nextLink"]!;
     expect(next.startsWith("https://graph.microsoft.com/v1.0/")).toBe(true);
     const page2 = await client.get(next, { signal: signal() });

@@ -71,7 +71,13 @@ describe("Graph certificate credentials", () => {
       return fetch(url, init);
     };
     const client = new GraphClient(
-      { tenantId: emu.tenantId, clientId: emu.clientId, baseUrl: emu.url, authorityUrl: emu.url, certificate: clientCertificateFromPem(APP_PEM, thumbprintOf(APP_PEM)) },
+      {
+        tenantId: emu.tenantId,
+        clientId: emu.clientId,
+        baseUrl: emu.url,
+        authorityUrl: emu.url,
+        certificate: clientCertificateFromPem(APP_PEM, thumbprintOf(APP_PEM)),
+      },
       { clock, fetch: recording },
     );
     const first = await client.tokens.getToken();

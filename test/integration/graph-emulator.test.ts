@@ -59,7 +59,11 @@ describe("token endpoint", () => {
   it("issues client-credentials tokens and refuses bad tenants, clients, secrets and scopes", async () => {
     const { emu, form } = await start();
     const post = async (tenant: string, fields: Record<string, string>) => {
-      const r = await fetch(`${emu.url}/${tenant}/oauth2/v2.0/token`, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: form(fields) });
+      const r = await fetch(`${emu.url}/${tenant}/oauth2/v2.0/token`, {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: form(fields),
+      });
       return { status: r.status, body: (await r.json()) as Record<string, unknown> };
     };
     const good = { grant_type: "client_credentials", client_id: emu.clientId, client_secret: emu.clientSecret, scope: "https://graph.microsoft.com/.default" };
@@ -69,8 +73,14 @@ describe("token endpoint", () => {
     expect(typeof ok.body["access_token"]).toBe("string");
     expect(await post("common", good)).toMatchObject({ status: 400, body: { error: "invalid_request", error_codes: [90002] } });
     expect(await post(emu.tenantId, { ...good, client_id: "nope" })).toMatchObject({ status: 400, body: { error: "unauthorized_client" } });
-    expect(await post(emu.tenantId, { ...good, client_secret: "nope" })).toMatchObject({ status: 401, body: { error: "invalid_client", error_codes: [7000215] } });
-    expect(await post(emu.tenantId, { ...good, scope: "https://graph.microsoft.us/.default" })).toMatchObject({ status: 400, body: { error: "invalid_scope" } });
+    expect(await post(emu.tenantId, { ...good, client_secret: "nope" })).toMatchObject({
+      status: 401,
+      body: { error: "invalid_client", error_codes: [7000215] },
+    });
+    expect(await post(emu.tenantId, { ...good, scope: "https://graph.microsoft.us/.default" })).toMatchObject({
+      status: 400,
+      body: { error: "invalid_scope" },
+    });
   });
 
   it("rejects missing and expired bearer tokens with Graph's error shape", async () => {
@@ -150,13 +160,22 @@ describe("calendarView", () => {
     const instances = await call(`/v1.0/users/${ROOM}/events/${series.id}/instances?startDateTime=2025-03-01T00:00:00Z&endDateTime=2025-04-01T00:00:00Z`);
     expect(instances.body?.["value"]).toHaveLength(3);
     const events = await call(`/v1.0/users/${ROOM}/events`);
-    expect(events.body?.["value"]).toMatchObject([{ id: series.id, type: "seriesMaster", recurrence: { pattern: { type: "weekly", daysOfWeek: ["monday", "thursday"] } } }]);
+    expect(events.body?.["value"]).toMatchObject([
+      { id: series.id, type: "seriesMaster", recurrence: { pattern: { type: "weekly", daysOfWeek: ["monday", "thursday"] } } },
+    ]);
     expect((await call(`/v1.0/users/${ROOM}/events/AAMkAGInope`)).body?.["error"]["code"]).toBe("ErrorItemNotFound");
   });
 
   it("applies the room's calendar processing to new bookings", async () => {
     const { emu, call } = await start();
-    emu.setProcessing(ROOM, { deleteComments: true, deleteSubject: true, addOrganizerToSubject: true, removePrivateProperty: true, processExternal: false, stripOnlineMeeting: true });
+    emu.setProcessing(ROOM, {
+      deleteComments: true,
+      deleteSubject: true,
+      addOrganizerToSubject: true,
+      removePrivateProperty: true,
+      processExternal: false,
+      stripOnlineMeeting: true,
+    });
     const booked = emu.addEvent(ROOM, {
       subject: "Secret plans",
       start: "2025-03-04T09:00:00Z",
@@ -166,11 +185,23 @@ describe("calendarView", () => {
       body: { contentType: "html", content: "<p>Join here</p>" },
       onlineMeeting: { joinUrl: "https://teams.microsoft.com/l/meetup-join/y" },
     });
-    const external = emu.addEvent(ROOM, { subject: "External", start: "2025-03-04T11:00:00Z", end: "2025-03-04T12:00:00Z", organizer: { name: "Eve", address: "eve@fabrikam.example" } });
+    const external = emu.addEvent(ROOM, {
+      subject: "External",
+      start: "2025-03-04T11:00:00Z",
+      end: "2025-03-04T12:00:00Z",
+      organizer: { name: "Eve", address: "eve@fabrikam.example" },
+    });
     expect(booked).not.toBeNull();
     expect(external).toBeNull();
     const item = (await call(VIEW)).body?.["value"][0];
-    expect(item).toMatchObject({ subject: "Bo Chen", sensitivity: "normal", body: { content: "" }, bodyPreview: "", onlineMeeting: null, isOnlineMeeting: false });
+    expect(item).toMatchObject({
+      subject: "Bo Chen",
+      sensitivity: "normal",
+      body: { content: "" },
+      bodyPreview: "",
+      onlineMeeting: null,
+      isOnlineMeeting: false,
+    });
     emu.setProcessing(ROOM, { removeCanceledMeetings: true });
     emu.cancelEvent(ROOM, booked!.id);
     expect((await call(VIEW)).body?.["value"]).toHaveLength(0);
@@ -280,7 +311,11 @@ describe("$batch", () => {
     for (const r of rooms) emu.addRoom({ address: r });
     emu.setLatency(25);
     emu.throttle(1, { mailbox: rooms[2]!, retryAfter: "0.5" });
-    const requests = rooms.map((r, i) => ({ id: String(i), method: "GET", url: `/users/${r}/calendarView?startDateTime=2025-03-03T00:00:00Z&endDateTime=2025-03-04T00:00:00Z` }));
+    const requests = rooms.map((r, i) => ({
+      id: String(i),
+      method: "GET",
+      url: `/users/${r}/calendarView?startDateTime=2025-03-03T00:00:00Z&endDateTime=2025-03-04T00:00:00Z`,
+    }));
     requests.push({ id: "v", method: "GET", url: `/v1.0/users/${ROOM}/events` });
     const started = Date.now();
     const batch = await call("/v1.0/$batch", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ requests }) });
@@ -292,7 +327,9 @@ describe("$batch", () => {
     expect(byId.get("v")).toMatchObject({ status: 400, body: { error: { message: "Resource not found for the segment 'v1.0'." } } });
 
     const tooMany = Array.from({ length: 21 }, (_, i) => ({ id: String(i), method: "GET", url: "/places/microsoft.graph.room" }));
-    expect((await call("/v1.0/$batch", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ requests: tooMany }) })).status).toBe(400);
+    expect(
+      (await call("/v1.0/$batch", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ requests: tooMany }) })).status,
+    ).toBe(400);
   });
 
   it("orders dependsOn items and fails dependents of a failed item with 424", async () => {
@@ -303,7 +340,12 @@ describe("$batch", () => {
     ];
     const batch = await call("/v1.0/$batch", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ requests }) });
     const byId = new Map((batch.body!["responses"] as Array<Record<string, Json>>).map((r) => [r["id"], r["status"]]));
-    expect(byId).toEqual(new Map([["1", 404], ["2", 424]]));
+    expect(byId).toEqual(
+      new Map([
+        ["1", 404],
+        ["2", 424],
+      ]),
+    );
   });
 });
 
@@ -328,7 +370,11 @@ describe("places and control", () => {
 
   it("exposes state and faults over /_emulator/*", async () => {
     const { emu, call } = await start();
-    const add = await fetch(`${emu.url}/_emulator/faults`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ status: 503, times: 1, routes: ["calendarView"] }) });
+    const add = await fetch(`${emu.url}/_emulator/faults`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ status: 503, times: 1, routes: ["calendarView"] }),
+    });
     expect(add.status).toBe(204);
     expect((await call(VIEW)).status).toBe(503);
     expect((await call(VIEW)).status).toBe(200);
@@ -354,11 +400,17 @@ describe("mail", () => {
     emu.addMessage(ROOM, { subject: "Lunch?", receivedDateTime: "2025-03-04T07:30:00Z", mime: "Subject: Lunch?\r\n\r\nhi\r\n" });
     const all = await call(`/v1.0/users/${ROOM}/messages`);
     expect(all.body?.["value"].map((m: Record<string, unknown>) => m["subject"])).toEqual(["Lunch?", "Review"]);
-    expect(all.body?.["value"][1]).toMatchObject({ "@odata.type": "#microsoft.graph.eventMessageRequest", meetingMessageType: "meetingRequest", hasAttachments: true });
-    const filtered = await call(`/v1.0/users/${ROOM}/messages?$filter=${encodeURIComponent("microsoft.graph.eventMessage/meetingMessageType eq 'meetingRequest' and receivedDateTime ge 2025-03-04T06:00:00Z")}`);
+    expect(all.body?.["value"][1]).toMatchObject({
+      "@odata.type": "#microsoft.graph.eventMessageRequest",
+      meetingMessageType: "meetingRequest",
+      hasAttachments: true,
+    });
+    const filtered = await call(
+      `/v1.0/users/${ROOM}/messages?$filter=${encodeURIComponent("microsoft.graph.eventMessage/meetingMessageType eq 'meetingRequest' and receivedDateTime ge 2025-03-04T06:00:00Z")}`,
+    );
     expect(filtered.body?.["value"].map((m: Record<string, unknown>) => m["id"])).toEqual([invite.id]);
     expect((await call(`/v1.0/users/${ROOM}/messages?$filter=startswith(subject,'R')`)).status).toBe(400);
-    const raw = await fetch(`${emu.url}/v1.0/users/${ROOM}/messages/${invite.id}/$value`, { headers: { Authorization: (await tokenHeader(emu)) } });
+    const raw = await fetch(`${emu.url}/v1.0/users/${ROOM}/messages/${invite.id}/$value`, { headers: { Authorization: await tokenHeader(emu) } });
     expect(await raw.text()).toBe(MIME);
     const attachments = await call(`/v1.0/users/${ROOM}/mailFolders/inbox/messages/${invite.id}/attachments`);
     const attachment = attachments.body?.["value"][0];
@@ -384,7 +436,12 @@ async function tokenHeader(emu: GraphEmulator): Promise<string> {
   const r = await fetch(`${emu.url}/${emu.tenantId}/oauth2/v2.0/token`, {
     method: "POST",
     headers: { "Content-Type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ grant_type: "client_credentials", client_id: emu.clientId, client_secret: emu.clientSecret, scope: "https://graph.microsoft.com/.default" }).toString(),
+    body: new URLSearchParams({
+      grant_type: "client_credentials",
+      client_id: emu.clientId,
+      client_secret: emu.clientSecret,
+      scope: "https://graph.microsoft.com/.default",
+    }).toString(),
   });
   return `Bearer ${((await r.json()) as { access_token: string }).access_token}`;
 }
@@ -441,7 +498,11 @@ describe("subscriptions", () => {
     expect(changes[0]).toMatchObject({ subscriptionId: created.body?.["id"], clientState: "s3cret", tenantId: emu.tenantId, resourceData: { id: booked.id } });
     expect(emu.deliveries.filter((d) => d.kind === "change").every((d) => d.status === 202)).toBe(true);
 
-    const renewed = await call(`/v1.0/subscriptions/${created.body?.["id"]}`, { method: "PATCH", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ expirationDateTime: "2025-03-11T07:00:00Z" }) });
+    const renewed = await call(`/v1.0/subscriptions/${created.body?.["id"]}`, {
+      method: "PATCH",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ expirationDateTime: "2025-03-11T07:00:00Z" }),
+    });
     expect(renewed.status).toBe(200);
     expect((await call(`/v1.0/subscriptions/${created.body?.["id"]}/reauthorize`, { method: "POST" })).status).toBe(204);
     emu.sendLifecycleNotification(created.body?.["id"], "subscriptionRemoved");
@@ -453,11 +514,21 @@ describe("subscriptions", () => {
   it("refuses a subscription whose endpoint does not echo the token, or that lives too long", async () => {
     const { call } = await start();
     const bad = await subscriber("wrong");
-    const body = { changeType: "updated", notificationUrl: bad.url, resource: `/users/${ROOM}/events`, expirationDateTime: "2025-03-05T08:00:00Z", clientState: "x" };
+    const body = {
+      changeType: "updated",
+      notificationUrl: bad.url,
+      resource: `/users/${ROOM}/events`,
+      expirationDateTime: "2025-03-05T08:00:00Z",
+      clientState: "x",
+    };
     const refused = await call("/v1.0/subscriptions", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
     expect(refused).toMatchObject({ status: 400, body: { error: { code: "InvalidRequest" } } });
     expect(refused.body?.["error"]["message"]).toContain("validationToken");
-    const tooLong = await call("/v1.0/subscriptions", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ ...body, expirationDateTime: "2025-03-20T08:00:00Z" }) });
+    const tooLong = await call("/v1.0/subscriptions", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ ...body, expirationDateTime: "2025-03-20T08:00:00Z" }),
+    });
     expect(tooLong.body?.["error"]["message"]).toContain("10080 minutes");
   });
 });

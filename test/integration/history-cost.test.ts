@@ -88,7 +88,11 @@ async function rowsRead(queries: ReadonlyArray<{ sql: string; parameters: readon
 }
 
 /** Runs a status read and a metrics scrape on a store that records its queries; returns them. */
-async function statusAndScrape(): Promise<{ queries: Array<{ sql: string; parameters: readonly unknown[] }>; status: Awaited<ReturnType<typeof buildStatus>>; metrics: string }> {
+async function statusAndScrape(): Promise<{
+  queries: Array<{ sql: string; parameters: readonly unknown[] }>;
+  status: Awaited<ReturnType<typeof buildStatus>>;
+  metrics: string;
+}> {
   const recorder = new QueryRecorder();
   const store = new PostgresStore(db.handle.db.withPlugin(recorder));
   const queries = recorder.queries;
@@ -143,7 +147,9 @@ describe("retention", () => {
     await sql`insert into meeting (occurrence_key, room_id, source, start_at, end_at, content_hash, created_at, updated_at)
       values ('m-old', ${roomId}, 'graph', ${old}, ${old}, 'h', ${old}, ${old}),
              ('m-recent', ${roomId}, 'graph', ${recent}, ${recent}, 'h', ${recent}, ${recent}),
-             ('m-future', ${roomId}, 'graph', ${new Date(NOW.getTime() + DAY)}, ${new Date(NOW.getTime() + DAY + 3_600_000)}, 'h', ${NOW}, ${NOW})`.execute(db.handle.db);
+             ('m-future', ${roomId}, 'graph', ${new Date(NOW.getTime() + DAY)}, ${new Date(NOW.getTime() + DAY + 3_600_000)}, 'h', ${NOW}, ${NOW})`.execute(
+      db.handle.db,
+    );
 
     const config = resolveConfig({ database: { url: db.url }, log: { level: "silent" } }, { env: {}, cwd: process.cwd() });
     const clock = new FakeClock(NOW);

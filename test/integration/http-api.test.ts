@@ -47,7 +47,11 @@ beforeEach(async () => {
 const call = (path: string, init: RequestInit & { token?: string | null } = {}) =>
   fetch(base + path, {
     ...init,
-    headers: { ...(init.body ? { "content-type": "application/json" } : {}), ...(init.token ? { authorization: `Bearer ${init.token}` } : {}), ...((init.headers as Record<string, string>) ?? {}) },
+    headers: {
+      ...(init.body ? { "content-type": "application/json" } : {}),
+      ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+      ...((init.headers as Record<string, string>) ?? {}),
+    },
   });
 
 function meeting(room: Room, key: string, minutes: number, extra: Partial<MeetingUpsert> = {}): MeetingUpsert {
@@ -115,20 +119,65 @@ describe("rooms", () => {
     const added = await call("/v1/rooms", {
       method: "POST",
       token: ADMIN,
-      body: JSON.stringify({ mailbox: "Room101@Contoso.example", displayName: "Room 101", provider: "webex", deviceFamily: "xapi", deviceAddress: "https://10.0.0.5", deviceUsername: "admin", devicePassword: "hunter2" }),
+      body: JSON.stringify({
+        mailbox: "Room101@Contoso.example",
+        displayName: "Room 101",
+        provider: "webex",
+        deviceFamily: "xapi",
+        deviceAddress: "https://10.0.0.5",
+        deviceUsername: "admin",
+        devicePassword: "hunter2",
+      }),
     });
     expect(added.status).toBe(201);
     const body = (await added.json()) as { id: string; mailbox: string };
     expect(body.id).toMatch(/^rm_.{10}$/);
     expect(body.mailbox).toBe("room101@contoso.example");
-    const pull = (await (await call("/v1/rooms", { method: "POST", token: ADMIN, body: JSON.stringify({ mailbox: "panel@contoso.example", displayName: "Panel", provider: "webex", deviceFamily: "pull" }) })).json()) as { deviceToken: string };
+    const pull = (await (
+      await call("/v1/rooms", {
+        method: "POST",
+        token: ADMIN,
+        body: JSON.stringify({ mailbox: "panel@contoso.example", displayName: "Panel", provider: "webex", deviceFamily: "pull" }),
+      })
+    ).json()) as { deviceToken: string };
     expect(pull.deviceToken.length).toBeGreaterThan(20);
     const list = await (await call("/v1/rooms", { token: ADMIN })).text();
     expect(list).not.toContain("hunter2");
-    expect(JSON.parse(list).rooms.find((r: { mailbox: string }) => r.mailbox === "room101@contoso.example")).toEqual({ id: body.id, mailbox: "room101@contoso.example", displayName: "Room 101", provider: "webex", deviceFamily: "xapi", deviceAddress: "https://10.0.0.5" });
-    expect((await call("/v1/rooms", { method: "POST", token: ADMIN, body: JSON.stringify({ mailbox: "room101@contoso.example", displayName: "x", provider: "webex", deviceFamily: "pull" }) })).status).toBe(409);
-    expect((await call("/v1/rooms", { method: "POST", token: ADMIN, body: JSON.stringify({ mailbox: "r@contoso.example", displayName: "x", provider: "webex", deviceFamily: "fax" }) })).status).toBe(400);
-    expect((await call("/v1/rooms", { method: "POST", token: ADMIN, body: JSON.stringify({ mailbox: "not-a-mailbox", displayName: "x", provider: "webex", deviceFamily: "pull" }) })).status).toBe(400);
+    expect(JSON.parse(list).rooms.find((r: { mailbox: string }) => r.mailbox === "room101@contoso.example")).toEqual({
+      id: body.id,
+      mailbox: "room101@contoso.example",
+      displayName: "Room 101",
+      provider: "webex",
+      deviceFamily: "xapi",
+      deviceAddress: "https://10.0.0.5",
+    });
+    expect(
+      (
+        await call("/v1/rooms", {
+          method: "POST",
+          token: ADMIN,
+          body: JSON.stringify({ mailbox: "room101@contoso.example", displayName: "x", provider: "webex", deviceFamily: "pull" }),
+        })
+      ).status,
+    ).toBe(409);
+    expect(
+      (
+        await call("/v1/rooms", {
+          method: "POST",
+          token: ADMIN,
+          body: JSON.stringify({ mailbox: "r@contoso.example", displayName: "x", provider: "webex", deviceFamily: "fax" }),
+        })
+      ).status,
+    ).toBe(400);
+    expect(
+      (
+        await call("/v1/rooms", {
+          method: "POST",
+          token: ADMIN,
+          body: JSON.stringify({ mailbox: "not-a-mailbox", displayName: "x", provider: "webex", deviceFamily: "pull" }),
+        })
+      ).status,
+    ).toBe(400);
     expect((await call("/v1/rooms/ROOM101@contoso.example", { method: "DELETE", token: ADMIN })).status).toBe(204);
     expect((await call("/v1/rooms/room101@contoso.example", { method: "DELETE", token: ADMIN })).status).toBe(404);
   });
@@ -156,7 +205,16 @@ describe("pull API and feed", () => {
     const body = (await r.json()) as { room: { mailbox: string }; meetings: Array<Record<string, unknown>> };
     expect(body.room.mailbox).toBe("panel1@contoso.example");
     expect(body.meetings.map((m) => m.startTime)).toEqual(["2025-03-04T09:00:00.000Z", "2025-03-04T10:00:00.000Z", "2025-03-04T10:30:00.000Z"]);
-    expect(body.meetings[0]).toMatchObject({ subject: "Supplier review", organizerName: "Ana Ruiz", alias: "1198563286.contoso@m.webex.com", dialString: "1198563286.contoso@m.webex.com", route: "cvi", bridgeState: null, private: false, joinFrom: "2025-03-04T08:55:00.000Z" });
+    expect(body.meetings[0]).toMatchObject({
+      subject: "Supplier review",
+      organizerName: "Ana Ruiz",
+      alias: "1198563286.contoso@m.webex.com",
+      dialString: "1198563286.contoso@m.webex.com",
+      route: "cvi",
+      bridgeState: null,
+      private: false,
+      joinFrom: "2025-03-04T08:55:00.000Z",
+    });
     expect(body.meetings[2]).toMatchObject({ route: "none", alias: null });
     const ids = (await (await call(`/v1/rooms/${room.mailbox}/meetings?idsOnly=true&limit=1`, { token: ADMIN })).json()) as { meetings: unknown[] };
     expect(ids.meetings).toEqual([{ id: expect.any(String) }]);
@@ -195,18 +253,30 @@ describe("pull API and feed", () => {
     const text = (await r.text()).replace(/\r\n /g, "");
     expect(text).toContain("SUMMARY:Review\\, Q1\\; plan");
     expect(text).toContain("CONFERENCE;VALUE=URI;FEATURE=VIDEO;LABEL=Join:sip:1198563286.contoso@m.webex.com");
-    const start = new Date(clock.now().getTime() + 3_600_000).toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+    const start = new Date(clock.now().getTime() + 3_600_000)
+      .toISOString()
+      .replace(/[-:]/g, "")
+      .replace(/\.\d{3}/, "");
     expect(text).toContain(`DTSTART:${start}`);
   });
 });
 
 describe("status and notifications", () => {
   it("GET /v1/status returns the StatusOutput of docs/cli.md", async () => {
-    const { room } = await db.store.rooms.add({ mailbox: "room101@contoso.example", displayName: "Room 101", provider: "webex", deviceFamily: "pull" }, clock.now());
+    const { room } = await db.store.rooms.add(
+      { mailbox: "room101@contoso.example", displayName: "Room 101", provider: "webex", deviceFamily: "pull" },
+      clock.now(),
+    );
     await db.store.meetings.upsert([meeting(room, "a", 60), meeting(room, "c", 70, { cancelled: true })], clock.now());
     const s = (await (await call("/v1/status", { token: ADMIN })).json()) as { rooms: Array<Record<string, unknown>>; bridgeSessions: unknown[] };
     expect(s.bridgeSessions).toEqual([]);
-    expect(s.rooms[0]).toMatchObject({ mailbox: "room101@contoso.example", displayName: "Room 101", alarms: [], lastPoll: { at: null, outcome: "never", error: null }, device: { family: "pull" } });
+    expect(s.rooms[0]).toMatchObject({
+      mailbox: "room101@contoso.example",
+      displayName: "Room 101",
+      alarms: [],
+      lastPoll: { at: null, outcome: "never", error: null },
+      device: { family: "pull" },
+    });
     const meetings = s.rooms[0]!.meetings as Array<Record<string, unknown>>;
     expect(meetings).toHaveLength(2);
     expect(meetings[1]).toMatchObject({ route: "none", dialString: null });

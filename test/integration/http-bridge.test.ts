@@ -197,13 +197,18 @@ describe("HttpMediaBridge transport", () => {
 
   it("verifies the bridge's TLS certificate: an untrusted one is refused, not retried", async () => {
     const tls = new URL("../fixtures/tls/", import.meta.url);
-    const server = https.createServer({ cert: readFileSync(new URL("device-cert.pem", tls)), key: readFileSync(new URL("device-key.pem", tls)) }, (_req, res) => {
-      res.writeHead(201, { "content-type": "application/json" });
-      res.end('{"id":"brg-1"}');
-    });
+    const server = https.createServer(
+      { cert: readFileSync(new URL("device-cert.pem", tls)), key: readFileSync(new URL("device-key.pem", tls)) },
+      (_req, res) => {
+        res.writeHead(201, { "content-type": "application/json" });
+        res.end('{"id":"brg-1"}');
+      },
+    );
     const port = await listen(server);
     try {
-      const e = await failure(new HttpMediaBridge({ baseUrl: `https://127.0.0.1:${port}`, token: "t", hmacSecret: SECRET, timeoutMs: 10_000 }).start(request()));
+      const e = await failure(
+        new HttpMediaBridge({ baseUrl: `https://127.0.0.1:${port}`, token: "t", hmacSecret: SECRET, timeoutMs: 10_000 }).start(request()),
+      );
       expect(e.code).toBe("OTJ_BRIDGE_REJECTED");
     } finally {
       server.closeAllConnections();

@@ -72,7 +72,11 @@ function failingStore(failing: Array<keyof Store["rooms"]>, counter?: { calls: n
       return (...args: unknown[]) => {
         if (counter && name === "verifyDeviceToken") counter.calls++;
         if (failing.includes(name as keyof Store["rooms"])) {
-          return Promise.reject(new OtjError("OTJ_STORE_UNREACHABLE", "connect ECONNREFUSED 10.1.2.3:5432 (password authentication for user otj)", { cause: new Error("ECONNREFUSED") }));
+          return Promise.reject(
+            new OtjError("OTJ_STORE_UNREACHABLE", "connect ECONNREFUSED 10.1.2.3:5432 (password authentication for user otj)", {
+              cause: new Error("ECONNREFUSED"),
+            }),
+          );
         }
         return (value as (...a: unknown[]) => unknown).apply(target, args);
       };
@@ -147,12 +151,24 @@ describe("callback bodies: raw bytes, capped, checked before parsing", () => {
         },
       },
     });
-    const bytes = Buffer.concat([Buffer.from('{"sessionId":"sgj_0123456789ab","state":"lobby","at":"2026-03-02T08:00:00Z","detail":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}')]);
-    const signed = await fetch(`${base}/v1/callbacks/bridge`, { method: "POST", headers: { "content-type": "application/json", "x-otj-signature": signBody(SECRET, bytes) }, body: bytes });
+    const bytes = Buffer.concat([
+      Buffer.from('{"sessionId":"sgj_0123456789ab","state":"lobby","at":"2026-03-02T08:00:00Z","detail":"'),
+      Buffer.from([0xff, 0xfe, 0xc3]),
+      Buffer.from('"}'),
+    ]);
+    const signed = await fetch(`${base}/v1/callbacks/bridge`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-otj-signature": signBody(SECRET, bytes) },
+      body: bytes,
+    });
     expect(signed.status).toBe(204);
     expect(Buffer.compare(seen[0]!, bytes)).toBe(0);
     const notJson = Buffer.from("{not json");
-    const r = await fetch(`${base}/v1/callbacks/bridge`, { method: "POST", headers: { "content-type": "application/json", "x-otj-signature": "sha256=00" }, body: notJson });
+    const r = await fetch(`${base}/v1/callbacks/bridge`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-otj-signature": "sha256=00" },
+      body: notJson,
+    });
     expect(r.status).toBe(401);
     expect(seen).toHaveLength(2);
   });
@@ -160,7 +176,11 @@ describe("callback bodies: raw bytes, capped, checked before parsing", () => {
   it("refuses a bridge body over its cap (413) without calling the handler", async () => {
     let calls = 0;
     const { base } = await start({ callbacks: { bridge: async () => ({ status: 204 + 0 * calls++ }) } });
-    const r = await fetch(`${base}/v1/callbacks/bridge`, { method: "POST", headers: { "content-type": "application/json" }, body: `{"detail":"${"x".repeat(64 * 1024)}"}` });
+    const r = await fetch(`${base}/v1/callbacks/bridge`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: `{"detail":"${"x".repeat(64 * 1024)}"}`,
+    });
     expect(r.status).toBe(413);
     expect(calls).toBe(0);
   });
@@ -176,10 +196,15 @@ describe("callback bodies: raw bytes, capped, checked before parsing", () => {
       },
     });
     const nested = `${"[".repeat(50_000)}${"]".repeat(50_000)}`;
-    expect((await fetch(`${base}/v1/callbacks/graph-calls`, { method: "POST", headers: { "content-type": "application/json" }, body: nested })).status).toBe(401);
+    expect((await fetch(`${base}/v1/callbacks/graph-calls`, { method: "POST", headers: { "content-type": "application/json" }, body: nested })).status).toBe(
+      401,
+    );
     expect(Buffer.isBuffer(seen[0])).toBe(true);
     expect(String(seen[0])).toBe(nested);
-    expect((await fetch(`${base}/v1/callbacks/graph-calls`, { method: "POST", headers: { "content-type": "application/json" }, body: "x".repeat(1024 * 1024) })).status).toBe(413);
+    expect(
+      (await fetch(`${base}/v1/callbacks/graph-calls`, { method: "POST", headers: { "content-type": "application/json" }, body: "x".repeat(1024 * 1024) }))
+        .status,
+    ).toBe(413);
     expect(seen).toHaveLength(1);
   });
 
@@ -244,7 +269,8 @@ describe("tokens", () => {
 
   it("limits failed API bearer guesses per client, and counts only failures", async () => {
     const { base } = await start({ failureLimit: 5, trustProxy: "127.0.0.1" });
-    const status = (token: string, client: string) => fetch(`${base}/v1/rooms`, { headers: { authorization: `Bearer ${token}`, "x-forwarded-for": client } }).then((r) => r.status);
+    const status = (token: string, client: string) =>
+      fetch(`${base}/v1/rooms`, { headers: { authorization: `Bearer ${token}`, "x-forwarded-for": client } }).then((r) => r.status);
     for (let i = 0; i < 20; i++) expect(await status(ADMIN, "192.0.2.1")).toBe(200);
     for (let i = 0; i < 5; i++) expect(await status(`guess-${i}`, "192.0.2.66")).toBe(401);
     expect(await status("guess-5", "192.0.2.66")).toBe(429);
@@ -254,7 +280,8 @@ describe("tokens", () => {
 
   it("without http.trustProxy, X-Forwarded-For does not change who the client is", async () => {
     const { base } = await start({ failureLimit: 3 });
-    const status = (token: string, client: string) => fetch(`${base}/v1/rooms`, { headers: { authorization: `Bearer ${token}`, "x-forwarded-for": client } }).then((r) => r.status);
+    const status = (token: string, client: string) =>
+      fetch(`${base}/v1/rooms`, { headers: { authorization: `Bearer ${token}`, "x-forwarded-for": client } }).then((r) => r.status);
     for (let i = 0; i < 3; i++) expect(await status(`guess-${i}`, `192.0.2.${i}`)).toBe(401);
     expect(await status(ADMIN, "192.0.2.200")).toBe(429);
   });
@@ -276,7 +303,9 @@ describe("internal errors", () => {
 
   it("a callback handler's 5xx reaches the sender as a code only", async () => {
     const { base } = await start({
-      callbacks: { bridge: async () => ({ status: 503, body: { error: "bad callback", message: "the database connection failed: connect ECONNREFUSED 10.1.2.3:5432" } }) },
+      callbacks: {
+        bridge: async () => ({ status: 503, body: { error: "bad callback", message: "the database connection failed: connect ECONNREFUSED 10.1.2.3:5432" } }),
+      },
     });
     const r = await fetch(`${base}/v1/callbacks/bridge`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     expect(r.status).toBe(503);

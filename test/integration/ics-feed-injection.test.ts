@@ -17,7 +17,8 @@ import { roomPlanner } from "../../join/room-planning.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { openTestStore, type TestStore } from "../support/test-database.ts";
 
-const FAKE = "\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:fake@otj\r\nDTSTART:20250304T070000Z\r\nCONFERENCE;VALUE=URI:sip:attacker@evil.example\r\nSUMMARY:Join here";
+const FAKE =
+  "\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:fake@otj\r\nDTSTART:20250304T070000Z\r\nCONFERENCE;VALUE=URI:sip:attacker@evil.example\r\nSUMMARY:Join here";
 const JOIN_URL =
   "https://teams.microsoft.com/l/meetup-join/19%3ameeting_Zm9vYmFy%40thread.v2/0?context=%7b%22Tid%22%3a%22c0ffee00-1111-4222-8333-444455556666%22%7d";
 
@@ -89,13 +90,25 @@ async function feed(roomId: string, token: string): Promise<string> {
 
 describe("calendar.ics with a hostile organizer", () => {
   it("serves one event per occurrence, whose text round-trips through ical.js", async () => {
-    const { room, deviceToken } = await db.store.rooms.add({ mailbox: "panel1@contoso.example", displayName: "Panel 1", provider: "webex", deviceFamily: "pull" }, clock.now());
+    const { room, deviceToken } = await db.store.rooms.add(
+      { mailbox: "panel1@contoso.example", displayName: "Panel 1", provider: "webex", deviceFamily: "pull" },
+      clock.now(),
+    );
     const ctx = { room, providers: await db.store.providers.list(), planner: roomPlanner([]), now: clock.now() };
     const mapped = await mapOccurrence(occurrence("AAMk1", "2025-03-04T09:00:00.000Z"), ctx);
     expect(mapped.upsert.organizerName).not.toMatch(/[\r\n]/);
     // A row written before names were cleaned at ingest: the feed must still be safe.
-    const legacy = { ...mapped.upsert, occurrenceKey: `${mapped.upsert.occurrenceKey}-old`, organizerName: `Old${FAKE}`, organizerEmail: `old@fabrikam.example${FAKE}`, subjectShown: `Old${FAKE}` };
-    await db.store.meetings.upsert([mapped.upsert, { ...legacy, start: new Date("2025-03-04T10:00:00.000Z"), end: new Date("2025-03-04T10:30:00.000Z") }], clock.now());
+    const legacy = {
+      ...mapped.upsert,
+      occurrenceKey: `${mapped.upsert.occurrenceKey}-old`,
+      organizerName: `Old${FAKE}`,
+      organizerEmail: `old@fabrikam.example${FAKE}`,
+      subjectShown: `Old${FAKE}`,
+    };
+    await db.store.meetings.upsert(
+      [mapped.upsert, { ...legacy, start: new Date("2025-03-04T10:00:00.000Z"), end: new Date("2025-03-04T10:30:00.000Z") }],
+      clock.now(),
+    );
 
     const text = await feed(room.id, deviceToken!);
     expect(text).not.toMatch(/\r(?!\n)|(?<!\r)\n/);

@@ -182,7 +182,10 @@ describe("merging with Graph's copy", () => {
       { clock },
     );
     const source = new GraphCalendarSource({}, { client, clock, sleep: async () => {} });
-    return new CalendarPoller({ poll: { intervalSeconds: 60, windowPastHours: 24, windowFutureDays: 7, maxInFlight: 2, roundBudgetSeconds: 60 }, planner: roomPlanner([]) }, { store: db.store, source, clock });
+    return new CalendarPoller(
+      { poll: { intervalSeconds: 60, windowPastHours: 24, windowFutureDays: 7, maxInFlight: 2, roundBudgetSeconds: 60 }, planner: roomPlanner([]) },
+      { store: db.store, source, clock },
+    );
   }
 
   it("fills a body-stripped Graph copy with the mail's join, keeps it across Graph updates, and replaces an earlier mail copy", async () => {

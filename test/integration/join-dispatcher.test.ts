@@ -32,7 +32,15 @@ async function roomWithDevice(mailbox: string, password = "secret"): Promise<{ r
   await device.start();
   devices.push(device);
   const { room } = await db.store.rooms.add(
-    { mailbox, displayName: mailbox.split("@")[0]!, provider: "webex", deviceFamily: "xapi", deviceAddress: device.url, deviceUsername: "admin", devicePassword: password },
+    {
+      mailbox,
+      displayName: mailbox.split("@")[0]!,
+      provider: "webex",
+      deviceFamily: "xapi",
+      deviceAddress: device.url,
+      deviceUsername: "admin",
+      devicePassword: password,
+    },
     clock.now(),
   );
   return { room, device };
@@ -179,9 +187,16 @@ describe("JoinDispatcher", () => {
 });
 
 describe("JoinDispatcher and a room's delivery", () => {
-  const TEAMS_URL = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_Zm9v%40thread.v2/0?context=%7b%22Tid%22%3a%22c0ffee00-1111-4222-8333-444455556666%22%7d";
+  const TEAMS_URL =
+    "https://teams.microsoft.com/l/meetup-join/19%3ameeting_Zm9v%40thread.v2/0?context=%7b%22Tid%22%3a%22c0ffee00-1111-4222-8333-444455556666%22%7d";
   const webrtcMeeting = (room: Room) =>
-    meeting(room, "w", 60, { route: "webrtc", dialString: TEAMS_URL, ivr: null, rule: "teams-webrtc", join: { provider: "teams", url: TEAMS_URL, sipUri: null, teams: null } });
+    meeting(room, "w", 60, {
+      route: "webrtc",
+      dialString: TEAMS_URL,
+      ivr: null,
+      rule: "teams-webrtc",
+      join: { provider: "teams", url: TEAMS_URL, sipUri: null, teams: null },
+    });
 
   it("never pushes to a room whose delivery is the macro, and pushes to one with both", async () => {
     const macroOnly = await roomWithDevice("macro@contoso.example");

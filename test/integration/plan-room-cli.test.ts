@@ -19,7 +19,9 @@ beforeAll(async () => {
   database = await createTestPostgres("plan_room");
   dir = mkdtempSync(join(tmpdir(), "otj-plan-room-"));
   // An external Teams meeting without CVI coordinates, subject "Supplier status".
-  const fixture = JSON.parse(readFileSync(new URL("../fixtures/plans/cases/20-sgj-default-session-form.json", import.meta.url), "utf8")) as { invite: { content: string } };
+  const fixture = JSON.parse(readFileSync(new URL("../fixtures/plans/cases/20-sgj-default-session-form.json", import.meta.url), "utf8")) as {
+    invite: { content: string };
+  };
   invite = join(dir, "invite.ics");
   writeFileSync(invite, fixture.invite.content);
   expect((await otj(["migrate"])).code).toBe(0);
@@ -45,7 +47,9 @@ describe("providers and SGJ without a SIP domain", () => {
     expect(refused.stderr).toContain("OTJ_PROVIDER_INVALID");
     expect(refused.stderr).toContain("no SIP domain");
     expect((await otj(["providers", "add", "--name", "quiet", "--partner", "pexip"])).code).toBe(0);
-    const listed = JSON.parse((await otj(["providers", "list", "--json"])).stdout) as { providers: Array<{ name: string; sgjEnabled: boolean }> } | Array<{ name: string; sgjEnabled: boolean }>;
+    const listed = JSON.parse((await otj(["providers", "list", "--json"])).stdout) as
+      | { providers: Array<{ name: string; sgjEnabled: boolean }> }
+      | Array<{ name: string; sgjEnabled: boolean }>;
     const providers = Array.isArray(listed) ? listed : listed.providers;
     expect(providers.find((p) => p.name === "quiet")?.sgjEnabled).toBe(false);
     // Removing the domain of an SGJ provider is refused too.
@@ -66,7 +70,22 @@ describe("otj plan|explain --room", () => {
 
   it("uses the room's provider and privacy settings; privacy flags given override them", async () => {
     expect((await otj(["providers", "add", "--name", "fabrikam", "--partner", "pexip", "--sip-domain", "sgj.fabrikam.example"])).code).toBe(0);
-    const added = await otj(["rooms", "add", "--mailbox", "room101@contoso.example", "--name", "Room 101", "--provider", "fabrikam", "--device-family", "pull", "--subject-replace", "all", "--subject-template", "Booked"]);
+    const added = await otj([
+      "rooms",
+      "add",
+      "--mailbox",
+      "room101@contoso.example",
+      "--name",
+      "Room 101",
+      "--provider",
+      "fabrikam",
+      "--device-family",
+      "pull",
+      "--subject-replace",
+      "all",
+      "--subject-template",
+      "Booked",
+    ]);
     expect(added.code, added.stderr).toBe(0);
     const plan = planOf(await otj(["plan", invite, "--room", "room101@contoso.example", "--json"]));
     expect(plan).toMatchObject({ route: "sgj", rule: "teams-sgj", subjectShown: "Booked" });
@@ -84,7 +103,9 @@ describe("otj plan|explain --room", () => {
 
   it("plans route none with a warning, and raises an alarm, for a provider stored with SGJ and no SIP domain", async () => {
     expect((await otj(["providers", "add", "--name", "legacy", "--partner", "pexip", "--sip-domain", "sgj.legacy.example"])).code).toBe(0);
-    expect((await otj(["rooms", "add", "--mailbox", "room102@contoso.example", "--name", "Room 102", "--provider", "legacy", "--device-family", "pull"])).code).toBe(0);
+    expect(
+      (await otj(["rooms", "add", "--mailbox", "room102@contoso.example", "--name", "Room 102", "--provider", "legacy", "--device-family", "pull"])).code,
+    ).toBe(0);
     // As an older otj stored it: SGJ on, no domain.
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();
@@ -93,7 +114,9 @@ describe("otj plan|explain --room", () => {
     const plan = planOf(await otj(["plan", invite, "--room", "room102@contoso.example", "--json"]));
     expect(plan).toMatchObject({ route: "none", dialString: null, rule: "teams-sgj-no-domain" });
     expect(plan.warnings.join(" ")).toContain("provider legacy enables SIP Guest Join without a SIP domain");
-    const status = JSON.parse((await otj(["status", "--json"])).stdout) as { rooms: Array<{ mailbox: string; alarms: Array<{ code: string; message: string }> }> };
+    const status = JSON.parse((await otj(["status", "--json"])).stdout) as {
+      rooms: Array<{ mailbox: string; alarms: Array<{ code: string; message: string }> }>;
+    };
     const room = status.rooms.find((r) => r.mailbox === "room102@contoso.example");
     expect(room?.alarms.map((a) => a.code)).toEqual(["OTJ_PROVIDER_INVALID"]);
     expect(status.rooms.find((r) => r.mailbox === "room101@contoso.example")?.alarms).toEqual([]);

@@ -103,7 +103,9 @@ async function dueAt(room: Room): Promise<string> {
 
 describe("Graph change notifications", () => {
   it("answers the validation handshake with the token as text/plain", async () => {
-    const reply = await fetch(`${notificationUrl}?validationToken=${encodeURIComponent("Validation: Testing client application reachability <&>")}`, { method: "POST" });
+    const reply = await fetch(`${notificationUrl}?validationToken=${encodeURIComponent("Validation: Testing client application reachability <&>")}`, {
+      method: "POST",
+    });
     expect(reply.status).toBe(200);
     expect(reply.headers.get("content-type")).toMatch(/^text\/plain/);
     expect(await reply.text()).toBe("Validation: Testing client application reachability <&>");
@@ -127,9 +129,7 @@ describe("Graph change notifications", () => {
     }
     expect(emu.deliveries.filter((d) => d.kind === "validation").every((d) => d.status === 200)).toBe(true);
     const records = await subscriptions.list();
-    expect(records.map((r) => r.clientStateHash)).toEqual(
-      [ROOM, ROOM2].map((m) => hashClientState(live.find((s) => s.mailbox === m)!.clientState!)),
-    );
+    expect(records.map((r) => r.clientStateHash)).toEqual([ROOM, ROOM2].map((m) => hashClientState(live.find((s) => s.mailbox === m)!.clientState!)));
     // Renewal is due at half the lifetime.
     expect(records[0]!.dueAt.toISOString()).toBe(new Date(clock.now().getTime() + 2000 * 60_000).toISOString());
 
@@ -184,7 +184,10 @@ describe("Graph change notifications", () => {
       transformResult: async (args) => args.result,
     });
     const refuse = () => Promise.reject(new Error("no Graph call expected"));
-    const counting = new GraphSubscriptionManager({ notificationUrl }, { client: { post: refuse, patch: refuse }, store: new PostgresSubscriptionStore(counted, db.store.owner), cursors: db.store.syncCursors, clock });
+    const counting = new GraphSubscriptionManager(
+      { notificationUrl },
+      { client: { post: refuse, patch: refuse }, store: new PostgresSubscriptionStore(counted, db.store.owner), cursors: db.store.syncCursors, clock },
+    );
     const forged = Array.from({ length: 1_000 }, () => ({ subscriptionId: randomUUID(), clientState: "guessed", changeType: "created" }));
 
     expect(await counting.handleNotification({ value: forged })).toEqual({ accepted: 0, rejected: 1_000, rooms: [] });
@@ -198,7 +201,11 @@ describe("Graph change notifications", () => {
     expect(await dueAt(a)).toBe("2025-03-04T08:00:00.000Z");
 
     queries = 0;
-    const junk = [{ subscriptionId: "x".repeat(10_000), clientState: "a" }, { subscriptionId: "'; drop table room; --", clientState: "a" }, { subscriptionId: 42 }];
+    const junk = [
+      { subscriptionId: "x".repeat(10_000), clientState: "a" },
+      { subscriptionId: "'; drop table room; --", clientState: "a" },
+      { subscriptionId: 42 },
+    ];
     expect(await counting.handleNotification({ value: junk })).toEqual({ accepted: 0, rejected: 3, rooms: [] });
     expect(queries).toBe(0);
     expect(MAX_NOTIFICATION_ITEMS).toBeLessThanOrEqual(100);

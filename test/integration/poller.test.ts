@@ -76,7 +76,10 @@ function makePoller(
     { tenantId: emu.tenantId, clientId: emu.clientId, clientSecret: emu.clientSecret, baseUrl: emu.url, authorityUrl: emu.url },
     { clock, gate: new ConcurrencyGate({ perMailbox: 4, global: 16 }) },
   );
-  const source = new GraphCalendarSource({ maxRetries: 2, ...(options.batchSize ? { batchSize: options.batchSize } : {}) }, { client, clock, sleep, random: () => 0.5 });
+  const source = new GraphCalendarSource(
+    { maxRetries: 2, ...(options.batchSize ? { batchSize: options.batchSize } : {}) },
+    { client, clock, sleep, random: () => 0.5 },
+  );
   const sink: OccurrenceSink = options.sink ?? {
     roomUpdated: async (roomId) => {
       sinkCalls.push(roomId);
@@ -581,9 +584,7 @@ describe("CalendarPoller", () => {
       const before = new Map((await db.store.syncCursors.list()).map((c) => [c.roomId, c.deltaLink]));
       const report = await nextRound(poller);
       expect(taken).not.toBeNull();
-      expect(report.rooms.map((o) => [o.roomId, o.outcome]).sort()).toEqual(
-        [...before.keys()].map((id) => [id, id === taken ? "lease-lost" : "ok"]).sort(),
-      );
+      expect(report.rooms.map((o) => [o.roomId, o.outcome]).sort()).toEqual([...before.keys()].map((id) => [id, id === taken ? "lease-lost" : "ok"]).sort());
       expect(roomOutcome(report, taken!).nextDueAt).toBeNull();
       expect(await db.store.syncCursors.get(taken!)).toMatchObject({ leaseOwner: "instance-b", deltaLink: before.get(taken!) });
     } finally {

@@ -33,13 +33,41 @@ afterAll(async () => {
 
 describe("rooms with WebRTC platforms and a delivery", () => {
   it("an xapi room keeps pushing by default and stores its WebRTC platforms in a fixed order", async () => {
-    const run = await otj(["rooms", "add", "--mailbox", "board@contoso.example", "--name", "Board", "--provider", "contoso", "--device-family", "xapi", "--device-address", "https://10.0.0.5", "--webrtc", "meet,teams", "--json"]);
+    const run = await otj([
+      "rooms",
+      "add",
+      "--mailbox",
+      "board@contoso.example",
+      "--name",
+      "Board",
+      "--provider",
+      "contoso",
+      "--device-family",
+      "xapi",
+      "--device-address",
+      "https://10.0.0.5",
+      "--webrtc",
+      "meet,teams",
+      "--json",
+    ]);
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ mailbox: "board@contoso.example", webrtc: ["teams", "meet"], delivery: "xapi", hasDeviceToken: false });
   });
 
   it("a macro room has no device address, is never pushed to, and gets its device token once", async () => {
-    const run = await otj(["rooms", "add", "--mailbox", "huddle@contoso.example", "--name", "Huddle", "--provider", "contoso", "--device-family", "macro", "--json"]);
+    const run = await otj([
+      "rooms",
+      "add",
+      "--mailbox",
+      "huddle@contoso.example",
+      "--name",
+      "Huddle",
+      "--provider",
+      "contoso",
+      "--device-family",
+      "macro",
+      "--json",
+    ]);
     expect(run.code, run.stderr).toBe(0);
     const out = JSON.parse(run.stdout) as { id: string; mailbox: string; deviceToken: string };
     expect(Object.keys(out).sort()).toEqual(["deviceToken", "id", "mailbox"]);
@@ -48,13 +76,42 @@ describe("rooms with WebRTC platforms and a delivery", () => {
     expect(list.rooms.find((r) => r.mailbox === "huddle@contoso.example")).toMatchObject({ delivery: "macro", webrtc: [] });
     expect((await otj(["rooms", "list", "--json"])).stdout).not.toContain(out.deviceToken);
 
-    const refused = await otj(["rooms", "add", "--mailbox", "lobby@contoso.example", "--name", "Lobby", "--provider", "contoso", "--device-family", "macro", "--device-address", "https://10.0.0.6"]);
+    const refused = await otj([
+      "rooms",
+      "add",
+      "--mailbox",
+      "lobby@contoso.example",
+      "--name",
+      "Lobby",
+      "--provider",
+      "contoso",
+      "--device-family",
+      "macro",
+      "--device-address",
+      "https://10.0.0.6",
+    ]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/a macro room has no device address/);
   });
 
   it("an xapi room with delivery both gets a token for the macro and keeps its device", async () => {
-    const run = await otj(["rooms", "add", "--mailbox", "both@contoso.example", "--name", "Both", "--provider", "contoso", "--device-family", "xapi", "--device-address", "https://10.0.0.7", "--delivery", "both", "--json"]);
+    const run = await otj([
+      "rooms",
+      "add",
+      "--mailbox",
+      "both@contoso.example",
+      "--name",
+      "Both",
+      "--provider",
+      "contoso",
+      "--device-family",
+      "xapi",
+      "--device-address",
+      "https://10.0.0.7",
+      "--delivery",
+      "both",
+      "--json",
+    ]);
     expect(run.code, run.stderr).toBe(0);
     const out = JSON.parse(run.stdout) as { delivery: string; hasDeviceToken: boolean; deviceToken: string; deviceAddress: string };
     expect(out).toMatchObject({ delivery: "both", hasDeviceToken: true, deviceAddress: "https://10.0.0.7" });
@@ -62,7 +119,22 @@ describe("rooms with WebRTC platforms and a delivery", () => {
   });
 
   it("refuses an unknown platform and a pull room that asks to be pushed", async () => {
-    const bad = await otj(["rooms", "add", "--mailbox", "x@contoso.example", "--name", "X", "--provider", "contoso", "--device-family", "pull", "--webrtc", "teams,zoom", "--delivery", "xapi"]);
+    const bad = await otj([
+      "rooms",
+      "add",
+      "--mailbox",
+      "x@contoso.example",
+      "--name",
+      "X",
+      "--provider",
+      "contoso",
+      "--device-family",
+      "pull",
+      "--webrtc",
+      "teams,zoom",
+      "--delivery",
+      "xapi",
+    ]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/webrtc must list teams, meet \(got "zoom"\)/);
     expect(bad.stderr).toMatch(/a pull room is never pushed to/);

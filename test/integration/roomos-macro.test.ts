@@ -48,11 +48,43 @@ beforeAll(async () => {
   }
   const event = (mailbox: string, subject: string, start: string, end: string, content: string, organizer = "ana@contoso.example") =>
     h.graph.addEvent(mailbox, { subject, start, end, organizer: { name: "Ana Ruiz", address: organizer }, body: { contentType: "html", content } });
-  event(BOARD, "Weekly sales sync", "2026-12-07T09:00:00Z", "2026-12-07T09:30:00Z", teamsHtmlV4({ threadKey: "mac-cvi", cvi: { tenantKey: "contoso@m.webex.com", videoId: "1198563286" } }, 200));
-  event(BOARD, "Supplier review", "2026-12-07T09:00:00Z", "2026-12-07T09:45:00Z", teamsHtmlV4({ threadKey: "mac-ext", tenantId: "fabf0000-1111-4222-8333-444455556666" }, 200), "ben@fabrikam.example");
-  event(BOARD, "Tomorrow's planning", "2026-12-08T09:00:00Z", "2026-12-08T10:00:00Z", teamsHtmlV4({ threadKey: "mac-later", cvi: { tenantKey: "contoso@m.webex.com", videoId: "1198563287" } }, 200));
-  event(HUDDLE, "Partner sync", "2026-12-07T09:00:00Z", "2026-12-07T09:30:00Z", teamsHtmlV5({ threadKey: "mac-sgj", meetingId: "357159246802468", passcode: "Hk4mN8pQ" }, 200), "ben@fabrikam.example");
-  event(HUDDLE, "Design crit", "2026-12-07T09:00:00Z", "2026-12-07T09:30:00Z", "<html><body><p>Join with Google Meet</p><p><a href=\"https://meet.google.com/kfd-wqzt-hbm\">https://meet.google.com/kfd-wqzt-hbm</a></p></body></html>");
+  event(
+    BOARD,
+    "Weekly sales sync",
+    "2026-12-07T09:00:00Z",
+    "2026-12-07T09:30:00Z",
+    teamsHtmlV4({ threadKey: "mac-cvi", cvi: { tenantKey: "contoso@m.webex.com", videoId: "1198563286" } }, 200),
+  );
+  event(
+    BOARD,
+    "Supplier review",
+    "2026-12-07T09:00:00Z",
+    "2026-12-07T09:45:00Z",
+    teamsHtmlV4({ threadKey: "mac-ext", tenantId: "fabf0000-1111-4222-8333-444455556666" }, 200),
+    "ben@fabrikam.example",
+  );
+  event(
+    BOARD,
+    "Tomorrow's planning",
+    "2026-12-08T09:00:00Z",
+    "2026-12-08T10:00:00Z",
+    teamsHtmlV4({ threadKey: "mac-later", cvi: { tenantKey: "contoso@m.webex.com", videoId: "1198563287" } }, 200),
+  );
+  event(
+    HUDDLE,
+    "Partner sync",
+    "2026-12-07T09:00:00Z",
+    "2026-12-07T09:30:00Z",
+    teamsHtmlV5({ threadKey: "mac-sgj", meetingId: "357159246802468", passcode: "Hk4mN8pQ" }, 200),
+    "ben@fabrikam.example",
+  );
+  event(
+    HUDDLE,
+    "Design crit",
+    "2026-12-07T09:00:00Z",
+    "2026-12-07T09:30:00Z",
+    '<html><body><p>Join with Google Meet</p><p><a href="https://meet.google.com/kfd-wqzt-hbm">https://meet.google.com/kfd-wqzt-hbm</a></p></body></html>',
+  );
   await h.step(2);
 }, 120_000);
 
@@ -71,7 +103,12 @@ describe("otj-join macro on a RoomOS device", () => {
     // 08:55 is 09:00 minus the 5-minute start buffer: both 09:00 meetings open, tomorrow's does not.
     advance(d, 13 * 60_000);
     await expect.poll(() => d.panelButtons().length).toBe(2);
-    expect(d.panelButtons().map((b) => b.name.slice(6)).sort()).toEqual(["Supplier review", "Weekly sales sync"]);
+    expect(
+      d
+        .panelButtons()
+        .map((b) => b.name.slice(6))
+        .sort(),
+    ).toEqual(["Supplier review", "Weekly sales sync"]);
   });
 
   it("a pressed button dials the CVI string, or joins an external Teams meeting over WebRTC with its URL", async () => {
@@ -86,7 +123,10 @@ describe("otj-join macro on a RoomOS device", () => {
 
     d.emit("UserInterface.Extensions.Widget.Action", { WidgetId: button("Supplier review"), Type: "clicked", Value: "" });
     await expect.poll(() => d.commandsOf("WebRTC.Join").length).toBe(1);
-    expect(d.commandsOf("WebRTC.Join")[0]!.params).toEqual({ Type: "MSTeams", Url: classicUrl({ threadKey: "mac-ext", tenantId: "fabf0000-1111-4222-8333-444455556666" }) });
+    expect(d.commandsOf("WebRTC.Join")[0]!.params).toEqual({
+      Type: "MSTeams",
+      Url: classicUrl({ threadKey: "mac-ext", tenantId: "fabf0000-1111-4222-8333-444455556666" }),
+    });
     // A press (not a click) of the same button does nothing more.
     d.emit("UserInterface.Extensions.Widget.Action", { WidgetId: button("Supplier review"), Type: "pressed", Value: "" });
     expect(d.commandsOf("WebRTC.Join")).toHaveLength(1);
@@ -102,7 +142,12 @@ describe("otj-join macro on a RoomOS device", () => {
     const sgj = meetings.meetings.find((m) => m.subject === "Partner sync")!;
     expect(sgj).toMatchObject({ route: "sgj", platform: "teams", joinUrl: null });
     expect(sgj.alias).toMatch(/@sgj\.contoso\.example$/);
-    expect(meetings.meetings.find((m) => m.subject === "Design crit")).toMatchObject({ route: "webrtc", platform: "google-meet", alias: null, joinUrl: "https://meet.google.com/kfd-wqzt-hbm" });
+    expect(meetings.meetings.find((m) => m.subject === "Design crit")).toMatchObject({
+      route: "webrtc",
+      platform: "google-meet",
+      alias: null,
+      joinUrl: "https://meet.google.com/kfd-wqzt-hbm",
+    });
 
     const button = (name: string) => d.panelButtons().find((b) => b.name.endsWith(name))!.widgetId;
     d.emit("UserInterface.Extensions.Widget.Action", { WidgetId: button("Partner sync"), Type: "clicked" });
@@ -192,7 +237,10 @@ describe("otj-join macro on a RoomOS device", () => {
     const d = device();
     runMacro(d, { otjUrl, roomId: BOARD, deviceToken: tokens[BOARD]!, options: { promptAtStart: false, hangUpAtEnd: true } });
     await expect.poll(() => d.panelButtons().length).toBe(2);
-    d.emit("UserInterface.Extensions.Widget.Action", { WidgetId: d.panelButtons().find((b) => b.name.endsWith("Weekly sales sync"))!.widgetId, Type: "clicked" });
+    d.emit("UserInterface.Extensions.Widget.Action", {
+      WidgetId: d.panelButtons().find((b) => b.name.endsWith("Weekly sales sync"))!.widgetId,
+      Type: "clicked",
+    });
     await expect.poll(() => d.commandsOf("Dial").length).toBe(1);
     d.status.Call = [{ id: "1", Status: "Connected" }];
     const now = h.clock.now().getTime();

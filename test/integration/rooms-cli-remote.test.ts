@@ -50,13 +50,24 @@ beforeEach(async () => {
   changed.length = 0;
   await db.store.providers.add({ name: "webex", partner: "cisco", tenantKey: "contoso@m.webex.com" }, new Date());
   await db.store.rooms.add(
-    { mailbox: "room1@contoso.example", displayName: "Room 1", provider: "webex", deviceFamily: "xapi", deviceAddress: "https://10.0.0.5", deviceUsername: "admin", devicePassword: "hunter2", insecureTls: true, sipUri: "room1@sip.contoso.example" },
+    {
+      mailbox: "room1@contoso.example",
+      displayName: "Room 1",
+      provider: "webex",
+      deviceFamily: "xapi",
+      deviceAddress: "https://10.0.0.5",
+      deviceUsername: "admin",
+      devicePassword: "hunter2",
+      insecureTls: true,
+      sipUri: "room1@sip.contoso.example",
+    },
     new Date(),
   );
 });
 
 const local = (args: string[], stdin?: string) => runCli([...args, "--database-url", db.url], { cwd: workDir, ...(stdin !== undefined ? { stdin } : {}) });
-const remote = (args: string[], stdin?: string) => runCli([...args, "--url", base, "--token", ADMIN], { cwd: workDir, ...(stdin !== undefined ? { stdin } : {}) });
+const remote = (args: string[], stdin?: string) =>
+  runCli([...args, "--url", base, "--token", ADMIN], { cwd: workDir, ...(stdin !== undefined ? { stdin } : {}) });
 
 function ok(run: CliRun): CliRun {
   expect(run.code, run.stderr).toBe(0);
@@ -80,7 +91,12 @@ describe("otj rooms set", () => {
     const room = await db.store.rooms.get("room1@contoso.example");
     // A privacy flag not given keeps its stored value (its CLI default is not a change).
     expect(room?.privacy).toMatchObject({ subjectReplace: "all", privateJoin: "disabled" });
-    expect(room).toMatchObject({ displayName: "Board Room", sipUri: null, providerName: "webex", device: { address: "https://10.0.0.5", insecureTls: false, hasPassword: true } });
+    expect(room).toMatchObject({
+      displayName: "Board Room",
+      sipUri: null,
+      providerName: "webex",
+      device: { address: "https://10.0.0.5", insecureTls: false, hasPassword: true },
+    });
   });
 
   it("refuses no flags (exit 2), an unknown room and a bad value, changing nothing", async () => {
@@ -123,7 +139,12 @@ describe("otj rooms import", () => {
     expect(dry.stderr).toContain("nothing was added (--dry-run)");
     expect((await db.store.rooms.get("room1@contoso.example"))?.displayName).toBe("Room 1");
     const run = ok(await local(["rooms", "import", file, "--update", "--json"]));
-    const out = JSON.parse(run.stdout) as { imported: number; rooms: Array<{ mailbox: string; deviceToken?: string }>; changed: Array<{ mailbox: string; fields: string[] }>; unchanged: number };
+    const out = JSON.parse(run.stdout) as {
+      imported: number;
+      rooms: Array<{ mailbox: string; deviceToken?: string }>;
+      changed: Array<{ mailbox: string; fields: string[] }>;
+      unchanged: number;
+    };
     expect(out.imported).toBe(1);
     expect(out.rooms[0]).toMatchObject({ mailbox: "new1@contoso.example", deviceToken: expect.any(String) });
     expect(out.changed).toEqual([expect.objectContaining({ mailbox: "room1@contoso.example", fields: ["display name: Room 1 -> Room One"] })]);
@@ -143,7 +164,10 @@ describe("--url and --token: the running engine's API", () => {
   });
 
   it("rooms add, set, remove through the engine, which hears of each change", async () => {
-    const added = JSON.parse(ok(await remote(["rooms", "add", "--mailbox", "pull1@contoso.example", "--name", "Pull 1", "--provider", "webex", "--device-family", "pull", "--json"])).stdout) as { id: string; deviceToken: string };
+    const added = JSON.parse(
+      ok(await remote(["rooms", "add", "--mailbox", "pull1@contoso.example", "--name", "Pull 1", "--provider", "webex", "--device-family", "pull", "--json"]))
+        .stdout,
+    ) as { id: string; deviceToken: string };
     expect(added.deviceToken).toMatch(/\S{16,}/);
     expect(await db.store.rooms.get("pull1@contoso.example")).not.toBeNull();
     const set = JSON.parse(ok(await remote(["rooms", "set", "pull1@contoso.example", "--name", "Pull One", "--json"])).stdout) as { displayName: string };
@@ -164,7 +188,10 @@ describe("--url and --token: the running engine's API", () => {
     expect(bad.stderr).toContain("OTJ_IMPORT_INVALID");
     expect(bad.stderr.split("\n").filter((l) => l.startsWith("line 2: "))).toHaveLength(2);
     const good = ok(
-      await remote(["rooms", "import", "-", "--update"], "mailbox,displayName,provider,deviceFamily,deviceAddress,deviceUsername,insecureTls,sipUri\nroom1@contoso.example,Room Uno,webex,xapi,https://10.0.0.5,admin,true,room1@sip.contoso.example\n"),
+      await remote(
+        ["rooms", "import", "-", "--update"],
+        "mailbox,displayName,provider,deviceFamily,deviceAddress,deviceUsername,insecureTls,sipUri\nroom1@contoso.example,Room Uno,webex,xapi,https://10.0.0.5,admin,true,room1@sip.contoso.example\n",
+      ),
     );
     expect(good.stderr).toContain("changed room1@contoso.example");
     expect((await db.store.rooms.get("room1@contoso.example"))?.displayName).toBe("Room Uno");

@@ -8,13 +8,35 @@ beforeAll(async () => {
   db = await openTestStore("postgres");
   const now = new Date();
   await db.store.providers.add({ name: "webex", partner: "cisco", tenantKey: "contoso@m.webex.com" }, now);
-  const { room } = await db.store.rooms.add({ mailbox: "room101@contoso.example", displayName: "Room 101", provider: "webex", deviceFamily: "xapi", deviceAddress: "https://10.0.0.5", deviceUsername: "admin", devicePassword: "hunter2" }, now);
+  const { room } = await db.store.rooms.add(
+    {
+      mailbox: "room101@contoso.example",
+      displayName: "Room 101",
+      provider: "webex",
+      deviceFamily: "xapi",
+      deviceAddress: "https://10.0.0.5",
+      deviceUsername: "admin",
+      devicePassword: "hunter2",
+    },
+    now,
+  );
   await db.store.deviceStates.setDesired(room.id, "h1", now);
   await db.store.deviceStates.claimDue(now, 10);
-  await db.store.deviceStates.recordFailed(room.id, { code: "OTJ_DEVICE_AUTH", message: "device answered HTTP 401", retryAt: new Date(now.getTime() + 60_000) }, now);
+  await db.store.deviceStates.recordFailed(
+    room.id,
+    { code: "OTJ_DEVICE_AUTH", message: "device answered HTTP 401", retryAt: new Date(now.getTime() + 60_000) },
+    now,
+  );
   const { room: ext } = await db.store.rooms.add({ mailbox: "room102@contoso.example", displayName: "Room 102", provider: "webex", deviceFamily: "pull" }, now);
   await db.store.bridgeSessions.schedule(
-    { occurrenceKey: "room102@contoso.example|u1|x", sessionId: "sgj_0123456789ab", roomId: ext.id, dueAt: now, notAfter: new Date(now.getTime() + 3_600_000), dialString: "sgj_0123456789ab@sgj.otj.invalid" },
+    {
+      occurrenceKey: "room102@contoso.example|u1|x",
+      sessionId: "sgj_0123456789ab",
+      roomId: ext.id,
+      dueAt: now,
+      notAfter: new Date(now.getTime() + 3_600_000),
+      dialString: "sgj_0123456789ab@sgj.otj.invalid",
+    },
     now,
   );
   await db.store.bridgeSessions.transition(

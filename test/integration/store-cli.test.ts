@@ -68,8 +68,16 @@ describe("otj providers", () => {
     expect(added).toMatchObject({ name: "contoso-pexip", partner: "pexip", tenantKey: "teams@vc.contoso.example", sgjEnabled: false, sgjTemplate: null });
     expect(added["id"]).toMatch(/^pv_[0-9a-z]{10}$/);
 
-    const set = json(await otj(["providers", "set", "contoso-pexip", "--sgj", "--sgj-template", "{meetingId}.{passcode}@sgj.contoso.example", "--tenant-key", "", "--json"]));
-    expect(set).toMatchObject({ partner: "pexip", sgjEnabled: true, sgjTemplate: "{meetingId}.{passcode}@sgj.contoso.example", tenantKey: null, sipDomain: "vc.contoso.example" });
+    const set = json(
+      await otj(["providers", "set", "contoso-pexip", "--sgj", "--sgj-template", "{meetingId}.{passcode}@sgj.contoso.example", "--tenant-key", "", "--json"]),
+    );
+    expect(set).toMatchObject({
+      partner: "pexip",
+      sgjEnabled: true,
+      sgjTemplate: "{meetingId}.{passcode}@sgj.contoso.example",
+      tenantKey: null,
+      sipDomain: "vc.contoso.example",
+    });
 
     await otj(["providers", "add", "--name", "acme", "--partner", "generic"]);
     const listed = json<{ providers: Array<{ name: string }> }>(await otj(["providers", "list", "--json"]));
@@ -160,14 +168,45 @@ describe("otj rooms", () => {
     });
     expect(room["id"]).toMatch(/^rm_[0-9a-z]{10}$/);
     const viaEnv = await otj(
-      ["rooms", "add", "--mailbox", "r2@contoso.example", "--name", "R2", "--provider", "contoso", "--device-family", "xapi-legacy", "--device-address", "http://10.1.1.1:8080", "--device-password-env", "ROOM_PW"],
+      [
+        "rooms",
+        "add",
+        "--mailbox",
+        "r2@contoso.example",
+        "--name",
+        "R2",
+        "--provider",
+        "contoso",
+        "--device-family",
+        "xapi-legacy",
+        "--device-address",
+        "http://10.1.1.1:8080",
+        "--device-password-env",
+        "ROOM_PW",
+      ],
       { env: { ROOM_PW: "env-s3cret" } },
     );
     // Plain http:// off loopback needs the room's opt-in.
     expect(viaEnv.code).toBe(2);
     expect(viaEnv.stderr).toContain("--insecure-http");
     const optedIn = await otj(
-      ["rooms", "add", "--mailbox", "r2@contoso.example", "--name", "R2", "--provider", "contoso", "--device-family", "xapi-legacy", "--device-address", "http://10.1.1.1:8080", "--device-password-env", "ROOM_PW", "--insecure-http"],
+      [
+        "rooms",
+        "add",
+        "--mailbox",
+        "r2@contoso.example",
+        "--name",
+        "R2",
+        "--provider",
+        "contoso",
+        "--device-family",
+        "xapi-legacy",
+        "--device-address",
+        "http://10.1.1.1:8080",
+        "--device-password-env",
+        "ROOM_PW",
+        "--insecure-http",
+      ],
       { env: { ROOM_PW: "env-s3cret" } },
     );
     expect(optedIn.code, optedIn.stderr).toBe(0);

@@ -59,10 +59,7 @@ describe("store concurrency on PostgreSQL", () => {
 
   /** Fails instead of hanging if a claim blocks on a locked row (what SKIP LOCKED prevents). */
   function withinSeconds<T>(promise: Promise<T>, seconds: number): Promise<T> {
-    return Promise.race([
-      promise,
-      new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`blocked for ${seconds} s`)), seconds * 1000).unref()),
-    ]);
+    return Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`blocked for ${seconds} s`)), seconds * 1000).unref())]);
   }
 
   it("skips bridge sessions another transaction has locked instead of waiting", async () => {
@@ -148,7 +145,10 @@ describe("store concurrency on PostgreSQL", () => {
   });
 
   it("reclaims a crashed instance's claims once their lease expires, and the old owner cannot write", async () => {
-    await a.bridgeSessions.schedule({ occurrenceKey: "k", sessionId: "sgj_00000000000k", roomId: roomIds[0] ?? "", dueAt: T0, notAfter: at(3600), dialString: null }, T0);
+    await a.bridgeSessions.schedule(
+      { occurrenceKey: "k", sessionId: "sgj_00000000000k", roomId: roomIds[0] ?? "", dueAt: T0, notAfter: at(3600), dialString: null },
+      T0,
+    );
     await a.deviceStates.setDesired(roomIds[0] ?? "", "v1", T0);
     expect((await a.bridgeSessions.claimDue(T0, 10, { leaseMs: 30_000 })).length).toBe(1);
     expect((await a.deviceStates.claimDue(T0, 10, { leaseMs: 30_000 })).length).toBe(1);

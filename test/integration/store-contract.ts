@@ -204,7 +204,10 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
         const { room: r } = await store.rooms.add(room("gone@contoso.example"), T0);
         await store.meetings.upsert([meeting(r.id, "k1")], T0);
         await store.deviceStates.setDesired(r.id, "h", T0);
-        await store.bridgeSessions.schedule({ occurrenceKey: "k1", sessionId: "sgj_000000000001", roomId: r.id, dueAt: at(58), notAfter: at(90), dialString: null }, T0);
+        await store.bridgeSessions.schedule(
+          { occurrenceKey: "k1", sessionId: "sgj_000000000001", roomId: r.id, dueAt: at(58), notAfter: at(90), dialString: null },
+          T0,
+        );
         expect((await store.rooms.remove("GONE@contoso.example")).id).toBe(r.id);
         expect(await store.rooms.get(r.id)).toBeNull();
         expect(await store.syncCursors.get(r.id)).toBeNull();
@@ -215,90 +218,92 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
       });
     });
 
-      it("pages rooms by mailbox with a case-insensitive search, LIKE characters taken literally", async () => {
-        const inputs = Array.from({ length: 30 }, (_, i) => room(`r${String(i).padStart(2, "0")}@contoso.example`, { displayName: i % 3 === 0 ? `Board_${i}` : `Huddle ${i}` }));
-        expect((await store.rooms.addMany(inputs, T0)).applied).toBe(true);
-        const first = await store.rooms.page({ offset: 0, limit: 10 });
-        expect(first.total).toBe(30);
-        expect(first.rooms.map((r) => r.mailbox)).toEqual(inputs.slice(0, 10).map((r) => r.mailbox));
-        const last = await store.rooms.page({ offset: 25, limit: 10 });
-        expect(last.rooms.map((r) => r.mailbox)).toEqual(inputs.slice(25).map((r) => r.mailbox));
-        const board = await store.rooms.page({ search: "BOARD_", offset: 0, limit: 50 });
-        expect(board.total).toBe(10);
-        expect(board.rooms.every((r) => r.displayName.startsWith("Board_"))).toBe(true);
-        expect((await store.rooms.page({ search: "r1", offset: 0, limit: 50 })).total).toBe(10);
-        expect((await store.rooms.page({ search: "%", offset: 0, limit: 50 })).total).toBe(0);
-      });
+    it("pages rooms by mailbox with a case-insensitive search, LIKE characters taken literally", async () => {
+      const inputs = Array.from({ length: 30 }, (_, i) =>
+        room(`r${String(i).padStart(2, "0")}@contoso.example`, { displayName: i % 3 === 0 ? `Board_${i}` : `Huddle ${i}` }),
+      );
+      expect((await store.rooms.addMany(inputs, T0)).applied).toBe(true);
+      const first = await store.rooms.page({ offset: 0, limit: 10 });
+      expect(first.total).toBe(30);
+      expect(first.rooms.map((r) => r.mailbox)).toEqual(inputs.slice(0, 10).map((r) => r.mailbox));
+      const last = await store.rooms.page({ offset: 25, limit: 10 });
+      expect(last.rooms.map((r) => r.mailbox)).toEqual(inputs.slice(25).map((r) => r.mailbox));
+      const board = await store.rooms.page({ search: "BOARD_", offset: 0, limit: 50 });
+      expect(board.total).toBe(10);
+      expect(board.rooms.every((r) => r.displayName.startsWith("Board_"))).toBe(true);
+      expect((await store.rooms.page({ search: "r1", offset: 0, limit: 50 })).total).toBe(10);
+      expect((await store.rooms.page({ search: "%", offset: 0, limit: 50 })).total).toBe(0);
+    });
 
-      it("gets many rooms and meetings by id in one call, leaving unknown ones out", async () => {
-        const { room: a } = await store.rooms.add(room("a@contoso.example"), T0);
-        const { room: b } = await store.rooms.add(room("b@contoso.example"), T0);
-        await store.rooms.add(room("c@contoso.example"), T0);
-        expect((await store.rooms.getMany([b.id, a.id, "rm_unknown00", a.id])).map((r) => r.mailbox).sort()).toEqual(["a@contoso.example", "b@contoso.example"]);
-        expect(await store.rooms.getMany([])).toEqual([]);
-        await store.meetings.upsert([meeting(a.id, "ka"), meeting(b.id, "kb"), meeting(b.id, "kc")], T0);
-        expect((await store.meetings.getMany(["kc", "ka", "nope"])).map((m) => m.occurrenceKey).sort()).toEqual(["ka", "kc"]);
-      });
+    it("gets many rooms and meetings by id in one call, leaving unknown ones out", async () => {
+      const { room: a } = await store.rooms.add(room("a@contoso.example"), T0);
+      const { room: b } = await store.rooms.add(room("b@contoso.example"), T0);
+      await store.rooms.add(room("c@contoso.example"), T0);
+      expect((await store.rooms.getMany([b.id, a.id, "rm_unknown00", a.id])).map((r) => r.mailbox).sort()).toEqual(["a@contoso.example", "b@contoso.example"]);
+      expect(await store.rooms.getMany([])).toEqual([]);
+      await store.meetings.upsert([meeting(a.id, "ka"), meeting(b.id, "kb"), meeting(b.id, "kc")], T0);
+      expect((await store.meetings.getMany(["kc", "ka", "nope"])).map((m) => m.occurrenceKey).sort()).toEqual(["ka", "kc"]);
+    });
 
-      it("counts the rooms of each provider", async () => {
-        const fabrikam = await store.providers.add({ name: "fabrikam", partner: "pexip", tenantKey: "teams@vc.fabrikam.example" }, T0);
-        expect(await store.rooms.countByProvider()).toEqual(new Map());
-        await store.rooms.add(room("a@contoso.example"), T0);
-        await store.rooms.add(room("b@contoso.example", { provider: "fabrikam" }), T0);
-        await store.rooms.add(room("c@contoso.example", { provider: "fabrikam" }), T0);
-        const counts = await store.rooms.countByProvider();
-        expect(counts.get(fabrikam.id)).toBe(2);
-        expect([...counts.values()].reduce((a, b) => a + b, 0)).toBe(3);
-      });
+    it("counts the rooms of each provider", async () => {
+      const fabrikam = await store.providers.add({ name: "fabrikam", partner: "pexip", tenantKey: "teams@vc.fabrikam.example" }, T0);
+      expect(await store.rooms.countByProvider()).toEqual(new Map());
+      await store.rooms.add(room("a@contoso.example"), T0);
+      await store.rooms.add(room("b@contoso.example", { provider: "fabrikam" }), T0);
+      await store.rooms.add(room("c@contoso.example", { provider: "fabrikam" }), T0);
+      const counts = await store.rooms.countByProvider();
+      expect(counts.get(fabrikam.id)).toBe(2);
+      expect([...counts.values()].reduce((a, b) => a + b, 0)).toBe(3);
+    });
 
-      it("reads a page of rooms' cursors, device states and next meetings in one call each", async () => {
-        const { room: a } = await store.rooms.add(room("a@contoso.example"), T0);
-        const { room: b } = await store.rooms.add(room("b@contoso.example"), T0);
-        const { room: c } = await store.rooms.add(room("c@contoso.example"), T0);
-        expect((await store.syncCursors.getMany([a.id, b.id, "rm_unknown00", a.id])).map((x) => x.roomId).sort()).toEqual([a.id, b.id].sort());
-        expect(await store.syncCursors.getMany([])).toEqual([]);
-        await store.deviceStates.setDesired(b.id, "v1", T0);
-        expect((await store.deviceStates.getMany([a.id, b.id, c.id])).map((x) => [x.roomId, x.desiredHash])).toEqual([[b.id, "v1"]]);
-        await store.meetings.upsert(
-          [
-            meeting(a.id, "a-past", { start: at(-120), end: at(-60) }),
-            meeting(a.id, "a-now", { start: at(-10), end: at(20) }),
-            meeting(a.id, "a-cancelled", { start: at(30), end: at(40), cancelled: true }),
-            meeting(a.id, "a-next", { start: at(60), end: at(90) }),
-            meeting(a.id, "a-later", { start: at(120), end: at(150) }),
-            meeting(b.id, "b-now", { start: at(-30), end: at(30) }),
-            meeting(b.id, "b-now-too", { start: at(-20), end: at(30) }),
-            meeting(c.id, "c-beyond", { start: at(600), end: at(660) }),
-          ],
-          T0,
-        );
-        const next = await store.meetings.nextForRooms([a.id, b.id, c.id], T0, at(300));
-        expect(next.map((m) => [m.roomId, m.occurrenceKey]).sort()).toEqual(
-          [
-            [a.id, "a-next"],
-            [b.id, "b-now"],
-          ].sort(),
-        );
-        expect(await store.meetings.nextForRooms([], T0, at(300))).toEqual([]);
-      });
+    it("reads a page of rooms' cursors, device states and next meetings in one call each", async () => {
+      const { room: a } = await store.rooms.add(room("a@contoso.example"), T0);
+      const { room: b } = await store.rooms.add(room("b@contoso.example"), T0);
+      const { room: c } = await store.rooms.add(room("c@contoso.example"), T0);
+      expect((await store.syncCursors.getMany([a.id, b.id, "rm_unknown00", a.id])).map((x) => x.roomId).sort()).toEqual([a.id, b.id].sort());
+      expect(await store.syncCursors.getMany([])).toEqual([]);
+      await store.deviceStates.setDesired(b.id, "v1", T0);
+      expect((await store.deviceStates.getMany([a.id, b.id, c.id])).map((x) => [x.roomId, x.desiredHash])).toEqual([[b.id, "v1"]]);
+      await store.meetings.upsert(
+        [
+          meeting(a.id, "a-past", { start: at(-120), end: at(-60) }),
+          meeting(a.id, "a-now", { start: at(-10), end: at(20) }),
+          meeting(a.id, "a-cancelled", { start: at(30), end: at(40), cancelled: true }),
+          meeting(a.id, "a-next", { start: at(60), end: at(90) }),
+          meeting(a.id, "a-later", { start: at(120), end: at(150) }),
+          meeting(b.id, "b-now", { start: at(-30), end: at(30) }),
+          meeting(b.id, "b-now-too", { start: at(-20), end: at(30) }),
+          meeting(c.id, "c-beyond", { start: at(600), end: at(660) }),
+        ],
+        T0,
+      );
+      const next = await store.meetings.nextForRooms([a.id, b.id, c.id], T0, at(300));
+      expect(next.map((m) => [m.roomId, m.occurrenceKey]).sort()).toEqual(
+        [
+          [a.id, "a-next"],
+          [b.id, "b-now"],
+        ].sort(),
+      );
+      expect(await store.meetings.nextForRooms([], T0, at(300))).toEqual([]);
+    });
 
-      it("updates a room after the add checks, keeping the password unless it is replaced or cleared", async () => {
-        await store.providers.add({ name: "fabrikam", partner: "pexip", tenantKey: "teams@vc.fabrikam.example" }, T0);
-        const { room: r } = await store.rooms.add(room("edit@contoso.example"), T0);
-        const renamed = await store.rooms.update("EDIT@contoso.example", { displayName: "Edited", provider: "Fabrikam", subjectReplace: "all" }, at(1));
-        expect(renamed).toMatchObject({ id: r.id, mailbox: "edit@contoso.example", displayName: "Edited", providerName: "fabrikam", updatedAt: at(1) });
-        expect(renamed.privacy.subjectReplace).toBe("all");
-        expect(await store.rooms.deviceCredentials(r.id)).toEqual({ username: "admin", password: "s3cret" });
-        await store.rooms.update(r.id, { devicePassword: "n3w" }, at(2));
-        expect(await store.rooms.deviceCredentials(r.id)).toEqual({ username: "admin", password: "n3w" });
-        expect(await codeOf(store.rooms.update(r.id, { deviceAddress: "ftp://x" }, at(3)))).toBe("OTJ_ROOM_INVALID");
-        expect(await codeOf(store.rooms.update(r.id, { provider: "nobody" }, at(3)))).toBe("OTJ_STORE_NOT_FOUND");
-        expect(await codeOf(store.rooms.update("none@contoso.example", { displayName: "x" }, at(3)))).toBe("OTJ_STORE_NOT_FOUND");
-        const pull = await store.rooms.update(r.id, { deviceFamily: "pull", deviceAddress: null }, at(4));
-        expect(pull.device).toMatchObject({ family: "pull", address: null, username: null, hasPassword: false });
-        expect(await store.rooms.deviceCredentials(r.id)).toBeNull();
-        expect((await store.rooms.get(r.id))?.displayName).toBe("Edited");
-      });
+    it("updates a room after the add checks, keeping the password unless it is replaced or cleared", async () => {
+      await store.providers.add({ name: "fabrikam", partner: "pexip", tenantKey: "teams@vc.fabrikam.example" }, T0);
+      const { room: r } = await store.rooms.add(room("edit@contoso.example"), T0);
+      const renamed = await store.rooms.update("EDIT@contoso.example", { displayName: "Edited", provider: "Fabrikam", subjectReplace: "all" }, at(1));
+      expect(renamed).toMatchObject({ id: r.id, mailbox: "edit@contoso.example", displayName: "Edited", providerName: "fabrikam", updatedAt: at(1) });
+      expect(renamed.privacy.subjectReplace).toBe("all");
+      expect(await store.rooms.deviceCredentials(r.id)).toEqual({ username: "admin", password: "s3cret" });
+      await store.rooms.update(r.id, { devicePassword: "n3w" }, at(2));
+      expect(await store.rooms.deviceCredentials(r.id)).toEqual({ username: "admin", password: "n3w" });
+      expect(await codeOf(store.rooms.update(r.id, { deviceAddress: "ftp://x" }, at(3)))).toBe("OTJ_ROOM_INVALID");
+      expect(await codeOf(store.rooms.update(r.id, { provider: "nobody" }, at(3)))).toBe("OTJ_STORE_NOT_FOUND");
+      expect(await codeOf(store.rooms.update("none@contoso.example", { displayName: "x" }, at(3)))).toBe("OTJ_STORE_NOT_FOUND");
+      const pull = await store.rooms.update(r.id, { deviceFamily: "pull", deviceAddress: null }, at(4));
+      expect(pull.device).toMatchObject({ family: "pull", address: null, username: null, hasPassword: false });
+      expect(await store.rooms.deviceCredentials(r.id)).toBeNull();
+      expect((await store.rooms.get(r.id))?.displayName).toBe("Edited");
+    });
 
     describe("sync cursors and room leases", () => {
       it("leases due rooms once, reclaims expired leases, and rejects the old owner's results", async () => {
@@ -336,7 +341,12 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
         await store.syncCursors.leaseDue(at(1), 10);
         const failed = { outcome: "error", code: "OTJ_GRAPH_THROTTLED", message: "429", nextDueAt: at(5) } as const;
         expect(await store.syncCursors.completeRound(r.id, failed, at(1))).toBe(true);
-        expect(await store.syncCursors.get(r.id)).toMatchObject({ deltaLink: "d1", consecutiveFailures: 1, lastErrorCode: "OTJ_GRAPH_THROTTLED", dueAt: at(5) });
+        expect(await store.syncCursors.get(r.id)).toMatchObject({
+          deltaLink: "d1",
+          consecutiveFailures: 1,
+          lastErrorCode: "OTJ_GRAPH_THROTTLED",
+          dueAt: at(5),
+        });
         expect(await store.syncCursors.leaseDue(at(4), 10)).toEqual([]);
         await store.syncCursors.leaseDue(at(5), 10);
         await store.syncCursors.completeRound(r.id, { ...failed, nextDueAt: at(10), resetCursor: true }, at(5));
@@ -375,7 +385,10 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
       });
 
       it("completes many rounds in one call, each room as completeRound would, flags in the order given", async () => {
-        const added = await store.rooms.addMany(["a", "b", "c", "d", "e"].map((n) => room(`${n}@contoso.example`)), T0);
+        const added = await store.rooms.addMany(
+          ["a", "b", "c", "d", "e"].map((n) => room(`${n}@contoso.example`)),
+          T0,
+        );
         if (!added.applied) throw new Error("setup");
         const [a, b, c, d, e] = added.rooms.map((x) => x.room.id) as [string, string, string, string, string];
         // d had a cursor and one failure before; e is not leased by this owner.
@@ -412,7 +425,15 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
         );
         expect(flags).toEqual([false, true, true, true, true]);
         const cursors = new Map((await store.syncCursors.list()).map((x) => [x.roomId, x]));
-        expect(cursors.get(a)).toMatchObject({ deltaLink: "a1", windowStart: at(-60), windowEnd: at(600), dueAt: at(4), lastSuccessAt: at(3), leaseOwner: null, leaseExpiresAt: null });
+        expect(cursors.get(a)).toMatchObject({
+          deltaLink: "a1",
+          windowStart: at(-60),
+          windowEnd: at(600),
+          dueAt: at(4),
+          lastSuccessAt: at(3),
+          leaseOwner: null,
+          leaseExpiresAt: null,
+        });
         // The notification during the round keeps b due at once.
         expect(cursors.get(b)).toMatchObject({ deltaLink: "b1", dueAt: at(2.5), leaseOwner: null });
         expect(cursors.get(c)).toMatchObject({
@@ -427,15 +448,32 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
           consecutiveFailures: 1,
           leaseOwner: null,
         });
-        expect(cursors.get(d)).toMatchObject({ deltaLink: "d1", lastErrorCode: null, lastError: null, consecutiveFailures: 0, lastFailureAt: at(1), lastSuccessAt: at(3) });
+        expect(cursors.get(d)).toMatchObject({
+          deltaLink: "d1",
+          lastErrorCode: null,
+          lastError: null,
+          consecutiveFailures: 0,
+          lastFailureAt: at(1),
+          lastSuccessAt: at(3),
+        });
         // e belongs to owner-b: untouched.
         expect(cursors.get(e)).toMatchObject({ deltaLink: null, leaseOwner: "owner-b" });
 
         // A failure without reset keeps the cursor; the single call is the same statement.
         await store.syncCursors.leaseDue(at(5), 10);
-        expect(await store.syncCursors.completeRounds([{ roomId: c, result: { outcome: "ok", deltaLink: "c2", windowStart: at(-60), windowEnd: at(600), nextDueAt: at(6) } }], at(5))).toEqual([true]);
+        expect(
+          await store.syncCursors.completeRounds(
+            [{ roomId: c, result: { outcome: "ok", deltaLink: "c2", windowStart: at(-60), windowEnd: at(600), nextDueAt: at(6) } }],
+            at(5),
+          ),
+        ).toEqual([true]);
         await store.syncCursors.leaseDue(at(6), 10);
-        expect(await store.syncCursors.completeRounds([{ roomId: c, result: { outcome: "error", code: "OTJ_GRAPH_UNAVAILABLE", message: "503", nextDueAt: at(7) } }], at(6))).toEqual([true]);
+        expect(
+          await store.syncCursors.completeRounds(
+            [{ roomId: c, result: { outcome: "error", code: "OTJ_GRAPH_UNAVAILABLE", message: "503", nextDueAt: at(7) } }],
+            at(6),
+          ),
+        ).toEqual([true]);
         expect(await store.syncCursors.get(c)).toMatchObject({ deltaLink: "c2", windowStart: at(-60), consecutiveFailures: 1, lastSuccessAt: at(5) });
         expect(await store.syncCursors.completeRounds([], at(6))).toEqual([]);
       });
@@ -447,7 +485,17 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
         const ids = added.rooms.map((x) => x.room.id);
         expect(await store.syncCursors.leaseDue(T0, 1000)).toHaveLength(300);
         const ok = (i: number) => ({ outcome: "ok", deltaLink: `link-${i}`, windowStart: null, windowEnd: null, nextDueAt: at(1) }) as const;
-        expect(await codeOf(store.syncCursors.completeRounds([{ roomId: ids[0]!, result: ok(0) }, { roomId: ids[0]!, result: ok(1) }], T0))).toBe("OTJ_INTERNAL");
+        expect(
+          await codeOf(
+            store.syncCursors.completeRounds(
+              [
+                { roomId: ids[0]!, result: ok(0) },
+                { roomId: ids[0]!, result: ok(1) },
+              ],
+              T0,
+            ),
+          ),
+        ).toBe("OTJ_INTERNAL");
         expect((await store.syncCursors.get(ids[0]!))?.leaseOwner).toBe("owner-a");
         const flags = await store.syncCursors.completeRounds(
           ids.map((roomId, i) => ({ roomId, result: ok(i) })),
@@ -477,7 +525,11 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
         );
         const inWindow = await store.meetings.listAll({ from: T0, to: at(120) });
         expect(inWindow.map((m) => m.occurrenceKey).sort()).toEqual(["a", "b"]);
-        expect((await store.meetings.listAll({ from: T0, to: at(120), includeCancelled: true })).map((m) => m.occurrenceKey).sort()).toEqual(["a", "b", "gone"]);
+        expect((await store.meetings.listAll({ from: T0, to: at(120), includeCancelled: true })).map((m) => m.occurrenceKey).sort()).toEqual([
+          "a",
+          "b",
+          "gone",
+        ]);
         expect((await store.syncCursors.list()).map((c) => c.roomId).sort()).toEqual([r1.id, r2.id].sort());
       });
 
@@ -492,7 +544,10 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
           { occurrenceKey: "k2", change: "unchanged" },
         ]);
         expect(
-          await store.meetings.upsert([meeting(r.id, "k1", { subject: "first" }), meeting(r.id, "k1", { subject: "Moved", contentHash: "h2", start: at(120), end: at(150) })], at(2)),
+          await store.meetings.upsert(
+            [meeting(r.id, "k1", { subject: "first" }), meeting(r.id, "k1", { subject: "Moved", contentHash: "h2", start: at(120), end: at(150) })],
+            at(2),
+          ),
         ).toEqual([
           { occurrenceKey: "k1", change: "updated" },
           { occurrenceKey: "k1", change: "updated" },
@@ -502,7 +557,10 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
         expect(k1?.join?.teams?.passcode).toBe("Xy7pQ2");
         expect((await store.meetings.get("k2"))?.subject).toBe("Supplier review");
         expect(k1?.explain ?? null).toBeNull();
-        const explain = { matchedText: "https://teams.microsoft.com/l/meetup-join/x", trace: [{ rule: "teams-sgj", outcome: "matched" as const, reason: "external tenant" }] };
+        const explain = {
+          matchedText: "https://teams.microsoft.com/l/meetup-join/x",
+          trace: [{ rule: "teams-sgj", outcome: "matched" as const, reason: "external tenant" }],
+        };
         await store.meetings.upsert([meeting(r.id, "k3", { explain })], at(3));
         expect((await store.meetings.get("k3"))?.explain).toEqual(explain);
       });
@@ -542,7 +600,11 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
         );
         expect((await store.meetings.findByIcalUid(r.id, "series-uid")).map((m) => m.occurrenceKey).sort()).toEqual(["s1", "s2"]);
         expect(
-          await store.meetings.setPlan("single", { route: "cvi", dialString: "1.contoso@m.webex.com", ivr: { address: "contoso@m.webex.com", dtmf: "1#" }, rule: "teams-cvi", subjectShown: null }, at(1)),
+          await store.meetings.setPlan(
+            "single",
+            { route: "cvi", dialString: "1.contoso@m.webex.com", ivr: { address: "contoso@m.webex.com", dtmf: "1#" }, rule: "teams-cvi", subjectShown: null },
+            at(1),
+          ),
         ).toBe(true);
         expect(await store.meetings.get("single")).toMatchObject({ route: "cvi", ivr: { address: "contoso@m.webex.com", dtmf: "1#" }, subjectShown: null });
         expect(await store.meetings.setPlan("nope", { route: "none", dialString: null, ivr: null, rule: "none", subjectShown: null }, at(1))).toBe(false);
@@ -680,7 +742,11 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
         expect(await store.bridgeSessions.transition("k", { from: ["scheduled"], to: "starting" }, at(59))).toBeNull();
         const admitted = await store.bridgeSessions.transition(
           "k",
-          { from: ["lobby"], to: "admitted", patch: { externalId: "brg-5521", lastCallbackAt: at(59), lastCallbackState: "admitted", dueAt: at(118), attempts: 1 } },
+          {
+            from: ["lobby"],
+            to: "admitted",
+            patch: { externalId: "brg-5521", lastCallbackAt: at(59), lastCallbackState: "admitted", dueAt: at(118), attempts: 1 },
+          },
           at(59),
         );
         expect(admitted).toMatchObject({ state: "admitted", externalId: "brg-5521", lastCallbackAt: at(59), dueAt: at(118), attempts: 1, updatedAt: at(59) });
@@ -696,7 +762,11 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
         const { room: r } = await store.rooms.add(room("r@contoso.example"), T0);
         for (const key of ["a", "b", "c", "d", "e"]) await store.bridgeSessions.schedule(schedule(r.id, key, 1), T0);
         await store.bridgeSessions.schedule({ ...schedule(r.id, "b", 1), notAfter: at(10) }, T0);
-        await store.bridgeSessions.transition("a", { from: ["scheduled"], to: "scheduled", patch: { attempts: 1, lastErrorCode: "OTJ_BRIDGE_UNAVAILABLE", lastError: "busy" } }, T0);
+        await store.bridgeSessions.transition(
+          "a",
+          { from: ["scheduled"], to: "scheduled", patch: { attempts: 1, lastErrorCode: "OTJ_BRIDGE_UNAVAILABLE", lastError: "busy" } },
+          T0,
+        );
         expect(await store.bridgeSessions.claimDue(at(1), 10, { leaseMs: 60_000 })).toHaveLength(5);
         await store.bridgeSessions.transition("c", { from: ["scheduled"], to: "cancelled", patch: { endedReason: "meeting cancelled" } }, at(1));
         await store.bridgeSessions.schedule(schedule(r.id, "d", 30), at(1)); // moved since it was read
@@ -777,7 +847,9 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
         expect(recorded.find((s) => s.occurrenceKey === "d")?.updatedAt).toEqual(at(1));
         // Idempotent: the same ids again change nothing and still return every session.
         const again = await store.bridgeSessions.recordExternalIds(ids, at(3));
-        expect(again.map((s) => [s.occurrenceKey, s.externalId, s.updatedAt]).sort()).toEqual(recorded.map((s) => [s.occurrenceKey, s.externalId, s.updatedAt]).sort());
+        expect(again.map((s) => [s.occurrenceKey, s.externalId, s.updatedAt]).sort()).toEqual(
+          recorded.map((s) => [s.occurrenceKey, s.externalId, s.updatedAt]).sort(),
+        );
         expect(await store.bridgeSessions.recordExternalIds([], at(3))).toEqual([]);
       });
 

@@ -10,7 +10,21 @@ import { MIGRATION_FILE_PATTERN, loadMigrations, migrateDown, migrateToLatest, m
 import { runCli } from "../support/cli.ts";
 import { type TestPostgres, createTestPostgres } from "../support/test-database.ts";
 
-const OTJ_TABLES = ["alarm", "bridge_session", "console_revocation", "device_fetch", "device_state", "event_log", "ews_device", "graph_subscription", "job_lease", "meeting", "provider", "room", "sync_cursor"];
+const OTJ_TABLES = [
+  "alarm",
+  "bridge_session",
+  "console_revocation",
+  "device_fetch",
+  "device_state",
+  "event_log",
+  "ews_device",
+  "graph_subscription",
+  "job_lease",
+  "meeting",
+  "provider",
+  "room",
+  "sync_cursor",
+];
 
 async function tables(handle: DatabaseHandle): Promise<string[]> {
   const result = await sql<{ table_name: string }>`select table_name from information_schema.tables

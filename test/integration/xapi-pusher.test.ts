@@ -136,6 +136,8 @@ describe("other transports", () => {
     await pusher.pushBookings(target(emu, { family: "webex-cloud", address: "webex://Y2lzY29zcGFyazovL2RldmljZS8x" }), [booking("a")]);
     expect(emu.bookings.map((b) => b.Id)).toEqual(["a"]);
     const bad = new XapiDevicePusher({ ...DEFAULT_XAPI_CONFIG, webex: { token: "nope", baseUrl: emu.url } });
-    await expect(bad.pushBookings(target(emu, { family: "webex-cloud", address: "webex://x" }), [booking("a")])).rejects.toMatchObject({ code: "OTJ_DEVICE_AUTH" });
+    await expect(bad.pushBookings(target(emu, { family: "webex-cloud", address: "webex://x" }), [booking("a")])).rejects.toMatchObject({
+      code: "OTJ_DEVICE_AUTH",
+    });
   });
 });

@@ -68,7 +68,9 @@ export function checkFile(file: string, source: string): Violation[] {
       }
       continue;
     }
-    const target = normalize(join(dirname(file), specifier)).split("\\").join("/");
+    const target = normalize(join(dirname(file), specifier))
+      .split("\\")
+      .join("/");
     const to = topFolder(target);
     if (to === from || allowed.includes("*") || allowed.includes(to)) continue;
     if (EXCEPTIONS.some((e) => e.file === file && e.folder === to)) continue;

@@ -53,7 +53,12 @@ export class BrokenBridge {
     const signatureOk = verifyBody(this.options.hmacSecret, raw, req.headers[SIGNATURE_HEADER] as string | undefined);
     if (!signatureOk && fault !== "accepts-bad-signatures") return reply(401, { error: "bad signature" });
     if (req.method === "POST" && req.url === "/sessions") {
-      const body = JSON.parse(raw) as { sessionId: string; lobbyBypass?: unknown; callbackUrl: string; teams: { joinUrl: string | null; meetingId: string | null } };
+      const body = JSON.parse(raw) as {
+        sessionId: string;
+        lobbyBypass?: unknown;
+        callbackUrl: string;
+        teams: { joinUrl: string | null; meetingId: string | null };
+      };
       if (body.lobbyBypass !== false && fault !== "accepts-lobby-bypass") return reply(400, { error: "lobbyBypass must be false" });
       if (!body.teams.joinUrl && !body.teams.meetingId) return reply(400, { error: "no meeting" });
       const known = this.bySessionId.get(body.sessionId);

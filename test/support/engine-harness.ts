@@ -52,7 +52,13 @@ export async function startEngineHarness(options: {
   const config = resolveConfig(
     {
       database: { url: pg.url },
-      graph: { tenantId: "c0ffee00-1111-2222-3333-444455556666", clientId: graph.clientId, clientSecret: graph.clientSecret, baseUrl: graph.url, authorityUrl: graph.url },
+      graph: {
+        tenantId: "c0ffee00-1111-2222-3333-444455556666",
+        clientId: graph.clientId,
+        clientSecret: graph.clientSecret,
+        baseUrl: graph.url,
+        authorityUrl: graph.url,
+      },
       http: { host: "127.0.0.1", port: 0, adminToken: options.adminToken },
       poll: { intervalSeconds: 60, windowPastHours: 2, windowFutureDays: 2 },
       bridge: { adapter: "emulator", http: { baseUrl: bridge.url, token: "t", hmacSecret: hmac } },
@@ -64,7 +70,15 @@ export async function startEngineHarness(options: {
   await engine.start(true);
   await engine.store.providers.add({ partner: "cisco", ...options.provider }, clock.now());
   const added = await engine.store.rooms.add(
-    { mailbox: HARNESS_ROOM, displayName: "Room 101", provider: options.provider.name, deviceFamily: "xapi", deviceAddress: device.url, deviceUsername: "admin", devicePassword: HARNESS_DEVICE_PASSWORD },
+    {
+      mailbox: HARNESS_ROOM,
+      displayName: "Room 101",
+      provider: options.provider.name,
+      deviceFamily: "xapi",
+      deviceAddress: device.url,
+      deviceUsername: "admin",
+      devicePassword: HARNESS_DEVICE_PASSWORD,
+    },
     clock.now(),
   );
   return {

@@ -124,7 +124,10 @@ export class FakeXapi {
   /** Button labels and widget ids of the last saved panel. */
   panelButtons(): Array<{ widgetId: string; name: string }> {
     const xml = this.lastPanel() ?? "";
-    return [...xml.matchAll(/<Widget><WidgetId>([^<]*)<\/WidgetId><Name>([^<]*)<\/Name><Type>Button<\/Type>/g)].map((m) => ({ widgetId: unescapeXml(m[1]!), name: unescapeXml(m[2]!) }));
+    return [...xml.matchAll(/<Widget><WidgetId>([^<]*)<\/WidgetId><Name>([^<]*)<\/Name><Type>Button<\/Type>/g)].map((m) => ({
+      widgetId: unescapeXml(m[1]!),
+      name: unescapeXml(m[2]!),
+    }));
   }
 
   /** The object the macro gets as `xapi`. */
@@ -148,7 +151,11 @@ export class FakeXapi {
           return (listener: Listener) => {
             const key = `${kind}.${dotted}`;
             this.#listeners.set(key, [...(this.#listeners.get(key) ?? []), listener]);
-            return () => this.#listeners.set(key, (this.#listeners.get(key) ?? []).filter((l) => l !== listener));
+            return () =>
+              this.#listeners.set(
+                key,
+                (this.#listeners.get(key) ?? []).filter((l) => l !== listener),
+              );
           };
         }
         if (prop === "get" && (kind === "Status" || kind === "Config")) {
@@ -202,7 +209,12 @@ function headerList(headers: Headers): Array<{ Key: string; Value: string }> {
 }
 
 function unescapeXml(text: string): string {
-  return text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");
+  return text
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, "&");
 }
 
 export interface MacroSettings {
@@ -227,7 +239,10 @@ export function runMacro(device: FakeXapi, settings: MacroSettings): void {
   replace(/^const ROOM_ID = '[^']*';$/m, `const ROOM_ID = ${JSON.stringify(settings.roomId)};`);
   replace(/^const DEVICE_TOKEN = '[^']*';$/m, `const DEVICE_TOKEN = ${JSON.stringify(settings.deviceToken)};`);
   replace(/^const TICK_SECONDS = /m, "Object.assign(OPTIONS, __options);\nconst TICK_SECONDS = ");
-  const console = { log: (...args: unknown[]) => device.logs.push(args.map(String).join(" ")), error: (...args: unknown[]) => device.logs.push(args.map(String).join(" ")) };
+  const console = {
+    log: (...args: unknown[]) => device.logs.push(args.map(String).join(" ")),
+    error: (...args: unknown[]) => device.logs.push(args.map(String).join(" ")),
+  };
   const context = createContext({ console });
   const wrapped = `(function (xapi, setTimeout, clearTimeout, setInterval, clearInterval, Date, __options) { 'use strict';\n${source}\n})`;
   const start = runInContext(wrapped, context, { filename: "otj-join.js" }) as (...args: unknown[]) => void;

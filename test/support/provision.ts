@@ -73,7 +73,8 @@ export interface PostgresHost {
 /** Returns 0 when the tests' PostgreSQL answers (found, or installed and started), 1 otherwise. */
 export async function provisionPostgres(host: PostgresHost): Promise<number> {
   if (host.databaseUrl) return 0;
-  const how = "start PostgreSQL on 127.0.0.1:5432 with trust authentication for local connections, or set DATABASE_URL to a server the tests may create databases on";
+  const how =
+    "start PostgreSQL on 127.0.0.1:5432 with trust authentication for local connections, or set DATABASE_URL to a server the tests may create databases on";
   if (!(await host.reachable())) {
     if (!host.isRoot || !host.hasAptGet) {
       host.log(`pretest: the integration tests need PostgreSQL at 127.0.0.1:5432 and this user cannot install it: ${how}`);
@@ -134,7 +135,12 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     isRoot,
     hasAptGet: existsSync("/usr/bin/apt-get"),
     reachable: portOpen,
-    clusters: () => (existsSync("/etc/postgresql") ? readdirSync("/etc/postgresql").filter((v) => existsSync(join("/etc/postgresql", v, "main"))).sort() : []),
+    clusters: () =>
+      existsSync("/etc/postgresql")
+        ? readdirSync("/etc/postgresql")
+            .filter((v) => existsSync(join("/etc/postgresql", v, "main")))
+            .sort()
+        : [],
     run,
     trustLocal: (version) => {
       const file = join("/etc/postgresql", version, "main", "pg_hba.conf");

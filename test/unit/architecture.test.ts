@@ -31,12 +31,16 @@ describe("architecture: import rules", () => {
     expect(checkFile("join/x.ts", 'import { y } from "../emulators/graph/graph-emulator.ts";')[0]?.rule).toBe("production code never imports emulators/");
     expect(checkFile("store/x.ts", 'import { y } from "../test/support/cli.ts";')[0]?.rule).toBe("production code never imports test/");
     expect(checkFile("core/x.ts", 'import { y } from "../parser/index.ts";')[0]?.rule).toBe("core/ may import nothing outside itself, not parser/");
-    expect(checkFile("migrations/202701010000_x.ts", 'import { sql } from "kysely";\nimport { z } from "zod";')[0]?.rule).toBe("migrations/ import only kysely");
+    expect(checkFile("migrations/202701010000_x.ts", 'import { sql } from "kysely";\nimport { z } from "zod";')[0]?.rule).toBe(
+      "migrations/ import only kysely",
+    );
     expect(checkFile("migrations/202701010000_x.ts", 'import { y } from "../core/errors.ts";')[0]?.rule).toBe("migrations/ import only kysely");
   });
 
   it("allows what the rules allow", () => {
-    expect(checkFile("calendar/x.ts", 'import { a } from "../core/a.ts";\nimport { b } from "../parser/index.ts";\nimport { c } from "./graph/c.ts";')).toEqual([]);
+    expect(checkFile("calendar/x.ts", 'import { a } from "../core/a.ts";\nimport { b } from "../parser/index.ts";\nimport { c } from "./graph/c.ts";')).toEqual(
+      [],
+    );
     expect(checkFile("app/main.ts", 'import { a } from "../join/a.ts";\nimport { b } from "../bridge/b.ts";')).toEqual([]);
     expect(checkFile("app/demo.ts", 'import { a } from "../emulators/graph/graph-emulator.ts";')).toEqual([]);
     expect(checkFile("app/main.ts", 'import { a } from "../emulators/graph/graph-emulator.ts";')).toHaveLength(1);

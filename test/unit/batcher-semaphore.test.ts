@@ -33,16 +33,22 @@ describe("Batcher (serial)", () => {
     expect(batches).toEqual([[1, 2]]);
     hold.open();
     expect(await Promise.all([...first, ...later])).toEqual(["r1", "r2", "r3", "r4"]);
-    expect(batches).toEqual([[1, 2], [3, 4]]);
+    expect(batches).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
   });
 
   it("rejects every caller of a failed batch, and goes on with the next", async () => {
     let calls = 0;
-    const batcher = new Batcher<number, number>(async (items) => {
-      calls++;
-      if (calls === 1) throw new Error("store down");
-      return items;
-    }, { serial: true });
+    const batcher = new Batcher<number, number>(
+      async (items) => {
+        calls++;
+        if (calls === 1) throw new Error("store down");
+        return items;
+      },
+      { serial: true },
+    );
     const failed = [batcher.add(1), batcher.add(2)];
     await expect(Promise.all(failed)).rejects.toThrow("store down");
     await expect(failed[1]).rejects.toThrow("store down");
@@ -52,10 +58,13 @@ describe("Batcher (serial)", () => {
   it("waits for `before` ahead of each statement", async () => {
     const held = gate();
     const written: number[] = [];
-    const batcher = new Batcher<number, null>(async (items) => {
-      written.push(...items);
-      return items.map(() => null);
-    }, { serial: true, before: () => held.promise });
+    const batcher = new Batcher<number, null>(
+      async (items) => {
+        written.push(...items);
+        return items.map(() => null);
+      },
+      { serial: true, before: () => held.promise },
+    );
     const done = batcher.add(1);
     await new Promise((resolve) => setImmediate(resolve));
     expect(written).toEqual([]);

@@ -54,7 +54,9 @@ describe("buildGuestCall", () => {
   it("falls back to organizerMeetingInfo + chatInfo from the classic URL", () => {
     const body = buildGuestCall(request({ joinUrl: URL_CLASSIC }), CONFIG);
     expect(body["chatInfo"]).toEqual({ "@odata.type": "#microsoft.graph.chatInfo", threadId: "19:meeting_Zm9vYmFy@thread.v2", messageId: "0" });
-    expect(body["meetingInfo"]).toMatchObject({ organizer: { user: { id: "abcd0000-1111-2222-3333-444455556666", tenantId: "c0ffee00-1111-2222-3333-444455556666" } } });
+    expect(body["meetingInfo"]).toMatchObject({
+      organizer: { user: { id: "abcd0000-1111-2222-3333-444455556666", tenantId: "c0ffee00-1111-2222-3333-444455556666" } },
+    });
     expect(body["tenantId"]).toBe("c0ffee00-1111-2222-3333-444455556666");
   });
 
@@ -73,7 +75,10 @@ describe("buildGuestCall", () => {
 
 describe("interpretCallNotification", () => {
   const self = { guestId: "guest-1", displayName: "Room 101" };
-  const call = (state: string, resultInfo?: object) => ({ resourceUrl: "/communications/calls/c1", resourceData: { id: "c1", state, ...(resultInfo ? { resultInfo } : {}) } });
+  const call = (state: string, resultInfo?: object) => ({
+    resourceUrl: "/communications/calls/c1",
+    resourceData: { id: "c1", state, ...(resultInfo ? { resultInfo } : {}) },
+  });
   const roster = (isInLobby: boolean, seq: number, guest: object = { id: "guest-1", displayName: "Room 101" }) => ({
     resourceUrl: "/communications/calls/c1/participants",
     resourceData: [
@@ -106,7 +111,9 @@ describe("interpretCallNotification", () => {
   it("reports terminated with its resultInfo, and nothing after it", () => {
     const r = feed(roster(true, 1), call("terminated", { code: 403, subcode: 5855, message: "denied" }), call("established"));
     expect(r.reports).toEqual(["lobby", "ended", "-"]);
-    expect(interpretCallNotification({ ...EMPTY_CALL_VIEW, inLobby: true }, call("terminated", { code: 403, subcode: 5855 }), self).report?.detail).toBe("resultInfo 403/5855");
+    expect(interpretCallNotification({ ...EMPTY_CALL_VIEW, inLobby: true }, call("terminated", { code: 403, subcode: 5855 }), self).report?.detail).toBe(
+      "resultInfo 403/5855",
+    );
   });
 
   it("finds our participant by guest id, else by a unique display name", () => {
@@ -132,7 +139,9 @@ describe("GraphCallJwtVerifier", () => {
 
   function token(claims: object, header: object = { alg: "RS256", kid: "k1" }, key = privateKey): string {
     const h = Buffer.from(JSON.stringify(header)).toString("base64url");
-    const p = Buffer.from(JSON.stringify({ iss: "https://api.botframework.com", aud: "app-id", exp: now + 600, nbf: now - 60, ...claims })).toString("base64url");
+    const p = Buffer.from(JSON.stringify({ iss: "https://api.botframework.com", aud: "app-id", exp: now + 600, nbf: now - 60, ...claims })).toString(
+      "base64url",
+    );
     return `${h}.${p}.${sign("sha256", Buffer.from(`${h}.${p}`), key).toString("base64url")}`;
   }
 
@@ -143,7 +152,10 @@ describe("GraphCallJwtVerifier", () => {
       const body = String(url).endsWith("/openid") ? { jwks_uri: "https://keys.example/jwks" } : { keys: [jwk, ...extraKeys] };
       return new Response(JSON.stringify(body), { status: 200, headers: { "content-type": "application/json" } });
     }) as typeof fetch;
-    const v = new GraphCallJwtVerifier({ issuer: "https://api.botframework.com", audience: "app-id", openIdConfigUrl: "https://keys.example/openid" }, { clock, fetch: stub });
+    const v = new GraphCallJwtVerifier(
+      { issuer: "https://api.botframework.com", audience: "app-id", openIdConfigUrl: "https://keys.example/openid" },
+      { clock, fetch: stub },
+    );
     return { v, fetched };
   }
 
@@ -177,8 +189,14 @@ describe("GraphCallJwtVerifier", () => {
       { ...weak.publicKey.export({ format: "jwk" }), kid: "weak", use: "sig" },
       { ...tiny.publicKey.export({ format: "jwk" }), kid: "tiny", use: "sig" },
     ]);
-    expect(await v.verify(`Bearer ${token({}, { alg: "RS256", kid: "weak" }, weak.privateKey)}`)).toMatchObject({ ok: false, reason: "unknown signing key weak" });
-    expect(await v.verify(`Bearer ${token({}, { alg: "RS256", kid: "tiny" }, tiny.privateKey)}`)).toMatchObject({ ok: false, reason: "unknown signing key tiny" });
+    expect(await v.verify(`Bearer ${token({}, { alg: "RS256", kid: "weak" }, weak.privateKey)}`)).toMatchObject({
+      ok: false,
+      reason: "unknown signing key weak",
+    });
+    expect(await v.verify(`Bearer ${token({}, { alg: "RS256", kid: "tiny" }, tiny.privateKey)}`)).toMatchObject({
+      ok: false,
+      reason: "unknown signing key tiny",
+    });
     const century = 100 * 365 * 86_400;
     expect(await v.verify(`Bearer ${token({ iat: now, nbf: now, exp: now + century })}`)).toMatchObject({ ok: false, reason: "lifetime too long" });
     expect(await v.verify(`Bearer ${token({ nbf: undefined, exp: now + 2 * 86_400 })}`)).toMatchObject({ ok: false, reason: "lifetime too long" });

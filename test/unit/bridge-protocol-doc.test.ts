@@ -15,7 +15,10 @@ interface Vector {
 }
 
 function readVectors(markdown: string): Vector[] {
-  const sections = markdown.split(/^#### /m).slice(1).filter((s) => s.startsWith("Vector"));
+  const sections = markdown
+    .split(/^#### /m)
+    .slice(1)
+    .filter((s) => s.startsWith("Vector"));
   return sections.map((section) => {
     const title = section.split("\n", 1)[0]!;
     const key = /^- key: `([^`]*)`$/m.exec(section)?.[1];
@@ -66,7 +69,9 @@ describe("docs/bridge-protocol.md test vectors", () => {
   });
 
   it("the start request schema lists exactly the fields otj sends, and otj's signature verifies", async () => {
-    const schemas = [...doc.matchAll(/^```json\n([\s\S]*?)^```$/gm)].map((m) => JSON.parse(m[1]!) as { $id?: string; required?: string[]; properties?: Record<string, { required?: string[] }> });
+    const schemas = [...doc.matchAll(/^```json\n([\s\S]*?)^```$/gm)].map(
+      (m) => JSON.parse(m[1]!) as { $id?: string; required?: string[]; properties?: Record<string, { required?: string[] }> },
+    );
     const start = schemas.find((x) => x.$id?.endsWith("/start-request.json"))!;
     let seen: { body: string; signature: string | undefined } | null = null;
     const server = http.createServer((req, res) => {
@@ -79,7 +84,12 @@ describe("docs/bridge-protocol.md test vectors", () => {
       });
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const bridge = new HttpMediaBridge({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token: "t", hmacSecret: "k", timeoutMs: 10_000 });
+    const bridge = new HttpMediaBridge({
+      baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      token: "t",
+      hmacSecret: "k",
+      timeoutMs: 10_000,
+    });
     try {
       await bridge.start({
         sessionId: "sgj_e3495aaf97d3",

@@ -69,7 +69,10 @@ describe("otj plan and explain", () => {
     const { writeFileSync, mkdtempSync } = await import("node:fs");
     const { tmpdir } = await import("node:os");
     const dir = mkdtempSync(`${tmpdir()}/otj-`);
-    writeFileSync(`${dir}/c.json`, JSON.stringify({ join: { rules: [{ id: "bad", priority: 5, match: { field: "text", regex: "(a+)+" }, route: "direct", template: "x@y.example" }] } }));
+    writeFileSync(
+      `${dir}/c.json`,
+      JSON.stringify({ join: { rules: [{ id: "bad", priority: 5, match: { field: "text", regex: "(a+)+" }, route: "direct", template: "x@y.example" }] } }),
+    );
     const r = await runCli(["plan", V4_CISCO, "--config", `${dir}/c.json`]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/join\.rules\[0\].*nested quantifiers/);

@@ -34,7 +34,9 @@ describe("otj plan and explain with --webrtc", () => {
   });
 
   it("routes Google Meet to webrtc only for a room with --webrtc meet", async () => {
-    const meet = JSON.parse((await runCli(["plan", MEET, "--webrtc", "meet", "--json"])).stdout) as { invites: Array<{ route: string; rule: string; dialString: string }> };
+    const meet = JSON.parse((await runCli(["plan", MEET, "--webrtc", "meet", "--json"])).stdout) as {
+      invites: Array<{ route: string; rule: string; dialString: string }>;
+    };
     expect(meet.invites[0]).toMatchObject({ route: "webrtc", rule: "meet-webrtc" });
     expect(meet.invites[0]!.dialString).toMatch(/^https:\/\/meet\.google\.com\/[a-z]{3}-[a-z]{4}-[a-z]{3}/);
     const teamsOnly = JSON.parse((await runCli(["plan", MEET, "--webrtc", "teams", "--json"])).stdout) as { invites: Array<{ route: string }> };

@@ -79,7 +79,10 @@ describe("configuration defaults", () => {
   });
 
   it("derives Graph URLs from the cloud, keeps overrides without a trailing slash, and builds the public URL", () => {
-    expect(resolve({ graph: { cloud: "gcch" } }).graph).toMatchObject({ baseUrl: "https://graph.microsoft.us", authorityUrl: "https://login.microsoftonline.us" });
+    expect(resolve({ graph: { cloud: "gcch" } }).graph).toMatchObject({
+      baseUrl: "https://graph.microsoft.us",
+      authorityUrl: "https://login.microsoftonline.us",
+    });
     expect(resolve({ graph: { cloud: "china" } }).graph.baseUrl).toBe("https://microsoftgraph.chinacloudapi.cn");
     const emulator = resolve({ graph: { baseUrl: "http://127.0.0.1:4010/", authorityUrl: "http://localhost:4010" } });
     expect(emulator.graph).toMatchObject({ baseUrl: "http://127.0.0.1:4010", authorityUrl: "http://localhost:4010" });
@@ -158,7 +161,11 @@ describe("validation errors name the key and what was expected", () => {
     ["bad database URL", { database: { url: "mysql://x" } }, "database.url: expected postgres://…, postgresql://…, pglite:///absolute/dir or memory://"],
     ["relative pglite dir", { database: { url: "pglite://relative/dir" } }, "database.url"],
     ["http bridge without its settings", { bridge: { adapter: "http" } }, 'bridge.http.baseUrl: required when bridge.adapter is "http"'],
-    ["notifications without https", { graph: { notifications: { enabled: true } } }, "graph.notifications.enabled: change notifications need an https:// http.publicUrl"],
+    [
+      "notifications without https",
+      { graph: { notifications: { enabled: true } } },
+      "graph.notifications.enabled: change notifications need an https:// http.publicUrl",
+    ],
     ["half a certificate", { graph: { certificate: { path: "/x.pem" } } }, "graph.certificate: expected both path and thumbprint, or neither"],
     ["short secrets key", { secrets: { key: "short" } }, "secrets.key: expected at least 16 characters"],
     ["rules not an array", { join: { rules: {} } }, "join.rules: expected array"],
@@ -221,7 +228,9 @@ describe("loadConfig", () => {
     await expect(loadConfig({ file: "broken.json", env: {}, cwd: dir })).rejects.toThrow(/broken\.json is not valid JSON/);
     await expect(loadConfig({ file: "absent.json", env: {}, cwd: dir })).rejects.toThrow(/cannot read configuration file .*absent\.json: ENOENT/);
     writeFileSync(join(dir, "unknown.json"), '{"poll":{"every":1}}');
-    await expect(loadConfig({ file: "unknown.json", env: {}, cwd: dir })).rejects.toThrow(/invalid configuration \(unknown\.json\):\n {2}- poll\.every: unknown key/);
+    await expect(loadConfig({ file: "unknown.json", env: {}, cwd: dir })).rejects.toThrow(
+      /invalid configuration \(unknown\.json\):\n {2}- poll\.every: unknown key/,
+    );
   });
 });
 

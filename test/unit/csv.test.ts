@@ -60,7 +60,7 @@ describe("parseCsv (RFC 4180)", () => {
     fc.assert(
       fc.property(table, fc.boolean(), fc.constantFrom("\r\n", "\n"), (rows, bom, eol) => {
         // A record of one empty field would be written as an empty line, so quote it.
-        const encode = (value: string, alone: boolean) => (alone && value === "") || /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+        const encode = (value: string, alone: boolean) => ((alone && value === "") || /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value);
         const text = (bom ? "\uFEFF" : "") + rows.map((row) => row.map((v) => encode(v, row.length === 1)).join(",")).join(eol) + eol;
         expect(parseCsv(text).map((r) => r.fields)).toEqual(rows);
       }),

@@ -1,12 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { occurrenceKey, sessionIdFor } from "../../core/identities.ts";
-import {
-  buildSgjDialString,
-  isValidDialString,
-  planCvi,
-  type ProviderDialInfo,
-  redactSgjDialString,
-} from "../../join/dial-string.ts";
+import { buildSgjDialString, isValidDialString, planCvi, type ProviderDialInfo, redactSgjDialString } from "../../join/dial-string.ts";
 import { sgjTemplateProblem } from "../../core/sgj-template.ts";
 import { compileRules, regexProblem } from "../../join/rules.ts";
 
@@ -37,18 +31,32 @@ describe("CVI direct dial conventions (B3.3) and IVR (B3.1)", () => {
     ],
     [
       "pexip infinity without prefix",
-      cvi("org.teams@video.fabrikam.example", "1274065519", "https://meet.video.fabrikam.example/teams/?conf=1274065519&ivr=org.teams&d=video.fabrikam.example"),
+      cvi(
+        "org.teams@video.fabrikam.example",
+        "1274065519",
+        "https://meet.video.fabrikam.example/teams/?conf=1274065519&ivr=org.teams&d=video.fabrikam.example",
+      ),
       "1274065519@video.fabrikam.example",
       "pexip",
     ],
-    ["pexip.me", cvi("teams@vc.contoso.example", "9876543210", "https://pexip.me/teams/vc.contoso.example/9876543210"), "9876543210@vc.contoso.example", "pexip"],
+    [
+      "pexip.me",
+      cvi("teams@vc.contoso.example", "9876543210", "https://pexip.me/teams/vc.contoso.example/9876543210"),
+      "9876543210@vc.contoso.example",
+      "pexip",
+    ],
     [
       "webex msteams page",
       cvi("contoso@m.webex.com", "1182453796", "https://www.webex.com/msteams?confid=1182453796&tenantkey=contoso&domain=m.webex.com"),
       "1182453796.contoso@m.webex.com",
       "cisco",
     ],
-    ["poly page", cvi("123456789@t.plcm.vc", "0123456789", "https://dialin.plcm.vc/teams/?key=123456789&conf=0123456789"), "123456789.0123456789@t.plcm.vc", "poly"],
+    [
+      "poly page",
+      cvi("123456789@t.plcm.vc", "0123456789", "https://dialin.plcm.vc/teams/?key=123456789&conf=0123456789"),
+      "123456789.0123456789@t.plcm.vc",
+      "poly",
+    ],
     [
       "stale more-info URL (conf differs) is ignored",
       cvi("vtc@video.fabrikam.example", "8812345670", "https://x.example/teams/?conf=1111111111&d=video.fabrikam.example"),
@@ -137,14 +145,17 @@ describe("custom rules (B5.3)", () => {
     expect(regexProblem(source)).toMatch(why);
   });
 
-  it.each(["Bridge ID:\\s*(?<id>\\d{6,10})", "^https://meet\\.google\\.com/(?<code>[a-z]{3}-[a-z]{4}-[a-z]{3})$", "(ab){2}+", "[(+]+"])("accepts %s", (source) => {
-    expect(regexProblem(source)).toBeNull();
-  });
+  it.each(["Bridge ID:\\s*(?<id>\\d{6,10})", "^https://meet\\.google\\.com/(?<code>[a-z]{3}-[a-z]{4}-[a-z]{3})$", "(ab){2}+", "[(+]+"])(
+    "accepts %s",
+    (source) => {
+      expect(regexProblem(source)).toBeNull();
+    },
+  );
 
   it("names the bad rule and the problem", () => {
-    expect(() => compileRules([{ id: "ok", priority: 5, match: { field: "text", regex: "x" }, route: "direct", template: "a@b.example" }, { id: "Bad!" }])).toThrow(
-      /join\.rules\[1\]: id must match/,
-    );
+    expect(() =>
+      compileRules([{ id: "ok", priority: 5, match: { field: "text", regex: "x" }, route: "direct", template: "a@b.example" }, { id: "Bad!" }]),
+    ).toThrow(/join\.rules\[1\]: id must match/);
     expect(() => compileRules([{ id: "t", priority: 5, match: { field: "text", regex: "(?<n>\\d+)" }, route: "direct", template: "{m}@b.example" }])).toThrow(
       /\{m\}/,
     );

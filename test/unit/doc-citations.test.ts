@@ -59,7 +59,10 @@ describe("cited *.md documents", () => {
     expect(files.map((f) => relative(ROOT, f))).toContain("README.md");
     // Names built at run time, so this file does not cite them itself.
     const absent = ["NOT-HERE", "md"].join(".");
-    expect(citedDocuments(`see docs/bridge-protocol.md and ${absent}; https://github.com/a/b/blob/main/README.md`)).toEqual(["docs/bridge-protocol.md", absent]);
+    expect(citedDocuments(`see docs/bridge-protocol.md and ${absent}; https://github.com/a/b/blob/main/README.md`)).toEqual([
+      "docs/bridge-protocol.md",
+      absent,
+    ]);
   });
 
   it("every cited document exists in the repository", () => {

@@ -14,7 +14,16 @@ function room(id: string, over: Partial<Room> = {}, device: Partial<Room["device
     displayName: id,
     providerId: null,
     providerName: null,
-    device: { family: "xapi", address: "https://10.0.0.1", username: "admin", hasPassword: false, insecureTls: false, allowInsecureHttp: false, hasToken: false, ...device },
+    device: {
+      family: "xapi",
+      address: "https://10.0.0.1",
+      username: "admin",
+      hasPassword: false,
+      insecureTls: false,
+      allowInsecureHttp: false,
+      hasToken: false,
+      ...device,
+    },
     sipUri: null,
     privacy: { privateMeetings: "process", subjectReplace: "private", subjectTemplate: "", privateJoin: "enabled" },
     timeZone: null,
@@ -73,7 +82,19 @@ describe("currentAlarms", () => {
   it("room alarms of the status get one key per room and code; delivery problems one per channel", () => {
     const r = room("a");
     const status = {
-      rooms: [{ mailbox: r.mailbox, displayName: "a", alarms: [{ code: "OTJ_DEVICE_AUTH", since: NOW.toISOString(), message: "m" }, { code: "OTJ_DEVICE_AUTH", since: NOW.toISOString(), message: "m2" }], lastPoll: { at: null, outcome: "never" as const, error: null }, device: { family: "xapi", state: "error" as const, lastPushAt: null, lastError: null }, meetings: [] }],
+      rooms: [
+        {
+          mailbox: r.mailbox,
+          displayName: "a",
+          alarms: [
+            { code: "OTJ_DEVICE_AUTH", since: NOW.toISOString(), message: "m" },
+            { code: "OTJ_DEVICE_AUTH", since: NOW.toISOString(), message: "m2" },
+          ],
+          lastPoll: { at: null, outcome: "never" as const, error: null },
+          device: { family: "xapi", state: "error" as const, lastPushAt: null, lastError: null },
+          meetings: [],
+        },
+      ],
       bridgeSessions: [],
     };
     const alarms = currentAlarms(inputs({ rooms: [r], status, deliveryProblems: [{ channel: "teams", message: "answered HTTP 400" }] }));
@@ -90,7 +111,15 @@ describe("alerts configuration", () => {
     expect(resolve({ webhook: { url: "https://hooks.example.com/otj" } })).toThrow(/alerts\.webhook\.secret/);
     expect(resolve({ smtp: { host: "smtp.example.com" } })).toThrow(/alerts\.smtp\.from[\s\S]*alerts\.smtp\.to|alerts\.smtp\.to[\s\S]*alerts\.smtp\.from/);
     expect(resolve({ teams: { url: "http://teams.example.com/hook" } })).toThrow(/alerts\.teams\.url/);
-    const ok = resolveConfig({ alerts: { webhook: { url: "https://hooks.example.com/otj/", secret: "s" }, smtp: { host: "smtp.example.com", from: "otj@example.com", to: "ops@example.com" } } }, { env: {}, cwd: process.cwd() });
+    const ok = resolveConfig(
+      {
+        alerts: {
+          webhook: { url: "https://hooks.example.com/otj/", secret: "s" },
+          smtp: { host: "smtp.example.com", from: "otj@example.com", to: "ops@example.com" },
+        },
+      },
+      { env: {}, cwd: process.cwd() },
+    );
     expect(ok.alerts.webhook.url).toBe("https://hooks.example.com/otj");
     expect(ok.alerts.smtp).toMatchObject({ port: 587, secure: false });
   });

@@ -13,7 +13,13 @@ import { retryDelayMs } from "../../calendar/graph/graph-error-mapper.ts";
 import { resolveConfig } from "../../core/config.ts";
 import { ERROR_CODES } from "../../core/errors.ts";
 
-const ews = (status: number, responseCode: string | null, backOffMs: number | null = null): EwsFailure => ({ kind: "ews", status, responseCode, message: null, backOffMs });
+const ews = (status: number, responseCode: string | null, backOffMs: number | null = null): EwsFailure => ({
+  kind: "ews",
+  status,
+  responseCode,
+  message: null,
+  backOffMs,
+});
 
 describe("EWS failure table", () => {
   const cases: [string, EwsFailure, string, boolean][] = [
@@ -53,7 +59,11 @@ describe("EWS failure table", () => {
 
 describe("SOAP", () => {
   it("escapes every value it writes, so a hostile address stays one text node", () => {
-    const xml = buildEnvelope("FindItem", { "m:ParentFolderIds": { "t:Mailbox": { "t:EmailAddress": `a</t:EmailAddress><x y="1">&` } } }, { impersonate: `"><evil/>` });
+    const xml = buildEnvelope(
+      "FindItem",
+      { "m:ParentFolderIds": { "t:Mailbox": { "t:EmailAddress": `a</t:EmailAddress><x y="1">&` } } },
+      { impersonate: `"><evil/>` },
+    );
     const tree = parseXml(xml)!;
     const body = soapBody(tree);
     expect(child(child(child(body, "FindItem"), "ParentFolderIds"), "Mailbox")).toEqual({ EmailAddress: `a</t:EmailAddress><x y="1">&` });
@@ -111,7 +121,9 @@ describe("item mapper", () => {
   });
 
   it("skips a recurring master and an item without times, with a reason", () => {
-    const master = mapEwsItem(item(`<t:CalendarItem><t:ItemId Id="M" ChangeKey="C"/><t:CalendarItemType>RecurringMaster</t:CalendarItemType></t:CalendarItem>`));
+    const master = mapEwsItem(
+      item(`<t:CalendarItem><t:ItemId Id="M" ChangeKey="C"/><t:CalendarItemType>RecurringMaster</t:CalendarItemType></t:CalendarItem>`),
+    );
     expect(master).toMatchObject({ ok: false, id: "M" });
     const timeless = mapEwsItem(item(`<t:CalendarItem><t:ItemId Id="T" ChangeKey="C"/></t:CalendarItem>`));
     expect(timeless.ok).toBe(false);
@@ -121,16 +133,24 @@ describe("item mapper", () => {
 describe("ewsCalendarSourceFromConfig", () => {
   const clock = { now: () => new Date(0), setTimer: () => () => {} };
   it("names the missing keys and refuses ntlm and an oauth without token URL", () => {
-    expect(() => ewsCalendarSourceFromConfig(resolveConfig({}, { env: {}, cwd: "/", source: "t" }), { clock })).toThrow(/ews\.url, ews\.username, ews\.password/);
+    expect(() => ewsCalendarSourceFromConfig(resolveConfig({}, { env: {}, cwd: "/", source: "t" }), { clock })).toThrow(
+      /ews\.url, ews\.username, ews\.password/,
+    );
     const base = { url: "https://mail.contoso.example/EWS/Exchange.asmx", username: "CONTOSO\\svc", password: "p" };
     expect(() => ewsCalendarSourceFromConfig(resolveConfig({ ews: { ...base, auth: "ntlm" } }, { env: {}, cwd: "/", source: "t" }), { clock })).toThrow(/ntlm/);
-    expect(() => ewsCalendarSourceFromConfig(resolveConfig({ ews: { ...base, auth: "oauth" } }, { env: {}, cwd: "/", source: "t" }), { clock })).toThrow(/ews\.tokenUrl/);
-    expect(() => ewsCalendarSourceFromConfig(resolveConfig({ ews: { ...base, caFile: "/nonexistent/ca.pem" } }, { env: {}, cwd: "/", source: "t" }), { clock })).toThrow(/ews\.caFile/);
+    expect(() => ewsCalendarSourceFromConfig(resolveConfig({ ews: { ...base, auth: "oauth" } }, { env: {}, cwd: "/", source: "t" }), { clock })).toThrow(
+      /ews\.tokenUrl/,
+    );
+    expect(() =>
+      ewsCalendarSourceFromConfig(resolveConfig({ ews: { ...base, caFile: "/nonexistent/ca.pem" } }, { env: {}, cwd: "/", source: "t" }), { clock }),
+    ).toThrow(/ews\.caFile/);
     expect(ewsCalendarSourceFromConfig(resolveConfig({ ews: base }, { env: {}, cwd: "/", source: "t" }), { clock }).source).toBeDefined();
   });
 
   it("refuses plain http:// except on loopback", () => {
     expect(() => resolveConfig({ ews: { url: "http://mail.contoso.example/EWS/Exchange.asmx" } }, { env: {}, cwd: "/", source: "t" })).toThrow(/ews\.url/);
-    expect(resolveConfig({ ews: { url: "http://127.0.0.1:8443/EWS/Exchange.asmx" } }, { env: {}, cwd: "/", source: "t" }).ews.url).toBe("http://127.0.0.1:8443/EWS/Exchange.asmx");
+    expect(resolveConfig({ ews: { url: "http://127.0.0.1:8443/EWS/Exchange.asmx" } }, { env: {}, cwd: "/", source: "t" }).ews.url).toBe(
+      "http://127.0.0.1:8443/EWS/Exchange.asmx",
+    );
   });
 });

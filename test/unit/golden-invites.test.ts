@@ -31,7 +31,10 @@ describe("golden invites", () => {
     expect(got.format).toBe(want.format);
     expect(got.invites).toEqual(want.invites);
     for (const w of want.warnings) {
-      expect(got.warnings.some((g) => g.startsWith(w)), `warning "${w}" in ${JSON.stringify(got.warnings)}`).toBe(true);
+      expect(
+        got.warnings.some((g) => g.startsWith(w)),
+        `warning "${w}" in ${JSON.stringify(got.warnings)}`,
+      ).toBe(true);
     }
   });
 });

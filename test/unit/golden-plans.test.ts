@@ -49,7 +49,10 @@ function compare(got: PlanEntry[], want: PlanEntry[]): void {
   expect(got.map(({ warnings: _w, ...rest }) => rest)).toEqual(want.map(({ warnings: _w, ...rest }) => rest));
   want.forEach((w, i) => {
     for (const warning of w.warnings) {
-      expect(got[i]!.warnings.some((g) => g.startsWith(warning)), `warning "${warning}" in ${JSON.stringify(got[i]!.warnings)}`).toBe(true);
+      expect(
+        got[i]!.warnings.some((g) => g.startsWith(warning)),
+        `warning "${warning}" in ${JSON.stringify(got[i]!.warnings)}`,
+      ).toBe(true);
     }
   });
 }

@@ -64,7 +64,12 @@ describe("parseGoogleEvent", () => {
   it("never takes a join from an entry point that is not a web or SIP address", () => {
     const out = parseGoogleEvent({
       kind: "calendar#event",
-      conferenceData: { entryPoints: [{ entryPointType: "video", uri: "javascript:alert(1)" }, { entryPointType: "sip", uri: "https://evil.example/x" }] },
+      conferenceData: {
+        entryPoints: [
+          { entryPointType: "video", uri: "javascript:alert(1)" },
+          { entryPointType: "sip", uri: "https://evil.example/x" },
+        ],
+      },
     });
     expect(out.details[0]!.invite.join).toBeNull();
   });

@@ -59,9 +59,13 @@ describe("GraphCalendarSource arguments", () => {
     for (const batchSize of [0, 21, 2.5]) expect(() => new GraphCalendarSource({ batchSize }, { client, clock })).toThrow(/batchSize/);
     const source = new GraphCalendarSource({}, { client, clock });
     const signal = new AbortController().signal;
-    await expect(source.syncRoom("room@contoso.example", null, { start: "2025-03-05T00:00:00Z", end: "2025-03-04T00:00:00Z" }, signal)).rejects.toThrow(RangeError);
+    await expect(source.syncRoom("room@contoso.example", null, { start: "2025-03-05T00:00:00Z", end: "2025-03-04T00:00:00Z" }, signal)).rejects.toThrow(
+      RangeError,
+    );
     await expect(source.syncRoom("room@contoso.example", null, { start: "2020-01-01T00:00:00Z", end: "2025-03-04T00:00:00Z" }, signal)).rejects.toThrow(/1825/);
-    await expect(source.syncRoom("room@contoso.example/../x", null, { start: "2025-03-03T00:00:00Z", end: "2025-03-04T00:00:00Z" }, signal)).rejects.toMatchObject({ code: "OTJ_ROOM_INVALID" });
+    await expect(
+      source.syncRoom("room@contoso.example/../x", null, { start: "2025-03-03T00:00:00Z", end: "2025-03-04T00:00:00Z" }, signal),
+    ).rejects.toMatchObject({ code: "OTJ_ROOM_INVALID" });
     expect(client.requestCount).toBe(0);
   });
 });

@@ -23,9 +23,15 @@ describe("resolveGraphEndpoints", () => {
       tokenUrl: "https://login.microsoftonline.com/contoso.example/oauth2/v2.0/token",
       scope: "https://graph.microsoft.com/.default",
     });
-    expect(resolveGraphEndpoints({ ...creds, cloud: "gcch" })).toMatchObject({ tokenUrl: "https://login.microsoftonline.us/contoso.example/oauth2/v2.0/token", scope: "https://graph.microsoft.us/.default" });
+    expect(resolveGraphEndpoints({ ...creds, cloud: "gcch" })).toMatchObject({
+      tokenUrl: "https://login.microsoftonline.us/contoso.example/oauth2/v2.0/token",
+      scope: "https://graph.microsoft.us/.default",
+    });
     expect(resolveGraphEndpoints({ ...creds, cloud: "dod" }).scope).toBe("https://dod-graph.microsoft.us/.default");
-    expect(resolveGraphEndpoints({ ...creds, cloud: "china" })).toMatchObject({ sdkRoot: "https://microsoftgraph.chinacloudapi.cn", tokenUrl: expect.stringMatching(/^https:\/\/login\.chinacloudapi\.cn\//) });
+    expect(resolveGraphEndpoints({ ...creds, cloud: "china" })).toMatchObject({
+      sdkRoot: "https://microsoftgraph.chinacloudapi.cn",
+      tokenUrl: expect.stringMatching(/^https:\/\/login\.chinacloudapi\.cn\//),
+    });
   });
 
   it("keeps the scope of the cloud when baseUrl is overridden; a trailing slash is ignored", () => {

@@ -56,7 +56,13 @@ describe("mapGraphEvent", () => {
   });
 
   it("notices stripped bodies, declined rooms and odd sensitivities", () => {
-    const stripped = mapGraphEvent({ ...base, body: { contentType: "html", content: "<html><body>&nbsp;</body></html>" }, responseStatus: { response: "declined" }, sensitivity: "weird", subject: "" });
+    const stripped = mapGraphEvent({
+      ...base,
+      body: { contentType: "html", content: "<html><body>&nbsp;</body></html>" },
+      responseStatus: { response: "declined" },
+      sensitivity: "weird",
+      subject: "",
+    });
     expect(stripped).toMatchObject({ ok: true, occurrence: { hasBody: false, roomResponse: "declined", sensitivity: "normal", subject: null } });
     const tentative = mapGraphEvent({ ...base, responseStatus: { response: "tentativelyAccepted" }, changeKey: undefined });
     expect(tentative).toMatchObject({ ok: true, occurrence: { roomResponse: "tentative", changeKey: "kq3bV0xQm0a7nH2d8s1XaQAAAj9=" } });

@@ -19,7 +19,10 @@ function tokenServer(answers: Array<() => Response>) {
   return { fetchImpl, bodies };
 }
 
-const ok = (token: string, expiresIn = 3599) => () => Response.json({ token_type: "Bearer", expires_in: expiresIn, access_token: token });
+const ok =
+  (token: string, expiresIn = 3599) =>
+  () =>
+    Response.json({ token_type: "Bearer", expires_in: expiresIn, access_token: token });
 
 function provider(fetchImpl: typeof fetch, clock: ManualClock) {
   return new ClientCredentialsTokenProvider({

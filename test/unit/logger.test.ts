@@ -17,7 +17,10 @@ describe("logger", () => {
   it("redacts secrets and passcodes at any depth", () => {
     const out = capture();
     const log = createLogger("info", out.stream);
-    log.info({ password: "p1", device: { password: "p2" }, graph: { clientSecret: "s3" }, teams: { join: { passcode: "Xy7Qp2" } }, authorization: "Bearer abc" }, "hello");
+    log.info(
+      { password: "p1", device: { password: "p2" }, graph: { clientSecret: "s3" }, teams: { join: { passcode: "Xy7Qp2" } }, authorization: "Bearer abc" },
+      "hello",
+    );
     const text = out.text();
     for (const secret of ["p1", "p2", "s3", "Xy7Qp2", "Bearer abc"]) expect(text).not.toContain(secret);
     expect(text).toContain("[redacted]");

@@ -38,7 +38,8 @@ describe("fast MIME reader vs mailparser", () => {
   });
 
   it("reads a truncated multipart (no closing delimiter) to its end, as mailparser does", async () => {
-    const truncated = 'From: a@b.example\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nMeeting ID: 123 456 789 012\r\nPasscode: Xy7Qp2\r\nMicrosoft Teams meeting\r\n';
+    const truncated =
+      'From: a@b.example\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nMeeting ID: 123 456 789 012\r\nPasscode: Xy7Qp2\r\nMicrosoft Teams meeting\r\n';
     expect(readMimeFast(Buffer.from(truncated))?.text).toContain("Meeting ID");
     const fast = await parseInvite(truncated);
     expect(fast.invites).toEqual((await parseInvite(truncated, { mimeReader: "mailparser" })).invites);

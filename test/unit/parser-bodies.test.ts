@@ -11,7 +11,9 @@ async function teamsOf(input: string, format: "html" | "text" = "html") {
 
 describe("HTML bodies", () => {
   it("reads labels broken over source lines and entities", async () => {
-    const t = await teamsOf(`<p><a href="${URL.replace(/&/g, "&amp;")}">Join\r\n the meeting now</a></p><p>Meeting\r\n ID:&nbsp;123&nbsp;456 789 012<br>Passcode:&#32;Xy7Qp2 </p>`);
+    const t = await teamsOf(
+      `<p><a href="${URL.replace(/&/g, "&amp;")}">Join\r\n the meeting now</a></p><p>Meeting\r\n ID:&nbsp;123&nbsp;456 789 012<br>Passcode:&#32;Xy7Qp2 </p>`,
+    );
     expect(t).toMatchObject({ meetingId: "123456789012", passcode: "Xy7Qp2", threadId: "19:meeting_YTFi@thread.v2" });
   });
 

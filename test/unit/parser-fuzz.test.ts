@@ -70,7 +70,21 @@ const mutation = fc.record({
   kind: fc.constantFrom("insert", "delete", "replace", "duplicate", "truncate"),
   text: fc.oneof(
     fc.string({ maxLength: 40 }),
-    fc.constantFrom("=\r\n", "%", "%25", "<a href=\"", "\\n", "\r\n ", "BEGIN:VEVENT\r\n", "--boundary\r\n", "\u0000", "\uFFFF", "________", "Meeting ID:", "<https://"),
+    fc.constantFrom(
+      "=\r\n",
+      "%",
+      "%25",
+      '<a href="',
+      "\\n",
+      "\r\n ",
+      "BEGIN:VEVENT\r\n",
+      "--boundary\r\n",
+      "\u0000",
+      "\uFFFF",
+      "________",
+      "Meeting ID:",
+      "<https://",
+    ),
   ),
   len: fc.nat(200),
 });

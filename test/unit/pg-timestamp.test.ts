@@ -36,7 +36,14 @@ describe("parseTimestamptz", () => {
   });
 
   it("leaves the rare forms to the default parser", () => {
-    for (const c of ["infinity", "-infinity", "0050-01-01 00:00:00+00", "2000-01-01 00:00:00+00 BC", "1850-01-01 00:00:00+00:53:28", "2026-11-25 05:01:02.+00"]) {
+    for (const c of [
+      "infinity",
+      "-infinity",
+      "0050-01-01 00:00:00+00",
+      "2000-01-01 00:00:00+00 BC",
+      "1850-01-01 00:00:00+00:53:28",
+      "2026-11-25 05:01:02.+00",
+    ]) {
       const r = same(c);
       expect(r.ours, c).toEqual(r.theirs);
     }

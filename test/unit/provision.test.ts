@@ -68,7 +68,15 @@ describe("provisionChromium", () => {
   });
 });
 
-function pgHost(options: { databaseUrl?: string; up?: boolean; isRoot?: boolean; clusters?: string[]; installs?: boolean; starts?: boolean; createFails?: boolean }) {
+function pgHost(options: {
+  databaseUrl?: string;
+  up?: boolean;
+  isRoot?: boolean;
+  clusters?: string[];
+  installs?: boolean;
+  starts?: boolean;
+  createFails?: boolean;
+}) {
   let up = options.up ?? false;
   let clusters = options.clusters ?? [];
   const steps: string[] = [];

@@ -88,15 +88,25 @@ describe("reconcileRound", () => {
 
   it("never removes a row the round writes again", () => {
     const o = occurrence();
-    const plan = reconcileRound({ existing: [stored(o)], changes: [{ occurrence: o, upsert: upsertOf(o) }], removedIds: ["AAMk9"], full: false, windowStart: NOW });
+    const plan = reconcileRound({
+      existing: [stored(o)],
+      changes: [{ occurrence: o, upsert: upsertOf(o) }],
+      removedIds: ["AAMk9"],
+      full: false,
+      windowStart: NOW,
+    });
     expect(plan.stale.size).toBe(0);
     expect(plan.removedSourceIds).toEqual(["AAMk9"]);
   });
 
   it("a full round keeps what it listed and current raw-mail meetings, unless removed before", () => {
     const listed = occurrence();
-    const currentMail = stored(occurrence({ uid: "mail-1", start: "2025-03-06T10:00:00.000Z", end: "2025-03-06T11:00:00.000Z", raw: { format: "eml", content: "" } }));
-    const pastMail = stored(occurrence({ uid: "mail-2", start: "2025-03-01T10:00:00.000Z", end: "2025-03-01T11:00:00.000Z", raw: { format: "eml", content: "" } }));
+    const currentMail = stored(
+      occurrence({ uid: "mail-1", start: "2025-03-06T10:00:00.000Z", end: "2025-03-06T11:00:00.000Z", raw: { format: "eml", content: "" } }),
+    );
+    const pastMail = stored(
+      occurrence({ uid: "mail-2", start: "2025-03-01T10:00:00.000Z", end: "2025-03-01T11:00:00.000Z", raw: { format: "eml", content: "" } }),
+    );
     const unlisted = stored(occurrence({ sourceId: "AAMk3", uid: "uid-3" }));
     const plan = reconcileRound({
       existing: [currentMail, pastMail, unlisted],

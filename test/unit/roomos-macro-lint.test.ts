@@ -7,7 +7,23 @@ import ts from "typescript";
 import { describe, expect, it } from "vitest";
 import { MACRO_PATH } from "../support/fake-xapi.ts";
 
-const NODE_GLOBALS = new Set(["require", "module", "exports", "process", "Buffer", "fetch", "global", "globalThis", "__dirname", "__filename", "setImmediate", "XMLHttpRequest", "window", "document", "structuredClone"]);
+const NODE_GLOBALS = new Set([
+  "require",
+  "module",
+  "exports",
+  "process",
+  "Buffer",
+  "fetch",
+  "global",
+  "globalThis",
+  "__dirname",
+  "__filename",
+  "setImmediate",
+  "XMLHttpRequest",
+  "window",
+  "document",
+  "structuredClone",
+]);
 
 interface Finding {
   line: number;
@@ -21,7 +37,8 @@ function lintMacro(source: string): Finding[] {
   const report = (node: ts.Node, problem: string) => findings.push({ line: file.getLineAndCharacterOfPosition(node.getStart(file)).line + 1, problem });
   const declared = new Set<string>();
   const collect = (node: ts.Node): void => {
-    if ((ts.isVariableDeclaration(node) || ts.isFunctionDeclaration(node) || ts.isParameter(node)) && node.name && ts.isIdentifier(node.name)) declared.add(node.name.text);
+    if ((ts.isVariableDeclaration(node) || ts.isFunctionDeclaration(node) || ts.isParameter(node)) && node.name && ts.isIdentifier(node.name))
+      declared.add(node.name.text);
     ts.forEachChild(node, collect);
   };
   collect(file);
@@ -30,8 +47,13 @@ function lintMacro(source: string): Finding[] {
     if (ts.isImportDeclaration(node)) {
       const from = (node.moduleSpecifier as ts.StringLiteral).text;
       const clause = node.importClause;
-      if (from !== "xapi" || !clause?.name || clause.name.text !== "xapi" || clause.namedBindings) report(node, `import other than \`import xapi from 'xapi'\`: ${node.getText(file)}`);
-    } else if (ts.isExportDeclaration(node) || ts.isExportAssignment(node) || (ts.canHaveModifiers(node) && ts.getModifiers(node)?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword))) {
+      if (from !== "xapi" || !clause?.name || clause.name.text !== "xapi" || clause.namedBindings)
+        report(node, `import other than \`import xapi from 'xapi'\`: ${node.getText(file)}`);
+    } else if (
+      ts.isExportDeclaration(node) ||
+      ts.isExportAssignment(node) ||
+      (ts.canHaveModifiers(node) && ts.getModifiers(node)?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword))
+    ) {
       report(node, "export");
     } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
       report(node, "dynamic import()");
@@ -43,7 +65,15 @@ function lintMacro(source: string): Finding[] {
       if (!isPropertyName) report(node, `Node or browser global ${node.text}`);
     } else if (node.kind === ts.SyntaxKind.QuestionDotToken) {
       report(node, "optional chaining (ES2020)");
-    } else if (ts.isBinaryExpression(node) && [ts.SyntaxKind.QuestionQuestionToken, ts.SyntaxKind.QuestionQuestionEqualsToken, ts.SyntaxKind.BarBarEqualsToken, ts.SyntaxKind.AmpersandAmpersandEqualsToken].includes(node.operatorToken.kind)) {
+    } else if (
+      ts.isBinaryExpression(node) &&
+      [
+        ts.SyntaxKind.QuestionQuestionToken,
+        ts.SyntaxKind.QuestionQuestionEqualsToken,
+        ts.SyntaxKind.BarBarEqualsToken,
+        ts.SyntaxKind.AmpersandAmpersandEqualsToken,
+      ].includes(node.operatorToken.kind)
+    ) {
       report(node, "nullish coalescing or logical assignment (ES2020+)");
     } else if (ts.isBigIntLiteral(node)) {
       report(node, "BigInt literal (ES2020)");
@@ -59,7 +89,8 @@ function lintMacro(source: string): Finding[] {
   };
   visit(file, false);
   const syntax = (file as unknown as { parseDiagnostics: ts.Diagnostic[] }).parseDiagnostics ?? [];
-  for (const d of syntax) findings.push({ line: file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1, problem: ts.flattenDiagnosticMessageText(d.messageText, " ") });
+  for (const d of syntax)
+    findings.push({ line: file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1, problem: ts.flattenDiagnosticMessageText(d.messageText, " ") });
   return findings;
 }
 

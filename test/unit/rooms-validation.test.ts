@@ -3,13 +3,7 @@ import type { NewRoom } from "../../core/ports/store.ts";
 import { normalizeSipAddress } from "../../core/sip-address.ts";
 import { newRoomId } from "../../store/ids.ts";
 import { sgjTemplateProblem as checkSgjTemplate } from "../../core/sgj-template.ts";
-import {
-  checkSubjectTemplate,
-  normalizeDeviceAddress,
-  normalizeMailbox,
-  validateNewRoom,
-  validateProvider,
-} from "../../store/validation.ts";
+import { checkSubjectTemplate, normalizeDeviceAddress, normalizeMailbox, validateNewRoom, validateProvider } from "../../store/validation.ts";
 
 const base: NewRoom = { mailbox: "room101@contoso.example", displayName: "Room 101", provider: "contoso", deviceFamily: "xapi", deviceAddress: "10.0.0.5" };
 
@@ -29,7 +23,18 @@ describe("room ids", () => {
 describe("mailboxes", () => {
   it("are lowercased; anything that is not an address is refused", () => {
     expect(normalizeMailbox(" Room.101+vc@Contoso.Example ")).toBe("room.101+vc@contoso.example");
-    for (const bad of ["", "room", "@contoso.example", "room@", "room@localhost", "a b@contoso.example", "room@contoso..example", ".room@contoso.example", "room@-x.example", "room@contoso.example\nx"]) {
+    for (const bad of [
+      "",
+      "room",
+      "@contoso.example",
+      "room@",
+      "room@localhost",
+      "a b@contoso.example",
+      "room@contoso..example",
+      ".room@contoso.example",
+      "room@-x.example",
+      "room@contoso.example\nx",
+    ]) {
       expect(normalizeMailbox(bad), bad).toBeNull();
     }
     expect(normalizeMailbox(`${"a".repeat(65)}@contoso.example`)).toBeNull();
@@ -51,10 +56,14 @@ describe("device addresses", () => {
     expect(problems({})).toEqual([]);
     expect(problems({ deviceAddress: null })).toEqual(["a xapi room needs a device address (https://host[:port])"]);
     expect(problems({ deviceFamily: "webex-cloud", deviceAddress: "webex://Y2lzY29zcGFyazovL3VzL0RFVklDRS8xMjM=" })).toEqual([]);
-    expect(problems({ deviceFamily: "webex-cloud", deviceAddress: "https://x.example" })).toEqual(['device address "https://x.example" is not webex://<deviceId>']);
+    expect(problems({ deviceFamily: "webex-cloud", deviceAddress: "https://x.example" })).toEqual([
+      'device address "https://x.example" is not webex://<deviceId>',
+    ]);
     expect(problems({ deviceFamily: "pull", deviceAddress: null })).toEqual([]);
     expect(problems({ deviceFamily: "pull" })).toEqual(["a pull room has no device address (the device calls otj)"]);
-    expect(problems({ deviceFamily: "pull", deviceAddress: null, devicePassword: "x" })).toEqual(["device username and password apply to xapi and xapi-legacy rooms, not pull"]);
+    expect(problems({ deviceFamily: "pull", deviceAddress: null, devicePassword: "x" })).toEqual([
+      "device username and password apply to xapi and xapi-legacy rooms, not pull",
+    ]);
     expect(problems({ deviceFamily: "Fax" })[0]).toContain("device family must be one of xapi, xapi-legacy, webex-cloud, pull");
   });
 });
@@ -123,7 +132,15 @@ describe("SIP addresses", () => {
 
 describe("providers", () => {
   it("validate like the cmdlets' records", () => {
-    expect(validateProvider({ name: "contoso-webex", partner: "Cisco", tenantKey: "sip:contoso@m.webex.com", sipDomain: "M.Webex.Com", ivrAddress: "ivr@x.example" })).toEqual({
+    expect(
+      validateProvider({
+        name: "contoso-webex",
+        partner: "Cisco",
+        tenantKey: "sip:contoso@m.webex.com",
+        sipDomain: "M.Webex.Com",
+        ivrAddress: "ivr@x.example",
+      }),
+    ).toEqual({
       ok: true,
       value: {
         name: "contoso-webex",

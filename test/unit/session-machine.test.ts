@@ -33,7 +33,13 @@ describe("SGJ session machine", () => {
   });
 
   it("scheduled -> starting -> lobby -> admitted -> ended", () => {
-    const r = run([{ type: "start" }, { type: "bridge", state: "joining" }, { type: "bridge", state: "lobby" }, { type: "bridge", state: "admitted" }, { type: "meeting-over" }]);
+    const r = run([
+      { type: "start" },
+      { type: "bridge", state: "joining" },
+      { type: "bridge", state: "lobby" },
+      { type: "bridge", state: "admitted" },
+      { type: "meeting-over" },
+    ]);
     expect(r.state).toBe("ended");
     expect(r.log.filter((l) => !l.startsWith("ignored"))).toEqual(["starting", "lobby", "admitted", "ended"]);
     expect(r.effects).toEqual(["notice:waiting", "notice:admitted", "stop-bridge", "notice:clear"]);
@@ -47,7 +53,13 @@ describe("SGJ session machine", () => {
   });
 
   it("never starts twice and ignores stale or duplicate reports", () => {
-    const r = run([{ type: "start" }, { type: "start" }, { type: "bridge", state: "lobby" }, { type: "bridge", state: "joining" }, { type: "bridge", state: "lobby" }]);
+    const r = run([
+      { type: "start" },
+      { type: "start" },
+      { type: "bridge", state: "lobby" },
+      { type: "bridge", state: "joining" },
+      { type: "bridge", state: "lobby" },
+    ]);
     expect(r.state).toBe("lobby");
     expect(r.log.filter((l) => l.startsWith("ignored"))).toHaveLength(3);
   });

@@ -3,13 +3,33 @@ import { isValidSipAddress, normalizeDnsName, normalizeSipAddress } from "../../
 
 describe("SIP address grammar (one for typed addresses and dial strings)", () => {
   it("accepts dial strings already in canonical form", () => {
-    for (const ok of ["room101@video.contoso.example", "1234567890.alice@m.webex.com", "meet@10.0.0.5", "meet@10.0.0.5:5061", "a@[2001:db8::1]", "x+y=z@vc-1.example.com"]) {
+    for (const ok of [
+      "room101@video.contoso.example",
+      "1234567890.alice@m.webex.com",
+      "meet@10.0.0.5",
+      "meet@10.0.0.5:5061",
+      "a@[2001:db8::1]",
+      "x+y=z@vc-1.example.com",
+    ]) {
       expect(isValidSipAddress(ok), ok).toBe(true);
     }
   });
 
   it("refuses what a device could not dial as printed: scheme, parameters, headers, spaces, upper-case host", () => {
-    for (const bad of ["sip:room@video.contoso.example", "room@video.contoso.example;transport=tls", "room@video.contoso.example?subject=x", " room@video.contoso.example", "room@Video.Contoso.Example", "room@video", "room@-bad.example", "room@video.example.123", "room@video.example:0", "room@video.example:70000", "<room@video.example>", "@video.example"]) {
+    for (const bad of [
+      "sip:room@video.contoso.example",
+      "room@video.contoso.example;transport=tls",
+      "room@video.contoso.example?subject=x",
+      " room@video.contoso.example",
+      "room@Video.Contoso.Example",
+      "room@video",
+      "room@-bad.example",
+      "room@video.example.123",
+      "room@video.example:0",
+      "room@video.example:70000",
+      "<room@video.example>",
+      "@video.example",
+    ]) {
       expect(isValidSipAddress(bad), bad).toBe(false);
     }
     expect(isValidSipAddress(`${"a".repeat(64)}@${"b".repeat(60)}.${"c".repeat(60)}.${"d".repeat(60)}.${"e".repeat(60)}.example`)).toBe(false);

@@ -15,15 +15,29 @@ function join(url: string) {
 
 describe("classic meetup-join forms (T3.1, T3.3)", () => {
   it("reads thread, message, tenant and organizer from the lowercase-hex form", () => {
-    expect(join(CLASSIC)).toMatchObject({ kind: "classic", url: CLASSIC, cloud: "commercial", threadId: THREAD, messageId: "0", tenantId: TID, organizerId: OID });
+    expect(join(CLASSIC)).toMatchObject({
+      kind: "classic",
+      url: CLASSIC,
+      cloud: "commercial",
+      threadId: THREAD,
+      messageId: "0",
+      tenantId: TID,
+      organizerId: OID,
+    });
   });
 
   it.each([
     ["uppercase escapes", CLASSIC.replace(/%3a/g, "%3A").replace(/%7b/g, "%7B").replace(/%7d/g, "%7D").replace(/%2c/g, "%2C")],
-    ["raw JSON context", `https://teams.microsoft.com/l/meetup-join/19%3ameeting_YTFiMmMzZDQtMDAwMC00ZTVmLThhOWItMGMxZDJlM2Y0YTVi%40thread.v2/0?context={"Tid":"${TID.toUpperCase()}","Oid":"${OID}"}`],
+    [
+      "raw JSON context",
+      `https://teams.microsoft.com/l/meetup-join/19%3ameeting_YTFiMmMzZDQtMDAwMC00ZTVmLThhOWItMGMxZDJlM2Y0YTVi%40thread.v2/0?context={"Tid":"${TID.toUpperCase()}","Oid":"${OID}"}`,
+    ],
     ["double encoded", CLASSIC.replace(/%/g, "%25")],
     ["hash route", `https://teams.microsoft.com/_#/l/meetup-join/${THREAD}/0?context=%7b%22Tid%22%3a%22${TID}%22%2c%22Oid%22%3a%22${OID}%22%7d`],
-    ["v2 web client", `https://teams.microsoft.com/v2/?meetingjoin=true#/l/meetup-join/${THREAD}/0?context=%7b%22Tid%22%3a%22${TID}%22%2c%22Oid%22%3a%22${OID}%22%7d`],
+    [
+      "v2 web client",
+      `https://teams.microsoft.com/v2/?meetingjoin=true#/l/meetup-join/${THREAD}/0?context=%7b%22Tid%22%3a%22${TID}%22%2c%22Oid%22%3a%22${OID}%22%7d`,
+    ],
     ["app scheme without host", `msteams:/l/meetup-join/${THREAD}/0?context=%7b%22Tid%22%3a%22${TID}%22%2c%22Oid%22%3a%22${OID}%22%7d`],
     ["app scheme with host", `msteams://teams.microsoft.com/l/meetup-join/${THREAD}/0?context=%7b%22Tid%22%3a%22${TID}%22%2c%22Oid%22%3a%22${OID}%22%7d`],
     [
@@ -43,7 +57,9 @@ describe("classic meetup-join forms (T3.1, T3.3)", () => {
   });
 
   it("reads channel meetings and live events", () => {
-    const channel = join(`https://teams.microsoft.com/l/meetup-join/19%3a5d1c0e2f7a8b4c3d9e0f1a2b3c4d5e6f%40thread.tacv2/1712345678901?context=%7b%22Tid%22%3a%22${TID}%22%7d`);
+    const channel = join(
+      `https://teams.microsoft.com/l/meetup-join/19%3a5d1c0e2f7a8b4c3d9e0f1a2b3c4d5e6f%40thread.tacv2/1712345678901?context=%7b%22Tid%22%3a%22${TID}%22%7d`,
+    );
     expect(channel).toMatchObject({ threadId: "19:5d1c0e2f7a8b4c3d9e0f1a2b3c4d5e6f@thread.tacv2", messageId: "1712345678901" });
     expect(join(`${CLASSIC.slice(0, -3)}%2c%22IsBroadcastMeeting%22%3atrue%7d`).broadcast).toBe(true);
   });
@@ -97,7 +113,9 @@ describe("not joins (T3.6, T7, B6)", () => {
 describe("helpers", () => {
   it("reads ids from a meetingOptions link", () => {
     expect(
-      parseMeetingOptionsUrl(`https://teams.microsoft.com/meetingOptions/?organizerId=${OID}&tenantId=${TID}&threadId=19_meeting_YTFi@thread.v2&messageId=0&language=en-US`),
+      parseMeetingOptionsUrl(
+        `https://teams.microsoft.com/meetingOptions/?organizerId=${OID}&tenantId=${TID}&threadId=19_meeting_YTFi@thread.v2&messageId=0&language=en-US`,
+      ),
     ).toEqual({ organizerId: OID, tenantId: TID, threadId: "19:meeting_YTFi@thread.v2" });
   });
   it("reads the thread id from a CONFLINK", () => {

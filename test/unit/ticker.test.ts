@@ -25,7 +25,10 @@ describe("clockTicker", () => {
   it("gives instances started together different phases", () => {
     const clock = new ManualClock("2025-03-04T08:00:00.000Z");
     const first: Record<string, number> = {};
-    for (const [name, phase] of [["a", 0.1], ["b", 0.7]] as const) {
+    for (const [name, phase] of [
+      ["a", 0.1],
+      ["b", 0.7],
+    ] as const) {
       clockTicker(clock, { random: () => phase })(10_000, () => {
         first[name] ??= clock.now().getTime() - T0;
       });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { unwrapUrl } from "../../parser/unwrap/index.ts";
 
-const TEAMS = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_Zm9vYmFy%40thread.v2/0?context=%7b%22Tid%22%3a%22c0ffee00-1111-2222-3333-444455556666%22%7d";
+const TEAMS =
+  "https://teams.microsoft.com/l/meetup-join/19%3ameeting_Zm9vYmFy%40thread.v2/0?context=%7b%22Tid%22%3a%22c0ffee00-1111-2222-3333-444455556666%22%7d";
 
 function safeLinks(host: string, path: string, target: string): string {
   return `https://${host}${path}?url=${encodeURIComponent(target)}&data=05%7C02%7Croom101%40contoso.example%7C0a1b2c3d%7C0%7C0%7C638700000000000000%7CUnknown%7CTWFp%7C0%7C%7C%7C&sdata=AbCdEf%2BgH%3D&reserved=0`;
@@ -29,7 +30,9 @@ describe("Safe Links", () => {
   it("recognises the OWA and Teams Safe Links pages", () => {
     const target = "https://meet.google.com/abc-mnop-xyz";
     expect(unwrapUrl(`https://outlook.office.com/mail/safelink.html?url=${encodeURIComponent(target)}`).url).toBe(target);
-    expect(unwrapUrl(`https://statics.teams.cdn.office.net/evergreen-assets/safelinks/1/atp-safelinks.html?url=${encodeURIComponent(target)}`).url).toBe(target);
+    expect(unwrapUrl(`https://statics.teams.cdn.office.net/evergreen-assets/safelinks/1/atp-safelinks.html?url=${encodeURIComponent(target)}`).url).toBe(
+      target,
+    );
   });
 
   it("keeps a literal '+' and reads '&amp;' as a separator", () => {
@@ -60,9 +63,7 @@ describe("Proofpoint", () => {
     );
   });
   it("v2", () => {
-    const r = unwrapUrl(
-      "https://urldefense.proofpoint.com/v2/url?u=https-3A__contoso.zoom.us_j_81234567890-3Fpwd-3DAbC-2Dd-5F1&d=DwMFaQ&c=AbC&r=x&m=y&s=z&e=",
-    );
+    const r = unwrapUrl("https://urldefense.proofpoint.com/v2/url?u=https-3A__contoso.zoom.us_j_81234567890-3Fpwd-3DAbC-2Dd-5F1&d=DwMFaQ&c=AbC&r=x&m=y&s=z&e=");
     expect(r.url).toBe("https://contoso.zoom.us/j/81234567890?pwd=AbC-d_1");
     expect(r.wrappers).toEqual(["proofpoint-v2"]);
   });

@@ -8,7 +8,8 @@ import { renderIcsFeed } from "../../app/http/ics-feed.ts";
 import type { Meeting } from "../../core/ports/store.ts";
 import { DEFAULT_BOOKING_SETTINGS, pushesTo, toDeviceBooking } from "../../join/device-bookings.ts";
 
-const TEAMS_URL = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_Zm9v%40thread.v2/0?context=%7b%22Tid%22%3a%22c0ffee00-1111-4222-8333-444455556666%22%7d";
+const TEAMS_URL =
+  "https://teams.microsoft.com/l/meetup-join/19%3ameeting_Zm9v%40thread.v2/0?context=%7b%22Tid%22%3a%22c0ffee00-1111-4222-8333-444455556666%22%7d";
 
 function meeting(overrides: Partial<Meeting>): Meeting {
   return {
@@ -49,14 +50,29 @@ describe("webrtc bookings", () => {
   it("with devices.webrtcBookings the booking carries Protocol WebRTC, the platform and the join URL", () => {
     const settings = { ...DEFAULT_BOOKING_SETTINGS, webrtcBookings: true };
     expect(toDeviceBooking(meeting({}), settings)).toMatchObject({ number: TEAMS_URL, protocol: "WebRTC", platform: "MicrosoftTeams" });
-    const meet = meeting({ route: "webrtc", dialString: "https://meet.google.com/kfd-wqzt-hbm", join: { provider: "google-meet", url: "https://meet.google.com/kfd-wqzt-hbm", sipUri: null, teams: null } });
+    const meet = meeting({
+      route: "webrtc",
+      dialString: "https://meet.google.com/kfd-wqzt-hbm",
+      join: { provider: "google-meet", url: "https://meet.google.com/kfd-wqzt-hbm", sipUri: null, teams: null },
+    });
     expect(toDeviceBooking(meet, settings)).toMatchObject({ number: "https://meet.google.com/kfd-wqzt-hbm", protocol: "WebRTC", platform: "GoogleMeet" });
     // Other routes are unchanged by the setting.
-    expect(toDeviceBooking(meeting({ route: "cvi", dialString: "1198563286.contoso@m.webex.com" }), settings)).toMatchObject({ protocol: "SIP", number: "1198563286.contoso@m.webex.com" });
+    expect(toDeviceBooking(meeting({ route: "cvi", dialString: "1198563286.contoso@m.webex.com" }), settings)).toMatchObject({
+      protocol: "SIP",
+      number: "1198563286.contoso@m.webex.com",
+    });
   });
 
   it("pushes to xapi rooms unless their delivery is the macro alone", () => {
-    const device = (family: "xapi" | "pull" | "macro") => ({ family, address: null, username: null, hasPassword: false, insecureTls: false, allowInsecureHttp: false, hasToken: false });
+    const device = (family: "xapi" | "pull" | "macro") => ({
+      family,
+      address: null,
+      username: null,
+      hasPassword: false,
+      insecureTls: false,
+      allowInsecureHttp: false,
+      hasToken: false,
+    });
     expect(pushesTo({ device: device("xapi"), delivery: "xapi" })).toBe(true);
     expect(pushesTo({ device: device("xapi"), delivery: "both" })).toBe(true);
     expect(pushesTo({ device: device("xapi"), delivery: "macro" })).toBe(false);
@@ -70,8 +86,28 @@ describe("ICS feed", () => {
     const ics = renderIcsFeed(
       "Board",
       [
-        { id: "a1", start: new Date("2026-12-07T09:00:00Z"), end: new Date("2026-12-07T09:30:00Z"), subject: "Design crit", organizerName: null, organizerEmail: null, dialString: "https://meet.google.com/kfd-wqzt-hbm", route: "webrtc", platform: "google-meet" },
-        { id: "a2", start: new Date("2026-12-07T10:00:00Z"), end: new Date("2026-12-07T10:30:00Z"), subject: "Sync", organizerName: null, organizerEmail: null, dialString: "1198563286.contoso@m.webex.com", route: "cvi", platform: "teams" },
+        {
+          id: "a1",
+          start: new Date("2026-12-07T09:00:00Z"),
+          end: new Date("2026-12-07T09:30:00Z"),
+          subject: "Design crit",
+          organizerName: null,
+          organizerEmail: null,
+          dialString: "https://meet.google.com/kfd-wqzt-hbm",
+          route: "webrtc",
+          platform: "google-meet",
+        },
+        {
+          id: "a2",
+          start: new Date("2026-12-07T10:00:00Z"),
+          end: new Date("2026-12-07T10:30:00Z"),
+          subject: "Sync",
+          organizerName: null,
+          organizerEmail: null,
+          dialString: "1198563286.contoso@m.webex.com",
+          route: "cvi",
+          platform: "teams",
+        },
       ],
       new Date("2026-12-07T08:00:00Z"),
     );

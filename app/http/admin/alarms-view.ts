@@ -41,14 +41,16 @@ export function alarmsPage(ctx: PageContext, open: AlarmRecord[], history: Alarm
       open.length === 0
         ? html`<p class="muted" id="no-alarms">No open alarms.</p>`
         : html`<div class="scroll"><table id="open-alarms">${head}<th scope="col">Actions</th></tr></thead><tbody>${open.map(
-            (a) => html`<tr data-alarm="${a.id}"><td>${a.code}</td><td>${a.subject}</td><td>${a.message}</td><td>${timeOf(a.raisedAt)}</td><td>${timeOf(a.clearedAt)}</td><td>${state(a, now)}</td><td>${actions(a, ctx.csrf)}</td></tr>`,
+            (a) =>
+              html`<tr data-alarm="${a.id}"><td>${a.code}</td><td>${a.subject}</td><td>${a.message}</td><td>${timeOf(a.raisedAt)}</td><td>${timeOf(a.clearedAt)}</td><td>${state(a, now)}</td><td>${actions(a, ctx.csrf)}</td></tr>`,
           )}</tbody></table></div>`
     }
 <h2>History</h2>${
       history.length === 0
         ? html`<p class="muted">No alarms yet.</p>`
         : html`<div class="scroll"><table id="alarm-history">${head}</tr></thead><tbody>${history.map(
-            (a) => html`<tr data-alarm="${a.id}"><td>${a.code}</td><td>${a.subject}</td><td>${a.message}</td><td>${timeOf(a.raisedAt)}</td><td>${timeOf(a.clearedAt)}</td><td>${state(a, now)}</td></tr>`,
+            (a) =>
+              html`<tr data-alarm="${a.id}"><td>${a.code}</td><td>${a.subject}</td><td>${a.message}</td><td>${timeOf(a.raisedAt)}</td><td>${timeOf(a.clearedAt)}</td><td>${state(a, now)}</td></tr>`,
           )}</tbody></table></div>`
     }`,
   );

@@ -62,7 +62,8 @@ function roleNeeded(method: string, path: string): "viewer" | "operator" | "admi
 }
 
 const PAGE_SIZE = 50;
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 const NOTICES: Record<string, string> = {
   "room-added": "Room added.",
@@ -127,7 +128,8 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
   const publicOrigin = deps.publicUrl ? new URL(deps.publicUrl).origin : null;
   // Behind a TLS terminator otj sees plain HTTP: https in http.publicUrl or X-Forwarded-Proto
   // still marks the cookie Secure.
-  const secure = (req: FastifyRequest) => req.protocol === "https" || publicOrigin?.startsWith("https:") === true || req.headers["x-forwarded-proto"] === "https";
+  const secure = (req: FastifyRequest) =>
+    req.protocol === "https" || publicOrigin?.startsWith("https:") === true || req.headers["x-forwarded-proto"] === "https";
   /** Same origin: this host (any scheme: a TLS terminator changes it), or http.publicUrl's origin. */
   const sameOrigin = (origin: string, req: FastifyRequest) => {
     if (origin === publicOrigin) return true;
@@ -172,12 +174,20 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     const session = req.consoleSession;
     if (!session || !sessions.checkCsrf(session, formOf(req)._csrf)) {
       log.warn({ path: req.url.split("?")[0] }, "console change refused: missing or wrong CSRF token");
-      return send(reply, views.messagePage({ csrf: session?.csrf ?? null }, "Refused", "The form expired or did not come from this console: reload the page and try again."), 403);
+      return send(
+        reply,
+        views.messagePage({ csrf: session?.csrf ?? null }, "Refused", "The form expired or did not come from this console: reload the page and try again."),
+        403,
+      );
     }
     const needed = roleNeeded(req.method, req.url.split("?")[0] ?? "");
     if (!roleAllows(session.role, needed)) {
       log.warn({ path: req.url.split("?")[0], who: session.who, role: session.role, needed }, "console change refused: role");
-      return send(reply, views.messagePage({ csrf: session.csrf }, "Not allowed", `This action needs the ${needed} role; you are signed in as ${session.role}.`), 403);
+      return send(
+        reply,
+        views.messagePage({ csrf: session.csrf }, "Not allowed", `This action needs the ${needed} role; you are signed in as ${session.role}.`),
+        403,
+      );
     }
   });
 
@@ -196,7 +206,12 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
   const ctx = (req: FastifyRequest, extra: Partial<views.PageContext> = {}): views.PageContext => {
     const code = (req.query as { done?: string }).done;
     const session = req.consoleSession;
-    return { csrf: session?.csrf ?? null, notice: code ? (NOTICES[code] ?? null) : null, user: session ? { who: session.who, role: session.role } : null, ...extra };
+    return {
+      csrf: session?.csrf ?? null,
+      notice: code ? (NOTICES[code] ?? null) : null,
+      user: session ? { who: session.who, role: session.role } : null,
+      ...extra,
+    };
   };
 
   const roomOr404 = async (req: FastifyRequest, reply: FastifyReply): Promise<Room | null> => {
@@ -219,7 +234,10 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
 
   app.get("/admin/login", { config }, async (req, reply) => {
     const q = req.query as { next?: string; done?: string };
-    return send(reply, views.loginPage(null, safeNext(q.next), deps.adminToken !== null, q.done === "signed-out" ? (NOTICES["signed-out"] ?? null) : null, oidc !== null));
+    return send(
+      reply,
+      views.loginPage(null, safeNext(q.next), deps.adminToken !== null, q.done === "signed-out" ? (NOTICES["signed-out"] ?? null) : null, oidc !== null),
+    );
   });
 
   // --- named sign-in (OpenID Connect) ------------------------------------------------------------
@@ -255,7 +273,8 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     } catch {
       pending = null;
     }
-    if (pending === null || !(pending.expiresAt > now().getTime())) return signInFailed(reply, req, "The sign-in expired or was not started here: sign in again.", 400);
+    if (pending === null || !(pending.expiresAt > now().getTime()))
+      return signInFailed(reply, req, "The sign-in expired or was not started here: sign in again.", 400);
     const query = req.url.includes("?") ? req.url.slice(req.url.indexOf("?") + 1) : "";
     try {
       const user = await oidc.finish(query, pending);
@@ -269,7 +288,12 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     } catch (error) {
       const forbidden = isOtjError(error) && error.code === "OTJ_HTTP_FORBIDDEN";
       log.warn({ ip: req.ip, reason: forbidden ? "no console role" : (error as Error).message }, "console sign-in (OpenID Connect) refused");
-      return signInFailed(reply, req, forbidden ? "Your account has no role in this console: ask an administrator." : "Sign-in failed: the provider's answer could not be verified.", forbidden ? 403 : 401);
+      return signInFailed(
+        reply,
+        req,
+        forbidden ? "Your account has no role in this console: ask an administrator." : "Sign-in failed: the provider's answer could not be verified.",
+        forbidden ? 403 : 401,
+      );
     }
   });
 
@@ -278,7 +302,12 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     const form = formOf(req);
     const next = safeNext(form.next);
     const wait = signInFailures.waitMs(req.ip, now().getTime());
-    if (wait > 0) return send(reply.header("retry-after", String(Math.ceil(wait / 1000))), views.loginPage("Too many failed attempts: wait a minute.", next, sessions.enabled), 429);
+    if (wait > 0)
+      return send(
+        reply.header("retry-after", String(Math.ceil(wait / 1000))),
+        views.loginPage("Too many failed attempts: wait a minute.", next, sessions.enabled),
+        429,
+      );
     if (!sessions.enabled || !secretEquals(form.token ?? null, deps.adminToken)) {
       signInFailures.fail(req.ip, now().getTime());
       log.warn({ ip: req.ip }, "console sign-in refused");
@@ -339,7 +368,13 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     const rows = result.rooms.map((room): views.RoomRowView => {
       const cursor = cursorOf.get(room.id) ?? null;
       const device = deviceOf.get(room.id) ?? null;
-      return { room, lastPoll: lastPoll(cursor), device: deviceStatus(room, device), alarms: roomAlarms(device, cursor, deps.settings), next: nextOf.get(room.id) ?? null };
+      return {
+        room,
+        lastPoll: lastPoll(cursor),
+        device: deviceStatus(room, device),
+        alarms: roomAlarms(device, cursor, deps.settings),
+        next: nextOf.get(room.id) ?? null,
+      };
     });
     return send(reply, views.roomsPage(ctx(req), rows, { search, page: pageNo, pages, total: result.total, filters, providers: providers.map((p) => p.name) }));
   });
@@ -375,13 +410,21 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
   app.post("/admin/rooms", { config }, async (req, reply) => {
     const form = formOf(req);
     try {
-      const added = await deps.store.rooms.add({ mailbox: form.mailbox ?? "", ...roomInput(form), devicePassword: form.devicePassword ? form.devicePassword : null }, now());
+      const added = await deps.store.rooms.add(
+        { mailbox: form.mailbox ?? "", ...roomInput(form), devicePassword: form.devicePassword ? form.devicePassword : null },
+        now(),
+      );
       deps.roomChanged?.(added.room);
       await audit(req, { kind: "admin.room-added", roomId: added.room.id, message: `added room ${added.room.mailbox}`, after: added.room });
-      if (added.deviceToken !== null) return send(reply, views.tokenPage(ctx(req, { notice: "Room added." }), added.room, added.deviceToken, "The room's pull device token:"));
+      if (added.deviceToken !== null)
+        return send(reply, views.tokenPage(ctx(req, { notice: "Room added." }), added.room, added.deviceToken, "The room's pull device token:"));
       return reply.redirect(`/admin/rooms/${added.room.id}?done=room-added`, 303);
     } catch (error) {
-      return send(reply, views.roomFormPage(ctx(req, { errors: problemsOf(error) }), await deps.store.providers.list(), { ...form, devicePassword: undefined }, null), 400);
+      return send(
+        reply,
+        views.roomFormPage(ctx(req, { errors: problemsOf(error) }), await deps.store.providers.list(), { ...form, devicePassword: undefined }, null),
+        400,
+      );
     }
   });
 
@@ -389,7 +432,10 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     const room = await roomOr404(req, reply);
     if (!room) return reply;
     const t = now();
-    const window = { from: new Date(t.getTime() - deps.settings.endBufferMinutes * 60_000 - 86_400_000), to: new Date(t.getTime() + deps.settings.windowFutureDays * 86_400_000) };
+    const window = {
+      from: new Date(t.getTime() - deps.settings.endBufferMinutes * 60_000 - 86_400_000),
+      to: new Date(t.getTime() + deps.settings.windowFutureDays * 86_400_000),
+    };
     const [cursor, device, meetings, sessions] = await Promise.all([
       deps.store.syncCursors.get(room.id),
       deps.store.deviceStates.get(room.id),
@@ -438,10 +484,26 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
       const saved = await deps.store.rooms.update(room.id, changes, now());
       deps.roomChanged?.(saved);
       const password = form.clearPassword === "true" ? "cleared" : form.devicePassword ? "changed" : "kept";
-      await audit(req, { kind: "admin.room-changed", roomId: room.id, message: `changed room ${room.mailbox}`, before: room, after: saved, data: { devicePassword: password } });
+      await audit(req, {
+        kind: "admin.room-changed",
+        roomId: room.id,
+        message: `changed room ${room.mailbox}`,
+        before: room,
+        after: saved,
+        data: { devicePassword: password },
+      });
       return reply.redirect(`/admin/rooms/${room.id}?done=room-saved`, 303);
     } catch (error) {
-      return send(reply, views.roomFormPage(ctx(req, { errors: problemsOf(error) }), await deps.store.providers.list(), { ...form, mailbox: room.mailbox, devicePassword: undefined }, room), 400);
+      return send(
+        reply,
+        views.roomFormPage(
+          ctx(req, { errors: problemsOf(error) }),
+          await deps.store.providers.list(),
+          { ...form, mailbox: room.mailbox, devicePassword: undefined },
+          room,
+        ),
+        400,
+      );
     }
   });
 
@@ -464,8 +526,16 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     if (!room) return reply;
     const token = await deps.store.rooms.rotateDeviceToken(room.id, now());
     const fresh = (await deps.store.rooms.get(room.id)) ?? room;
-    await audit(req, { kind: "admin.device-token-rotated", roomId: room.id, message: `rotated the device token of ${room.mailbox}`, data: { hadToken: room.device.hasToken } });
-    return send(reply, views.tokenPage(ctx(req), fresh, token, room.device.hasToken ? "The new device token; the old one no longer works." : "The room's new device token:"));
+    await audit(req, {
+      kind: "admin.device-token-rotated",
+      roomId: room.id,
+      message: `rotated the device token of ${room.mailbox}`,
+      data: { hadToken: room.device.hasToken },
+    });
+    return send(
+      reply,
+      views.tokenPage(ctx(req), fresh, token, room.device.hasToken ? "The new device token; the old one no longer works." : "The room's new device token:"),
+    );
   });
 
   app.post("/admin/rooms/:id/poll", { config }, async (req, reply) => {
@@ -499,9 +569,22 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
       const result = await applyRoomsDiff(deps.store, diff, now());
       for (const { room } of result.added) deps.roomChanged?.(room);
       for (const room of result.changed) deps.roomChanged?.(room);
-      for (const { room } of result.added) await audit(req, { kind: "admin.room-added", roomId: room.id, message: `added room ${room.mailbox} (import)`, after: room, data: { import: true } });
-      for (const room of result.changed) await audit(req, { kind: "admin.room-changed", roomId: room.id, message: `changed room ${room.mailbox} (import)`, before: changedBefore.get(room.id) ?? null, after: room, data: { import: true } });
-      await audit(req, { kind: "admin.import", message: `imported rooms: ${result.added.length} added, ${result.changed.length} changed`, data: { added: result.added.length, changed: result.changed.length } });
+      for (const { room } of result.added)
+        await audit(req, { kind: "admin.room-added", roomId: room.id, message: `added room ${room.mailbox} (import)`, after: room, data: { import: true } });
+      for (const room of result.changed)
+        await audit(req, {
+          kind: "admin.room-changed",
+          roomId: room.id,
+          message: `changed room ${room.mailbox} (import)`,
+          before: changedBefore.get(room.id) ?? null,
+          after: room,
+          data: { import: true },
+        });
+      await audit(req, {
+        kind: "admin.import",
+        message: `imported rooms: ${result.added.length} added, ${result.changed.length} changed`,
+        data: { added: result.added.length, changed: result.changed.length },
+      });
       return send(reply, views.importDonePage(ctx(req), result.added, result.changed));
     } catch (error) {
       const problems = error instanceof Error && !isOtjError(error) ? [error.message] : problemsOf(error);
@@ -572,11 +655,20 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     try {
       const rooms = await deps.store.rooms.list({ providerId: provider.id });
       await deps.store.providers.remove(provider.id, form.force === "true", now());
-      await audit(req, { kind: "admin.provider-removed", message: `removed provider ${provider.name}`, before: provider, data: { force: form.force === "true", rooms: rooms.length } });
+      await audit(req, {
+        kind: "admin.provider-removed",
+        message: `removed provider ${provider.name}`,
+        before: provider,
+        data: { force: form.force === "true", rooms: rooms.length },
+      });
       for (const room of rooms) deps.roomChanged?.(room);
       return reply.redirect("/admin/providers?done=provider-removed", 303);
     } catch (error) {
-      return send(reply, views.providerEditPage(ctx(req, { errors: problemsOf(error) }), provider, views.providerFormValues(provider), await roomsUsing(provider.id)), 409);
+      return send(
+        reply,
+        views.providerEditPage(ctx(req, { errors: problemsOf(error) }), provider, views.providerFormValues(provider), await roomsUsing(provider.id)),
+        409,
+      );
     }
   });
 
@@ -637,16 +729,33 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
   });
 
   app.get("/admin/health", { config }, async (req, reply) => {
-    const [checks, status, metrics, openAlarms] = await Promise.all([deps.readiness(), buildStatus(deps.store, now(), deps.settings), deps.metrics.registry.getMetricsAsJSON(), deps.store.alarms.listOpen()]);
+    const [checks, status, metrics, openAlarms] = await Promise.all([
+      deps.readiness(),
+      buildStatus(deps.store, now(), deps.settings),
+      deps.metrics.registry.getMetricsAsJSON(),
+      deps.store.alarms.listOpen(),
+    ]);
     const sum = (name: string, filter: (labels: Record<string, unknown>) => boolean = () => true) =>
       (metrics.find((m) => m.name === name)?.values ?? []).filter((v) => filter(v.labels as Record<string, unknown>)).reduce((n, v) => n + Number(v.value), 0);
     const counters = [
-      { label: "Poll rounds (ok / failed)", value: `${sum("otj_poll_rounds_total", (l) => l.outcome === "ok")} / ${sum("otj_poll_rounds_total", (l) => l.outcome !== "ok")}` },
-      { label: "Graph requests (all / throttled 429)", value: `${sum("otj_graph_requests_total")} / ${sum("otj_graph_requests_total", (l) => l.status === "429")}` },
+      {
+        label: "Poll rounds (ok / failed)",
+        value: `${sum("otj_poll_rounds_total", (l) => l.outcome === "ok")} / ${sum("otj_poll_rounds_total", (l) => l.outcome !== "ok")}`,
+      },
+      {
+        label: "Graph requests (all / throttled 429)",
+        value: `${sum("otj_graph_requests_total")} / ${sum("otj_graph_requests_total", (l) => l.status === "429")}`,
+      },
       { label: "Graph throttling waits", value: `${sum("otj_graph_throttle_wait_seconds_total").toFixed(1)} s` },
-      { label: "Device pushes (ok / failed)", value: `${sum("otj_device_pushes_total", (l) => l.result === "ok")} / ${sum("otj_device_pushes_total", (l) => l.result !== "ok")}` },
+      {
+        label: "Device pushes (ok / failed)",
+        value: `${sum("otj_device_pushes_total", (l) => l.result === "ok")} / ${sum("otj_device_pushes_total", (l) => l.result !== "ok")}`,
+      },
       { label: "Live bridge sessions", value: String(status.bridgeSessions.filter((s) => LIVE_BRIDGE_STATES.includes(s.state)).length) },
-      { label: "Alarm notifications (delivered / failed)", value: `${sum("otj_alert_notifications_total", (l) => l.outcome === "delivered")} / ${sum("otj_alert_notifications_total", (l) => l.outcome !== "delivered")}` },
+      {
+        label: "Alarm notifications (delivered / failed)",
+        value: `${sum("otj_alert_notifications_total", (l) => l.outcome === "delivered")} / ${sum("otj_alert_notifications_total", (l) => l.outcome !== "delivered")}`,
+      },
     ];
     const alarms = status.rooms.flatMap((r) => r.alarms.map((a) => ({ room: r.displayName, mailbox: r.mailbox, ...a })));
     // Engine-wide alarms (no bridge, consent, secrets.key, failed notifications) from the alarm history.

@@ -86,7 +86,9 @@ export async function diffRoomsCsv(store: Store, text: string): Promise<ImportDi
       changes.devicePassword = valid.devicePassword;
       changed.push(current.device.hasPassword ? "device password: will be replaced" : "device password: will be set");
     } else if (current.device.hasPassword && changes.deviceAddress !== undefined && (valid.deviceFamily === "xapi" || valid.deviceFamily === "xapi-legacy")) {
-      line.details.push(`the device address changes (${current.device.address ?? "-"} -> ${valid.deviceAddress ?? "-"}): give the device password again (column devicePassword); the stored one is never sent to a new address`);
+      line.details.push(
+        `the device address changes (${current.device.address ?? "-"} -> ${valid.deviceAddress ?? "-"}): give the device password again (column devicePassword); the stored one is never sent to a new address`,
+      );
       continue;
     }
     line.action = changed.length > 0 ? "change" : "unchanged";

@@ -43,7 +43,16 @@ export function validTimeZone(zone: string): boolean {
 /** Milliseconds `zone` is ahead of UTC at the instant `at`. */
 function offsetMs(at: number, zone: string): number {
   const parts = Object.fromEntries(
-    new Intl.DateTimeFormat("en-US", { timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" })
+    new Intl.DateTimeFormat("en-US", {
+      timeZone: zone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+    })
       .formatToParts(new Date(at))
       .map((p) => [p.type, p.value]),
   );
@@ -114,7 +123,11 @@ export interface ReportData {
 }
 
 export async function loadReport(store: Store, range: ReportRange): Promise<ReportData> {
-  const [sessions, meetings, rooms] = await Promise.all([store.reports.sessionsPerDay(range), store.reports.meetingsPerDay(range), store.reports.roomFailures(range, TOP_ROOMS)]);
+  const [sessions, meetings, rooms] = await Promise.all([
+    store.reports.sessionsPerDay(range),
+    store.reports.meetingsPerDay(range),
+    store.reports.roomFailures(range, TOP_ROOMS),
+  ]);
   return { sessions, meetings, rooms };
 }
 
@@ -147,7 +160,10 @@ function stackedChart(id: string, title: string, days: string[], rows: Array<{ d
       return html`<rect x="${30 + i * (barW + 4)}" y="${y}" width="${barW}" height="${h}" fill="${COLORS[k % COLORS.length] ?? "#000"}"><title>${day} ${key}: ${n}</title></rect>`;
     });
   });
-  const legend = keys.map((key, k) => html`<li><svg width="10" height="10" aria-hidden="true"><rect width="10" height="10" fill="${COLORS[k % COLORS.length] ?? "#000"}"/></svg> ${key}</li>`);
+  const legend = keys.map(
+    (key, k) =>
+      html`<li><svg width="10" height="10" aria-hidden="true"><rect width="10" height="10" fill="${COLORS[k % COLORS.length] ?? "#000"}"/></svg> ${key}</li>`,
+  );
   return html`<section aria-labelledby="${id}-h"><h2 id="${id}-h">${title}</h2>
 ${
   rows.length === 0
@@ -175,13 +191,26 @@ export function reportsPage(ctx: PageContext, q: ReportQuery, data: ReportData):
     html`<form method="get" action="/admin/reports" class="inline" id="range"><label>From <input type="date" name="from" value="${q.from}"></label> <label>To <input type="date" name="to" value="${q.to}"></label> <label>Time zone <input name="tz" value="${q.tz}" size="20" autocomplete="off"></label> <button type="submit">Show</button> <a href="${csv}" id="csv">Download CSV</a></form>
 <p class="summary">From ${timeTag(q.range.from, q.tz)} to ${timeTag(q.range.to, q.tz)}. Days are counted in ${q.tz}.</p>
 <p id="admit-rate">Admit rate: <strong>${rate === null ? "no lobby decided in this range" : `${Math.round(rate * 1000) / 10} %`}</strong> <span class="muted">(sessions admitted, of those admitted, denied or timed out in the lobby)</span></p>
-${stackedChart("sessions-chart", "SIP Guest Join sessions per day by outcome", q.days, data.sessions.map((s) => ({ day: s.day, key: s.state, count: s.count })), "By the day a session was due; the outcome is its state now.")}
-${stackedChart("meetings-chart", "Meetings per day by route", q.days, data.meetings.map((m) => ({ day: m.day, key: m.route, count: m.count })), "By the day a meeting starts; cancelled and declined meetings are left out.")}
+${stackedChart(
+  "sessions-chart",
+  "SIP Guest Join sessions per day by outcome",
+  q.days,
+  data.sessions.map((s) => ({ day: s.day, key: s.state, count: s.count })),
+  "By the day a session was due; the outcome is its state now.",
+)}
+${stackedChart(
+  "meetings-chart",
+  "Meetings per day by route",
+  q.days,
+  data.meetings.map((m) => ({ day: m.day, key: m.route, count: m.count })),
+  "By the day a meeting starts; cancelled and declined meetings are left out.",
+)}
 <section aria-labelledby="rooms-h"><h2 id="rooms-h">Rooms with most failures</h2>${
       data.rooms.length === 0
         ? html`<p class="muted" id="rooms-empty">No failures in this range.</p>`
         : html`<table id="failing-rooms"><thead><tr><th scope="col">Room</th><th scope="col">Failed, denied or timed-out sessions</th><th scope="col">Poll errors</th></tr></thead><tbody>${data.rooms.map(
-            (r) => html`<tr><th scope="row"><a href="/admin/rooms/${r.roomId}">${r.displayName}</a> <span class="muted">${r.mailbox}</span></th><td>${r.failedSessions}</td><td>${r.pollErrors}</td></tr>`,
+            (r) =>
+              html`<tr><th scope="row"><a href="/admin/rooms/${r.roomId}">${r.displayName}</a> <span class="muted">${r.mailbox}</span></th><td>${r.failedSessions}</td><td>${r.pollErrors}</td></tr>`,
           )}</tbody></table>`
     }</section>
 <section aria-labelledby="later-h"><h2 id="later-h">Not reported yet</h2><p class="muted">Lobby waits (p50/p95) and device pushes per day need history otj does not keep yet (the time a session entered the lobby, one record per push); the Health page counts pushes since start.</p></section>`,
@@ -217,7 +246,11 @@ export function registerReports(app: FastifyInstance, deps: ReportsDeps): void {
   });
   app.get("/admin/reports.csv", { config: deps.config }, async (req, reply) => {
     const { query, problems } = reportQuery(req.query as Record<string, string | undefined>, deps.clock.now(), zone);
-    if (problems.length > 0) return reply.code(400).header("content-type", "text/plain; charset=utf-8").send(`${problems.join("\n")}\n`);
+    if (problems.length > 0)
+      return reply
+        .code(400)
+        .header("content-type", "text/plain; charset=utf-8")
+        .send(`${problems.join("\n")}\n`);
     const data = await loadReport(deps.store, query.range);
     return reply
       .header("content-type", "text/csv; charset=utf-8")
@@ -226,5 +259,3 @@ export function registerReports(app: FastifyInstance, deps: ReportsDeps): void {
       .send(reportCsv(query, data));
   });
 }
-
-

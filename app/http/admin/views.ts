@@ -41,9 +41,7 @@ export function page(title: string, ctx: PageContext, body: Html): string {
       )}</ul><form method="post" action="/admin/logout" class="signout">${csrfField(ctx.csrf)}${ctx.user ? html`<span class="user">${ctx.user.who} (${ctx.user.role})</span> ` : ""}<button type="submit">Sign out</button></form></nav>`
     : html``;
   const notice = ctx.notice ? html`<p class="notice" role="status">${ctx.notice}</p>` : "";
-  const errors = ctx.errors?.length
-    ? html`<div class="errors" role="alert"><p>Not saved:</p><ul>${ctx.errors.map((e) => html`<li>${e}</li>`)}</ul></div>`
-    : "";
+  const errors = ctx.errors?.length ? html`<div class="errors" role="alert"><p>Not saved:</p><ul>${ctx.errors.map((e) => html`<li>${e}</li>`)}</ul></div>` : "";
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · otj console</title><link rel="icon" href="/admin/assets/favicon.svg"><link rel="stylesheet" href="/admin/assets/console.css"><script src="/admin/assets/console.js" defer></script></head>
@@ -137,7 +135,8 @@ export function roomsPage(
   rows: RoomRowView[],
   query: { search: string; page: number; pages: number; total: number; filters?: RoomFilters; providers?: readonly string[] },
 ): string {
-  const link = (p: number) => `/admin/rooms?${new URLSearchParams({ ...(query.search ? { q: query.search } : {}), ...filterParams(query.filters), page: String(p) }).toString()}`;
+  const link = (p: number) =>
+    `/admin/rooms?${new URLSearchParams({ ...(query.search ? { q: query.search } : {}), ...filterParams(query.filters), page: String(p) }).toString()}`;
   return page(
     "Rooms",
     { ...ctx, section: "rooms" },
@@ -167,7 +166,12 @@ function select(name: string, label: string, options: readonly string[], value: 
   return html`<label for="${id}">${label}</label><select id="${id}" name="${name}">${options.map((o) => html`<option value="${o}"${o === value ? html` selected` : ""}>${o}</option>`)}</select>`;
 }
 
-function text(name: string, label: string, value: string | null, extra: { required?: boolean; type?: string; hint?: string; autocomplete?: string } = {}): Html {
+function text(
+  name: string,
+  label: string,
+  value: string | null,
+  extra: { required?: boolean; type?: string; hint?: string; autocomplete?: string } = {},
+): Html {
   return html`<label for="${name}">${label}</label><input id="${name}" name="${name}" type="${extra.type ?? "text"}" value="${value ?? ""}"${extra.required ? html` required` : ""} autocomplete="${extra.autocomplete ?? "off"}"${extra.hint ? html` aria-describedby="${name}-hint"` : ""}>${extra.hint ? html`<small id="${name}-hint">${extra.hint}</small>` : ""}`;
 }
 
@@ -209,7 +213,16 @@ export function roomFormPage(ctx: PageContext, providers: Provider[], values: Ro
 <fieldset><legend>Room</legend>
 ${room ? html`<p>Mailbox <code>${room.mailbox}</code> (fixed: it names the room's meetings)</p>` : text("mailbox", "Mailbox", v("mailbox"), { required: true, type: "email", hint: "the room's mailbox address" })}
 ${text("displayName", "Display name", v("displayName"), { required: true, hint: "also the guest name when the room joins as a guest" })}
-${providers.length === 0 ? html`<p class="errors">Add a provider first.</p>` : select("provider", "Provider", providers.map((p) => p.name), v("provider") || (providers[0]?.name ?? ""))}
+${
+  providers.length === 0
+    ? html`<p class="errors">Add a provider first.</p>`
+    : select(
+        "provider",
+        "Provider",
+        providers.map((p) => p.name),
+        v("provider") || (providers[0]?.name ?? ""),
+      )
+}
 ${text("sipUri", "Room SIP URI", v("sipUri"), { hint: "optional, user@host" })}
 ${select("source", "Calendar source", CALENDAR_SOURCES, v("source") || "graph")}</fieldset>
 <fieldset><legend>Device</legend>
@@ -289,12 +302,12 @@ export function roomDetailPage(ctx: PageContext, v: RoomDetailView): string {
         : room.device.family === "ews"
           ? "EWS feed"
           : held.has(m.occurrenceKey)
-          ? "on device"
-          : m.route === "none"
-            ? "-"
-            : m.end <= v.now
-              ? "ended"
-              : "pending";
+            ? "on device"
+            : m.route === "none"
+              ? "-"
+              : m.end <= v.now
+                ? "ended"
+                : "pending";
   return page(
     room.displayName,
     { ...ctx, section: "rooms" },
@@ -418,7 +431,9 @@ export function providersPage(ctx: PageContext, providers: Provider[], usage: Ma
     { ...ctx, section: "providers" },
     html`<div class="scroll"><table id="providers"><thead><tr><th scope="col">Name</th><th scope="col">Partner</th><th scope="col">Tenant key</th><th scope="col">SIP domain</th><th scope="col">SGJ</th><th scope="col">Rooms</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead><tbody>
 ${providers.map(
-  (p) => html`<tr><td>${p.name}</td><td>${p.partner}</td><td>${p.tenantKey ?? "-"}</td><td>${p.sipDomain ?? "-"}</td><td>${p.sgjEnabled ? "on" : "off"}</td><td>${usage.get(p.id) ?? 0}</td>
+  (
+    p,
+  ) => html`<tr><td>${p.name}</td><td>${p.partner}</td><td>${p.tenantKey ?? "-"}</td><td>${p.sipDomain ?? "-"}</td><td>${p.sgjEnabled ? "on" : "off"}</td><td>${usage.get(p.id) ?? 0}</td>
 <td><a href="/admin/providers/${p.id}/edit" aria-label="Edit ${p.name}">Edit</a></td></tr>`,
 )}</tbody></table></div>
 <h2>Add provider</h2>

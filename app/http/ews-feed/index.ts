@@ -81,7 +81,10 @@ export async function ewsFeed(app: FastifyInstance, deps: EwsFeedDeps): Promise<
   const open = { config: { auth: "open" as const }, bodyLimit: EWS_BODY_LIMIT };
 
   const sendFault = (reply: FastifyReply, fault: SoapFault) =>
-    reply.code(fault.httpStatus).header("content-type", "text/xml; charset=utf-8").send(soapFault(fault.faultCode, fault.responseCode, fault.message));
+    reply
+      .code(fault.httpStatus)
+      .header("content-type", "text/xml; charset=utf-8")
+      .send(soapFault(fault.faultCode, fault.responseCode, fault.message));
 
   // SOAP and POX bodies as text (the server may have a catch-all parser; these are the feed's own).
   app.addContentTypeParser(["text/xml", "application/xml", "application/soap+xml"], { parseAs: "string" }, (_req, body, done) => done(null, body));
@@ -90,7 +93,12 @@ export async function ewsFeed(app: FastifyInstance, deps: EwsFeedDeps): Promise<
     const status = error.statusCode ?? 500;
     counter.inc({ operation: "unknown", result: "fault" });
     if (status >= 500) log.error({ err: error, route: req.routeOptions.url }, "EWS request failed");
-    const fault = status === 413 ? new SoapFault("ErrorInvalidRequest", `the request is larger than ${EWS_BODY_LIMIT} bytes`, "Client", 413) : status < 500 ? new SoapFault("ErrorInvalidRequest", "invalid request", "Client", status) : new SoapFault("ErrorInternalServerError", "internal error", "Server", 500);
+    const fault =
+      status === 413
+        ? new SoapFault("ErrorInvalidRequest", `the request is larger than ${EWS_BODY_LIMIT} bytes`, "Client", 413)
+        : status < 500
+          ? new SoapFault("ErrorInvalidRequest", "invalid request", "Client", status)
+          : new SoapFault("ErrorInternalServerError", "internal error", "Server", 500);
     return sendFault(reply, fault);
   });
 
@@ -101,7 +109,10 @@ export async function ewsFeed(app: FastifyInstance, deps: EwsFeedDeps): Promise<
     const wait = guesses.waitMs(key, nowMs);
     if (wait > 0) {
       counter.inc({ operation, result: "rate_limited" });
-      reply.code(429).header("retry-after", String(Math.ceil(wait / 1000))).send();
+      reply
+        .code(429)
+        .header("retry-after", String(Math.ceil(wait / 1000)))
+        .send();
       return null;
     }
     const credentials = basicCredentials(req.headers.authorization);
@@ -112,7 +123,11 @@ export async function ewsFeed(app: FastifyInstance, deps: EwsFeedDeps): Promise<
       } catch (error) {
         log.error({ err: error }, "EWS device check failed");
         counter.inc({ operation, result: "error" });
-        reply.code(503).header("retry-after", "5").header("content-type", "text/xml; charset=utf-8").send(soapFault("Server", "ErrorServerBusy", "temporarily unavailable"));
+        reply
+          .code(503)
+          .header("retry-after", "5")
+          .header("content-type", "text/xml; charset=utf-8")
+          .send(soapFault("Server", "ErrorServerBusy", "temporarily unavailable"));
         return null;
       }
       if (room === null) guesses.fail(key, nowMs);
@@ -125,7 +140,11 @@ export async function ewsFeed(app: FastifyInstance, deps: EwsFeedDeps): Promise<
     const over = limiter.take(room.id, nowMs);
     if (over > 0) {
       counter.inc({ operation, result: "rate_limited" });
-      reply.code(429).header("retry-after", String(Math.ceil(over / 1000))).header("content-type", "text/xml; charset=utf-8").send(soapFault("Server", "ErrorServerBusy", "more than the allowed requests per minute for this device"));
+      reply
+        .code(429)
+        .header("retry-after", String(Math.ceil(over / 1000)))
+        .header("content-type", "text/xml; charset=utf-8")
+        .send(soapFault("Server", "ErrorServerBusy", "more than the allowed requests per minute for this device"));
       return null;
     }
     return room;
@@ -138,7 +157,9 @@ export async function ewsFeed(app: FastifyInstance, deps: EwsFeedDeps): Promise<
     const now = deps.clock.now();
     const from = new Date(now.getTime() - deps.settings.endBufferMinutes * 60_000);
     const to = new Date(now.getTime() + deps.settings.windowFutureDays * 86_400_000);
-    return (await deps.store.meetings.list(room.id, { from, to })).filter((m) => !m.cancelled && !m.declined).sort((a, b) => a.start.getTime() - b.start.getTime());
+    return (await deps.store.meetings.list(room.id, { from, to }))
+      .filter((m) => !m.cancelled && !m.declined)
+      .sort((a, b) => a.start.getTime() - b.start.getTime());
   };
 
   const isOurCalendar = (room: Room, request: XmlNode, container: string): boolean => {
@@ -162,7 +183,8 @@ export async function ewsFeed(app: FastifyInstance, deps: EwsFeedDeps): Promise<
 
   const operations: Record<string, (room: Room, request: XmlNode, header: XmlNode) => Promise<string>> = {
     GetFolder: async (room, request) => {
-      if (!isOurCalendar(room, request, "FolderIds")) return responseMessages("GetFolder", [failure("GetFolder", "ErrorFolderNotFound", "only the room's calendar folder is served", "<m:Folders/>")]);
+      if (!isOurCalendar(room, request, "FolderIds"))
+        return responseMessages("GetFolder", [failure("GetFolder", "ErrorFolderNotFound", "only the room's calendar folder is served", "<m:Folders/>")]);
       const count = (await visible(room)).length;
       const id = calendarFolderId(room.id);
       return responseMessages("GetFolder", [
@@ -173,7 +195,8 @@ export async function ewsFeed(app: FastifyInstance, deps: EwsFeedDeps): Promise<
       ]);
     },
     FindItem: async (room, request, header) => {
-      if (!isOurCalendar(room, request, "ParentFolderIds")) return responseMessages("FindItem", [failure("FindItem", "ErrorFolderNotFound", "only the room's calendar folder is served")]);
+      if (!isOurCalendar(room, request, "ParentFolderIds"))
+        return responseMessages("FindItem", [failure("FindItem", "ErrorFolderNotFound", "only the room's calendar folder is served")]);
       const view = child(request, "CalendarView");
       let list = await visible(room);
       let max = MAX_ITEMS;
@@ -191,7 +214,10 @@ export async function ewsFeed(app: FastifyInstance, deps: EwsFeedDeps): Promise<
       const shape = { withBody: false, bodyType: "Text" as const, timeZone: timeZoneOf(header) };
       const items = shown.map((m) => calendarItem(room.id, m, options, shape).xml).join("");
       return responseMessages("FindItem", [
-        success("FindItem", `<m:RootFolder TotalItemsInView="${list.length}" IncludesLastItemInRange="${shown.length === list.length}"><t:Items>${items}</t:Items></m:RootFolder>`),
+        success(
+          "FindItem",
+          `<m:RootFolder TotalItemsInView="${list.length}" IncludesLastItemInRange="${shown.length === list.length}"><t:Items>${items}</t:Items></m:RootFolder>`,
+        ),
       ]);
     },
     GetItem: async (room, request, header) => {
@@ -211,7 +237,10 @@ export async function ewsFeed(app: FastifyInstance, deps: EwsFeedDeps): Promise<
       );
     },
     ResolveNames: async (room, request) => {
-      const entry = (text(request, "UnresolvedEntry") ?? "").trim().toLowerCase().replace(/^smtp:/, "");
+      const entry = (text(request, "UnresolvedEntry") ?? "")
+        .trim()
+        .toLowerCase()
+        .replace(/^smtp:/, "");
       if (entry === "" || !(room.mailbox === entry || room.mailbox.startsWith(entry) || room.displayName.toLowerCase().startsWith(entry))) {
         return responseMessages("ResolveNames", [failure("ResolveNames", "ErrorNameResolutionNoResults", "No results were found.")]);
       }

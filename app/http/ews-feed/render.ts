@@ -113,10 +113,7 @@ export function calendarItem(
   const itemId = itemIdOf(roomId, m.occurrenceKey);
   // The change key follows everything the device is shown, so any change reaches it.
   const changeKey = `DwAAABYA${b64(JSON.stringify([subject, m.start.toISOString(), m.end.toISOString(), location, block, m.organizerName, m.organizerEmail, m.sensitivity]), 18)}`;
-  const body =
-    shape.bodyType === "HTML"
-      ? `<html><body><pre>${block.split("\n").map(xml).join("<br>")}</pre></body></html>`
-      : block;
+  const body = shape.bodyType === "HTML" ? `<html><body><pre>${block.split("\n").map(xml).join("<br>")}</pre></body></html>` : block;
   const organizer =
     m.organizerEmail !== null || m.organizerName !== null
       ? `<t:Organizer><t:Mailbox><t:Name>${xml(m.organizerName ?? m.organizerEmail ?? "")}</t:Name>${m.organizerEmail !== null ? `<t:EmailAddress>${xml(m.organizerEmail)}</t:EmailAddress><t:RoutingType>SMTP</t:RoutingType>` : ""}<t:MailboxType>Mailbox</t:MailboxType></t:Mailbox></t:Organizer>`

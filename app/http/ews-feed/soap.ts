@@ -110,7 +110,8 @@ export function text(node: unknown, name: string): string | undefined {
 
 /** Parses a SOAP 1.1 envelope; throws SoapFault for anything the feed refuses. */
 export function parseSoapEnvelope(body: string): SoapRequest {
-  if (Buffer.byteLength(body, "utf8") > EWS_BODY_LIMIT) throw new SoapFault("ErrorInvalidRequest", `the request is larger than ${EWS_BODY_LIMIT} bytes`, "Client", 413);
+  if (Buffer.byteLength(body, "utf8") > EWS_BODY_LIMIT)
+    throw new SoapFault("ErrorInvalidRequest", `the request is larger than ${EWS_BODY_LIMIT} bytes`, "Client", 413);
   // No DTD, no entity declaration: external entities (file reads) and entity expansion (billion
   // laughs) never reach a parser.
   if (/<!DOCTYPE|<!ENTITY/i.test(body)) throw new SoapFault("ErrorInvalidRequest", "DTDs and entity declarations are not accepted");
@@ -133,7 +134,8 @@ export function parseSoapEnvelope(body: string): SoapRequest {
 
 /** Parses a POX Autodiscover request (same guards); returns the e-mail address asked for, if any. */
 export function parseAutodiscoverRequest(body: string): string | null {
-  if (Buffer.byteLength(body, "utf8") > EWS_BODY_LIMIT) throw new SoapFault("ErrorInvalidRequest", `the request is larger than ${EWS_BODY_LIMIT} bytes`, "Client", 413);
+  if (Buffer.byteLength(body, "utf8") > EWS_BODY_LIMIT)
+    throw new SoapFault("ErrorInvalidRequest", `the request is larger than ${EWS_BODY_LIMIT} bytes`, "Client", 413);
   if (/<!DOCTYPE|<!ENTITY/i.test(body)) throw new SoapFault("ErrorInvalidRequest", "DTDs and entity declarations are not accepted");
   const nesting = xmlNestingExceeds(body, MAX_XML_DEPTH);
   if (nesting !== false) throw new SoapFault("ErrorSchemaValidation", "the request is not well-formed XML or nests too deep");

@@ -16,12 +16,7 @@ export interface DeviceStateStore {
    */
   recordPushed(roomId: string, pushed: { hash: string; entries: DeviceEntry[] }, now: Date, options?: StoreCallOptions): Promise<boolean>;
   /** Records a failed push, due again at `retryAt`, and releases the claim. */
-  recordFailed(
-    roomId: string,
-    failure: { code: string; message: string; retryAt: Date },
-    now: Date,
-    options?: StoreCallOptions,
-  ): Promise<boolean>;
+  recordFailed(roomId: string, failure: { code: string; message: string; retryAt: Date }, now: Date, options?: StoreCallOptions): Promise<boolean>;
   /**
    * The room's device changed (address, credentials, family) or an admin asked: what it holds is
    * unknown, so the whole list is pushed again now, without waiting for a backoff. No effect

@@ -22,11 +22,7 @@ export interface MeetingStore {
    * A room's occurrences overlapping `[from, to)` (either bound optional), ordered by start then
    * key; cancelled and declined ones only when `includeCancelled`.
    */
-  list(
-    roomId: string,
-    range?: { from?: Date; to?: Date; includeCancelled?: boolean },
-    options?: StoreCallOptions,
-  ): Promise<Meeting[]>;
+  list(roomId: string, range?: { from?: Date; to?: Date; includeCancelled?: boolean }, options?: StoreCallOptions): Promise<Meeting[]>;
   /**
    * Each room's next occurrence (neither cancelled nor declined) as of `now`: the first to start
    * at or after `now` and before `to`, else the earliest one in progress. At most one per room,

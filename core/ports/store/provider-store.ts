@@ -15,10 +15,5 @@ export interface ProviderStore {
    * Removes a provider. While rooms use it this throws OTJ_PROVIDER_IN_USE, unless `force`, which
    * detaches those rooms (they fall back to the built-in defaults) in the same transaction.
    */
-  remove(
-    nameOrId: string,
-    force: boolean,
-    now: Date,
-    options?: StoreCallOptions,
-  ): Promise<{ provider: Provider; detachedRooms: number }>;
+  remove(nameOrId: string, force: boolean, now: Date, options?: StoreCallOptions): Promise<{ provider: Provider; detachedRooms: number }>;
 }

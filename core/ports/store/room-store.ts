@@ -15,9 +15,7 @@ export interface AddedRoom {
 }
 
 /** Outcome of a batch add: per item problems, and whether anything was written. */
-export type AddRoomsResult =
-  | { applied: true; rooms: AddedRoom[] }
-  | { applied: false; problems: Array<{ index: number; messages: string[] }> };
+export type AddRoomsResult = { applied: true; rooms: AddedRoom[] } | { applied: false; problems: Array<{ index: number; messages: string[] }> };
 
 export interface AddRoomsOptions extends StoreCallOptions {
   /** Called as work advances: `phase` `validate` then `write`, `done` of `total` items. */

@@ -1,7 +1,17 @@
 // otj console: live bridge sessions (polling, no reload) and the CSV file picker. No inline
 // script anywhere (the Content-Security-Policy forbids it); every value goes in as text.
 
-const STATE_TEXT = { scheduled: "scheduled", starting: "starting", lobby: "in the lobby", admitted: "admitted", ended: "ended", denied: "denied", timeout: "timed out", failed: "failed", cancelled: "cancelled" };
+const STATE_TEXT = {
+  scheduled: "scheduled",
+  starting: "starting",
+  lobby: "in the lobby",
+  admitted: "admitted",
+  ended: "ended",
+  denied: "denied",
+  timeout: "timed out",
+  failed: "failed",
+  cancelled: "cancelled",
+};
 
 function when(iso) {
   return iso ? iso.slice(0, 16).replace("T", " ") : "-";
