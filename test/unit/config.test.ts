@@ -53,6 +53,7 @@ describe("configuration defaults", () => {
       ewsRateLimit: 60,
       ewsDialStringIn: "location",
       timeZone: "UTC",
+      oidc: { issuer: null, clientId: null, clientSecret: null, rolesClaim: "roles", roles: {} },
     });
     expect(config.alarms).toEqual({ pollFailuresBeforeAlarm: 3, pushFailuresBeforeAlarm: 3, ewsFetchStaleMinutes: 60, pullStaleMinutes: 30 });
     expect(config.retention).toEqual({ bridgeSessionsDays: 30, eventLogDays: 90, meetingsDays: 90, schedule: "0 17 3 * * *" });
