@@ -53,7 +53,7 @@ describe("Alarms page in Chromium", () => {
     await page.waitForURL(`${base}/admin/alarms?done=alarm-acked`);
     expect(await page.getByRole("status").first().textContent()).toContain("Alarm acknowledged.");
     const acked = page.locator("#open-alarms tbody tr", { hasText: "OTJ_CONFIG_SECRETS_KEY_UNSET" });
-    expect(await acked.textContent()).toContain("acknowledged by admin (console)");
+    expect(await acked.textContent()).toContain("acknowledged by admin-token (admin token)");
 
     await acked.getByLabel("Mute", { exact: true }).selectOption("24");
     await acked.getByRole("button", { name: /^Mute OTJ_CONFIG_SECRETS_KEY_UNSET/ }).click();
@@ -61,7 +61,7 @@ describe("Alarms page in Chromium", () => {
     const muted = await harness.engine.store.alarms.listOpen();
     const alarm = muted.find((a) => a.code === "OTJ_CONFIG_SECRETS_KEY_UNSET");
     expect(alarm?.mutedUntil?.getTime()).toBe(harness.clock.now().getTime() + 24 * 3_600_000);
-    expect(await page.locator("#open-alarms").textContent()).toContain("muted by admin (console) until");
+    expect(await page.locator("#open-alarms").textContent()).toContain("muted by admin-token (admin token) until");
     expect(pageErrors).toEqual([]);
   });
 });

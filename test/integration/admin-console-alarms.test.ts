@@ -78,15 +78,19 @@ describe("console Alarms page", () => {
     const ack = await post(`/admin/alarms/${open!.id}/ack`, { _csrf: csrf });
     expect(ack.status).toBe(303);
     expect(ack.headers.get("location")).toBe("/admin/alarms?done=alarm-acked");
-    expect(await db.store.alarms.get(open!.id)).toMatchObject({ ackedBy: "admin (console)", ackedAt: clock.now() });
+    expect(await db.store.alarms.get(open!.id)).toMatchObject({ ackedBy: "admin-token (admin token)", ackedAt: clock.now() });
+    // The acknowledgement is in the audit trail, with who did it.
+    const audited = await db.store.eventLog.list({ kind: "admin.alarm-acknowledged" });
+    expect(audited).toHaveLength(1);
+    expect(audited[0]).toMatchObject({ message: expect.stringContaining("acknowledged alarm"), data: expect.objectContaining({ who: "admin-token", alarmId: open!.id }) });
 
     const mute = await post(`/admin/alarms/${open!.id}/mute`, { _csrf: csrf, hours: "4" });
     expect(mute.status).toBe(303);
-    expect(await db.store.alarms.get(open!.id)).toMatchObject({ mutedBy: "admin (console)", mutedUntil: new Date(clock.now().getTime() + 4 * 3_600_000) });
+    expect(await db.store.alarms.get(open!.id)).toMatchObject({ mutedBy: "admin-token (admin token)", mutedUntil: new Date(clock.now().getTime() + 4 * 3_600_000) });
     const after = await (await get("/admin/alarms?done=alarm-muted")).text();
     expect(after).toContain("Alarm muted.");
-    expect(after).toMatch(/acknowledged by admin \(console\)/);
-    expect(after).toMatch(/muted by admin \(console\) until 2026-03-02 12:01 UTC/);
+    expect(after).toMatch(/acknowledged by admin-token \(admin token\)/);
+    expect(after).toMatch(/muted by admin-token \(admin token\) until 2026-03-02 12:01 UTC/);
 
     expect((await post(`/admin/alarms/${open!.id}/mute`, { _csrf: csrf, hours: "0" })).headers.get("location")).toBe("/admin/alarms?done=alarm-unmuted");
     expect((await db.store.alarms.get(open!.id))?.mutedUntil).toBeNull();

@@ -57,7 +57,7 @@ const PENDING_TTL_MS = 10 * 60_000;
 /** The role a console POST needs (every other POST: admin). */
 function roleNeeded(method: string, path: string): "viewer" | "operator" | "admin" {
   if (method !== "POST" || path === "/admin/logout") return "viewer";
-  if (/^\/admin\/rooms\/[^/]+\/(poll|token)$/.test(path)) return "operator";
+  if (/^\/admin\/rooms\/[^/]+\/(poll|token)$/.test(path) || /^\/admin\/alarms\/[^/]+\/ack$/.test(path)) return "operator";
   return "admin";
 }
 
@@ -695,8 +695,11 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
 
   // --- alarms ------------------------------------------------------------------------------------
 
-  // The console signs in with the shared admin token: that is who acts.
-  const CONSOLE_USER = "admin (console)";
+  /** Who acts: the signed-in user (named sign-in) or the admin token (break-glass). */
+  const actor = (req: FastifyRequest) => {
+    const session = req.consoleSession;
+    return session ? `${session.who} (${session.via === "oidc" ? session.role : "admin token"})` : "admin (console)";
+  };
 
   app.get("/admin/alarms", { config }, async (req, reply) => {
     const [open, history] = await Promise.all([deps.store.alarms.listOpen(), deps.store.alarms.history({ limit: 200 })]);
@@ -712,7 +715,8 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
   app.post("/admin/alarms/:id/ack", { config, bodyLimit: 16 * 1024 }, async (req, reply) => {
     const alarm = await alarmOr404(req, reply);
     if (alarm === null) return reply;
-    await deps.store.alarms.acknowledge(alarm.id, CONSOLE_USER, now());
+    await deps.store.alarms.acknowledge(alarm.id, actor(req), now());
+    await audit(req, { kind: "admin.alarm-acknowledged", roomId: alarm.roomId, message: `acknowledged alarm ${alarm.code}`, data: { alarmId: alarm.id, code: alarm.code } });
     log.info({ alarmId: alarm.id, code: alarm.code }, "alarm acknowledged");
     return reply.redirect("/admin/alarms?done=alarm-acked", 303);
   });
@@ -723,7 +727,13 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     const alarm = await alarmOr404(req, reply);
     if (alarm === null) return reply;
     const until = hours === "0" ? null : new Date(now().getTime() + Number(hours) * 3_600_000);
-    await deps.store.alarms.mute(alarm.id, CONSOLE_USER, until);
+    await deps.store.alarms.mute(alarm.id, actor(req), until);
+    await audit(req, {
+      kind: until ? "admin.alarm-muted" : "admin.alarm-unmuted",
+      roomId: alarm.roomId,
+      message: until ? `muted alarm ${alarm.code} until ${until.toISOString()}` : `unmuted alarm ${alarm.code}`,
+      data: { alarmId: alarm.id, code: alarm.code, mutedUntil: until?.toISOString() ?? null },
+    });
     log.info({ alarmId: alarm.id, code: alarm.code, mutedUntil: until?.toISOString() ?? null }, until ? "alarm muted" : "alarm unmuted");
     return reply.redirect(`/admin/alarms?done=${until ? "alarm-muted" : "alarm-unmuted"}`, 303);
   });
