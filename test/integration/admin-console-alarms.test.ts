@@ -82,11 +82,17 @@ describe("console Alarms page", () => {
     // The acknowledgement is in the audit trail, with who did it.
     const audited = await db.store.eventLog.list({ kind: "admin.alarm-acknowledged" });
     expect(audited).toHaveLength(1);
-    expect(audited[0]).toMatchObject({ message: expect.stringContaining("acknowledged alarm"), data: expect.objectContaining({ who: "admin-token", alarmId: open!.id }) });
+    expect(audited[0]).toMatchObject({
+      message: expect.stringContaining("acknowledged alarm"),
+      data: expect.objectContaining({ who: "admin-token", alarmId: open!.id }),
+    });
 
     const mute = await post(`/admin/alarms/${open!.id}/mute`, { _csrf: csrf, hours: "4" });
     expect(mute.status).toBe(303);
-    expect(await db.store.alarms.get(open!.id)).toMatchObject({ mutedBy: "admin-token (admin token)", mutedUntil: new Date(clock.now().getTime() + 4 * 3_600_000) });
+    expect(await db.store.alarms.get(open!.id)).toMatchObject({
+      mutedBy: "admin-token (admin token)",
+      mutedUntil: new Date(clock.now().getTime() + 4 * 3_600_000),
+    });
     const after = await (await get("/admin/alarms?done=alarm-muted")).text();
     expect(after).toContain("Alarm muted.");
     expect(after).toMatch(/acknowledged by admin-token \(admin token\)/);

@@ -716,7 +716,12 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
     const alarm = await alarmOr404(req, reply);
     if (alarm === null) return reply;
     await deps.store.alarms.acknowledge(alarm.id, actor(req), now());
-    await audit(req, { kind: "admin.alarm-acknowledged", roomId: alarm.roomId, message: `acknowledged alarm ${alarm.code}`, data: { alarmId: alarm.id, code: alarm.code } });
+    await audit(req, {
+      kind: "admin.alarm-acknowledged",
+      roomId: alarm.roomId,
+      message: `acknowledged alarm ${alarm.code}`,
+      data: { alarmId: alarm.id, code: alarm.code },
+    });
     log.info({ alarmId: alarm.id, code: alarm.code }, "alarm acknowledged");
     return reply.redirect("/admin/alarms?done=alarm-acked", 303);
   });
