@@ -10,7 +10,11 @@
  *   which add no latency of their own in the emulator, nor token requests).
  * - `changed-5pct-cycle`: the same with 5 % of the rooms changed (parse, plan, upsert, event log).
  * - `initial-sync`: the first, full cycle (every room's window listed); same kind of baseline.
- * - `rss`: resident memory of the engine side after the cycles.
+ * - `rss`: resident memory of the engine side after the cycles; `rss-after-initial-sync` and
+ *   `heap-after-initial-sync` (after a full collection) right after the first cycle.
+ *
+ * `npm run bench` runs each size in its own process (bench/index.ts), so what ran before it does
+ * not count in its memory or its timings.
  *
  * The emulator runs in a child process (this same file, started with OTJ_BENCH_ROLE), as Graph
  * runs elsewhere: its CPU and memory are not the engine's.
@@ -191,6 +195,7 @@ async function seed(
 
 export async function benchPollCycle(options: PollCycleOptions = {}): Promise<void> {
   const rooms = options.rooms ?? 10_000;
+  const name = `poll-cycle-${rooms / 1000}k`;
   const latencyMs = options.latencyMs ?? 25;
   const maxInFlight = options.maxInFlight ?? 50;
   const changedFraction = options.changedFraction ?? 0.05;
@@ -236,6 +241,8 @@ export async function benchPollCycle(options: PollCycleOptions = {}): Promise<vo
     };
 
     const initial = await cycle();
+    const heapInitialMb = heapAfterGc() / 1_048_576;
+    const rssInitialMb = process.memoryUsage().rss / 1_048_576;
     const quiet = await cycle();
     if (quiet.changed !== 0) throw new Error("bench: the no-change cycle changed rooms");
     await emulator.call({ op: "update", changes });
@@ -245,15 +252,17 @@ export async function benchPollCycle(options: PollCycleOptions = {}): Promise<vo
     const heapMb = heapAfterGc() / 1_048_576;
 
     const line = (metric: string, c: { seconds: number; requests: number }) =>
-      report({ bench: "poll-cycle-10k", metric, value: c.seconds, unit: "s", baseline: bound(c.requests), ratio: c.seconds / bound(c.requests) });
+      report({ bench: name, metric, value: c.seconds, unit: "s", baseline: bound(c.requests), ratio: c.seconds / bound(c.requests) });
     line("no-change-cycle", quiet);
     line("changed-5pct-cycle", changed);
     line("initial-sync", initial);
-    report({ bench: "poll-cycle-10k", metric: "no-change-cpu-per-room", value: (quiet.cpuSeconds * 1000) / rooms, unit: "ms", baseline: null, ratio: null });
-    report({ bench: "poll-cycle-10k", metric: "rss", value: rssMb, unit: "MB", baseline: null, ratio: null });
-    report({ bench: "poll-cycle-10k", metric: "heap-after-gc", value: heapMb, unit: "MB", baseline: null, ratio: null });
+    report({ bench: name, metric: "rss-after-initial-sync", value: rssInitialMb, unit: "MB", baseline: null, ratio: null });
+    report({ bench: name, metric: "heap-after-initial-sync", value: heapInitialMb, unit: "MB", baseline: null, ratio: null });
+    report({ bench: name, metric: "no-change-cpu-per-room", value: (quiet.cpuSeconds * 1000) / rooms, unit: "ms", baseline: null, ratio: null });
+    report({ bench: name, metric: "rss", value: rssMb, unit: "MB", baseline: null, ratio: null });
+    report({ bench: name, metric: "heap-after-gc", value: heapMb, unit: "MB", baseline: null, ratio: null });
     process.stderr.write(
-      `poll-cycle-10k: ${rooms} rooms on ${db.kind}, maxInFlight ${maxInFlight}, latency ${latencyMs} ms; Graph requests (HTTP requests) no-change ${quiet.requests} (${quiet.http}), changed ${changed.requests} (${changed.http}), initial ${initial.requests} (${initial.http}); engine CPU no-change ${quiet.cpuSeconds.toFixed(2)} s, changed ${changed.cpuSeconds.toFixed(2)} s; emulator CPU no-change ${quiet.emulatorCpuSeconds.toFixed(2)} s, changed ${changed.emulatorCpuSeconds.toFixed(2)} s\n`,
+      `${name}: ${rooms} rooms on ${db.kind}, maxInFlight ${maxInFlight}, latency ${latencyMs} ms; Graph requests (HTTP requests) no-change ${quiet.requests} (${quiet.http}), changed ${changed.requests} (${changed.http}), initial ${initial.requests} (${initial.http}); engine CPU no-change ${quiet.cpuSeconds.toFixed(2)} s, changed ${changed.cpuSeconds.toFixed(2)} s; emulator CPU no-change ${quiet.emulatorCpuSeconds.toFixed(2)} s, changed ${changed.emulatorCpuSeconds.toFixed(2)} s\n`,
     );
   } finally {
     await emulator.close();
