@@ -14,6 +14,7 @@ import { benchIdleRss } from "./idle-rss.ts";
 import { benchParseThroughput } from "./parse-throughput.ts";
 import { benchParserFuzz } from "./parser-fuzz.ts";
 import { benchPollCycle } from "./poll-cycle.ts";
+import { benchScaleOut } from "./scale-out.ts";
 import { benchSgjBurst } from "./sgj-burst.ts";
 
 const benches: Record<string, () => Promise<void>> = {
@@ -27,6 +28,7 @@ const benches: Record<string, () => Promise<void>> = {
   "parser-fuzz": benchParserFuzz,
   "poll-cycle-10k": () => benchPollCycle(),
   "poll-cycle-50k": () => benchPollCycle({ rooms: 50_000 }),
+  "scale-out": benchScaleOut,
   "sgj-burst-5k": benchSgjBurst,
 };
 

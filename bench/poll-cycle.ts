@@ -81,14 +81,14 @@ type EmulatorOp =
   | { op: "stop" };
 
 /** Graph requests the emulator answered: `waited` each waited the latency; `http` came over HTTP. */
-interface RequestCounts {
+export interface RequestCounts {
   waited: number;
   http: number;
   /** CPU the emulator process used so far. */
   cpuSeconds: number;
 }
 
-interface Started {
+export interface Started {
   url: string;
   tenantId: string;
   clientId: string;
@@ -147,8 +147,8 @@ function serveEmulator(): void {
   );
 }
 
-/** The main side: a Graph emulator in a child process. */
-class EmulatorProcess {
+/** The main side: a Graph emulator in a child process (scale-out uses it too). */
+export class EmulatorProcess {
   readonly #child = new BenchChild<EmulatorOp>(import.meta.url, WORKER_ROLE);
 
   call<T>(request: EmulatorOp): Promise<T> {
@@ -168,7 +168,7 @@ type EventChange = { mailbox: string; id: string; subject: string };
  * Seeds the emulator and the store. Returns only what the cycles need (the room inputs and the
  * emulator's event ids stay here), so the engine-side memory measured later is the engine's.
  */
-async function seed(
+export async function seed(
   emulator: EmulatorProcess,
   store: PostgresStore,
   rooms: number,
