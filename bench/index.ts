@@ -14,6 +14,7 @@ import { benchIdleRss } from "./idle-rss.ts";
 import { benchParseThroughput } from "./parse-throughput.ts";
 import { benchParserFuzz } from "./parser-fuzz.ts";
 import { benchPollCycle } from "./poll-cycle.ts";
+import { benchPollCycleSource } from "./poll-cycle-sources.ts";
 import { benchScaleOut } from "./scale-out.ts";
 import { benchSgjBurst } from "./sgj-burst.ts";
 
@@ -28,11 +29,13 @@ const benches: Record<string, () => Promise<void>> = {
   "parser-fuzz": benchParserFuzz,
   "poll-cycle-10k": () => benchPollCycle(),
   "poll-cycle-50k": () => benchPollCycle({ rooms: 50_000 }),
+  "poll-cycle-10k-google": () => benchPollCycleSource("google"),
+  "poll-cycle-10k-ews": () => benchPollCycleSource("ews"),
   "scale-out": benchScaleOut,
   "sgj-burst-5k": benchSgjBurst,
 };
 
-const ownProcess = new Set(["poll-cycle-10k", "poll-cycle-50k"]);
+const ownProcess = new Set(["poll-cycle-10k", "poll-cycle-50k", "poll-cycle-10k-google", "poll-cycle-10k-ews", "scale-out"]);
 
 /** Runs the benchmark `name` in a child process; its JSON lines go to this process's stdout. */
 async function runInOwnProcess(name: string): Promise<void> {
