@@ -20,7 +20,7 @@
  * runs elsewhere: its CPU and memory are not the engine's.
  */
 
-import { setFlagsFromString } from "node:v8";
+import { setFlagsFromString, writeHeapSnapshot } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { GraphCalendarSource, realSleeper } from "../calendar/graph/graph-calendar-source.ts";
 import { GraphClient } from "../calendar/graph/graph-client.ts";
@@ -243,6 +243,9 @@ export async function benchPollCycle(options: PollCycleOptions = {}): Promise<vo
     const initial = await cycle();
     const heapInitialMb = heapAfterGc() / 1_048_576;
     const rssInitialMb = process.memoryUsage().rss / 1_048_576;
+    // OTJ_BENCH_HEAP_SNAPSHOT=DIR: a heap snapshot after the initial sync, to see what holds memory.
+    const snapshotDir = process.env["OTJ_BENCH_HEAP_SNAPSHOT"];
+    if (snapshotDir) process.stderr.write(`${name}: heap snapshot ${writeHeapSnapshot(`${snapshotDir}/${name}-after-initial-sync.heapsnapshot`)}\n`);
     const quiet = await cycle();
     if (quiet.changed !== 0) throw new Error("bench: the no-change cycle changed rooms");
     await emulator.call({ op: "update", changes });
