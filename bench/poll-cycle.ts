@@ -242,7 +242,12 @@ export async function benchPollCycle(options: PollCycleOptions = {}): Promise<vo
 
     const initial = await cycle();
     const heapInitialMb = heapAfterGc() / 1_048_576;
-    const rssInitialMb = process.memoryUsage().rss / 1_048_576;
+    const memoryInitial = process.memoryUsage();
+    const rssInitialMb = memoryInitial.rss / 1_048_576;
+    const mb = (n: number) => (n / 1_048_576).toFixed(0);
+    process.stderr.write(
+      `${name}: after the initial sync and a full collection: rss ${mb(memoryInitial.rss)} MB, V8 heap total ${mb(memoryInitial.heapTotal)} MB (used ${mb(memoryInitial.heapUsed)}), external ${mb(memoryInitial.external)} MB (array buffers ${mb(memoryInitial.arrayBuffers)})\n`,
+    );
     // OTJ_BENCH_HEAP_SNAPSHOT=DIR: a heap snapshot after the initial sync, to see what holds memory.
     const snapshotDir = process.env["OTJ_BENCH_HEAP_SNAPSHOT"];
     if (snapshotDir) process.stderr.write(`${name}: heap snapshot ${writeHeapSnapshot(`${snapshotDir}/${name}-after-initial-sync.heapsnapshot`)}\n`);
