@@ -10,13 +10,17 @@
  *   which add no latency of their own in the emulator, nor token requests).
  * - `changed-5pct-cycle`: the same with 5 % of the rooms changed (parse, plan, upsert, event log).
  * - `initial-sync`: the first, full cycle (every room's window listed); same kind of baseline.
- * - `rss`: resident memory of the engine side after the cycles.
+ * - `rss`: resident memory of the engine side after the cycles; `rss-after-initial-sync` and
+ *   `heap-after-initial-sync` (after a full collection) right after the first cycle.
+ *
+ * `npm run bench` runs each size in its own process (bench/index.ts), so what ran before it does
+ * not count in its memory or its timings.
  *
  * The emulator runs in a child process (this same file, started with OTJ_BENCH_ROLE), as Graph
  * runs elsewhere: its CPU and memory are not the engine's.
  */
 
-import { setFlagsFromString } from "node:v8";
+import { setFlagsFromString, writeHeapSnapshot } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { GraphCalendarSource, realSleeper } from "../calendar/graph/graph-calendar-source.ts";
 import { GraphClient } from "../calendar/graph/graph-client.ts";
@@ -77,14 +81,14 @@ type EmulatorOp =
   | { op: "stop" };
 
 /** Graph requests the emulator answered: `waited` each waited the latency; `http` came over HTTP. */
-interface RequestCounts {
+export interface RequestCounts {
   waited: number;
   http: number;
   /** CPU the emulator process used so far. */
   cpuSeconds: number;
 }
 
-interface Started {
+export interface Started {
   url: string;
   tenantId: string;
   clientId: string;
@@ -143,8 +147,8 @@ function serveEmulator(): void {
   );
 }
 
-/** The main side: a Graph emulator in a child process. */
-class EmulatorProcess {
+/** The main side: a Graph emulator in a child process (scale-out uses it too). */
+export class EmulatorProcess {
   readonly #child = new BenchChild<EmulatorOp>(import.meta.url, WORKER_ROLE);
 
   call<T>(request: EmulatorOp): Promise<T> {
@@ -164,7 +168,7 @@ type EventChange = { mailbox: string; id: string; subject: string };
  * Seeds the emulator and the store. Returns only what the cycles need (the room inputs and the
  * emulator's event ids stay here), so the engine-side memory measured later is the engine's.
  */
-async function seed(
+export async function seed(
   emulator: EmulatorProcess,
   store: PostgresStore,
   rooms: number,
@@ -191,6 +195,7 @@ async function seed(
 
 export async function benchPollCycle(options: PollCycleOptions = {}): Promise<void> {
   const rooms = options.rooms ?? 10_000;
+  const name = `poll-cycle-${rooms / 1000}k`;
   const latencyMs = options.latencyMs ?? 25;
   const maxInFlight = options.maxInFlight ?? 50;
   const changedFraction = options.changedFraction ?? 0.05;
@@ -236,6 +241,16 @@ export async function benchPollCycle(options: PollCycleOptions = {}): Promise<vo
     };
 
     const initial = await cycle();
+    const heapInitialMb = heapAfterGc() / 1_048_576;
+    const memoryInitial = process.memoryUsage();
+    const rssInitialMb = memoryInitial.rss / 1_048_576;
+    const mb = (n: number) => (n / 1_048_576).toFixed(0);
+    process.stderr.write(
+      `${name}: after the initial sync and a full collection: rss ${mb(memoryInitial.rss)} MB, V8 heap total ${mb(memoryInitial.heapTotal)} MB (used ${mb(memoryInitial.heapUsed)}), external ${mb(memoryInitial.external)} MB (array buffers ${mb(memoryInitial.arrayBuffers)})\n`,
+    );
+    // OTJ_BENCH_HEAP_SNAPSHOT=DIR: a heap snapshot after the initial sync, to see what holds memory.
+    const snapshotDir = process.env["OTJ_BENCH_HEAP_SNAPSHOT"];
+    if (snapshotDir) process.stderr.write(`${name}: heap snapshot ${writeHeapSnapshot(`${snapshotDir}/${name}-after-initial-sync.heapsnapshot`)}\n`);
     const quiet = await cycle();
     if (quiet.changed !== 0) throw new Error("bench: the no-change cycle changed rooms");
     await emulator.call({ op: "update", changes });
@@ -245,15 +260,17 @@ export async function benchPollCycle(options: PollCycleOptions = {}): Promise<vo
     const heapMb = heapAfterGc() / 1_048_576;
 
     const line = (metric: string, c: { seconds: number; requests: number }) =>
-      report({ bench: "poll-cycle-10k", metric, value: c.seconds, unit: "s", baseline: bound(c.requests), ratio: c.seconds / bound(c.requests) });
+      report({ bench: name, metric, value: c.seconds, unit: "s", baseline: bound(c.requests), ratio: c.seconds / bound(c.requests) });
     line("no-change-cycle", quiet);
     line("changed-5pct-cycle", changed);
     line("initial-sync", initial);
-    report({ bench: "poll-cycle-10k", metric: "no-change-cpu-per-room", value: (quiet.cpuSeconds * 1000) / rooms, unit: "ms", baseline: null, ratio: null });
-    report({ bench: "poll-cycle-10k", metric: "rss", value: rssMb, unit: "MB", baseline: null, ratio: null });
-    report({ bench: "poll-cycle-10k", metric: "heap-after-gc", value: heapMb, unit: "MB", baseline: null, ratio: null });
+    report({ bench: name, metric: "rss-after-initial-sync", value: rssInitialMb, unit: "MB", baseline: null, ratio: null });
+    report({ bench: name, metric: "heap-after-initial-sync", value: heapInitialMb, unit: "MB", baseline: null, ratio: null });
+    report({ bench: name, metric: "no-change-cpu-per-room", value: (quiet.cpuSeconds * 1000) / rooms, unit: "ms", baseline: null, ratio: null });
+    report({ bench: name, metric: "rss", value: rssMb, unit: "MB", baseline: null, ratio: null });
+    report({ bench: name, metric: "heap-after-gc", value: heapMb, unit: "MB", baseline: null, ratio: null });
     process.stderr.write(
-      `poll-cycle-10k: ${rooms} rooms on ${db.kind}, maxInFlight ${maxInFlight}, latency ${latencyMs} ms; Graph requests (HTTP requests) no-change ${quiet.requests} (${quiet.http}), changed ${changed.requests} (${changed.http}), initial ${initial.requests} (${initial.http}); engine CPU no-change ${quiet.cpuSeconds.toFixed(2)} s, changed ${changed.cpuSeconds.toFixed(2)} s; emulator CPU no-change ${quiet.emulatorCpuSeconds.toFixed(2)} s, changed ${changed.emulatorCpuSeconds.toFixed(2)} s\n`,
+      `${name}: ${rooms} rooms on ${db.kind}, maxInFlight ${maxInFlight}, latency ${latencyMs} ms; Graph requests (HTTP requests) no-change ${quiet.requests} (${quiet.http}), changed ${changed.requests} (${changed.http}), initial ${initial.requests} (${initial.http}); engine CPU no-change ${quiet.cpuSeconds.toFixed(2)} s, changed ${changed.cpuSeconds.toFixed(2)} s; emulator CPU no-change ${quiet.emulatorCpuSeconds.toFixed(2)} s, changed ${changed.emulatorCpuSeconds.toFixed(2)} s\n`,
     );
   } finally {
     await emulator.close();

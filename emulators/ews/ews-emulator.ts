@@ -115,6 +115,8 @@ export class EwsEmulator {
   readonly access: "impersonation" | "delegate";
   /** Every SOAP request received, in order. */
   readonly requests: EwsRequestRecord[] = [];
+  /** Wall-clock wait before answering each authenticated SOAP request (benchmarks; default 0). */
+  latencyMs = 0;
   readonly #clock: { now(): Date };
   readonly #mailboxes = new Map<string, EmulatedMailbox>();
   readonly #rooms: Room[] = [];
@@ -256,6 +258,7 @@ export class EwsEmulator {
     const impersonated = txt(el(el(el(envelope, "Header"), "ExchangeImpersonation"), "ConnectingSID"), "SmtpAddress")?.toLowerCase() ?? null;
     const target = this.#targetMailbox(operation, request, impersonated);
     this.requests.push({ operation, mailbox: target, impersonated, authorization });
+    if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
     const fault = this.#takeFault(operation, target);
     if (fault) {
       if (fault.drop) {

@@ -130,6 +130,8 @@ export class GoogleEmulator {
   readonly notifications: Array<{ channelId: string; state: string; token: string | null; status: number | null }> = [];
   /** Token requests answered (granted or not). */
   tokenRequests = 0;
+  /** Wall-clock wait before answering each authorised API request (benchmarks; default 0). */
+  latencyMs = 0;
 
   readonly #server: Server;
   readonly #clock: { now(): Date };
@@ -348,6 +350,7 @@ export class GoogleEmulator {
       if (req.method === "POST" && url.pathname === "/token") return this.#token(body, send);
       const grant = this.#grant(req.headers.authorization);
       if (!grant) return send(401, googleError(401, "Invalid Credentials", "authError"), { "WWW-Authenticate": 'Bearer realm="https://accounts.google.com/"' });
+      if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
       const fault = this.#faults.shift();
       if (fault) {
         if (fault === "drop") {
