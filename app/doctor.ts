@@ -182,56 +182,67 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions = {}): 
   return { ok: checks.every((c) => c.outcome !== "fail"), checks };
 }
 
+/**
+ * The roles of `wanted` that `granted` lacks; a `.ReadWrite` permission covers its `.Read`
+ * (e.g. Calendars.ReadWrite covers Calendars.Read). The doctor and the engine's consent alarm
+ * both decide with it.
+ */
+export function missingRoles(granted: readonly string[], wanted: readonly string[]): string[] {
+  return wanted.filter((r) => !granted.includes(r) && !granted.includes(r.replace(/\.Read(\.All)?$/, ".ReadWrite$1")));
+}
+
+/** One check per feature: its roles, the outcome when they are missing, and the texts. */
+const ROLE_CHECKS: ReadonlyArray<{
+  id: string;
+  roles: readonly string[];
+  whenMissing: "fail" | "warn";
+  granted: string;
+  lacking: (missing: readonly string[]) => string;
+  fix: string;
+  applies?: (config: Config) => boolean;
+}> = [
+  {
+    id: "graph.roles.calendar",
+    roles: FEATURE_ROLES.calendar,
+    whenMissing: "fail",
+    granted: "Calendars.Read granted",
+    lacking: () => "Calendars.Read is not granted",
+    fix: "add the application permission Calendars.Read and grant admin consent",
+  },
+  {
+    id: "graph.roles.discovery",
+    roles: FEATURE_ROLES.discovery,
+    whenMissing: "warn",
+    granted: "Place.Read.All granted (otj rooms discover)",
+    lacking: () => "Place.Read.All is not granted: otj rooms discover will fail",
+    fix: "add Place.Read.All and grant admin consent, or map rooms by hand",
+  },
+  {
+    id: "graph.roles.mail",
+    roles: FEATURE_ROLES.mailIngest,
+    whenMissing: "warn",
+    granted: "Mail.Read granted (mail ingest)",
+    lacking: () => "Mail.Read is not granted: mail ingest from a mailbox will fail",
+    fix: "add Mail.Read (scoped by an application access policy) if you ingest forwarded invites",
+  },
+  {
+    id: "graph.roles.bridge",
+    roles: FEATURE_ROLES.graphBridge,
+    whenMissing: "fail",
+    granted: "calling permissions granted (Graph bridge)",
+    lacking: (missing) => `bridge.adapter is graph but ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} not granted`,
+    fix: "add the missing application permissions to the bot's app registration and grant admin consent",
+    applies: (config) => config.bridge.adapter === "graph",
+  },
+];
+
 function roleChecks(roles: readonly string[], config: Config): DoctorCheck[] {
-  const has = (wanted: readonly string[]) => wanted.filter((r) => !roles.includes(r) && !roles.includes(r.replace(/\.Read(\.All)?$/, ".ReadWrite$1")));
-  const out: DoctorCheck[] = [];
-  const calendar = has(FEATURE_ROLES.calendar);
-  out.push(
-    calendar.length === 0
-      ? { id: "graph.roles.calendar", outcome: "pass", detail: "Calendars.Read granted" }
-      : {
-          id: "graph.roles.calendar",
-          outcome: "fail",
-          detail: "Calendars.Read is not granted",
-          fix: "add the application permission Calendars.Read and grant admin consent",
-        },
-  );
-  const discovery = has(FEATURE_ROLES.discovery);
-  out.push(
-    discovery.length === 0
-      ? { id: "graph.roles.discovery", outcome: "pass", detail: "Place.Read.All granted (otj rooms discover)" }
-      : {
-          id: "graph.roles.discovery",
-          outcome: "warn",
-          detail: "Place.Read.All is not granted: otj rooms discover will fail",
-          fix: "add Place.Read.All and grant admin consent, or map rooms by hand",
-        },
-  );
-  const mail = has(FEATURE_ROLES.mailIngest);
-  out.push(
-    mail.length === 0
-      ? { id: "graph.roles.mail", outcome: "pass", detail: "Mail.Read granted (mail ingest)" }
-      : {
-          id: "graph.roles.mail",
-          outcome: "warn",
-          detail: "Mail.Read is not granted: mail ingest from a mailbox will fail",
-          fix: "add Mail.Read (scoped by an application access policy) if you ingest forwarded invites",
-        },
-  );
-  const bridge = has(FEATURE_ROLES.graphBridge);
-  if (config.bridge.adapter === "graph") {
-    out.push(
-      bridge.length === 0
-        ? { id: "graph.roles.bridge", outcome: "pass", detail: "calling permissions granted (Graph bridge)" }
-        : {
-            id: "graph.roles.bridge",
-            outcome: "fail",
-            detail: `bridge.adapter is graph but ${bridge.join(", ")} ${bridge.length === 1 ? "is" : "are"} not granted`,
-            fix: "add the missing application permissions to the bot's app registration and grant admin consent",
-          },
-    );
-  }
-  return out;
+  return ROLE_CHECKS.filter((c) => c.applies?.(config) ?? true).map((c): DoctorCheck => {
+    const missing = missingRoles(roles, c.roles);
+    return missing.length === 0
+      ? { id: c.id, outcome: "pass", detail: c.granted }
+      : { id: c.id, outcome: c.whenMissing, detail: c.lacking(missing), fix: c.fix };
+  });
 }
 
 async function roomCalendarChecks(graph: GraphClient, room: Room, clock: Clock, lookbackDays: number): Promise<DoctorCheck[]> {

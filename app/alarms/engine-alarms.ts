@@ -6,7 +6,7 @@
 import type { ActiveAlarm } from "../../core/ports/alarm-store.ts";
 import type { Provider, Room } from "../../core/ports/store.ts";
 import { sgjDomainProblem } from "../../join/join-planner.ts";
-import { FEATURE_ROLES } from "../doctor.ts";
+import { FEATURE_ROLES, missingRoles } from "../doctor.ts";
 import type { StatusOutput } from "../status.ts";
 
 export interface EngineAlarmInputs {
@@ -85,8 +85,8 @@ export function currentAlarms(input: EngineAlarmInputs): ActiveAlarm[] {
   }
 
   if (input.graphRoles !== null) {
-    const granted = new Set(input.graphRoles);
-    const missing = (roles: readonly string[]) => roles.filter((r) => !granted.has(r));
+    const granted = input.graphRoles;
+    const missing = (roles: readonly string[]) => missingRoles(granted, roles);
     const needs: Array<[string, readonly string[]]> = [];
     if (input.graphFeatures.calendar) needs.push(["calendar polling", FEATURE_ROLES.calendar]);
     if (input.graphFeatures.graphBridge) needs.push(["the Graph bridge", FEATURE_ROLES.graphBridge]);

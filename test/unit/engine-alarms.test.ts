@@ -77,6 +77,9 @@ describe("currentAlarms", () => {
     expect(bridge.map((a) => a.code)).toEqual(["OTJ_GRAPH_CONSENT_MISSING"]);
     expect(bridge[0]?.message).toContain("Calls.JoinGroupCall.All, Calls.JoinGroupCallAsGuest.All, OnlineMeetings.Read.All");
     expect(bridge[0]?.message).not.toContain("Calls.AccessMedia.All,");
+    // A ReadWrite permission covers its Read, as the doctor decides.
+    const readWrite = currentAlarms(inputs({ graphRoles: ["Calendars.ReadWrite"], graphFeatures: { calendar: true, graphBridge: false } }));
+    expect(readWrite).toEqual([]);
   });
 
   it("room alarms of the status get one key per room and code; delivery problems one per channel", () => {
