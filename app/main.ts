@@ -37,6 +37,7 @@ import { compileRules } from "../join/rules.ts";
 import { createDatabase, type DatabaseHandle } from "../store/create-database.ts";
 import { migrateToLatest } from "../store/migrate.ts";
 import { PostgresStore } from "../store/postgres-store.ts";
+import { FetchRecorder } from "./alarms/device-fetch.ts";
 import { AlarmEvaluator } from "./alarms/evaluator.ts";
 import { AlarmNotifier, channelsFromConfig } from "./alarms/notifier.ts";
 import { tokenRoles } from "./doctor.ts";
@@ -112,8 +113,8 @@ export class Engine {
   /** Alarm history and notifications (app/alarms/); evaluated on the ticks. */
   alarms: AlarmEvaluator | null = null;
   notifier: AlarmNotifier | null = null;
-  /** When each device's fetch was last written (a write per device and minute at most). */
-  private readonly fetchWrites = new Map<string, number>();
+  /** Writes the devices' fetches (one write per device and minute at most). */
+  private fetchRecorder: FetchRecorder | null = null;
   /** The HTTP bridge this engine built (its connection pool closes at stop). */
   private ownBridge: HttpMediaBridge | null = null;
 
@@ -262,7 +263,7 @@ export class Engine {
         onRoomAdded: (room) => void this.store.syncCursors.markDue(room.id, clock.now()).catch(() => {}),
         onRoomChanged: (room) => void this.roomChanged(room.id),
         onPollNow: () => this.poller?.poke(),
-        onDeviceFetch: (room) => this.deviceFetched(room.id),
+        onDeviceFetch: (room, via) => this.deviceFetched(room.id, via),
         publicUrl: config.http.publicUrl,
         timeZone: config.http.timeZone,
         oidc: oidcSettings(config),
@@ -446,16 +447,10 @@ export class Engine {
     }
   }
 
-  /** A device fetched with its token: recorded for the staleness alarm, once a minute at most. */
-  private deviceFetched(roomId: string): void {
-    const now = this.options.clock.now();
-    const last = this.fetchWrites.get(roomId);
-    if (last !== undefined && now.getTime() - last < 60_000) return;
-    this.fetchWrites.set(roomId, now.getTime());
-    this.store.alarms.recordFetch(roomId, now).catch((error: unknown) => {
-      this.fetchWrites.delete(roomId);
-      this.log.warn({ err: (error as Error).message }, "device fetch not recorded");
-    });
+  /** A device fetched with its token: recorded for the staleness alarm (app/alarms/device-fetch.ts). */
+  private deviceFetched(roomId: string, via: string): void {
+    this.fetchRecorder ??= new FetchRecorder(this.store, this.log);
+    void this.fetchRecorder.record(roomId, via, this.options.clock.now());
   }
 
   private dispatching: Promise<void> | null = null;

@@ -4,9 +4,11 @@
  */
 import type { BridgeState, Route } from "../core/domain.ts";
 import { ERROR_CODES } from "../core/errors.ts";
+import type { DeviceFetch } from "../core/ports/alarm-store.ts";
 import type { DeviceState, Room, Store, SyncCursor } from "../core/ports/store.ts";
 import { pushesTo } from "../join/device-bookings.ts";
 import { sgjDomainProblem } from "../join/join-planner.ts";
+import { pullsMeetings, staleFetchAlarm } from "./alarms/device-fetch.ts";
 
 export interface StatusOutput {
   rooms: Array<{
@@ -18,7 +20,8 @@ export interface StatusOutput {
       family: string;
       state: "ok" | "pending" | "error";
       lastPushAt: string | null;
-      lastError: string | null /** `ews` rooms: when the device last read the EWS feed. */;
+      lastError: string | null;
+      /** Rooms whose device reads its meetings from otj (pull, macro, ews): when it last fetched. */
       lastFetchAt?: string | null;
     };
     meetings: Array<{ occurrenceKey: string; subject: string | null; start: string; end: string; route: Route; dialString: string | null; onDevice: boolean }>;
@@ -43,6 +46,10 @@ export interface StatusSettings {
   pushFailuresBeforeAlarm: number;
   /** `alarms.ewsFetchStaleMinutes`: an ews device silent this long raises OTJ_DEVICE_NOT_FETCHING (0 or absent: off). */
   ewsFetchStaleMinutes?: number;
+  /** `alarms.pullStaleMinutes`: another pulling device silent this long raises OTJ_DEVICE_PULL_STALE (absent: off). */
+  pullStaleMinutes?: number;
+  /** When the engine started: a pulling device that never fetched counts from here (absent: only from a fetch or a password). */
+  startedAt?: Date;
 }
 
 /** Bridge sessions a status lists at most (the first by due time): a day of a large estate. */
@@ -98,21 +105,6 @@ export function roomAlarms(
   return alarms;
 }
 
-/**
- * An ews room whose device has not read the EWS feed for `staleMinutes` (counted from its last
- * read, or from when its password was issued); none before a password exists or when 0.
- */
-export function ewsFetchAlarm(fetch: { issuedAt: Date; at: Date | null } | undefined, now: Date, staleMinutes: number): Alarm | null {
-  if (fetch === undefined || staleMinutes <= 0) return null;
-  const since = fetch.at ?? fetch.issuedAt;
-  if (now.getTime() - since.getTime() <= staleMinutes * 60_000) return null;
-  const message =
-    fetch.at === null
-      ? `the device has not read the EWS feed since its password was issued`
-      : `the device has not read the EWS feed for over ${staleMinutes} minutes`;
-  return { code: "OTJ_DEVICE_NOT_FETCHING", since: since.toISOString(), message };
-}
-
 export async function buildStatus(store: Store, now: Date, s: StatusSettings): Promise<StatusOutput> {
   // A handful of queries for any number of rooms (10,000 rooms: one pass, no query per room).
   const rooms = await store.rooms.list();
@@ -136,15 +128,16 @@ export async function buildStatus(store: Store, now: Date, s: StatusSettings): P
     list.push(m);
     meetingsByRoom.set(m.roomId, list);
   }
-  // One query for every ews room's last fetch, only when there are ews rooms.
-  const ewsFetches = rooms.some((r) => r.device.family === "ews") ? await store.ewsDevices.lastFetches() : null;
+  // One query for every device's last fetch; one for the ews passwords, only when there are ews rooms.
+  const fetches = rooms.some(pullsMeetings) ? await store.alarms.lastFetches() : new Map<string, DeviceFetch>();
+  const issued = rooms.some((r) => r.device.family === "ews") ? await store.ewsDevices.passwordsIssued() : new Map<string, Date>();
   const out: StatusOutput = { rooms: [], bridgeSessions: [] };
   for (const room of rooms) {
     const cursor = cursors.get(room.id) ?? null;
     const device = devices.get(room.id) ?? null;
     const alarms = roomAlarms(device, cursor, s);
     const providerAlarm = room.providerId === null ? undefined : providerAlarms.get(room.providerId);
-    const stale = room.device.family === "ews" ? ewsFetchAlarm(ewsFetches?.get(room.id), now, s.ewsFetchStaleMinutes ?? 0) : null;
+    const stale = staleFetchAlarm(room, fetches.get(room.id), now, s, { startedAt: s.startedAt ?? null, credentialIssuedAt: issued.get(room.id) ?? null });
     if (stale) alarms.push(stale);
     if (providerAlarm) alarms.push(providerAlarm);
     const meetings = meetingsByRoom.get(room.id) ?? [];
@@ -154,8 +147,7 @@ export async function buildStatus(store: Store, now: Date, s: StatusSettings): P
       displayName: room.displayName,
       alarms,
       lastPoll: lastPoll(cursor),
-      device:
-        room.device.family === "ews" ? { ...deviceStatus(room, device), lastFetchAt: iso(ewsFetches?.get(room.id)?.at ?? null) } : deviceStatus(room, device),
+      device: pullsMeetings(room) ? { ...deviceStatus(room, device), lastFetchAt: iso(fetches.get(room.id)?.at ?? null) } : deviceStatus(room, device),
       meetings: meetings.map((m) => ({
         occurrenceKey: m.occurrenceKey,
         subject: m.subjectShown,

@@ -170,8 +170,7 @@ export interface EwsDeviceTable {
   room_id: string;
   /** `scrypt$N$r$p$salt$hash` (base64); never the password itself. */
   password_hash: string;
-  last_fetch_at: Date | null;
-  last_operation: string | null;
+  /** When the password was last issued (a device that never read counts from here). */
   updated_at: Timestamp;
 }
 
@@ -193,6 +192,8 @@ export interface AlarmTable {
 export interface DeviceFetchTable {
   room_id: string;
   fetched_at: Timestamp;
+  /** What the device read: `pull`, `ics` or `ews:<operation>`; null before it was recorded. */
+  via: string | null;
 }
 
 export interface Database {

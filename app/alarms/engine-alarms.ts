@@ -1,6 +1,7 @@
 /**
  * What is wrong right now, as alarms (docs/operations.md, "Alarms and notifications"): the rooms'
- * alarms of the status (poll, push, provider, failed guest joins) plus the engine-wide ones. Pure:
+ * alarms of the status (poll, push, provider, failed guest joins, devices that stopped fetching:
+ * app/alarms/device-fetch.ts) plus the engine-wide ones. Pure:
  * the evaluator gathers the inputs and records the raise/clear transitions.
  */
 import type { ActiveAlarm } from "../../core/ports/alarm-store.ts";
@@ -25,19 +26,8 @@ export interface EngineAlarmInputs {
   graphRoles: readonly string[] | null;
   /** Features configured that use Graph permissions. */
   graphFeatures: { calendar: boolean; graphBridge: boolean };
-  /** When each pulling device last fetched, by room id. */
-  lastFetches: ReadonlyMap<string, Date>;
-  /** `alarms.pullStaleMinutes`. */
-  pullStaleMinutes: number;
-  /** A device that never fetched counts from here (the engine's start). */
-  startedAt: Date;
   /** Notification channels whose last delivery failed after its retries. */
   deliveryProblems: ReadonlyArray<{ channel: string; message: string }>;
-}
-
-/** Whether a room's device reads its meetings from otj (and so should keep fetching). */
-export function pullsMeetings(room: Pick<Room, "device" | "delivery">): boolean {
-  return room.device.family === "pull" || room.device.family === "macro" || room.delivery === "macro" || room.delivery === "both";
 }
 
 export function currentAlarms(input: EngineAlarmInputs): ActiveAlarm[] {
@@ -101,19 +91,6 @@ export function currentAlarms(input: EngineAlarmInputs): ActiveAlarm[] {
         );
       }
     }
-  }
-
-  const staleMs = input.pullStaleMinutes * 60_000;
-  for (const room of input.rooms) {
-    if (!room.enabled || !pullsMeetings(room)) continue;
-    const last = input.lastFetches.get(room.id) ?? null;
-    const since = last ?? input.startedAt;
-    if (input.now.getTime() - since.getTime() <= staleMs) continue;
-    const message =
-      last === null
-        ? `the device has not fetched its meetings since otj started (more than ${input.pullStaleMinutes} min)`
-        : `the device last fetched its meetings at ${last.toISOString()} (more than ${input.pullStaleMinutes} min ago)`;
-    out.push({ key: `room:${room.id}:OTJ_DEVICE_PULL_STALE`, code: "OTJ_DEVICE_PULL_STALE", roomId: room.id, subject: room.mailbox, message });
   }
 
   for (const d of input.deliveryProblems) engine(`delivery:${d.channel}`, "OTJ_ALERT_DELIVERY_FAILED", `alerts ${d.channel}`, d.message);

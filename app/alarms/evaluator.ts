@@ -20,7 +20,7 @@ export interface AlarmEvaluatorDeps {
   clock: Clock;
   logger: Logger;
   notifier: AlarmNotifier | null;
-  settings: StatusSettings & { pullStaleMinutes: number };
+  settings: StatusSettings;
   bridgeConfigured: boolean;
   secretsKeySet: boolean;
   /** The application roles of the Graph app's token, null when unknown; absent without Graph. */
@@ -39,11 +39,10 @@ export class AlarmEvaluator {
     const now = clock.now();
     if (!(await store.retention.claimJob("alarms", now, LEASE_MS))) return null;
     try {
-      const [rooms, providers, status, lastFetches] = await Promise.all([
+      const [rooms, providers, status] = await Promise.all([
         store.rooms.list(),
         store.providers.list(),
-        buildStatus(store, now, this.d.settings),
-        store.alarms.lastFetches(),
+        buildStatus(store, now, { ...this.d.settings, startedAt: this.d.startedAt }),
       ]);
       const graphRoles = this.d.graphRoles ? await this.d.graphRoles().catch(() => null) : null;
       const active = currentAlarms({
@@ -55,9 +54,6 @@ export class AlarmEvaluator {
         secretsKeySet: this.d.secretsKeySet,
         graphRoles,
         graphFeatures: { calendar: this.d.graphRoles !== undefined && rooms.some((r) => r.enabled && r.source === "graph"), graphBridge: this.d.graphBridge },
-        lastFetches,
-        pullStaleMinutes: this.d.settings.pullStaleMinutes,
-        startedAt: this.d.startedAt,
         deliveryProblems: this.d.notifier?.problems() ?? [],
       });
       const transitions = await store.alarms.reconcile(active, now);

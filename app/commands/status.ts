@@ -45,6 +45,7 @@ export function registerStatusCommand(program: Command, io: CliIo): void {
           pollFailuresBeforeAlarm: config.alarms.pollFailuresBeforeAlarm,
           pushFailuresBeforeAlarm: config.alarms.pushFailuresBeforeAlarm,
           ewsFetchStaleMinutes: config.alarms.ewsFetchStaleMinutes,
+          pullStaleMinutes: config.alarms.pullStaleMinutes,
         });
         io.stdout(flags.json ? `${JSON.stringify(status, null, 2)}\n` : renderStatus(status));
       });

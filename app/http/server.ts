@@ -55,7 +55,7 @@ export interface HttpServerDeps {
   /** The console's "Poll now": the room is already due; wake the poller. */
   onPollNow?: (room: Room) => void;
   /** A device authenticated with its token (it fetched): the alarms' staleness check. */
-  onDeviceFetch?: (room: Room) => void;
+  onDeviceFetch?: (room: Room, via: "pull" | "ics") => void;
   /** `http.publicUrl` (the console's origin behind a TLS terminator). */
   publicUrl?: string | null;
   /** `http.oidc.*`: the console's named sign-in (null: admin token only). */
@@ -308,7 +308,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
           return reply.code(429).send(errorBody("OTJ_HTTP_RATE_LIMITED", "more than the allowed requests per minute for this device"));
         }
         req.room = room;
-        deps.onDeviceFetch?.(room);
+        deps.onDeviceFetch?.(room, req.routeOptions.url === ICS_ROUTE ? "ics" : "pull");
         return;
       }
     }

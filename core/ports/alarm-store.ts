@@ -49,8 +49,17 @@ export interface AlarmStore {
   acknowledge(id: string, by: string, now: Date, options?: StoreCallOptions): Promise<AlarmRecord>;
   /** Mutes an alarm (no notifications) until `until`; null unmutes. @throws OTJ_STORE_NOT_FOUND */
   mute(id: string, by: string, until: Date | null, options?: StoreCallOptions): Promise<AlarmRecord>;
-  /** A pulling device fetched its meetings at `at`. */
-  recordFetch(roomId: string, at: Date, options?: StoreCallOptions): Promise<void>;
-  /** When each pulling device last fetched, by room id. */
-  lastFetches(options?: StoreCallOptions): Promise<Map<string, Date>>;
+  /**
+   * A device fetched its meetings at `at` (pull API, ICS feed or EWS feed: the one record of last
+   * fetch per device); `via` says what it read (`pull`, `ics`, `ews:<operation>`). Never moves back.
+   */
+  recordFetch(roomId: string, at: Date, via?: string | null, options?: StoreCallOptions): Promise<void>;
+  /** When each device last fetched and what, by room id (one query). */
+  lastFetches(options?: StoreCallOptions): Promise<Map<string, DeviceFetch>>;
+}
+
+/** A device's last fetch (table device_fetch). */
+export interface DeviceFetch {
+  at: Date;
+  via: string | null;
 }

@@ -1,5 +1,5 @@
 import { sql } from "kysely";
-import type { ActiveAlarm, AlarmRecord, AlarmStore, AlarmTransitions } from "../../core/ports/alarm-store.ts";
+import type { ActiveAlarm, AlarmRecord, AlarmStore, AlarmTransitions, DeviceFetch } from "../../core/ports/alarm-store.ts";
 import { OtjError } from "../../core/errors.ts";
 import type { StoreCallOptions } from "../../core/ports/store.ts";
 import type { AlarmTable } from "../database.ts";
@@ -115,17 +115,19 @@ export class PostgresAlarmStore implements AlarmStore {
     });
   }
 
-  recordFetch(roomId: string, at: Date, options?: StoreCallOptions): Promise<void> {
+  recordFetch(roomId: string, at: Date, via: string | null = null, options?: StoreCallOptions): Promise<void> {
     return guard(options, async () => {
-      await sql`insert into device_fetch (room_id, fetched_at) values (${roomId}, ${at})
-        on conflict (room_id) do update set fetched_at = greatest(device_fetch.fetched_at, excluded.fetched_at)`.execute(this.ctx.db);
+      // Never moves back: a late write of an older fetch leaves the newer one.
+      await sql`insert into device_fetch (room_id, fetched_at, via) values (${roomId}, ${at}, ${via})
+        on conflict (room_id) do update set fetched_at = excluded.fetched_at, via = excluded.via
+          where excluded.fetched_at >= device_fetch.fetched_at`.execute(this.ctx.db);
     });
   }
 
-  lastFetches(options?: StoreCallOptions): Promise<Map<string, Date>> {
+  lastFetches(options?: StoreCallOptions): Promise<Map<string, DeviceFetch>> {
     return guard(options, async () => {
-      const rows = await this.ctx.db.selectFrom("device_fetch").select(["room_id", "fetched_at"]).execute();
-      return new Map(rows.map((r) => [r.room_id, r.fetched_at]));
+      const rows = await this.ctx.db.selectFrom("device_fetch").select(["room_id", "fetched_at", "via"]).execute();
+      return new Map(rows.map((r) => [r.room_id, { at: r.fetched_at, via: r.via }]));
     });
   }
 }

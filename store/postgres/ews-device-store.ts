@@ -24,7 +24,7 @@ export class PostgresEwsDeviceStore implements EwsDeviceStore {
       const hash = await hashPassword(password);
       await this.ctx.db
         .insertInto("ews_device")
-        .values({ room_id: row.id, password_hash: hash, last_fetch_at: null, last_operation: null, updated_at: now })
+        .values({ room_id: row.id, password_hash: hash, updated_at: now })
         .onConflict((oc) => oc.column("room_id").doUpdateSet({ password_hash: hash, updated_at: now }))
         .execute();
       return { room: toRoom(row), password };
@@ -51,24 +51,10 @@ export class PostgresEwsDeviceStore implements EwsDeviceStore {
     });
   }
 
-  recordFetch(roomId: string, operation: string, now: Date, options?: StoreCallOptions): Promise<void> {
+  passwordsIssued(options?: StoreCallOptions): Promise<Map<string, Date>> {
     return guard(options, async () => {
-      await this.ctx.db.updateTable("ews_device").set({ last_fetch_at: now, last_operation: operation }).where("room_id", "=", roomId).execute();
-    });
-  }
-
-  lastFetches(options?: StoreCallOptions): Promise<Map<string, { issuedAt: Date; at: Date | null; operation: string | null }>> {
-    return guard(options, async () => {
-      const rows = await this.ctx.db.selectFrom("ews_device").select(["room_id", "updated_at", "last_fetch_at", "last_operation"]).execute();
-      return new Map(rows.map((r) => [r.room_id, { issuedAt: r.updated_at, at: r.last_fetch_at, operation: r.last_operation }]));
-    });
-  }
-
-  lastFetch(roomId: string, options?: StoreCallOptions): Promise<{ at: Date; operation: string } | null> {
-    return guard(options, async () => {
-      const row = await this.ctx.db.selectFrom("ews_device").select(["last_fetch_at", "last_operation"]).where("room_id", "=", roomId).executeTakeFirst();
-      if (row?.last_fetch_at == null) return null;
-      return { at: row.last_fetch_at, operation: row.last_operation ?? "" };
+      const rows = await this.ctx.db.selectFrom("ews_device").select(["room_id", "updated_at"]).execute();
+      return new Map(rows.map((r) => [r.room_id, r.updated_at]));
     });
   }
 }

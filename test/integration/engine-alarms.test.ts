@@ -73,7 +73,7 @@ describe("engine alarms", () => {
     const base = `http://127.0.0.1:${engine.port}`;
     const fetched = await fetch(`${base}/v1/rooms/${room.id}/meetings`, { headers: { authorization: `Bearer ${deviceToken}` } });
     expect(fetched.status).toBe(200);
-    await expect.poll(async () => (await engine.store.alarms.lastFetches()).get(room.id)?.toISOString()).toBe(clock.now().toISOString());
+    await expect.poll(async () => (await engine.store.alarms.lastFetches()).get(room.id)).toEqual({ at: clock.now(), via: "pull" });
     await engine.step();
     expect(await engine.store.alarms.listOpen()).toEqual([]);
     await expect.poll(() => received.length).toBe(2);

@@ -156,7 +156,7 @@ describe("EWS feed with a real EWS client", () => {
   it("autodiscover names the EWS URL; the client finds the calendar, lists the window and reads each kind of meeting", async () => {
     const FOUR = four();
     await db.store.meetings.upsert(FOUR, clock.now());
-    expect(await db.store.ewsDevices.lastFetch(room.id)).toBeNull();
+    expect((await db.store.alarms.lastFetches()).get(room.id)).toBeUndefined();
     const answer = await autodiscover();
     expect(answer.status).toBe(200);
     const ewsUrl = /<EwsUrl>([^<]+)<\/EwsUrl>/.exec(await answer.text())?.[1];
@@ -188,8 +188,8 @@ describe("EWS feed with a real EWS client", () => {
     expect(secret!.Subject).toBe("Private meeting");
     expect(JSON.stringify(secret!.Body.Text)).not.toContain("Subject private");
 
-    const last = await db.store.ewsDevices.lastFetch(room.id);
-    expect(last?.operation).toBe("GetItem");
+    // The one record of last fetch per device (written at most once a minute: here the first read).
+    expect((await db.store.alarms.lastFetches()).get(room.id)).toEqual({ at: clock.now(), via: "ews:Autodiscover" });
     const status = await runCli(["status", "--json", "--database-url", db.url]);
     const entry = (JSON.parse(status.stdout) as { rooms: Array<{ mailbox: string; device: { lastFetchAt?: string | null } }> }).rooms.find(
       (r) => r.mailbox === MAILBOX,

@@ -1,6 +1,7 @@
 /** currentAlarms: which engine-wide alarms hold for given inputs (pure; no database). */
 import { describe, expect, it } from "vitest";
-import { currentAlarms, type EngineAlarmInputs, pullsMeetings } from "../../app/alarms/engine-alarms.ts";
+import { pullsMeetings, staleFetchAlarm } from "../../app/alarms/device-fetch.ts";
+import { currentAlarms, type EngineAlarmInputs } from "../../app/alarms/engine-alarms.ts";
 import { resolveConfig } from "../../core/config.ts";
 import type { Room } from "../../core/ports/store.ts";
 
@@ -47,9 +48,6 @@ function inputs(over: Partial<EngineAlarmInputs>): EngineAlarmInputs {
     secretsKeySet: true,
     graphRoles: null,
     graphFeatures: { calendar: false, graphBridge: false },
-    lastFetches: new Map(),
-    pullStaleMinutes: 30,
-    startedAt: new Date(NOW.getTime() - 60 * MIN),
     deliveryProblems: [],
     ...over,
   };
@@ -60,14 +58,38 @@ describe("currentAlarms", () => {
     expect(currentAlarms(inputs({ rooms: [room("a")] }))).toEqual([]);
   });
 
-  it("pulling devices: pull and macro families and macro/both delivery; never a disabled room or a pushed-only one", () => {
+  it("pulling devices: pull, macro and ews families and macro/both delivery; never a disabled room or a pushed-only one", () => {
     expect(pullsMeetings(room("x", {}, { family: "pull" }))).toBe(true);
     expect(pullsMeetings(room("x", {}, { family: "macro" }))).toBe(true);
+    expect(pullsMeetings(room("x", {}, { family: "ews" }))).toBe(true);
     expect(pullsMeetings(room("x", { delivery: "both" }))).toBe(true);
     expect(pullsMeetings(room("x"))).toBe(false);
-    const rooms = [room("p", {}, { family: "pull" }), room("off", { enabled: false }, { family: "pull" }), room("fresh", { delivery: "macro" }), room("x")];
-    const alarms = currentAlarms(inputs({ rooms, lastFetches: new Map([["fresh", new Date(NOW.getTime() - 30 * MIN)]]) }));
-    expect(alarms.map((a) => a.key)).toEqual(["room:p:OTJ_DEVICE_PULL_STALE"]);
+  });
+
+  it("one staleness check: the code and the setting follow the device family", () => {
+    const settings = { pullStaleMinutes: 30, ewsFetchStaleMinutes: 60 };
+    const startedAt = new Date(NOW.getTime() - 90 * MIN);
+    const check = (r: Room, minutesAgo: number | null, baselines = { startedAt }) =>
+      staleFetchAlarm(r, minutesAgo === null ? undefined : { at: new Date(NOW.getTime() - minutesAgo * MIN), via: "pull" }, NOW, settings, baselines)?.code ??
+      null;
+    const pull = room("p", {}, { family: "pull" });
+    const ews = room("e", { delivery: "macro" }, { family: "ews" });
+    expect(check(pull, 30)).toBeNull();
+    expect(check(pull, 31)).toBe("OTJ_DEVICE_PULL_STALE");
+    expect(check(pull, null)).toBe("OTJ_DEVICE_PULL_STALE"); // counted from the engine's start, 90 min ago
+    expect(check(pull, null, { startedAt: new Date(NOW.getTime() - 10 * MIN) })).toBeNull();
+    expect(check(room("m", { delivery: "macro" }), 45)).toBe("OTJ_DEVICE_PULL_STALE");
+    // An ews room (delivery macro too) raises only its own code, after its own setting.
+    expect(check(ews, 45)).toBeNull();
+    expect(check(ews, 61)).toBe("OTJ_DEVICE_NOT_FETCHING");
+    // Never read and no password: no device to wait for; with one, counted from its issue.
+    expect(check(ews, null)).toBeNull();
+    expect(staleFetchAlarm(ews, undefined, NOW, settings, { startedAt, credentialIssuedAt: new Date(NOW.getTime() - 61 * MIN) })?.message).toContain(
+      "since its password was issued",
+    );
+    expect(staleFetchAlarm(ews, { at: new Date(NOW.getTime() - 120 * MIN), via: "ews:FindItem" }, NOW, { ...settings, ewsFetchStaleMinutes: 0 })).toBeNull();
+    expect(check(room("off", { enabled: false }, { family: "pull" }), 100)).toBeNull();
+    expect(check(room("x"), 100)).toBeNull();
   });
 
   it("Graph consent: only for features in use, naming the missing roles", () => {

@@ -1,8 +1,9 @@
 /**
  * The EWS feed (docs/ews-feed.md): an Exchange-compatible calendar that room systems of the `ews`
  * family (Poly and others) read themselves. `POST /EWS/Exchange.asmx` answers the SOAP 1.1
- * operations these devices use (GetFolder, FindItem with a CalendarView, GetItem, ResolveNames);
- * `POST /autodiscover/autodiscover.xml` answers POX Autodiscover. Basic auth with the room's
+ * operations these devices use (GetFolder, FindItem with a CalendarView, GetItem, SyncFolderItems,
+ * ResolveNames); `POST /autodiscover/autodiscover.xml` answers POX Autodiscover and
+ * `POST /autodiscover/autodiscover.svc` SOAP Autodiscover (GetUserSettings). Basic auth with the room's
  * device credentials (user = the room mailbox); each room sees only its own planned meetings,
  * subject after the privacy rules, the dial string in Location and in a join block in the body.
  * A registered fastify plugin, self-contained: its own limits, errors and metrics.
@@ -24,18 +25,23 @@ import {
   type FeedOptions,
   failure,
   itemIdOf,
+  type RenderedItem,
   responseMessages,
   soapFault,
   success,
   xml,
 } from "./render.ts";
+import { FetchRecorder } from "../../alarms/device-fetch.ts";
+import { getUserSettingsResponse, readGetUserSettings, SOAP_AUTODISCOVER_PATH } from "./autodiscover-soap.ts";
 import { asArray, attr, child, EWS_BODY_LIMIT, parseAutodiscoverRequest, parseSoapEnvelope, SoapFault, text, type XmlNode } from "./soap.ts";
+import { decodeSyncState, InvalidSyncState, MAX_CHANGES, syncChanges } from "./sync.ts";
+import { parseEwsDateTime, requestedZone } from "./time-zone.ts";
 
 export const EWS_PATH = "/EWS/Exchange.asmx";
 export const AUTODISCOVER_PATH = "/autodiscover/autodiscover.xml";
 /** Most items one FindItem returns, whatever MaxEntriesReturned says. */
 const MAX_ITEMS = 500;
-const OPERATIONS = new Set(["GetFolder", "FindItem", "GetItem", "ResolveNames"]);
+const OPERATIONS = new Set(["GetFolder", "FindItem", "GetItem", "ResolveNames", "SyncFolderItems"]);
 
 export interface EwsFeedDeps {
   store: Store;
@@ -70,14 +76,13 @@ function basicCredentials(header: string | undefined): { user: string; password:
   return { user: user.includes("\\") ? user.slice(user.lastIndexOf("\\") + 1) : user, password: decoded.slice(colon + 1) };
 }
 
-const TIME_ZONE_ID = /^[A-Za-z0-9 ()+_./:-]{1,100}$/;
-
 export async function ewsFeed(app: FastifyInstance, deps: EwsFeedDeps): Promise<void> {
   const options: FeedOptions = { ...DEFAULT_FEED_OPTIONS, ...deps.feed };
   const counter = requestCounter(deps.metrics);
   const limiter = new RollingRateLimiter(deps.rateLimit ?? 60, 60_000);
   const guesses = new FailureLimiter(deps.failureLimit ?? 20, 60_000);
   const log = deps.logger.child({ component: "ews-feed" });
+  const fetches = new FetchRecorder(deps.store, log);
   const open = { config: { auth: "open" as const }, bodyLimit: EWS_BODY_LIMIT };
 
   const sendFault = (reply: FastifyReply, fault: SoapFault) =>
@@ -150,6 +155,9 @@ export async function ewsFeed(app: FastifyInstance, deps: EwsFeedDeps): Promise<
     return room;
   };
 
+  /** The EWS URL Autodiscover names: on `http.publicUrl`, else on the request's own origin. */
+  const ewsUrlOf = (req: FastifyRequest) => `${deps.publicUrl ? deps.publicUrl.replace(/\/+$/, "") : `${req.protocol}://${req.host}`}${EWS_PATH}`;
+
   const bodyText = (req: FastifyRequest) => (typeof req.body === "string" ? req.body : Buffer.isBuffer(req.body) ? req.body.toString("utf8") : "");
 
   /** The room's meetings the device may see: not cancelled or declined, in the window. */
@@ -176,11 +184,6 @@ export async function ewsFeed(app: FastifyInstance, deps: EwsFeedDeps): Promise<
     return attr(plain[0], "Id") === calendarFolderId(room.id);
   };
 
-  const timeZoneOf = (header: XmlNode): string | null => {
-    const id = attr(child(child(header, "TimeZoneContext"), "TimeZoneDefinition"), "Id");
-    return id !== undefined && TIME_ZONE_ID.test(id) ? id : null;
-  };
-
   const operations: Record<string, (room: Room, request: XmlNode, header: XmlNode) => Promise<string>> = {
     GetFolder: async (room, request) => {
       if (!isOurCalendar(room, request, "FolderIds"))
@@ -200,10 +203,11 @@ export async function ewsFeed(app: FastifyInstance, deps: EwsFeedDeps): Promise<
       const view = child(request, "CalendarView");
       let list = await visible(room);
       let max = MAX_ITEMS;
+      const zone = requestedZone(header);
       if (view !== undefined) {
-        const start = new Date(attr(view, "StartDate") ?? "");
-        const end = new Date(attr(view, "EndDate") ?? "");
-        if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime()) || end < start) {
+        const start = parseEwsDateTime(attr(view, "StartDate"), zone);
+        const end = parseEwsDateTime(attr(view, "EndDate"), zone);
+        if (start === null || end === null || end < start) {
           return responseMessages("FindItem", [failure("FindItem", "ErrorCalendarInvalidTimeRange", "CalendarView needs StartDate <= EndDate as xs:dateTime")]);
         }
         list = list.filter((m) => m.end > start && m.start < end);
@@ -211,7 +215,7 @@ export async function ewsFeed(app: FastifyInstance, deps: EwsFeedDeps): Promise<
         if (Number.isInteger(asked) && asked > 0) max = Math.min(asked, MAX_ITEMS);
       }
       const shown = list.slice(0, max);
-      const shape = { withBody: false, bodyType: "Text" as const, timeZone: timeZoneOf(header) };
+      const shape = { withBody: false, bodyType: "Text" as const, zone };
       const items = shown.map((m) => calendarItem(room.id, m, options, shape).xml).join("");
       return responseMessages("FindItem", [
         success(
@@ -225,7 +229,7 @@ export async function ewsFeed(app: FastifyInstance, deps: EwsFeedDeps): Promise<
       if (ids.length === 0) throw new SoapFault("ErrorInvalidRequest", "GetItem names no ItemId");
       const bodyType = text(child(request, "ItemShape"), "BodyType") === "HTML" ? "HTML" : "Text";
       const byId = new Map((await visible(room)).map((m) => [itemIdOf(room.id, m.occurrenceKey), m]));
-      const shape = { withBody: true, bodyType: bodyType as "Text" | "HTML", timeZone: timeZoneOf(header) };
+      const shape = { withBody: true, bodyType: bodyType as "Text" | "HTML", zone: requestedZone(header) };
       return responseMessages(
         "GetItem",
         ids.map((id) => {
@@ -235,6 +239,44 @@ export async function ewsFeed(app: FastifyInstance, deps: EwsFeedDeps): Promise<
           return success("GetItem", `<m:Items>${calendarItem(room.id, m, options, shape).xml}</m:Items>`);
         }),
       );
+    },
+    SyncFolderItems: async (room, request, header) => {
+      if (!isOurCalendar(room, request, "SyncFolderId"))
+        return responseMessages("SyncFolderItems", [failure("SyncFolderItems", "ErrorFolderNotFound", "only the room's calendar folder is synchronised")]);
+      const max = Number(text(request, "MaxChangesReturned"));
+      if (!Number.isInteger(max) || max < 1 || max > MAX_CHANGES)
+        throw new SoapFault("ErrorSchemaValidation", `MaxChangesReturned must be 1 to ${MAX_CHANGES}`);
+      let known: Map<string, string>;
+      try {
+        known = decodeSyncState(text(request, "SyncState"));
+      } catch (error) {
+        if (!(error instanceof InvalidSyncState)) throw error;
+        return responseMessages("SyncFolderItems", [
+          failure("SyncFolderItems", "ErrorInvalidSyncStateData", "The synchronization state data is corrupt or otherwise invalid."),
+        ]);
+      }
+      const ignore = new Set(
+        asArray(child(request, "Ignore")?.["ItemId"])
+          .slice(0, MAX_ITEMS)
+          .map((id) => attr(id, "Id") ?? ""),
+      );
+      const shape = {
+        withBody: false,
+        bodyType: "Text" as const,
+        zone: requestedZone(header),
+        idOnly: text(child(request, "ItemShape"), "BaseShape") === "IdOnly",
+      };
+      const current: RenderedItem[] = (await visible(room)).map((m) => calendarItem(room.id, m, options, shape));
+      const { changes, state, complete } = syncChanges(known, current, max, ignore);
+      const xmlChanges = changes
+        .map((c) => (c.kind === "Delete" ? `<t:Delete><t:ItemId Id="${xml(c.itemId)}"/></t:Delete>` : `<t:${c.kind}>${c.item.xml}</t:${c.kind}>`))
+        .join("");
+      return responseMessages("SyncFolderItems", [
+        success(
+          "SyncFolderItems",
+          `<m:SyncState>${state}</m:SyncState><m:IncludesLastItemInRange>${complete}</m:IncludesLastItemInRange><m:Changes>${xmlChanges}</m:Changes>`,
+        ),
+      ]);
     },
     ResolveNames: async (room, request) => {
       const entry = (text(request, "UnresolvedEntry") ?? "")
@@ -264,7 +306,7 @@ export async function ewsFeed(app: FastifyInstance, deps: EwsFeedDeps): Promise<
       const handler = operations[parsed.operation];
       if (handler === undefined) throw new SoapFault("ErrorInvalidRequest", `operation ${parsed.operation.slice(0, 64)} is not supported by this server`);
       const body = await handler(room, parsed.request, parsed.header);
-      await deps.store.ewsDevices.recordFetch(room.id, parsed.operation, deps.clock.now());
+      await fetches.record(room.id, `ews:${operation}`, deps.clock.now());
       counter.inc({ operation, result: "ok" });
       return reply.code(200).header("content-type", "text/xml; charset=utf-8").send(envelope(body));
     } catch (error) {
@@ -292,9 +334,26 @@ export async function ewsFeed(app: FastifyInstance, deps: EwsFeedDeps): Promise<
       counter.inc({ operation: "Autodiscover", result: "fault" });
       return reply.code(200).send(autodiscoverError("500", "The e-mail address cannot be found."));
     }
-    const origin = deps.publicUrl ? deps.publicUrl.replace(/\/+$/, "") : `${req.protocol}://${req.host}`;
-    await deps.store.ewsDevices.recordFetch(room.id, "Autodiscover", deps.clock.now());
+    await fetches.record(room.id, "ews:Autodiscover", deps.clock.now());
     counter.inc({ operation: "Autodiscover", result: "ok" });
-    return reply.code(200).send(autodiscoverResponse(room.mailbox, room.displayName, `${origin}${EWS_PATH}`));
+    return reply.code(200).send(autodiscoverResponse(room.mailbox, room.displayName, ewsUrlOf(req)));
+  });
+
+  app.post(SOAP_AUTODISCOVER_PATH, { ...open, schema: { summary: "SOAP Autodiscover (GetUserSettings) for ews-family room systems" } }, async (req, reply) => {
+    const room = await authenticate(req, reply, "GetUserSettings");
+    if (room === null) return reply;
+    try {
+      const asked = readGetUserSettings(parseSoapEnvelope(bodyText(req)));
+      await fetches.record(room.id, "ews:GetUserSettings", deps.clock.now());
+      counter.inc({ operation: "GetUserSettings", result: "ok" });
+      return reply
+        .code(200)
+        .header("content-type", "text/xml; charset=utf-8")
+        .send(getUserSettingsResponse(room, asked, ewsUrlOf(req)));
+    } catch (error) {
+      if (!(error instanceof SoapFault)) throw error;
+      counter.inc({ operation: "GetUserSettings", result: "fault" });
+      return sendFault(reply, error);
+    }
   });
 }

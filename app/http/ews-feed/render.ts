@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Meeting } from "../../../core/ports/store.ts";
+import { ewsDateTime, type RequestedZone } from "./time-zone.ts";
 
 export const NS_SOAP = "http://schemas.xmlsoap.org/soap/envelope/";
 export const NS_MESSAGES = "http://schemas.microsoft.com/exchange/services/2006/messages";
@@ -61,9 +62,11 @@ export function calendarFolderId(roomId: string): string {
   return `AAMkAGNhbGVuZGFy${b64(`folder|${roomId}`, 24)}`;
 }
 
-/** A meeting's ItemId: opaque, stable for its occurrence in this room. */
+export const ITEM_ID_PREFIX = "AAMkAG90ag";
+
+/** A meeting's ItemId: opaque, stable for its occurrence in this room (the prefix and 30 bytes in base64). */
 export function itemIdOf(roomId: string, occurrenceKey: string): string {
-  return `AAMkAG90ag${b64(`item|${roomId}|${occurrenceKey}`, 30)}`;
+  return `${ITEM_ID_PREFIX}${b64(`item|${roomId}|${occurrenceKey}`, 30)}`;
 }
 
 export interface FeedOptions {
@@ -93,6 +96,15 @@ export function joinBlock(m: Meeting, options: FeedOptions): string {
   return lines.join("\n");
 }
 
+export interface ItemShape {
+  withBody: boolean;
+  bodyType: "Text" | "HTML";
+  /** The device's requested zone: Start/End in it with their offset, its id as TimeZone; null: UTC. */
+  zone: RequestedZone | null;
+  /** `BaseShape` IdOnly: the ItemId alone. */
+  idOnly?: boolean;
+}
+
 export interface RenderedItem {
   itemId: string;
   changeKey: string;
@@ -100,12 +112,7 @@ export interface RenderedItem {
 }
 
 /** A meeting as an EWS CalendarItem; `withBody` for GetItem. */
-export function calendarItem(
-  roomId: string,
-  m: Meeting,
-  options: FeedOptions,
-  shape: { withBody: boolean; bodyType: "Text" | "HTML"; timeZone: string | null },
-): RenderedItem {
+export function calendarItem(roomId: string, m: Meeting, options: FeedOptions, shape: ItemShape): RenderedItem {
   const dial = m.route === "none" ? null : m.dialString;
   const subject = m.subjectShown ?? "";
   const location = options.dialStringIn === "location" && dial !== null ? dial : "";
@@ -118,6 +125,8 @@ export function calendarItem(
     m.organizerEmail !== null || m.organizerName !== null
       ? `<t:Organizer><t:Mailbox><t:Name>${xml(m.organizerName ?? m.organizerEmail ?? "")}</t:Name>${m.organizerEmail !== null ? `<t:EmailAddress>${xml(m.organizerEmail)}</t:EmailAddress><t:RoutingType>SMTP</t:RoutingType>` : ""}<t:MailboxType>Mailbox</t:MailboxType></t:Mailbox></t:Organizer>`
       : "";
+  if (shape.idOnly === true)
+    return { itemId, changeKey, xml: `<t:CalendarItem><t:ItemId Id="${xml(itemId)}" ChangeKey="${xml(changeKey)}"/></t:CalendarItem>` };
   const out =
     `<t:CalendarItem>` +
     `<t:ItemId Id="${xml(itemId)}" ChangeKey="${xml(changeKey)}"/>` +
@@ -125,8 +134,8 @@ export function calendarItem(
     `<t:Subject>${xml(subject)}</t:Subject>` +
     `<t:Sensitivity>${m.sensitivity === "normal" ? "Normal" : "Private"}</t:Sensitivity>` +
     (shape.withBody ? `<t:Body BodyType="${shape.bodyType}">${shape.bodyType === "HTML" ? xml(body) : xml(body)}</t:Body>` : "") +
-    `<t:Start>${m.start.toISOString().replace(/\.\d{3}Z$/, "Z")}</t:Start>` +
-    `<t:End>${m.end.toISOString().replace(/\.\d{3}Z$/, "Z")}</t:End>` +
+    `<t:Start>${ewsDateTime(m.start, shape.zone)}</t:Start>` +
+    `<t:End>${ewsDateTime(m.end, shape.zone)}</t:End>` +
     `<t:IsAllDayEvent>false</t:IsAllDayEvent>` +
     `<t:LegacyFreeBusyStatus>Busy</t:LegacyFreeBusyStatus>` +
     `<t:Location>${xml(location)}</t:Location>` +
@@ -134,7 +143,7 @@ export function calendarItem(
     `<t:IsCancelled>false</t:IsCancelled>` +
     `<t:CalendarItemType>Single</t:CalendarItemType>` +
     organizer +
-    (shape.timeZone !== null ? `<t:TimeZone>${xml(shape.timeZone)}</t:TimeZone>` : "") +
+    (shape.zone !== null ? `<t:TimeZone>${xml(shape.zone.id)}</t:TimeZone>` : "") +
     `</t:CalendarItem>`;
   return { itemId, changeKey, xml: out };
 }
