@@ -6,6 +6,7 @@
  */
 import type { AddRoomsOptions, Store } from "../core/ports/store.ts";
 import { importRoomsCsv } from "../store/room-import.ts";
+import { type EwsCredential, issueMissingEwsPasswords } from "./ews-credentials.ts";
 import { applyRoomsDiff, diffRoomsCsv } from "./http/admin/import-diff.ts";
 
 export interface RoomsImportOptions {
@@ -22,6 +23,8 @@ export interface RoomsImportReport {
   problems: Array<{ line: number; messages: string[] }>;
   added: Array<{ id: string; mailbox: string; deviceToken?: string }>;
   changed: Array<{ id: string; mailbox: string; fields: string[] }>;
+  /** ews rooms added or moved to ews that got their first device password: shown this once. */
+  credentials: EwsCredential[];
   unchanged: number;
   ignoredColumns: string[];
 }
@@ -33,7 +36,16 @@ export async function runRoomsImport(store: Store, text: string, now: Date, opti
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
     if (!result.applied) {
-      return { applied: false, rows: result.rows, problems: result.problems, added: [], changed: [], unchanged: 0, ignoredColumns: result.ignoredColumns };
+      return {
+        applied: false,
+        rows: result.rows,
+        problems: result.problems,
+        added: [],
+        changed: [],
+        credentials: [],
+        unchanged: 0,
+        ignoredColumns: result.ignoredColumns,
+      };
     }
     return {
       applied: true,
@@ -41,6 +53,11 @@ export async function runRoomsImport(store: Store, text: string, now: Date, opti
       problems: [],
       added: result.rooms.map(({ room, deviceToken }) => ({ id: room.id, mailbox: room.mailbox, ...(deviceToken !== null ? { deviceToken } : {}) })),
       changed: [],
+      credentials: await issueMissingEwsPasswords(
+        store,
+        result.rooms.map((r) => r.room),
+        now,
+      ),
       unchanged: 0,
       ignoredColumns: result.ignoredColumns,
     };
@@ -49,7 +66,7 @@ export async function runRoomsImport(store: Store, text: string, now: Date, opti
   const problems = diff.lines.filter((l) => l.action === "refuse").map((l) => ({ line: l.line, messages: l.details }));
   const base = { rows: diff.lines.length, problems, unchanged: diff.counts.unchanged, ignoredColumns: diff.ignoredColumns };
   if (problems.length > 0 || options.dryRun === true || diff.counts.add + diff.counts.change === 0) {
-    return { ...base, applied: false, added: [], changed: [] };
+    return { ...base, applied: false, added: [], changed: [], credentials: [] };
   }
   const fieldsOf = new Map(diff.lines.map((l) => [l.mailbox, l.details]));
   const result = await applyRoomsDiff(store, diff, now);
@@ -58,5 +75,6 @@ export async function runRoomsImport(store: Store, text: string, now: Date, opti
     applied: true,
     added: result.added.map(({ room, deviceToken }) => ({ id: room.id, mailbox: room.mailbox, ...(deviceToken !== null ? { deviceToken } : {}) })),
     changed: result.changed.map((room) => ({ id: room.id, mailbox: room.mailbox, fields: fieldsOf.get(room.mailbox) ?? [] })),
+    credentials: await issueMissingEwsPasswords(store, [...result.added.map((a) => a.room), ...result.changed], now),
   };
 }

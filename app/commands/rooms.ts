@@ -12,6 +12,7 @@ import type { AddedRoom, NewRoom, Room, RoomChanges } from "../../core/ports/sto
 import { roomJson } from "../../store/records-json.ts";
 import { DELIVERIES, DEVICE_FAMILIES } from "../../store/validation.ts";
 import type { CliIo } from "../cli-context.ts";
+import { issueMissingEwsPasswords } from "../ews-credentials.ts";
 import { type RoomsImportReport, runRoomsImport } from "../rooms-import.ts";
 import { type StoreFlags, addStoreOptions, withCliStore } from "./migrate.ts";
 import { type RemoteFlags, addRemoteOptions, callEngine, isRemote } from "./remote.ts";
@@ -191,14 +192,10 @@ function registerAdd(rooms: Command, io: CliIo): void {
       await withCliStore(flags, io, async ({ store }) => {
         const added = await store.rooms.add(input, new Date());
         const { room, deviceToken } = added;
-        if (room.device.family === "ews") {
+        const [credential] = await issueMissingEwsPasswords(store, [room], new Date());
+        if (credential !== undefined) {
           // The EWS feed's credentials: the mailbox and a password shown this once (stored hashed).
-          const { password } = await store.ewsDevices.issuePassword(room.id, new Date());
-          io.stdout(
-            flags.json
-              ? `${JSON.stringify({ id: room.id, mailbox: room.mailbox, deviceUsername: room.mailbox, devicePassword: password })}\n`
-              : `${password}\n`,
-          );
+          io.stdout(flags.json ? `${JSON.stringify(credential)}\n` : `${credential.devicePassword}\n`);
           io.stderr(`added room ${room.id} (${room.mailbox}, ews)\n`);
           if (!flags.json)
             io.stderr(
@@ -232,9 +229,20 @@ function registerSet(rooms: Command, io: CliIo): void {
         saved = await callEngine(flags, io, "PATCH", `/v1/rooms/${encodeURIComponent(name)}`, changes);
         mailbox = (saved as { mailbox: string }).mailbox;
       } else {
-        const room = await withCliStore(flags, io, ({ store }) => store.rooms.update(name, changes, new Date()));
-        saved = roomJson(room);
+        const [room, credential] = await withCliStore(flags, io, async ({ store }) => {
+          const changed = await store.rooms.update(name, changes, new Date());
+          // A room moved to ews gets its first device password here, shown this once.
+          return [changed, (await issueMissingEwsPasswords(store, [changed], new Date()))[0]] as const;
+        });
+        saved =
+          credential === undefined
+            ? roomJson(room)
+            : { ...roomJson(room), deviceUsername: credential.deviceUsername, devicePassword: credential.devicePassword };
         mailbox = room.mailbox;
+        if (credential !== undefined && !flags.json) {
+          io.stdout(`${credential.devicePassword}\n`);
+          io.stderr(`the line above is the EWS device password for user ${credential.deviceUsername}; it is not shown again\n`);
+        }
       }
       if (flags.json) io.stdout(`${JSON.stringify(saved)}\n`);
       const fields = Object.keys(changes).map((k) => (k === "devicePassword" ? "devicePassword (set)" : k));
@@ -314,7 +322,7 @@ function reportImport(report: RoomsImportReport, flags: { dryRun?: boolean; json
   }
   if (flags.json) {
     io.stdout(
-      `${JSON.stringify({ imported: report.added.length, rooms: report.added, ...(report.changed.length > 0 || report.unchanged > 0 ? { changed: report.changed, unchanged: report.unchanged } : {}) })}\n`,
+      `${JSON.stringify({ imported: report.added.length, rooms: report.added, ...(report.changed.length > 0 || report.unchanged > 0 ? { changed: report.changed, unchanged: report.unchanged } : {}), ...(report.credentials.length > 0 ? { credentials: report.credentials } : {}) })}\n`,
     );
   }
   const pulls = report.added.filter((r) => r.deviceToken !== undefined).length;
@@ -325,6 +333,11 @@ function reportImport(report: RoomsImportReport, flags: { dryRun?: boolean; json
   );
   for (const c of report.changed) io.stderr(`changed ${c.mailbox}: ${c.fields.join("; ")}\n`);
   if (pulls > 0 && !flags.json) io.stderr(`${pulls} pull room(s) got device tokens; \`otj rooms token MAILBOX\` shows each\n`);
+  if (report.credentials.length > 0 && !flags.json) {
+    // ews rooms' first device passwords: stored hashed, so this is the only time they are shown.
+    for (const c of report.credentials) io.stdout(`${c.deviceUsername}\t${c.devicePassword}\n`);
+    io.stderr(`${report.credentials.length} ews room(s) got device passwords (user<TAB>password above); they are not shown again\n`);
+  }
 }
 
 function registerImport(rooms: Command, io: CliIo): void {

@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import { OtjError } from "../../core/errors.ts";
 import type { EwsDeviceStore, Room, StoreCallOptions } from "../../core/ports/store.ts";
 import { DUMMY_HASH, hashPassword, newDevicePassword, verifyPassword } from "../password-hash.ts";
@@ -28,6 +29,18 @@ export class PostgresEwsDeviceStore implements EwsDeviceStore {
         .onConflict((oc) => oc.column("room_id").doUpdateSet({ password_hash: hash, updated_at: now }))
         .execute();
       return { room: toRoom(row), password };
+    });
+  }
+
+  issueFirstPassword(roomId: string, now: Date, options?: StoreCallOptions): Promise<string | null> {
+    return guard(options, async () => {
+      const password = newDevicePassword();
+      const hash = await hashPassword(password);
+      // Only an ews room without a password gets one; two callers racing: the first wins.
+      const result = await sql<{ room_id: string }>`insert into ews_device (room_id, password_hash, updated_at)
+        select id, ${hash}, ${now} from room where id = ${roomId} and device_family = 'ews'
+        on conflict (room_id) do nothing returning room_id`.execute(this.ctx.db);
+      return result.rows.length === 0 ? null : password;
     });
   }
 

@@ -105,7 +105,7 @@ const sync = async (service: ExchangeService, state: string | null, max = 100) =
   const changes = await service.SyncFolderItems(
     new FolderId(WellKnownFolderName.Calendar),
     new PropertySet(BasePropertySet.FirstClassProperties),
-    null,
+    [],
     max,
     SyncFolderItemsScope.NormalItems,
     state as string,
@@ -185,7 +185,7 @@ describe("SyncFolderItems with a real EWS client", () => {
 
 describe("SOAP Autodiscover", () => {
   it("a real client's GetUserSettings gets the EWS URL and the display name; another mailbox is InvalidUser", async () => {
-    const service = new AutodiscoverService(new Uri(`${base}/autodiscover/autodiscover.svc`), "contoso.example", ExchangeVersion.Exchange2010);
+    const service = new AutodiscoverService(new Uri(`${base}/autodiscover/autodiscover.svc`), ExchangeVersion.Exchange2010);
     service.Credentials = new WebCredentials(MAILBOX, password);
     const answer = await service.GetUserSettings(MAILBOX, [UserSettingName.ExternalEwsUrl, UserSettingName.InternalEwsUrl, UserSettingName.UserDisplayName]);
     expect(answer.Settings.get(UserSettingName.ExternalEwsUrl)).toBe(`${base}/EWS/Exchange.asmx`);

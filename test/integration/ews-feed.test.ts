@@ -4,6 +4,9 @@
  * `otj rooms add --device-family ews --json`; Autodiscover is POX over fetch (what the devices
  * send), and the client then uses the EWS URL it names.
  */
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import {
   Appointment,
@@ -258,5 +261,26 @@ describe("EWS feed with a real EWS client", () => {
     expect(fresh).not.toBe(password);
     expect((await autodiscover(MAILBOX, password)).status).toBe(401);
     expect((await autodiscover(MAILBOX, fresh)).status).toBe(200);
+  });
+
+  it("rooms moved to ews with `rooms set` or imported from CSV get a password once, through the one shared function", async () => {
+    await db.store.rooms.add({ mailbox: "poly-moved@contoso.example", displayName: "Moved", provider: "contoso-pexip", deviceFamily: "pull" }, clock.now());
+    const moved = await runCli(["rooms", "set", "poly-moved@contoso.example", "--device-family", "ews", "--json", "--database-url", db.url]);
+    expect(moved.code, moved.stderr).toBe(0);
+    const printed = JSON.parse(moved.stdout) as { deviceUsername: string; devicePassword: string };
+    expect(printed.deviceUsername).toBe("poly-moved@contoso.example");
+    expect((await autodiscover("poly-moved@contoso.example", printed.devicePassword)).status).toBe(200);
+    // A second change keeps the password and shows none.
+    const again = await runCli(["rooms", "set", "poly-moved@contoso.example", "--name", "Moved again", "--json", "--database-url", db.url]);
+    expect(again.stdout).not.toContain("devicePassword");
+    expect((await autodiscover("poly-moved@contoso.example", printed.devicePassword)).status).toBe(200);
+
+    const file = join(await mkdtemp(join(tmpdir(), "ews-import-")), "rooms.csv");
+    await writeFile(file, "mailbox,displayName,provider,deviceFamily\npoly-csv@contoso.example,From CSV,contoso-pexip,ews\n");
+    const imported = await runCli(["rooms", "import", file, "--json", "--database-url", db.url]);
+    expect(imported.code, imported.stderr).toBe(0);
+    const report = JSON.parse(imported.stdout) as { credentials: Array<{ deviceUsername: string; devicePassword: string }> };
+    expect(report.credentials.map((c) => c.deviceUsername)).toEqual(["poly-csv@contoso.example"]);
+    expect((await autodiscover("poly-csv@contoso.example", report.credentials[0]!.devicePassword)).status).toBe(200);
   });
 });

@@ -12,6 +12,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { issueMissingEwsPasswords } from "../../ews-credentials.ts";
 import type { Clock } from "../../../core/clock.ts";
 import { isOtjError } from "../../../core/errors.ts";
 import type { Logger } from "../../../core/logger.ts";
@@ -418,6 +419,12 @@ export function registerAdminConsole(app: FastifyInstance, deps: ConsoleDeps): v
       await audit(req, { kind: "admin.room-added", roomId: added.room.id, message: `added room ${added.room.mailbox}`, after: added.room });
       if (added.deviceToken !== null)
         return send(reply, views.tokenPage(ctx(req, { notice: "Room added." }), added.room, added.deviceToken, "The room's pull device token:"));
+      const [ews] = await issueMissingEwsPasswords(deps.store, [added.room], now());
+      if (ews !== undefined)
+        return send(
+          reply,
+          views.tokenPage(ctx(req, { notice: "Room added." }), added.room, ews.devicePassword, `The EWS device password of user ${ews.deviceUsername}:`),
+        );
       return reply.redirect(`/admin/rooms/${added.room.id}?done=room-added`, 303);
     } catch (error) {
       return send(

@@ -8,6 +8,8 @@ import type { StoreCallOptions } from "./options.ts";
 export interface EwsDeviceStore {
   /** A new random password for an `ews` room (replacing any before); OTJ_STORE_NOT_FOUND / OTJ_ROOM_INVALID otherwise. */
   issuePassword(idOrMailbox: string, now: Date, options?: StoreCallOptions): Promise<{ room: Room; password: string }>;
+  /** A first password for an `ews` room that has none yet; null when it already has one (the password stays). */
+  issueFirstPassword(roomId: string, now: Date, options?: StoreCallOptions): Promise<string | null>;
   /** The enabled `ews` room whose mailbox and password these are, or null (same work either way). */
   verify(mailbox: string, password: string, options?: StoreCallOptions): Promise<Room | null>;
   /**
