@@ -21,7 +21,7 @@ import { adminAudit } from "./audit.ts";
 import { authRoutes, ConsoleAuth } from "./auth-routes.ts";
 import { type ConsoleContext, type ConsoleDeps, NOTICES, routeOf } from "./context.ts";
 import { importRoutes } from "./import-routes.ts";
-import { AssetParams, PageQuery, parseInput, registerFormParser } from "./input.ts";
+import { AssetParams, csrfOf, PageQuery, parseInput, registerFormParser } from "./input.ts";
 import { providerRoutes } from "./provider-routes.ts";
 import { reportRoutes } from "./reports.ts";
 import { roomRoutes } from "./room-routes.ts";
@@ -110,8 +110,7 @@ export async function adminConsole(app: FastifyInstance, deps: ConsoleDeps): Pro
     }
     if (req.routeOptions.config?.signIn === true) return;
     const session = req.consoleSession;
-    const body = req.body && typeof req.body === "object" ? (req.body as Record<string, unknown>) : {};
-    const csrf = typeof body._csrf === "string" ? body._csrf : undefined;
+    const csrf = csrfOf(req.body);
     if (!session || !auth.sessions.checkCsrf(session, csrf)) {
       log.warn({ path: pathOf(req) }, "console change refused: missing or wrong CSRF token");
       return c.send(

@@ -49,6 +49,12 @@ export const BulkForm = z.object({
 
 export const MuteForm = z.object({ hours: z.string() });
 
+/** The CSRF token every console form carries (absent or not text: none). */
+export function csrfOf(body: unknown): string | undefined {
+  const parsed = z.object({ _csrf: z.string() }).safeParse(body);
+  return parsed.success ? parsed.data._csrf : undefined;
+}
+
 /** Parses `value`; a mismatch is OTJ_USAGE naming the field (a 400 page, never a crash). */
 export function parseInput<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
   const result = schema.safeParse(value ?? {});
