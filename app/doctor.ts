@@ -13,7 +13,7 @@ import type { Clock } from "../core/clock.ts";
 import type { Config } from "../core/config.ts";
 import { isOtjError, toOtjError } from "../core/errors.ts";
 import type { DevicePusher } from "../core/ports/device-pusher.ts";
-import type { Room } from "../core/ports/store.ts";
+import type { Room, RoomStore } from "../core/ports/store.ts";
 import type { GraphClient } from "../calendar/graph/graph-client.ts";
 import { hasGraphCredentials } from "../calendar/graph/graph-from-config.ts";
 import { HttpMediaBridge } from "../bridge/adapters/http-media-bridge.ts";
@@ -167,11 +167,11 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions = {}): 
       } else {
         checks.push({ id: "room", outcome: "pass", detail: `${room.mailbox} (${room.device.family})` });
         if (graph) checks.push(...(await roomCalendarChecks(graph, room, deps.clock, options.lookbackDays ?? 14)));
-        checks.push(await deviceCheck(deps, store!, room));
+        checks.push(await deviceCheck(deps.pusher, store!.rooms, room));
       }
     } else if (store) {
       for (const room of rooms.filter((r) => r.enabled && (r.device.family === "xapi" || r.device.family === "xapi-legacy"))) {
-        checks.push(await deviceCheck(deps, store, room));
+        checks.push(await deviceCheck(deps.pusher, store.rooms, room));
       }
     }
 
@@ -296,14 +296,24 @@ async function roomCalendarChecks(graph: GraphClient, room: Room, clock: Clock, 
   return checks;
 }
 
-async function deviceCheck(deps: DoctorDeps, store: PostgresStore, room: Room): Promise<DoctorCheck> {
+/**
+ * A room's device reached with its credentials, read-only (the pusher's probe asks the device
+ * what it is): pass, or fail with what to do. Shared by `otj doctor` and the console's
+ * "Test device" action.
+ */
+export async function deviceCheck(
+  pusher: DevicePusher,
+  rooms: Pick<RoomStore, "deviceCredentials">,
+  room: Room,
+  signal: AbortSignal = AbortSignal.timeout(TIMEOUT_MS),
+): Promise<DoctorCheck> {
   const id = `device.${room.mailbox}`;
   const family = room.device.family;
   if (family !== "xapi" && family !== "xapi-legacy") return { id, outcome: "skip", detail: `${family} devices are not reached by otj (they fetch from otj)` };
-  if (!deps.pusher.probe || !room.device.address) return { id, outcome: "skip", detail: "no address to probe" };
+  if (!pusher.probe || !room.device.address) return { id, outcome: "skip", detail: "no address to probe" };
   try {
-    const credentials = await store.rooms.deviceCredentials(room.id);
-    const { product } = await deps.pusher.probe(
+    const credentials = await rooms.deviceCredentials(room.id);
+    const { product } = await pusher.probe(
       {
         family,
         address: room.device.address,
@@ -311,14 +321,14 @@ async function deviceCheck(deps: DoctorDeps, store: PostgresStore, room: Room): 
         password: credentials?.password ?? null,
         insecureTls: room.device.insecureTls,
       },
-      AbortSignal.timeout(TIMEOUT_MS),
+      signal,
     );
     return { id, outcome: "pass", detail: `reachable with its credentials${product ? `: ${product}` : ""}` };
   } catch (error) {
     const code = toOtjError(error).code;
     const fix =
       code === "OTJ_DEVICE_AUTH"
-        ? "the device refused the credentials: set them again with otj rooms set (an admin or integrator user on the device)"
+        ? "the device refused the credentials: set them again with otj rooms set or the console (an admin or integrator user on the device)"
         : code === "OTJ_DEVICE_TLS"
           ? "the device's certificate is not trusted: add its CA with devices.caFile, or opt this room out of verification"
           : "check the address, the network path and that the device's HTTP(S) API is on (xConfiguration NetworkServices HTTP Mode)";

@@ -267,6 +267,7 @@ export class Engine {
         publicUrl: config.http.publicUrl,
         timeZone: config.http.timeZone,
         oidc: oidcSettings(config),
+        devicePusher: pusher,
         trustProxy: config.http.trustProxy,
         ewsFeed: { rateLimit: config.http.ewsRateLimit, dialStringIn: config.http.ewsDialStringIn },
         limits: {
@@ -426,7 +427,7 @@ export class Engine {
 
   /**
    * Deletes the history past its retention (retention.*): finished bridge sessions, event log
-   * entries, ended meetings. Runs under the `retention` job lease, so of several instances one
+   * entries, ended meetings, cleared alarms. Runs under the `retention` job lease, so of several instances one
    * prunes and the others skip (null).
    */
   async prune(): Promise<PruneCounts | null> {
@@ -439,6 +440,7 @@ export class Engine {
         bridgeSessionsBefore: daysAgo(config.retention.bridgeSessionsDays),
         eventLogBefore: daysAgo(config.retention.eventLogDays),
         meetingsEndedBefore: daysAgo(config.retention.meetingsDays),
+        alarmsClearedBefore: daysAgo(config.retention.alarmsDays),
       });
       this.log.info({ ...counts }, "history pruned");
       return counts;

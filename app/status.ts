@@ -35,6 +35,12 @@ export interface StatusOutput {
     updatedAt: string;
     state: BridgeState;
   }>;
+  /**
+   * Open engine-wide alarms (not tied to a room: no bridge configured, Graph consent lacking a
+   * permission, secrets.key unset, a provider without SIP domain, failed notifications), oldest
+   * first, as the alarm evaluator last recorded them. Always present in buildStatus's output.
+   */
+  engineAlarms?: Array<{ code: string; subject: string; since: string; message: string }>;
 }
 
 export interface StatusSettings {
@@ -131,7 +137,10 @@ export async function buildStatus(store: Store, now: Date, s: StatusSettings): P
   // One query for every device's last fetch; one for the ews passwords, only when there are ews rooms.
   const fetches = rooms.some(pullsMeetings) ? await store.alarms.lastFetches() : new Map<string, DeviceFetch>();
   const issued = rooms.some((r) => r.device.family === "ews") ? await store.ewsDevices.passwordsIssued() : new Map<string, Date>();
-  const out: StatusOutput = { rooms: [], bridgeSessions: [] };
+  const engineAlarms = (await store.alarms.listOpen())
+    .filter((a) => a.roomId === null)
+    .map((a) => ({ code: a.code, subject: a.subject, since: a.raisedAt.toISOString(), message: a.message }));
+  const out: StatusOutput = { rooms: [], bridgeSessions: [], engineAlarms };
   for (const room of rooms) {
     const cursor = cursors.get(room.id) ?? null;
     const device = devices.get(room.id) ?? null;

@@ -292,6 +292,7 @@ const configSchema = z
         bridgeSessionsDays: int(1, 3_650, 30, "Days a finished bridge session is kept after its last change."),
         eventLogDays: int(1, 3_650, 90, "Days an event log entry is kept."),
         meetingsDays: int(32, 3_650, 90, "Days a meeting is kept after its end (at least 32: longer than any poll window)."),
+        alarmsDays: int(1, 3_650, 90, "Days a cleared alarm is kept in the alarm history after it cleared (open alarms are always kept)."),
         schedule: z
           .string()
           .refine((value) => cron.validate(value), { message: "expected a cron expression (node-cron)" })

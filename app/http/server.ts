@@ -18,8 +18,9 @@ import { roomJson } from "../../store/records-json.ts";
 import type { EngineMetrics } from "../metrics.ts";
 import { runRoomsImport } from "../rooms-import.ts";
 import { buildStatus, type StatusSettings } from "../status.ts";
-import { registerAdminConsole } from "./admin/console.ts";
+import { adminConsole } from "./admin/console.ts";
 import type { OidcSettings } from "./admin/oidc.ts";
+import type { DevicePusher } from "../../core/ports/device-pusher.ts";
 import { bearerOf, FailureLimiter, RollingRateLimiter, secretEquals } from "./auth.ts";
 import { CALLBACK_BODY_LIMITS, jsonNestingExceeds, MAX_JSON_DEPTH } from "./body-limits.ts";
 import { ewsFeed } from "./ews-feed/index.ts";
@@ -60,6 +61,8 @@ export interface HttpServerDeps {
   publicUrl?: string | null;
   /** `http.oidc.*`: the console's named sign-in (null: admin token only). */
   oidc?: OidcSettings | null;
+  /** The device pusher the console's read-only "Test device" probes with (absent: not offered). */
+  devicePusher?: DevicePusher;
   /** `http.metricsToken`: when set, GET /metrics requires it as a bearer token. */
   metricsToken?: string | null;
   /** Requests per rolling minute per device token on the pull API (default 10). */
@@ -339,20 +342,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
 
   const open = { config: { auth: "open" as AuthKind } };
 
-  registerAdminConsole(app, {
-    store: deps.store,
-    clock: deps.clock,
-    logger: deps.logger,
-    metrics: deps.metrics,
-    adminToken: deps.adminToken,
-    settings: deps.settings,
-    readiness: deps.readiness,
-    ...(deps.onRoomChanged ? { roomChanged: deps.onRoomChanged } : {}),
-    ...(deps.onPollNow ? { pollNow: deps.onPollNow } : {}),
-    publicUrl: deps.publicUrl ?? null,
-    ...(deps.timeZone ? { timeZone: deps.timeZone } : {}),
-    oidc: deps.oidc ?? null,
-  });
+  app.register(adminConsole, { prefix: "/admin", ...deps });
 
   app.get("/healthz", { ...open, schema: { summary: "liveness" } }, async () => ({ status: "ok" }));
   let lastNotReady = "";

@@ -8,6 +8,8 @@ import { type StoreContext, guard } from "./guard.ts";
 
 /** Bridge session states that count as a failure of the room. */
 const FAILED_SESSION_STATES = ["failed", "timeout", "denied"];
+/** Event log kinds of entering the lobby and of leaving it (admitted, denied, timed out). */
+const LOBBY_STEPS = ["bridge.lobby", "bridge.admitted", "bridge.denied", "bridge.timeout"];
 
 export class PostgresReportStore implements ReportStore {
   constructor(private readonly ctx: StoreContext) {}
@@ -65,6 +67,42 @@ export class PostgresReportStore implements ReportStore {
         failedSessions: Number(r.failed_sessions),
         pollErrors: Number(r.poll_errors),
       }));
+    });
+  }
+
+  lobbyWaitsPerDay(range: ReportRange, options?: StoreCallOptions): Promise<Array<{ day: string; sessions: number; p50Seconds: number; p95Seconds: number }>> {
+    return guard(options, async () => {
+      // Leaving the lobby is looked for up to a day past the range (a lobby times out long before).
+      const { rows } = await sql<{ day: string; sessions: string | number; p50: string | number; p95: string | number }>`
+        with steps as (
+          select data->>'sessionId' as session_id, kind, at from event_log
+          where kind in (${sql.join(LOBBY_STEPS)}) and at >= ${range.from} and at < ${new Date(range.to.getTime() + 86_400_000)}
+            and data->>'sessionId' is not null
+        ), waits as (
+          select min(at) filter (where kind = 'bridge.lobby') as entered,
+                 min(at) filter (where kind <> 'bridge.lobby') as left_at
+          from steps group by session_id
+        )
+        select to_char(entered at time zone ${range.timeZone}, 'YYYY-MM-DD') as day, count(*) as sessions,
+               percentile_cont(0.5) within group (order by extract(epoch from left_at - entered)) as p50,
+               percentile_cont(0.95) within group (order by extract(epoch from left_at - entered)) as p95
+        from waits
+        where entered >= ${range.from} and entered < ${range.to} and left_at >= entered
+        group by 1 order by 1`.execute(this.ctx.db);
+      const seconds = (v: string | number) => Math.round(Number(v) * 10) / 10;
+      return rows.map((r) => ({ day: r.day, sessions: Number(r.sessions), p50Seconds: seconds(r.p50), p95Seconds: seconds(r.p95) }));
+    });
+  }
+
+  pushesPerDay(range: ReportRange, options?: StoreCallOptions): Promise<Array<{ day: string; outcome: string; count: number }>> {
+    return guard(options, async () => {
+      const { rows } = await sql<{ day: string; outcome: string; count: string | number }>`
+        select to_char(at at time zone ${range.timeZone}, 'YYYY-MM-DD') as day,
+               case when kind = 'device.pushed' then 'ok' else 'failed' end as outcome, count(*) as count
+        from event_log
+        where kind in ('device.pushed', 'device.push-failed') and at >= ${range.from} and at < ${range.to}
+        group by 1, 2 order by 1, 2`.execute(this.ctx.db);
+      return rows.map((r) => ({ day: r.day, outcome: r.outcome, count: Number(r.count) }));
     });
   }
 }

@@ -51,7 +51,12 @@ export class PostgresRetentionStore implements RetentionStore {
         () => sql`delete from meeting where occurrence_key in (
           select occurrence_key from meeting where end_at < ${cutoffs.meetingsEndedBefore} limit ${PRUNE_BATCH})`,
       );
-      return { bridgeSessions, eventLog, meetings };
+      const before = cutoffs.alarmsClearedBefore;
+      const alarms =
+        before === undefined
+          ? 0
+          : await this.inBatches(options, () => sql`delete from alarm where id in (select id from alarm where cleared_at < ${before} limit ${PRUNE_BATCH})`);
+      return { bridgeSessions, eventLog, meetings, alarms };
     });
   }
 

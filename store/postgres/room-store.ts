@@ -360,6 +360,25 @@ export class PostgresRoomStore implements RoomStore {
     );
   }
 
+  setEnabled(ids: readonly string[], enabled: boolean, now: Date, options?: StoreCallOptions): Promise<Room[]> {
+    return guard(options, async () => {
+      if (ids.length === 0) return [];
+      const changed = await this.ctx.db
+        .updateTable("room")
+        .set({ enabled, updated_at: now })
+        .where("id", "in", [...ids])
+        .where("enabled", "=", !enabled)
+        .returning("id")
+        .execute();
+      return changed.length === 0
+        ? []
+        : this.getMany(
+            changed.map((r) => r.id),
+            options,
+          );
+    });
+  }
+
   /** Runs `work` in a new transaction, or in the one this store was made for (applyImport). */
   private inTransaction<T>(work: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
     return this.ctx.db.isTransaction ? work(this.ctx.db) : this.ctx.db.transaction().execute(work);

@@ -282,6 +282,65 @@ describe("admin console in Chromium", () => {
     expect(loads).toEqual([]);
   });
 
+  it("opens a bridge session's timeline from the sessions list: its state changes in time order", async () => {
+    await page.goto(`${base}/admin/sessions`);
+    await page.locator("#sessions tbody tr", { hasText: "Supplier review (Fabrikam)" }).getByRole("link").click();
+    await page.waitForURL(/\/admin\/sessions\/[^/]+$/);
+    const events = page.locator("#session-events tbody tr");
+    const kinds = await events.locator("td:nth-child(3)").allTextContents();
+    expect(kinds).toEqual(expect.arrayContaining(["bridge.lobby", "bridge.admitted"]));
+    expect(kinds.indexOf("bridge.lobby")).toBeLessThan(kinds.indexOf("bridge.admitted"));
+    expect(await events.filter({ hasText: "bridge.admitted" }).locator("td:nth-child(4)").textContent()).toBe("lobby → admitted");
+    expect(await page.locator(".facts").textContent()).toContain("admitted");
+    expect((await page.goto(`${base}/admin/sessions/no-such-session`))?.status()).toBe(404);
+  });
+
+  it("tests a room's device read-only: pass with its credentials, fail with the fix when they are wrong", async () => {
+    const written = harness.device.bookings.length;
+    await page.goto(`${base}/admin/rooms/${room101}`);
+    await page.getByRole("button", { name: "Test device" }).click();
+    await expect.poll(() => page.locator("#device-test-outcome").textContent()).toBe("pass");
+    await engine.store.rooms.update(room101, { devicePassword: "not-the-password" }, clock.now());
+    await page.goto(`${base}/admin/rooms/${room101}`);
+    await page.getByRole("button", { name: "Test device" }).click();
+    await expect.poll(() => page.locator("#device-test-outcome").textContent()).toBe("fail");
+    expect(await page.locator("#device-test-fix").textContent()).toContain("refused the credentials");
+    expect(await page.content()).not.toContain("not-the-password");
+    await engine.store.rooms.update(room101, { devicePassword: "device-secret-pw" }, clock.now());
+    expect(harness.device.bookings.length).toBe(written);
+  });
+
+  it("selects rooms for bulk actions: disable, enable and poll now, each room audited", async () => {
+    const rows = () => page.locator("#rooms tbody tr");
+    const pick = async (mailboxes: string[]) => {
+      await page.goto(`${base}/admin/rooms`);
+      for (const m of mailboxes) await rows().filter({ hasText: m }).getByRole("checkbox").check();
+    };
+    const picked = ["room101@contoso.example", "room301@contoso.example"];
+    const ids = await Promise.all(picked.map(async (m) => (await engine.store.rooms.get(m))!.id));
+    await pick(picked);
+    await page.getByRole("button", { name: "Disable" }).click();
+    await expect.poll(() => page.getByRole("status").textContent()).toContain("disabled");
+    for (const id of ids) expect((await engine.store.rooms.get(id))?.enabled).toBe(false);
+    expect(await rows().filter({ hasText: "room101@contoso.example" }).locator(".badge.muted", { hasText: "disabled" }).count()).toBe(1);
+    await pick(picked);
+    await page.getByRole("button", { name: "Enable" }).click();
+    await expect.poll(() => page.getByRole("status").textContent()).toContain("enabled");
+    for (const id of ids) expect((await engine.store.rooms.get(id))?.enabled).toBe(true);
+    const changes = await engine.store.eventLog.list({ roomId: ids[0], kind: "admin.room-changed" });
+    expect(changes.slice(0, 2).map((e) => e.message)).toEqual([
+      "admin-token: enabled room room101@contoso.example",
+      "admin-token: disabled room room101@contoso.example",
+    ]);
+    expect(changes[1]?.data).toMatchObject({ bulk: true, who: "admin-token" });
+    // "Select all" ticks the page; Poll now makes every one due.
+    await page.goto(`${base}/admin/rooms`);
+    await page.getByRole("checkbox", { name: "Select every room of this page" }).check();
+    await page.getByRole("button", { name: "Poll now" }).click();
+    await expect.poll(() => page.getByRole("status").textContent()).toContain("Poll requested");
+    for (const id of ids) expect((await engine.store.eventLog.list({ roomId: id, kind: "admin.poll-now" })).length).toBeGreaterThan(0);
+  });
+
   it("refuses a change without the CSRF token or from another origin", async () => {
     const before = await engine.store.rooms.get("room301@contoso.example");
     expect(before).not.toBeNull();

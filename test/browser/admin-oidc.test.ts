@@ -176,18 +176,27 @@ describe("named sign-in (OpenID Connect)", () => {
       "/admin/providers",
       `/admin/providers/${providerId}`,
       `/admin/providers/${providerId}/remove`,
+      "/admin/rooms/bulk",
+      `/admin/rooms/${roomId}/test`,
     ];
     for (const path of posts) {
       const response = await page.request.post(`${otj.base}${path}`, {
-        form: { _csrf: csrf, displayName: "Hacked", csv: "mailbox\n", force: "true" },
+        form: { _csrf: csrf, displayName: "Hacked", csv: "mailbox\n", force: "true", action: "disable", room: roomId },
         maxRedirects: 0,
       });
       expect(response.status(), path).toBe(403);
       expect(await response.text()).toContain("needs the");
     }
-    // The "Poll now" button in the page is refused the same way.
-    await page.getByRole("button", { name: "Poll now" }).click();
-    await expect.poll(() => page.locator("h1").textContent()).toBe("Not allowed");
+    // A viewer sees no button or form it may not use (the server refuses them all the same).
+    for (const name of ["Poll now", "Test device", "Rotate device token", "Create device token"])
+      expect(await page.getByRole("button", { name }).count(), name).toBe(0);
+    for (const name of ["Edit", "Remove"]) expect(await page.getByRole("link", { name, exact: true }).count(), name).toBe(0);
+    await page.goto(`${otj.base}/admin/rooms`);
+    expect(await page.locator("form#bulk").count()).toBe(0);
+    expect(await page.getByRole("link", { name: "Add room" }).count()).toBe(0);
+    expect(await page.getByRole("link", { name: "Import" }).count()).toBe(0);
+    await page.goto(`${otj.base}/admin/providers`);
+    expect(await page.getByRole("button", { name: "Add provider" }).count()).toBe(0);
     expect((await db.store.rooms.get(roomId))?.displayName).toBe("Room One");
     await context.close();
 
@@ -197,6 +206,9 @@ describe("named sign-in (OpenID Connect)", () => {
     await op.waitForURL(`${otj.base}/admin/rooms`);
     await op.goto(`${otj.base}/admin/rooms/${roomId}`);
     const opCsrf = (await op.locator('input[name="_csrf"]').first().getAttribute("value")) ?? "";
+    // An operator gets Poll now and the token rotation, not the admin's Edit and Remove.
+    expect(await op.getByRole("button", { name: "Poll now" }).count()).toBe(1);
+    for (const name of ["Edit", "Remove"]) expect(await op.getByRole("link", { name, exact: true }).count(), name).toBe(0);
     expect((await op.request.post(`${otj.base}/admin/rooms/${roomId}/poll`, { form: { _csrf: opCsrf }, maxRedirects: 0 })).status()).toBe(303);
     expect((await op.request.post(`${otj.base}/admin/rooms/${roomId}/remove`, { form: { _csrf: opCsrf }, maxRedirects: 0 })).status()).toBe(403);
     const [poll] = await db.store.eventLog.list({ roomId, kind: "admin.poll-now" });

@@ -4,7 +4,7 @@
  */
 import type { AlarmRecord } from "../../../core/ports/alarm-store.ts";
 import { type Html, html } from "./html.ts";
-import { type PageContext, csrfField, page } from "./views.ts";
+import { can, csrfField, type PageContext, page } from "./views.ts";
 
 /** The mute durations offered, in hours ("0" unmutes). */
 export const MUTE_HOURS: ReadonlyArray<[string, string]> = [
@@ -25,11 +25,21 @@ function state(a: AlarmRecord, now: Date): Html {
   }${muted ? html` <span class="badge">muted by ${a.mutedBy ?? "-"} until ${when(a.mutedUntil)} UTC</span>` : ""}`;
 }
 
-function actions(a: AlarmRecord, csrf: string | null): Html {
+/** Acknowledge (operator and above) and mute (admin): only the actions the user's role may use. */
+function actions(a: AlarmRecord, ctx: PageContext): Html {
   const label = `${a.code} ${a.subject}`;
-  return html`<form method="post" action="/admin/alarms/${a.id}/ack" class="inline">${csrfField(csrf)}<button type="submit"${a.ackedBy !== null ? " disabled" : ""} aria-label="Acknowledge ${label}">Acknowledge</button></form>
-<form method="post" action="/admin/alarms/${a.id}/mute" class="inline">${csrfField(csrf)}<label for="mute-${a.id}">Mute</label> <select id="mute-${a.id}" name="hours">${MUTE_HOURS.map(([v, l]) => html`<option value="${v}">${l}</option>`)}</select> <button type="submit" aria-label="Mute ${label}">Apply</button></form>`;
+  const ack = can(ctx, "operator")
+    ? html`<form method="post" action="/admin/alarms/${a.id}/ack" class="inline">${csrfField(ctx.csrf)}<button type="submit"${a.ackedBy !== null ? " disabled" : ""} aria-label="Acknowledge ${label}">Acknowledge</button></form>`
+    : "";
+  const mute = can(ctx, "admin")
+    ? html`<form method="post" action="/admin/alarms/${a.id}/mute" class="inline">${csrfField(ctx.csrf)}<label for="mute-${a.id}">Mute</label> <select id="mute-${a.id}" name="hours">${MUTE_HOURS.map(([v, l]) => html`<option value="${v}">${l}</option>`)}</select> <button type="submit" aria-label="Mute ${label}">Apply</button></form>`
+    : "";
+  return html`${ack}
+${mute}`;
 }
+
+/** Room alarms name their mailbox; engine-wide ones (no room) say so. */
+const about = (a: AlarmRecord) => (a.roomId === null ? html`<span class="badge">engine-wide</span> ${a.subject}` : html`${a.subject}`);
 
 export function alarmsPage(ctx: PageContext, open: AlarmRecord[], history: AlarmRecord[], now: Date): string {
   const head = html`<thead><tr><th scope="col">Code</th><th scope="col">About</th><th scope="col">Message</th><th scope="col">Raised</th><th scope="col">Cleared</th><th scope="col">State</th>`;
@@ -42,7 +52,7 @@ export function alarmsPage(ctx: PageContext, open: AlarmRecord[], history: Alarm
         ? html`<p class="muted" id="no-alarms">No open alarms.</p>`
         : html`<div class="scroll"><table id="open-alarms">${head}<th scope="col">Actions</th></tr></thead><tbody>${open.map(
             (a) =>
-              html`<tr data-alarm="${a.id}"><td>${a.code}</td><td>${a.subject}</td><td>${a.message}</td><td>${timeOf(a.raisedAt)}</td><td>${timeOf(a.clearedAt)}</td><td>${state(a, now)}</td><td>${actions(a, ctx.csrf)}</td></tr>`,
+              html`<tr data-alarm="${a.id}"><td>${a.code}</td><td>${about(a)}</td><td>${a.message}</td><td>${timeOf(a.raisedAt)}</td><td>${timeOf(a.clearedAt)}</td><td>${state(a, now)}</td><td>${actions(a, ctx)}</td></tr>`,
           )}</tbody></table></div>`
     }
 <h2>History</h2>${
@@ -50,7 +60,7 @@ export function alarmsPage(ctx: PageContext, open: AlarmRecord[], history: Alarm
         ? html`<p class="muted">No alarms yet.</p>`
         : html`<div class="scroll"><table id="alarm-history">${head}</tr></thead><tbody>${history.map(
             (a) =>
-              html`<tr data-alarm="${a.id}"><td>${a.code}</td><td>${a.subject}</td><td>${a.message}</td><td>${timeOf(a.raisedAt)}</td><td>${timeOf(a.clearedAt)}</td><td>${state(a, now)}</td></tr>`,
+              html`<tr data-alarm="${a.id}"><td>${a.code}</td><td>${about(a)}</td><td>${a.message}</td><td>${timeOf(a.raisedAt)}</td><td>${timeOf(a.clearedAt)}</td><td>${state(a, now)}</td></tr>`,
           )}</tbody></table></div>`
     }`,
   );

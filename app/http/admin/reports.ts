@@ -1,13 +1,16 @@
 /**
  * The console's reports page (`/admin/reports`, CSV at `/admin/reports.csv`): bridge sessions per
- * day by outcome, the admit rate, meetings per day by route and the rooms with most failures, for
+ * day by outcome, the admit rate, lobby waits (p50/p95) per day, device pushes per day,
+ * meetings per day by route and the rooms with most failures, for
  * a date range in a time zone (the `tz` parameter, else UTC). The counts come from the store's SQL
  * (store/postgres/report-store.ts); charts are SVG drawn here, each with a title and a table.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { Clock } from "../../../core/clock.ts";
+import type { FastifyInstance } from "fastify";
 import type { ReportRange, Store } from "../../../core/ports/store.ts";
+import { barChart } from "./charts.ts";
+import { type ConsoleContext, routeOf } from "./context.ts";
 import { type Html, html } from "./html.ts";
+import { parseInput, ReportsQuery } from "./input.ts";
 import { type PageContext, page } from "./views.ts";
 
 const DAY_MS = 86_400_000;
@@ -19,16 +22,6 @@ const DATE = /^\d{4}-\d{2}-\d{2}$/;
 /** Session states that mean the guest was let in, and those that mean a decided lobby. */
 const ADMITTED = ["admitted", "ended"];
 const NOT_ADMITTED = ["denied", "timeout"];
-
-export interface ReportsDeps {
-  store: Store;
-  clock: Clock;
-  /** The zone used when the request names none (`UTC` when unset). */
-  timeZone?: string;
-  ctx: (req: FastifyRequest) => PageContext;
-  send: (reply: FastifyReply, body: string, status?: number) => unknown;
-  config: { auth: "console" };
-}
 
 export function validTimeZone(zone: string): boolean {
   if (zone.length === 0 || zone.length > 64) return false;
@@ -120,15 +113,19 @@ export interface ReportData {
   sessions: Array<{ day: string; state: string; count: number }>;
   meetings: Array<{ day: string; route: string; count: number }>;
   rooms: Array<{ roomId: string; mailbox: string; displayName: string; failedSessions: number; pollErrors: number }>;
+  lobbyWaits: Array<{ day: string; sessions: number; p50Seconds: number; p95Seconds: number }>;
+  pushes: Array<{ day: string; outcome: string; count: number }>;
 }
 
 export async function loadReport(store: Store, range: ReportRange): Promise<ReportData> {
-  const [sessions, meetings, rooms] = await Promise.all([
+  const [sessions, meetings, rooms, lobbyWaits, pushes] = await Promise.all([
     store.reports.sessionsPerDay(range),
     store.reports.meetingsPerDay(range),
     store.reports.roomFailures(range, TOP_ROOMS),
+    store.reports.lobbyWaitsPerDay(range),
+    store.reports.pushesPerDay(range),
   ]);
-  return { sessions, meetings, rooms };
+  return { sessions, meetings, rooms, lobbyWaits, pushes };
 }
 
 /** Admitted over decided (admitted, denied, timed out), or null when no lobby was decided. */
@@ -137,43 +134,6 @@ export function admitRate(sessions: ReportData["sessions"]): number | null {
   const admitted = sum(ADMITTED);
   const decided = admitted + sum(NOT_ADMITTED);
   return decided === 0 ? null : admitted / decided;
-}
-
-const COLORS = ["#2563eb", "#16a34a", "#dc2626", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563", "#65a30d"];
-
-/** A stacked bar chart per day, with a title, a legend and the same numbers as a table. */
-function stackedChart(id: string, title: string, days: string[], rows: Array<{ day: string; key: string; count: number }>, keyLabel: string): Html {
-  const keys = [...new Set(rows.map((r) => r.key))].sort();
-  const count = (day: string, key: string) => rows.find((r) => r.day === day && r.key === key)?.count ?? 0;
-  const totals = days.map((d) => keys.reduce((n, k) => n + count(d, k), 0));
-  const max = Math.max(1, ...totals);
-  const width = Math.max(320, days.length * 24 + 40);
-  const height = 160;
-  const barW = Math.max(4, Math.floor((width - 40) / Math.max(1, days.length)) - 4);
-  const bars = days.map((day, i) => {
-    let y = height - 20;
-    return keys.map((key, k) => {
-      const n = count(day, key);
-      if (n === 0) return "";
-      const h = Math.max(1, Math.round((n / max) * (height - 40)));
-      y -= h;
-      return html`<rect x="${30 + i * (barW + 4)}" y="${y}" width="${barW}" height="${h}" fill="${COLORS[k % COLORS.length] ?? "#000"}"><title>${day} ${key}: ${n}</title></rect>`;
-    });
-  });
-  const legend = keys.map(
-    (key, k) =>
-      html`<li><svg width="10" height="10" aria-hidden="true"><rect width="10" height="10" fill="${COLORS[k % COLORS.length] ?? "#000"}"/></svg> ${key}</li>`,
-  );
-  return html`<section aria-labelledby="${id}-h"><h2 id="${id}-h">${title}</h2>
-${
-  rows.length === 0
-    ? html`<p class="muted" id="${id}-empty">Nothing in this range.</p>`
-    : html`<figure><svg id="${id}" role="img" aria-labelledby="${id}-t" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" xmlns="http://www.w3.org/2000/svg"><title id="${id}-t">${title}, ${days[0] ?? ""} to ${days.at(-1) ?? ""} (most in a day: ${max})</title><line x1="28" y1="${height - 20}" x2="${width}" y2="${height - 20}" stroke="#888"/><text x="0" y="20" font-size="10">${max}</text>${bars}</svg>
-<ul class="legend">${legend}</ul></figure>
-<details><summary>Table</summary><div class="scroll"><table id="${id}-table"><thead><tr><th scope="col">Day</th>${keys.map((k) => html`<th scope="col">${k}</th>`)}<th scope="col">All</th></tr></thead><tbody>${days.map(
-        (d, i) => html`<tr><th scope="row">${d}</th>${keys.map((k) => html`<td>${count(d, k)}</td>`)}<td>${totals[i] ?? 0}</td></tr>`,
-      )}</tbody></table></div></details>`
-}<p class="muted">${keyLabel}</p></section>`;
 }
 
 /** An instant shown in the report's zone, with UTC on hover. */
@@ -191,20 +151,39 @@ export function reportsPage(ctx: PageContext, q: ReportQuery, data: ReportData):
     html`<form method="get" action="/admin/reports" class="inline" id="range"><label>From <input type="date" name="from" value="${q.from}"></label> <label>To <input type="date" name="to" value="${q.to}"></label> <label>Time zone <input name="tz" value="${q.tz}" size="20" autocomplete="off"></label> <button type="submit">Show</button> <a href="${csv}" id="csv">Download CSV</a></form>
 <p class="summary">From ${timeTag(q.range.from, q.tz)} to ${timeTag(q.range.to, q.tz)}. Days are counted in ${q.tz}.</p>
 <p id="admit-rate">Admit rate: <strong>${rate === null ? "no lobby decided in this range" : `${Math.round(rate * 1000) / 10} %`}</strong> <span class="muted">(sessions admitted, of those admitted, denied or timed out in the lobby)</span></p>
-${stackedChart(
-  "sessions-chart",
-  "SIP Guest Join sessions per day by outcome",
-  q.days,
-  data.sessions.map((s) => ({ day: s.day, key: s.state, count: s.count })),
-  "By the day a session was due; the outcome is its state now.",
-)}
-${stackedChart(
-  "meetings-chart",
-  "Meetings per day by route",
-  q.days,
-  data.meetings.map((m) => ({ day: m.day, key: m.route, count: m.count })),
-  "By the day a meeting starts; cancelled and declined meetings are left out.",
-)}
+${barChart({
+  id: "sessions-chart",
+  title: "SIP Guest Join sessions per day by outcome",
+  days: q.days,
+  rows: data.sessions.map((s) => ({ day: s.day, key: s.state, count: s.count })),
+  keyLabel: "By the day a session was due; the outcome is its state now.",
+})}
+${barChart({
+  id: "lobby-chart",
+  title: "Lobby wait per day (p50 and p95)",
+  days: q.days,
+  rows: data.lobbyWaits.flatMap((w) => [
+    { day: w.day, key: "p50", count: w.p50Seconds },
+    { day: w.day, key: "p95", count: w.p95Seconds },
+  ]),
+  keyLabel: "Seconds from entering the lobby to being admitted, denied or timing out, by the day the session entered the lobby.",
+  mode: "grouped",
+  unit: " s",
+})}
+${barChart({
+  id: "pushes-chart",
+  title: "Device pushes per day",
+  days: q.days,
+  rows: data.pushes.map((p) => ({ day: p.day, key: p.outcome, count: p.count })),
+  keyLabel: "Bookings written to devices (ok) and attempts that failed, by the day of the attempt.",
+})}
+${barChart({
+  id: "meetings-chart",
+  title: "Meetings per day by route",
+  days: q.days,
+  rows: data.meetings.map((m) => ({ day: m.day, key: m.route, count: m.count })),
+  keyLabel: "By the day a meeting starts; cancelled and declined meetings are left out.",
+})}
 <section aria-labelledby="rooms-h"><h2 id="rooms-h">Rooms with most failures</h2>${
       data.rooms.length === 0
         ? html`<p class="muted" id="rooms-empty">No failures in this range.</p>`
@@ -212,8 +191,7 @@ ${stackedChart(
             (r) =>
               html`<tr><th scope="row"><a href="/admin/rooms/${r.roomId}">${r.displayName}</a> <span class="muted">${r.mailbox}</span></th><td>${r.failedSessions}</td><td>${r.pollErrors}</td></tr>`,
           )}</tbody></table>`
-    }</section>
-<section aria-labelledby="later-h"><h2 id="later-h">Not reported yet</h2><p class="muted">Lobby waits (p50/p95) and device pushes per day need history otj does not keep yet (the time a session entered the lobby, one record per push); the Health page counts pushes since start.</p></section>`,
+    }</section>`,
   );
 }
 
@@ -228,6 +206,11 @@ export function reportCsv(q: ReportQuery, data: ReportData): string {
   const lines = [["report", "day", "key", "count"].join(",")];
   for (const s of data.sessions) lines.push(["sessions", s.day, s.state, s.count].map(csvCell).join(","));
   for (const m of data.meetings) lines.push(["meetings", m.day, m.route, m.count].map(csvCell).join(","));
+  for (const w of data.lobbyWaits) {
+    lines.push(["lobby-wait-p50-seconds", w.day, "", w.p50Seconds].map(csvCell).join(","));
+    lines.push(["lobby-wait-p95-seconds", w.day, "", w.p95Seconds].map(csvCell).join(","));
+  }
+  for (const p of data.pushes) lines.push(["pushes", p.day, p.outcome, p.count].map(csvCell).join(","));
   for (const r of data.rooms) {
     lines.push(["room-failed-sessions", `${q.from}..${q.to}`, r.mailbox, r.failedSessions].map(csvCell).join(","));
     lines.push(["room-poll-errors", `${q.from}..${q.to}`, r.mailbox, r.pollErrors].map(csvCell).join(","));
@@ -235,23 +218,24 @@ export function reportCsv(q: ReportQuery, data: ReportData): string {
   return `${lines.join("\r\n")}\r\n`;
 }
 
-export function registerReports(app: FastifyInstance, deps: ReportsDeps): void {
-  const zone = deps.timeZone && validTimeZone(deps.timeZone) ? deps.timeZone : "UTC";
-  app.get("/admin/reports", { config: deps.config }, async (req, reply) => {
-    const { query, problems } = reportQuery(req.query as Record<string, string | undefined>, deps.clock.now(), zone);
-    const data = await loadReport(deps.store, query.range);
-    const ctx = deps.ctx(req);
+export function reportRoutes(app: FastifyInstance, c: ConsoleContext): void {
+  const zone = c.deps.timeZone && validTimeZone(c.deps.timeZone) ? c.deps.timeZone : "UTC";
+  const read = (query: unknown) => reportQuery(parseInput(ReportsQuery, query, "query"), c.now(), zone);
+  app.get("/reports", routeOf(), async (req, reply) => {
+    const { query, problems } = read(req.query);
+    const data = await loadReport(c.store, query.range);
+    const ctx = c.ctx(req);
     const body = reportsPage(problems.length > 0 ? { ...ctx, notice: problems.join("; ") } : ctx, query, data);
-    return deps.send(reply, body, problems.length > 0 ? 400 : 200);
+    return c.send(reply, body, problems.length > 0 ? 400 : 200);
   });
-  app.get("/admin/reports.csv", { config: deps.config }, async (req, reply) => {
-    const { query, problems } = reportQuery(req.query as Record<string, string | undefined>, deps.clock.now(), zone);
+  app.get("/reports.csv", routeOf(), async (req, reply) => {
+    const { query, problems } = read(req.query);
     if (problems.length > 0)
       return reply
         .code(400)
         .header("content-type", "text/plain; charset=utf-8")
         .send(`${problems.join("\n")}\n`);
-    const data = await loadReport(deps.store, query.range);
+    const data = await loadReport(c.store, query.range);
     return reply
       .header("content-type", "text/csv; charset=utf-8")
       .header("content-disposition", `attachment; filename="otj-report-${query.from}-${query.to}.csv"`)

@@ -22,4 +22,12 @@ export interface ReportStore {
     limit: number,
     options?: StoreCallOptions,
   ): Promise<Array<{ roomId: string; mailbox: string; displayName: string; failedSessions: number; pollErrors: number }>>;
+  /**
+   * Lobby waits of the sessions that entered the lobby in the range, per local day of entering:
+   * the seconds from entering to being admitted, denied or timing out (p50 and p95), from the
+   * event log's `bridge.*` entries. Sessions still in the lobby are left out.
+   */
+  lobbyWaitsPerDay(range: ReportRange, options?: StoreCallOptions): Promise<Array<{ day: string; sessions: number; p50Seconds: number; p95Seconds: number }>>;
+  /** Device pushes in the range per local day: `ok` (bookings written) and `failed` attempts. */
+  pushesPerDay(range: ReportRange, options?: StoreCallOptions): Promise<Array<{ day: string; outcome: string; count: number }>>;
 }

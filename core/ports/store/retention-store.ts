@@ -9,12 +9,16 @@ export interface PruneCutoffs {
   eventLogBefore: Date;
   /** Meetings that ended before this. */
   meetingsEndedBefore: Date;
+  /** Alarms cleared before this (open alarms are never pruned); absent: alarms are kept. */
+  alarmsClearedBefore?: Date;
 }
 
 export interface PruneCounts {
   bridgeSessions: number;
   eventLog: number;
   meetings: number;
+  /** Cleared alarms removed. */
+  alarms: number;
 }
 
 export interface RetentionStore {

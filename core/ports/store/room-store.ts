@@ -70,6 +70,11 @@ export interface RoomStore {
    */
   update(idOrMailbox: string, changes: RoomChanges, now: Date, options?: StoreCallOptions): Promise<Room>;
   /**
+   * Enables or disables these rooms (a disabled room is neither polled nor pushed to); unknown
+   * ids are left out. Returns the rooms whose state changed, as they are now.
+   */
+  setEnabled(ids: readonly string[], enabled: boolean, now: Date, options?: StoreCallOptions): Promise<Room[]>;
+  /**
    * The console's import: adds `adds` (checked as `addMany`) and applies each of `changes` (as
    * `update`) in one transaction, so either every row is written or none. Throws
    * OTJ_STORE_CONFLICT when an add is refused (the rooms changed since the check), else what

@@ -1,39 +1,10 @@
 // otj console: live bridge sessions (polling, no reload) and the CSV file picker. No inline
-// script anywhere (the Content-Security-Policy forbids it); every value goes in as text.
+// script anywhere (the Content-Security-Policy forbids it). The session rows are rendered by the
+// server (the page and the fragment at data-live share one renderer): this script only swaps them.
 
-const STATE_TEXT = {
-  scheduled: "scheduled",
-  starting: "starting",
-  lobby: "in the lobby",
-  admitted: "admitted",
-  ended: "ended",
-  denied: "denied",
-  timeout: "timed out",
-  failed: "failed",
-  cancelled: "cancelled",
-};
-
-function when(iso) {
-  return iso ? iso.slice(0, 16).replace("T", " ") : "-";
-}
-
-function cell(text) {
-  const td = document.createElement("td");
-  td.textContent = text;
-  return td;
-}
-
-function sessionRow(s) {
-  const tr = document.createElement("tr");
-  tr.dataset.key = s.occurrenceKey;
-  tr.append(cell(s.room), cell(s.subject ?? "-"), cell(when(s.dueAt)));
-  const state = document.createElement("td");
-  const badge = document.createElement("span");
-  badge.className = `badge state-${s.state}`;
-  badge.textContent = STATE_TEXT[s.state] ?? s.state;
-  state.append(badge);
-  tr.append(state, cell(when(s.updatedAt)), cell(s.externalId ?? "-"), cell(s.lastError ?? "-"));
-  return tr;
+function rowsOf(fragment) {
+  const doc = new DOMParser().parseFromString(`<table><tbody>${fragment}</tbody></table>`, "text/html");
+  return [...doc.querySelectorAll("tbody > tr")];
 }
 
 function liveSessions(table) {
@@ -43,15 +14,15 @@ function liveSessions(table) {
   let failures = 0;
   const refresh = async () => {
     try {
-      const response = await fetch(table.dataset.live, { headers: { accept: "application/json" }, credentials: "same-origin" });
-      if (response.status === 401) {
+      const response = await fetch(table.dataset.live, { headers: { accept: "text/html" }, credentials: "same-origin", redirect: "manual" });
+      if (response.type === "opaqueredirect" || response.status === 401) {
         window.location.assign(`/admin/login?next=${encodeURIComponent(window.location.pathname)}`);
         return;
       }
       if (!response.ok) throw new Error(String(response.status));
-      const data = await response.json();
-      body.replaceChildren(...data.sessions.map(sessionRow));
-      if (empty) empty.hidden = data.sessions.length > 0;
+      const rows = rowsOf(await response.text());
+      body.replaceChildren(...rows);
+      if (empty) empty.hidden = rows.length > 0;
       failures = 0;
       if (status) status.textContent = `Updated ${new Date().toLocaleTimeString()}.`;
     } catch {
@@ -71,7 +42,15 @@ function filePicker(input) {
   });
 }
 
+// Rooms page: "select all" ticks every room of the page.
+function selectAll(box) {
+  box.addEventListener("change", () => {
+    for (const item of document.querySelectorAll(`input[type=checkbox][name=${box.dataset.selectAll}]`)) item.checked = box.checked;
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   for (const table of document.querySelectorAll("table[data-live]")) liveSessions(table);
   for (const input of document.querySelectorAll("input[type=file][data-fill]")) filePicker(input);
+  for (const box of document.querySelectorAll("input[type=checkbox][data-select-all]")) selectAll(box);
 });
