@@ -24,6 +24,7 @@ import {
   RoomParams,
   RoomRecord,
   RoomsImportBody,
+  ServerError,
   StatusOutput,
 } from "./schemas.ts";
 
@@ -42,7 +43,7 @@ export interface AdminApiDeps {
 const ADMIN_ERRORS = {
   401: ErrorReply.describe("missing or wrong admin token"),
   429: ErrorReply.describe("too many failed tokens from this client"),
-  "5xx": ErrorReply.describe("a code only (OTJ_STORE_UNREACHABLE: 503, try again; OTJ_INTERNAL: 500); the cause is in the log"),
+  "5xx": ServerError,
 };
 const admin = security("adminToken");
 

@@ -13,7 +13,7 @@ import { renderIcsFeed } from "../ics-feed.ts";
 import type { TokenGuards } from "./guard.ts";
 import { security, zodRoutes } from "./openapi.ts";
 import { httpError } from "./replies.ts";
-import { ErrorReply, IcsQuery, MeetingsQuery, NoContent, PullMeetings, RoomParams, textReply } from "./schemas.ts";
+import { ErrorReply, IcsQuery, MeetingsQuery, NoContent, PullMeetings, RoomParams, ServerError, textReply } from "./schemas.ts";
 
 export interface DeviceApiDeps {
   store: Store;
@@ -26,7 +26,7 @@ const DEVICE_ERRORS = {
   401: ErrorReply.describe("missing or wrong token, or a token of another room"),
   404: ErrorReply.describe("no such room (admin token only)"),
   429: ErrorReply.describe("over the device's requests per minute, or too many failed tokens from this client"),
-  503: ErrorReply.describe("the store is unreachable: try again (retry-after)"),
+  "5xx": ServerError,
 };
 
 export async function deviceApi(instance: FastifyInstance, deps: DeviceApiDeps): Promise<void> {

@@ -35,7 +35,7 @@ export interface GuardDeps {
 type Hook = (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
 function textOf(record: unknown, name: string): string | null {
-  const value = typeof record === "object" && record !== null ? (record as Record<string, unknown>)[name] : undefined;
+  const value: unknown = typeof record === "object" && record !== null ? Reflect.get(record, name) : undefined;
   return typeof value === "string" ? value : null;
 }
 

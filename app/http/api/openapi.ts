@@ -6,7 +6,7 @@
 import fastifySwagger, { type SwaggerTransform } from "@fastify/swagger";
 import type { FastifyInstance } from "fastify";
 import { createJsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
-import { $ZodType } from "zod/v4/core";
+import { $ZodObject, $ZodType } from "zod/v4/core";
 
 /**
  * Zod to JSON Schema for the document. A reply's `z.object` is open (no `additionalProperties:
@@ -15,8 +15,7 @@ import { $ZodType } from "zod/v4/core";
 const jsonSchemaTransform = createJsonSchemaTransform({
   zodToJsonConfig: {
     override: ({ zodSchema, jsonSchema }) => {
-      const def = zodSchema._zod.def as { type: string; catchall?: unknown };
-      if (def.type === "object" && def.catchall === undefined) delete jsonSchema.additionalProperties;
+      if (zodSchema instanceof $ZodObject && zodSchema._zod.def.catchall === undefined) delete jsonSchema.additionalProperties;
     },
   },
 });

@@ -26,16 +26,19 @@ export function httpError(status: number, code: string, message: string): Error 
   return Object.assign(new Error(message), { statusCode: status, code });
 }
 
+/** A string property of something thrown, if it has one. */
+function textOf(value: unknown, key: "code" | "message"): string | undefined {
+  const v = typeof value === "object" && value !== null ? Reflect.get(value, key) : undefined;
+  return typeof v === "string" ? v : undefined;
+}
+
 /** What the log keeps of a failure: its code and message, and its cause's (never request data). */
 export function causeOf(error: unknown): Record<string, unknown> {
-  const e = error as { code?: unknown; message?: unknown; cause?: unknown } | null;
-  const cause = e?.cause as { code?: unknown; message?: unknown } | undefined;
+  const cause: unknown = typeof error === "object" && error !== null ? Reflect.get(error, "cause") : undefined;
   return {
-    code: typeof e?.code === "string" ? e.code : undefined,
-    message: typeof e?.message === "string" ? e.message : String(error),
-    ...(cause
-      ? { cause: { code: typeof cause.code === "string" ? cause.code : undefined, message: typeof cause.message === "string" ? cause.message : undefined } }
-      : {}),
+    code: textOf(error, "code"),
+    message: textOf(error, "message") ?? String(error),
+    ...(cause ? { cause: { code: textOf(cause, "code"), message: textOf(cause, "message") } } : {}),
   };
 }
 

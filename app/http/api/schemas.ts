@@ -34,6 +34,9 @@ export const ErrorReply = z
   .object({ error: z.object({ code: z.string().describe("an OTJ_* code"), message: z.string() }) })
   .describe("error: a code and a message (a 5xx carries a code only, its cause goes to the log)");
 
+/** A 5xx of the API: a code only, the cause is in the engine's log. */
+export const ServerError = ErrorReply.describe("a code only: OTJ_STORE_UNREACHABLE (503, try again after Retry-After) or OTJ_INTERNAL (500)");
+
 /** The callback routes answer with what the callback's handler says. */
 export const CallbackErrorReply = z
   .union([ErrorReply, z.object({ error: z.string(), message: z.string().optional() })])
