@@ -2,6 +2,7 @@
  * The admin API under `/v1`: rooms (list, add, show, change, import, remove) and the engine's
  * status. Every route needs the admin bearer token, checked in this plugin's onRequest hook.
  */
+import { issueMissingEwsPasswords } from "../../ews-credentials.ts";
 import type { FastifyInstance } from "fastify";
 import type { Clock } from "../../../core/clock.ts";
 import type { Room, Store } from "../../../core/ports/store.ts";
@@ -22,6 +23,7 @@ import {
   RoomChangesBody,
   RoomList,
   RoomParams,
+  RoomChanged,
   RoomRecord,
   RoomsImportBody,
   ServerError,
@@ -78,8 +80,15 @@ export async function adminApi(instance: FastifyInstance, deps: AdminApiDeps): P
     },
     async (req, reply) => {
       const added = await deps.store.rooms.add(req.body, deps.clock.now());
+      // An ews room's first device password, shown this once (as `otj rooms add` prints it).
+      const [credential] = await issueMissingEwsPasswords(deps.store, [added.room], deps.clock.now());
       deps.onRoomAdded?.(added.room);
-      return reply.code(201).send({ id: added.room.id, mailbox: added.room.mailbox, ...(added.deviceToken ? { deviceToken: added.deviceToken } : {}) });
+      return reply.code(201).send({
+        id: added.room.id,
+        mailbox: added.room.mailbox,
+        ...(added.deviceToken ? { deviceToken: added.deviceToken } : {}),
+        ...(credential ? { deviceUsername: credential.deviceUsername, devicePassword: credential.devicePassword } : {}),
+      });
     },
   );
 
@@ -109,13 +118,15 @@ export async function adminApi(instance: FastifyInstance, deps: AdminApiDeps): P
         security: admin,
         params: RoomParams,
         body: RoomChangesBody,
-        response: { 200: RoomRecord, 400: ErrorReply, 404: ErrorReply, ...ADMIN_ERRORS },
+        response: { 200: RoomChanged, 400: ErrorReply, 404: ErrorReply, ...ADMIN_ERRORS },
       },
     },
     async (req) => {
       const saved = await deps.store.rooms.update(req.params.id, req.body, deps.clock.now());
+      // A room moved to ews gets its first device password here, shown this once.
+      const [credential] = await issueMissingEwsPasswords(deps.store, [saved], deps.clock.now());
       deps.onRoomChanged?.(saved);
-      return roomJson(saved);
+      return credential ? { ...roomJson(saved), deviceUsername: credential.deviceUsername, devicePassword: credential.devicePassword } : roomJson(saved);
     },
   );
 

@@ -164,6 +164,8 @@ export const RoomAdded = z.object({
   id: z.string(),
   mailbox: z.string(),
   deviceToken: z.string().optional().describe("only for families with a token (pull, macro): shown once"),
+  deviceUsername: z.string().optional().describe("only for the ews family: the EWS feed's user name (the mailbox)"),
+  devicePassword: z.string().optional().describe("only for the ews family: the EWS feed's password, shown once"),
 });
 
 /** A room as `otj rooms list --json` shows it (store/records-json.ts). */
@@ -190,6 +192,11 @@ export const RoomRecord = z.object({
   enabled: z.boolean(),
   createdAt: isoTime,
   updatedAt: isoTime,
+});
+
+/** PATCH's reply: the record, plus the first EWS password when the change made the room an ews room. */
+export const RoomChanged = RoomRecord.extend({
+  devicePassword: z.string().optional().describe("only when the change made the room an ews room: its first EWS password, shown once"),
 });
 
 const IMPORT_REPORT_FIELDS = {
