@@ -15,7 +15,7 @@ import { GoogleEmulator } from "../emulators/google/google-emulator.ts";
 import { GraphEmulator } from "../emulators/graph/graph-emulator.ts";
 import { bookingId } from "../join/device-bookings.ts";
 import { classicUrl, teamsHtmlV4, teamsHtmlV5 } from "../emulators/invite-factory.ts";
-import { defaultScheduler, Engine } from "./main.ts";
+import { Engine } from "./main.ts";
 
 const DAY = "2026-03-02";
 const at = (hhmm: string) => `${DAY}T${hhmm}:00.000Z`;
@@ -221,7 +221,7 @@ export async function runDemo(write: (text: string) => void = () => {}, options:
     },
     { env: {}, cwd: process.cwd() },
   );
-  const engine = new Engine({ config, clock, logger: createLogger("silent"), cwd: process.cwd(), makeScheduler: defaultScheduler, ticks: false });
+  const engine = new Engine({ config, clock, logger: createLogger("silent"), cwd: process.cwd(), ticks: false });
   const lines: string[] = [];
   try {
     await engine.start(true);
@@ -273,11 +273,11 @@ export async function runDemo(write: (text: string) => void = () => {}, options:
     write("otj demo: five rooms on three calendar systems (Microsoft 365, Google Workspace, Exchange Server), one morning (07:30-12:30 UTC) on a fast clock\n");
     const end = Date.parse(at("12:30"));
     while (clock.now().getTime() < end) {
-      await engine.step();
+      await engine.workflows.step();
       await bridge.idle();
       clock.advance(60_000);
     }
-    await engine.step();
+    await engine.workflows.step();
     await bridge.idle();
 
     // What each device received, and how each bridge session went.
@@ -326,7 +326,7 @@ export async function runDemo(write: (text: string) => void = () => {}, options:
       const timer = setInterval(() => {
         if (stepping) return;
         stepping = true;
-        void engine
+        void engine.workflows
           .step()
           .then(() => bridge.idle())
           .catch(() => {})

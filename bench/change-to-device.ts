@@ -6,7 +6,7 @@
  * due and the poller woken), target p95 <= 5 s.
  */
 import { randomBytes } from "node:crypto";
-import { defaultScheduler, Engine } from "../app/main.ts";
+import { Engine } from "../app/main.ts";
 import { systemClock } from "../core/clock.ts";
 import { resolveConfig } from "../core/config.ts";
 import { createLogger } from "../core/logger.ts";
@@ -47,7 +47,7 @@ async function measure(notify: boolean): Promise<number[]> {
     },
     { env: {}, cwd: process.cwd() },
   );
-  const engine = new Engine({ config, clock: systemClock, logger: createLogger("silent"), cwd: process.cwd(), makeScheduler: defaultScheduler, ticks: true });
+  const engine = new Engine({ config, clock: systemClock, logger: createLogger("silent"), cwd: process.cwd(), ticks: true });
   const samples: number[] = [];
   try {
     await engine.start(true);

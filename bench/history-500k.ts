@@ -6,24 +6,15 @@
  * scrapes and status reads, ten times over: with reads that never load finished sessions, both
  * stay flat whatever the history.
  */
-import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { sql } from "kysely";
-import { createDatabase } from "../store/create-database.ts";
-import { migrateToLatest } from "../store/migrate.ts";
-import { PostgresStore } from "../store/postgres-store.ts";
 import { createTestPostgres } from "../test/support/test-database.ts";
+import { rssMb, seedDatabase, startOtjRun } from "./otj-process.ts";
 import { report } from "./report.ts";
 
 const ROOMS = 1_000;
 const FINISHED = 500_000;
 const ADMIN = "history-bench-admin-token-0123456789abcdef";
 const FINAL = ["ended", "denied", "timeout", "failed", "cancelled"];
-
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-}
 
 function p95(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -41,43 +32,29 @@ async function timed(url: string, headers: Record<string, string>): Promise<numb
 export async function benchHistory500k(): Promise<void> {
   const pg = await createTestPostgres("history");
   try {
-    const handle = await createDatabase(pg.url, { cwd: process.cwd(), poolSize: 4 });
-    await migrateToLatest(handle.db);
-    const store = new PostgresStore(handle.db, {});
-    const now = new Date();
-    await store.providers.add({ name: "webex", partner: "cisco", tenantKey: "contoso@m.webex.com" }, now);
-    const added = await store.rooms.addMany(
-      Array.from({ length: ROOMS }, (_, i) => ({ mailbox: `room${i}@contoso.example`, displayName: `Room ${i}`, provider: "webex", deviceFamily: "pull" })),
-      now,
-    );
-    if (!added.applied) throw new Error("seeding rooms failed");
-    // 500,000 finished sessions over the last eight months, spread over the rooms and final states.
-    await sql`insert into bridge_session (occurrence_key, session_id, room_id, state, due_at, not_after, created_at, updated_at)
+    await seedDatabase(pg.url, async (store, db, now) => {
+      const added = await store.rooms.addMany(
+        Array.from({ length: ROOMS }, (_, i) => ({ mailbox: `room${i}@contoso.example`, displayName: `Room ${i}`, provider: "webex", deviceFamily: "pull" })),
+        now,
+      );
+      if (!added.applied) throw new Error("seeding rooms failed");
+      // 500,000 finished sessions over the last eight months, spread over the rooms and final states.
+      await sql`insert into bridge_session (occurrence_key, session_id, room_id, state, due_at, not_after, created_at, updated_at)
       select 'hist-' || g, 'sgj_' || lpad(to_hex(g), 12, '0'), r.id, (${sql.val(FINAL)}::text[])[1 + g % 5],
              t, t + interval '1 hour', t, t + interval '1 hour'
       from generate_series(1, ${FINISHED}) g
       cross join lateral (select ${now}::timestamptz - (g % 240 + 2) * interval '1 day' - (g % 600) * interval '1 minute' as t) ts
-      join (select id, row_number() over (order by id) - 1 as n from room) r on r.n = g % ${ROOMS}`.execute(handle.db);
-    await sql`insert into bridge_session (occurrence_key, session_id, room_id, state, due_at, not_after, created_at, updated_at)
+      join (select id, row_number() over (order by id) - 1 as n from room) r on r.n = g % ${ROOMS}`.execute(db);
+      await sql`insert into bridge_session (occurrence_key, session_id, room_id, state, due_at, not_after, created_at, updated_at)
       select 'live-' || r.n, 'sgj_live' || lpad(to_hex(r.n), 8, '0'), r.id, 'scheduled', ${now}::timestamptz + interval '1 hour', ${now}::timestamptz + interval '2 hours', ${now}, ${now}
-      from (select id, row_number() over (order by id) as n from room) r where r.n <= 20`.execute(handle.db);
-    await sql`analyze`.execute(handle.db);
-    await handle.close();
-
-    const child = spawn(process.execPath, ["bin/otj.js", "run", "--database-url", pg.url], {
-      env: { ...process.env, OTJ_HTTP__PORT: "0", OTJ_HTTP__HOST: "127.0.0.1", OTJ_HTTP__ADMIN_TOKEN: ADMIN, OTJ_LOG__LEVEL: "info" },
-      stdio: ["ignore", "pipe", "inherit"],
+      from (select id, row_number() over (order by id) as n from room) r where r.n <= 20`.execute(db);
+      await sql`analyze`.execute(db);
     });
+
+    const otj = await startOtjRun(pg.url, { OTJ_HTTP__ADMIN_TOKEN: ADMIN });
+    const child = otj.child;
     try {
-      const port = await new Promise<number>((resolve, reject) => {
-        let out = "";
-        child.stdout!.on("data", (c: Buffer) => {
-          out += String(c);
-          const m = /"port":(\d+)[^\n]*"msg":"listening"|"msg":"listening"[^\n]*"port":(\d+)/.exec(out);
-          if (m) resolve(Number(m[1] ?? m[2]));
-        });
-        child.on("exit", (code) => reject(new Error(`otj run exited with ${code}`)));
-      });
+      const port = otj.port;
       const base = `http://127.0.0.1:${port}`;
       const admin = { authorization: `Bearer ${ADMIN}` };
       for (let i = 0; i < 5; i++) {
@@ -102,8 +79,7 @@ export async function benchHistory500k(): Promise<void> {
       report({ bench: "history-500k", metric: "status-p95", value: statusP95, unit: "ms", baseline: 100, ratio: statusP95 / 100 });
       report({ bench: "history-500k", metric: "rss-growth-parallel", value: rssPeak - rssBefore, unit: "MB", baseline: null, ratio: null });
     } finally {
-      child.kill("SIGTERM");
-      await new Promise((r) => child.on("exit", r));
+      await otj.stop();
     }
   } finally {
     await pg.drop();

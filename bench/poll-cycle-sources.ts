@@ -19,7 +19,7 @@ import { EwsCalendarSource } from "../calendar/ews/ews-calendar-source.ts";
 import { EwsClient } from "../calendar/ews/ews-client.ts";
 import { GoogleCalendarSource } from "../calendar/google/google-calendar-source.ts";
 import { GoogleClient } from "../calendar/google/google-client.ts";
-import { realSleeper } from "../calendar/graph/graph-calendar-source.ts";
+import { realSleeper } from "../calendar/request-retry.ts";
 import { ConcurrencyGate } from "../calendar/graph/request-gate.ts";
 import { ManualClock } from "../core/manual-clock.ts";
 import type { CalendarSource } from "../core/ports/calendar-source.ts";

@@ -22,7 +22,8 @@
 
 import { setFlagsFromString, writeHeapSnapshot } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { GraphCalendarSource, realSleeper } from "../calendar/graph/graph-calendar-source.ts";
+import { GraphCalendarSource } from "../calendar/graph/graph-calendar-source.ts";
+import { realSleeper } from "../calendar/request-retry.ts";
 import { GraphClient } from "../calendar/graph/graph-client.ts";
 import { ConcurrencyGate } from "../calendar/graph/request-gate.ts";
 import { CalendarPoller } from "../calendar/calendar-poller.ts";

@@ -12,7 +12,8 @@
  * emulator answered (one delta request per room in a no-change round). Both must be 0.
  * Rooms: OTJ_BENCH_SCALE_OUT_ROOMS (default 30,000).
  */
-import { GraphCalendarSource, realSleeper } from "../calendar/graph/graph-calendar-source.ts";
+import { GraphCalendarSource } from "../calendar/graph/graph-calendar-source.ts";
+import { realSleeper } from "../calendar/request-retry.ts";
 import { GraphClient } from "../calendar/graph/graph-client.ts";
 import { ConcurrencyGate } from "../calendar/graph/request-gate.ts";
 import { CalendarPoller } from "../calendar/calendar-poller.ts";

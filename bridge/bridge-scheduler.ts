@@ -23,6 +23,10 @@ import type { BridgeSchedulerSettings, SchedulerContext } from "./scheduler-cont
 import { SessionSync, type SyncRoomReport } from "./session-sync.ts";
 import { SessionTimers, type TickReport } from "./session-timers.ts";
 import { StartPipeline } from "./start-pipeline.ts";
+import { skipWhileBusy, type Ticker, type TickerFactory } from "../core/ticker.ts";
+
+/** How often `start()` ticks (claims due sessions): well within the claim horizon. */
+export const BRIDGE_TICK_MS = 5_000;
 
 export type { BridgeSchedulerSettings } from "./scheduler-context.ts";
 export type { SyncRoomReport } from "./session-sync.ts";
@@ -56,9 +60,11 @@ export interface BridgeSchedulerOptions {
    * (database.poolSize, default 10), which the callbacks and the event log also use.
    */
   storeConcurrency?: number;
-  /** First retry delay after a retryable bridge error (default 5 s), doubling up to maxBackoffMs (60 s). */
+  /** First retry delay after a retryable bridge error (default 5 s), doubling up to maxBackoffMs (60 s), with jitter (core/backoff.ts). */
   baseBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Draws the retry jitter (uniform in [0, 1)); default Math.random. Tests pinning retry times pass `() => 1` (no jitter). */
+  random?: () => number;
   /** See SessionActionsOptions.assumeLobbyAfterMs (the Graph adapter: 15 s). */
   assumeLobbyAfterMs?: number | null;
   /** See SessionActionsOptions.confirmStartMs (default 30 s, with an idempotent bridge only). */
@@ -75,12 +81,15 @@ export class BridgeScheduler {
   private readonly timers: SessionTimers;
   private readonly starts: StartPipeline;
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly logger: BridgeLogger;
+  private ticker: Ticker | null = null;
   private stopped = false;
 
   constructor(options: BridgeSchedulerOptions) {
     this.store = options.store;
     this.clock = options.clock;
     const logger = options.logger ?? SILENT_LOGGER;
+    this.logger = logger;
     const horizonMs = options.horizonMs ?? 60_000;
     const leaseMs = options.leaseMs ?? 180_000;
     if (leaseMs <= horizonMs) throw new RangeError("BridgeScheduler: leaseMs must exceed horizonMs");
@@ -118,11 +127,22 @@ export class BridgeScheduler {
       maxStartsInFlight: options.maxStartsInFlight ?? 64,
       baseBackoffMs: options.baseBackoffMs ?? 5_000,
       maxBackoffMs: options.maxBackoffMs ?? 60_000,
+      random: options.random ?? Math.random,
       onStartLateness: options.onStartLateness,
       afterAct: (session) => this.timers.afterAct(session),
     });
     this.timers = new SessionTimers(ctx, this.starts);
     this.sync = new SessionSync(ctx, { sessionIdFor, disarm: (key) => this.timers.disarm(key), tick: () => this.tick() });
+  }
+
+  /** Ticks every BRIDGE_TICK_MS on `ticker` until `shutdown()`; a tick still running skips the next. */
+  start(ticker: TickerFactory): void {
+    if (this.ticker !== null || this.stopped) return;
+    const onError = (error: unknown) => this.logger.warn({ err: (error as Error).message, tick: "bridge" }, "tick failed");
+    this.ticker = ticker(
+      BRIDGE_TICK_MS,
+      skipWhileBusy(() => this.tick(), onError),
+    );
   }
 
   /** See SessionSync.syncRoom. */
@@ -161,6 +181,7 @@ export class BridgeScheduler {
    */
   async shutdown(): Promise<void> {
     this.stopped = true;
+    this.ticker?.stop();
     this.timers.disarmAll();
     await this.idle();
     await this.store.bridgeSessions.releaseAll(this.clock.now());
@@ -169,6 +190,7 @@ export class BridgeScheduler {
   /** Stops the timers and keeps the claims, as a crash would (tests; the claims expire). */
   abandon(): void {
     this.stopped = true;
+    this.ticker?.stop();
     this.timers.disarmAll();
   }
 

@@ -22,6 +22,8 @@ export interface StartPipelineOptions {
   /** First retry delay after a retryable bridge error, doubling up to maxBackoffMs. */
   baseBackoffMs: number;
   maxBackoffMs: number;
+  /** Draws the retry's jitter (core/backoff.ts); tests that pin retry times fix it. */
+  random: () => number;
   /** Called when a start request leaves, with its lateness against the due instant (metrics). */
   onStartLateness?: ((ms: number) => void) | undefined;
   /** What follows a step of a session: re-arm or release its claim (the timers). */
@@ -310,8 +312,8 @@ export class StartPipeline {
     const e = toOtjError(error, "OTJ_BRIDGE_UNAVAILABLE");
     const now = this.ctx.clock.now();
     const base = this.options.baseBackoffMs;
-    // No jitter: the retry must land before the session's notAfter, at a time the event log can state.
-    const delay = backoffMs(session.attempts - 1, { baseMs: base, capMs: this.options.maxBackoffMs, jitter: "none" });
+    // Jittered, so sessions failing together do not retry in step; the retry time is stated in the event log.
+    const delay = backoffMs(session.attempts - 1, { baseMs: base, capMs: this.options.maxBackoffMs }, this.options.random);
     const retryAt = addMs(now, delay);
     const retry = e.retryable && retryAt.getTime() < session.notAfter.getTime();
     const reason = `${e.code}: ${e.message}${e.retryable && !retry ? " (no time left before notAfter)" : ""}`;

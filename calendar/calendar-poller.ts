@@ -203,6 +203,17 @@ export class CalendarPoller {
       });
   }
 
+  /**
+   * A room's settings changed (its privacy rules or provider may change every plan): its calendar
+   * is read again from scratch, in a round started now.
+   */
+  async repoll(roomId: string): Promise<void> {
+    const now = this.#clock.now();
+    await this.#store.syncCursors.resetCursor(roomId, now);
+    await this.#store.syncCursors.markDue(roomId, now);
+    this.poke();
+  }
+
   /** Whether a round started by a tick or `poke()` is running. */
   get busy(): boolean {
     return this.#running !== null;

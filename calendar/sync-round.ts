@@ -3,7 +3,9 @@
  * whether a cursor's window is the one asked for, and the guard error that stops a round.
  */
 import { OtjError } from "../core/errors.ts";
-import type { FullRoundReason, SourceOccurrence, SyncCursor, TimeWindow } from "../core/ports/calendar-source.ts";
+import type { Logger } from "pino";
+import type { FullRoundReason, RoomSyncResult, SourceOccurrence, SyncCursor, TimeWindow } from "../core/ports/calendar-source.ts";
+import type { RoundState } from "./request-retry.ts";
 
 /** The longest sync window an adapter accepts. */
 export const MAX_WINDOW_DAYS = 1825;
@@ -58,4 +60,52 @@ export function splitRoundItems(items: ReadonlyMap<string, RoundItem>): { change
     else changed.push(item.occurrence);
   }
   return { changed, removedIds };
+}
+
+/** What one walk of a delta round hands back: each id's last state, the next cursor token, warnings. */
+export interface DeltaWalk {
+  items: Map<string, RoundItem>;
+  token: string;
+  warnings: string[];
+}
+
+export interface DeltaRoundSteps {
+  /** One walk: from the cursor's token, or from scratch over the window (null). */
+  walk(token: string | null): Promise<DeltaWalk>;
+  /** Whether a walk failed because the service no longer accepts the token. */
+  expired(error: unknown): boolean;
+  logger?: Logger | undefined;
+}
+
+/**
+ * A delta round (Graph, Google): from the cursor's token when the cursor continues, else from
+ * scratch; when the service no longer accepts the token, once more from scratch (`cursor-expired`).
+ */
+export async function deltaRound(state: RoundState, cursor: SyncCursor | null, window: TimeWindow, steps: DeltaRoundSteps): Promise<RoomSyncResult> {
+  let reason = fullRoundReason(cursor, window);
+  let walked: DeltaWalk;
+  try {
+    walked = await steps.walk(reason === null ? cursor!.token : null);
+  } catch (error) {
+    if (reason !== null || !steps.expired(error)) throw error;
+    steps.logger?.info({ roomMailbox: state.mailbox }, "delta cursor expired; full resync");
+    reason = "cursor-expired";
+    walked = await steps.walk(null);
+  }
+  const { changed, removedIds } = splitRoundItems(walked.items);
+  return {
+    mailbox: state.mailbox,
+    full: reason !== null,
+    reason,
+    changed,
+    removedIds,
+    cursor: { token: walked.token, window },
+    warnings: walked.warnings,
+    stats: roundStats(state),
+  };
+}
+
+/** A round's counters as its result reports them. */
+export function roundStats(state: RoundState): RoomSyncResult["stats"] {
+  return { pages: state.pages, requests: state.requests, retries: state.retries, waitedMs: state.waitedMs };
 }

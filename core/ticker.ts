@@ -55,3 +55,20 @@ export function clockTicker(clock: Clock, options: ClockTickerOptions = {}): Tic
     };
   };
 }
+
+/**
+ * A tick handler for `run`: a tick that comes while the last one still runs is skipped, and a
+ * failure goes to `onError` (a log line) instead of stopping the ticks.
+ */
+export function skipWhileBusy(run: () => Promise<unknown>, onError: (error: unknown) => void): () => void {
+  let busy = false;
+  return () => {
+    if (busy) return;
+    busy = true;
+    run()
+      .catch(onError)
+      .finally(() => {
+        busy = false;
+      });
+  };
+}

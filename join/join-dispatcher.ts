@@ -20,9 +20,11 @@ export interface JoinDispatcherOptions {
   clock: Clock;
   settings: BookingSettings;
   logger?: DispatcherLogger;
-  /** First retry delay; doubles per attempt up to maxBackoffMs. */
+  /** First retry delay; doubles per attempt up to maxBackoffMs, with jitter (core/backoff.ts). */
   baseBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Draws the jitter (uniform in [0, 1)); default Math.random. Tests pinning retry times pass `() => 1` (no jitter). */
+  random?: () => number;
   /** Claims per tick and pushes in flight at once. */
   batchSize?: number;
   concurrency?: number;
@@ -91,8 +93,8 @@ export class JoinDispatcher {
 
   private backoffMs(attempts: number): number {
     const base = this.options.baseBackoffMs ?? 30_000;
-    // No jitter: a device's retry times are exact (one push per device, nothing to spread).
-    return backoffMs(attempts, { baseMs: base, capMs: this.options.maxBackoffMs ?? 15 * 60_000, jitter: "none" });
+    // Jittered: devices that failed together (a site's network down) do not all retry in step.
+    return backoffMs(attempts, { baseMs: base, capMs: this.options.maxBackoffMs ?? 15 * 60_000 }, this.options.random);
   }
 
   private async pushOne(state: DeviceState, signal?: AbortSignal): Promise<boolean> {

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { systemClock } from "../../core/clock.ts";
 import { loadConfig } from "../../core/config.ts";
 import { createLogger, prettyStream } from "../../core/logger.ts";
-import { defaultScheduler, Engine } from "../main.ts";
+import { Engine } from "../main.ts";
 import type { CliIo } from "../cli-context.ts";
 
 export function registerRunCommand(program: Command, io: CliIo): void {
@@ -16,7 +16,7 @@ export function registerRunCommand(program: Command, io: CliIo): void {
       const config = await loadConfig({ file: flags.config, env: io.env, cwd: io.cwd, overrides: { databaseUrl: flags.databaseUrl } });
       // JSON lines for supervisors and log shippers; readable lines on a terminal.
       const logger = createLogger(config.log.level, process.stdout.isTTY ? prettyStream(process.stdout) : undefined);
-      const engine = new Engine({ config, clock: systemClock, logger, cwd: io.cwd, makeScheduler: defaultScheduler, ticks: true });
+      const engine = new Engine({ config, clock: systemClock, logger, cwd: io.cwd, ticks: true });
       await engine.start(true);
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {

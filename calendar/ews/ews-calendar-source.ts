@@ -20,26 +20,18 @@ import { deflateRawSync, inflateRawSync } from "node:zlib";
 import type { Logger } from "pino";
 import type { Clock } from "../../core/clock.ts";
 import { OtjError } from "../../core/errors.ts";
-import type {
-  CalendarSource,
-  DiscoveredRoom,
-  FullRoundReason,
-  RoomCheck,
-  RoomSyncResult,
-  SourceOccurrence,
-  SyncCursor,
-  TimeWindow,
-} from "../../core/ports/calendar-source.ts";
-import { checkableMailboxes, clockSleeper, type RoundState, realSleeper, type Sleeper } from "../graph/graph-calendar-source.ts";
-import { deltaLoop as guardStop, normaliseMailbox, normaliseWindow, type RoundGuard, sameWindow } from "../sync-round.ts";
-
-function deltaLoop(state: RoundState, guard: RoundGuard): OtjError {
-  return guardStop(state.mailbox, guard, state.pages);
-}
+import type { CalendarSource, DiscoveredRoom, RoomCheck, RoomSyncResult, SourceOccurrence, SyncCursor, TimeWindow } from "../../core/ports/calendar-source.ts";
+import { checkableMailboxes } from "../graph/graph-calendar-source.ts";
+import { positiveOption, RequestRetry, type RoundState, retryLimits, type Sleeper, type SourceClock, sleeperFor } from "../request-retry.ts";
+import { deltaLoop as guardStop, fullRoundReason, normaliseMailbox, normaliseWindow, type RoundGuard, roundStats } from "../sync-round.ts";
 import { retryDelayMs } from "../graph/graph-error-mapper.ts";
 import { type EwsClient, messageError } from "./ews-client.ts";
 import { mapEwsItem } from "./ews-item-mapper.ts";
 import { attr, child, children, text, type Xml, type XmlNode } from "./ews-soap.ts";
+
+function deltaLoop(state: RoundState, guard: RoundGuard): OtjError {
+  return guardStop(state.mailbox, guard, state.pages);
+}
 
 export interface EwsCalendarSourceOptions {
   /** `MaxEntriesReturned` of one CalendarView page (default 200; EWS's find limit is 1000). */
@@ -58,7 +50,7 @@ export interface EwsCalendarSourceOptions {
 
 export interface EwsCalendarSourceDeps {
   readonly client: EwsClient;
-  readonly clock: Pick<Clock, "now"> & Partial<Pick<Clock, "setTimer">>;
+  readonly clock: SourceClock;
   readonly sleep?: Sleeper;
   readonly random?: () => number;
   readonly logger?: Logger;
@@ -93,28 +85,33 @@ const ITEM_FIELDS = [
 export class EwsCalendarSource implements CalendarSource {
   readonly #client: EwsClient;
   readonly #clock: Pick<Clock, "now">;
-  readonly #sleep: Sleeper;
-  readonly #random: () => number;
   readonly #logger: Logger | undefined;
   readonly #pageSize: number;
   readonly #batchSize: number;
   readonly #pageCap: number;
-  readonly #budgetMs: number;
-  readonly #maxRetries: number;
-  readonly #maxWaitMs: number;
+  readonly #retry: RequestRetry;
 
   constructor(options: EwsCalendarSourceOptions, deps: EwsCalendarSourceDeps) {
     this.#client = deps.client;
     this.#clock = deps.clock;
-    this.#sleep = deps.sleep ?? (deps.clock.setTimer ? clockSleeper(deps.clock as Clock) : realSleeper);
-    this.#random = deps.random ?? Math.random;
+    const random = deps.random ?? Math.random;
     this.#logger = deps.logger?.child({ component: "ews-calendar-source" });
-    this.#pageSize = positive("pageSize", options.pageSize ?? 200);
-    this.#batchSize = positive("getItemBatchSize", options.getItemBatchSize ?? 50);
-    this.#pageCap = positive("maxPagesPerRound", options.maxPagesPerRound ?? 500);
-    this.#budgetMs = positive("roundBudgetSeconds", options.roundBudgetSeconds ?? 120) * 1000;
-    this.#maxRetries = Math.max(0, Math.floor(options.maxRetries ?? 4));
-    this.#maxWaitMs = positive("maxWaitMs", options.maxWaitMs ?? 60_000);
+    this.#pageSize = positiveOption("EwsCalendarSource", "pageSize", options.pageSize ?? 200);
+    this.#batchSize = positiveOption("EwsCalendarSource", "getItemBatchSize", options.getItemBatchSize ?? 50);
+    this.#pageCap = positiveOption("EwsCalendarSource", "maxPagesPerRound", options.maxPagesPerRound ?? 500);
+    this.#retry = new RequestRetry({
+      clock: this.#clock,
+      sleep: sleeperFor(deps.clock, deps.sleep),
+      ...retryLimits("EwsCalendarSource", options, 4),
+      logger: this.#logger,
+      retryMessage: "EWS request retry",
+      // EWS rounds have no page loop of their own to check the budget: every request does.
+      beforeAttempt: (state) => {
+        if (this.#clock.now().getTime() >= state.deadline) throw deltaLoop(state, "time-budget");
+      },
+      classify: (error, attempt) =>
+        error instanceof OtjError ? { error, code: error.code, waitMs: () => retryDelayMs(error, attempt, random) } : { error, waitMs: () => null },
+    });
   }
 
   /**
@@ -136,7 +133,7 @@ export class EwsCalendarSource implements CalendarSource {
     const room = normaliseMailbox(mailbox);
     const w = normaliseWindow(window);
     const state = this.#state(room, signal);
-    let reason: FullRoundReason | null = cursor === null ? "initial" : sameWindow(cursor.window, w) ? null : "window-changed";
+    let reason = fullRoundReason(cursor, w);
     let known = new Map<string, string>();
     if (reason === null) {
       const decoded = decodeCursor(cursor!.token);
@@ -184,7 +181,7 @@ export class EwsCalendarSource implements CalendarSource {
       removedIds: [...removed],
       cursor: { token: encodeCursor(next), window: w },
       warnings,
-      stats: { pages: state.pages, requests: state.requests, retries: state.retries, waitedMs: state.waitedMs },
+      stats: roundStats(state),
     };
   }
 
@@ -252,26 +249,12 @@ export class EwsCalendarSource implements CalendarSource {
   }
 
   /** Runs one request, retrying retryable failures within the round's budget. */
-  async #request<T>(state: RoundState, send: () => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      if (this.#clock.now().getTime() >= state.deadline) throw deltaLoop(state, "time-budget");
-      state.requests++;
-      try {
-        return await send();
-      } catch (error) {
-        if (!(error instanceof OtjError) || attempt >= this.#maxRetries) throw error;
-        const wait = retryDelayMs(error, attempt, this.#random);
-        if (wait === null || wait > this.#maxWaitMs || this.#clock.now().getTime() + wait > state.deadline) throw error;
-        this.#logger?.debug({ roomMailbox: state.mailbox, code: error.code, waitMs: wait, attempt }, "EWS request retry");
-        await this.#sleep(wait, state.signal);
-        state.retries++;
-        state.waitedMs += wait;
-      }
-    }
+  #request<T>(state: RoundState, send: () => Promise<T>): Promise<T> {
+    return this.#retry.run(state, send);
   }
 
   #state(mailbox: string, signal: AbortSignal): RoundState {
-    return { mailbox, signal, deadline: this.#clock.now().getTime() + this.#budgetMs, pages: 0, requests: 0, retries: 0, waitedMs: 0 };
+    return this.#retry.state(mailbox, signal);
   }
 
   /** Rooms of every room list (`GetRoomLists`, then `GetRooms` per list). EWS knows no capacity, building or floor. */
@@ -372,11 +355,6 @@ export function decodeCursor(token: string): Map<string, string> | null {
   } catch {
     return null;
   }
-}
-
-function positive(name: string, value: number): number {
-  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`EwsCalendarSource: ${name} must be a positive number`);
-  return value;
 }
 
 function badResponse(state: RoundState, what: string): OtjError {

@@ -9,6 +9,8 @@ import { Agent, fetch as undiciFetch } from "undici";
 import { OtjError } from "../../core/errors.ts";
 import { abortable, ClientCredentialsTokenProvider } from "../graph/client-credentials-token-provider.ts";
 import { type RequestGate, UNLIMITED_GATE } from "../graph/request-gate.ts";
+import { SendFailure, sendWithTimeout } from "../timed-send.ts";
+import { isLoopback } from "../graph/graph-endpoints.ts";
 import { type EwsFailure, isTlsFailure, mapEwsFailure } from "./ews-error-mapper.ts";
 import { attr, backOffOf, buildEnvelope, child, children, parseXml, readFault, soapBody, text, type Xml, type XmlNode } from "./ews-soap.ts";
 
@@ -106,43 +108,33 @@ export class EwsClient {
     const release = await this.#gate.acquire(mailbox ? [mailbox] : [], signal);
     let status: number;
     let reply: string;
-    const controller = new AbortController();
-    let timedOut = false;
-    const onAbort = () => controller.abort(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort(new Error("request timed out"));
-    }, this.#timeoutMs);
     try {
-      signal.throwIfAborted();
-      this.#requests++;
-      const response = await this.#fetch(this.#config.url, {
-        method: "POST",
-        headers: {
-          "Content-Type": "text/xml; charset=utf-8",
-          Accept: "text/xml",
-          SOAPAction: `"http://schemas.microsoft.com/exchange/services/2006/messages/${operation}"`,
-          Authorization: authorization,
-          ...(mailbox ? { "X-AnchorMailbox": mailbox } : {}),
-        },
-        body: envelope,
-        signal: controller.signal,
-        redirect: "manual",
-      });
-      status = response.status;
-      if (Number(response.headers.get("content-length") ?? 0) > MAX_RESPONSE_CHARS) {
-        await response.body?.cancel();
-        reply = "";
-      } else {
-        reply = await abortable(response.text(), controller.signal);
-      }
-    } catch (cause) {
-      if (signal.aborted) throw signal.reason;
-      throw mapEwsFailure(timedOut ? { kind: "timeout", cause } : isTlsFailure(cause) ? { kind: "tls", cause } : { kind: "network", cause }, context);
+      ({ status, reply } = await sendWithTimeout(signal, this.#timeoutMs, async (timed) => {
+        this.#requests++;
+        const response = await this.#fetch(this.#config.url, {
+          method: "POST",
+          headers: {
+            "Content-Type": "text/xml; charset=utf-8",
+            Accept: "text/xml",
+            SOAPAction: `"http://schemas.microsoft.com/exchange/services/2006/messages/${operation}"`,
+            Authorization: authorization,
+            ...(mailbox ? { "X-AnchorMailbox": mailbox } : {}),
+          },
+          body: envelope,
+          signal: timed,
+          redirect: "manual",
+        });
+        if (Number(response.headers.get("content-length") ?? 0) > MAX_RESPONSE_CHARS) {
+          await response.body?.cancel();
+          return { status: response.status, reply: "" };
+        }
+        return { status: response.status, reply: await abortable(response.text(), timed) };
+      }));
+    } catch (error) {
+      if (!(error instanceof SendFailure)) throw error;
+      const cause = error.cause;
+      throw mapEwsFailure(error.timedOut ? { kind: "timeout", cause } : isTlsFailure(cause) ? { kind: "tls", cause } : { kind: "network", cause }, context);
     } finally {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
       release();
     }
     const tree = reply.length > 0 && reply.length <= MAX_RESPONSE_CHARS ? parseXml(reply) : null;
@@ -196,10 +188,6 @@ export function messageError(message: Xml, context: string): OtjError | null {
     backOffMs: backOffOf(child(message, "MessageXml")),
   };
   return mapEwsFailure(failure, context);
-}
-
-function isLoopback(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(hostname);
 }
 
 function checkUrl(key: string, value: string): string {

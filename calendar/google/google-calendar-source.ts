@@ -17,11 +17,11 @@ import type { Logger } from "pino";
 import type { Clock } from "../../core/clock.ts";
 import { OtjError } from "../../core/errors.ts";
 import type { CalendarSource, DiscoveredRoom, RoomCheck, RoomSyncResult, SyncCursor, TimeWindow } from "../../core/ports/calendar-source.ts";
-import { clockSleeper, realSleeper, type Sleeper } from "../graph/graph-calendar-source.ts";
 import type { GoogleClient, ListEventsParams } from "./google-client.ts";
 import { backoffMs, mapGoogleError, SyncTokenGone } from "./google-error-mapper.ts";
 import { isCancelledEntry, mapGoogleEvent } from "./google-event-mapper.ts";
-import { deltaLoop, fullRoundReason, normaliseMailbox, normaliseWindow, type RoundItem as Item, splitRoundItems } from "../sync-round.ts";
+import { type DeltaWalk, deltaLoop, deltaRound, normaliseMailbox, normaliseWindow, type RoundItem as Item } from "../sync-round.ts";
+import { positiveOption, RequestRetry, type RoundState, retryLimits, type Sleeper, type SourceClock, sleeperFor } from "../request-retry.ts";
 
 /** What the source needs of the client (a fake of it serves unit tests). */
 export type GoogleApi = Pick<GoogleClient, "connect" | "listEvents" | "listResources">;
@@ -43,21 +43,11 @@ export interface GoogleCalendarSourceOptions {
 
 export interface GoogleCalendarSourceDeps {
   readonly api: GoogleApi;
-  readonly clock: Pick<Clock, "now"> & Partial<Pick<Clock, "setTimer">>;
+  readonly clock: SourceClock;
   readonly sleep?: Sleeper;
   /** For jitter; default Math.random. */
   readonly random?: () => number;
   readonly logger?: Logger;
-}
-
-interface RoundState {
-  readonly mailbox: string;
-  readonly signal: AbortSignal;
-  readonly deadline: number;
-  pages: number;
-  requests: number;
-  retries: number;
-  waitedMs: number;
 }
 
 const DIRECTORY_PAGE_CAP = 1000;
@@ -65,28 +55,32 @@ const DIRECTORY_PAGE_CAP = 1000;
 export class GoogleCalendarSource implements CalendarSource {
   readonly #api: GoogleApi;
   readonly #clock: Pick<Clock, "now">;
-  readonly #sleep: Sleeper;
-  readonly #random: () => number;
   readonly #logger: Logger | undefined;
   readonly #pageSize: number;
   readonly #pageCap: number;
-  readonly #budgetMs: number;
-  readonly #maxRetries: number;
-  readonly #maxWaitMs: number;
-  readonly #baseMs: number;
+  readonly #retry: RequestRetry;
 
   constructor(options: GoogleCalendarSourceOptions, deps: GoogleCalendarSourceDeps) {
     this.#api = deps.api;
     this.#clock = deps.clock;
-    this.#sleep = deps.sleep ?? (deps.clock.setTimer ? clockSleeper(deps.clock as Clock) : realSleeper);
-    this.#random = deps.random ?? Math.random;
+    const random = deps.random ?? Math.random;
     this.#logger = deps.logger?.child({ component: "google-calendar-source" });
-    this.#pageSize = Math.min(2500, positive("pageSize", options.pageSize ?? 250));
-    this.#pageCap = positive("maxPagesPerRound", options.maxPagesPerRound ?? 500);
-    this.#budgetMs = positive("roundBudgetSeconds", options.roundBudgetSeconds ?? 120) * 1000;
-    this.#maxRetries = Math.max(0, Math.floor(options.maxRetries ?? 5));
-    this.#maxWaitMs = positive("maxWaitMs", options.maxWaitMs ?? 60_000);
-    this.#baseMs = positive("backoffBaseMs", options.backoffBaseMs ?? 1000);
+    this.#pageSize = Math.min(2500, positiveOption("GoogleCalendarSource", "pageSize", options.pageSize ?? 250));
+    this.#pageCap = positiveOption("GoogleCalendarSource", "maxPagesPerRound", options.maxPagesPerRound ?? 500);
+    const baseMs = positiveOption("GoogleCalendarSource", "backoffBaseMs", options.backoffBaseMs ?? 1000);
+    this.#retry = new RequestRetry({
+      clock: this.#clock,
+      sleep: sleeperFor(deps.clock, deps.sleep),
+      ...retryLimits("GoogleCalendarSource", options, 5),
+      logger: this.#logger,
+      retryMessage: "google request retry",
+      beforeAttempt: (state) => state.signal.throwIfAborted(),
+      classify: (error, attempt, state, what) => {
+        if (state.signal.aborted) throw state.signal.reason;
+        const failure = mapGoogleError(error, `${what} ${state.mailbox || "directory"}`);
+        return { error: failure.error, code: failure.error.code, waitMs: () => (failure.backoff ? backoffMs(failure, attempt, random, baseMs) : null) };
+      },
+    });
   }
 
   async connect(signal: AbortSignal): Promise<void> {
@@ -97,36 +91,15 @@ export class GoogleCalendarSource implements CalendarSource {
     const room = normaliseMailbox(mailbox);
     const w = normaliseWindow(window);
     const state = this.#state(room, signal);
-    let reason = fullRoundReason(cursor, w);
-    let walked: { items: Map<string, Item>; token: string; warnings: string[] };
-    try {
-      walked = await this.#walk(room, w, reason === null ? cursor!.token : null, state);
-    } catch (error) {
-      if (reason !== null || !(error instanceof SyncTokenGone)) throw error;
-      this.#logger?.info({ roomMailbox: room }, "sync token expired; full resync");
-      reason = "cursor-expired";
-      walked = await this.#walk(room, w, null, state);
-    }
-    const { changed, removedIds } = splitRoundItems(walked.items);
-    return {
-      mailbox: room,
-      full: reason !== null,
-      reason,
-      changed,
-      removedIds,
-      cursor: { token: walked.token, window: w },
-      warnings: walked.warnings,
-      stats: { pages: state.pages, requests: state.requests, retries: state.retries, waitedMs: state.waitedMs },
-    };
+    return deltaRound(state, cursor, w, {
+      walk: (token) => this.#walk(room, w, token, state),
+      expired: (error) => error instanceof SyncTokenGone,
+      logger: this.#logger,
+    });
   }
 
   /** One round: from the window (syncToken null) or from a sync token, to the next sync token. */
-  async #walk(
-    room: string,
-    w: TimeWindow,
-    syncToken: string | null,
-    state: RoundState,
-  ): Promise<{ items: Map<string, Item>; token: string; warnings: string[] }> {
+  async #walk(room: string, w: TimeWindow, syncToken: string | null, state: RoundState): Promise<DeltaWalk> {
     const items = new Map<string, Item>();
     const warnings: string[] = [];
     const seenPages = new Set<string>();
@@ -183,28 +156,12 @@ export class GoogleCalendarSource implements CalendarSource {
   }
 
   /** Runs one request, retrying throttling and server errors within the round's budget. */
-  async #request<T>(state: RoundState, what: string, send: () => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      state.signal.throwIfAborted();
-      state.requests++;
-      try {
-        return await send();
-      } catch (error) {
-        if (state.signal.aborted) throw state.signal.reason;
-        const failure = mapGoogleError(error, `${what} ${state.mailbox || "directory"}`);
-        if (!failure.backoff || attempt >= this.#maxRetries) throw failure.error;
-        const wait = backoffMs(failure, attempt, this.#random, this.#baseMs);
-        if (wait > this.#maxWaitMs || this.#clock.now().getTime() + wait > state.deadline) throw failure.error;
-        this.#logger?.debug({ roomMailbox: state.mailbox, code: failure.error.code, waitMs: wait, attempt }, "google request retry");
-        await this.#sleep(wait, state.signal);
-        state.retries++;
-        state.waitedMs += wait;
-      }
-    }
+  #request<T>(state: RoundState, what: string, send: () => Promise<T>): Promise<T> {
+    return this.#retry.run(state, send, what);
   }
 
   #state(mailbox: string, signal: AbortSignal): RoundState {
-    return { mailbox, signal, deadline: this.#clock.now().getTime() + this.#budgetMs, pages: 0, requests: 0, retries: 0, waitedMs: 0 };
+    return this.#retry.state(mailbox, signal);
   }
 
   /** The directory's resource calendars that are rooms (category CONFERENCE_ROOM or unset). */
@@ -257,11 +214,6 @@ export class GoogleCalendarSource implements CalendarSource {
     }
     return results;
   }
-}
-
-function positive(name: string, value: number): number {
-  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`GoogleCalendarSource: ${name} must be a positive number`);
-  return value;
 }
 
 function badResponse(state: RoundState, what: string): OtjError {

@@ -12,38 +12,16 @@
  */
 
 import { createHash } from "node:crypto";
-import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "pino";
-import { addMs, type Clock } from "../../core/clock.ts";
+import type { Clock } from "../../core/clock.ts";
 import { OtjError } from "../../core/errors.ts";
 import type { CalendarSource, DiscoveredRoom, RoomCheck, RoomSyncResult, SyncCursor, TimeWindow } from "../../core/ports/calendar-source.ts";
 import { type GraphClient, type GraphHttpResponse, MAX_BATCH_ITEMS } from "./graph-client.ts";
 import { retryDelayMs } from "./graph-error-mapper.ts";
 import { GraphRequestBatcher } from "./graph-request-batcher.ts";
 import { mapGraphEvent } from "./graph-event-mapper.ts";
-import { deltaLoop, fullRoundReason, normaliseMailbox, normaliseWindow, type RoundItem, splitRoundItems } from "../sync-round.ts";
-
-/** Waits `ms` milliseconds or rejects with the signal's reason. Injected so tests never sleep. */
-export type Sleeper = (ms: number, signal: AbortSignal) => Promise<void>;
-
-export const realSleeper: Sleeper = (ms, signal) => delay(ms, undefined, { signal });
-
-/** Waits on the clock's own timers (a fast demo clock, a fake test clock). */
-export function clockSleeper(clock: Clock): Sleeper {
-  return (ms, signal) =>
-    new Promise<void>((resolve, reject) => {
-      signal.throwIfAborted();
-      const onAbort = () => {
-        cancel();
-        reject(signal.reason);
-      };
-      const cancel = clock.setTimer(addMs(clock.now(), ms), () => {
-        signal.removeEventListener("abort", onAbort);
-        resolve();
-      });
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
-}
+import { type DeltaWalk, deltaLoop, deltaRound, normaliseMailbox, normaliseWindow, type RoundItem } from "../sync-round.ts";
+import { positiveOption, RequestRetry, type RoundState, retryLimits, type Sleeper, type SourceClock, sleeperFor } from "../request-retry.ts";
 
 /** Tunables of the adapter (the `poll.*` slice it reads, with Graph's documented defaults). */
 export interface GraphCalendarSourceOptions {
@@ -68,7 +46,7 @@ export interface GraphCalendarSourceOptions {
 export interface GraphCalendarSourceDeps {
   readonly client: GraphClient;
   /** Its timers (when it has them) also time retry waits, so a fast clock waits fast. */
-  readonly clock: Pick<Clock, "now"> & Partial<Pick<Clock, "setTimer">>;
+  readonly clock: SourceClock;
   /** Default: the clock's timers, else real time. */
   readonly sleep?: Sleeper;
   /** For backoff jitter; default Math.random. */
@@ -79,19 +57,6 @@ export interface GraphCalendarSourceDeps {
 const DEFAULT_BATCH_SIZE = 4;
 const PLACES_PAGE = 100;
 const PLACES_PAGE_CAP = 1000;
-
-/** The counters and limits of one round (shared with the other calendar adapters). */
-export interface RoundState {
-  readonly mailbox: string;
-  readonly signal: AbortSignal;
-  readonly deadline: number;
-  pages: number;
-  requests: number;
-  retries: number;
-  waitedMs: number;
-}
-
-type DeltaItem = RoundItem;
 
 /** What a page's reader needs of an answer, direct or batched. */
 type Page = Pick<GraphHttpResponse, "status" | "body" | "requestId">;
@@ -104,22 +69,32 @@ export class GraphCalendarSource implements CalendarSource {
   readonly #logger: Logger | undefined;
   readonly #pageSize: number;
   readonly #pageCap: number;
-  readonly #budgetMs: number;
   readonly #maxRetries: number;
   readonly #maxWaitMs: number;
+  readonly #retry: RequestRetry;
   readonly #batcher: GraphRequestBatcher | null;
 
   constructor(options: GraphCalendarSourceOptions, deps: GraphCalendarSourceDeps) {
     this.#client = deps.client;
     this.#clock = deps.clock;
-    this.#sleep = deps.sleep ?? (deps.clock.setTimer ? clockSleeper(deps.clock as Clock) : realSleeper);
+    this.#sleep = sleeperFor(deps.clock, deps.sleep);
     this.#random = deps.random ?? Math.random;
     this.#logger = deps.logger?.child({ component: "graph-calendar-source" });
-    this.#pageSize = positive("pageSize", options.pageSize ?? 100);
-    this.#pageCap = positive("maxPagesPerRound", options.maxPagesPerRound ?? 500);
-    this.#budgetMs = positive("roundBudgetSeconds", options.roundBudgetSeconds ?? 120) * 1000;
-    this.#maxRetries = Math.max(0, Math.floor(options.maxRetries ?? 4));
-    this.#maxWaitMs = positive("maxWaitMs", options.maxWaitMs ?? 60_000);
+    this.#pageSize = positiveOption("GraphCalendarSource", "pageSize", options.pageSize ?? 100);
+    this.#pageCap = positiveOption("GraphCalendarSource", "maxPagesPerRound", options.maxPagesPerRound ?? 500);
+    const limits = retryLimits("GraphCalendarSource", options, 4);
+    this.#maxRetries = limits.maxRetries;
+    this.#maxWaitMs = limits.maxWaitMs;
+    this.#retry = new RequestRetry({
+      clock: this.#clock,
+      sleep: this.#sleep,
+      ...limits,
+      logger: this.#logger,
+      retryMessage: "graph request retry",
+      // Only classified failures are retried; anything else (a bug, an abort) goes to the caller as it is.
+      classify: (error, attempt) =>
+        error instanceof OtjError ? { error, code: error.code, waitMs: () => retryDelayMs(error, attempt, this.#random) } : { error, waitMs: () => null },
+    });
     const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_ITEMS) {
       throw new RangeError(`GraphCalendarSource: batchSize must be an integer from 1 to ${MAX_BATCH_ITEMS}`);
@@ -134,42 +109,18 @@ export class GraphCalendarSource implements CalendarSource {
   async syncRoom(mailbox: string, cursor: SyncCursor | null, window: TimeWindow, signal: AbortSignal): Promise<RoomSyncResult> {
     const room = normaliseMailbox(mailbox);
     const w = normaliseWindow(window);
-    const state: RoundState = {
-      mailbox: room,
-      signal,
-      deadline: this.#clock.now().getTime() + this.#budgetMs,
-      pages: 0,
-      requests: 0,
-      retries: 0,
-      waitedMs: 0,
-    };
+    const state = this.#retry.state(room, signal);
     const initial = `/users/${encodeURIComponent(room)}/calendarView/delta?startDateTime=${w.start}&endDateTime=${w.end}`;
-    let reason = fullRoundReason(cursor, w);
-    let walked: { items: Map<string, DeltaItem>; link: string; warnings: string[] };
-    try {
-      walked = await this.#walk(reason === null ? cursor!.token : initial, state);
-    } catch (error) {
-      if (reason !== null || !(error instanceof OtjError) || error.code !== "OTJ_GRAPH_SYNC_RESET") throw error;
-      this.#logger?.info({ roomMailbox: room }, "delta cursor expired; full resync");
-      reason = "cursor-expired";
-      walked = await this.#walk(initial, state);
-    }
-    const { changed, removedIds } = splitRoundItems(walked.items);
-    return {
-      mailbox: room,
-      full: reason !== null,
-      reason,
-      changed,
-      removedIds,
-      cursor: { token: walked.link, window: w },
-      warnings: walked.warnings,
-      stats: { pages: state.pages, requests: state.requests, retries: state.retries, waitedMs: state.waitedMs },
-    };
+    return deltaRound(state, cursor, w, {
+      walk: (token) => this.#walk(token ?? initial, state),
+      expired: (error) => error instanceof OtjError && error.code === "OTJ_GRAPH_SYNC_RESET",
+      logger: this.#logger,
+    });
   }
 
   /** One round from `start` (an initial path or a deltaLink) to the next deltaLink. */
-  async #walk(start: string, state: RoundState): Promise<{ items: Map<string, DeltaItem>; link: string; warnings: string[] }> {
-    const items = new Map<string, DeltaItem>();
+  async #walk(start: string, state: RoundState): Promise<DeltaWalk> {
+    const items = new Map<string, RoundItem>();
     const warnings: string[] = [];
     const seenPages = new Set<string>();
     const headers = {
@@ -221,7 +172,7 @@ export class GraphCalendarSource implements CalendarSource {
         seenPages.add(hash);
       }
       const deltaLink = page["@odata.deltaLink"];
-      if (typeof deltaLink === "string" && deltaLink !== "") return { items, link: deltaLink, warnings };
+      if (typeof deltaLink === "string" && deltaLink !== "") return { items, token: deltaLink, warnings };
       const nextLink = page["@odata.nextLink"];
       if (typeof nextLink !== "string" || nextLink === "") throw badPage(state, "a delta page with neither nextLink nor deltaLink", response);
       url = nextLink;
@@ -229,21 +180,8 @@ export class GraphCalendarSource implements CalendarSource {
   }
 
   /** Runs one request, retrying retryable failures within the round's budget. */
-  async #request<T>(state: RoundState, send: () => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      state.requests++;
-      try {
-        return await send();
-      } catch (error) {
-        if (!(error instanceof OtjError) || attempt >= this.#maxRetries) throw error;
-        const wait = retryDelayMs(error, attempt, this.#random);
-        if (wait === null || wait > this.#maxWaitMs || this.#clock.now().getTime() + wait > state.deadline) throw error;
-        this.#logger?.debug({ roomMailbox: state.mailbox, code: error.code, waitMs: wait, attempt }, "graph request retry");
-        await this.#sleep(wait, state.signal);
-        state.retries++;
-        state.waitedMs += wait;
-      }
-    }
+  #request<T>(state: RoundState, send: () => Promise<T>): Promise<T> {
+    return this.#retry.run(state, send);
   }
 
   async listRooms(signal: AbortSignal): Promise<DiscoveredRoom[]> {
@@ -278,7 +216,7 @@ export class GraphCalendarSource implements CalendarSource {
   }
 
   #directoryState(signal: AbortSignal): RoundState {
-    return { mailbox: "", signal, deadline: this.#clock.now().getTime() + this.#budgetMs, pages: 0, requests: 0, retries: 0, waitedMs: 0 };
+    return this.#retry.state("", signal);
   }
 
   /** Places pages by `$top/$skip` until a short page: it historically sends no nextLink (docs/deploy-microsoft-365.md). */
@@ -352,11 +290,6 @@ export class GraphCalendarSource implements CalendarSource {
     }
     return mailboxes.map((m) => outcome.get(m.trim().toLowerCase())!);
   }
-}
-
-function positive(name: string, value: number): number {
-  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`GraphCalendarSource: ${name} must be a positive number`);
-  return value;
 }
 
 /**

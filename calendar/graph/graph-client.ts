@@ -11,14 +11,17 @@
 
 import { randomUUID } from "node:crypto";
 import { Client, type Context, type Middleware, ResponseType } from "@microsoft/microsoft-graph-client";
-import { GRAPH_CLOUDS, type GraphCloud } from "../../core/config.ts";
+import type { GraphCloud } from "../../core/config.ts";
 import { OtjError } from "../../core/errors.ts";
 import type { NowClock } from "../../core/clock.ts";
 import { abortable, type ClientCertificate, ClientCredentialsTokenProvider } from "./client-credentials-token-provider.ts";
 import { type GraphFailure, mapGraphFailure } from "./graph-error-mapper.ts";
 import { type RequestGate, UNLIMITED_GATE } from "./request-gate.ts";
+import { type GraphEndpoints, resolveGraphEndpoints } from "./graph-endpoints.ts";
+import { SendFailure, sendWithTimeout } from "../timed-send.ts";
 
 export type { GraphCloud } from "../../core/config.ts";
+export { type GraphEndpoints, resolveGraphEndpoints } from "./graph-endpoints.ts";
 
 /** The `graph.*` configuration slice this client reads. */
 export interface GraphClientConfig {
@@ -43,62 +46,6 @@ export interface GraphClientDeps {
   readonly fetch?: typeof fetch;
   /** Admission control shared by every caller of this client; default unlimited. */
   readonly gate?: RequestGate;
-}
-
-/** Where requests go, after validating the configuration. */
-export interface GraphEndpoints {
-  /** The cloud's https root the SDK builds URLs on. */
-  readonly sdkRoot: string;
-  /** Where requests actually go (`graph.baseUrl` without trailing slash), or null for the cloud root. */
-  readonly wireRoot: string | null;
-  readonly tokenUrl: string;
-  readonly scope: string;
-}
-
-/** Validates the endpoint settings. @throws OtjError `OTJ_CONFIG_INVALID` naming the key. */
-export function resolveGraphEndpoints(config: GraphClientConfig): GraphEndpoints {
-  const cloud = config.cloud ?? "global";
-  const endpoints = Object.hasOwn(GRAPH_CLOUDS, cloud) ? GRAPH_CLOUDS[cloud] : undefined;
-  if (!endpoints) throw configError("graph.cloud", `one of ${Object.keys(GRAPH_CLOUDS).join(", ")}`, String(cloud));
-  if (!config.tenantId || config.tenantId.toLowerCase() === "common") {
-    throw configError("graph.tenantId", "the tenant GUID or a verified domain (never `common`)", config.tenantId);
-  }
-  const base = config.baseUrl ? checkRoot("graph.baseUrl", config.baseUrl) : null;
-  const authority = config.authorityUrl ? checkRoot("graph.authorityUrl", config.authorityUrl) : endpoints.authorityUrl;
-  return {
-    sdkRoot: endpoints.baseUrl,
-    wireRoot: base === null || base === endpoints.baseUrl ? null : base,
-    tokenUrl: `${authority}/${encodeURIComponent(config.tenantId)}/oauth2/v2.0/token`,
-    // Always the cloud's scope: a token for an overridden root would not be accepted.
-    scope: endpoints.scope,
-  };
-}
-
-function checkRoot(key: string, value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw configError(key, "an absolute http(s) URL", value);
-  }
-  if (url.search || url.hash || url.username || url.password) throw configError(key, "a URL without query, fragment or credentials", value);
-  if (url.protocol === "http:" && !isLoopback(url.hostname)) {
-    throw configError(key, "https:// (http:// is allowed on a loopback address only)", value);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw configError(key, "an http(s) URL", value);
-  const path = url.pathname.replace(/\/+$/, "");
-  if (/\/v1\.0$|\/beta$/.test(path)) throw configError(key, "the service root without /v1.0", value);
-  return `${url.origin}${path}`;
-}
-
-function isLoopback(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(hostname);
-}
-
-function configError(key: string, expected: string, got: string | undefined): OtjError {
-  return new OtjError("OTJ_CONFIG_INVALID", `${key}: expected ${expected}, got ${JSON.stringify(got ?? null)}`, {
-    details: { key },
-  });
 }
 
 /** Carries the bearer token to AuthorizationMiddleware through the SDK's middleware options. */
@@ -367,41 +314,29 @@ export class GraphClient {
       const release = await this.#gate.acquire(options.mailboxes ?? [], signal);
       let response: Response;
       let text: string;
-      // One controller for the caller's signal and the timeout (AbortSignal.timeout/any cost
-      // more than the rest of a request at thousands of requests per cycle).
-      const controller = new AbortController();
-      let timedOut = false;
-      const onAbort = () => controller.abort(signal.reason);
-      signal.addEventListener("abort", onAbort, { once: true });
-      const timer = setTimeout(() => {
-        timedOut = true;
-        controller.abort(new Error("request timed out"));
-      }, this.#timeoutMs);
       try {
-        signal.throwIfAborted();
-        const request = this.#sdk
-          .api(path)
-          .responseType(ResponseType.RAW)
-          .headers({ ...JSON_HEADERS, "client-request-id": randomUUID(), ...(options.headers ?? {}) })
-          .option("signal", controller.signal)
-          .middlewareOptions([new BearerToken(token)]);
-        this.#requests++;
-        response = (await (method === "GET"
-          ? request.get()
-          : method === "POST"
-            ? request.post(body)
-            : method === "PATCH"
-              ? request.patch(body)
-              : request.delete())) as Response;
-        // Reading the body stays under the same signal, so a stalled body also times out.
-        text = await abortable(response.text(), controller.signal);
-      } catch (cause) {
-        if (signal.aborted) throw signal.reason;
-        const failure: GraphFailure = timedOut ? { kind: "timeout", cause } : { kind: "network", cause };
+        ({ response, text } = await sendWithTimeout(signal, this.#timeoutMs, async (timed) => {
+          const request = this.#sdk
+            .api(path)
+            .responseType(ResponseType.RAW)
+            .headers({ ...JSON_HEADERS, "client-request-id": randomUUID(), ...(options.headers ?? {}) })
+            .option("signal", timed)
+            .middlewareOptions([new BearerToken(token)]);
+          this.#requests++;
+          const answer = (await (method === "GET"
+            ? request.get()
+            : method === "POST"
+              ? request.post(body)
+              : method === "PATCH"
+                ? request.patch(body)
+                : request.delete())) as Response;
+          return { response: answer, text: await abortable(answer.text(), timed) };
+        }));
+      } catch (error) {
+        if (!(error instanceof SendFailure)) throw error;
+        const failure: GraphFailure = error.timedOut ? { kind: "timeout", cause: error.cause } : { kind: "network", cause: error.cause };
         throw mapGraphFailure(failure, context, this.#clock.now());
       } finally {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", onAbort);
         release();
       }
       const requestId = response.headers.get("request-id");

@@ -39,7 +39,7 @@ afterAll(async () => {
 
 describe("Alarms page in Chromium", () => {
   it("lists the engine's alarm; acknowledge and mute from the page", async () => {
-    await harness.engine.step();
+    await harness.engine.workflows.step();
     await page.goto(`${base}/admin/login?next=%2Fadmin%2Falarms`);
     await page.getByLabel("Admin token").fill(ADMIN);
     await page.getByRole("button", { name: "Sign in" }).click();

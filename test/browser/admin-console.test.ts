@@ -36,7 +36,7 @@ const dialogs: string[] = [];
 /** `minutes` steps, then one more so the last minute's work is done. */
 async function step(minutes = 1) {
   await harness.step(minutes);
-  await engine.step();
+  await engine.workflows.step();
   await harness.bridge.idle();
 }
 
@@ -261,7 +261,7 @@ describe("admin console in Chromium", () => {
     await expect.poll(() => state.textContent()).toBe("scheduled");
     const loads: string[] = [];
     page.on("load", () => loads.push(page.url()));
-    const scheduler = engine.scheduler!;
+    const scheduler = engine.scheduler;
     const settle = async () => {
       // Timers due "now" on the manual clock fire on the next advance; callbacks are real HTTP.
       for (let i = 0; i < 3; i++) {
@@ -272,7 +272,7 @@ describe("admin console in Chromium", () => {
       await scheduler.idle();
     };
     clock.advanceTo(new Date(at("09:37")));
-    await engine.step(); // claims the session and arms its timer for 09:38 (start minus the 120 s lead)
+    await engine.workflows.step(); // claims the session and arms its timer for 09:38 (start minus the 120 s lead)
     clock.advanceTo(new Date(at("09:38")));
     await settle();
     await expect.poll(() => state.textContent()).toBe("in the lobby");
@@ -393,8 +393,8 @@ describe("admin console in Chromium", () => {
       await page.getByRole("button", { name: "Save" }).click();
       await expect.poll(() => page.getByRole("status").textContent()).toContain("Room saved");
       expect(await page.content()).not.toContain("new-device-pw");
-      await engine.step();
-      await engine.step();
+      await engine.workflows.step();
+      await engine.workflows.step();
       expect(replacement.bookings.map((b) => b.Title)).toContain(HOSTILE);
       expect(await engine.store.rooms.deviceCredentials(room101)).toEqual({ username: "otj", password: "new-device-pw" });
     } finally {

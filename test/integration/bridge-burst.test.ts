@@ -131,6 +131,8 @@ describe("a burst of sessions due at one instant", () => {
         callbackUrl: "http://127.0.0.1:9/v1/callbacks/bridge",
       },
       maxStartsInFlight: 4,
+      // No jitter: the retry time asserted below is exact.
+      random: () => 1,
     });
     const rows = Array.from({ length: 30 }, (_, i) =>
       meetingRow(room, { uid: `burst-${i}`, start: "2025-03-04T09:00:00.000Z", end: "2025-03-04T09:30:00.000Z" }),

@@ -52,6 +52,8 @@ function makeScheduler(overrides: Partial<BridgeSchedulerOptions> = {}): BridgeS
       callbackUrl: `${receiver.url}/v1/callbacks/bridge`,
     },
     notifier: new DeviceNotifier({ store, pusher: new XapiDevicePusher(), clock }),
+    // No jitter: the retry times asserted below are exact.
+    random: () => 1,
     ...overrides,
   });
 }

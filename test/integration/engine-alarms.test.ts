@@ -59,11 +59,11 @@ describe("engine alarms", () => {
       { mailbox: "panel1@contoso.example", displayName: "Panel 1", provider: "pexip", deviceFamily: "pull" },
       clock.now(),
     );
-    await engine.step();
+    await engine.workflows.step();
     expect(await engine.store.alarms.listOpen()).toEqual([]);
 
     clock.advance(6 * 60_000);
-    await engine.step();
+    await engine.workflows.step();
     expect((await engine.store.alarms.listOpen()).map((a) => [a.code, a.roomId])).toEqual([["OTJ_DEVICE_PULL_STALE", room.id]]);
     await expect.poll(() => received.length).toBe(1);
     const first = received[0]!;
@@ -74,7 +74,7 @@ describe("engine alarms", () => {
     const fetched = await fetch(`${base}/v1/rooms/${room.id}/meetings`, { headers: { authorization: `Bearer ${deviceToken}` } });
     expect(fetched.status).toBe(200);
     await expect.poll(async () => (await engine.store.alarms.lastFetches()).get(room.id)).toEqual({ at: clock.now(), via: "pull" });
-    await engine.step();
+    await engine.workflows.step();
     expect(await engine.store.alarms.listOpen()).toEqual([]);
     await expect.poll(() => received.length).toBe(2);
     expect(JSON.parse(received[1]!.body)).toMatchObject({ event: "cleared", alarm: { code: "OTJ_DEVICE_PULL_STALE" } });

@@ -124,7 +124,7 @@ describe("engine end to end", () => {
   it("at meeting time the bridge joins as a guest, waits in the lobby, is admitted, and ends with the meeting", async () => {
     const sessionOf = async () => (await status()).bridgeSessions.find((b) => b.mailbox === "room101@contoso.example");
     expect((await sessionOf())?.state).toBe("scheduled");
-    const scheduler = engine.scheduler!;
+    const scheduler = engine.scheduler;
     const settle = async () => {
       // Timers due "now" on the manual clock fire on the next advance; callbacks are real HTTP.
       for (let i = 0; i < 3; i++) {
@@ -135,7 +135,7 @@ describe("engine end to end", () => {
       await scheduler.idle();
     };
     clock.advanceTo(new Date("2026-03-02T09:57:30.000Z"));
-    await engine.step(); // claims the session and arms its timer for 09:58 (10:00 minus the 120 s lead)
+    await engine.workflows.step(); // claims the session and arms its timer for 09:58 (10:00 minus the 120 s lead)
     clock.advanceTo(new Date("2026-03-02T09:58:00.000Z"));
     await settle();
     const created = [...bridge.sessions.values()];

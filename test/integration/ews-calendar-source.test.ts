@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { EwsCalendarSource, type EwsCalendarSourceOptions } from "../../calendar/ews/ews-calendar-source.ts";
 import { EwsClient, type EwsClientConfig } from "../../calendar/ews/ews-client.ts";
-import type { Sleeper } from "../../calendar/graph/graph-calendar-source.ts";
+import type { Sleeper } from "../../calendar/request-retry.ts";
 import { OtjError } from "../../core/errors.ts";
 import type { RoomSyncResult, SourceOccurrence, TimeWindow } from "../../core/ports/calendar-source.ts";
 import { EwsEmulator, type EwsEmulatorOptions } from "../../emulators/ews/ews-emulator.ts";

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { CalendarPoller, type PollSettings, type RoundReport } from "../../calendar/calendar-poller.ts";
 import { EwsCalendarSource } from "../../calendar/ews/ews-calendar-source.ts";
 import { EwsClient } from "../../calendar/ews/ews-client.ts";
-import type { Sleeper } from "../../calendar/graph/graph-calendar-source.ts";
+import type { Sleeper } from "../../calendar/request-retry.ts";
 import type { Room } from "../../core/ports/store.ts";
 import { EwsEmulator } from "../../emulators/ews/ews-emulator.ts";
 import { teamsHtmlV4 } from "../../emulators/invite-factory.ts";

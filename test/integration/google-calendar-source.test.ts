@@ -8,7 +8,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { type GoogleClientConfig, GoogleClient } from "../../calendar/google/google-client.ts";
 import { GoogleCalendarSource, type GoogleCalendarSourceOptions } from "../../calendar/google/google-calendar-source.ts";
-import type { Sleeper } from "../../calendar/graph/graph-calendar-source.ts";
+import type { Sleeper } from "../../calendar/request-retry.ts";
 import { OtjError } from "../../core/errors.ts";
 import type { RoomSyncResult, TimeWindow } from "../../core/ports/calendar-source.ts";
 import { type GoogleEmulatorOptions, GoogleEmulator } from "../../emulators/google/google-emulator.ts";

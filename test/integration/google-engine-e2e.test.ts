@@ -29,7 +29,7 @@ const logLines: string[] = [];
 
 async function step(minutes = 1): Promise<void> {
   for (let i = 0; i < minutes; i++) {
-    await engine.step();
+    await engine.workflows.step();
     clock.advance(60_000);
   }
 }

@@ -159,18 +159,18 @@ describe("retention", () => {
       // Another instance holds the lease: this one skips.
       const other = await db.openAnother();
       expect(await other.store.retention.claimJob("retention", NOW, 60_000)).toBe(true);
-      expect(await engine.prune()).toBeNull();
+      expect(await engine.workflows.prune()).toBeNull();
       expect(await db.store.bridgeSessions.countByState()).toMatchObject({ cancelled: 7_000 });
       await other.store.retention.releaseJob("retention", NOW);
       await other.close();
 
-      expect(await engine.prune()).toEqual({ bridgeSessions: 7_000, eventLog: 5, meetings: 1, alarms: 0 });
+      expect(await engine.workflows.prune()).toEqual({ bridgeSessions: 7_000, eventLog: 5, meetings: 1, alarms: 0 });
       expect(await db.store.bridgeSessions.countByState()).toEqual({ lobby: 4, ended: 6 });
       expect((await db.store.eventLog.list({ roomId })).map((e) => e.message)).toEqual(["recent"]);
       const left = await sql<{ occurrence_key: string }>`select occurrence_key from meeting order by occurrence_key`.execute(db.handle.db);
       expect(left.rows.map((r) => r.occurrence_key)).toEqual(["m-future", "m-recent"]);
       // Nothing more to do; the lease was given back.
-      expect(await engine.prune()).toEqual({ bridgeSessions: 0, eventLog: 0, meetings: 0, alarms: 0 });
+      expect(await engine.workflows.prune()).toEqual({ bridgeSessions: 0, eventLog: 0, meetings: 0, alarms: 0 });
     } finally {
       await engine.stop();
     }

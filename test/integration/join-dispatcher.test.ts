@@ -75,13 +75,15 @@ function meeting(room: Room, key: string, minutesFromNow: number, extra: Partial
   };
 }
 
-function dispatcher(timeoutMs = 2000) {
+/** `random` draws the backoff's jitter: 1 (the default here) is none, so the retry times below are exact. */
+function dispatcher(timeoutMs = 2000, random = () => 1) {
   return new JoinDispatcher({
     store: db.store,
     pusher: new XapiDevicePusher({ ...DEFAULT_XAPI_CONFIG, timeoutMs }),
     clock,
     settings: DEFAULT_BOOKING_SETTINGS,
     baseBackoffMs: 30_000,
+    random,
   });
 }
 
@@ -151,6 +153,19 @@ describe("JoinDispatcher", () => {
     state = await db.store.deviceStates.get(room.id);
     expect(state).toMatchObject({ attempts: 0, lastErrorCode: null, failingSince: null });
     expect(device.bookings).toHaveLength(1);
+  });
+
+  it("spreads the retries of devices failing together (jitter from the injected random)", async () => {
+    const { room, device } = await roomWithDevice("room101@contoso.example");
+    const d = dispatcher(500, () => 0);
+    await db.store.meetings.upsert([meeting(room, "a", 60)], clock.now());
+    await d.refreshRoom(room.id);
+    device.knobs.failStatus = 503;
+    expect(await d.tick()).toMatchObject({ failed: 1 });
+    const state = await db.store.deviceStates.get(room.id);
+    // The lowest draw waits half the 30 s step.
+    expect(state!.dueAt!.getTime() - clock.now().getTime()).toBe(15_000);
+    device.knobs.failStatus = null;
   });
 
   it("bad credentials raise an alarm and are retried slowly", async () => {

@@ -6,7 +6,8 @@
 
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { CalendarPoller, type PollSettings, type RoundReport, type TickScheduler } from "../../calendar/calendar-poller.ts";
-import { GraphCalendarSource, type Sleeper } from "../../calendar/graph/graph-calendar-source.ts";
+import { GraphCalendarSource } from "../../calendar/graph/graph-calendar-source.ts";
+import type { Sleeper } from "../../calendar/request-retry.ts";
 import { GraphClient } from "../../calendar/graph/graph-client.ts";
 import { ConcurrencyGate } from "../../calendar/graph/request-gate.ts";
 import type { OccurrenceSink } from "../../core/ports/occurrence-sink.ts";

@@ -3,7 +3,7 @@
  * emulators over HTTP, on a manual clock: one room (room101@contoso.example, an xapi device), its
  * CVI provider, and a bridge that admits after a minute. Used by the end-to-end and browser tests.
  */
-import { defaultScheduler, Engine } from "../../app/main.ts";
+import { Engine } from "../../app/main.ts";
 import { resolveConfig } from "../../core/config.ts";
 import { createLogger } from "../../core/logger.ts";
 import { ManualClock } from "../../core/manual-clock.ts";
@@ -66,7 +66,7 @@ export async function startEngineHarness(options: {
     },
     { env: {}, cwd: process.cwd() },
   );
-  const engine = new Engine({ config, clock, logger, cwd: process.cwd(), makeScheduler: defaultScheduler, ticks: false });
+  const engine = new Engine({ config, clock, logger, cwd: process.cwd(), ticks: false });
   await engine.start(true);
   await engine.store.providers.add({ partner: "cisco", ...options.provider }, clock.now());
   const added = await engine.store.rooms.add(
@@ -92,7 +92,7 @@ export async function startEngineHarness(options: {
     roomId: added.room.id,
     async step(minutes = 1) {
       for (let i = 0; i < minutes; i++) {
-        await engine.step();
+        await engine.workflows.step();
         await bridge.idle();
         clock.advance(60_000);
       }

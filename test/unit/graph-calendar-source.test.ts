@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { clockSleeper, GraphCalendarSource } from "../../calendar/graph/graph-calendar-source.ts";
+import { GraphCalendarSource } from "../../calendar/graph/graph-calendar-source.ts";
+import { clockSleeper } from "../../calendar/request-retry.ts";
 import { GraphClient } from "../../calendar/graph/graph-client.ts";
 import type { CancelTimer, Clock } from "../../core/clock.ts";
 
