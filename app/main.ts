@@ -19,6 +19,11 @@ import type { GraphClient } from "../calendar/graph/graph-client.ts";
 import { graphFromConfig, hasGraphCredentials } from "../calendar/graph/graph-from-config.ts";
 import { CalendarPoller } from "../calendar/calendar-poller.ts";
 import { GraphSubscriptionManager, graphNotificationRoute } from "../calendar/graph/subscriptions.ts";
+import type { GoogleChannelManager } from "../calendar/google/google-channels.ts";
+import type { GoogleClient } from "../calendar/google/google-client.ts";
+import { googleChannelsFor } from "./google-channels.ts";
+import type { GoogleNotificationHandler } from "./http/google-notifications.ts";
+import { PostgresRequestBudgetStore } from "../store/postgres/request-budget-store.ts";
 import { PostgresSubscriptionStore } from "../store/postgres/graph-subscription-store.ts";
 import type { Clock } from "../core/clock.ts";
 import { clockTicker } from "../core/ticker.ts";
@@ -64,6 +69,8 @@ export interface EngineCallbacks {
   bridge?: (rawBody: Buffer, signature: string | undefined) => Promise<CallbackReply>;
   graphCalls?: (headers: Record<string, string | string[] | undefined>, rawBody: Buffer) => Promise<CallbackReply>;
   notifications?: (query: Record<string, string | undefined>, rawBody: Buffer) => Promise<CallbackReply>;
+  /** `POST /v1/notifications/google` (app/http/google-notifications.ts). */
+  googleNotifications?: GoogleNotificationHandler;
 }
 
 export interface EngineOptions {
@@ -106,6 +113,9 @@ export class Engine {
   private source: CalendarSource | null = null;
   private graphClient: GraphClient | null = null;
   private subscriptions: GraphSubscriptionManager | null = null;
+  private googleClient: GoogleClient | null = null;
+  /** Google's change-notification channels (google.notifications.enabled). */
+  googleChannels: GoogleChannelManager | null = null;
   private roomSources: StoreRoomSources | null = null;
   private readonly tasks: Array<{ stop(): void }> = [];
   private graphReady: true | string = "not checked";
@@ -220,6 +230,9 @@ export class Engine {
       const route = graphNotificationRoute(this.subscriptions);
       callbacks.notifications = (query, rawBody) => route(query, rawBody);
     }
+    this.googleChannels =
+      this.poller && this.db ? googleChannelsFor({ ...parts, client: this.googleClient, db: this.db.db, wake: this.poller.poke.bind(this.poller) }) : null;
+    if (this.googleChannels) callbacks.googleNotifications = this.googleChannels;
 
     const channels = channelsFromConfig(config.alerts);
     this.notifier =
@@ -304,8 +317,6 @@ export class Engine {
    */
   private async roomChanged(roomId: string): Promise<void> {
     const now = this.options.clock.now();
-    // Its calendar source may have changed.
-    this.roomSources?.forget();
     try {
       await this.store.syncCursors.resetCursor(roomId, now);
       await this.store.syncCursors.markDue(roomId, now);
@@ -324,12 +335,17 @@ export class Engine {
     const config = this.options.config;
     // Loaded only when configured: the Google client libraries are large and every CLI command imports this file.
     const google = hasGoogleCredentials(config)
-      ? (await import("../calendar/google/google-from-config.ts")).googleFromConfig(config, this.options.clock, { cwd: this.options.cwd, logger: this.log })
-          .source
+      ? (await import("../calendar/google/google-from-config.ts")).googleFromConfig(config, this.options.clock, {
+          cwd: this.options.cwd,
+          logger: this.log,
+          // The daily budget is the instances' together, counted in the store.
+          ...(this.db ? { sharedBudget: { store: new PostgresRequestBudgetStore(this.db.db) } } : {}),
+        })
       : null;
-    this.roomSources = new StoreRoomSources(this.store, this.options.clock);
+    this.googleClient = google?.client ?? null;
+    this.roomSources = new StoreRoomSources(this.store);
     const ews = hasEwsCredentials(config) ? ewsCalendarSourceFromConfig(config, { clock: this.options.clock, logger: this.log }).source : null;
-    return combineCalendarSources({ graph: this.defaultGraphSource(), google, ews }, this.roomSources);
+    return combineCalendarSources({ graph: this.defaultGraphSource(), google: google?.source ?? null, ews }, this.roomSources);
   }
 
   private defaultGraphSource(): CalendarSource | null {
@@ -392,6 +408,7 @@ export class Engine {
     // Interval work runs on the clock, each ticker at its own random phase (core/ticker.ts).
     const ticker = clockTicker(this.options.clock);
     this.subscriptions?.start(ticker);
+    this.googleChannels?.start(ticker);
     // A tick that comes while the last one of its kind still runs is skipped.
     const guarded = (name: string, run: () => Promise<unknown>) => {
       let busy = false;
@@ -510,6 +527,7 @@ export class Engine {
     await this.dispatching;
     await this.http?.close();
     await this.subscriptions?.stop();
+    await this.googleChannels?.stop();
     await this.poller?.stop(this.options.config.shutdown.graceSeconds * 1000);
     await this.scheduler?.shutdown();
     this.ownBridge?.close();

@@ -23,6 +23,7 @@ import type { OidcSettings } from "./admin/oidc.ts";
 import { bearerOf, FailureLimiter, RollingRateLimiter, secretEquals } from "./auth.ts";
 import { CALLBACK_BODY_LIMITS, jsonNestingExceeds, MAX_JSON_DEPTH } from "./body-limits.ts";
 import { ewsFeed } from "./ews-feed/index.ts";
+import { type GoogleNotificationHandler, registerGoogleNotifications } from "./google-notifications.ts";
 import { renderIcsFeed } from "./ics-feed.ts";
 
 export interface CallbackReply {
@@ -45,6 +46,7 @@ export interface HttpServerDeps {
     bridge?: (rawBody: Buffer, signature: string | undefined) => Promise<CallbackReply>;
     graphCalls?: (headers: Record<string, string | string[] | undefined>, rawBody: Buffer) => Promise<CallbackReply>;
     notifications?: (query: Record<string, string | undefined>, rawBody: Buffer) => Promise<CallbackReply>;
+    googleNotifications?: GoogleNotificationHandler;
   };
   /** Called after a room was added through the API (the engine makes it due). */
   onRoomAdded?: (room: Room) => void;
@@ -575,6 +577,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
         return sendCallback(req, reply, await deps.callbacks.notifications(query, rawOf(req)));
       },
     );
+    registerGoogleNotifications(callbacks, deps.callbacks?.googleNotifications);
   });
   await app.register(ewsFeed, {
     store: deps.store,
