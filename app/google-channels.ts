@@ -29,6 +29,12 @@ export interface GoogleChannelsParts {
 /** The channel manager, or null when Google notifications are off or Google is not configured. */
 export function googleChannelsFor(parts: GoogleChannelsParts): GoogleChannelManager | null {
   if (!parts.config.google.notifications.enabled || parts.client === null) return null;
+  if (parts.config.http.publicUrl === null) {
+    parts.logger.warn(
+      {},
+      "google.notifications.enabled without http.publicUrl: channels point at this host's loopback address, which only an emulator reaches",
+    );
+  }
   return new GoogleChannelManager(
     { notificationUrl: () => `${parts.publicUrl()}/v1/notifications/google` },
     {
