@@ -16,15 +16,12 @@ import type { Logger } from "../core/logger.ts";
 import type { DevicePusher } from "../core/ports/device-pusher.ts";
 import type { MediaBridge } from "../core/ports/media-bridge.ts";
 import type { Store } from "../core/ports/store.ts";
-import type { CallbackReply } from "./http/server.ts";
+import type { CallbackHandlers } from "./http/api/callbacks.ts";
 import type { EngineMetrics } from "./metrics.ts";
 
 /** Callback handlers; each gets the raw body bytes and checks its sender before parsing them. */
-export interface EngineCallbacks {
-  bridge?: (rawBody: Buffer, signature: string | undefined) => Promise<CallbackReply>;
-  graphCalls?: (headers: Record<string, string | string[] | undefined>, rawBody: Buffer) => Promise<CallbackReply>;
-  notifications?: (query: Record<string, string | undefined>, rawBody: Buffer) => Promise<CallbackReply>;
-}
+/** The callback routes' handlers the engine wires (app/http/api/callbacks.ts). */
+export type EngineCallbacks = CallbackHandlers;
 
 export interface BridgeWiringParts {
   config: Config;

@@ -2,7 +2,6 @@
  * The engine's CalendarSource: the adapters configured (Graph, Google, Exchange Server) behind
  * one MultiCalendarSource that sends each room to the adapter of its `source`.
  */
-import type { Clock } from "../core/clock.ts";
 import type { Config } from "../core/config.ts";
 import type { CalendarSourceName } from "../core/domain.ts";
 import type { CalendarSource } from "../core/ports/calendar-source.ts";
@@ -15,35 +14,17 @@ export function hasGoogleCredentials(config: Config): boolean {
   return (g.serviceAccountKey !== null || g.serviceAccountKeyFile !== null) && g.subject !== null;
 }
 
-/** How long a room's source is remembered before it is read again (a room moved by another process). */
-const SOURCE_TTL_MS = 30_000;
-
 /**
- * Rooms' sources read from the store, remembered for a short while so a quiet poll cycle does
- * not read every room again; `forget()` drops them all (a room changed here).
+ * Rooms' sources read from the store, for the calls that come without a lease (room checks); the
+ * poller's rounds get each room's source with its lease and never ask.
  */
 export class StoreRoomSources {
-  readonly #cache = new Map<string, { source: CalendarSourceName | null; at: number }>();
-
-  constructor(
-    private readonly store: Pick<Store, "rooms">,
-    private readonly clock: Pick<Clock, "now">,
-  ) {}
+  constructor(private readonly store: Pick<Store, "rooms">) {}
 
   readonly sourceOf = async (mailbox: string, signal: AbortSignal): Promise<CalendarSourceName | null> => {
-    const key = mailbox.trim().toLowerCase();
-    const now = this.clock.now().getTime();
-    const hit = this.#cache.get(key);
-    if (hit && now - hit.at < SOURCE_TTL_MS) return hit.source;
-    const room = await this.store.rooms.get(key, { signal });
-    const source = room?.source ?? null;
-    this.#cache.set(key, { source, at: now });
-    return source;
+    const room = await this.store.rooms.get(mailbox.trim().toLowerCase(), { signal });
+    return room?.source ?? null;
   };
-
-  forget(): void {
-    this.#cache.clear();
-  }
 }
 
 /** One source for every configured calendar system, or null when none is configured. */

@@ -9,6 +9,7 @@
 import cron from "node-cron";
 import type { BridgeScheduler } from "../bridge/bridge-scheduler.ts";
 import type { CalendarPoller } from "../calendar/calendar-poller.ts";
+import type { GoogleChannelManager } from "../calendar/google/google-channels.ts";
 import type { GraphSubscriptionManager } from "../calendar/graph/subscriptions.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Config } from "../core/config.ts";
@@ -36,9 +37,9 @@ export interface EngineWorkflowParts {
   scheduler: BridgeScheduler;
   poller: CalendarPoller | null;
   subscriptions: GraphSubscriptionManager | null;
+  googleChannels: GoogleChannelManager | null;
   alarms: AlarmEvaluator;
   /** Forgets the rooms' remembered calendar sources (a room's source may have changed). */
-  forgetRoomSources: () => void;
 }
 
 /** Where a source's occurrences go: the room's device list, then its SGJ sessions, then a push now. */
@@ -71,6 +72,7 @@ export class EngineWorkflows {
     const onError = (tick: string) => (error: unknown) => logger.warn({ err: (error as Error).message, tick }, "tick failed");
     this.#p.poller?.start();
     this.#p.subscriptions?.start(ticker);
+    this.#p.googleChannels?.start(ticker);
     this.#p.dispatch.start(ticker);
     this.#p.scheduler.start(ticker);
     // The prune runs on the configured cron expression (retention.schedule), so node-cron stays here.
@@ -97,7 +99,6 @@ export class EngineWorkflows {
    * privacy rules or provider may change every plan), and its device gets its whole list again.
    */
   async roomChanged(roomId: string): Promise<void> {
-    this.#p.forgetRoomSources();
     try {
       await this.#p.poller?.repoll(roomId);
       await this.#p.dispatch.deviceChanged(roomId);

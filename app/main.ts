@@ -15,6 +15,10 @@ import { ewsCalendarSourceFromConfig, hasEwsCredentials } from "../calendar/ews/
 import type { GraphClient } from "../calendar/graph/graph-client.ts";
 import { graphFromConfig, hasGraphCredentials } from "../calendar/graph/graph-from-config.ts";
 import { GraphSubscriptionManager, graphNotificationRoute } from "../calendar/graph/subscriptions.ts";
+import type { GoogleChannelManager } from "../calendar/google/google-channels.ts";
+import type { GoogleClient } from "../calendar/google/google-client.ts";
+import { PostgresRequestBudgetStore } from "../store/postgres/request-budget-store.ts";
+import { googleChannelsFor } from "./google-channels.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Config } from "../core/config.ts";
 import { OtjError } from "../core/errors.ts";
@@ -66,6 +70,7 @@ interface Running {
   poller: CalendarPoller | null;
   bridge: BridgeWiring;
   subscriptions: GraphSubscriptionManager | null;
+  googleChannels: GoogleChannelManager | null;
   notifier: AlarmNotifier | null;
   workflows: EngineWorkflows;
 }
@@ -79,6 +84,7 @@ export class Engine {
   #source: CalendarSource | null = null;
   #graphClient: GraphClient | null = null;
   #roomSources: StoreRoomSources | null = null;
+  #googleClient: GoogleClient | null = null;
   #graphReady: true | string = "not checked";
   #stopped = false;
 
@@ -111,6 +117,11 @@ export class Engine {
   /** The SGJ scheduler. */
   get scheduler(): BridgeScheduler {
     return this.#parts().bridge.scheduler;
+  }
+
+  /** Google's change-notification channels (google.notifications.enabled), or null. */
+  get googleChannels(): GoogleChannelManager | null {
+    return this.#parts().googleChannels;
   }
 
   /** The cross-feature work: `step()` (one pass by hand), `prune()`, console changes. */
@@ -210,6 +221,11 @@ export class Engine {
       const route = graphNotificationRoute(subscriptions);
       callbacks.notifications = (query, rawBody) => route(query, rawBody);
     }
+    const googleChannels =
+      poller && this.#db
+        ? googleChannelsFor({ config, clock, store, publicUrl, logger: this.#log, client: this.#googleClient, db: this.#db.db, wake: () => poller.poke() })
+        : null;
+    if (googleChannels) callbacks.googleNotifications = googleChannels;
 
     const channels = channelsFromConfig(config.alerts);
     const notifier =
@@ -236,7 +252,6 @@ export class Engine {
       graphBridge: config.bridge.adapter === "graph",
       startedAt: clock.now(),
     });
-    const roomSources = this.#roomSources;
     const workflows = new EngineWorkflows({
       config,
       clock,
@@ -247,10 +262,10 @@ export class Engine {
       scheduler,
       poller,
       subscriptions,
+      googleChannels,
       alarms,
-      forgetRoomSources: () => roomSources?.forget(),
     });
-    this.#running = { store, dispatch, poller, bridge, subscriptions, notifier, workflows };
+    this.#running = { store, dispatch, poller, bridge, subscriptions, googleChannels, notifier, workflows };
 
     if (listen) await this.#listen(store, settings, callbacks, workflows, poller, pusher);
     if (ticks) workflows.start();
@@ -319,12 +334,17 @@ export class Engine {
     const config = this.options.config;
     // Loaded only when configured: the Google client libraries are large and every CLI command imports this file.
     const google = hasGoogleCredentials(config)
-      ? (await import("../calendar/google/google-from-config.ts")).googleFromConfig(config, this.options.clock, { cwd: this.options.cwd, logger: this.#log })
-          .source
+      ? (await import("../calendar/google/google-from-config.ts")).googleFromConfig(config, this.options.clock, {
+          cwd: this.options.cwd,
+          logger: this.#log,
+          // The daily budget is the instances' together, counted in the store.
+          ...(this.#db ? { sharedBudget: { store: new PostgresRequestBudgetStore(this.#db.db) } } : {}),
+        })
       : null;
-    this.#roomSources = new StoreRoomSources(store, this.options.clock);
+    this.#googleClient = google?.client ?? null;
+    this.#roomSources = new StoreRoomSources(store);
     const ews = hasEwsCredentials(config) ? ewsCalendarSourceFromConfig(config, { clock: this.options.clock, logger: this.#log }).source : null;
-    return combineCalendarSources({ graph: this.#defaultGraphSource(), google, ews }, this.#roomSources);
+    return combineCalendarSources({ graph: this.#defaultGraphSource(), google: google?.source ?? null, ews }, this.#roomSources);
   }
 
   #defaultGraphSource(): CalendarSource | null {
@@ -382,6 +402,7 @@ export class Engine {
     await r?.dispatch.stop();
     await this.#http?.close();
     await r?.subscriptions?.stop();
+    await r?.googleChannels?.stop();
     await r?.poller?.stop(this.options.config.shutdown.graceSeconds * 1000);
     await r?.bridge.scheduler.shutdown();
     r?.bridge.close();

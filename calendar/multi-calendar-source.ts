@@ -6,10 +6,13 @@
  * Cursors are tagged with the source that made them (`google:` + token; Graph's stay untagged,
  * as they were before rooms had a source), so a room moved to another source never hands one
  * system's cursor to another: its next round is a full one.
+ *
+ * The poller hands each room's source with its lease (the lease query reads it); `sourceOf` is
+ * asked only when it is not given (room checks, callers without a lease).
  */
 import type { CalendarSourceName } from "../core/domain.ts";
 import { OtjError } from "../core/errors.ts";
-import type { CalendarSource, DiscoveredRoom, RoomCheck, RoomSyncResult, SyncCursor, TimeWindow } from "../core/ports/calendar-source.ts";
+import type { CalendarSource, DiscoveredRoom, RoomCheck, RoomHints, RoomSyncResult, SyncCursor, TimeWindow } from "../core/ports/calendar-source.ts";
 
 /** The source of a room's calendar, by mailbox (null: not a known room; the default applies). */
 export type RoomSourceLookup = (mailbox: string, signal: AbortSignal) => Promise<CalendarSourceName | null>;
@@ -40,11 +43,11 @@ export class MultiCalendarSource implements CalendarSource {
     return this.#sources[name] ?? null;
   }
 
-  async syncRoom(mailbox: string, cursor: SyncCursor | null, window: TimeWindow, signal: AbortSignal): Promise<RoomSyncResult> {
-    const name = (await this.#sourceOf(mailbox, signal)) ?? this.#default;
+  async syncRoom(mailbox: string, cursor: SyncCursor | null, window: TimeWindow, signal: AbortSignal, hints?: RoomHints): Promise<RoomSyncResult> {
+    const name = hints?.source ?? (await this.#sourceOf(mailbox, signal)) ?? this.#default;
     const source = this.#require(name);
     const own = cursor === null ? null : untag(cursor, name);
-    const result = await source.syncRoom(mailbox, own, window, signal);
+    const result = await source.syncRoom(mailbox, own, window, signal, { source: name });
     return { ...result, cursor: tag(result.cursor, name) };
   }
 

@@ -128,7 +128,7 @@ export class RoomPoll {
         : null;
     let result: RoomSyncResult;
     try {
-      result = await this.#source.syncRoom(lease.mailbox, sourceCursor, window, ctx.signal);
+      result = await this.#source.syncRoom(lease.mailbox, sourceCursor, window, ctx.signal, { source: lease.source });
     } catch (error) {
       return this.#fail(lease, ctx, error, 0);
     }

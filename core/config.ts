@@ -80,19 +80,7 @@ export type ConsoleRole = (typeof CONSOLE_ROLES)[number];
 
 /** An issuer identifier: kept exactly as given (a trailing slash is part of it). */
 function oidcIssuer(description: string) {
-  return z
-    .string()
-    .refine((value) => {
-      try {
-        const url = new URL(value);
-        return url.protocol === "https:" || (url.protocol === "http:" && isLoopbackHost(url.hostname));
-      } catch {
-        return false;
-      }
-    }, "expected an https:// URL (http:// only on loopback)")
-    .nullable()
-    .default(null)
-    .meta(describe(description));
+  return z.string().refine(serviceUrlAllowed, "expected an https:// URL (http:// only on loopback)").nullable().default(null).meta(describe(description));
 }
 
 /** `10.0.0.1, 192.168.0.0/16, ::1`: addresses or CIDR ranges, IPv4 or IPv6. */
@@ -106,6 +94,16 @@ function isProxyList(value: string): boolean {
     const n = Number(bits);
     return /^\d{1,3}$/.test(bits) && n <= (family === 4 ? 32 : 128);
   });
+}
+
+/** An https URL, or http on a loopback host. */
+function serviceUrlAllowed(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === "https:" || (url.protocol === "http:" && isLoopbackHost(url.hostname));
+  } catch {
+    return false;
+  }
 }
 
 function isLoopbackHost(hostname: string): boolean {
@@ -193,7 +191,22 @@ const configSchema = z
         subject: optionalString("Workspace user the service account impersonates (an administrator who may read the resource calendars)."),
         apiRoot: serviceUrl("Root of the Google APIs (calendar, directory); default https://www.googleapis.com. http:// only on loopback.", true),
         tokenUrl: serviceUrl("OAuth token endpoint; default https://oauth2.googleapis.com/token. http:// only on loopback.", true),
-        dailyRequestBudget: int(1, 1_000_000_000, 900_000, "Most Google API requests per UTC day from this instance; past it rooms wait for the next day."),
+        dailyRequestBudget: int(
+          1,
+          1_000_000_000,
+          900_000,
+          "Most Google API requests per UTC day, for all engine instances on one database together; past it rooms wait for the next day.",
+        ),
+        notifications: z
+          .strictObject({
+            enabled: z
+              .boolean()
+              .default(false)
+              .meta(
+                describe("Open events.watch channels so Google notifies changes at {http.publicUrl}/v1/notifications/google (needs an https http.publicUrl)."),
+              ),
+          })
+          .prefault({}),
       })
       .prefault({}),
     http: z
@@ -388,6 +401,11 @@ const configSchema = z
         path: ["graph", "notifications", "enabled"],
         message: "change notifications need an https:// http.publicUrl",
       });
+    }
+    // Google only calls https addresses; an unset publicUrl (http://127.0.0.1) serves the emulators.
+    const publicUrl = config.http.publicUrl;
+    if (config.google.notifications.enabled && publicUrl !== null && !serviceUrlAllowed(publicUrl)) {
+      ctx.addIssue({ code: "custom", path: ["google", "notifications", "enabled"], message: "change notifications need an https:// http.publicUrl" });
     }
     if (config.http.headersTimeoutSeconds > config.http.requestTimeoutSeconds) {
       ctx.addIssue({ code: "custom", path: ["http", "headersTimeoutSeconds"], message: "expected at most http.requestTimeoutSeconds" });

@@ -1,17 +1,19 @@
 /**
- * The one place otj speaks HTTP to Exchange Web Services: authentication (Basic over TLS, or an
- * OAuth client-credentials bearer token for hybrid), the impersonation header, a private CA,
+ * The one place otj speaks HTTP to Exchange Web Services: authentication (Basic over TLS, NTLM
+ * (NTLMv2 on kept-alive connections, ews-http.ts), or an OAuth client-credentials bearer token for
+ * hybrid), the impersonation header, a private CA,
  * admission control, the request timeout, and classification of every failure (HTTP status, SOAP
  * fault, error response message) with EWS_ERROR_TABLE. Never retries; the source schedules retries.
  */
 
 import { Agent, fetch as undiciFetch } from "undici";
 import { OtjError } from "../../core/errors.ts";
-import { abortable, ClientCredentialsTokenProvider } from "../graph/client-credentials-token-provider.ts";
+import { ClientCredentialsTokenProvider } from "../graph/client-credentials-token-provider.ts";
 import { type RequestGate, UNLIMITED_GATE } from "../graph/request-gate.ts";
 import { SendFailure, sendWithTimeout } from "../timed-send.ts";
 import { isLoopback } from "../graph/graph-endpoints.ts";
 import { type EwsFailure, isTlsFailure, mapEwsFailure } from "./ews-error-mapper.ts";
+import { type EwsReply, MAX_RESPONSE_CHARS, NtlmConnections, readReply } from "./ews-http.ts";
 import { attr, backOffOf, buildEnvelope, child, children, parseXml, readFault, soapBody, text, type Xml, type XmlNode } from "./ews-soap.ts";
 
 /** The `ews.*` slice the client reads. */
@@ -20,7 +22,7 @@ export interface EwsClientConfig {
   readonly url: string;
   readonly username: string;
   readonly password: string;
-  readonly auth: "basic" | "oauth";
+  readonly auth: "basic" | "ntlm" | "oauth";
   /** Send `ExchangeImpersonation` for the room (else delegate access). */
   readonly impersonation: boolean;
   /** PEM text of an extra trusted CA. */
@@ -38,9 +40,6 @@ export interface EwsClientDeps {
   readonly gate?: RequestGate;
 }
 
-/** Largest SOAP answer read (bodies of a GetItem batch); more is a bad response. */
-const MAX_RESPONSE_CHARS = 32 * 1024 * 1024;
-
 export class EwsClient {
   readonly #config: EwsClientConfig;
   readonly #fetch: typeof fetch;
@@ -48,6 +47,8 @@ export class EwsClient {
   readonly #timeoutMs: number;
   readonly #basic: string | null;
   readonly #tokens: ClientCredentialsTokenProvider | null;
+  /** `ntlm`: the authenticated connections. */
+  readonly #ntlm: NtlmConnections | null;
   #requests = 0;
 
   constructor(config: EwsClientConfig, deps: EwsClientDeps) {
@@ -61,9 +62,14 @@ export class EwsClient {
       this.#fetch = ((input: string, init: RequestInit) =>
         undiciFetch(input, { ...(init as object), ...(dispatcher ? { dispatcher } : {}) } as Parameters<typeof undiciFetch>[1])) as unknown as typeof fetch;
     }
+    this.#ntlm = null;
     if (config.auth === "basic") {
       this.#basic = `Basic ${Buffer.from(`${config.username}:${config.password}`, "utf8").toString("base64")}`;
       this.#tokens = null;
+    } else if (config.auth === "ntlm") {
+      this.#basic = null;
+      this.#tokens = null;
+      this.#ntlm = new NtlmConnections({ url, username: config.username, password: config.password, ca: config.ca ?? null, clock: deps.clock });
     } else {
       if (!config.tokenUrl) throw configError("ews.tokenUrl", "the OAuth token endpoint when ews.auth is oauth");
       this.#basic = null;
@@ -79,7 +85,17 @@ export class EwsClient {
     }
   }
 
-  /** HTTP requests sent to EWS so far (token requests excluded). */
+  /** NTLM handshakes done so far (0 for other methods): a kept-alive connection needs none. */
+  get ntlmHandshakes(): number {
+    return this.#ntlm?.handshakes ?? 0;
+  }
+
+  /** Closes kept-alive NTLM connections. */
+  async close(): Promise<void> {
+    await this.#ntlm?.close();
+  }
+
+  /** SOAP requests sent to EWS so far (token requests and NTLM handshakes excluded). */
   get requestCount(): number {
     return this.#requests;
   }
@@ -88,7 +104,7 @@ export class EwsClient {
     return this.#config.impersonation;
   }
 
-  /** Obtains credentials (an OAuth token; nothing to do for Basic). @throws OTJ_EWS_AUTH / OTJ_EWS_UNAVAILABLE. */
+  /** Obtains credentials (an OAuth token; nothing to do for Basic and NTLM). @throws OTJ_EWS_AUTH / OTJ_EWS_UNAVAILABLE. */
   async connect(signal: AbortSignal): Promise<void> {
     await this.#authorization(signal);
   }
@@ -109,30 +125,22 @@ export class EwsClient {
     let status: number;
     let reply: string;
     try {
-      ({ status, reply } = await sendWithTimeout(signal, this.#timeoutMs, async (timed) => {
+      const headers: Record<string, string> = {
+        "Content-Type": "text/xml; charset=utf-8",
+        Accept: "text/xml",
+        SOAPAction: `"http://schemas.microsoft.com/exchange/services/2006/messages/${operation}"`,
+        ...(authorization !== null ? { Authorization: authorization } : {}),
+        ...(mailbox ? { "X-AnchorMailbox": mailbox } : {}),
+      };
+      ({ status, reply } = await sendWithTimeout(signal, this.#timeoutMs, (timed) => {
         this.#requests++;
-        const response = await this.#fetch(this.#config.url, {
-          method: "POST",
-          headers: {
-            "Content-Type": "text/xml; charset=utf-8",
-            Accept: "text/xml",
-            SOAPAction: `"http://schemas.microsoft.com/exchange/services/2006/messages/${operation}"`,
-            Authorization: authorization,
-            ...(mailbox ? { "X-AnchorMailbox": mailbox } : {}),
-          },
-          body: envelope,
-          signal: timed,
-          redirect: "manual",
-        });
-        if (Number(response.headers.get("content-length") ?? 0) > MAX_RESPONSE_CHARS) {
-          await response.body?.cancel();
-          return { status: response.status, reply: "" };
-        }
-        return { status: response.status, reply: await abortable(response.text(), timed) };
+        return this.#exchange(headers, envelope, timed);
       }));
     } catch (error) {
       if (!(error instanceof SendFailure)) throw error;
       const cause = error.cause;
+      // An NTLM challenge otj cannot read is already classified.
+      if (cause instanceof OtjError) throw cause;
       throw mapEwsFailure(error.timedOut ? { kind: "timeout", cause } : isTlsFailure(cause) ? { kind: "tls", cause } : { kind: "network", cause }, context);
     } finally {
       release();
@@ -156,8 +164,16 @@ export class EwsClient {
     return children(messages, `${operation}ResponseMessage`);
   }
 
-  async #authorization(signal: AbortSignal): Promise<string> {
+  /** One POST and its answer: on an NTLM connection, or with the request's own credentials. */
+  async #exchange(headers: Record<string, string>, body: string, signal: AbortSignal): Promise<EwsReply> {
+    if (this.#ntlm !== null) return this.#ntlm.post(headers, body, signal);
+    return readReply(await this.#fetch(this.#config.url, { method: "POST", headers, body, signal, redirect: "manual" }), signal);
+  }
+
+  /** The Authorization header of a request; null for NTLM (the connection is authenticated). */
+  async #authorization(signal: AbortSignal): Promise<string | null> {
     if (this.#basic !== null) return this.#basic;
+    if (this.#ntlm !== null) return null;
     try {
       return `Bearer ${await this.#tokens!.getToken(signal)}`;
     } catch (error) {

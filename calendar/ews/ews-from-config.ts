@@ -36,11 +36,6 @@ export function ewsCalendarSourceFromConfig(
       details: { keys: missing.map((k) => `ews.${k}`) },
     });
   }
-  if (e.auth === "ntlm") {
-    throw new OtjError("OTJ_CONFIG_INVALID", "ews.auth: ntlm is not supported yet; use basic (over TLS) or oauth (see docs/exchange-server.md)", {
-      details: { key: "ews.auth" },
-    });
-  }
   let ca: string | null = null;
   if (e.caFile !== null) {
     try {

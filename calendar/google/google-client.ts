@@ -8,13 +8,15 @@
  *   is honoured by a request interceptor on the client's transporter that rewrites that one URL.
  * - `apiRoot` is the libraries' `rootUrl`.
  * - The libraries' own retries are off (`retry: false`): the calendar source retries with its
- *   own table, budget and clock. Every API request first takes one unit of the daily budget.
+ *   own table, budget and clock. Every API request first takes one unit of the daily budget
+ *   (shared by the instances on one store when the engine gives it the store).
  */
 import { admin, type admin_directory_v1 } from "@googleapis/admin";
 import { calendar, type calendar_v3 } from "@googleapis/calendar";
 import { JWT } from "google-auth-library";
 import type { Clock } from "../../core/clock.ts";
 import { OtjError } from "../../core/errors.ts";
+import type { RequestBudgetStore } from "../../core/ports/request-budget-store.ts";
 import { abortable } from "../graph/client-credentials-token-provider.ts";
 import { mapGoogleError } from "./google-error-mapper.ts";
 
@@ -38,6 +40,8 @@ export interface GoogleClientConfig {
   readonly tokenUrl?: string | null;
   /** Requests per UTC day (default 900 000). */
   readonly dailyRequestBudget?: number;
+  /** Shares the daily budget with the other instances on the same store (the engine); else it is this process's. */
+  readonly sharedBudget?: SharedBudget;
 }
 
 export type GoogleEvent = calendar_v3.Schema$Event;
@@ -77,36 +81,85 @@ export function parseServiceAccountKey(text: string, where: string): ServiceAcco
   return { client_email: v["client_email"], private_key: v["private_key"] };
 }
 
-/** Counts requests per UTC day against the configured budget. */
+/** Where the budget is shared with the other instances (the store), and how many requests a reservation takes. */
+export interface SharedBudget {
+  readonly store: RequestBudgetStore;
+  /** Requests reserved per store call (default: a thousandth of the limit, 1 to 1000). */
+  readonly block?: number;
+}
+
+/** The budget's name in the store. */
+const BUDGET_NAME = "google";
+
+/**
+ * Counts requests per UTC day against the configured budget. With a shared store, the budget is
+ * the instances' together: this instance reserves blocks of the day's budget in the store and
+ * spends them here (unspent requests of a block are lost at the day's end, at most one block per
+ * instance); without one, it counts this process's requests only (the CLI's short commands).
+ */
 export class DailyRequestBudget {
   readonly #limit: number;
   readonly #clock: Pick<Clock, "now">;
+  readonly #shared: Required<SharedBudget> | null;
   #day = "";
   #used = 0;
+  /** Reserved in the store for `#day` and not spent yet. */
+  #left = 0;
+  #reserving: Promise<number> | null = null;
 
-  constructor(limit: number, clock: Pick<Clock, "now">) {
+  constructor(limit: number, clock: Pick<Clock, "now">, shared?: SharedBudget) {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError("dailyRequestBudget must be a positive integer");
     this.#limit = limit;
     this.#clock = clock;
+    this.#shared = shared ? { store: shared.store, block: Math.max(1, Math.floor(shared.block ?? Math.min(1000, limit / 1000))) } : null;
   }
 
   /** Takes one request; throws OTJ_GOOGLE_BUDGET_EXHAUSTED (retryAfterMs = until the next UTC day). */
-  take(): void {
-    const now = this.#clock.now();
-    const day = now.toISOString().slice(0, 10);
-    if (day !== this.#day) {
-      this.#day = day;
-      this.#used = 0;
-    }
-    if (this.#used >= this.#limit) {
-      const next = Date.parse(`${day}T00:00:00Z`) + 86_400_000;
-      throw new OtjError("OTJ_GOOGLE_BUDGET_EXHAUSTED", `google.dailyRequestBudget (${this.#limit}) is used up for ${day}`, {
-        details: { retryAfterMs: next - now.getTime(), limit: this.#limit },
-      });
+  async take(signal?: AbortSignal): Promise<void> {
+    const day = this.#today();
+    if (this.#shared === null) {
+      if (this.#used >= this.#limit) throw this.#exhausted(day);
+    } else {
+      while (this.#left === 0) {
+        if (this.#reserving === null) {
+          this.#reserving = this.#reserve(this.#shared, day, signal).finally(() => {
+            this.#reserving = null;
+          });
+        }
+        if ((await this.#reserving) === 0 && this.#left === 0) throw this.#exhausted(day);
+        if (this.#today() !== day) return this.take(signal);
+      }
+      this.#left--;
     }
     this.#used++;
   }
 
+  async #reserve(shared: Required<SharedBudget>, day: string, signal: AbortSignal | undefined): Promise<number> {
+    const granted = await shared.store.reserve(BUDGET_NAME, day, shared.block, this.#limit, signal ? { signal } : {});
+    if (this.#day === day) this.#left += granted;
+    return granted;
+  }
+
+  /** The UTC day of now; a new day starts with nothing used or reserved. */
+  #today(): string {
+    const day = this.#clock.now().toISOString().slice(0, 10);
+    if (day !== this.#day) {
+      this.#day = day;
+      this.#used = 0;
+      this.#left = 0;
+    }
+    return day;
+  }
+
+  #exhausted(day: string): OtjError {
+    const next = Date.parse(`${day}T00:00:00Z`) + 86_400_000;
+    const scope = this.#shared ? "by all instances together" : "by this process";
+    return new OtjError("OTJ_GOOGLE_BUDGET_EXHAUSTED", `google.dailyRequestBudget (${this.#limit}) is used up for ${day} ${scope}`, {
+      details: { retryAfterMs: next - this.#clock.now().getTime(), limit: this.#limit },
+    });
+  }
+
+  /** Requests this instance sent today (UTC). */
   get used(): number {
     return this.#used;
   }
@@ -126,7 +179,7 @@ export class GoogleClient {
     this.#directoryAuth = jwtClient(config, RESOURCE_READONLY_SCOPE, tokenUrl);
     this.#calendar = calendar({ version: "v3", auth: this.#calendarAuth, rootUrl });
     this.#directory = admin({ version: "directory_v1", auth: this.#directoryAuth, rootUrl });
-    this.#budget = new DailyRequestBudget(config.dailyRequestBudget ?? 900_000, deps.clock);
+    this.#budget = new DailyRequestBudget(config.dailyRequestBudget ?? 900_000, deps.clock, config.sharedBudget);
   }
 
   /** Requests sent today (UTC) against the daily budget. */
@@ -147,7 +200,7 @@ export class GoogleClient {
 
   /** One `events.list` page. Throws what the library threw (classify with mapGoogleError). */
   async listEvents(params: ListEventsParams, signal: AbortSignal): Promise<GoogleEventsPage> {
-    this.#budget.take();
+    await this.#budget.take(signal);
     const query: calendar_v3.Params$Resource$Events$List = { calendarId: params.calendarId, singleEvents: true };
     if (params.pageToken !== undefined) query.pageToken = params.pageToken;
     if (params.syncToken !== undefined) query.syncToken = params.syncToken;
@@ -162,7 +215,7 @@ export class GoogleClient {
 
   /** One page of the directory's resource calendars (`my_customer`). */
   async listResources(pageToken: string | undefined, signal: AbortSignal): Promise<admin_directory_v1.Schema$CalendarResources> {
-    this.#budget.take();
+    await this.#budget.take(signal);
     const query: admin_directory_v1.Params$Resource$Resources$Calendars$List = { customer: "my_customer", maxResults: 500 };
     if (pageToken !== undefined) query.pageToken = pageToken;
     const response = await withFreshToken(this.#directoryAuth, () => this.#directory.resources.calendars.list(query, { retry: false, signal }));
@@ -171,7 +224,7 @@ export class GoogleClient {
 
   /** Opens a change notification channel on a calendar's events. */
   async watch(params: WatchParams, signal: AbortSignal): Promise<{ resourceId: string; expiration: number }> {
-    this.#budget.take();
+    await this.#budget.take(signal);
     const response = await withFreshToken(this.#calendarAuth, () =>
       this.#calendar.events.watch(
         {
@@ -188,7 +241,7 @@ export class GoogleClient {
 
   /** Stops a channel. */
   async stopChannel(channelId: string, resourceId: string, signal: AbortSignal): Promise<void> {
-    this.#budget.take();
+    await this.#budget.take(signal);
     await withFreshToken(this.#calendarAuth, () => this.#calendar.channels.stop({ requestBody: { id: channelId, resourceId } }, { retry: false, signal }));
   }
 }

@@ -9,7 +9,7 @@ import type { Clock } from "../../core/clock.ts";
 import type { Config } from "../../core/config.ts";
 import { OtjError } from "../../core/errors.ts";
 import { GoogleCalendarSource } from "./google-calendar-source.ts";
-import { GoogleClient, parseServiceAccountKey, type ServiceAccountKey } from "./google-client.ts";
+import { GoogleClient, parseServiceAccountKey, type ServiceAccountKey, type SharedBudget } from "./google-client.ts";
 
 /**
  * @param cwd base of a relative `google.serviceAccountKeyFile`.
@@ -18,7 +18,7 @@ import { GoogleClient, parseServiceAccountKey, type ServiceAccountKey } from "./
 export function googleFromConfig(
   config: Config,
   clock: Clock,
-  extra: { cwd?: string; logger?: Logger } = {},
+  extra: { cwd?: string; logger?: Logger; sharedBudget?: SharedBudget } = {},
 ): { client: GoogleClient; source: GoogleCalendarSource } {
   const g = config.google;
   const missing: string[] = [];
@@ -43,7 +43,17 @@ export function googleFromConfig(
     }
     key = parseServiceAccountKey(text, "google.serviceAccountKeyFile");
   }
-  const client = new GoogleClient({ key, subject: g.subject!, apiRoot: g.apiRoot, tokenUrl: g.tokenUrl, dailyRequestBudget: g.dailyRequestBudget }, { clock });
+  const client = new GoogleClient(
+    {
+      key,
+      subject: g.subject!,
+      apiRoot: g.apiRoot,
+      tokenUrl: g.tokenUrl,
+      dailyRequestBudget: g.dailyRequestBudget,
+      ...(extra.sharedBudget ? { sharedBudget: extra.sharedBudget } : {}),
+    },
+    { clock },
+  );
   const source = new GoogleCalendarSource(
     { roundBudgetSeconds: config.poll.roundBudgetSeconds, maxPagesPerRound: config.poll.maxPagesPerRound },
     { api: client, clock, ...(extra.logger ? { logger: extra.logger } : {}) },

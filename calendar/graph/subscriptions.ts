@@ -16,6 +16,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { bytesEqual, sha256 } from "../../core/constant-time.ts";
 import { backoffMs } from "../../core/backoff.ts";
 import { addMs, type Clock } from "../../core/clock.ts";
+import { PeriodicJob } from "../../core/periodic-job.ts";
 import type { TickerFactory } from "../../core/ticker.ts";
 import { type OtjError, toOtjError } from "../../core/errors.ts";
 import type { SubscriptionRecord, SubscriptionStore } from "../../core/ports/graph-subscription-store.ts";
@@ -106,9 +107,10 @@ export function clientStateMatches(storedHash: string | null, received: unknown)
 }
 
 export class GraphSubscriptionManager {
-  #ticker: { stop(): void } | null = null;
-  #running: Promise<unknown> | null = null;
-  #abort = new AbortController();
+  readonly #job = new PeriodicJob(
+    (signal) => this.reconcile(signal),
+    (error) => this.#deps.logger?.warn({ err: toOtjError(error).message }, "graph subscription reconcile failed"),
+  );
   readonly #settings: Required<Omit<SubscriptionSettings, "lifecycleNotificationUrl">> & { lifecycleNotificationUrl: string };
   readonly #deps: SubscriptionManagerDeps;
   readonly #random: () => number;
@@ -141,28 +143,12 @@ export class GraphSubscriptionManager {
    * skipped. Idempotent.
    */
   start(ticker: TickerFactory, intervalMs = 5 * 60_000): void {
-    if (this.#ticker !== null) return;
-    if (this.#abort.signal.aborted) this.#abort = new AbortController();
-    const tick = () => {
-      if (this.#running !== null) return;
-      this.#running = this.reconcile(this.#abort.signal)
-        .catch((error: unknown) => {
-          if (!this.#abort.signal.aborted) this.#deps.logger?.warn({ err: toOtjError(error).message }, "graph subscription reconcile failed");
-        })
-        .finally(() => {
-          this.#running = null;
-        });
-    };
-    this.#ticker = ticker(intervalMs, tick);
-    tick();
+    this.#job.start(ticker, intervalMs);
   }
 
   /** Stops ticking, aborts a running reconcile and releases this instance's leases. */
   async stop(): Promise<void> {
-    this.#ticker?.stop();
-    this.#ticker = null;
-    this.#abort.abort(new Error("graph subscription manager stopped"));
-    await this.#running;
+    await this.#job.stop("graph subscription manager stopped");
     await this.#deps.store.releaseAll(this.#deps.clock.now()).catch(() => 0);
   }
 

@@ -17,7 +17,7 @@
  */
 
 import type { OtjError } from "../errors.ts";
-import type { Person, Sensitivity } from "../domain.ts";
+import type { CalendarSourceName, Person, Sensitivity } from "../domain.ts";
 
 /** A time range `[start, end)`, both ISO 8601 UTC with milliseconds. */
 export interface TimeWindow {
@@ -135,6 +135,12 @@ export interface DiscoveredRoom {
 /** The result of probing one mailbox. */
 export type RoomCheck = { readonly mailbox: string; readonly ok: true } | { readonly mailbox: string; readonly ok: false; readonly error: OtjError };
 
+/** What the caller already knows of the room (from its lease), so a source need not look it up. */
+export interface RoomHints {
+  /** The room's calendar system (a source serving several systems picks its adapter by it). */
+  readonly source?: CalendarSourceName;
+}
+
 export interface CalendarSource {
   /**
    * Runs one complete round for one room.
@@ -154,7 +160,7 @@ export interface CalendarSource {
    *   `OTJ_CALENDAR_DELTA_LOOP` when a guard (page cap, repeated page, time budget) stopped the
    *   round; in every case the previous cursor stays valid. Aborting `signal` rejects with its reason.
    */
-  syncRoom(mailbox: string, cursor: SyncCursor | null, window: TimeWindow, signal: AbortSignal): Promise<RoomSyncResult>;
+  syncRoom(mailbox: string, cursor: SyncCursor | null, window: TimeWindow, signal: AbortSignal, hints?: RoomHints): Promise<RoomSyncResult>;
 
   /**
    * Lists the rooms of the directory with the room lists that hold them. Rooms hidden from the

@@ -21,6 +21,7 @@ import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { XMLBuilder, XMLParser } from "fast-xml-parser";
 import { BodyTooLargeError, readBody } from "../shared/request-body.ts";
+import { NtlmServer } from "./ews-ntlm.ts";
 import { EmulatedMailbox, type EventInput, type StoredEvent, type ViewItem } from "./ews-mailbox.ts";
 
 export type { EventInput, StoredEvent } from "./ews-mailbox.ts";
@@ -37,6 +38,8 @@ export interface EwsEmulatorOptions {
   readonly access?: "impersonation" | "delegate";
   /** Serve https with this key and certificate (PEM) instead of http. */
   readonly tls?: { readonly key: string; readonly cert: string };
+  /** `ntlm`: IIS's NTLM (per connection) instead of Basic; OAuth bearer tokens work either way. */
+  readonly auth?: "basic" | "ntlm";
 }
 
 /** An injected failure: a SOAP fault (`responseCode`), a bare HTTP status, or a dropped connection. */
@@ -59,7 +62,7 @@ export interface EwsRequestRecord {
   readonly operation: string;
   readonly mailbox: string | null;
   readonly impersonated: string | null;
-  readonly authorization: "basic" | "bearer" | null;
+  readonly authorization: "basic" | "ntlm" | "bearer" | null;
 }
 
 interface ActiveFault {
@@ -113,6 +116,8 @@ export class EwsEmulator {
   readonly username: string;
   readonly password: string;
   readonly access: "impersonation" | "delegate";
+  /** With `auth: "ntlm"`: the handshakes (`ntlm.handshakes`). */
+  readonly ntlm: NtlmServer | null;
   /** Every SOAP request received, in order. */
   readonly requests: EwsRequestRecord[] = [];
   /** Wall-clock wait before answering each authenticated SOAP request (benchmarks; default 0). */
@@ -134,6 +139,7 @@ export class EwsEmulator {
     this.username = options.username ?? "CONTOSO\\svc-otj";
     this.password = options.password ?? "emulator-password";
     this.access = options.access ?? "impersonation";
+    this.ntlm = options.auth === "ntlm" ? new NtlmServer(this.username, this.password, this.#clock) : null;
   }
 
   static async start(options: EwsEmulatorOptions = {}): Promise<EwsEmulator> {
@@ -241,9 +247,9 @@ export class EwsEmulator {
       res.writeHead(404).end();
       return;
     }
-    const authorization = this.#authenticate(req.headers.authorization);
-    if (authorization === null) {
-      res.writeHead(401, { "WWW-Authenticate": 'Basic realm="mail.contoso.example"' }).end();
+    const authorization = this.#authenticate(req);
+    if (authorization === null || typeof authorization === "object") {
+      res.writeHead(401, authorization ?? { "WWW-Authenticate": 'Basic realm="mail.contoso.example"' }).end();
       return;
     }
     const tree = /<!DOCTYPE/i.test(body) ? null : (parser.parse(body) as X);
@@ -294,10 +300,16 @@ export class EwsEmulator {
     res.writeHead(status, { "Content-Type": "text/xml; charset=utf-8" }).end(xml);
   }
 
-  #authenticate(header: string | undefined): "basic" | "bearer" | null {
-    if (!header) return null;
-    const [scheme, value = ""] = header.split(" ", 2);
+  /** How the request is authenticated, or null / the 401's headers when it is not. */
+  #authenticate(req: IncomingMessage): "basic" | "ntlm" | "bearer" | Record<string, string> | null {
+    const header = req.headers.authorization;
+    const [scheme, value = ""] = (header ?? "").split(" ", 2);
     if (scheme === "Bearer") return this.#tokens.has(value) ? "bearer" : null;
+    if (this.ntlm !== null) {
+      const verdict = this.ntlm.check(req.socket, header);
+      return verdict.ok ? "ntlm" : verdict.headers;
+    }
+    if (!header) return null;
     if (scheme !== "Basic") return null;
     const decoded = Buffer.from(value, "base64").toString("utf8");
     return decoded === `${this.username}:${this.password}` ? "basic" : null;

@@ -1,4 +1,4 @@
-import type { ExpressionBuilder, Kysely } from "kysely";
+import type { Kysely } from "kysely";
 import { OtjError } from "../../core/errors.ts";
 import type {
   AddRoomsOptions,
@@ -16,6 +16,8 @@ import type { Database, NewRoomRow, RoomRow } from "../database.ts";
 import { secretsEqual } from "../../core/constant-time.ts";
 import { newDeviceToken, newRoomId } from "../ids.ts";
 import { toRoom } from "../row-mappers.ts";
+import { roomPage } from "./room-page.ts";
+import { roomQuery, whereIdOrMailbox } from "./room-query.ts";
 import { type ValidRoom, validateNewRoom } from "../validation.ts";
 import { type StoreContext, chunks, guard, readByIds, toStoreError } from "./guard.ts";
 
@@ -28,16 +30,6 @@ type ProblemKind = "invalid" | "provider" | "duplicate";
 interface ItemProblem {
   kind: ProblemKind;
   message: string;
-}
-
-function roomQuery(db: Kysely<Database>) {
-  return db.selectFrom("room").leftJoin("provider", "provider.id", "room.provider_id").selectAll("room").select("provider.name as provider_name");
-}
-
-/** A room is named by its id or its mailbox (case-insensitive). */
-function whereIdOrMailbox(idOrMailbox: string) {
-  const key = idOrMailbox.trim();
-  return (eb: ExpressionBuilder<Database, "room">) => eb.or([eb("room.id", "=", key), eb("room.mailbox", "=", key.toLowerCase())]);
 }
 
 /** The columns a validated room sets as they are (add and update); secrets and ids are the caller's. */
@@ -221,54 +213,7 @@ export class PostgresRoomStore implements RoomStore {
   }
 
   page(query: RoomPageQuery, options?: StoreCallOptions): Promise<RoomPage> {
-    return guard(options, async () => {
-      const search = (query.search ?? "").trim().toLowerCase();
-      // LIKE metacharacters in the search are literal.
-      const pattern = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      const matching = (eb: ExpressionBuilder<Database, "room">) => {
-        const all = [search === "" ? eb.lit(true) : eb.or([eb("room.mailbox", "like", pattern), eb(eb.fn("lower", ["room.display_name"]), "like", pattern)])];
-        if (query.providerId !== undefined) all.push(eb("room.provider_id", "=", query.providerId));
-        if (query.deviceFamily !== undefined) all.push(eb("room.device_family", "=", query.deviceFamily));
-        if (query.source !== undefined) all.push(eb("room.source", "=", query.source));
-        if (query.failing === true) {
-          all.push(
-            eb.or([
-              eb.exists(
-                eb
-                  .selectFrom("device_state")
-                  .select("device_state.room_id")
-                  .whereRef("device_state.room_id", "=", "room.id")
-                  .where("device_state.last_error_code", "is not", null),
-              ),
-              eb.exists(
-                eb
-                  .selectFrom("sync_cursor")
-                  .select("sync_cursor.room_id")
-                  .whereRef("sync_cursor.room_id", "=", "room.id")
-                  .where("sync_cursor.last_error_code", "is not", null),
-              ),
-            ]),
-          );
-        }
-        return eb.and(all);
-      };
-      const order = query.sort === "name" ? "room.display_name" : query.sort === "provider" ? "provider.name" : "room.mailbox";
-      const [rows, count] = await Promise.all([
-        roomQuery(this.ctx.db)
-          .where(matching)
-          .orderBy(order)
-          .orderBy("room.mailbox")
-          .offset(Math.max(0, Math.floor(query.offset)))
-          .limit(Math.max(1, Math.min(500, Math.floor(query.limit))))
-          .execute(),
-        this.ctx.db
-          .selectFrom("room")
-          .where(matching)
-          .select((eb) => eb.fn.countAll<string>().as("n"))
-          .executeTakeFirstOrThrow(),
-      ]);
-      return { rooms: rows.map(toRoom), total: Number(count.n) };
-    });
+    return guard(options, () => roomPage(this.ctx.db, query));
   }
 
   update(idOrMailbox: string, changes: RoomChanges, now: Date, options?: StoreCallOptions): Promise<Room> {

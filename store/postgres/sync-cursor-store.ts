@@ -1,5 +1,6 @@
 import { sql } from "kysely";
 import { addMs } from "../../core/clock.ts";
+import type { CalendarSourceName } from "../../core/domain.ts";
 import type { LeaseOptions, RoomLease, RoundCompletion, RoundOutcome, StoreCallOptions, SyncCursor, SyncCursorStore } from "../../core/ports/store.ts";
 import { toSyncCursor } from "../row-mappers.ts";
 import { DEFAULT_LEASE_MS, type StoreContext, guard, readByIds, releaseOwnLeases, renewOwnLease } from "./guard.ts";
@@ -33,10 +34,10 @@ export class PostgresSyncCursorStore implements SyncCursorStore {
             .skipLocked(),
         )
         .returningAll("c")
-        .returning("r.mailbox")
+        .returning(["r.mailbox", "r.source"])
         .execute();
       return rows
-        .map((row) => ({ roomId: row.room_id, mailbox: row.mailbox, cursor: toSyncCursor(row) }))
+        .map((row) => ({ roomId: row.room_id, mailbox: row.mailbox, source: row.source as CalendarSourceName, cursor: toSyncCursor(row) }))
         .sort((a, b) => a.cursor.dueAt.getTime() - b.cursor.dueAt.getTime() || a.roomId.localeCompare(b.roomId));
     });
   }

@@ -51,14 +51,37 @@ describe("otj rooms discover --source ews", () => {
     expect(emu.requests.map((q) => q.operation)).toEqual(["GetRoomLists", "GetRooms"]);
   });
 
-  it("names the missing key without a password, and says ntlm is not supported", async () => {
+  it("names the missing key without a password", async () => {
     const missing = await cli([], {});
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("ews.password");
-    const ntlm = await cli([], { OTJ_EWS__PASSWORD_FILE: passwordFile, OTJ_EWS__AUTH: "ntlm" });
-    expect(ntlm.code).toBe(2);
-    expect(ntlm.stderr).toContain("ntlm is not supported");
-    expect(ntlm.stderr).not.toContain(emu.password);
+  });
+
+  it("discovers over NTLM (ews.auth ntlm); a wrong password is OTJ_EWS_AUTH without echoing it", async () => {
+    const ntlmEmu = await EwsEmulator.start({ auth: "ntlm" });
+    try {
+      ntlmEmu.addRoom({ address: "room201@contoso.example", displayName: "Room 201", roomList: { address: "hq-rooms@contoso.example", name: "HQ rooms" } });
+      const ntlmConfig = join(dir, "ntlm.json");
+      await writeFile(ntlmConfig, JSON.stringify({ ews: { url: ntlmEmu.url, username: ntlmEmu.username, auth: "ntlm" } }));
+      const run = (password: string) =>
+        writeFile(passwordFile, `${password}\n`).then(() =>
+          runCli(["rooms", "discover", "--source", "ews", "--json", "--config", ntlmConfig], {
+            env: { DATABASE_URL: db.url, OTJ_EWS__PASSWORD_FILE: passwordFile },
+            cwd: dir,
+          }),
+        );
+      const ok = await run(ntlmEmu.password);
+      expect(ok.stderr).toBe("");
+      expect((JSON.parse(ok.stdout) as { rooms: { mailbox: string }[] }).rooms.map((r) => r.mailbox)).toEqual(["room201@contoso.example"]);
+      expect(ntlmEmu.requests.map((q) => q.authorization)).toEqual(["ntlm", "ntlm"]);
+      const wrong = await run("not-the-password");
+      expect(wrong.code).not.toBe(0);
+      expect(wrong.stderr).toContain("OTJ_EWS_AUTH");
+      expect(wrong.stderr).not.toContain("not-the-password");
+    } finally {
+      await writeFile(passwordFile, `${emu.password}\n`);
+      await ntlmEmu.stop();
+    }
   });
 
   it("says so when no room list holds a room", async () => {

@@ -306,10 +306,16 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
     });
 
     describe("sync cursors and room leases", () => {
+      it("a lease carries the room's calendar source", async () => {
+        await store.rooms.add(room("g@acme.example", { source: "google" }), T0);
+        const leased = await store.syncCursors.leaseDue(T0, 10);
+        expect(leased.map((l) => [l.mailbox, l.source])).toEqual([["g@acme.example", "google"]]);
+      });
+
       it("leases due rooms once, reclaims expired leases, and rejects the old owner's results", async () => {
         const { room: r } = await store.rooms.add(room("r@contoso.example"), T0);
         const leased = await store.syncCursors.leaseDue(T0, 10, { leaseMs: 60_000 });
-        expect(leased.map((l) => [l.roomId, l.mailbox])).toEqual([[r.id, "r@contoso.example"]]);
+        expect(leased.map((l) => [l.roomId, l.mailbox, l.source])).toEqual([[r.id, "r@contoso.example", "graph"]]);
         expect(leased[0]?.cursor).toMatchObject({ leaseOwner: "owner-a", leaseExpiresAt: at(1) });
         expect(await store.syncCursors.leaseDue(T0, 10)).toEqual([]);
         const other = await db.openAnother({ owner: "owner-b" });

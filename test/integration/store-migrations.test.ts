@@ -18,10 +18,12 @@ const OTJ_TABLES = [
   "device_state",
   "event_log",
   "ews_device",
+  "google_channel",
   "graph_subscription",
   "job_lease",
   "meeting",
   "provider",
+  "request_budget",
   "room",
   "sync_cursor",
 ];

@@ -132,12 +132,12 @@ describe("item mapper", () => {
 
 describe("ewsCalendarSourceFromConfig", () => {
   const clock = { now: () => new Date(0), setTimer: () => () => {} };
-  it("names the missing keys and refuses ntlm and an oauth without token URL", () => {
+  it("names the missing keys and refuses an oauth without token URL; builds basic and ntlm", () => {
     expect(() => ewsCalendarSourceFromConfig(resolveConfig({}, { env: {}, cwd: "/", source: "t" }), { clock })).toThrow(
       /ews\.url, ews\.username, ews\.password/,
     );
     const base = { url: "https://mail.contoso.example/EWS/Exchange.asmx", username: "CONTOSO\\svc", password: "p" };
-    expect(() => ewsCalendarSourceFromConfig(resolveConfig({ ews: { ...base, auth: "ntlm" } }, { env: {}, cwd: "/", source: "t" }), { clock })).toThrow(/ntlm/);
+    expect(ewsCalendarSourceFromConfig(resolveConfig({ ews: { ...base, auth: "ntlm" } }, { env: {}, cwd: "/", source: "t" }), { clock }).source).toBeDefined();
     expect(() => ewsCalendarSourceFromConfig(resolveConfig({ ews: { ...base, auth: "oauth" } }, { env: {}, cwd: "/", source: "t" }), { clock })).toThrow(
       /ews\.tokenUrl/,
     );

@@ -81,6 +81,23 @@ describe("MultiCalendarSource", () => {
     expect(fakes.graph.calls[1]!.cursor).toBeNull();
   });
 
+  it("takes the source given with the room's lease and then never asks the store", async () => {
+    const fakes = { graph: new FakeSource("graph"), google: new FakeSource("google") };
+    let lookups = 0;
+    const multi = new MultiCalendarSource({
+      sources: fakes,
+      sourceOf: async () => {
+        lookups++;
+        return "graph";
+      },
+    });
+    await multi.syncRoom("g@acme.example", null, WINDOW, signal(), { source: "google" });
+    expect(fakes.google.calls.map((c) => c.mailbox)).toEqual(["g@acme.example"]);
+    expect(lookups).toBe(0);
+    await multi.syncRoom("m@contoso.example", null, WINDOW, signal());
+    expect(lookups).toBe(1);
+  });
+
   it("a room of a source that is not configured fails alone with OTJ_CONFIG_INVALID", async () => {
     const { multi } = setup({ "e@acme.example": "ews", "g@acme.example": "google" });
     const error = await multi.syncRoom("e@acme.example", null, WINDOW, signal()).catch((e: unknown) => e);
@@ -94,8 +111,7 @@ describe("MultiCalendarSource", () => {
 });
 
 describe("StoreRoomSources", () => {
-  it("reads a room's source once per 30 seconds, and again after forget()", async () => {
-    let now = 0;
+  it("reads a room's source from the store each time (no cache: a moved room is seen at once)", async () => {
     let reads = 0;
     let source: CalendarSourceName = "google";
     const store = {
@@ -106,17 +122,11 @@ describe("StoreRoomSources", () => {
         },
       },
     } as unknown as ConstructorParameters<typeof StoreRoomSources>[0];
-    const lookup = new StoreRoomSources(store, { now: () => new Date(now) });
+    const lookup = new StoreRoomSources(store);
     expect(await lookup.sourceOf("G@acme.example", signal())).toBe("google");
     source = "graph";
-    expect(await lookup.sourceOf("g@acme.example", signal())).toBe("google");
-    expect(reads).toBe(1);
-    now += 30_000;
     expect(await lookup.sourceOf("g@acme.example", signal())).toBe("graph");
-    source = "google";
-    lookup.forget();
-    expect(await lookup.sourceOf("g@acme.example", signal())).toBe("google");
     expect(await lookup.sourceOf("nobody@acme.example", signal())).toBeNull();
-    expect(reads).toBe(4);
+    expect(reads).toBe(3);
   });
 });

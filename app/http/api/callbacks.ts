@@ -4,8 +4,10 @@
  * JWT, clientState). The body arrives as raw bytes whatever its content type, capped per route,
  * so the check runs over exactly the bytes sent and before anything parses them.
  */
+import type { GoogleChannelManager } from "../../../calendar/google/google-channels.ts";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "../../../core/logger.ts";
+import { z } from "zod";
 import { CALLBACK_BODY_LIMITS, jsonNestingExceeds, MAX_JSON_DEPTH } from "../body-limits.ts";
 import { documentedBody, security, zodRoutes } from "./openapi.ts";
 import { errorBody } from "./replies.ts";
@@ -30,7 +32,17 @@ export interface CallbackHandlers {
   bridge?: (rawBody: Buffer, signature: string | undefined) => Promise<CallbackReply>;
   graphCalls?: (headers: Record<string, string | string[] | undefined>, rawBody: Buffer) => Promise<CallbackReply>;
   notifications?: (query: Record<string, string | undefined>, rawBody: Buffer) => Promise<CallbackReply>;
+  /** Google Calendar's `events.watch` channels (calendar/google/google-channels.ts). */
+  googleNotifications?: GoogleNotificationHandler;
 }
+
+export type GoogleNotificationHandler = Pick<GoogleChannelManager, "handleNotification">;
+
+/** Google's notifications carry no body (the X-Goog-* headers say it all); anything over the cap is refused unread. */
+const GoogleNotificationBody = z
+  .object({})
+  .describe("empty: Google sends X-Goog-Channel-ID, X-Goog-Channel-Token, X-Goog-Resource-State and X-Goog-Resource-ID as headers");
+const GOOGLE_BODY_LIMIT = 1024;
 
 export interface CallbackDeps {
   log: Logger;
@@ -127,6 +139,42 @@ export async function callbackRoutes(instance: FastifyInstance, deps: CallbackDe
         return reply.code(202).send(undefined);
       }
       return sendCallback(req, reply, await deps.handlers.notifications(req.query, rawOf(req)));
+    },
+  );
+
+  // Google sends headers only; the channel token (X-Goog-Channel-Token) authenticates the sender
+  // and is checked against its stored hash in constant time by the channel manager.
+  app.post(
+    "/notifications/google",
+    {
+      bodyLimit: GOOGLE_BODY_LIMIT,
+      config: documentedBody(GoogleNotificationBody),
+      schema: {
+        summary: "Google Calendar change notifications (X-Goog-Channel-ID, X-Goog-Resource-State, X-Goog-Channel-Token)",
+        security: [],
+        response: {
+          200: textReply("text/plain", "acknowledged (an empty body): the channel's sync message, or a change (the room is made due)"),
+          400: ErrorReply.describe("the X-Goog headers are missing"),
+          403: ErrorReply.describe("unknown channel or wrong channel token"),
+          404: ErrorReply.describe("Google notifications are not enabled (google.notifications.enabled)"),
+          413: ErrorReply.describe("body over the route's cap"),
+          503: ErrorReply.describe("temporarily unavailable: Google retries"),
+        },
+      },
+    },
+    async (req, reply) => {
+      const handler = deps.handlers?.googleNotifications;
+      if (!handler) return reply.code(404).send(errorBody("OTJ_CONFIG_INVALID", "Google notifications are not enabled (google.notifications.enabled)"));
+      let outcome: Awaited<ReturnType<GoogleNotificationHandler["handleNotification"]>>;
+      try {
+        outcome = await handler.handleNotification(req.headers);
+      } catch (error) {
+        log.error({ err: (error as Error).message, route: req.routeOptions.url }, "Google notification not handled");
+        return reply.code(503).send(errorBody("OTJ_STORE_UNREACHABLE", "temporarily unavailable"));
+      }
+      if (outcome.status === "invalid") return reply.code(400).send(errorBody("OTJ_USAGE", outcome.message));
+      if (outcome.status === "refused") return reply.code(403).send(errorBody("OTJ_HTTP_FORBIDDEN", "unknown channel or wrong channel token"));
+      return reply.code(200).header("content-type", "text/plain; charset=utf-8").send("");
     },
   );
 }

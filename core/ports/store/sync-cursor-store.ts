@@ -1,11 +1,14 @@
 /** Sync cursors and room leases: the poller's part of the store. */
 import type { LeaseOptions, StoreCallOptions } from "./options.ts";
 import type { RoundCompletion, RoundOutcome, SyncCursor } from "../../records/sync-cursor.ts";
+import type { CalendarSourceName } from "../../domain.ts";
 
 /** A room leased to this instance for one poll round. */
 export interface RoomLease {
   roomId: string;
   mailbox: string;
+  /** The room's calendar system, read by the lease query itself (no extra query per room). */
+  source: CalendarSourceName;
   cursor: SyncCursor;
 }
 
