@@ -1,7 +1,8 @@
 /**
  * `otj demo`: the whole flow on the embedded default with built-in emulators. Starts the Graph,
- * Cisco device and bridge emulators on loopback, seeds rooms and a realistic morning of invites,
- * runs the real engine on a fast clock from 07:30 to 12:30, and prints what each room's device
+ * Google, Exchange, Cisco device and bridge emulators on loopback, seeds rooms and a realistic
+ * morning of invites, runs the real engine on a fast clock from 07:30 to 12:30, has a Poly room
+ * read its calendar through the EWS feed (app/demo-poly.ts), and prints what each room's device
  * received and how each bridge session went.
  */
 import { randomBytes } from "node:crypto";
@@ -12,19 +13,46 @@ import { BridgeEmulator } from "../emulators/bridge/bridge-emulator.ts";
 import { CiscoDeviceEmulator } from "../emulators/cisco-device/cisco-device-emulator.ts";
 import { EwsEmulator } from "../emulators/ews/ews-emulator.ts";
 import { GoogleEmulator } from "../emulators/google/google-emulator.ts";
-import { GraphEmulator } from "../emulators/graph/graph-emulator.ts";
+import { type EventInput, GraphEmulator } from "../emulators/graph/graph-emulator.ts";
 import { bookingId } from "../join/device-bookings.ts";
 import { classicUrl, teamsHtmlV4, teamsHtmlV5 } from "../emulators/invite-factory.ts";
+import { type DeviceCalendar, deviceCalendarLines, readDeviceCalendar } from "./demo-poly.ts";
+import { issueMissingEwsPasswords } from "./ews-credentials.ts";
+import { itemIdOf } from "./http/ews-feed/render.ts";
 import { Engine } from "./main.ts";
 
 const DAY = "2026-03-02";
 const at = (hhmm: string) => `${DAY}T${hhmm}:00.000Z`;
 const FABRIKAM = { name: "Ben Okafor", address: "ben.okafor@fabrikam.example" };
 const CONTOSO = { name: "Ana Ruiz", address: "ana.ruiz@contoso.example" };
+const POLY_ROOM = "poly301@contoso.example";
+/** When the Poly device reads its calendar (the feed serves what is still to come). */
+const POLY_READS_AT = at("08:00");
 
 export interface DemoResult {
   output: string;
   ok: boolean;
+}
+
+/** An internal Teams meeting organised by Ana Ruiz, with Contoso's CVI coordinates in its body. */
+function internalTeams(subject: string, from: string, to: string, meeting: { threadKey: string; meetingId: string; passcode: string }): EventInput {
+  const body = teamsHtmlV4({ ...meeting, cvi: { tenantKey: "contoso@m.webex.com", videoId: "1198563286" } }, 2000);
+  const online = {
+    isOnlineMeeting: true,
+    onlineMeetingProvider: "teamsForBusiness" as const,
+    onlineMeeting: { joinUrl: classicUrl({ threadKey: meeting.threadKey }) },
+  };
+  return { subject, start: at(from), end: at(to), organizer: CONTOSO, ...online, body: { contentType: "html", content: body } };
+}
+
+/** A Zoom invitation from Fabrikam with its SIP line. */
+function zoomInvite(id: string, pwd: string, passcode: string): EventInput["body"] {
+  const url = `https://fabrikam.zoom.us/j/${id}?pwd=${pwd}`;
+  const spaced = `${id.slice(0, 3)} ${id.slice(3, 7)} ${id.slice(7)}`;
+  return {
+    contentType: "html",
+    content: `<p>Join Zoom Meeting<br><a href="${url}">${url}</a></p><p>Meeting ID: ${spaced}<br>Passcode: ${passcode}</p><p>Join by SIP<br>${id}@zoomcrc.com</p>`,
+  };
 }
 
 function seed(graph: GraphEmulator): void {
@@ -38,16 +66,10 @@ function seed(graph: GraphEmulator): void {
     moreInfoUrl: "https://vc.contoso.example/teams/?conf=1127180739&amp;ivr=teams&amp;d=vc.contoso.example&amp;prefix=teams.",
   };
   // Room 101: internal CVI (Cisco), external SGJ (admitted), a private one.
-  graph.addEvent("room101@contoso.example", {
-    subject: "Weekly sales sync",
-    start: at("08:00"),
-    end: at("08:30"),
-    organizer: CONTOSO,
-    isOnlineMeeting: true,
-    onlineMeetingProvider: "teamsForBusiness",
-    onlineMeeting: { joinUrl: classicUrl({ threadKey: "sales-sync" }) },
-    body: { contentType: "html", content: teamsHtmlV4({ threadKey: "sales-sync", meetingId: "246813579024", passcode: "aB3dE5fG", cvi }, 2000) },
-  });
+  graph.addEvent(
+    "room101@contoso.example",
+    internalTeams("Weekly sales sync", "08:00", "08:30", { threadKey: "sales-sync", meetingId: "246813579024", passcode: "aB3dE5fG" }),
+  );
   graph.addEvent("room101@contoso.example", {
     subject: "Supplier review (Fabrikam)",
     start: at("09:00"),
@@ -68,6 +90,16 @@ function seed(graph: GraphEmulator): void {
     organizer: CONTOSO,
     sensitivity: "private",
     body: { contentType: "html", content: teamsHtmlV4({ threadKey: "salary", cvi }, 500) },
+  });
+  // Room 301 (Poly, EWS feed): internal CVI, an external Zoom meeting.
+  graph.addRoom({ address: POLY_ROOM, displayName: "Room 301 (Poly)", capacity: 10 });
+  graph.addEvent(POLY_ROOM, internalTeams("Product roadmap review", "10:00", "10:45", { threadKey: "roadmap", meetingId: "418529637041", passcode: "Rm4pQ8" }));
+  graph.addEvent(POLY_ROOM, {
+    subject: "Customer demo (Zoom)",
+    start: at("11:30"),
+    end: at("12:00"),
+    organizer: { name: "Chen Wei", address: "chen.wei@fabrikam.example" },
+    body: zoomInvite("84512367890", "RmFicmlr", "135790"),
   });
   // Room 102: a recurring series (Pexip CVI) with a moved occurrence, a cancelled one, a SafeLinks-wrapped external one.
   const series = graph.addSeries("room102@contoso.example", {
@@ -107,10 +139,7 @@ function seed(graph: GraphEmulator): void {
     start: at("09:00"),
     end: at("09:30"),
     organizer: { name: "Chen Wei", address: "chen.wei@fabrikam.example" },
-    body: {
-      contentType: "html",
-      content: `<p>Join Zoom Meeting<br><a href="https://fabrikam.zoom.us/j/81234567890?pwd=Q2xhYmNk">https://fabrikam.zoom.us/j/81234567890?pwd=Q2xhYmNk</a></p><p>Meeting ID: 812 3456 7890<br>Passcode: 246810</p><p>Join by SIP<br>81234567890@zoomcrc.com</p>`,
-    },
+    body: zoomInvite("81234567890", "Q2xhYmNk", "246810"),
   });
   graph.addEvent("boardroom@contoso.example", {
     subject: "Board pre-read (Fabrikam)",
@@ -269,12 +298,20 @@ export async function runDemo(write: (text: string) => void = () => {}, options:
       { mailbox: EWS_ROOM, displayName: "Room 201 (Exchange Server)", provider: "contoso-webex", deviceFamily: "pull", source: "ews" },
       now(),
     );
+    const poly = await store.rooms.add({ mailbox: POLY_ROOM, displayName: "Room 301 (Poly)", provider: "contoso-webex", deviceFamily: "ews" }, now());
+    const [polyLogin] = await issueMissingEwsPasswords(store, [poly.room], now());
+    if (polyLogin === undefined) throw new Error("the demo's Poly room got no device password");
+    let polyShows: DeviceCalendar | null = null;
 
-    write("otj demo: five rooms on three calendar systems (Microsoft 365, Google Workspace, Exchange Server), one morning (07:30-12:30 UTC) on a fast clock\n");
+    write("otj demo: six rooms on three calendar systems (Microsoft 365, Google Workspace, Exchange Server), one morning (07:30-12:30 UTC) on a fast clock\n");
     const end = Date.parse(at("12:30"));
     while (clock.now().getTime() < end) {
       await engine.workflows.step();
       await bridge.idle();
+      if (clock.now().getTime() === Date.parse(POLY_READS_AT)) {
+        const login = { origin: `http://127.0.0.1:${engine.port}`, username: polyLogin.deviceUsername, password: polyLogin.devicePassword };
+        polyShows = await readDeviceCalendar(login, { from: clock.now(), to: new Date(at("23:59")) }, clock, AbortSignal.timeout(60_000));
+      }
       clock.advance(60_000);
     }
     await engine.workflows.step();
@@ -297,8 +334,9 @@ export async function runDemo(write: (text: string) => void = () => {}, options:
       const device = room.mailbox.startsWith("room101") ? devices.room101 : room.mailbox.startsWith("room102") ? devices.room102 : null;
       const meetings = await store.meetings.list(room.id, { includeCancelled: true });
       for (const m of meetings) {
-        const held = device ? device.everHeld.has(bookingId(m.occurrenceKey)) : pulledIds.has(bookingId(m.occurrenceKey));
-        const onDevice = m.cancelled ? "withdrawn" : device ? (held ? "pushed" : "-") : held ? "pull API" : "-";
+        const read = room.device.family === "ews" ? polyShows?.meetings.some((s) => s.itemId === itemIdOf(room.id, m.occurrenceKey)) : undefined;
+        const held = device ? device.everHeld.has(bookingId(m.occurrenceKey)) : (read ?? pulledIds.has(bookingId(m.occurrenceKey)));
+        const onDevice = m.cancelled ? "withdrawn" : device ? (held ? "pushed" : "-") : held ? (read === undefined ? "pull API" : "EWS feed") : "-";
         const session = sessions.find((s) => s.occurrenceKey === m.occurrenceKey);
         const path = session
           ? events
@@ -312,6 +350,10 @@ export async function runDemo(write: (text: string) => void = () => {}, options:
           `  ${m.start.toISOString().slice(5, 16).replace("T", " ")}  ${(m.cancelled ? "none" : m.route).padEnd(6)} ${(m.cancelled ? "-" : (m.dialString ?? "-")).padEnd(46)} ${onDevice.padEnd(10)} ${(m.subjectShown ?? "").slice(0, 28).padEnd(28)} ${session ? `bridge: ${path}` : ""}`,
         );
       }
+    }
+    if (polyShows !== null) {
+      const title = `Room 301 (Poly) device at ${POLY_READS_AT.slice(11, 16)}, signed in as ${polyLogin.deviceUsername} (autodiscover -> ${polyShows.ewsUrl}, FindItem with a CalendarView, GetItem), shows:`;
+      lines.push("", ...deviceCalendarLines(title, polyShows));
     }
     lines.push(
       "",

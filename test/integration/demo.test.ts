@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { runDemo } from "../../app/demo.ts";
 
 describe("otj demo", () => {
-  it("shows CVI, SGJ (admitted, denied, nobody admitted), direct, private, cancelled and moved meetings", async () => {
+  it("shows CVI, SGJ (admitted, denied, nobody admitted), direct, private, cancelled and moved meetings, and what a Poly room reads over EWS", async () => {
     // With --serve: the console answers on the demo's data until the demo is told to stop.
     let stop = () => {};
     const until = new Promise<void>((resolve) => {
@@ -35,7 +35,7 @@ describe("otj demo", () => {
     expect(signIn.status).toBe(303);
     const cookie = (signIn.headers.get("set-cookie") ?? "").split(";")[0]!;
     const rooms = await (await fetch(`${url}/rooms`, { headers: { cookie } })).text();
-    expect(rooms).toContain("5 rooms");
+    expect(rooms).toContain("6 rooms");
     expect(rooms).toContain("boardroom@contoso.example");
     const sessions = (await (await fetch(`${url}/sessions.json`, { headers: { cookie } })).json()) as { sessions: Array<{ state: string }> };
     expect(sessions.sessions.map((s) => s.state).sort()).toEqual(["denied", "ended", "timeout"]);
@@ -59,6 +59,26 @@ describe("otj demo", () => {
     expect(output).toContain("Private meeting");
     expect(output).not.toContain("Salary review");
     expect(line("03-03 09:15")).toMatch(/teams\.1127180739@vc\.contoso\.example +pushed/);
+    // The Poly room (device family ews) read its own calendar through the EWS feed over HTTP.
+    expect(output).toMatch(/Room 301 \(Poly\) <poly301@contoso\.example> +calendar: graph +device: ews/);
+    const polyAt = output.indexOf("Room 301 (Poly) device at 08:00, signed in as poly301@contoso.example (autodiscover -> http://127.0.0.1:");
+    expect(polyAt, output).toBeGreaterThan(0);
+    const shown = output
+      .slice(polyAt)
+      .split("\n\n")[0]!
+      .split("\n")
+      .slice(1)
+      .map((l) => /^ {2}(\d\d:\d\d)-(\d\d:\d\d) {2}(.+?) +-> dials (\S+)$/.exec(l));
+    expect(shown.map((m) => m && [m[1], m[2], m[3], m[4]])).toEqual([
+      ["10:00", "10:45", "Product roadmap review", "1198563286.contoso@m.webex.com"],
+      ["11:30", "12:00", "Customer demo (Zoom)", "84512367890.135790@zoomcrc.com"],
+    ]);
+    // What the device dials is what otj planned for the room, and the room's table says it was read over the feed.
+    for (const m of shown) {
+      const [, start, , subject, dial] = m!;
+      const planned = /^ {2}03-02 (\d\d:\d\d) +(\S+) +(\S+) +(.+?) {2,}(.+?)\s*$/.exec(line(subject!));
+      expect(planned?.slice(1)).toEqual([start, expect.stringMatching(/^(cvi|direct)$/), dial, "EWS feed", subject]);
+    }
     // The whole engine through a simulated morning on PGlite: a minute idle, several on a loaded machine.
   }, 600_000);
 });

@@ -48,5 +48,7 @@ describe("the npm package", () => {
     const demo = await run(otj, ["demo"], { cwd: work, env, maxBuffer: 16 << 20 });
     expect(demo.stdout).toMatch(/^Bridge sessions: .*=ended/m);
     expect(demo.stdout).toMatch(/cvi +1198563286\.contoso@m\.webex\.com +pushed/);
+    // The Poly room reads the EWS feed with otj's own EWS client (no devDependency in the package).
+    expect(demo.stdout).toMatch(/^ {2}10:00-10:45 {2}Product roadmap review +-> dials 1198563286\.contoso@m\.webex\.com$/m);
   });
 });
