@@ -11,13 +11,10 @@ import { resolve } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { BridgeScheduler } from "../bridge/bridge-scheduler.ts";
 import { CalendarPoller } from "../calendar/calendar-poller.ts";
-import { ewsCalendarSourceFromConfig, hasEwsCredentials } from "../calendar/ews/ews-from-config.ts";
 import type { GraphClient } from "../calendar/graph/graph-client.ts";
-import { graphFromConfig, hasGraphCredentials } from "../calendar/graph/graph-from-config.ts";
 import { GraphSubscriptionManager, graphNotificationRoute } from "../calendar/graph/subscriptions.ts";
 import type { GoogleChannelManager } from "../calendar/google/google-channels.ts";
 import type { GoogleClient } from "../calendar/google/google-client.ts";
-import { PostgresRequestBudgetStore } from "../store/postgres/request-budget-store.ts";
 import { googleChannelsFor } from "./google-channels.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Config } from "../core/config.ts";
@@ -39,7 +36,7 @@ import { PostgresStore } from "../store/postgres-store.ts";
 import { AlarmEvaluator } from "./alarms/evaluator.ts";
 import { AlarmNotifier, channelsFromConfig } from "./alarms/notifier.ts";
 import { type BridgeWiring, type EngineCallbacks, wireBridge } from "./bridge-wiring.ts";
-import { combineCalendarSources, hasGoogleCredentials, StoreRoomSources } from "./calendar-sources.ts";
+import { buildCalendarSources } from "./calendar-sources.ts";
 import { tokenRoles } from "./doctor.ts";
 import { EngineWorkflows, occurrenceSink } from "./engine-workflows.ts";
 import type { OidcSettings } from "./http/admin/oidc.ts";
@@ -83,7 +80,6 @@ export class Engine {
   #port = 0;
   #source: CalendarSource | null = null;
   #graphClient: GraphClient | null = null;
-  #roomSources: StoreRoomSources | null = null;
   #googleClient: GoogleClient | null = null;
   #graphReady: true | string = "not checked";
   #stopped = false;
@@ -166,7 +162,21 @@ export class Engine {
     const dispatch = new DispatchLoop({ dispatcher, store, clock, logger: this.#log, kicks: ticks });
     this.metrics.watchStore(store, () => clock.now());
 
-    this.#source = this.options.source !== undefined ? this.options.source : await this.#defaultSource(store);
+    if (this.options.source !== undefined) this.#source = this.options.source;
+    else {
+      const built = await buildCalendarSources({
+        config,
+        clock,
+        cwd: this.options.cwd,
+        logger: this.#log,
+        store,
+        db: this.#db?.db ?? null,
+        metrics: this.metrics,
+      });
+      this.#source = built.source;
+      this.#graphClient = built.graphClient;
+      this.#googleClient = built.googleClient;
+    }
     const publicUrl = () => config.http.publicUrl ?? `http://127.0.0.1:${this.#port}`;
     const bridge = wireBridge({
       config,
@@ -327,41 +337,6 @@ export class Engine {
     const address = this.#http.server.address();
     this.#port = typeof address === "object" && address ? address.port : config.http.port;
     this.#log.info({ port: this.#port }, "listening");
-  }
-
-  /** Graph, Google and Exchange Server (EWS) as configured, each room sent to the adapter of its `source`. */
-  async #defaultSource(store: PostgresStore): Promise<CalendarSource | null> {
-    const config = this.options.config;
-    // Loaded only when configured: the Google client libraries are large and every CLI command imports this file.
-    const google = hasGoogleCredentials(config)
-      ? (await import("../calendar/google/google-from-config.ts")).googleFromConfig(config, this.options.clock, {
-          cwd: this.options.cwd,
-          logger: this.#log,
-          // The daily budget is the instances' together, counted in the store.
-          ...(this.#db ? { sharedBudget: { store: new PostgresRequestBudgetStore(this.#db.db) } } : {}),
-        })
-      : null;
-    this.#googleClient = google?.client ?? null;
-    this.#roomSources = new StoreRoomSources(store);
-    const ews = hasEwsCredentials(config) ? ewsCalendarSourceFromConfig(config, { clock: this.options.clock, logger: this.#log }).source : null;
-    return combineCalendarSources({ graph: this.#defaultGraphSource(), google: google?.source ?? null, ews }, this.#roomSources);
-  }
-
-  #defaultGraphSource(): CalendarSource | null {
-    if (!hasGraphCredentials(this.options.config)) return null;
-    const { client, source } = graphFromConfig(this.options.config, this.options.clock, {
-      logger: this.#log,
-      // Counts every Graph answer by status, and the waits Graph asks for when it throttles.
-      fetch: async (input, init) => {
-        const response = await globalThis.fetch(input, init);
-        this.metrics.graphRequests.inc({ status: String(response.status) });
-        const retryAfter = Number(response.headers.get("retry-after"));
-        if ((response.status === 429 || response.status === 503) && retryAfter > 0) this.metrics.throttleWaits.inc(retryAfter);
-        return response;
-      },
-    });
-    this.#graphClient = client;
-    return source;
   }
 
   async #checkGraph(): Promise<void> {

@@ -5,6 +5,7 @@
  * last attempt is reported by `problems()` (the evaluator turns it into an alarm) and counted in
  * the metrics, until it delivers again.
  */
+import { backoffMs } from "../../core/backoff.ts";
 import { createHmac } from "node:crypto";
 import nodemailer, { type Transporter } from "nodemailer";
 import type { Clock } from "../../core/clock.ts";
@@ -200,8 +201,10 @@ export interface NotifierOptions {
   logger: Logger;
   /** Attempts per notice and channel. */
   maxAttempts: number;
-  /** Wait before the first retry; doubles each time. */
+  /** Wait before the first retry; doubles each time (with jitter: core/backoff.ts). */
   retryBaseMs: number;
+  /** The jitter's random source (default Math.random; tests pass \`() => 1\` for exact waits). */
+  random?: () => number;
   /** Counts each final outcome (`delivered` / `failed`) per channel. */
   onOutcome?: (channel: string, outcome: "delivered" | "failed") => void;
 }
@@ -257,7 +260,8 @@ export class AlarmNotifier {
         const message = error instanceof NotificationError ? error.message : "failed";
         if (n < this.o.maxAttempts && !this.stopped) {
           this.o.logger.warn({ channel: channel.name, attempt: n, err: message, code: notice.alarm.code }, "alarm notification failed; retrying");
-          const at = new Date(this.o.clock.now().getTime() + this.o.retryBaseMs * 2 ** (n - 1));
+          const wait = backoffMs(n - 1, { baseMs: this.o.retryBaseMs }, this.o.random);
+          const at = new Date(this.o.clock.now().getTime() + wait);
           const cancel = this.o.clock.setTimer(at, () => {
             this.timers.delete(cancel);
             this.attempt(channel, notice, n + 1);

@@ -56,6 +56,8 @@ export class PostgresRetentionStore implements RetentionStore {
         before === undefined
           ? 0
           : await this.inBatches(options, () => sql`delete from alarm where id in (select id from alarm where cleared_at < ${before} limit ${PRUNE_BATCH})`);
+      // The daily request budgets' past days (one small row per budget and UTC day), kept as long as the event log.
+      await sql`delete from request_budget where day < ${cutoffs.eventLogBefore.toISOString().slice(0, 10)}`.execute(this.ctx.db);
       return { bridgeSessions, eventLog, meetings, alarms };
     });
   }

@@ -365,6 +365,7 @@ describe("notifications", () => {
       logger,
       maxAttempts: 3,
       retryBaseMs: 10_000,
+      random: () => 1,
       onOutcome: (channel, outcome) => outcomes.push(`${channel}:${outcome}`),
     });
     const ev = evaluator(db.store, clock, { notifier });

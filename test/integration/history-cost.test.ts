@@ -151,6 +151,11 @@ describe("retention", () => {
       db.handle.db,
     );
 
+    // The Google daily budget's rows: a past day older than the event log's retention goes, today stays.
+    await sql`insert into request_budget (name, day, used) values ('google', ${old.toISOString().slice(0, 10)}, 5), ('google', ${NOW.toISOString().slice(0, 10)}, 7)`.execute(
+      db.handle.db,
+    );
+
     const config = resolveConfig({ database: { url: db.url }, log: { level: "silent" } }, { env: {}, cwd: process.cwd() });
     const clock = new FakeClock(NOW);
     const engine = new Engine({ config, clock, logger: createLogger("silent"), cwd: process.cwd(), source: null, bridge: null, ticks: false });
@@ -169,6 +174,8 @@ describe("retention", () => {
       expect((await db.store.eventLog.list({ roomId })).map((e) => e.message)).toEqual(["recent"]);
       const left = await sql<{ occurrence_key: string }>`select occurrence_key from meeting order by occurrence_key`.execute(db.handle.db);
       expect(left.rows.map((r) => r.occurrence_key)).toEqual(["m-future", "m-recent"]);
+      const budgets = await sql<{ day: string }>`select day from request_budget order by day`.execute(db.handle.db);
+      expect(budgets.rows.map((r) => r.day)).toEqual([NOW.toISOString().slice(0, 10)]);
       // Nothing more to do; the lease was given back.
       expect(await engine.workflows.prune()).toEqual({ bridgeSessions: 0, eventLog: 0, meetings: 0, alarms: 0 });
     } finally {

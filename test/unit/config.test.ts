@@ -56,7 +56,7 @@ describe("configuration defaults", () => {
       oidc: { issuer: null, clientId: null, clientSecret: null, rolesClaim: "roles", roles: {} },
     });
     expect(config.alarms).toEqual({ pollFailuresBeforeAlarm: 3, pushFailuresBeforeAlarm: 3, ewsFetchStaleMinutes: 60, pullStaleMinutes: 30 });
-    expect(config.retention).toEqual({ bridgeSessionsDays: 30, eventLogDays: 90, meetingsDays: 90, schedule: "0 17 3 * * *" });
+    expect(config.retention).toEqual({ bridgeSessionsDays: 30, eventLogDays: 90, meetingsDays: 90, alarmsDays: 90, schedule: "0 17 3 * * *" });
     expect(config.join).toEqual({ startBufferMinutes: 5, endBufferMinutes: 0, rules: [] });
     expect(config.bridge).toMatchObject({ adapter: null, leadSeconds: 120, lobbyTimeoutSeconds: 900, lateStartSeconds: 300, endGraceSeconds: 0 });
     expect(config.shutdown.graceSeconds).toBe(10);
