@@ -6,6 +6,7 @@ import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OtjError } from "../../core/errors.ts";
 import { type DatabaseHandle, createDatabase } from "../../store/create-database.ts";
+import { PostgresStore } from "../../store/postgres-store.ts";
 import { MIGRATION_FILE_PATTERN, loadMigrations, migrateDown, migrateToLatest, migrationStatus } from "../../store/migrate.ts";
 import { runCli } from "../support/cli.ts";
 import { type TestPostgres, createTestPostgres } from "../support/test-database.ts";
@@ -69,6 +70,37 @@ describe("migrations", () => {
 
     expect((await migrateToLatest(handle.db)).applied).toEqual(first.applied);
     expect(await tables(handle)).toEqual(OTJ_TABLES);
+  });
+
+  it("moves the EWS feed's last reads into device_fetch and back (202612070010), keeping the rows", async () => {
+    await migrateToLatest(handle.db);
+    const store = new PostgresStore(handle.db);
+    const at = new Date("2026-12-01T08:00:00.000Z");
+    await store.providers.add({ partner: "cisco", name: "webex", tenantKey: "acme@m.webex.com" }, at);
+    const poly = (await store.rooms.add({ mailbox: "poly-mig@contoso.example", displayName: "Poly", provider: "webex", deviceFamily: "ews" }, at)).room;
+    const panel = (await store.rooms.add({ mailbox: "panel-mig@contoso.example", displayName: "Panel", provider: "webex", deviceFamily: "pull" }, at)).room;
+    await store.ewsDevices.issueFirstPassword(poly.id, at);
+    // Down to just before the unified record: the EWS feed's reads lived in ews_device then.
+    const names = Object.keys(await loadMigrations());
+    const after = names.length - 1 - names.indexOf("202612070010_unified_device_fetch");
+    await migrateDown(handle.db, after + 1);
+    await sql`delete from device_fetch`.execute(handle.db);
+    await sql`update ews_device set last_fetch_at = ${at}, last_operation = 'FindItem' where room_id = ${poly.id}`.execute(handle.db);
+    await sql`insert into device_fetch (room_id, fetched_at) values (${panel.id}, ${at})`.execute(handle.db);
+
+    await migrateToLatest(handle.db);
+    const fetches = await store.alarms.lastFetches();
+    expect(fetches.get(poly.id)).toEqual({ at, via: "ews:FindItem" });
+    expect(fetches.get(panel.id)?.at).toEqual(at);
+
+    await migrateDown(handle.db, after + 1);
+    const back = await sql<{
+      last_fetch_at: Date;
+      last_operation: string;
+    }>`select last_fetch_at, last_operation from ews_device where room_id = ${poly.id}`.execute(handle.db);
+    expect(back.rows).toEqual([{ last_fetch_at: at, last_operation: "FindItem" }]);
+    await migrateToLatest(handle.db);
+    await migrateDown(handle.db, "all");
   });
 
   it("applies nothing of a run that fails", async () => {
