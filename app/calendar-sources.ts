@@ -66,6 +66,8 @@ export interface CalendarSources {
   source: CalendarSource | null;
   graphClient: GraphClient | null;
   googleClient: GoogleClient | null;
+  /** Closes what the sources keep open (the EWS client's authenticated NTLM connections). */
+  close(): Promise<void>;
 }
 
 /** Graph, Google and Exchange Server (EWS) as configured, each room sent to the adapter of its `source`. */
@@ -92,10 +94,16 @@ export async function buildCalendarSources(parts: CalendarSourcesParts): Promise
         },
       })
     : null;
-  const ews = hasEwsCredentials(config) ? ewsCalendarSourceFromConfig(config, { clock, logger }).source : null;
+  const ews = hasEwsCredentials(config) ? ewsCalendarSourceFromConfig(config, { clock, logger }) : null;
   return {
-    source: combineCalendarSources({ graph: graph?.source ?? null, google: google?.source ?? null, ews }, new StoreRoomSources(parts.store)),
+    source: combineCalendarSources(
+      { graph: graph?.source ?? null, google: google?.source ?? null, ews: ews?.source ?? null },
+      new StoreRoomSources(parts.store),
+    ),
     graphClient: graph?.client ?? null,
     googleClient: google?.client ?? null,
+    close: async () => {
+      await ews?.client.close();
+    },
   };
 }

@@ -81,6 +81,7 @@ export class Engine {
   #source: CalendarSource | null = null;
   #graphClient: GraphClient | null = null;
   #googleClient: GoogleClient | null = null;
+  #closeSources: () => Promise<void> = async () => {};
   #graphReady: true | string = "not checked";
   #stopped = false;
 
@@ -176,6 +177,7 @@ export class Engine {
       this.#source = built.source;
       this.#graphClient = built.graphClient;
       this.#googleClient = built.googleClient;
+      this.#closeSources = built.close;
     }
     const publicUrl = () => config.http.publicUrl ?? `http://127.0.0.1:${this.#port}`;
     const bridge = wireBridge({
@@ -386,6 +388,7 @@ export class Engine {
       await r.store.bridgeSessions.releaseAll(now()).catch(() => 0);
       await r.store.syncCursors.releaseAll(now()).catch(() => 0);
     }
+    await this.#closeSources().catch(() => undefined);
     await this.#db?.close();
     this.#db = null;
   }
