@@ -28,10 +28,14 @@ export function hasGoogleCredentials(config: Config): boolean {
  * poller's rounds get each room's source with its lease and never ask.
  */
 export class StoreRoomSources {
-  constructor(private readonly store: Pick<Store, "rooms">) {}
+  readonly #store: Pick<Store, "rooms">;
+
+  constructor(store: Pick<Store, "rooms">) {
+    this.#store = store;
+  }
 
   readonly sourceOf = async (mailbox: string, signal: AbortSignal): Promise<CalendarSourceName | null> => {
-    const room = await this.store.rooms.get(mailbox.trim().toLowerCase(), { signal });
+    const room = await this.#store.rooms.get(mailbox.trim().toLowerCase(), { signal });
     return room?.source ?? null;
   };
 }

@@ -84,11 +84,14 @@ export class Engine {
   #closeSources: () => Promise<void> = async () => {};
   #graphReady: true | string = "not checked";
   #stopped = false;
+  readonly #options: EngineOptions;
 
-  constructor(private readonly options: EngineOptions) {}
+  constructor(options: EngineOptions) {
+    this.#options = options;
+  }
 
   get #log(): Logger {
-    return this.options.logger;
+    return this.#options.logger;
   }
 
   #parts(): Running {
@@ -128,18 +131,18 @@ export class Engine {
 
   /** Opens the store (migrating it), builds every component and, with `listen`, serves HTTP. */
   async start(listen = true): Promise<void> {
-    const { config, clock } = this.options;
-    const ticks = this.options.ticks !== false;
+    const { config, clock } = this.#options;
+    const ticks = this.#options.ticks !== false;
     const rules = compileRules(config.join.rules as unknown[]);
-    this.#db = await createDatabase(config.database.url, { cwd: this.options.cwd, poolSize: config.database.poolSize });
+    this.#db = await createDatabase(config.database.url, { cwd: this.#options.cwd, poolSize: config.database.poolSize });
     const { applied } = await migrateToLatest(this.#db.db);
     if (applied.length > 0) this.#log.info({ applied }, "migrations applied");
     const store = new PostgresStore(this.#db.db, { secretKey: config.secrets.key });
 
     const pusher =
-      this.options.pusher ??
+      this.#options.pusher ??
       new XapiDevicePusher({
-        ca: config.devices.caFile ? readFileSync(resolve(this.options.cwd, config.devices.caFile), "utf8") : null,
+        ca: config.devices.caFile ? readFileSync(resolve(this.#options.cwd, config.devices.caFile), "utf8") : null,
         webex: { token: config.devices.webex.token, baseUrl: "https://webexapis.com" },
         timeoutMs: 10_000,
       });
@@ -150,7 +153,7 @@ export class Engine {
       windowFutureDays: config.poll.windowFutureDays,
       webrtcBookings: config.devices.webrtcBookings,
     };
-    const random = this.options.random;
+    const random = this.#options.random;
     const dispatcher = new JoinDispatcher({
       store,
       pusher,
@@ -163,12 +166,12 @@ export class Engine {
     const dispatch = new DispatchLoop({ dispatcher, store, clock, logger: this.#log, kicks: ticks });
     this.metrics.watchStore(store, () => clock.now());
 
-    if (this.options.source !== undefined) this.#source = this.options.source;
+    if (this.#options.source !== undefined) this.#source = this.#options.source;
     else {
       const built = await buildCalendarSources({
         config,
         clock,
-        cwd: this.options.cwd,
+        cwd: this.#options.cwd,
         logger: this.#log,
         store,
         db: this.#db?.db ?? null,
@@ -186,7 +189,7 @@ export class Engine {
       logger: this.#log,
       store,
       pusher,
-      bridge: this.options.bridge,
+      bridge: this.#options.bridge,
       metrics: this.metrics,
       publicUrl,
       graphClient: this.#graphClient,
@@ -292,7 +295,7 @@ export class Engine {
     poller: CalendarPoller | null,
     pusher: DevicePusher,
   ): Promise<void> {
-    const { config, clock } = this.options;
+    const { config, clock } = this.#options;
     if (!config.http.adminToken) this.#log.warn({}, "http.adminToken is not set: admin routes answer 401");
     this.#http = await buildHttpServer({
       store,
@@ -372,7 +375,7 @@ export class Engine {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    const now = () => this.options.clock.now();
+    const now = () => this.#options.clock.now();
     const r = this.#running;
     r?.workflows.stop();
     r?.notifier?.stop();
@@ -380,7 +383,7 @@ export class Engine {
     await this.#http?.close();
     await r?.subscriptions?.stop();
     await r?.googleChannels?.stop();
-    await r?.poller?.stop(this.options.config.shutdown.graceSeconds * 1000);
+    await r?.poller?.stop(this.#options.config.shutdown.graceSeconds * 1000);
     await r?.bridge.scheduler.shutdown();
     r?.bridge.close();
     if (r) {

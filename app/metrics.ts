@@ -22,15 +22,15 @@ export class EngineMetrics {
     registers: [this.registry],
   });
   readonly pushes = new Counter({ name: "otj_device_pushes_total", help: "Device pushes by result", labelNames: ["result"], registers: [this.registry] });
-  private countSessions: (() => Promise<Record<string, number>>) | null = null;
+  #countSessions: (() => Promise<Record<string, number>>) | null = null;
   readonly bridgeSessions = new Gauge({
     name: "otj_bridge_sessions",
     help: "Bridge sessions by state: every live one, and the finished ones changed in the last 24 hours",
     labelNames: ["state"],
     registers: [this.registry],
     collect: async () => {
-      if (!this.countSessions) return;
-      const counts = await this.countSessions().catch(() => ({}) as Record<string, number>);
+      if (!this.#countSessions) return;
+      const counts = await this.#countSessions().catch(() => ({}) as Record<string, number>);
       this.bridgeSessions.reset();
       for (const [state, n] of Object.entries(counts)) this.bridgeSessions.set({ state }, n);
     },
@@ -38,7 +38,7 @@ export class EngineMetrics {
 
   /** Where the bridge-session gauge reads its counts at scrape time. */
   watchBridgeSessions(count: () => Promise<Record<string, number>>): void {
-    this.countSessions = count;
+    this.#countSessions = count;
   }
 
   /**

@@ -75,21 +75,21 @@ export interface BridgeSchedulerOptions {
 
 export class BridgeScheduler {
   readonly actions: SessionActions;
-  private readonly clock: Clock;
-  private readonly store: Store;
-  private readonly sync: SessionSync;
-  private readonly timers: SessionTimers;
-  private readonly starts: StartPipeline;
-  private readonly inFlight = new Set<Promise<unknown>>();
-  private readonly logger: BridgeLogger;
-  private ticker: Ticker | null = null;
-  private stopped = false;
+  readonly #clock: Clock;
+  readonly #store: Store;
+  readonly #sync: SessionSync;
+  readonly #timers: SessionTimers;
+  readonly #starts: StartPipeline;
+  readonly #inFlight = new Set<Promise<unknown>>();
+  readonly #logger: BridgeLogger;
+  #ticker: Ticker | null = null;
+  #stopped = false;
 
   constructor(options: BridgeSchedulerOptions) {
-    this.store = options.store;
-    this.clock = options.clock;
+    this.#store = options.store;
+    this.#clock = options.clock;
     const logger = options.logger ?? SILENT_LOGGER;
-    this.logger = logger;
+    this.#logger = logger;
     const horizonMs = options.horizonMs ?? 60_000;
     const leaseMs = options.leaseMs ?? 180_000;
     if (leaseMs <= horizonMs) throw new RangeError("BridgeScheduler: leaseMs must exceed horizonMs");
@@ -119,35 +119,35 @@ export class BridgeScheduler {
       batchSize: options.batchSize ?? 500,
       lanes: new Semaphore(options.storeConcurrency ?? 8),
       get stopped() {
-        return scheduler.stopped;
+        return scheduler.#stopped;
       },
-      track: (work) => this.track(work),
+      track: (work) => this.#track(work),
     };
-    this.starts = new StartPipeline(ctx, {
+    this.#starts = new StartPipeline(ctx, {
       maxStartsInFlight: options.maxStartsInFlight ?? 64,
       baseBackoffMs: options.baseBackoffMs ?? 5_000,
       maxBackoffMs: options.maxBackoffMs ?? 60_000,
       random: options.random ?? Math.random,
       onStartLateness: options.onStartLateness,
-      afterAct: (session) => this.timers.afterAct(session),
+      afterAct: (session) => this.#timers.afterAct(session),
     });
-    this.timers = new SessionTimers(ctx, this.starts);
-    this.sync = new SessionSync(ctx, { sessionIdFor, disarm: (key) => this.timers.disarm(key), tick: () => this.tick() });
+    this.#timers = new SessionTimers(ctx, this.#starts);
+    this.#sync = new SessionSync(ctx, { sessionIdFor, disarm: (key) => this.#timers.disarm(key), tick: () => this.tick() });
   }
 
   /** Ticks every BRIDGE_TICK_MS on `ticker` until `shutdown()`; a tick still running skips the next. */
   start(ticker: TickerFactory): void {
-    if (this.ticker !== null || this.stopped) return;
-    const onError = (error: unknown) => this.logger.warn({ err: (error as Error).message, tick: "bridge" }, "tick failed");
-    this.ticker = ticker(
+    if (this.#ticker !== null || this.#stopped) return;
+    const onError = (error: unknown) => this.#logger.warn({ err: (error as Error).message, tick: "bridge" }, "tick failed");
+    this.#ticker = ticker(
       BRIDGE_TICK_MS,
       skipWhileBusy(() => this.tick(), onError),
     );
   }
 
   /** See SessionSync.syncRoom. */
-  syncRoom(roomId: string, now: Date = this.clock.now()): Promise<SyncRoomReport> {
-    return this.sync.syncRoom(roomId, now);
+  syncRoom(roomId: string, now: Date = this.#clock.now()): Promise<SyncRoomReport> {
+    return this.#sync.syncRoom(roomId, now);
   }
 
   /**
@@ -155,7 +155,7 @@ export class BridgeScheduler {
    * Also renews this instance's claims on sessions still waiting for their timer.
    */
   tick(signal?: AbortSignal): Promise<TickReport> {
-    return this.track(this.timers.claimAndArm(signal));
+    return this.#track(this.#timers.claimAndArm(signal));
   }
 
   /**
@@ -164,15 +164,15 @@ export class BridgeScheduler {
    */
   async idle(): Promise<void> {
     for (;;) {
-      while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+      while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
       await this.actions.flush();
-      if (this.inFlight.size === 0) return;
+      if (this.#inFlight.size === 0) return;
     }
   }
 
   /** Timers armed now (sessions claimed by this instance and waiting for their instant). */
   get armedCount(): number {
-    return this.timers.size;
+    return this.#timers.size;
   }
 
   /**
@@ -180,23 +180,23 @@ export class BridgeScheduler {
    * sessions keep running at the bridge (no stop request): the next instance resumes them.
    */
   async shutdown(): Promise<void> {
-    this.stopped = true;
-    this.ticker?.stop();
-    this.timers.disarmAll();
+    this.#stopped = true;
+    this.#ticker?.stop();
+    this.#timers.disarmAll();
     await this.idle();
-    await this.store.bridgeSessions.releaseAll(this.clock.now());
+    await this.#store.bridgeSessions.releaseAll(this.#clock.now());
   }
 
   /** Stops the timers and keeps the claims, as a crash would (tests; the claims expire). */
   abandon(): void {
-    this.stopped = true;
-    this.ticker?.stop();
-    this.timers.disarmAll();
+    this.#stopped = true;
+    this.#ticker?.stop();
+    this.#timers.disarmAll();
   }
 
-  private track<T>(work: Promise<T>): Promise<T> {
-    this.inFlight.add(work);
-    const done = () => this.inFlight.delete(work);
+  #track<T>(work: Promise<T>): Promise<T> {
+    this.#inFlight.add(work);
+    const done = () => this.#inFlight.delete(work);
     work.then(done, done);
     return work;
   }

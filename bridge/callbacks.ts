@@ -58,53 +58,55 @@ function header(headers: CallbackHeaders, name: string): string | undefined {
 }
 
 export class BridgeCallbacks {
-  private readonly actions: SessionActions;
+  readonly #actions: SessionActions;
   /** Graph call id -> occurrence key. */
-  private readonly calls = new Map<string, string>();
+  readonly #calls = new Map<string, string>();
   /** Notifications for calls whose start reply is not recorded yet. */
-  private readonly pending = new Map<string, { since: number; notifications: unknown[] }>();
+  readonly #pending = new Map<string, { since: number; notifications: unknown[] }>();
   /** Per call, so that notifications of one call are read in arrival order. */
-  private readonly chains = new Map<string, Promise<void>>();
-  private readonly inFlight = new Set<Promise<unknown>>();
+  readonly #chains = new Map<string, Promise<void>>();
+  readonly #inFlight = new Set<Promise<unknown>>();
+  readonly #options: BridgeCallbacksOptions;
 
-  constructor(private readonly options: BridgeCallbacksOptions) {
-    this.actions = options.actions;
-    this.actions.onExternalId((session, externalId) => {
-      this.remember(externalId, session.occurrenceKey);
-      const waiting = this.pending.get(externalId);
+  constructor(options: BridgeCallbacksOptions) {
+    this.#options = options;
+    this.#actions = options.actions;
+    this.#actions.onExternalId((session, externalId) => {
+      this.#remember(externalId, session.occurrenceKey);
+      const waiting = this.#pending.get(externalId);
       if (waiting === undefined) return;
-      this.pending.delete(externalId);
-      for (const n of waiting.notifications) void this.track(this.inOrder(externalId, () => this.readNotification(session.occurrenceKey, n)));
+      this.#pending.delete(externalId);
+      for (const n of waiting.notifications) void this.#track(this.#inOrder(externalId, () => this.#readNotification(session.occurrenceKey, n)));
     });
   }
 
   /** `POST /v1/callbacks/bridge`: the raw body bytes and the `X-Otj-Signature` header. */
   readonly handleBridgeCallback = (rawBody: string | Buffer, signatureHeader: string | undefined | null): Promise<CallbackReply> =>
-    this.track(this.bridgeCallback(rawBody, signatureHeader));
+    this.#track(this.#bridgeCallback(rawBody, signatureHeader));
 
   /** `POST /v1/callbacks/graph-calls`: the request headers and body (parsed JSON, or raw). */
-  readonly handleGraphCallsCallback = (headers: CallbackHeaders, body: unknown): Promise<CallbackReply> => this.track(this.graphCallback(headers, body));
+  readonly handleGraphCallsCallback = (headers: CallbackHeaders, body: unknown): Promise<CallbackReply> => this.#track(this.#graphCallback(headers, body));
 
   /** Resolves when every callback received so far has been applied (tests). */
   async idle(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
-    await this.actions.flush();
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    await this.#actions.flush();
   }
 
-  private async bridgeCallback(rawBody: string | Buffer, signatureHeader: string | undefined | null): Promise<CallbackReply> {
-    const secret = this.options.hmacSecret;
+  async #bridgeCallback(rawBody: string | Buffer, signatureHeader: string | undefined | null): Promise<CallbackReply> {
+    const secret = this.#options.hmacSecret;
     if (secret === null || !verifyBody(secret, rawBody, signatureHeader)) return reject(401, "bad or missing signature");
     const callback = parseBridgeCallback(typeof rawBody === "string" ? rawBody : rawBody.toString("utf8"));
     if (callback === null) return reject(400, "not a bridge callback (sessionId, state, at)");
     try {
-      const session = await this.actions.store.bridgeSessions.getBySessionId(callback.sessionId);
+      const session = await this.#actions.store.bridgeSessions.getBySessionId(callback.sessionId);
       if (session === null) return reject(404, "unknown session");
       const at = new Date(callback.at);
-      const skew = Math.abs(at.getTime() - this.actions.clock.now().getTime());
-      if (skew > (this.options.maxSkewSeconds ?? 300) * 1000) return reject(400, `at is ${Math.round(skew / 1000)} s away from our clock`);
+      const skew = Math.abs(at.getTime() - this.#actions.clock.now().getTime());
+      if (skew > (this.#options.maxSkewSeconds ?? 300) * 1000) return reject(400, `at is ${Math.round(skew / 1000)} s away from our clock`);
       const duplicate = session.lastCallbackState === callback.state && session.lastCallbackAt?.getTime() === at.getTime();
       if (!duplicate) {
-        await this.actions.apply(
+        await this.#actions.apply(
           session,
           { type: "bridge", state: callback.state, detail: callback.detail },
           {
@@ -120,9 +122,9 @@ export class BridgeCallbacks {
     }
   }
 
-  private async graphCallback(headers: CallbackHeaders, body: unknown): Promise<CallbackReply> {
-    if (this.options.graphJwt === null) return reject(401, "Graph call notifications are not configured");
-    const check = await this.options.graphJwt.verify(header(headers, "authorization"));
+  async #graphCallback(headers: CallbackHeaders, body: unknown): Promise<CallbackReply> {
+    if (this.#options.graphJwt === null) return reject(401, "Graph call notifications are not configured");
+    const check = await this.#options.graphJwt.verify(header(headers, "authorization"));
     if (!check.ok) return reject(401, check.reason);
     let payload = body;
     if (typeof body === "string" || Buffer.isBuffer(body)) {
@@ -138,7 +140,7 @@ export class BridgeCallbacks {
       for (const notification of value) {
         const callId = notificationCallId(notification);
         if (callId === null) continue;
-        await this.inOrder(callId, () => this.routeNotification(callId, notification));
+        await this.#inOrder(callId, () => this.#routeNotification(callId, notification));
       }
       return { status: 202 };
     } catch (error) {
@@ -146,69 +148,69 @@ export class BridgeCallbacks {
     }
   }
 
-  private async routeNotification(callId: string, notification: unknown): Promise<void> {
-    const key = await this.findCall(callId);
-    if (key !== null) return this.readNotification(key, notification);
+  async #routeNotification(callId: string, notification: unknown): Promise<void> {
+    const key = await this.#findCall(callId);
+    if (key !== null) return this.#readNotification(key, notification);
     // The call's start reply has not been recorded yet (notifications can overtake it): keep it.
-    const now = this.actions.clock.now().getTime();
-    const ttl = this.options.pendingTtlMs ?? 120_000;
-    for (const [id, p] of this.pending) if (now - p.since > ttl) this.pending.delete(id);
-    const waiting = this.pending.get(callId) ?? { since: now, notifications: [] };
-    if (!this.pending.has(callId) && this.pending.size >= MAX_PENDING_CALLS) return;
+    const now = this.#actions.clock.now().getTime();
+    const ttl = this.#options.pendingTtlMs ?? 120_000;
+    for (const [id, p] of this.#pending) if (now - p.since > ttl) this.#pending.delete(id);
+    const waiting = this.#pending.get(callId) ?? { since: now, notifications: [] };
+    if (!this.#pending.has(callId) && this.#pending.size >= MAX_PENDING_CALLS) return;
     waiting.notifications.push(notification);
-    this.pending.set(callId, waiting);
+    this.#pending.set(callId, waiting);
   }
 
-  private async readNotification(key: string, notification: unknown): Promise<void> {
-    const session = await this.actions.store.bridgeSessions.get(key);
+  async #readNotification(key: string, notification: unknown): Promise<void> {
+    const session = await this.#actions.store.bridgeSessions.get(key);
     if (session === null) return;
-    const room = await this.actions.store.rooms.get(session.roomId);
+    const room = await this.#actions.store.rooms.get(session.roomId);
     const selfNow = { guestId: guestIdFor(session.sessionId), displayName: room?.displayName ?? null };
     let reading: CallReading | null = null;
-    const now = this.actions.clock.now();
-    const updated = await this.actions.patchLive(key, (current) => {
+    const now = this.#actions.clock.now();
+    const updated = await this.#actions.patchLive(key, (current) => {
       const before = parseCallView(current.lastCallbackState);
       reading = interpretCallNotification(before, notification, selfNow);
       return serializeCallView(reading.view) === serializeCallView(before) ? null : { lastCallbackState: serializeCallView(reading.view), lastCallbackAt: now };
     });
     const report = (reading as CallReading | null)?.report ?? null;
     if (updated === null || report === null) return;
-    await this.actions.apply(
+    await this.#actions.apply(
       updated,
       { type: "bridge", state: report.state, detail: report.detail },
       { data: { reported: report.state, graphCallId: updated.externalId } },
     );
   }
 
-  private async findCall(callId: string): Promise<string | null> {
-    const cached = this.calls.get(callId);
+  async #findCall(callId: string): Promise<string | null> {
+    const cached = this.#calls.get(callId);
     if (cached !== undefined) return cached;
-    const live = await this.actions.store.bridgeSessions.list({ states: LIVE_STARTED });
+    const live = await this.#actions.store.bridgeSessions.list({ states: LIVE_STARTED });
     const session = live.find((s) => s.externalId === callId);
     if (session === undefined) return null;
-    this.remember(callId, session.occurrenceKey);
+    this.#remember(callId, session.occurrenceKey);
     return session.occurrenceKey;
   }
 
-  private remember(callId: string, key: string): void {
-    if (this.calls.size >= MAX_CACHED_CALLS) this.calls.delete(this.calls.keys().next().value!);
-    this.calls.set(callId, key);
+  #remember(callId: string, key: string): void {
+    if (this.#calls.size >= MAX_CACHED_CALLS) this.#calls.delete(this.#calls.keys().next().value!);
+    this.#calls.set(callId, key);
   }
 
-  private inOrder(callId: string, work: () => Promise<void>): Promise<void> {
-    const previous = this.chains.get(callId) ?? Promise.resolve();
+  #inOrder(callId: string, work: () => Promise<void>): Promise<void> {
+    const previous = this.#chains.get(callId) ?? Promise.resolve();
     const next = previous.then(work, work);
-    this.chains.set(callId, next);
+    this.#chains.set(callId, next);
     const cleanup = () => {
-      if (this.chains.get(callId) === next) this.chains.delete(callId);
+      if (this.#chains.get(callId) === next) this.#chains.delete(callId);
     };
     next.then(cleanup, cleanup);
     return next;
   }
 
-  private track<T>(work: Promise<T>): Promise<T> {
-    this.inFlight.add(work);
-    const done = () => this.inFlight.delete(work);
+  #track<T>(work: Promise<T>): Promise<T> {
+    this.#inFlight.add(work);
+    const done = () => this.#inFlight.delete(work);
     work.then(done, done);
     return work;
   }

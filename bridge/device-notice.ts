@@ -27,34 +27,36 @@ export interface DeviceNotifierOptions {
 const FALLBACK_SUBJECT = "Meeting";
 
 export class DeviceNotifier implements SessionNotifier {
-  private readonly logger: BridgeLogger;
+  readonly #logger: BridgeLogger;
+  readonly #options: DeviceNotifierOptions;
 
-  constructor(private readonly options: DeviceNotifierOptions) {
-    this.logger = options.logger ?? SILENT_LOGGER;
+  constructor(options: DeviceNotifierOptions) {
+    this.#options = options;
+    this.#logger = options.logger ?? SILENT_LOGGER;
   }
 
   async notify(session: BridgeSession, notice: NoticeKind): Promise<void> {
-    const { store } = this.options;
+    const { store } = this.#options;
     let room: Room | null = null;
     try {
       room = await store.rooms.get(session.roomId);
       if (room === null || room.device.family === "pull" || room.device.address === null) return;
-      const target = await this.target(room);
-      const signal = AbortSignal.timeout(this.options.timeoutMs ?? 10_000);
+      const target = await this.#target(room);
+      const signal = AbortSignal.timeout(this.#options.timeoutMs ?? 10_000);
       if (notice === "clear") {
-        await this.options.pusher.clearNotice(target, signal);
+        await this.#options.pusher.clearNotice(target, signal);
         return;
       }
       const meeting = await store.meetings.get(session.occurrenceKey);
       const text = noticeText(notice, meeting?.subjectShown || FALLBACK_SUBJECT);
-      if (text !== null) await this.options.pusher.showNotice(target, text, signal);
+      if (text !== null) await this.#options.pusher.showNotice(target, text, signal);
     } catch (error) {
       const e = toOtjError(error, "OTJ_DEVICE_UNREACHABLE");
-      this.logger.warn({ component: "bridge", roomId: session.roomId, occurrenceKey: session.occurrenceKey, code: e.code, notice }, "device notice failed");
+      this.#logger.warn({ component: "bridge", roomId: session.roomId, occurrenceKey: session.occurrenceKey, code: e.code, notice }, "device notice failed");
       try {
         await store.eventLog.append([
           {
-            at: this.options.clock.now(),
+            at: this.#options.clock.now(),
             kind: "bridge.notice-failed",
             roomId: session.roomId,
             occurrenceKey: session.occurrenceKey,
@@ -68,8 +70,8 @@ export class DeviceNotifier implements SessionNotifier {
     }
   }
 
-  private async target(room: Room): Promise<DeviceTarget> {
-    const creds = await this.options.store.rooms.deviceCredentials(room.id);
+  async #target(room: Room): Promise<DeviceTarget> {
+    const creds = await this.#options.store.rooms.deviceCredentials(room.id);
     return {
       family: room.device.family,
       address: room.device.address ?? "",

@@ -72,16 +72,17 @@ function rejection(error: unknown): string {
 }
 
 export class GraphCallJwtVerifier {
-  private keys = new Map<string, KeyObject>();
-  private fetchedAt = Number.NEGATIVE_INFINITY;
-  private refreshing: Promise<void> | null = null;
-  private readonly fetchImpl: typeof fetch;
+  #keys = new Map<string, KeyObject>();
+  #fetchedAt = Number.NEGATIVE_INFINITY;
+  #refreshing: Promise<void> | null = null;
+  readonly #fetchImpl: typeof fetch;
+  readonly #config: GraphCallJwtConfig;
+  readonly #deps: { clock: Clock; fetch?: typeof fetch };
 
-  constructor(
-    private readonly config: GraphCallJwtConfig,
-    private readonly deps: { clock: Clock; fetch?: typeof fetch },
-  ) {
-    this.fetchImpl = deps.fetch ?? globalThis.fetch;
+  constructor(config: GraphCallJwtConfig, deps: { clock: Clock; fetch?: typeof fetch }) {
+    this.#config = config;
+    this.#deps = deps;
+    this.#fetchImpl = deps.fetch ?? globalThis.fetch;
   }
 
   /** Checks an `Authorization` header value. Never throws: a key fetch failure is a rejection. */
@@ -93,16 +94,16 @@ export class GraphCallJwtVerifier {
     if (header["alg"] !== "RS256") return { ok: false, reason: `unexpected alg ${String(header["alg"])}` };
     const kid = typeof header["kid"] === "string" ? header["kid"] : null;
     if (kid === null) return { ok: false, reason: "JWT without kid" };
-    const key = await this.key(kid);
+    const key = await this.#key(kid);
     if (key === null) return { ok: false, reason: `unknown signing key ${kid}` };
-    const now = this.deps.clock.now();
+    const now = this.#deps.clock.now();
     let claims: Record<string, unknown>;
     try {
       const verified = await jwtVerify(match[1]!, key, {
         algorithms: ["RS256"],
-        issuer: this.config.issuer,
-        audience: this.config.audience,
-        clockTolerance: this.config.clockSkewSeconds ?? 300,
+        issuer: this.#config.issuer,
+        audience: this.#config.audience,
+        clockTolerance: this.#config.clockSkewSeconds ?? 300,
         currentDate: now,
         requiredClaims: ["exp"],
       });
@@ -110,7 +111,7 @@ export class GraphCallJwtVerifier {
     } catch (error) {
       return { ok: false, reason: rejection(error) };
     }
-    const maxLifetime = this.config.maxLifetimeSeconds ?? 86_400;
+    const maxLifetime = this.#config.maxLifetimeSeconds ?? 86_400;
     const exp = claims["exp"] as number;
     const start = typeof claims["nbf"] === "number" ? claims["nbf"] : typeof claims["iat"] === "number" ? claims["iat"] : null;
     if (exp - now.getTime() / 1000 > maxLifetime || (start !== null && exp - start > maxLifetime)) {
@@ -119,30 +120,30 @@ export class GraphCallJwtVerifier {
     return { ok: true, claims };
   }
 
-  private async key(kid: string): Promise<KeyObject | null> {
-    if (this.refreshing !== null) await this.refreshing;
-    const now = this.deps.clock.now().getTime();
-    const stale = now - this.fetchedAt > (this.config.maxKeyAgeMs ?? 86_400_000);
-    if (!this.keys.has(kid) || stale) {
-      if (stale || now - this.fetchedAt >= (this.config.minRefetchMs ?? 10_000)) await this.refresh();
+  async #key(kid: string): Promise<KeyObject | null> {
+    if (this.#refreshing !== null) await this.#refreshing;
+    const now = this.#deps.clock.now().getTime();
+    const stale = now - this.#fetchedAt > (this.#config.maxKeyAgeMs ?? 86_400_000);
+    if (!this.#keys.has(kid) || stale) {
+      if (stale || now - this.#fetchedAt >= (this.#config.minRefetchMs ?? 10_000)) await this.#refresh();
     }
-    return this.keys.get(kid) ?? null;
+    return this.#keys.get(kid) ?? null;
   }
 
-  private refresh(): Promise<void> {
-    this.refreshing ??= this.load().finally(() => {
-      this.refreshing = null;
+  #refresh(): Promise<void> {
+    this.#refreshing ??= this.#load().finally(() => {
+      this.#refreshing = null;
     });
-    return this.refreshing;
+    return this.#refreshing;
   }
 
-  private async load(): Promise<void> {
-    this.fetchedAt = this.deps.clock.now().getTime();
+  async #load(): Promise<void> {
+    this.#fetchedAt = this.#deps.clock.now().getTime();
     try {
-      const openId = await this.getJson(this.config.openIdConfigUrl);
+      const openId = await this.#getJson(this.#config.openIdConfigUrl);
       const jwksUri = openId?.["jwks_uri"];
       if (typeof jwksUri !== "string") return;
-      const jwks = await this.getJson(jwksUri);
+      const jwks = await this.#getJson(jwksUri);
       const list = Array.isArray(jwks?.["keys"]) ? (jwks["keys"] as Jwk[]) : [];
       const keys = new Map<string, KeyObject>();
       for (const jwk of list) {
@@ -154,14 +155,14 @@ export class GraphCallJwtVerifier {
           // A key we cannot read is skipped; the others still verify.
         }
       }
-      if (keys.size > 0) this.keys = keys;
+      if (keys.size > 0) this.#keys = keys;
     } catch {
       // Unreachable key endpoint: keep the keys we have; unknown kids are rejected.
     }
   }
 
-  private async getJson(url: string): Promise<Record<string, unknown> | null> {
-    const response = await this.fetchImpl(url, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(this.config.timeoutMs ?? 10_000) });
+  async #getJson(url: string): Promise<Record<string, unknown> | null> {
+    const response = await this.#fetchImpl(url, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(this.#config.timeoutMs ?? 10_000) });
     if (!response.ok) return null;
     const body: unknown = await response.json();
     return body !== null && typeof body === "object" ? (body as Record<string, unknown>) : null;

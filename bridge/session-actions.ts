@@ -80,17 +80,17 @@ export class SessionActions {
   readonly assumeLobbyAfterMs: number | null;
   /** See {@link SessionActionsOptions.confirmStartMs}; null when the bridge's start is not idempotent. */
   readonly confirmStartMs: number | null;
-  private readonly notifier: SessionNotifier | null;
-  private pendingLog: NewLoggedEvent[] = [];
-  private flushing: Promise<void> | null = null;
-  private flushScheduled = false;
-  private readonly externalIdListeners: Array<(session: BridgeSession, externalId: string) => void> = [];
+  readonly #notifier: SessionNotifier | null;
+  #pendingLog: NewLoggedEvent[] = [];
+  #flushing: Promise<void> | null = null;
+  #flushScheduled = false;
+  readonly #externalIdListeners: Array<(session: BridgeSession, externalId: string) => void> = [];
 
   constructor(options: SessionActionsOptions) {
     this.store = options.store;
     this.clock = options.clock;
     this.bridge = options.bridge;
-    this.notifier = options.notifier ?? null;
+    this.#notifier = options.notifier ?? null;
     this.logger = options.logger ?? SILENT_LOGGER;
     this.lobbyTimeoutMs = options.lobbyTimeoutSeconds * 1000;
     this.assumeLobbyAfterMs = options.assumeLobbyAfterMs ?? null;
@@ -158,8 +158,8 @@ export class SessionActions {
         session = await this.store.bridgeSessions.get(key);
         continue;
       }
-      this.record(updated, t, options.data);
-      await this.runEffects(updated, t);
+      this.#record(updated, t, options.data);
+      await this.#runEffects(updated, t);
       return { applied: true, session: updated, transition: t };
     }
     return { applied: false, session, reason: "the session kept changing; gave up" };
@@ -186,12 +186,12 @@ export class SessionActions {
    * Graph callbacks replay notifications that arrived before it).
    */
   onExternalId(listener: (session: BridgeSession, externalId: string) => void): void {
-    this.externalIdListeners.push(listener);
+    this.#externalIdListeners.push(listener);
   }
 
   /** Called by the scheduler once a session's external id is stored. */
   externalIdRecorded(session: BridgeSession, externalId: string): void {
-    for (const listener of this.externalIdListeners) listener(session, externalId);
+    for (const listener of this.#externalIdListeners) listener(session, externalId);
   }
 
   /** Leaves the meeting; failures are logged (the bridge also leaves by `notAfter`). */
@@ -215,22 +215,22 @@ export class SessionActions {
 
   /** Queues an event log entry; entries are written in order, many per statement. */
   log(entry: NewLoggedEvent): void {
-    this.pendingLog.push(entry);
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
+    this.#pendingLog.push(entry);
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
     setImmediate(() => {
-      this.flushScheduled = false;
+      this.#flushScheduled = false;
       void this.flush();
     });
   }
 
   /** Writes every queued event log entry. Never throws (a failure is logged). */
   async flush(): Promise<void> {
-    while (this.flushing !== null) await this.flushing;
-    if (this.pendingLog.length === 0) return;
-    const entries = this.pendingLog;
-    this.pendingLog = [];
-    this.flushing = (async () => {
+    while (this.#flushing !== null) await this.#flushing;
+    if (this.#pendingLog.length === 0) return;
+    const entries = this.#pendingLog;
+    this.#pendingLog = [];
+    this.#flushing = (async () => {
       for (let i = 0; i < entries.length; i += LOG_CHUNK) {
         try {
           await this.store.eventLog.append(entries.slice(i, i + LOG_CHUNK));
@@ -240,14 +240,14 @@ export class SessionActions {
       }
     })();
     try {
-      await this.flushing;
+      await this.#flushing;
     } finally {
-      this.flushing = null;
+      this.#flushing = null;
     }
-    if (this.pendingLog.length > 0) await this.flush();
+    if (this.#pendingLog.length > 0) await this.flush();
   }
 
-  private record(session: BridgeSession, t: Transition, data?: Record<string, unknown>): void {
+  #record(session: BridgeSession, t: Transition, data?: Record<string, unknown>): void {
     this.log({
       at: this.clock.now(),
       kind: `bridge.${t.to}`,
@@ -274,10 +274,10 @@ export class SessionActions {
     this.logger[level]({ component: "bridge", occurrenceKey: session.occurrenceKey, from: t.from, to: t.to }, t.cause);
   }
 
-  private async runEffects(session: BridgeSession, t: Transition): Promise<void> {
+  async #runEffects(session: BridgeSession, t: Transition): Promise<void> {
     for (const effect of t.effects) {
       if (effect.kind === "stop-bridge") await this.stopBridge(session);
-      else if (this.notifier !== null) await this.notifier.notify(session, effect.notice);
+      else if (this.#notifier !== null) await this.#notifier.notify(session, effect.notice);
     }
   }
 }

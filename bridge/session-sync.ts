@@ -26,10 +26,13 @@ export interface SessionSyncHooks {
 }
 
 export class SessionSync {
-  constructor(
-    private readonly ctx: SchedulerContext,
-    private readonly hooks: SessionSyncHooks,
-  ) {}
+  readonly #ctx: SchedulerContext;
+  readonly #hooks: SessionSyncHooks;
+
+  constructor(ctx: SchedulerContext, hooks: SessionSyncHooks) {
+    this.#ctx = ctx;
+    this.#hooks = hooks;
+  }
 
   /**
    * Brings the room's sessions in line with its meetings as of `now`. Idempotent. A session
@@ -38,9 +41,9 @@ export class SessionSync {
    * the claim window is claimed at once (this runs a tick), so it never waits for the next tick.
    */
   async syncRoom(roomId: string, now: Date): Promise<SyncRoomReport> {
-    const { store, actions } = this.ctx;
+    const { store, actions } = this.#ctx;
     const report: SyncRoomReport = { created: 0, rescheduled: 0, cancelled: 0 };
-    const { leadSeconds, lateStartSeconds, endBufferMinutes, endGraceSeconds } = this.ctx.settings;
+    const { leadSeconds, lateStartSeconds, endBufferMinutes, endGraceSeconds } = this.#ctx.settings;
     const meetings = await store.meetings.list(roomId, { from: addMs(now, -86_400_000), includeCancelled: true });
     const byKey = new Map(meetings.map((m) => [m.occurrenceKey, m]));
     let dueSoon = false;
@@ -49,10 +52,10 @@ export class SessionSync {
       const notAfter = addMs(meeting.end, endBufferMinutes * 60_000 + endGraceSeconds * 1000);
       if (notAfter.getTime() <= now.getTime()) continue;
       const dueAt = addMs(meeting.start, -leadSeconds * 1000);
-      const { session, change } = await this.schedule(
+      const { session, change } = await this.#schedule(
         {
           occurrenceKey: meeting.occurrenceKey,
-          sessionId: this.hooks.sessionIdFor(meeting.occurrenceKey),
+          sessionId: this.#hooks.sessionIdFor(meeting.occurrenceKey),
           roomId,
           dueAt,
           notAfter,
@@ -62,7 +65,7 @@ export class SessionSync {
       );
       if (change === "created") {
         report.created++;
-        this.event(session, now, "bridge.scheduled", `session scheduled for ${dueAt.toISOString()}`);
+        this.#event(session, now, "bridge.scheduled", `session scheduled for ${dueAt.toISOString()}`);
         const lateBy = now.getTime() - meeting.start.getTime();
         if (lateBy >= lateStartSeconds * 1000) {
           const reason = `first seen ${Math.round(lateBy / 1000)} s after the meeting started, later than bridge.lateStartSeconds (${lateStartSeconds} s): too late to join`;
@@ -71,8 +74,8 @@ export class SessionSync {
         }
       } else if (change === "rescheduled") {
         report.rescheduled++;
-        this.event(session, now, "bridge.rescheduled", `meeting moved: session now due ${dueAt.toISOString()}`);
-        this.hooks.disarm(session.occurrenceKey);
+        this.#event(session, now, "bridge.rescheduled", `meeting moved: session now due ${dueAt.toISOString()}`);
+        this.#hooks.disarm(session.occurrenceKey);
         if (session.leaseOwner === store.owner) await store.bridgeSessions.release(session.occurrenceKey, now);
       } else if (!isFinal(session.state) && session.state !== "scheduled" && session.notAfter.getTime() !== notAfter.getTime()) {
         // The meeting's end moved while the bridge is in it: it now leaves at the new end.
@@ -85,7 +88,7 @@ export class SessionSync {
         });
       }
       // Created or moved into the claim window: claim it now rather than at the next tick.
-      if (change !== "unchanged" && session.state === "scheduled" && dueAt.getTime() <= now.getTime() + this.ctx.horizonMs) dueSoon = true;
+      if (change !== "unchanged" && session.state === "scheduled" && dueAt.getTime() <= now.getTime() + this.#ctx.horizonMs) dueSoon = true;
     }
     for (const session of await store.bridgeSessions.list({ roomId, states: LIVE_BRIDGE_STATES })) {
       const meeting = byKey.get(session.occurrenceKey) ?? (await store.meetings.get(session.occurrenceKey));
@@ -94,7 +97,7 @@ export class SessionSync {
       if ((await actions.apply(session, { type: "cancel", reason })).applied) report.cancelled++;
     }
     await actions.flush();
-    if (dueSoon && !this.ctx.stopped) await this.hooks.tick();
+    if (dueSoon && !this.#ctx.stopped) await this.#hooks.tick();
     return report;
   }
 
@@ -103,16 +106,16 @@ export class SessionSync {
    * session at once, PostgreSQL can report the session id's unique index instead of resolving the
    * occurrence key's ON CONFLICT; the second try finds the row and changes nothing.
    */
-  private async schedule(input: ScheduleBridgeSession, now: Date): ReturnType<Store["bridgeSessions"]["schedule"]> {
+  async #schedule(input: ScheduleBridgeSession, now: Date): ReturnType<Store["bridgeSessions"]["schedule"]> {
     try {
-      return await this.ctx.store.bridgeSessions.schedule(input, now);
+      return await this.#ctx.store.bridgeSessions.schedule(input, now);
     } catch (error) {
       if (toOtjError(error).code !== "OTJ_STORE_CONFLICT") throw error;
-      return this.ctx.store.bridgeSessions.schedule(input, now);
+      return this.#ctx.store.bridgeSessions.schedule(input, now);
     }
   }
 
-  private event(session: BridgeSession, at: Date, kind: string, message: string): void {
-    this.ctx.actions.log({ at, kind, roomId: session.roomId, occurrenceKey: session.occurrenceKey, message, data: { sessionId: session.sessionId } });
+  #event(session: BridgeSession, at: Date, kind: string, message: string): void {
+    this.#ctx.actions.log({ at, kind, roomId: session.roomId, occurrenceKey: session.occurrenceKey, message, data: { sessionId: session.sessionId } });
   }
 }

@@ -17,16 +17,17 @@ export interface TickReport {
 }
 
 export class SessionTimers {
-  private readonly armed = new Map<string, Armed>();
+  readonly #armed = new Map<string, Armed>();
   /** Fires at an instant already past, per session: a guard against a timer loop. */
-  private readonly overdueFires = new Map<string, number>();
-  private readonly releases: Batcher<string, null>;
+  readonly #overdueFires = new Map<string, number>();
+  readonly #releases: Batcher<string, null>;
+  readonly #ctx: SchedulerContext;
+  readonly #starts: StartPipeline;
 
-  constructor(
-    private readonly ctx: SchedulerContext,
-    private readonly starts: StartPipeline,
-  ) {
-    this.releases = new Batcher(
+  constructor(ctx: SchedulerContext, starts: StartPipeline) {
+    this.#ctx = ctx;
+    this.#starts = starts;
+    this.#releases = new Batcher(
       async (keys) => {
         await ctx.store.bridgeSessions.releaseMany(keys, ctx.clock.now());
         return keys.map(() => null);
@@ -37,7 +38,7 @@ export class SessionTimers {
 
   /** Timers armed now. */
   get size(): number {
-    return this.armed.size;
+    return this.#armed.size;
   }
 
   /**
@@ -45,10 +46,10 @@ export class SessionTimers {
    * Also renews this instance's claims on sessions still waiting for their timer.
    */
   async claimAndArm(signal?: AbortSignal): Promise<TickReport> {
-    const { ctx } = this;
-    if (ctx.stopped) return { claimed: 0, armed: this.armed.size };
+    const ctx = this.#ctx;
+    if (ctx.stopped) return { claimed: 0, armed: this.#armed.size };
     const now = ctx.clock.now();
-    await this.renewLeases(now);
+    await this.#renewLeases(now);
     let claimed = 0;
     for (;;) {
       const batch = await ctx.store.bridgeSessions.claimDue(now, ctx.batchSize, {
@@ -57,69 +58,69 @@ export class SessionTimers {
         ...(signal ? { signal } : {}),
       });
       if (ctx.stopped) break;
-      for (const session of batch) this.arm(session, now);
+      for (const session of batch) this.#arm(session, now);
       claimed += batch.length;
       if (batch.length < ctx.batchSize) break;
     }
-    return { claimed, armed: this.armed.size };
+    return { claimed, armed: this.#armed.size };
   }
 
-  private async renewLeases(now: Date): Promise<void> {
-    const half = now.getTime() + this.ctx.leaseMs / 2;
-    for (const [key, entry] of [...this.armed]) {
+  async #renewLeases(now: Date): Promise<void> {
+    const half = now.getTime() + this.#ctx.leaseMs / 2;
+    for (const [key, entry] of [...this.#armed]) {
       if (entry.leaseUntil > half) continue;
-      if (await this.ctx.store.bridgeSessions.renewLease(key, now, { leaseMs: this.ctx.leaseMs })) entry.leaseUntil = now.getTime() + this.ctx.leaseMs;
-      else if (this.armed.get(key) === entry) this.disarm(key);
+      if (await this.#ctx.store.bridgeSessions.renewLease(key, now, { leaseMs: this.#ctx.leaseMs })) entry.leaseUntil = now.getTime() + this.#ctx.leaseMs;
+      else if (this.#armed.get(key) === entry) this.disarm(key);
     }
   }
 
-  private arm(session: BridgeSession, now: Date): void {
+  #arm(session: BridgeSession, now: Date): void {
     const key = session.occurrenceKey;
     this.disarm(key);
-    const prepared = session.state === "scheduled" && this.ctx.bridge !== null ? this.starts.prepareQuietly(session) : null;
-    const entry: Armed = { session, dueAt: session.dueAt.getTime(), leaseUntil: now.getTime() + this.ctx.leaseMs, prepared, cancel: () => {} };
+    const prepared = session.state === "scheduled" && this.#ctx.bridge !== null ? this.#starts.prepareQuietly(session) : null;
+    const entry: Armed = { session, dueAt: session.dueAt.getTime(), leaseUntil: now.getTime() + this.#ctx.leaseMs, prepared, cancel: () => {} };
     void prepared?.then((ready) => {
       if (ready !== null) entry.ready = ready;
     });
-    entry.cancel = this.ctx.clock.setTimer(session.dueAt, () => {
-      if (this.armed.get(key) !== entry) return;
-      this.armed.delete(key);
-      if (this.startable(entry.session)) this.starts.queueStart(entry);
-      else void this.ctx.track(this.fire(entry));
+    entry.cancel = this.#ctx.clock.setTimer(session.dueAt, () => {
+      if (this.#armed.get(key) !== entry) return;
+      this.#armed.delete(key);
+      if (this.#startable(entry.session)) this.#starts.queueStart(entry);
+      else void this.#ctx.track(this.#fire(entry));
     });
-    this.armed.set(key, entry);
+    this.#armed.set(key, entry);
   }
 
   disarm(key: string): void {
-    const entry = this.armed.get(key);
+    const entry = this.#armed.get(key);
     if (entry === undefined) return;
     entry.cancel();
-    this.armed.delete(key);
+    this.#armed.delete(key);
   }
 
   disarmAll(): void {
-    for (const key of [...this.armed.keys()]) this.disarm(key);
+    for (const key of [...this.#armed.keys()]) this.disarm(key);
   }
 
   /** A session to start now (from its claim snapshot): the start statement decides. */
-  private startable(session: BridgeSession): boolean {
-    return this.ctx.bridge !== null && session.state === "scheduled" && session.notAfter.getTime() > this.ctx.clock.now().getTime();
+  #startable(session: BridgeSession): boolean {
+    return this.#ctx.bridge !== null && session.state === "scheduled" && session.notAfter.getTime() > this.#ctx.clock.now().getTime();
   }
 
-  private async fire(entry: Armed): Promise<void> {
-    const { ctx } = this;
+  async #fire(entry: Armed): Promise<void> {
+    const ctx = this.#ctx;
     if (ctx.stopped) return;
     const key = entry.session.occurrenceKey;
     try {
       let after: BridgeSession | null;
       if (ctx.bridge === null && entry.session.state === "scheduled" && entry.session.notAfter.getTime() > ctx.clock.now().getTime()) {
-        after = await this.starts.notConfigured(entry.session);
+        after = await this.#starts.notConfigured(entry.session);
       } else {
         after = await ctx.lanes.run(async () => {
           const session = await ctx.store.bridgeSessions.get(key);
           // Lost the claim (it expired and another instance took it): that instance acts.
           if (session === null || session.leaseOwner !== ctx.store.owner) return null;
-          await this.act(session);
+          await this.#act(session);
           return ctx.store.bridgeSessions.get(key);
         }, "urgent");
       }
@@ -130,8 +131,8 @@ export class SessionTimers {
   }
 
   /** Does what is due for the session now (lobby deadline, the meeting's end, a late start). */
-  private async act(session: BridgeSession): Promise<void> {
-    const { actions, clock } = this.ctx;
+  async #act(session: BridgeSession): Promise<void> {
+    const { actions, clock } = this.#ctx;
     const now = clock.now();
     if (isFinal(session.state) || session.dueAt.getTime() > now.getTime()) return;
     const over = now.getTime() >= session.notAfter.getTime();
@@ -144,15 +145,15 @@ export class SessionTimers {
       case "lobby":
         if (over) await apply({ type: "meeting-over" });
         else if (session.lobbyDeadline !== null && now.getTime() >= session.lobbyDeadline.getTime()) await apply({ type: "lobby-timeout" });
-        else if (this.starts.lacksId(session)) await this.starts.startAgain(session);
+        else if (this.#starts.lacksId(session)) await this.#starts.startAgain(session);
         else if (session.state === "starting" && actions.assumeLobbyAfterMs !== null) {
           await apply({ type: "bridge", state: "lobby", detail: `still establishing after ${Math.round(actions.assumeLobbyAfterMs / 1000)} s` });
-        } else await this.resetDue(session);
+        } else await this.#resetDue(session);
         return;
       case "admitted":
         if (over) await apply({ type: "meeting-over" });
-        else if (this.starts.lacksId(session)) await this.starts.startAgain(session);
-        else await this.resetDue(session);
+        else if (this.#starts.lacksId(session)) await this.#starts.startAgain(session);
+        else await this.#resetDue(session);
         return;
       default:
         return;
@@ -160,8 +161,8 @@ export class SessionTimers {
   }
 
   /** A due time came with nothing to do (a stale dueAt): move it to the next real deadline. */
-  private async resetDue(session: BridgeSession): Promise<void> {
-    await this.ctx.actions.patchLive(session.occurrenceKey, (s) => {
+  async #resetDue(session: BridgeSession): Promise<void> {
+    await this.#ctx.actions.patchLive(session.occurrenceKey, (s) => {
       const next = s.state === "admitted" || s.lobbyDeadline === null ? s.notAfter : new Date(Math.min(s.lobbyDeadline.getTime(), s.notAfter.getTime()));
       return next.getTime() === s.dueAt.getTime() ? null : { dueAt: next };
     });
@@ -172,21 +173,21 @@ export class SessionTimers {
    * (the release is batched with others).
    */
   async afterAct(session: BridgeSession): Promise<void> {
-    const { ctx } = this;
+    const ctx = this.#ctx;
     if (session.leaseOwner !== ctx.store.owner) return;
     const key = session.occurrenceKey;
     const now = ctx.clock.now();
     if (!isFinal(session.state) && !ctx.stopped && session.dueAt.getTime() <= now.getTime() + ctx.horizonMs) {
-      const overdue = session.dueAt.getTime() <= now.getTime() ? (this.overdueFires.get(key) ?? 0) + 1 : 0;
+      const overdue = session.dueAt.getTime() <= now.getTime() ? (this.#overdueFires.get(key) ?? 0) + 1 : 0;
       if (overdue <= 3) {
-        if (overdue > 0) this.overdueFires.set(key, overdue);
-        else this.overdueFires.delete(key);
-        if (await ctx.lanes.run(() => ctx.store.bridgeSessions.renewLease(key, now, { leaseMs: ctx.leaseMs }))) this.arm(session, now);
+        if (overdue > 0) this.#overdueFires.set(key, overdue);
+        else this.#overdueFires.delete(key);
+        if (await ctx.lanes.run(() => ctx.store.bridgeSessions.renewLease(key, now, { leaseMs: ctx.leaseMs }))) this.#arm(session, now);
         return;
       }
       ctx.logger.warn({ component: "bridge", occurrenceKey: key, state: session.state }, "session stays due without progress; releasing it to the next tick");
     }
-    this.overdueFires.delete(key);
-    await this.releases.add(key);
+    this.#overdueFires.delete(key);
+    await this.#releases.add(key);
   }
 }

@@ -31,22 +31,23 @@ export interface StartPipelineOptions {
 }
 
 export class StartPipeline {
-  private readonly startLimiter: Semaphore;
+  readonly #startLimiter: Semaphore;
   /** Sessions whose start instant came, waiting for the next start statement. */
-  private startQueue: Armed[] = [];
-  private startDrain: Promise<void> | null = null;
-  private readonly externalIds: Batcher<BridgeExternalId, BridgeSession | null>;
+  #startQueue: Armed[] = [];
+  #startDrain: Promise<void> | null = null;
+  readonly #externalIds: Batcher<BridgeExternalId, BridgeSession | null>;
+  readonly #ctx: SchedulerContext;
+  readonly #options: StartPipelineOptions;
 
-  constructor(
-    private readonly ctx: SchedulerContext,
-    private readonly options: StartPipelineOptions,
-  ) {
-    this.startLimiter = new Semaphore(options.maxStartsInFlight);
+  constructor(ctx: SchedulerContext, options: StartPipelineOptions) {
+    this.#ctx = ctx;
+    this.#options = options;
+    this.#startLimiter = new Semaphore(options.maxStartsInFlight);
     // The batches bypass the lanes (a caller waiting in a lane for its batch would hold the lane):
     // each is one statement at a time on the pool. While start requests still wait for a slot
     // (a burst), they wait: the burst's bookkeeping then goes out in a few large statements
     // instead of many small ones competing with the starts for the CPU.
-    this.externalIds = new Batcher(
+    this.#externalIds = new Batcher(
       async (ids) => {
         const rows = new Map((await ctx.store.bridgeSessions.recordExternalIds(ids, ctx.clock.now())).map((s) => [s.occurrenceKey, s]));
         return ids.map((i) => rows.get(i.occurrenceKey) ?? null);
@@ -57,15 +58,15 @@ export class StartPipeline {
 
   /** Resolves when no start request waits for a slot (hold bookkeeping batches until then). */
   afterBurst(): Promise<void> {
-    return this.startLimiter.noneWaiting();
+    return this.#startLimiter.noneWaiting();
   }
 
   /** Without a bridge adapter a due session fails (OTJ_BRIDGE_NOT_CONFIGURED). */
   async notConfigured(session: BridgeSession): Promise<BridgeSession | null> {
     const message = "an SGJ session was due but bridge.adapter is not configured";
-    const outcome = await this.ctx.lanes.run(
+    const outcome = await this.#ctx.lanes.run(
       () =>
-        this.ctx.actions.apply(
+        this.#ctx.actions.apply(
           session,
           { type: "not-configured" },
           { patch: () => ({ lastErrorCode: "OTJ_BRIDGE_NOT_CONFIGURED", lastError: message }), data: { code: "OTJ_BRIDGE_NOT_CONFIGURED" } },
@@ -77,8 +78,8 @@ export class StartPipeline {
 
   /** Queues a session whose start instant came; the queue is started after this turn of the event loop. */
   queueStart(entry: Armed): void {
-    this.startQueue.push(entry);
-    if (this.startDrain === null) this.startDrain = this.ctx.track(this.drainStarts());
+    this.#startQueue.push(entry);
+    if (this.#startDrain === null) this.#startDrain = this.#ctx.track(this.#drainStarts());
   }
 
   /**
@@ -89,21 +90,21 @@ export class StartPipeline {
    * bridge (http) the instance that reclaims them sends their start requests again (the same
    * sessionId, so never a second session); otherwise they time out in the lobby.
    */
-  private async drainStarts(): Promise<void> {
+  async #drainStarts(): Promise<void> {
     let previousLeft: Promise<unknown> = Promise.resolve();
-    let size = Math.min(this.ctx.batchSize, this.options.maxStartsInFlight);
+    let size = Math.min(this.#ctx.batchSize, this.#options.maxStartsInFlight);
     try {
       // Timers due at one instant fire in one turn of the event loop: gather them all first.
       await new Promise<void>((resolve) => setImmediate(resolve));
-      while (this.startQueue.length > 0 && !this.ctx.stopped) {
-        const { left } = await this.startBatch(this.startQueue.splice(0, size));
-        size = this.ctx.batchSize;
+      while (this.#startQueue.length > 0 && !this.#ctx.stopped) {
+        const { left } = await this.#startBatch(this.#startQueue.splice(0, size));
+        size = this.#ctx.batchSize;
         await previousLeft;
         previousLeft = left;
       }
     } finally {
-      if (this.ctx.stopped) this.startQueue = [];
-      this.startDrain = null;
+      if (this.#ctx.stopped) this.#startQueue = [];
+      this.#startDrain = null;
     }
   }
 
@@ -111,17 +112,17 @@ export class StartPipeline {
    * One start statement (the compare-and-set of every session, from its claim snapshot), then
    * the start requests of the sessions it moved; `left` resolves once every request has left.
    */
-  private async startBatch(batch: Armed[]): Promise<{ left: Promise<unknown> }> {
-    const { ctx } = this;
+  async #startBatch(batch: Armed[]): Promise<{ left: Promise<unknown> }> {
+    const ctx = this.#ctx;
     const go: Array<{ session: BridgeSession; request: BridgeStartRequest }> = [];
     const unread: Armed[] = [];
     for (const entry of batch) {
       const ready = entry.ready;
       if (ready === undefined) unread.push(entry);
-      else if (!ready.ok) void ctx.track(this.cancelUnstartable(entry.session, ready.reason));
+      else if (!ready.ok) void ctx.track(this.#cancelUnstartable(entry.session, ready.reason));
       else go.push({ session: entry.session, request: ready.request });
     }
-    if (unread.length > 0) void ctx.track(this.prepareThenQueue(unread));
+    if (unread.length > 0) void ctx.track(this.#prepareThenQueue(unread));
     const start = transition("scheduled", { type: "start" });
     if (go.length === 0 || !start.ok) return { left: Promise.resolve() };
     const now = ctx.clock.now();
@@ -149,13 +150,13 @@ export class StartPipeline {
     for (const { session: claimed, request } of go) {
       const session = moved.get(claimed.occurrenceKey);
       if (session === undefined) {
-        void ctx.track(this.notStarted(claimed.occurrenceKey));
+        void ctx.track(this.#notStarted(claimed.occurrenceKey));
         continue;
       }
       ctx.actions.announce(session, start.transition);
       left.push(
         new Promise<void>((resolve) => {
-          void ctx.track(this.startOne(session, request, claimed.dueAt.getTime(), resolve));
+          void ctx.track(this.#startOne(session, request, claimed.dueAt.getTime(), resolve));
         }),
       );
     }
@@ -166,52 +167,52 @@ export class StartPipeline {
    * Sends the start request of a session just moved to `starting` (at most maxStartsInFlight at
    * once), then records the external id it returns, or the failure (retry with backoff or failed).
    */
-  private async startOne(session: BridgeSession, request: BridgeStartRequest, dueAt: number, left: () => void): Promise<void> {
-    const { ctx } = this;
+  async #startOne(session: BridgeSession, request: BridgeStartRequest, dueAt: number, left: () => void): Promise<void> {
+    const ctx = this.#ctx;
     const bridge = ctx.bridge!;
     const key = session.occurrenceKey;
     try {
       let externalId: string;
       try {
-        const reply = await this.startLimiter.run(() => {
+        const reply = await this.#startLimiter.run(() => {
           left();
-          this.options.onStartLateness?.(Math.max(0, ctx.clock.now().getTime() - dueAt));
+          this.#options.onStartLateness?.(Math.max(0, ctx.clock.now().getTime() - dueAt));
           return bridge.start(request);
         });
         externalId = reply.externalId;
       } catch (error) {
         left();
-        const after = await ctx.lanes.run(() => this.startFailed(session, error), "urgent");
-        if (after !== null) await this.options.afterAct(after);
+        const after = await ctx.lanes.run(() => this.#startFailed(session, error), "urgent");
+        if (after !== null) await this.#options.afterAct(after);
         return;
       }
       // Usually still starting; a callback may have moved it on already, or it ended meanwhile.
-      const after = await this.externalIds.add({ occurrenceKey: key, externalId, ...this.settledDue(session) });
+      const after = await this.#externalIds.add({ occurrenceKey: key, externalId, ...this.#settledDue(session) });
       if (after === null) return;
-      await this.replyRecorded(after, externalId);
-      await this.options.afterAct(after);
+      await this.#replyRecorded(after, externalId);
+      await this.#options.afterAct(after);
     } catch (error) {
       stepFailed(ctx, key, error);
     }
   }
 
   /** The bridge's id is recorded: listeners learn it, and a session that ended while the start request was in flight leaves at once. */
-  private async replyRecorded(after: BridgeSession, externalId: string): Promise<void> {
-    this.ctx.actions.externalIdRecorded(after, externalId);
-    if (isFinal(after.state)) await this.ctx.actions.stopBridge(after, externalId);
+  async #replyRecorded(after: BridgeSession, externalId: string): Promise<void> {
+    this.#ctx.actions.externalIdRecorded(after, externalId);
+    if (isFinal(after.state)) await this.#ctx.actions.stopBridge(after, externalId);
   }
 
   /** A live session otj has no bridge id for, with a bridge that can be asked again (idempotent start). */
   lacksId(session: BridgeSession): boolean {
-    return session.externalId === null && this.ctx.actions.confirmStartMs !== null && this.ctx.bridge !== null;
+    return session.externalId === null && this.#ctx.actions.confirmStartMs !== null && this.#ctx.bridge !== null;
   }
 
   /**
    * With an idempotent bridge, a started session is looked at again soon (confirmStartMs) in case
    * its instance dies before the reply; once the reply is in, its next look is the lobby deadline.
    */
-  private settledDue(session: BridgeSession): { dueAt?: Date } {
-    if (this.ctx.actions.confirmStartMs === null) return {};
+  #settledDue(session: BridgeSession): { dueAt?: Date } {
+    if (this.#ctx.actions.confirmStartMs === null) return {};
     return { dueAt: new Date(Math.min(session.lobbyDeadline?.getTime() ?? Number.POSITIVE_INFINITY, session.notAfter.getTime())) };
   }
 
@@ -223,11 +224,11 @@ export class StartPipeline {
    * the id, so otj can hang up at the lobby deadline or the meeting's end.
    */
   async startAgain(session: BridgeSession): Promise<void> {
-    const { ctx } = this;
+    const ctx = this.#ctx;
     const bridge = ctx.bridge;
     const confirmMs = ctx.actions.confirmStartMs;
     if (bridge === null || confirmMs === null) return;
-    const ready = await this.prepare(session);
+    const ready = await this.#prepare(session);
     if (!ready.ok) {
       await ctx.actions.apply(session, { type: "cancel", reason: ready.reason });
       return;
@@ -245,7 +246,7 @@ export class StartPipeline {
       externalId = (await bridge.start(ready.request)).externalId;
     } catch (error) {
       if (session.state === "starting") {
-        await this.startFailed(session, error);
+        await this.#startFailed(session, error);
         return;
       }
       // The bridge already reported the session: it stays as it is; ask again a little later.
@@ -262,19 +263,19 @@ export class StartPipeline {
     }
     // Written at once, not through the batch: this runs in a store lane, which a batch held back by a burst would block.
     const [after] = await ctx.store.bridgeSessions.recordExternalIds(
-      [{ occurrenceKey: session.occurrenceKey, externalId, ...this.settledDue(session) }],
+      [{ occurrenceKey: session.occurrenceKey, externalId, ...this.#settledDue(session) }],
       ctx.clock.now(),
     );
-    if (after !== undefined) await this.replyRecorded(after, externalId);
+    if (after !== undefined) await this.#replyRecorded(after, externalId);
   }
 
   /** A session the start statement left alone: started or changed meanwhile, or no longer ours. */
-  private async notStarted(key: string): Promise<void> {
+  async #notStarted(key: string): Promise<void> {
     try {
-      const session = await this.ctx.lanes.run(() => this.ctx.store.bridgeSessions.get(key));
-      if (session !== null) await this.options.afterAct(session);
+      const session = await this.#ctx.lanes.run(() => this.#ctx.store.bridgeSessions.get(key));
+      if (session !== null) await this.#options.afterAct(session);
     } catch (error) {
-      stepFailed(this.ctx, key, error);
+      stepFailed(this.#ctx, key, error);
     }
   }
 
@@ -282,42 +283,42 @@ export class StartPipeline {
    * Sessions due before their start request was read ahead (or whose read failed): waits for the
    * reads (again for a failed one), then queues them again all at once, for one statement.
    */
-  private async prepareThenQueue(entries: Armed[]): Promise<void> {
+  async #prepareThenQueue(entries: Armed[]): Promise<void> {
     const read = await Promise.all(
       entries.map(async (entry) => {
         try {
-          entry.ready = (entry.prepared ? await entry.prepared : null) ?? (await this.ctx.lanes.run(() => this.prepare(entry.session)));
+          entry.ready = (entry.prepared ? await entry.prepared : null) ?? (await this.#ctx.lanes.run(() => this.#prepare(entry.session)));
           return entry;
         } catch (error) {
-          stepFailed(this.ctx, entry.session.occurrenceKey, error);
+          stepFailed(this.#ctx, entry.session.occurrenceKey, error);
           return null;
         }
       }),
     );
-    if (this.ctx.stopped) return;
+    if (this.#ctx.stopped) return;
     for (const entry of read) if (entry !== null) this.queueStart(entry);
   }
 
   /** A session that cannot start (no join information, meeting gone): cancelled with the reason. */
-  private async cancelUnstartable(session: BridgeSession, reason: string): Promise<void> {
+  async #cancelUnstartable(session: BridgeSession, reason: string): Promise<void> {
     try {
-      const outcome = await this.ctx.lanes.run(() => this.ctx.actions.apply(session, { type: "cancel", reason }), "urgent");
-      if (outcome.session !== null) await this.options.afterAct(outcome.session);
+      const outcome = await this.#ctx.lanes.run(() => this.#ctx.actions.apply(session, { type: "cancel", reason }), "urgent");
+      if (outcome.session !== null) await this.#options.afterAct(outcome.session);
     } catch (error) {
-      stepFailed(this.ctx, session.occurrenceKey, error);
+      stepFailed(this.#ctx, session.occurrenceKey, error);
     }
   }
 
-  private async startFailed(session: BridgeSession, error: unknown): Promise<BridgeSession | null> {
+  async #startFailed(session: BridgeSession, error: unknown): Promise<BridgeSession | null> {
     const e = toOtjError(error, "OTJ_BRIDGE_UNAVAILABLE");
-    const now = this.ctx.clock.now();
-    const base = this.options.baseBackoffMs;
+    const now = this.#ctx.clock.now();
+    const base = this.#options.baseBackoffMs;
     // Jittered, so sessions failing together do not retry in step; the retry time is stated in the event log.
-    const delay = backoffMs(session.attempts - 1, { baseMs: base, capMs: this.options.maxBackoffMs }, this.options.random);
+    const delay = backoffMs(session.attempts - 1, { baseMs: base, capMs: this.#options.maxBackoffMs }, this.#options.random);
     const retryAt = addMs(now, delay);
     const retry = e.retryable && retryAt.getTime() < session.notAfter.getTime();
     const reason = `${e.code}: ${e.message}${e.retryable && !retry ? " (no time left before notAfter)" : ""}`;
-    const outcome = await this.ctx.actions.apply(
+    const outcome = await this.#ctx.actions.apply(
       session,
       { type: "start-failed", retryable: retry, reason },
       {
@@ -330,10 +331,10 @@ export class StartPipeline {
 
   /** Reads what a start request needs ahead of the due instant (a failed read is retried at fire time). */
   prepareQuietly(session: BridgeSession): Promise<Prepared | null> {
-    return this.ctx.track(this.ctx.lanes.run(() => this.prepare(session)).catch(() => null));
+    return this.#ctx.track(this.#ctx.lanes.run(() => this.#prepare(session)).catch(() => null));
   }
 
-  private prepare(session: BridgeSession): Promise<Prepared> {
-    return prepareStart(this.ctx.store, this.ctx.settings, session);
+  #prepare(session: BridgeSession): Promise<Prepared> {
+    return prepareStart(this.#ctx.store, this.#ctx.settings, session);
   }
 }

@@ -9,15 +9,17 @@ export class PeriodicJob {
   #ticker: { stop(): void } | null = null;
   #running: Promise<unknown> | null = null;
   #abort = new AbortController();
+  readonly #run: (signal: AbortSignal) => Promise<unknown>;
+  readonly #onError: (error: unknown) => void;
 
   /**
    * @param run one run; it gets a signal aborted by `stop()`.
    * @param onError a run's failure (not called when the run was aborted by `stop()`).
    */
-  constructor(
-    private readonly run: (signal: AbortSignal) => Promise<unknown>,
-    private readonly onError: (error: unknown) => void,
-  ) {}
+  constructor(run: (signal: AbortSignal) => Promise<unknown>, onError: (error: unknown) => void) {
+    this.#run = run;
+    this.#onError = onError;
+  }
 
   /** Runs at once and then on `ticker`'s ticks every `intervalMs`. Idempotent. */
   start(ticker: TickerFactory, intervalMs: number): void {
@@ -26,9 +28,9 @@ export class PeriodicJob {
     const tick = () => {
       if (this.#running !== null) return;
       const signal = this.#abort.signal;
-      this.#running = this.run(signal)
+      this.#running = this.#run(signal)
         .catch((error: unknown) => {
-          if (!signal.aborted) this.onError(error);
+          if (!signal.aborted) this.#onError(error);
         })
         .finally(() => {
           this.#running = null;

@@ -26,9 +26,9 @@ export interface BodyLink {
  * turns U+FF1A into ':'; every other character stays, in order).
  */
 export class BodyLine {
-  private normalized: string | null = null;
-  private lowered: string | null = null;
-  private leads: string | null | undefined = undefined;
+  #normalized: string | null = null;
+  #lowered: string | null = null;
+  #leads: string | null | undefined = undefined;
   /** Inside a quoted earlier message (reply/forward). */
   quoted = false;
 
@@ -40,14 +40,14 @@ export class BodyLine {
 
   /** Normalized visible text (normalizeLine(raw)). */
   get text(): string {
-    this.normalized ??= normalizeLine(this.raw);
-    return this.normalized;
+    this.#normalized ??= normalizeLine(this.raw);
+    return this.#normalized;
   }
 
   /** lowerSameLength(text). */
   get lower(): string {
-    this.lowered ??= lowerSameLength(this.text);
-    return this.lowered;
+    this.#lowered ??= lowerSameLength(this.text);
+    return this.#lowered;
   }
 
   /** text.charCodeAt(0) (NaN when empty). A printable ASCII first raw character is kept as is. */
@@ -68,7 +68,7 @@ export class BodyLine {
    * and the characters right before them. Null when that does not hold.
    */
   colonLeads(): string | null {
-    if (this.leads === undefined) {
+    if (this.#leads === undefined) {
       const raw = this.raw;
       let leads: string | null = "";
       if (raw.includes("\uFF1A")) leads = null;
@@ -82,9 +82,9 @@ export class BodyLine {
           leads += String.fromCharCode(c >= 65 && c <= 90 ? c + 32 : c);
         }
       }
-      this.leads = leads;
+      this.#leads = leads;
     }
-    return this.leads;
+    return this.#leads;
   }
 }
 

@@ -57,11 +57,11 @@ export class PostgresStore implements Store {
   readonly ewsDevices: EwsDeviceStore;
   readonly alarms: AlarmStore;
   readonly reports: ReportStore;
-  private readonly db: Kysely<Database>;
+  readonly #db: Kysely<Database>;
 
   /** The database must be migrated (store/migrate.ts) before use. */
   constructor(db: Kysely<Database>, options: PostgresStoreOptions = {}) {
-    this.db = db;
+    this.#db = db;
     this.owner = options.owner ?? newLeaseOwner();
     const ctx: StoreContext = { db, owner: this.owner, secrets: createSecretBox(options.secretKey) };
     this.providers = new PostgresProviderStore(ctx);
@@ -80,7 +80,7 @@ export class PostgresStore implements Store {
 
   ping(options?: StoreCallOptions): Promise<void> {
     return guard(options, async () => {
-      await sql`select 1`.execute(this.db);
+      await sql`select 1`.execute(this.#db);
     });
   }
 }

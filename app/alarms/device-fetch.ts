@@ -70,23 +70,25 @@ export function staleFetchAlarm(
  * requests); a failed write is logged and retried on the next fetch.
  */
 export class FetchRecorder {
-  private readonly written = new Map<string, number>();
+  readonly #written = new Map<string, number>();
+  readonly #store: Pick<Store, "alarms">;
+  readonly #logger: Logger;
 
-  constructor(
-    private readonly store: Pick<Store, "alarms">,
-    private readonly logger: Logger,
-  ) {}
+  constructor(store: Pick<Store, "alarms">, logger: Logger) {
+    this.#store = store;
+    this.#logger = logger;
+  }
 
   /** Settles when written (or skipped); never rejects. */
   async record(roomId: string, via: string, now: Date): Promise<void> {
-    const last = this.written.get(roomId);
+    const last = this.#written.get(roomId);
     if (last !== undefined && now.getTime() - last < 60_000 && now.getTime() >= last) return;
-    this.written.set(roomId, now.getTime());
+    this.#written.set(roomId, now.getTime());
     try {
-      await this.store.alarms.recordFetch(roomId, now, via);
+      await this.#store.alarms.recordFetch(roomId, now, via);
     } catch (error) {
-      this.written.delete(roomId);
-      this.logger.warn({ err: (error as Error).message }, "device fetch not recorded");
+      this.#written.delete(roomId);
+      this.#logger.warn({ err: (error as Error).message }, "device fetch not recorded");
     }
   }
 }

@@ -31,38 +31,42 @@ export interface AlarmEvaluatorDeps {
 }
 
 export class AlarmEvaluator {
-  constructor(private readonly d: AlarmEvaluatorDeps) {}
+  readonly #d: AlarmEvaluatorDeps;
+
+  constructor(d: AlarmEvaluatorDeps) {
+    this.#d = d;
+  }
 
   /** One evaluation; null when another instance holds the lease. */
   async evaluate(): Promise<AlarmTransitions | null> {
-    const { store, clock } = this.d;
+    const { store, clock } = this.#d;
     const now = clock.now();
     if (!(await store.retention.claimJob("alarms", now, LEASE_MS))) return null;
     try {
       const [rooms, providers, status] = await Promise.all([
         store.rooms.list(),
         store.providers.list(),
-        buildStatus(store, now, { ...this.d.settings, startedAt: this.d.startedAt }),
+        buildStatus(store, now, { ...this.#d.settings, startedAt: this.#d.startedAt }),
       ]);
-      const graphRoles = this.d.graphRoles ? await this.d.graphRoles().catch(() => null) : null;
+      const graphRoles = this.#d.graphRoles ? await this.#d.graphRoles().catch(() => null) : null;
       const active = currentAlarms({
         now,
         rooms,
         providers,
         status,
-        bridgeConfigured: this.d.bridgeConfigured,
-        secretsKeySet: this.d.secretsKeySet,
+        bridgeConfigured: this.#d.bridgeConfigured,
+        secretsKeySet: this.#d.secretsKeySet,
         graphRoles,
-        graphFeatures: { calendar: this.d.graphRoles !== undefined && rooms.some((r) => r.enabled && r.source === "graph"), graphBridge: this.d.graphBridge },
-        deliveryProblems: this.d.notifier?.problems() ?? [],
+        graphFeatures: { calendar: this.#d.graphRoles !== undefined && rooms.some((r) => r.enabled && r.source === "graph"), graphBridge: this.#d.graphBridge },
+        deliveryProblems: this.#d.notifier?.problems() ?? [],
       });
       const transitions = await store.alarms.reconcile(active, now);
-      for (const alarm of transitions.raised) this.d.logger.warn({ code: alarm.code, subject: alarm.subject, alarmId: alarm.id }, "alarm raised");
-      for (const alarm of transitions.cleared) this.d.logger.info({ code: alarm.code, subject: alarm.subject, alarmId: alarm.id }, "alarm cleared");
-      if (this.d.notifier) {
+      for (const alarm of transitions.raised) this.#d.logger.warn({ code: alarm.code, subject: alarm.subject, alarmId: alarm.id }, "alarm raised");
+      for (const alarm of transitions.cleared) this.#d.logger.info({ code: alarm.code, subject: alarm.subject, alarmId: alarm.id }, "alarm cleared");
+      if (this.#d.notifier) {
         const muted = (a: { mutedUntil: Date | null }) => a.mutedUntil !== null && a.mutedUntil > now;
-        for (const alarm of transitions.raised) if (!muted(alarm)) this.d.notifier.notify({ event: "raised", alarm });
-        for (const alarm of transitions.cleared) if (!muted(alarm)) this.d.notifier.notify({ event: "cleared", alarm });
+        for (const alarm of transitions.raised) if (!muted(alarm)) this.#d.notifier.notify({ event: "raised", alarm });
+        for (const alarm of transitions.cleared) if (!muted(alarm)) this.#d.notifier.notify({ event: "cleared", alarm });
       }
       return transitions;
     } finally {

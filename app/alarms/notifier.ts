@@ -79,14 +79,16 @@ export function signature(secret: string, body: string): string {
 /** A JSON POST per notice, signed in `X-Otj-Signature`. */
 export class WebhookChannel implements NotificationChannel {
   readonly name = "webhook";
-  constructor(
-    private readonly url: string,
-    private readonly secret: string,
-  ) {}
+  readonly #url: string;
+  readonly #secret: string;
+  constructor(url: string, secret: string) {
+    this.#url = url;
+    this.#secret = secret;
+  }
 
   send(notice: AlarmNotice): Promise<void> {
     const body = JSON.stringify(noticeJson(notice));
-    return post(this.url, body, { "x-otj-signature": signature(this.secret, body) });
+    return post(this.#url, body, { "x-otj-signature": signature(this.#secret, body) });
   }
 }
 
@@ -123,10 +125,13 @@ export function adaptiveCard(n: AlarmNotice) {
 /** Microsoft Teams through a Workflows "When a Teams webhook request is received" URL. */
 export class TeamsChannel implements NotificationChannel {
   readonly name = "teams";
-  constructor(private readonly url: string) {}
+  readonly #url: string;
+  constructor(url: string) {
+    this.#url = url;
+  }
 
   send(notice: AlarmNotice): Promise<void> {
-    return post(this.url, JSON.stringify(adaptiveCard(notice)), {});
+    return post(this.#url, JSON.stringify(adaptiveCard(notice)), {});
   }
 }
 
@@ -143,9 +148,11 @@ export interface SmtpSettings {
 /** E-mail over SMTP (nodemailer), plain text. */
 export class SmtpChannel implements NotificationChannel {
   readonly name = "email";
-  private readonly transport: Transporter;
-  constructor(private readonly s: SmtpSettings) {
-    this.transport = nodemailer.createTransport({
+  readonly #transport: Transporter;
+  readonly #s: SmtpSettings;
+  constructor(s: SmtpSettings) {
+    this.#s = s;
+    this.#transport = nodemailer.createTransport({
       host: s.host,
       port: s.port,
       secure: s.secure,
@@ -169,7 +176,7 @@ export class SmtpChannel implements NotificationChannel {
       ...(a.clearedAt ? [`Cleared: ${a.clearedAt.toISOString()}`] : []),
     ];
     try {
-      await this.transport.sendMail({ from: this.s.from, to: this.s.to, subject: `[otj] ${title(notice)}`, text: `${lines.join("\n")}\n` });
+      await this.#transport.sendMail({ from: this.#s.from, to: this.#s.to, subject: `[otj] ${title(notice)}`, text: `${lines.join("\n")}\n` });
     } catch (error) {
       const e = error as { code?: string; responseCode?: number };
       throw new NotificationError(`SMTP failed (${e.responseCode ?? e.code ?? "error"})`);
@@ -177,7 +184,7 @@ export class SmtpChannel implements NotificationChannel {
   }
 
   close(): void {
-    this.transport.close();
+    this.#transport.close();
   }
 }
 
@@ -216,70 +223,73 @@ export interface DeliveryProblem {
 }
 
 export class AlarmNotifier {
-  private readonly failing = new Map<string, DeliveryProblem>();
-  private readonly timers = new Set<() => void>();
-  private readonly inFlight = new Set<Promise<void>>();
-  private stopped = false;
+  readonly #failing = new Map<string, DeliveryProblem>();
+  readonly #timers = new Set<() => void>();
+  readonly #inFlight = new Set<Promise<void>>();
+  #stopped = false;
+  readonly #o: NotifierOptions;
 
-  constructor(private readonly o: NotifierOptions) {}
+  constructor(o: NotifierOptions) {
+    this.#o = o;
+  }
 
   get channelNames(): string[] {
-    return this.o.channels.map((c) => c.name);
+    return this.#o.channels.map((c) => c.name);
   }
 
   /** Sends a notice to every channel (in the background); retries on the clock. */
   notify(notice: AlarmNotice): void {
-    for (const channel of this.o.channels) this.attempt(channel, notice, 1);
+    for (const channel of this.#o.channels) this.#attempt(channel, notice, 1);
   }
 
   /** Channels whose last notice could not be delivered after every attempt. */
   problems(): DeliveryProblem[] {
-    return [...this.failing.values()];
+    return [...this.#failing.values()];
   }
 
   /** Resolves when no attempt is running (retries waiting on the clock do not count). */
   async settled(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
   }
 
   stop(): void {
-    this.stopped = true;
-    for (const cancel of this.timers) cancel();
-    this.timers.clear();
-    for (const c of this.o.channels) c.close?.();
+    this.#stopped = true;
+    for (const cancel of this.#timers) cancel();
+    this.#timers.clear();
+    for (const c of this.#o.channels) c.close?.();
   }
 
-  private attempt(channel: NotificationChannel, notice: AlarmNotice, n: number): void {
-    if (this.stopped) return;
+  #attempt(channel: NotificationChannel, notice: AlarmNotice, n: number): void {
+    if (this.#stopped) return;
     const run = channel.send(notice).then(
       () => {
-        this.failing.delete(channel.name);
-        this.o.onOutcome?.(channel.name, "delivered");
+        this.#failing.delete(channel.name);
+        this.#o.onOutcome?.(channel.name, "delivered");
       },
       (error: unknown) => {
         const message = error instanceof NotificationError ? error.message : "failed";
-        if (n < this.o.maxAttempts && !this.stopped) {
-          this.o.logger.warn({ channel: channel.name, attempt: n, err: message, code: notice.alarm.code }, "alarm notification failed; retrying");
-          const wait = backoffMs(n - 1, { baseMs: this.o.retryBaseMs }, this.o.random);
-          const at = new Date(this.o.clock.now().getTime() + wait);
-          const cancel = this.o.clock.setTimer(at, () => {
-            this.timers.delete(cancel);
-            this.attempt(channel, notice, n + 1);
+        if (n < this.#o.maxAttempts && !this.#stopped) {
+          this.#o.logger.warn({ channel: channel.name, attempt: n, err: message, code: notice.alarm.code }, "alarm notification failed; retrying");
+          const wait = backoffMs(n - 1, { baseMs: this.#o.retryBaseMs }, this.#o.random);
+          const at = new Date(this.#o.clock.now().getTime() + wait);
+          const cancel = this.#o.clock.setTimer(at, () => {
+            this.#timers.delete(cancel);
+            this.#attempt(channel, notice, n + 1);
           });
-          this.timers.add(cancel);
+          this.#timers.add(cancel);
           return;
         }
-        this.o.logger.error({ channel: channel.name, attempts: n, err: message, code: notice.alarm.code }, "alarm notification not delivered");
-        const previous = this.failing.get(channel.name);
-        this.failing.set(channel.name, {
+        this.#o.logger.error({ channel: channel.name, attempts: n, err: message, code: notice.alarm.code }, "alarm notification not delivered");
+        const previous = this.#failing.get(channel.name);
+        this.#failing.set(channel.name, {
           channel: channel.name,
-          since: previous?.since ?? this.o.clock.now(),
+          since: previous?.since ?? this.#o.clock.now(),
           message: `the ${notice.event} notice of ${notice.alarm.code} (${notice.alarm.subject}) was not delivered after ${n} attempt(s): ${message}`,
         });
-        this.o.onOutcome?.(channel.name, "failed");
+        this.#o.onOutcome?.(channel.name, "failed");
       },
     );
-    this.inFlight.add(run);
-    void run.finally(() => this.inFlight.delete(run));
+    this.#inFlight.add(run);
+    void run.finally(() => this.#inFlight.delete(run));
   }
 }

@@ -41,11 +41,13 @@ interface ReceivedCallback {
 /** The local receiver of the bridge's callbacks: answers like otj's `/v1/callbacks/bridge`. */
 class CallbackReceiver {
   readonly received: ReceivedCallback[] = [];
-  private readonly server: http.Server;
-  private waiters: Array<() => void> = [];
+  readonly #server: http.Server;
+  #waiters: Array<() => void> = [];
+  readonly #secret: string;
 
-  constructor(private readonly secret: string) {
-    this.server = http.createServer((req, res) => {
+  constructor(secret: string) {
+    this.#secret = secret;
+    this.#server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       req.on("data", (c: Buffer) => {
@@ -54,12 +56,12 @@ class CallbackReceiver {
       });
       req.on("end", () => {
         const raw = Buffer.concat(chunks).toString("utf8");
-        const signed = verifyBody(this.secret, Buffer.concat(chunks), req.headers[SIGNATURE_HEADER] as string | undefined);
+        const signed = verifyBody(this.#secret, Buffer.concat(chunks), req.headers[SIGNATURE_HEADER] as string | undefined);
         this.received.push({ signed, raw });
         res.writeHead(!signed ? 401 : parseBridgeCallback(raw) === null ? 400 : 204);
         res.end();
-        for (const w of this.waiters) w();
-        this.waiters = [];
+        for (const w of this.#waiters) w();
+        this.#waiters = [];
       });
     });
   }
@@ -68,10 +70,10 @@ class CallbackReceiver {
     const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(hostPort);
     if (!m) throw new CliUsage(`--callback-listen must be HOST:PORT, got ${hostPort}`);
     await new Promise<void>((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(Number(m[2]), m[1], () => resolve());
+      this.#server.once("error", reject);
+      this.#server.listen(Number(m[2]), m[1], () => resolve());
     });
-    return { host: m[1]!, port: (this.server.address() as AddressInfo).port };
+    return { host: m[1]!, port: (this.#server.address() as AddressInfo).port };
   }
 
   /** Resolves when a callback arrives that `done` accepts, or after `ms` (false). */
@@ -82,7 +84,7 @@ class CallbackReceiver {
       if (left <= 0) return false;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
-        this.waiters.push(() => {
+        this.#waiters.push(() => {
           clearTimeout(timer);
           resolve();
         });
@@ -92,8 +94,8 @@ class CallbackReceiver {
   }
 
   async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 }
 

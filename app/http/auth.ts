@@ -15,29 +15,31 @@ export function bearerOf(header: string | string[] | undefined): string | null {
 
 /** At most `limit` requests per key in any `windowMs`; answers how long to wait when over. */
 export class RollingRateLimiter {
-  private readonly hits = new Map<string, number[]>();
+  readonly #hits = new Map<string, number[]>();
+  readonly #limit: number;
+  readonly #windowMs: number;
 
-  constructor(
-    private readonly limit: number,
-    private readonly windowMs: number,
-  ) {}
+  constructor(limit: number, windowMs: number) {
+    this.#limit = limit;
+    this.#windowMs = windowMs;
+  }
 
   /** Records a request at `nowMs`; returns 0 when allowed, else the milliseconds to wait. */
   take(key: string, nowMs: number): number {
-    const since = nowMs - this.windowMs;
-    const list = (this.hits.get(key) ?? []).filter((t) => t > since);
-    if (list.length >= this.limit) {
-      this.hits.set(key, list);
-      return list[0]! + this.windowMs - nowMs;
+    const since = nowMs - this.#windowMs;
+    const list = (this.#hits.get(key) ?? []).filter((t) => t > since);
+    if (list.length >= this.#limit) {
+      this.#hits.set(key, list);
+      return list[0]! + this.#windowMs - nowMs;
     }
     list.push(nowMs);
-    this.hits.set(key, list);
-    if (this.hits.size > 50_000) this.prune(since);
+    this.#hits.set(key, list);
+    if (this.#hits.size > 50_000) this.#prune(since);
     return 0;
   }
 
-  private prune(since: number): void {
-    for (const [k, v] of this.hits) if (v.every((t) => t <= since)) this.hits.delete(k);
+  #prune(since: number): void {
+    for (const [k, v] of this.#hits) if (v.every((t) => t <= since)) this.#hits.delete(k);
   }
 }
 
@@ -48,30 +50,32 @@ export class RollingRateLimiter {
  * look the same as a wrong one, and a device token check costs a query).
  */
 export class FailureLimiter {
-  private readonly failures = new Map<string, number[]>();
+  readonly #failures = new Map<string, number[]>();
+  readonly #limit: number;
+  readonly #windowMs: number;
 
-  constructor(
-    private readonly limit: number,
-    private readonly windowMs: number,
-  ) {}
+  constructor(limit: number, windowMs: number) {
+    this.#limit = limit;
+    this.#windowMs = windowMs;
+  }
 
   /** 0 when `key` may try now, else the milliseconds until it may (its oldest failure ages out). */
   waitMs(key: string, nowMs: number): number {
-    const recent = this.recent(key, nowMs);
-    return recent.length >= this.limit ? recent[recent.length - this.limit]! + this.windowMs - nowMs : 0;
+    const recent = this.#recent(key, nowMs);
+    return recent.length >= this.#limit ? recent[recent.length - this.#limit]! + this.#windowMs - nowMs : 0;
   }
 
   /** Records a failed attempt at `nowMs`. */
   fail(key: string, nowMs: number): void {
-    const recent = this.recent(key, nowMs);
+    const recent = this.#recent(key, nowMs);
     recent.push(nowMs);
-    this.failures.set(key, recent.slice(-this.limit));
-    if (this.failures.size > 50_000) {
-      for (const [k, times] of this.failures) if (times.every((t) => t <= nowMs - this.windowMs)) this.failures.delete(k);
+    this.#failures.set(key, recent.slice(-this.#limit));
+    if (this.#failures.size > 50_000) {
+      for (const [k, times] of this.#failures) if (times.every((t) => t <= nowMs - this.#windowMs)) this.#failures.delete(k);
     }
   }
 
-  private recent(key: string, nowMs: number): number[] {
-    return (this.failures.get(key) ?? []).filter((t) => t > nowMs - this.windowMs);
+  #recent(key: string, nowMs: number): number[] {
+    return (this.#failures.get(key) ?? []).filter((t) => t > nowMs - this.#windowMs);
   }
 }

@@ -126,16 +126,19 @@ export function buildGuestCall(request: BridgeStartRequest, config: GraphMediaBr
 
 /** A Graph call, through the MediaBridge port. The external id is the Graph call id. */
 export class GraphMediaBridge implements MediaBridge {
-  constructor(
-    private readonly client: GraphCallsClient,
-    private readonly config: GraphMediaBridgeConfig,
-  ) {}
+  readonly #client: GraphCallsClient;
+  readonly #config: GraphMediaBridgeConfig;
+
+  constructor(client: GraphCallsClient, config: GraphMediaBridgeConfig) {
+    this.#client = client;
+    this.#config = config;
+  }
 
   async start(request: BridgeStartRequest, signal?: AbortSignal): Promise<{ externalId: string }> {
-    const body = buildGuestCall(request, this.config);
+    const body = buildGuestCall(request, this.#config);
     let reply: { status: number; body: unknown };
     try {
-      reply = await this.client.post("/communications/calls", body, { signal: signal ?? new AbortController().signal });
+      reply = await this.#client.post("/communications/calls", body, { signal: signal ?? new AbortController().signal });
     } catch (error) {
       throw bridgeError(error, "Graph refused the guest call");
     }
@@ -146,7 +149,7 @@ export class GraphMediaBridge implements MediaBridge {
 
   async stop(externalId: string, signal?: AbortSignal): Promise<void> {
     try {
-      await this.client.delete(`/communications/calls/${encodeURIComponent(externalId)}`, { signal: signal ?? new AbortController().signal });
+      await this.#client.delete(`/communications/calls/${encodeURIComponent(externalId)}`, { signal: signal ?? new AbortController().signal });
     } catch (error) {
       if (toOtjError(error).code === "OTJ_GRAPH_NOT_FOUND") return;
       throw bridgeError(error, "Graph hang-up failed");

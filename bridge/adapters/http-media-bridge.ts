@@ -42,13 +42,16 @@ export interface HttpBridgeConfig {
 export class HttpMediaBridge implements MediaBridge {
   /** The protocol's create is idempotent on sessionId (docs/bridge-protocol.md). */
   readonly idempotentStart = true;
-  private readonly pool: Pool;
-  private readonly base: URL;
+  readonly #pool: Pool;
+  readonly #base: URL;
+  readonly #config: HttpBridgeConfig;
 
-  constructor(private readonly config: HttpBridgeConfig) {
-    this.base = new URL(config.baseUrl);
-    if (this.base.protocol !== "http:" && this.base.protocol !== "https:") throw new RangeError(`bridge.http.baseUrl must be http(s): ${this.base.protocol}`);
-    this.pool = new Pool(this.base.origin, {
+  constructor(config: HttpBridgeConfig) {
+    this.#config = config;
+    this.#base = new URL(config.baseUrl);
+    if (this.#base.protocol !== "http:" && this.#base.protocol !== "https:")
+      throw new RangeError(`bridge.http.baseUrl must be http(s): ${this.#base.protocol}`);
+    this.#pool = new Pool(this.#base.origin, {
       connections: config.maxConnections ?? 64,
       headersTimeout: config.timeoutMs,
       bodyTimeout: config.timeoutMs,
@@ -58,21 +61,15 @@ export class HttpMediaBridge implements MediaBridge {
 
   /** Closes the pooled connections (shutdown); requests still in flight fail. */
   close(): void {
-    void this.pool.destroy().catch(() => {});
+    void this.#pool.destroy().catch(() => {});
   }
 
-  private path(path: string): string {
-    return `${this.base.pathname.replace(/\/+$/, "")}${path}`;
+  #path(path: string): string {
+    return `${this.#base.pathname.replace(/\/+$/, "")}${path}`;
   }
 
-  private async request(
-    method: "POST" | "DELETE",
-    path: string,
-    headers: Record<string, string>,
-    body: string | undefined,
-    signal?: AbortSignal,
-  ): Promise<Reply> {
-    const reply = await this.pool.request({ method, path: this.path(path), headers, ...(body !== undefined ? { body } : {}), ...(signal ? { signal } : {}) });
+  async #request(method: "POST" | "DELETE", path: string, headers: Record<string, string>, body: string | undefined, signal?: AbortSignal): Promise<Reply> {
+    const reply = await this.#pool.request({ method, path: this.#path(path), headers, ...(body !== undefined ? { body } : {}), ...(signal ? { signal } : {}) });
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of reply.body as AsyncIterable<Buffer>) {
@@ -92,10 +89,10 @@ export class HttpMediaBridge implements MediaBridge {
     const body = JSON.stringify({ ...request, lobbyBypass: false });
     let reply: Reply;
     try {
-      reply = await this.request(
+      reply = await this.#request(
         "POST",
         "/sessions",
-        { "content-type": "application/json", authorization: `Bearer ${this.config.token}`, [SIGNATURE_HEADER]: signBody(this.config.hmacSecret, body) },
+        { "content-type": "application/json", authorization: `Bearer ${this.#config.token}`, [SIGNATURE_HEADER]: signBody(this.#config.hmacSecret, body) },
         body,
         signal,
       );
@@ -122,10 +119,10 @@ export class HttpMediaBridge implements MediaBridge {
   async stop(externalId: string, signal?: AbortSignal): Promise<void> {
     let status: number;
     try {
-      const reply = await this.request(
+      const reply = await this.#request(
         "DELETE",
         `/sessions/${encodeURIComponent(externalId)}`,
-        { authorization: `Bearer ${this.config.token}`, [SIGNATURE_HEADER]: signBody(this.config.hmacSecret, "") },
+        { authorization: `Bearer ${this.#config.token}`, [SIGNATURE_HEADER]: signBody(this.#config.hmacSecret, "") },
         undefined,
         signal,
       );

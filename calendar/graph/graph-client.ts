@@ -69,10 +69,13 @@ function setHeader(context: Context, name: string, value: string): void {
 /** Adds `Authorization` to requests for the cloud root only (never to a foreign host). */
 class AuthorizationMiddleware implements Middleware {
   #next: Middleware | undefined;
-  constructor(private readonly sdkRoot: string) {}
+  readonly #sdkRoot: string;
+  constructor(sdkRoot: string) {
+    this.#sdkRoot = sdkRoot;
+  }
   async execute(context: Context): Promise<void> {
     const token = context.middlewareControl?.getMiddlewareOptions(BearerToken) as BearerToken | undefined;
-    if (token && requestUrl(context).startsWith(`${this.sdkRoot}/`)) {
+    if (token && requestUrl(context).startsWith(`${this.#sdkRoot}/`)) {
       setHeader(context, "Authorization", `Bearer ${token.value}`);
     }
     await this.#next!.execute(context);
@@ -84,15 +87,19 @@ class AuthorizationMiddleware implements Middleware {
 
 /** Last in the chain: maps the cloud root to `graph.baseUrl` and calls fetch. */
 class WireMiddleware implements Middleware {
-  constructor(
-    private readonly sdkRoot: string,
-    private readonly wireRoot: string | null,
-    private readonly fetchImpl: typeof fetch,
-  ) {}
+  readonly #sdkRoot: string;
+  readonly #wireRoot: string | null;
+  readonly #fetchImpl: typeof fetch;
+
+  constructor(sdkRoot: string, wireRoot: string | null, fetchImpl: typeof fetch) {
+    this.#sdkRoot = sdkRoot;
+    this.#wireRoot = wireRoot;
+    this.#fetchImpl = fetchImpl;
+  }
   async execute(context: Context): Promise<void> {
     let url = requestUrl(context);
-    if (this.wireRoot !== null && url.startsWith(`${this.sdkRoot}/`)) url = this.wireRoot + url.slice(this.sdkRoot.length);
-    context.response = await this.fetchImpl(url, context.options);
+    if (this.#wireRoot !== null && url.startsWith(`${this.#sdkRoot}/`)) url = this.#wireRoot + url.slice(this.#sdkRoot.length);
+    context.response = await this.#fetchImpl(url, context.options);
   }
 }
 

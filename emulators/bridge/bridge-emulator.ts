@@ -65,40 +65,43 @@ export class BridgeEmulator {
   /** TCP connections accepted (keep-alive reuse shows as fewer connections than requests). */
   connections = 0;
   url = "";
-  private server: http.Server | null = null;
-  private nextId = 1;
+  #server: http.Server | null = null;
+  #nextId = 1;
   /** Sessions by the caller's sessionId (creates are idempotent on it). */
-  private readonly bySession = new Map<string, EmulatedSession>();
-  private readonly inFlight = new Set<Promise<void>>();
+  readonly #bySession = new Map<string, EmulatedSession>();
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #options: BridgeEmulatorOptions;
 
-  constructor(private readonly options: BridgeEmulatorOptions) {}
+  constructor(options: BridgeEmulatorOptions) {
+    this.#options = options;
+  }
 
-  plan: (request: BridgeStartRequest) => LobbyPlan = (r) => this.options.plan?.(r) ?? { kind: "admit", afterMs: 5000 };
+  plan: (request: BridgeStartRequest) => LobbyPlan = (r) => this.#options.plan?.(r) ?? { kind: "admit", afterMs: 5000 };
 
   async start(): Promise<string> {
-    this.server = http.createServer((req, res) => {
-      void this.handle(req, res);
+    this.#server = http.createServer((req, res) => {
+      void this.#handle(req, res);
     });
-    this.server.on("connection", () => {
+    this.#server.on("connection", () => {
       this.connections++;
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => this.#server!.listen(0, "127.0.0.1", resolve));
+    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
     return this.url;
   }
 
   async stop(): Promise<void> {
     for (const s of this.sessions.values()) for (const t of s.timers) t();
     await this.idle();
-    if (!this.server) return;
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
-    this.server = null;
+    if (!this.#server) return;
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server!.close(() => resolve()));
+    this.#server = null;
   }
 
   /** Resolves when every callback sent so far has been delivered (or failed). */
   async idle(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
   }
 
   /** Drops every session and count (a benchmark's warm-up), cancelling their timers. */
@@ -106,17 +109,17 @@ export class BridgeEmulator {
     for (const s of this.sessions.values()) for (const t of s.timers) t();
     await this.idle();
     this.sessions.clear();
-    this.bySession.clear();
+    this.#bySession.clear();
     this.bodies.length = 0;
     this.callbacksSent.length = 0;
     this.creates = 0;
   }
 
   bySessionId(sessionId: string): EmulatedSession | undefined {
-    return this.bySession.get(sessionId);
+    return this.#bySession.get(sessionId);
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     let rawBytes: Buffer;
     try {
       rawBytes = await readBodyBytes(req);
@@ -131,8 +134,8 @@ export class BridgeEmulator {
       res.writeHead(status, body === undefined ? {} : { "content-type": "application/json" });
       res.end(body === undefined ? undefined : JSON.stringify(body));
     };
-    if (req.headers.authorization !== `Bearer ${this.options.token}`) return reply(401, { error: "unauthorized" });
-    if (!emulatorVerify(this.options.hmacSecret, rawBytes, req.headers[EMULATOR_SIGNATURE_HEADER] as string | undefined))
+    if (req.headers.authorization !== `Bearer ${this.#options.token}`) return reply(401, { error: "unauthorized" });
+    if (!emulatorVerify(this.#options.hmacSecret, rawBytes, req.headers[EMULATOR_SIGNATURE_HEADER] as string | undefined))
       return reply(401, { error: "bad signature" });
     const path = (req.url ?? "").split("?")[0]!;
     if (req.method === "POST" && path === "/sessions") {
@@ -151,11 +154,11 @@ export class BridgeEmulator {
       }
       const existing = this.bySessionId(request.sessionId);
       if (existing) return reply(200, { id: existing.id });
-      const id = `brg-${this.nextId++}`;
-      const session: EmulatedSession = { id, request, state: "created", createdAt: this.options.clock.now().getTime(), stoppedAt: null, timers: [] };
+      const id = `brg-${this.#nextId++}`;
+      const session: EmulatedSession = { id, request, state: "created", createdAt: this.#options.clock.now().getTime(), stoppedAt: null, timers: [] };
       this.sessions.set(id, session);
-      this.bySession.set(request.sessionId, session);
-      this.runLobby(session);
+      this.#bySession.set(request.sessionId, session);
+      this.#runLobby(session);
       return reply(201, { id });
     }
     const del = /^\/sessions\/([^/]+)$/.exec(path);
@@ -163,42 +166,42 @@ export class BridgeEmulator {
       const session = this.sessions.get(decodeURIComponent(del[1]!));
       if (!session) return reply(404, { error: "unknown session" });
       if (session.stoppedAt === null) {
-        session.stoppedAt = this.options.clock.now().getTime();
+        session.stoppedAt = this.#options.clock.now().getTime();
         for (const t of session.timers) t();
         session.timers = [];
-        if (session.state !== "denied" && session.state !== "failed" && session.state !== "ended") this.emit(session, "ended", "left on request");
+        if (session.state !== "denied" && session.state !== "failed" && session.state !== "ended") this.#emit(session, "ended", "left on request");
       }
       return reply(204);
     }
     return reply(404, { error: "not found" });
   }
 
-  private at(session: EmulatedSession, ms: number, fn: () => void): void {
-    session.timers.push(this.options.clock.setTimer(new Date(ms), fn));
+  #at(session: EmulatedSession, ms: number, fn: () => void): void {
+    session.timers.push(this.#options.clock.setTimer(new Date(ms), fn));
   }
 
-  private runLobby(session: EmulatedSession): void {
-    const clock = this.options.clock;
+  #runLobby(session: EmulatedSession): void {
+    const clock = this.#options.clock;
     const begin = Math.max(clock.now().getTime(), Date.parse(session.request.notBefore));
     const plan = this.plan(session.request);
-    this.at(session, begin, () => {
-      this.emit(session, "joining");
+    this.#at(session, begin, () => {
+      this.#emit(session, "joining");
       if (plan.kind === "fail") {
-        this.at(session, begin + plan.afterMs, () => this.emit(session, "failed", "could not reach the meeting"));
+        this.#at(session, begin + plan.afterMs, () => this.#emit(session, "failed", "could not reach the meeting"));
         return;
       }
-      this.emit(session, "lobby");
-      if (plan.kind === "admit") this.at(session, begin + plan.afterMs, () => this.emit(session, "admitted"));
-      if (plan.kind === "deny") this.at(session, begin + plan.afterMs, () => this.emit(session, "denied", "the organizer denied entry"));
+      this.#emit(session, "lobby");
+      if (plan.kind === "admit") this.#at(session, begin + plan.afterMs, () => this.#emit(session, "admitted"));
+      if (plan.kind === "deny") this.#at(session, begin + plan.afterMs, () => this.#emit(session, "denied", "the organizer denied entry"));
     });
-    this.at(session, Date.parse(session.request.notAfter), () => {
-      if (session.state === "admitted") this.emit(session, "ended", "notAfter reached");
+    this.#at(session, Date.parse(session.request.notAfter), () => {
+      if (session.state === "admitted") this.#emit(session, "ended", "notAfter reached");
     });
   }
 
-  private emit(session: EmulatedSession, state: CallbackState, detail: string | null = null): void {
+  #emit(session: EmulatedSession, state: CallbackState, detail: string | null = null): void {
     session.state = state;
-    const at = this.options.clock.now().toISOString();
+    const at = this.#options.clock.now().toISOString();
     const send = () => {
       const body = JSON.stringify({ sessionId: session.request.sessionId, state, at, detail });
       const times = this.knobs.duplicateCallbacks ? 2 : 1;
@@ -207,7 +210,7 @@ export class BridgeEmulator {
           this.callbacksSent.push({ sessionId: session.request.sessionId, state, status: null });
           continue;
         }
-        const signature = this.knobs.badSignatures ? emulatorSign(`${this.options.hmacSecret}x`, body) : emulatorSign(this.options.hmacSecret, body);
+        const signature = this.knobs.badSignatures ? emulatorSign(`${this.#options.hmacSecret}x`, body) : emulatorSign(this.#options.hmacSecret, body);
         const p = fetch(session.request.callbackUrl, {
           method: "POST",
           headers: { "content-type": "application/json", [EMULATOR_SIGNATURE_HEADER]: signature },
@@ -219,11 +222,11 @@ export class BridgeEmulator {
           .catch(() => {
             this.callbacksSent.push({ sessionId: session.request.sessionId, state, status: 0 });
           })
-          .finally(() => this.inFlight.delete(p));
-        this.inFlight.add(p);
+          .finally(() => this.#inFlight.delete(p));
+        this.#inFlight.add(p);
       }
     };
-    if (this.knobs.callbackDelayMs > 0) this.at(session, this.options.clock.now().getTime() + this.knobs.callbackDelayMs, send);
+    if (this.knobs.callbackDelayMs > 0) this.#at(session, this.#options.clock.now().getTime() + this.knobs.callbackDelayMs, send);
     else send();
   }
 }

@@ -97,12 +97,14 @@ export class CiscoDeviceEmulator {
   /** Every request, for assertions: method, path, and whether it was authenticated. */
   readonly requests: Array<{ method: string; path: string; status: number }> = [];
   putCount = 0;
-  private server: http.Server | https.Server | null = null;
-  private readonly sessions = new Set<string>();
-  private readonly users: Record<string, { password: string; role: "Admin" | "User" }>;
+  #server: http.Server | https.Server | null = null;
+  readonly #sessions = new Set<string>();
+  readonly #users: Record<string, { password: string; role: "Admin" | "User" }>;
+  readonly #options: CiscoDeviceEmulatorOptions;
 
-  constructor(private readonly options: CiscoDeviceEmulatorOptions = {}) {
-    this.users = options.users ?? { admin: { password: "secret", role: "Admin" } };
+  constructor(options: CiscoDeviceEmulatorOptions = {}) {
+    this.#options = options;
+    this.#users = options.users ?? { admin: { password: "secret", role: "Admin" } };
   }
 
   /** `https://127.0.0.1:<port>` (or http). */
@@ -110,105 +112,105 @@ export class CiscoDeviceEmulator {
 
   async start(): Promise<string> {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
-      void this.handle(req, res);
+      void this.#handle(req, res);
     };
-    this.server = this.options.tls
+    this.#server = this.#options.tls
       ? https.createServer({ key: readFileSync(new URL("device-key.pem", FIXTURE_TLS)), cert: readFileSync(new URL("device-cert.pem", FIXTURE_TLS)) }, handler)
       : http.createServer(handler);
-    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
-    const port = (this.server.address() as AddressInfo).port;
-    this.url = `${this.options.tls ? "https" : "http"}://127.0.0.1:${port}`;
+    await new Promise<void>((resolve) => this.#server!.listen(0, "127.0.0.1", resolve));
+    const port = (this.#server.address() as AddressInfo).port;
+    this.url = `${this.#options.tls ? "https" : "http"}://127.0.0.1:${port}`;
     return this.url;
   }
 
   async stop(): Promise<void> {
-    if (!this.server) return;
-    this.server.closeAllConnections?.();
-    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
-    this.server = null;
+    if (!this.#server) return;
+    this.#server.closeAllConnections?.();
+    await new Promise<void>((resolve) => this.#server!.close(() => resolve()));
+    this.#server = null;
   }
 
-  private role(req: http.IncomingMessage): "Admin" | "User" | null {
+  #role(req: http.IncomingMessage): "Admin" | "User" | null {
     const cookie = /SecureSessionId=([A-Za-z0-9]+)/.exec(req.headers.cookie ?? "");
-    if (cookie && this.sessions.has(cookie[1]!)) return "Admin";
+    if (cookie && this.#sessions.has(cookie[1]!)) return "Admin";
     const auth = /^Basic (.+)$/.exec(req.headers.authorization ?? "");
     if (!auth) return null;
     const [user, ...rest] = Buffer.from(auth[1]!, "base64").toString("utf8").split(":");
-    const entry = this.users[user ?? ""];
+    const entry = this.#users[user ?? ""];
     return entry && entry.password === rest.join(":") ? entry.role : null;
   }
 
-  private send(req: http.IncomingMessage, res: http.ServerResponse, status: number, body: string, type = "text/xml"): undefined {
+  #send(req: http.IncomingMessage, res: http.ServerResponse, status: number, body: string, type = "text/xml"): undefined {
     this.requests.push({ method: req.method ?? "", path: (req.url ?? "").split("?")[0]!, status });
     res.writeHead(status, { "content-type": type });
     res.end(body);
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<undefined> {
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<undefined> {
     if (this.knobs.delayMs > 0) await new Promise((r) => setTimeout(r, this.knobs.delayMs));
     if (this.knobs.dropConnections) {
       this.requests.push({ method: req.method ?? "", path: req.url ?? "", status: 0 });
       req.socket.destroy();
       return;
     }
-    if (this.knobs.failStatus !== null) return this.send(req, res, this.knobs.failStatus, "<Error>injected</Error>");
+    if (this.knobs.failStatus !== null) return this.#send(req, res, this.knobs.failStatus, "<Error>injected</Error>");
     const path = (req.url ?? "").split("?")[0];
     let body: string;
     try {
       body = await readBody(req);
     } catch {
-      return this.send(req, res, 413, "<Error>too large</Error>");
+      return this.#send(req, res, 413, "<Error>too large</Error>");
     }
-    if (path === "/v1/xapi/command/Bookings.Put") return this.webexPut(req, res, body);
-    const role = this.role(req);
-    if (role === null) return this.send(req, res, 401, "<Error>Unauthorized</Error>");
+    if (path === "/v1/xapi/command/Bookings.Put") return this.#webexPut(req, res, body);
+    const role = this.#role(req);
+    if (role === null) return this.#send(req, res, 401, "<Error>Unauthorized</Error>");
     if (path === "/xmlapi/session/begin" && req.method === "POST") {
       const id = randomBytes(12).toString("hex");
-      this.sessions.add(id);
+      this.#sessions.add(id);
       this.requests.push({ method: "POST", path, status: 204 });
       res.writeHead(204, { "set-cookie": `SecureSessionId=${id}; Path=/; HttpOnly` });
       res.end();
       return;
     }
-    if (path === "/xmlapi/session/end") return this.send(req, res, 204, "");
-    if (path === "/putxml" && req.method === "POST") return this.putxml(req, res, body, role);
-    if (path === "/bookingsputxml" && req.method === "POST") return this.bookingsPutXml(req, res, body, role);
+    if (path === "/xmlapi/session/end") return this.#send(req, res, 204, "");
+    if (path === "/putxml" && req.method === "POST") return this.#putxml(req, res, body, role);
+    if (path === "/bookingsputxml" && req.method === "POST") return this.#bookingsPutXml(req, res, body, role);
     if (path === "/getxml" && req.method === "GET") {
       const location = new URL(req.url ?? "", "http://x").searchParams.get("location") ?? "";
       if (location.startsWith("/Status/Bookings"))
-        return this.send(req, res, 200, `<Status><Bookings><Count>${this.bookings.length}</Count></Bookings></Status>`);
-      return this.send(req, res, 200, `<Status><SystemUnit><ProductId>Cisco Room Kit (emulated)</ProductId></SystemUnit></Status>`);
+        return this.#send(req, res, 200, `<Status><Bookings><Count>${this.bookings.length}</Count></Bookings></Status>`);
+      return this.#send(req, res, 200, `<Status><SystemUnit><ProductId>Cisco Room Kit (emulated)</ProductId></SystemUnit></Status>`);
     }
-    return this.send(req, res, 404, "<Error>Not found</Error>");
+    return this.#send(req, res, 404, "<Error>Not found</Error>");
   }
 
-  private putxml(req: http.IncomingMessage, res: http.ServerResponse, body: string, role: "Admin" | "User"): undefined {
+  #putxml(req: http.IncomingMessage, res: http.ServerResponse, body: string, role: "Admin" | "User"): undefined {
     if (/<Bookings>\s*<Put>/.test(body)) {
       if (role !== "Admin")
-        return this.send(req, res, 403, `<Command><BookingsPutResult status="Error"><Reason>Admin role required</Reason></BookingsPutResult></Command>`);
-      if (this.knobs.teamsInstalled) return this.result(req, res, "BookingsPutResult", "Error", "Not available while Microsoft Teams is installed");
+        return this.#send(req, res, 403, `<Command><BookingsPutResult status="Error"><Reason>Admin role required</Reason></BookingsPutResult></Command>`);
+      if (this.knobs.teamsInstalled) return this.#result(req, res, "BookingsPutResult", "Error", "Not available while Microsoft Teams is installed");
       const m = /<body>([\s\S]*)<\/body>/.exec(body);
       let parsed: { Bookings?: unknown };
       try {
         parsed = JSON.parse(xmlUnescape(m?.[1] ?? "")) as { Bookings?: unknown };
       } catch {
-        return this.result(req, res, "BookingsPutResult", "Error", "Invalid JSON");
+        return this.#result(req, res, "BookingsPutResult", "Error", "Invalid JSON");
       }
       const problem = validateBookings(parsed.Bookings, this.knobs.maxBookings);
-      if (problem) return this.result(req, res, "BookingsPutResult", "Error", problem);
-      this.accept(parsed.Bookings as EmulatedBooking[]);
-      return this.result(req, res, "BookingsPutResult", "OK");
+      if (problem) return this.#result(req, res, "BookingsPutResult", "Error", problem);
+      this.#accept(parsed.Bookings as EmulatedBooking[]);
+      return this.#result(req, res, "BookingsPutResult", "OK");
     }
     if (/<Bookings>\s*<Clear/.test(body)) {
-      if (this.knobs.teamsInstalled) return this.result(req, res, "BookingsClearResult", "Error", "Not available while Microsoft Teams is installed");
+      if (this.knobs.teamsInstalled) return this.#result(req, res, "BookingsClearResult", "Error", "Not available while Microsoft Teams is installed");
       this.bookings = [];
-      return this.result(req, res, "BookingsClearResult", "OK");
+      return this.#result(req, res, "BookingsClearResult", "OK");
     }
     if (/<Bookings>\s*<List/.test(body)) {
       const items = this.bookings.map(
         (b, i) => `<Booking item="${i + 1}"><Id>${xmlEscape(b.Id)}</Id><Title>${xmlEscape(b.Title)}</Title><Number>${xmlEscape(b.Number)}</Number></Booking>`,
       );
-      return this.send(
+      return this.#send(
         req,
         res,
         200,
@@ -233,32 +235,32 @@ export class CiscoDeviceEmulator {
         ...(duration !== undefined ? { duration: Number(duration) } : {}),
         at: Date.now(),
       });
-      return this.result(req, res, kind === "alert-display" ? "MessageAlertDisplayResult" : "MessageAlertClearResult", "OK");
+      return this.#result(req, res, kind === "alert-display" ? "MessageAlertDisplayResult" : "MessageAlertClearResult", "OK");
     }
     const dial = /<Dial[^>]*>([\s\S]*?)<\/Dial>/.exec(body);
     if (dial) {
       const f = (n: string) => new RegExp(`<${n}>([\\s\\S]*?)</${n}>`).exec(dial[1]!)?.[1] ?? null;
       const number = f("Number");
-      if (!number) return this.result(req, res, "DialResult", "Error", "Number is required");
+      if (!number) return this.#result(req, res, "DialResult", "Error", "Number is required");
       this.dials.push({ number: xmlUnescape(number), protocol: f("Protocol"), bookingId: f("BookingId") });
-      return this.result(req, res, "DialResult", "OK");
+      return this.#result(req, res, "DialResult", "OK");
     }
-    return this.result(req, res, "Result", "Error", "Unknown command");
+    return this.#result(req, res, "Result", "Error", "Unknown command");
   }
 
-  private accept(list: EmulatedBooking[]): void {
+  #accept(list: EmulatedBooking[]): void {
     this.bookings = list;
     this.putCount++;
     for (const b of list) this.everHeld.add(b.Id);
   }
 
-  private result(req: http.IncomingMessage, res: http.ServerResponse, element: string, status: "OK" | "Error", reason?: string): undefined {
+  #result(req: http.IncomingMessage, res: http.ServerResponse, element: string, status: "OK" | "Error", reason?: string): undefined {
     const inner = reason ? `<Reason>${xmlEscape(reason)}</Reason>` : "";
-    this.send(req, res, 200, `<?xml version="1.0"?><Command><${element} status="${status}">${inner}</${element}></Command>`);
+    this.#send(req, res, 200, `<?xml version="1.0"?><Command><${element} status="${status}">${inner}</${element}></Command>`);
   }
 
-  private bookingsPutXml(req: http.IncomingMessage, res: http.ServerResponse, body: string, role: "Admin" | "User"): undefined {
-    if (role !== "Admin") return this.send(req, res, 403, "<Error>Admin role required</Error>");
+  #bookingsPutXml(req: http.IncomingMessage, res: http.ServerResponse, body: string, role: "Admin" | "User"): undefined {
+    if (role !== "Admin") return this.#send(req, res, 403, "<Error>Admin role required</Error>");
     const list: EmulatedBooking[] = [];
     for (const m of body.matchAll(/<Booking item="\d+">([\s\S]*?)<\/Booking>/g)) {
       const f = (n: string) => new RegExp(`<${n} item="1">([\\s\\S]*?)</${n}>`).exec(m[1]!)?.[1] ?? "";
@@ -279,21 +281,21 @@ export class CiscoDeviceEmulator {
       });
     }
     const problem = validateBookings(list, this.knobs.maxBookings);
-    if (problem) return this.send(req, res, 400, `<Error>${xmlEscape(problem)}</Error>`);
-    this.accept(list);
-    return this.send(req, res, 200, "<success />");
+    if (problem) return this.#send(req, res, 400, `<Error>${xmlEscape(problem)}</Error>`);
+    this.#accept(list);
+    return this.#send(req, res, 200, "<success />");
   }
 
-  private webexPut(req: http.IncomingMessage, res: http.ServerResponse, body: string): undefined {
-    if (!this.options.webexToken || req.headers.authorization !== `Bearer ${this.options.webexToken}`) {
-      return this.send(req, res, 401, JSON.stringify({ message: "The request requires a valid access token." }), "application/json");
+  #webexPut(req: http.IncomingMessage, res: http.ServerResponse, body: string): undefined {
+    if (!this.#options.webexToken || req.headers.authorization !== `Bearer ${this.#options.webexToken}`) {
+      return this.#send(req, res, 401, JSON.stringify({ message: "The request requires a valid access token." }), "application/json");
     }
     const json = parseJson<{ deviceId?: string; body?: { Bookings?: unknown } }>(body);
-    if (!json.ok) return this.send(req, res, 400, JSON.stringify({ message: "Invalid JSON" }), "application/json");
+    if (!json.ok) return this.#send(req, res, 400, JSON.stringify({ message: "Invalid JSON" }), "application/json");
     const parsed = json.value;
     const problem = validateBookings(parsed.body?.Bookings, this.knobs.maxBookings);
-    if (problem || !parsed.deviceId) return this.send(req, res, 400, JSON.stringify({ message: problem ?? "deviceId is required" }), "application/json");
-    this.accept(parsed.body!.Bookings as EmulatedBooking[]);
-    return this.send(req, res, 200, JSON.stringify({ deviceId: parsed.deviceId, result: {} }), "application/json");
+    if (problem || !parsed.deviceId) return this.#send(req, res, 400, JSON.stringify({ message: problem ?? "deviceId is required" }), "application/json");
+    this.#accept(parsed.body!.Bookings as EmulatedBooking[]);
+    return this.#send(req, res, 200, JSON.stringify({ deviceId: parsed.deviceId, result: {} }), "application/json");
   }
 }

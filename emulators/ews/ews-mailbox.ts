@@ -58,20 +58,23 @@ const DAY_MS = 86_400_000;
 
 export class EmulatedMailbox {
   readonly events = new Map<number, StoredEvent>();
+  readonly #next: { seq: () => number; changeKey: () => string; now: () => string };
 
   constructor(
     readonly address: string,
-    private readonly next: { seq: () => number; changeKey: () => string; now: () => string },
-  ) {}
+    next: { seq: () => number; changeKey: () => string; now: () => string },
+  ) {
+    this.#next = next;
+  }
 
   create(input: EventInput): StoredEvent {
-    const seq = this.next.seq();
+    const seq = this.#next.seq();
     const { recurrence, uid, ...data } = input;
     const event: StoredEvent = {
       seq,
       id: itemId({ mailbox: this.address, seq, instance: null }),
-      changeKey: this.next.changeKey(),
-      lastModified: this.next.now(),
+      changeKey: this.#next.changeKey(),
+      lastModified: this.#next.now(),
       uid: uid ?? `040000008200E00074C5B7101A82E008000000000000000000000000000000000${seq.toString(16).padStart(8, "0")}`.toUpperCase(),
       data: { response: "Accept", ...data },
       cancelled: false,
@@ -98,7 +101,7 @@ export class EmulatedMailbox {
   /** Makes instance `index` of a series an exception with `patch`. */
   modifyOccurrence(event: StoredEvent, index: number, patch: Partial<Omit<EventInput, "recurrence" | "uid">>): void {
     const current = event.exceptions.get(index)?.data ?? this.#instanceData(event, index);
-    event.exceptions.set(index, { changeKey: this.next.changeKey(), data: { ...current, ...patch } });
+    event.exceptions.set(index, { changeKey: this.#next.changeKey(), data: { ...current, ...patch } });
   }
 
   deleteOccurrence(event: StoredEvent, index: number): void {
@@ -111,8 +114,8 @@ export class EmulatedMailbox {
   }
 
   #touch(event: StoredEvent): void {
-    event.changeKey = this.next.changeKey();
-    event.lastModified = this.next.now();
+    event.changeKey = this.#next.changeKey();
+    event.lastModified = this.#next.now();
   }
 
   #instanceData(event: StoredEvent, index: number): Omit<EventInput, "recurrence" | "uid"> {

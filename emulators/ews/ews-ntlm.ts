@@ -24,12 +24,12 @@ export class NtlmServer {
   /** Handshakes completed (AUTHENTICATE messages accepted). */
   handshakes = 0;
   #generation = 0;
+  readonly #password: string;
+  readonly #clock: { now(): Date };
 
-  constructor(
-    account: string,
-    private readonly password: string,
-    private readonly clock: { now(): Date },
-  ) {
+  constructor(account: string, password: string, clock: { now(): Date }) {
+    this.#password = password;
+    this.#clock = clock;
     this.#account = splitAccount(account);
   }
 
@@ -52,7 +52,7 @@ export class NtlmServer {
     const sameUser = auth.user.toLowerCase() === this.#account.user.toLowerCase() && auth.domain.toLowerCase() === this.#account.domain.toLowerCase();
     // The blob after NTProofStr carries the client's time, challenge and our target info.
     const blob = auth.ntResponse.subarray(16);
-    const key = ntowfV2(this.password, auth.user, auth.domain);
+    const key = ntowfV2(this.#password, auth.user, auth.domain);
     const expected = ntlmv2Responses(key, challenge, blob.subarray(16, 24), blob.subarray(8, 16), blob.subarray(28, blob.length - 4)).ntProofStr;
     if (!sameUser || !timingSafeEqual(expected, auth.ntResponse.subarray(0, 16))) return refuse();
     state.authenticated = true;
@@ -76,7 +76,7 @@ export class NtlmServer {
     return Buffer.concat([
       pair(2, Buffer.from(this.#account.domain.toUpperCase() || "CONTOSO", "utf16le")),
       pair(1, Buffer.from("EXCH01", "utf16le")),
-      pair(7, fileTime(this.clock.now())),
+      pair(7, fileTime(this.#clock.now())),
       pair(0, Buffer.alloc(0)),
     ]);
   }

@@ -26,7 +26,11 @@ export interface DeltaTokenState {
 
 /** Signs tokens so that an edited token is rejected rather than misread. */
 export class DeltaTokenCodec {
-  constructor(private readonly key: string) {}
+  readonly #key: string;
+
+  constructor(key: string) {
+    this.#key = key;
+  }
 
   encode(state: DeltaTokenState): string {
     const payload = Buffer.from(JSON.stringify(state)).toString("base64url");
@@ -50,6 +54,6 @@ export class DeltaTokenCodec {
   }
 
   #mac(payload: string): string {
-    return createHmac("sha256", this.key).update(payload).digest("base64url").slice(0, 16);
+    return createHmac("sha256", this.#key).update(payload).digest("base64url").slice(0, 16);
   }
 }

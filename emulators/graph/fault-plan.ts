@@ -54,9 +54,12 @@ interface ActiveRule {
 
 export class FaultPlan {
   #rules: ActiveRule[] = [];
+  readonly #random: () => number;
 
   /** @param random Uniform in [0, 1); seeded by the emulator so runs repeat. */
-  constructor(private readonly random: () => number) {}
+  constructor(random: () => number) {
+    this.#random = random;
+  }
 
   add(rule: FaultRule): FaultHandle {
     const active: ActiveRule = { rule, mailbox: rule.mailbox?.toLowerCase(), seen: 0, hits: 0 };
@@ -84,7 +87,7 @@ export class FaultPlan {
       active.seen++;
       if (active.seen <= (rule.after ?? 0)) continue;
       if (rule.times !== undefined && active.hits >= rule.times) continue;
-      if (rule.rate !== undefined && this.random() >= rule.rate) continue;
+      if (rule.rate !== undefined && this.#random() >= rule.rate) continue;
       active.hits++;
       return rule;
     }

@@ -155,15 +155,18 @@ function digest(text: string): Buffer {
 /** Graph-looking opaque ids, deterministic for a given seed and sequence. */
 export class IdFactory {
   #n = 0;
-  constructor(private readonly seed: string) {}
+  readonly #seed: string;
+  constructor(seed: string) {
+    this.#seed = seed;
+  }
   eventId(): string {
-    return `AAMkAGI${digest(`${this.seed}:${++this.#n}`)
+    return `AAMkAGI${digest(`${this.#seed}:${++this.#n}`)
       .toString("base64url")
       .slice(0, 56)}AAA=`;
   }
   uid(createdMs: number): string {
     const filetime = (BigInt(createdMs) + 11_644_473_600_000n) * 10_000n;
-    const tail = digest(`${this.seed}:uid:${++this.#n}`)
+    const tail = digest(`${this.#seed}:uid:${++this.#n}`)
       .toString("hex")
       .slice(0, 32)
       .toUpperCase();
@@ -227,15 +230,22 @@ export class MailboxCalendar {
   #version = 0;
   readonly #instances = new Map<string, StoredEvent>();
   readonly #masters = new Map<string, SeriesMaster>();
+  readonly #ids: IdFactory;
+  readonly #now: () => number;
+  readonly #isInternal: (address: string) => boolean;
 
   constructor(
     /** Lowercased address. */
     readonly address: string,
     readonly userId: string,
-    private readonly ids: IdFactory,
-    private readonly now: () => number,
-    private readonly isInternal: (address: string) => boolean,
-  ) {}
+    ids: IdFactory,
+    now: () => number,
+    isInternal: (address: string) => boolean,
+  ) {
+    this.#ids = ids;
+    this.#now = now;
+    this.#isInternal = isInternal;
+  }
 
   /** The version of the last change (0: never changed). */
   get version(): number {
@@ -265,12 +275,12 @@ export class MailboxCalendar {
     const startMs = instant(input.start, "start");
     const endMs = instant(input.end, "end");
     if (endMs < startMs) throw new RangeError("end before start");
-    const created = this.now();
+    const created = this.#now();
     const event: StoredEvent = {
-      id: input.id ?? this.ids.eventId(),
+      id: input.id ?? this.#ids.eventId(),
       type: "singleInstance",
       seriesMasterId: null,
-      iCalUId: input.iCalUId ?? this.ids.uid(created),
+      iCalUId: input.iCalUId ?? this.#ids.uid(created),
       fields: this.#process(fieldsOf(input)),
       startMs,
       endMs,
@@ -289,11 +299,11 @@ export class MailboxCalendar {
   /** Books a series; its occurrences are materialised. @returns null when rejected. */
   addSeries(input: SeriesInput): SeriesMaster | null {
     if (!this.#accepts(input)) return null;
-    const created = this.now();
+    const created = this.#now();
     const { recurrence, ...rest } = input;
     const master: SeriesMaster = {
-      id: input.id ?? this.ids.eventId(),
-      iCalUId: input.iCalUId ?? this.ids.uid(created),
+      id: input.id ?? this.#ids.eventId(),
+      iCalUId: input.iCalUId ?? this.#ids.uid(created),
       fields: this.#process(fieldsOf(rest)),
       startMs: instant(input.start, "start"),
       endMs: instant(input.end, "end"),
@@ -468,7 +478,7 @@ export class MailboxCalendar {
 
   #accepts(input: EventInput): boolean {
     const organizer = input.organizer?.address;
-    return this.processing.processExternal || organizer === undefined || this.isInternal(organizer);
+    return this.processing.processExternal || organizer === undefined || this.#isInternal(organizer);
   }
 
   #process(fields: EventFields): EventFields {
@@ -509,7 +519,7 @@ export class MailboxCalendar {
     const changeType = event.deleted ? "deleted" : event.version === 0 ? "created" : "updated";
     event.version = ++this.#version;
     event.changeKey = digest(`${event.id}#${event.version}`).toString("base64").slice(0, 28);
-    event.lastModifiedMs = this.now();
+    event.lastModifiedMs = this.#now();
     this.#instances.delete(event.id);
     this.#instances.set(event.id, event);
     this.onChange?.({ id: event.id, changeType, changeKey: event.changeKey });
@@ -519,7 +529,7 @@ export class MailboxCalendar {
     const changeType = master.deleted ? "deleted" : master.version === 0 ? "created" : "updated";
     master.version = ++this.#version;
     master.changeKey = digest(`${master.id}#${master.version}`).toString("base64").slice(0, 28);
-    master.lastModifiedMs = this.now();
+    master.lastModifiedMs = this.#now();
     this.onChange?.({ id: master.id, changeType, changeKey: master.changeKey });
   }
 }

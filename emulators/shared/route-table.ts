@@ -33,11 +33,15 @@ export function matchPattern(pattern: string, segments: readonly string[]): Rout
 }
 
 export class RouteTable<C, R> {
-  constructor(private readonly routes: ReadonlyArray<Route<C, R>>) {}
+  readonly #routes: ReadonlyArray<Route<C, R>>;
+
+  constructor(routes: ReadonlyArray<Route<C, R>>) {
+    this.#routes = routes;
+  }
 
   /** The first route whose method and pattern match, applied to `context`; null when none does. */
   dispatch(method: string, segments: readonly string[], context: C): R | null {
-    for (const route of this.routes) {
+    for (const route of this.#routes) {
       if (route.method !== "*" && route.method !== method) continue;
       const match = matchPattern(route.pattern, segments);
       if (match !== null) return route.handle(context, match);

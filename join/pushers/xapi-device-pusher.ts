@@ -58,42 +58,46 @@ export function toBookingsPutXml(bookings: readonly DeviceBooking[]): string {
 }
 
 export class XapiDevicePusher implements DevicePusher {
-  constructor(private readonly config: XapiPusherConfig = DEFAULT_XAPI_CONFIG) {}
+  readonly #config: XapiPusherConfig;
+
+  constructor(config: XapiPusherConfig = DEFAULT_XAPI_CONFIG) {
+    this.#config = config;
+  }
 
   async pushBookings(target: DeviceTarget, bookings: readonly DeviceBooking[], signal?: AbortSignal): Promise<void> {
-    if (target.family === "webex-cloud") return this.webexPut(target, bookings, signal);
+    if (target.family === "webex-cloud") return this.#webexPut(target, bookings, signal);
     if (target.family === "xapi-legacy") {
-      const reply = await this.send(target, "/bookingsputxml", toBookingsPutXml(bookings), signal);
-      return this.check(reply, "bookingsputxml");
+      const reply = await this.#send(target, "/bookingsputxml", toBookingsPutXml(bookings), signal);
+      return this.#check(reply, "bookingsputxml");
     }
     if (target.family !== "xapi") throw new OtjError("OTJ_DEVICE_REJECTED", `device family ${target.family} is not pushed to`);
     const json = JSON.stringify({ Bookings: bookings.map(toCiscoBooking) });
-    const reply = await this.send(target, "/putxml", `<Command><Bookings><Put><body>${xmlEscape(json)}</body></Put></Bookings></Command>`, signal);
-    this.check(reply, "Bookings Put");
+    const reply = await this.#send(target, "/putxml", `<Command><Bookings><Put><body>${xmlEscape(json)}</body></Put></Bookings></Command>`, signal);
+    this.#check(reply, "Bookings Put");
   }
 
   async showNotice(target: DeviceTarget, notice: DeviceNotice, signal?: AbortSignal): Promise<void> {
     if (target.family === "webex-cloud" || target.family === "pull") return;
     const body = `<Command><UserInterface><Message><Alert><Display><Title>${xmlEscape(notice.title)}</Title><Text>${xmlEscape(notice.text)}</Text><Duration>${notice.durationSeconds}</Duration></Display></Alert></Message></UserInterface></Command>`;
-    this.check(await this.send(target, "/putxml", body, signal), "UserInterface Message Alert Display");
+    this.#check(await this.#send(target, "/putxml", body, signal), "UserInterface Message Alert Display");
   }
 
   async clearNotice(target: DeviceTarget, signal?: AbortSignal): Promise<void> {
     if (target.family === "webex-cloud" || target.family === "pull") return;
-    this.check(
-      await this.send(target, "/putxml", "<Command><UserInterface><Message><Alert><Clear></Clear></Alert></Message></UserInterface></Command>", signal),
+    this.#check(
+      await this.#send(target, "/putxml", "<Command><UserInterface><Message><Alert><Clear></Clear></Alert></Message></UserInterface></Command>", signal),
       "UserInterface Message Alert Clear",
     );
   }
 
   async probe(target: DeviceTarget, signal?: AbortSignal): Promise<{ product: string | null }> {
     if (target.family !== "xapi" && target.family !== "xapi-legacy") throw new OtjError("OTJ_DEVICE_REJECTED", `device family ${target.family} is not probed`);
-    const reply = await this.send(target, "/getxml?location=/Status/SystemUnit/ProductId", undefined, signal);
-    this.check(reply, "getxml /Status/SystemUnit/ProductId");
+    const reply = await this.#send(target, "/getxml?location=/Status/SystemUnit/ProductId", undefined, signal);
+    this.#check(reply, "getxml /Status/SystemUnit/ProductId");
     return { product: /<ProductId>([^<]{0,200})<\/ProductId>/.exec(reply.body)?.[1] ?? null };
   }
 
-  private async send(target: DeviceTarget, path: string, body: string | undefined, signal?: AbortSignal): Promise<HttpReply> {
+  async #send(target: DeviceTarget, path: string, body: string | undefined, signal?: AbortSignal): Promise<HttpReply> {
     const base = /^https?:\/\//i.test(target.address) ? target.address : `https://${target.address}`;
     const url = `${base.replace(/\/+$/, "")}${path}`;
     const headers: Record<string, string> = { "content-type": "text/xml; charset=utf-8" };
@@ -103,9 +107,9 @@ export class XapiDevicePusher implements DevicePusher {
         method: body === undefined ? "GET" : "POST",
         headers,
         ...(body === undefined ? {} : { body }),
-        ca: this.config.ca,
+        ca: this.#config.ca,
         verifyTls: !target.insecureTls,
-        timeoutMs: this.config.timeoutMs,
+        timeoutMs: this.#config.timeoutMs,
         ...(signal ? { signal } : {}),
       });
     } catch (error) {
@@ -113,7 +117,7 @@ export class XapiDevicePusher implements DevicePusher {
     }
   }
 
-  private check(reply: HttpReply, what: string): void {
+  #check(reply: HttpReply, what: string): void {
     const code = classifyStatus(reply.status);
     if (code) throw new OtjError(code, `${what}: device answered HTTP ${reply.status}`, { details: { status: reply.status } });
     const status = /status="(\w+)"/.exec(reply.body)?.[1];
@@ -123,18 +127,18 @@ export class XapiDevicePusher implements DevicePusher {
     }
   }
 
-  private async webexPut(target: DeviceTarget, bookings: readonly DeviceBooking[], signal?: AbortSignal): Promise<void> {
+  async #webexPut(target: DeviceTarget, bookings: readonly DeviceBooking[], signal?: AbortSignal): Promise<void> {
     const deviceId = target.address.replace(/^webex:\/\//i, "");
-    if (!this.config.webex.token) throw new OtjError("OTJ_DEVICE_AUTH", "webex-cloud device without devices.webex.token");
-    const url = `${this.config.webex.baseUrl.replace(/\/+$/, "")}/v1/xapi/command/Bookings.Put`;
+    if (!this.#config.webex.token) throw new OtjError("OTJ_DEVICE_AUTH", "webex-cloud device without devices.webex.token");
+    const url = `${this.#config.webex.baseUrl.replace(/\/+$/, "")}/v1/xapi/command/Bookings.Put`;
     let reply: HttpReply;
     try {
       reply = await httpRequest(url, {
         method: "POST",
-        headers: { "content-type": "application/json", authorization: `Bearer ${this.config.webex.token}` },
+        headers: { "content-type": "application/json", authorization: `Bearer ${this.#config.webex.token}` },
         body: JSON.stringify({ deviceId, arguments: {}, body: { Bookings: bookings.map(toCiscoBooking) } }),
-        ca: this.config.ca,
-        timeoutMs: this.config.timeoutMs,
+        ca: this.#config.ca,
+        timeoutMs: this.#config.timeoutMs,
         ...(signal ? { signal } : {}),
       });
     } catch (error) {

@@ -29,11 +29,15 @@ const ID = /^[1-9]\d{0,17}$/;
 
 /** Alarm history (table alarm) and device fetch times (table device_fetch). */
 export class PostgresAlarmStore implements AlarmStore {
-  constructor(private readonly ctx: StoreContext) {}
+  readonly #ctx: StoreContext;
+
+  constructor(ctx: StoreContext) {
+    this.#ctx = ctx;
+  }
 
   reconcile(active: readonly ActiveAlarm[], now: Date, options?: StoreCallOptions): Promise<AlarmTransitions> {
     return guard(options, () =>
-      this.ctx.db.transaction().execute(async (tx) => {
+      this.#ctx.db.transaction().execute(async (tx) => {
         const open = (await tx.selectFrom("alarm").selectAll().where("cleared_at", "is", null).forUpdate().execute()) as AlarmRow[];
         const openByKey = new Map(open.map((r) => [r.alarm_key, r]));
         const wanted = new Map(active.map((a) => [a.key, a]));
@@ -73,14 +77,14 @@ export class PostgresAlarmStore implements AlarmStore {
 
   listOpen(options?: StoreCallOptions): Promise<AlarmRecord[]> {
     return guard(options, async () => {
-      const rows = await this.ctx.db.selectFrom("alarm").selectAll().where("cleared_at", "is", null).orderBy("raised_at").orderBy("id").execute();
+      const rows = await this.#ctx.db.selectFrom("alarm").selectAll().where("cleared_at", "is", null).orderBy("raised_at").orderBy("id").execute();
       return (rows as AlarmRow[]).map(toRecord);
     });
   }
 
   history(query: { limit: number; before?: Date }, options?: StoreCallOptions): Promise<AlarmRecord[]> {
     return guard(options, async () => {
-      let q = this.ctx.db.selectFrom("alarm").selectAll();
+      let q = this.#ctx.db.selectFrom("alarm").selectAll();
       if (query.before) q = q.where("raised_at", "<", query.before);
       const rows = await q.orderBy("raised_at", "desc").orderBy("id", "desc").limit(query.limit).execute();
       return (rows as AlarmRow[]).map(toRecord);
@@ -90,26 +94,26 @@ export class PostgresAlarmStore implements AlarmStore {
   get(id: string, options?: StoreCallOptions): Promise<AlarmRecord | null> {
     return guard(options, async () => {
       if (!ID.test(id)) return null;
-      const row = await this.ctx.db.selectFrom("alarm").selectAll().where("id", "=", id).executeTakeFirst();
+      const row = await this.#ctx.db.selectFrom("alarm").selectAll().where("id", "=", id).executeTakeFirst();
       return row ? toRecord(row as AlarmRow) : null;
     });
   }
 
   acknowledge(id: string, by: string, now: Date, options?: StoreCallOptions): Promise<AlarmRecord> {
-    return this.update(id, { acked_by: by, acked_at: now }, options);
+    return this.#update(id, { acked_by: by, acked_at: now }, options);
   }
 
   mute(id: string, by: string, until: Date | null, options?: StoreCallOptions): Promise<AlarmRecord> {
-    return this.update(id, until === null ? { muted_by: null, muted_until: null } : { muted_by: by, muted_until: until }, options);
+    return this.#update(id, until === null ? { muted_by: null, muted_until: null } : { muted_by: by, muted_until: until }, options);
   }
 
-  private update(
+  #update(
     id: string,
     values: Partial<Pick<AlarmTable, "acked_by" | "acked_at" | "muted_by" | "muted_until">>,
     options?: StoreCallOptions,
   ): Promise<AlarmRecord> {
     return guard(options, async () => {
-      const row = ID.test(id) ? await this.ctx.db.updateTable("alarm").set(values).where("id", "=", id).returningAll().executeTakeFirst() : undefined;
+      const row = ID.test(id) ? await this.#ctx.db.updateTable("alarm").set(values).where("id", "=", id).returningAll().executeTakeFirst() : undefined;
       if (!row) throw new OtjError("OTJ_STORE_NOT_FOUND", `no alarm ${JSON.stringify(id.slice(0, 40))}`);
       return toRecord(row as AlarmRow);
     });
@@ -120,13 +124,13 @@ export class PostgresAlarmStore implements AlarmStore {
       // Never moves back: a late write of an older fetch leaves the newer one.
       await sql`insert into device_fetch (room_id, fetched_at, via) values (${roomId}, ${at}, ${via})
         on conflict (room_id) do update set fetched_at = excluded.fetched_at, via = excluded.via
-          where excluded.fetched_at >= device_fetch.fetched_at`.execute(this.ctx.db);
+          where excluded.fetched_at >= device_fetch.fetched_at`.execute(this.#ctx.db);
     });
   }
 
   lastFetches(options?: StoreCallOptions): Promise<Map<string, DeviceFetch>> {
     return guard(options, async () => {
-      const rows = await this.ctx.db.selectFrom("device_fetch").select(["room_id", "fetched_at", "via"]).execute();
+      const rows = await this.#ctx.db.selectFrom("device_fetch").select(["room_id", "fetched_at", "via"]).execute();
       return new Map(rows.map((r) => [r.room_id, { at: r.fetched_at, via: r.via }]));
     });
   }

@@ -33,7 +33,11 @@ function jsonObject(entries: ReadonlyArray<readonly [string, unknown]>): string 
  * planned as a nested loop over every session, 0.5 s for 500 of 5,000 sessions.
  */
 export class PostgresBridgeSessionStore implements BridgeSessionStore {
-  constructor(private readonly ctx: StoreContext) {}
+  readonly #ctx: StoreContext;
+
+  constructor(ctx: StoreContext) {
+    this.#ctx = ctx;
+  }
 
   schedule(
     session: ScheduleBridgeSession,
@@ -42,19 +46,19 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
   ): Promise<{ session: BridgeSession; change: "created" | "rescheduled" | "unchanged" }> {
     // Two instances inserting the same new session race on the session id's unique index, which
     // ON CONFLICT (occurrence_key) does not arbitrate; the loser retries and finds the row.
-    return this.scheduleOnce(session, now, options).catch((error: unknown) => {
+    return this.#scheduleOnce(session, now, options).catch((error: unknown) => {
       if ((error as { code?: string }).code !== "OTJ_STORE_CONFLICT") throw error;
-      return this.scheduleOnce(session, now, options);
+      return this.#scheduleOnce(session, now, options);
     });
   }
 
-  private scheduleOnce(
+  #scheduleOnce(
     session: ScheduleBridgeSession,
     now: Date,
     options?: StoreCallOptions,
   ): Promise<{ session: BridgeSession; change: "created" | "rescheduled" | "unchanged" }> {
     return guard(options, async () => {
-      const row = await this.ctx.db
+      const row = await this.#ctx.db
         .insertInto("bridge_session")
         .values({
           occurrence_key: session.occurrenceKey,
@@ -85,7 +89,11 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
         .returning(sql<boolean>`(xmax = 0)`.as("inserted"))
         .executeTakeFirst();
       if (row !== undefined) return { session: toBridgeSession(row), change: row.inserted ? "created" : "rescheduled" };
-      const existing = await this.ctx.db.selectFrom("bridge_session").selectAll().where("occurrence_key", "=", session.occurrenceKey).executeTakeFirstOrThrow();
+      const existing = await this.#ctx.db
+        .selectFrom("bridge_session")
+        .selectAll()
+        .where("occurrence_key", "=", session.occurrenceKey)
+        .executeTakeFirstOrThrow();
       return { session: toBridgeSession(existing), change: "unchanged" };
     });
   }
@@ -94,9 +102,9 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
     return guard(options, async () => {
       if (limit <= 0) return [];
       const dueBy = addMs(now, options?.horizonMs ?? 0);
-      const rows = await this.ctx.db
+      const rows = await this.#ctx.db
         .updateTable("bridge_session")
-        .set({ lease_owner: this.ctx.owner, lease_expires_at: addMs(now, options?.leaseMs ?? DEFAULT_LEASE_MS), updated_at: now })
+        .set({ lease_owner: this.#ctx.owner, lease_expires_at: addMs(now, options?.leaseMs ?? DEFAULT_LEASE_MS), updated_at: now })
         .where("occurrence_key", "in", (qb) =>
           qb
             .selectFrom("bridge_session")
@@ -123,7 +131,7 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
     options?: StoreCallOptions,
   ): Promise<BridgeSession | null> {
     return guard(options, async () => {
-      let query = this.ctx.db
+      let query = this.#ctx.db
         .updateTable("bridge_session")
         .set({ ...fromBridgeSessionPatch(change.patch ?? {}), state: change.to, updated_at: now })
         .where("occurrence_key", "=", occurrenceKey);
@@ -157,7 +165,7 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
                  updated_at = ${now}::timestamptz
            where b.occurrence_key = any(array(select jsonb_object_keys((select due from wanted))))
              and date_trunc('milliseconds', b.due_at) = ((select due from wanted) ->> b.occurrence_key)::timestamptz
-             and b.state = 'scheduled' and b.lease_owner = ${this.ctx.owner}::text
+             and b.state = 'scheduled' and b.lease_owner = ${this.#ctx.owner}::text
           returning b.*
         ), logged as (
           insert into event_log (at, kind, room_id, occurrence_key, message, data)
@@ -167,7 +175,7 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
             from moved m
            order by m.occurrence_key
         )
-        select * from moved`.execute(this.ctx.db);
+        select * from moved`.execute(this.#ctx.db);
       return rows.map(toBridgeSession);
     });
   }
@@ -200,18 +208,18 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
         union all
         select b.* from bridge_session b
          where b.occurrence_key = any(array(select jsonb_object_keys((select id from wanted))))
-           and b.occurrence_key not in (select occurrence_key from recorded)`.execute(this.ctx.db);
+           and b.occurrence_key not in (select occurrence_key from recorded)`.execute(this.#ctx.db);
       return rows.map(toBridgeSession);
     });
   }
 
   renewLease(occurrenceKey: string, now: Date, options?: LeaseOptions): Promise<boolean> {
-    return guard(options, () => renewOwnLease(this.ctx, "bridge_session", occurrenceKey, now, options?.leaseMs));
+    return guard(options, () => renewOwnLease(this.#ctx, "bridge_session", occurrenceKey, now, options?.leaseMs));
   }
 
   release(occurrenceKey: string, now: Date, options?: StoreCallOptions): Promise<void> {
     return guard(options, async () => {
-      await releaseOwnLeases(this.ctx, "bridge_session", now, occurrenceKey);
+      await releaseOwnLeases(this.#ctx, "bridge_session", now, occurrenceKey);
     });
   }
 
@@ -220,22 +228,22 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
       if (occurrenceKeys.length === 0) return 0;
       const result = await sql`
         update bridge_session set lease_owner = null, lease_expires_at = null, updated_at = ${now}::timestamptz
-         where lease_owner = ${this.ctx.owner}::text
-           and occurrence_key = any(array(select jsonb_array_elements_text(${JSON.stringify(occurrenceKeys)}::jsonb)))`.execute(this.ctx.db);
+         where lease_owner = ${this.#ctx.owner}::text
+           and occurrence_key = any(array(select jsonb_array_elements_text(${JSON.stringify(occurrenceKeys)}::jsonb)))`.execute(this.#ctx.db);
       return Number(result.numAffectedRows ?? 0);
     });
   }
 
   get(occurrenceKey: string, options?: StoreCallOptions): Promise<BridgeSession | null> {
     return guard(options, async () => {
-      const row = await this.ctx.db.selectFrom("bridge_session").selectAll().where("occurrence_key", "=", occurrenceKey).executeTakeFirst();
+      const row = await this.#ctx.db.selectFrom("bridge_session").selectAll().where("occurrence_key", "=", occurrenceKey).executeTakeFirst();
       return row === undefined ? null : toBridgeSession(row);
     });
   }
 
   getBySessionId(sessionId: string, options?: StoreCallOptions): Promise<BridgeSession | null> {
     return guard(options, async () => {
-      const row = await this.ctx.db.selectFrom("bridge_session").selectAll().where("session_id", "=", sessionId).executeTakeFirst();
+      const row = await this.#ctx.db.selectFrom("bridge_session").selectAll().where("session_id", "=", sessionId).executeTakeFirst();
       return row === undefined ? null : toBridgeSession(row);
     });
   }
@@ -245,7 +253,7 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
     options?: StoreCallOptions,
   ): Promise<BridgeSession[]> {
     return guard(options, async () => {
-      let query = this.ctx.db.selectFrom("bridge_session").selectAll();
+      let query = this.#ctx.db.selectFrom("bridge_session").selectAll();
       if (filter.states !== undefined) {
         if (filter.states.length === 0) return [];
         query = query.where("state", "in", [...filter.states]);
@@ -267,7 +275,7 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
       const since = filter.finishedSince;
       const rows =
         since === undefined
-          ? await this.ctx.db
+          ? await this.#ctx.db
               .selectFrom("bridge_session")
               .select(["state", (eb) => eb.fn.countAll<string>().as("n")])
               .groupBy("state")
@@ -278,7 +286,7 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
                   select state from bridge_session where state in ('scheduled', 'starting', 'lobby', 'admitted')
                   union all
                   select state from bridge_session where updated_at > ${since} and state not in ('scheduled', 'starting', 'lobby', 'admitted')
-                ) s group by state`.execute(this.ctx.db)
+                ) s group by state`.execute(this.#ctx.db)
             ).rows;
       const counts: Record<string, number> = {};
       for (const row of rows) counts[row.state] = Number(row.n);
@@ -287,6 +295,6 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
   }
 
   releaseAll(now: Date, options?: StoreCallOptions): Promise<number> {
-    return guard(options, () => releaseOwnLeases(this.ctx, "bridge_session", now));
+    return guard(options, () => releaseOwnLeases(this.#ctx, "bridge_session", now));
   }
 }

@@ -3,12 +3,16 @@ import { type StoreContext, guard } from "./guard.ts";
 
 /** Console sign-outs; expired rows are pruned as new ones are written. */
 export class PostgresConsoleRevocationStore implements ConsoleRevocationStore {
-  constructor(private readonly ctx: StoreContext) {}
+  readonly #ctx: StoreContext;
+
+  constructor(ctx: StoreContext) {
+    this.#ctx = ctx;
+  }
 
   revoke(nonce: string, expiresAt: Date, now: Date, options?: StoreCallOptions): Promise<void> {
     return guard(options, async () => {
-      await this.ctx.db.deleteFrom("console_revocation").where("expires_at", "<=", now).execute();
-      await this.ctx.db
+      await this.#ctx.db.deleteFrom("console_revocation").where("expires_at", "<=", now).execute();
+      await this.#ctx.db
         .insertInto("console_revocation")
         .values({ nonce, expires_at: expiresAt })
         .onConflict((oc) => oc.column("nonce").doNothing())
@@ -18,7 +22,7 @@ export class PostgresConsoleRevocationStore implements ConsoleRevocationStore {
 
   isRevoked(nonce: string, now: Date, options?: StoreCallOptions): Promise<boolean> {
     return guard(options, async () => {
-      const row = await this.ctx.db
+      const row = await this.#ctx.db
         .selectFrom("console_revocation")
         .select("nonce")
         .where("nonce", "=", nonce)

@@ -5,13 +5,17 @@ import { toDeviceState } from "../row-mappers.ts";
 import { DEFAULT_LEASE_MS, type StoreContext, guard, readByIds, releaseOwnLeases } from "./guard.ts";
 
 export class PostgresDeviceStateStore implements DeviceStateStore {
-  constructor(private readonly ctx: StoreContext) {}
+  readonly #ctx: StoreContext;
+
+  constructor(ctx: StoreContext) {
+    this.#ctx = ctx;
+  }
 
   setDesired(roomId: string, desiredHash: string, now: Date, options?: StoreCallOptions): Promise<void> {
     return guard(options, async () => {
       // Differs from what was pushed: due now, unless a retry is already scheduled (keep its
       // backoff). Equal: nothing is due.
-      await this.ctx.db
+      await this.#ctx.db
         .insertInto("device_state")
         .values({ room_id: roomId, desired_hash: desiredHash, due_at: now, entries: "[]", attempts: 0, updated_at: now })
         .onConflict((oc) =>
@@ -31,7 +35,7 @@ export class PostgresDeviceStateStore implements DeviceStateStore {
 
   pushAgain(roomId: string, now: Date, options?: StoreCallOptions): Promise<void> {
     return guard(options, async () => {
-      await this.ctx.db
+      await this.#ctx.db
         .updateTable("device_state")
         .set({ pushed_hash: null, due_at: now, attempts: 0, updated_at: now })
         .where("room_id", "=", roomId)
@@ -43,9 +47,9 @@ export class PostgresDeviceStateStore implements DeviceStateStore {
   claimDue(now: Date, limit: number, options?: LeaseOptions): Promise<DeviceState[]> {
     return guard(options, async () => {
       if (limit <= 0) return [];
-      const rows = await this.ctx.db
+      const rows = await this.#ctx.db
         .updateTable("device_state")
-        .set({ lease_owner: this.ctx.owner, lease_expires_at: addMs(now, options?.leaseMs ?? DEFAULT_LEASE_MS), updated_at: now })
+        .set({ lease_owner: this.#ctx.owner, lease_expires_at: addMs(now, options?.leaseMs ?? DEFAULT_LEASE_MS), updated_at: now })
         .where("room_id", "in", (qb) =>
           qb
             .selectFrom("device_state")
@@ -66,7 +70,7 @@ export class PostgresDeviceStateStore implements DeviceStateStore {
 
   recordPushed(roomId: string, pushed: { hash: string; entries: DeviceEntry[] }, now: Date, options?: StoreCallOptions): Promise<boolean> {
     return guard(options, async () => {
-      const result = await this.ctx.db
+      const result = await this.#ctx.db
         .updateTable("device_state")
         .set({
           pushed_hash: pushed.hash,
@@ -82,7 +86,7 @@ export class PostgresDeviceStateStore implements DeviceStateStore {
           updated_at: now,
         })
         .where("room_id", "=", roomId)
-        .where("lease_owner", "=", this.ctx.owner)
+        .where("lease_owner", "=", this.#ctx.owner)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) > 0;
     });
@@ -90,7 +94,7 @@ export class PostgresDeviceStateStore implements DeviceStateStore {
 
   recordFailed(roomId: string, failure: { code: string; message: string; retryAt: Date }, now: Date, options?: StoreCallOptions): Promise<boolean> {
     return guard(options, async () => {
-      const result = await this.ctx.db
+      const result = await this.#ctx.db
         .updateTable("device_state")
         .set((eb) => ({
           attempts: eb("attempts", "+", 1),
@@ -103,7 +107,7 @@ export class PostgresDeviceStateStore implements DeviceStateStore {
           updated_at: now,
         }))
         .where("room_id", "=", roomId)
-        .where("lease_owner", "=", this.ctx.owner)
+        .where("lease_owner", "=", this.#ctx.owner)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) > 0;
     });
@@ -111,7 +115,7 @@ export class PostgresDeviceStateStore implements DeviceStateStore {
 
   get(roomId: string, options?: StoreCallOptions): Promise<DeviceState | null> {
     return guard(options, async () => {
-      const row = await this.ctx.db.selectFrom("device_state").selectAll().where("room_id", "=", roomId).executeTakeFirst();
+      const row = await this.#ctx.db.selectFrom("device_state").selectAll().where("room_id", "=", roomId).executeTakeFirst();
       return row === undefined ? null : toDeviceState(row);
     });
   }
@@ -119,19 +123,19 @@ export class PostgresDeviceStateStore implements DeviceStateStore {
   getMany(roomIds: readonly string[], options?: StoreCallOptions): Promise<DeviceState[]> {
     return guard(options, () =>
       readByIds(roomIds, async (batch) =>
-        (await this.ctx.db.selectFrom("device_state").selectAll().where("room_id", "in", batch).execute()).map(toDeviceState),
+        (await this.#ctx.db.selectFrom("device_state").selectAll().where("room_id", "in", batch).execute()).map(toDeviceState),
       ),
     );
   }
 
   list(options?: StoreCallOptions): Promise<DeviceState[]> {
     return guard(options, async () => {
-      const rows = await this.ctx.db.selectFrom("device_state").selectAll().orderBy("room_id").execute();
+      const rows = await this.#ctx.db.selectFrom("device_state").selectAll().orderBy("room_id").execute();
       return rows.map(toDeviceState);
     });
   }
 
   releaseAll(now: Date, options?: StoreCallOptions): Promise<number> {
-    return guard(options, () => releaseOwnLeases(this.ctx, "device_state", now));
+    return guard(options, () => releaseOwnLeases(this.#ctx, "device_state", now));
   }
 }

@@ -6,7 +6,11 @@ import { type StoreContext, chunks, guard } from "./guard.ts";
 const MAX_LIST = 1_000;
 
 export class PostgresEventLogStore implements EventLogStore {
-  constructor(private readonly ctx: StoreContext) {}
+  readonly #ctx: StoreContext;
+
+  constructor(ctx: StoreContext) {
+    this.#ctx = ctx;
+  }
 
   append(entries: readonly NewLoggedEvent[], options?: StoreCallOptions): Promise<void> {
     return guard(options, async () => {
@@ -20,10 +24,10 @@ export class PostgresEventLogStore implements EventLogStore {
         data: e.data === undefined || e.data === null ? null : JSON.stringify(e.data),
       }));
       if (rows.length <= 1_000) {
-        await this.ctx.db.insertInto("event_log").values(rows).execute();
+        await this.#ctx.db.insertInto("event_log").values(rows).execute();
         return;
       }
-      await this.ctx.db.transaction().execute(async (trx) => {
+      await this.#ctx.db.transaction().execute(async (trx) => {
         for (const batch of chunks(rows, 1_000)) await trx.insertInto("event_log").values(batch).execute();
       });
     });
@@ -34,7 +38,7 @@ export class PostgresEventLogStore implements EventLogStore {
     options?: StoreCallOptions,
   ): Promise<LoggedEvent[]> {
     return guard(options, async () => {
-      let query = this.ctx.db.selectFrom("event_log").selectAll();
+      let query = this.#ctx.db.selectFrom("event_log").selectAll();
       if (filter.roomId !== undefined) query = query.where("room_id", "=", filter.roomId);
       if (filter.occurrenceKey !== undefined) query = query.where("occurrence_key", "=", filter.occurrenceKey);
       if (filter.kind !== undefined) query = query.where("kind", "=", filter.kind);

@@ -6,12 +6,16 @@ import { toRoom } from "../row-mappers.ts";
 import { type StoreContext, guard } from "./guard.ts";
 
 export class PostgresEwsDeviceStore implements EwsDeviceStore {
-  constructor(private readonly ctx: StoreContext) {}
+  readonly #ctx: StoreContext;
+
+  constructor(ctx: StoreContext) {
+    this.#ctx = ctx;
+  }
 
   issuePassword(idOrMailbox: string, now: Date, options?: StoreCallOptions): Promise<{ room: Room; password: string }> {
     return guard(options, async () => {
       const key = idOrMailbox.trim();
-      const row = await this.ctx.db
+      const row = await this.#ctx.db
         .selectFrom("room")
         .leftJoin("provider", "provider.id", "room.provider_id")
         .selectAll("room")
@@ -23,7 +27,7 @@ export class PostgresEwsDeviceStore implements EwsDeviceStore {
         throw new OtjError("OTJ_ROOM_INVALID", `room ${row.mailbox} is a ${row.device_family} room; only ews rooms have EWS device passwords`);
       const password = newDevicePassword();
       const hash = await hashPassword(password);
-      await this.ctx.db
+      await this.#ctx.db
         .insertInto("ews_device")
         .values({ room_id: row.id, password_hash: hash, updated_at: now })
         .onConflict((oc) => oc.column("room_id").doUpdateSet({ password_hash: hash, updated_at: now }))
@@ -39,14 +43,14 @@ export class PostgresEwsDeviceStore implements EwsDeviceStore {
       // Only an ews room without a password gets one; two callers racing: the first wins.
       const result = await sql<{ room_id: string }>`insert into ews_device (room_id, password_hash, updated_at)
         select id, ${hash}, ${now} from room where id = ${roomId} and device_family = 'ews'
-        on conflict (room_id) do nothing returning room_id`.execute(this.ctx.db);
+        on conflict (room_id) do nothing returning room_id`.execute(this.#ctx.db);
       return result.rows.length === 0 ? null : password;
     });
   }
 
   verify(mailbox: string, password: string, options?: StoreCallOptions): Promise<Room | null> {
     return guard(options, async () => {
-      const row = await this.ctx.db
+      const row = await this.#ctx.db
         .selectFrom("room")
         .innerJoin("ews_device", "ews_device.room_id", "room.id")
         .leftJoin("provider", "provider.id", "room.provider_id")
@@ -66,7 +70,7 @@ export class PostgresEwsDeviceStore implements EwsDeviceStore {
 
   passwordsIssued(options?: StoreCallOptions): Promise<Map<string, Date>> {
     return guard(options, async () => {
-      const rows = await this.ctx.db.selectFrom("ews_device").select(["room_id", "updated_at"]).execute();
+      const rows = await this.#ctx.db.selectFrom("ews_device").select(["room_id", "updated_at"]).execute();
       return new Map(rows.map((r) => [r.room_id, r.updated_at]));
     });
   }

@@ -53,6 +53,7 @@ function toRecord(row: Row): ChannelRecord {
 
 export class PostgresGoogleChannelStore implements GoogleChannelStore {
   readonly #db: Kysely<Tables>;
+  readonly #owner: string;
 
   /**
    * @param db a migrated database (any Kysely instance on it).
@@ -61,8 +62,9 @@ export class PostgresGoogleChannelStore implements GoogleChannelStore {
   constructor(
     // biome-ignore lint/suspicious/noExplicitAny: the table is not part of the store's typed schema.
     db: Kysely<any>,
-    private readonly owner: string,
+    owner: string,
   ) {
+    this.#owner = owner;
     this.#db = db as Kysely<Tables>;
   }
 
@@ -80,7 +82,7 @@ export class PostgresGoogleChannelStore implements GoogleChannelStore {
     return guard(options, async () => {
       if (limit <= 0) return [];
       const result = await sql<Row>`update google_channel c
-        set lease_owner = ${this.owner}, lease_expires_at = ${addMs(now, leaseMs)}::timestamptz, updated_at = ${now}::timestamptz
+        set lease_owner = ${this.#owner}, lease_expires_at = ${addMs(now, leaseMs)}::timestamptz, updated_at = ${now}::timestamptz
         where c.room_id in (
           select c.room_id from google_channel c
           where (c.due_at <= ${now}::timestamptz or (c.failures = 0 and ${ORPHAN}))
@@ -135,7 +137,7 @@ export class PostgresGoogleChannelStore implements GoogleChannelStore {
         .updateTable("google_channel")
         .set({ ...values, lease_owner: null, lease_expires_at: null })
         .where("room_id", "=", roomId)
-        .where("lease_owner", "=", this.owner)
+        .where("lease_owner", "=", this.#owner)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) > 0;
     });
@@ -143,7 +145,7 @@ export class PostgresGoogleChannelStore implements GoogleChannelStore {
 
   remove(roomId: string, options?: StoreCallOptions): Promise<boolean> {
     return guard(options, async () => {
-      const result = await this.#db.deleteFrom("google_channel").where("room_id", "=", roomId).where("lease_owner", "=", this.owner).executeTakeFirst();
+      const result = await this.#db.deleteFrom("google_channel").where("room_id", "=", roomId).where("lease_owner", "=", this.#owner).executeTakeFirst();
       return Number(result.numDeletedRows) > 0;
     });
   }
@@ -168,7 +170,7 @@ export class PostgresGoogleChannelStore implements GoogleChannelStore {
       const result = await this.#db
         .updateTable("google_channel")
         .set({ lease_owner: null, lease_expires_at: null, updated_at: now })
-        .where("lease_owner", "=", this.owner)
+        .where("lease_owner", "=", this.#owner)
         .executeTakeFirst();
       return Number(result.numUpdatedRows);
     });

@@ -33,7 +33,11 @@ const UPDATED_COLUMNS = [
 ] as const;
 
 export class PostgresMeetingStore implements MeetingStore {
-  constructor(private readonly ctx: StoreContext) {}
+  readonly #ctx: StoreContext;
+
+  constructor(ctx: StoreContext) {
+    this.#ctx = ctx;
+  }
 
   upsert(meetings: readonly MeetingUpsert[], now: Date, options?: StoreCallOptions): Promise<MeetingUpsertResult[]> {
     return guard(options, async () => {
@@ -45,7 +49,7 @@ export class PostgresMeetingStore implements MeetingStore {
         options?.signal?.throwIfAborted();
         // `xmax = 0` tells an inserted row from an updated one; rows whose content hash did not
         // change are not written and not returned.
-        const rows = await this.ctx.db
+        const rows = await this.#ctx.db
           .insertInto("meeting")
           .values(batch.map((m) => fromMeeting(m, now)))
           .onConflict((oc) =>
@@ -64,7 +68,7 @@ export class PostgresMeetingStore implements MeetingStore {
 
   setPlan(occurrenceKey: string, plan: MeetingPlan, now: Date, options?: StoreCallOptions): Promise<boolean> {
     return guard(options, async () => {
-      const result = await this.ctx.db
+      const result = await this.#ctx.db
         .updateTable("meeting")
         .set({
           route: plan.route,
@@ -83,7 +87,7 @@ export class PostgresMeetingStore implements MeetingStore {
 
   get(occurrenceKey: string, options?: StoreCallOptions): Promise<Meeting | null> {
     return guard(options, async () => {
-      const row = await this.ctx.db.selectFrom("meeting").selectAll().where("occurrence_key", "=", occurrenceKey).executeTakeFirst();
+      const row = await this.#ctx.db.selectFrom("meeting").selectAll().where("occurrence_key", "=", occurrenceKey).executeTakeFirst();
       return row === undefined ? null : toMeeting(row);
     });
   }
@@ -91,19 +95,19 @@ export class PostgresMeetingStore implements MeetingStore {
   getMany(occurrenceKeys: readonly string[], options?: StoreCallOptions): Promise<Meeting[]> {
     return guard(options, () =>
       readByIds(occurrenceKeys, async (batch) =>
-        (await this.ctx.db.selectFrom("meeting").selectAll().where("occurrence_key", "in", batch).execute()).map(toMeeting),
+        (await this.#ctx.db.selectFrom("meeting").selectAll().where("occurrence_key", "in", batch).execute()).map(toMeeting),
       ),
     );
   }
 
   list(roomId: string, range: { from?: Date; to?: Date; includeCancelled?: boolean } = {}, options?: StoreCallOptions): Promise<Meeting[]> {
-    return this.query(roomId, range, options);
+    return this.#query(roomId, range, options);
   }
 
   nextForRooms(roomIds: readonly string[], now: Date, to: Date, options?: StoreCallOptions): Promise<Meeting[]> {
     return guard(options, async () => {
       return readByIds(roomIds, async (batch) => {
-        const rows = await this.ctx.db
+        const rows = await this.#ctx.db
           .selectFrom("meeting")
           .selectAll()
           .distinctOn("room_id")
@@ -123,12 +127,12 @@ export class PostgresMeetingStore implements MeetingStore {
   }
 
   listAll(range: { from?: Date; to?: Date; includeCancelled?: boolean }, options?: StoreCallOptions): Promise<Meeting[]> {
-    return this.query(null, range, options);
+    return this.#query(null, range, options);
   }
 
-  private query(roomId: string | null, range: { from?: Date; to?: Date; includeCancelled?: boolean }, options?: StoreCallOptions): Promise<Meeting[]> {
+  #query(roomId: string | null, range: { from?: Date; to?: Date; includeCancelled?: boolean }, options?: StoreCallOptions): Promise<Meeting[]> {
     return guard(options, async () => {
-      let query = this.ctx.db.selectFrom("meeting").selectAll();
+      let query = this.#ctx.db.selectFrom("meeting").selectAll();
       if (roomId !== null) query = query.where("room_id", "=", roomId);
       if (range.from !== undefined) query = query.where("end_at", ">", range.from);
       if (range.to !== undefined) query = query.where("start_at", "<", range.to);
@@ -140,7 +144,7 @@ export class PostgresMeetingStore implements MeetingStore {
 
   findByIcalUid(roomId: string, icalUid: string, options?: StoreCallOptions): Promise<Meeting[]> {
     return guard(options, async () => {
-      const rows = await this.ctx.db
+      const rows = await this.#ctx.db
         .selectFrom("meeting")
         .selectAll()
         .where("room_id", "=", roomId)
@@ -155,7 +159,7 @@ export class PostgresMeetingStore implements MeetingStore {
     return guard(options, async () => {
       const removed: string[] = [];
       for (const batch of chunks(occurrenceKeys, 5_000)) {
-        const rows = await this.ctx.db.deleteFrom("meeting").where("occurrence_key", "in", batch).returning("occurrence_key").execute();
+        const rows = await this.#ctx.db.deleteFrom("meeting").where("occurrence_key", "in", batch).returning("occurrence_key").execute();
         removed.push(...rows.map((r) => r.occurrence_key));
       }
       return removed;
@@ -166,7 +170,7 @@ export class PostgresMeetingStore implements MeetingStore {
     return guard(options, async () => {
       const removed: string[] = [];
       for (const batch of chunks(eventIds, 5_000)) {
-        const rows = await this.ctx.db
+        const rows = await this.#ctx.db
           .deleteFrom("meeting")
           .where("room_id", "=", roomId)
           .where((eb) => eb.or([eb("source_event_id", "in", batch), eb("series_master_id", "in", batch)]))
@@ -180,7 +184,7 @@ export class PostgresMeetingStore implements MeetingStore {
 
   removeAllExcept(roomId: string, keep: readonly string[], options?: StoreCallOptions): Promise<string[]> {
     return guard(options, async () => {
-      let query = this.ctx.db.deleteFrom("meeting").where("room_id", "=", roomId);
+      let query = this.#ctx.db.deleteFrom("meeting").where("room_id", "=", roomId);
       if (keep.length > 0) query = query.where("occurrence_key", "not in", keep);
       const rows = await query.returning("occurrence_key").execute();
       return rows.map((r) => r.occurrence_key);

@@ -33,7 +33,11 @@ function columnsOf(v: ValidProvider) {
 }
 
 export class PostgresProviderStore implements ProviderStore {
-  constructor(private readonly ctx: StoreContext) {}
+  readonly #ctx: StoreContext;
+
+  constructor(ctx: StoreContext) {
+    this.#ctx = ctx;
+  }
 
   add(input: NewProvider, now: Date, options?: StoreCallOptions): Promise<Provider> {
     return guard(options, async () => {
@@ -41,7 +45,7 @@ export class PostgresProviderStore implements ProviderStore {
       if (!checked.ok) throw invalid(checked.problems);
       const v = checked.value;
       try {
-        const row = await this.ctx.db
+        const row = await this.#ctx.db
           .insertInto("provider")
           .values({ id: newProviderId(), ...columnsOf(v), created_at: now, updated_at: now })
           .returningAll()
@@ -65,7 +69,7 @@ export class PostgresProviderStore implements ProviderStore {
       if (!checked.ok) throw invalid(checked.problems);
       const v = checked.value;
       try {
-        const row = await this.ctx.db
+        const row = await this.#ctx.db
           .updateTable("provider")
           .set({ ...columnsOf(v), updated_at: now })
           .where("id", "=", current.id)
@@ -81,7 +85,7 @@ export class PostgresProviderStore implements ProviderStore {
 
   get(nameOrId: string, options?: StoreCallOptions): Promise<Provider | null> {
     return guard(options, async () => {
-      const row = await this.ctx.db
+      const row = await this.#ctx.db
         .selectFrom("provider")
         .selectAll()
         .where((eb) => eb.or([eb("id", "=", nameOrId), eb(sql`lower(name)`, "=", nameOrId.trim().toLowerCase())]))
@@ -92,14 +96,14 @@ export class PostgresProviderStore implements ProviderStore {
 
   list(options?: StoreCallOptions): Promise<Provider[]> {
     return guard(options, async () => {
-      const rows = await this.ctx.db.selectFrom("provider").selectAll().orderBy(sql`lower(name)`).execute();
+      const rows = await this.#ctx.db.selectFrom("provider").selectAll().orderBy(sql`lower(name)`).execute();
       return rows.map(toProvider);
     });
   }
 
   remove(nameOrId: string, force: boolean, now: Date, options?: StoreCallOptions): Promise<{ provider: Provider; detachedRooms: number }> {
     return guard(options, () =>
-      this.ctx.db.transaction().execute(async (trx) => {
+      this.#ctx.db.transaction().execute(async (trx) => {
         const row = await trx
           .selectFrom("provider")
           .selectAll()

@@ -12,7 +12,11 @@ const FAILED_SESSION_STATES = ["failed", "timeout", "denied"];
 const LOBBY_STEPS = ["bridge.lobby", "bridge.admitted", "bridge.denied", "bridge.timeout"];
 
 export class PostgresReportStore implements ReportStore {
-  constructor(private readonly ctx: StoreContext) {}
+  readonly #ctx: StoreContext;
+
+  constructor(ctx: StoreContext) {
+    this.#ctx = ctx;
+  }
 
   sessionsPerDay(range: ReportRange, options?: StoreCallOptions): Promise<Array<{ day: string; state: string; count: number }>> {
     return guard(options, async () => {
@@ -20,7 +24,7 @@ export class PostgresReportStore implements ReportStore {
         select to_char(due_at at time zone ${range.timeZone}, 'YYYY-MM-DD') as day, state, count(*) as count
         from bridge_session
         where due_at >= ${range.from} and due_at < ${range.to}
-        group by 1, 2 order by 1, 2`.execute(this.ctx.db);
+        group by 1, 2 order by 1, 2`.execute(this.#ctx.db);
       return rows.map((r) => ({ day: r.day, state: r.state, count: Number(r.count) }));
     });
   }
@@ -31,7 +35,7 @@ export class PostgresReportStore implements ReportStore {
         select to_char(start_at at time zone ${range.timeZone}, 'YYYY-MM-DD') as day, route, count(*) as count
         from meeting
         where start_at >= ${range.from} and start_at < ${range.to} and not cancelled and not declined
-        group by 1, 2 order by 1, 2`.execute(this.ctx.db);
+        group by 1, 2 order by 1, 2`.execute(this.#ctx.db);
       return rows.map((r) => ({ day: r.day, route: r.route, count: Number(r.count) }));
     });
   }
@@ -59,7 +63,7 @@ export class PostgresReportStore implements ReportStore {
         left join polls p on p.room_id = r.id
         where coalesce(s.n, 0) + coalesce(p.n, 0) > 0
         order by coalesce(s.n, 0) + coalesce(p.n, 0) desc, r.mailbox
-        limit ${limit}`.execute(this.ctx.db);
+        limit ${limit}`.execute(this.#ctx.db);
       return rows.map((r) => ({
         roomId: r.room_id,
         mailbox: r.mailbox,
@@ -88,7 +92,7 @@ export class PostgresReportStore implements ReportStore {
                percentile_cont(0.95) within group (order by extract(epoch from left_at - entered)) as p95
         from waits
         where entered >= ${range.from} and entered < ${range.to} and left_at >= entered
-        group by 1 order by 1`.execute(this.ctx.db);
+        group by 1 order by 1`.execute(this.#ctx.db);
       const seconds = (v: string | number) => Math.round(Number(v) * 10) / 10;
       return rows.map((r) => ({ day: r.day, sessions: Number(r.sessions), p50Seconds: seconds(r.p50), p95Seconds: seconds(r.p95) }));
     });
@@ -101,7 +105,7 @@ export class PostgresReportStore implements ReportStore {
                case when kind = 'device.pushed' then 'ok' else 'failed' end as outcome, count(*) as count
         from event_log
         where kind in ('device.pushed', 'device.push-failed') and at >= ${range.from} and at < ${range.to}
-        group by 1, 2 order by 1, 2`.execute(this.ctx.db);
+        group by 1, 2 order by 1, 2`.execute(this.#ctx.db);
       return rows.map((r) => ({ day: r.day, outcome: r.outcome, count: Number(r.count) }));
     });
   }

@@ -54,10 +54,14 @@ function roomColumns(room: ValidRoom) {
 }
 
 export class PostgresRoomStore implements RoomStore {
-  constructor(private readonly ctx: StoreContext) {}
+  readonly #ctx: StoreContext;
+
+  constructor(ctx: StoreContext) {
+    this.#ctx = ctx;
+  }
 
   async add(input: NewRoom, now: Date, options?: StoreCallOptions): Promise<AddedRoom> {
-    const outcome = await this.addBatch([input], now, options ?? {});
+    const outcome = await this.#addBatch([input], now, options ?? {});
     if (outcome.applied) {
       const [added] = outcome.rooms;
       if (added !== undefined) return added;
@@ -72,7 +76,7 @@ export class PostgresRoomStore implements RoomStore {
   }
 
   async addMany(inputs: readonly NewRoom[], now: Date, options: AddRoomsOptions = {}): Promise<AddRoomsResult> {
-    const outcome = await this.addBatch(inputs, now, options);
+    const outcome = await this.#addBatch(inputs, now, options);
     if (outcome.applied) return outcome;
     const problems = [...outcome.detailed.entries()]
       .filter(([, list]) => list.length > 0)
@@ -80,7 +84,7 @@ export class PostgresRoomStore implements RoomStore {
     return { applied: false, problems };
   }
 
-  private addBatch(
+  #addBatch(
     inputs: readonly NewRoom[],
     now: Date,
     options: AddRoomsOptions,
@@ -97,7 +101,7 @@ export class PostgresRoomStore implements RoomStore {
         return null;
       });
 
-      const providers = await this.ctx.db.selectFrom("provider").select(["id", "name"]).execute();
+      const providers = await this.#ctx.db.selectFrom("provider").select(["id", "name"]).execute();
       const providerByKey = new Map<string, { id: string; name: string }>();
       for (const p of providers) {
         providerByKey.set(p.id, p);
@@ -119,7 +123,7 @@ export class PostgresRoomStore implements RoomStore {
         else detailed[index]?.push({ kind: "duplicate", message: `mailbox ${mailbox} is repeated (first at ${describe(first)})` });
       });
       for (const batch of chunks([...firstIndexOf.keys()], INSERT_CHUNK)) {
-        const existing = await this.ctx.db.selectFrom("room").select("mailbox").where("mailbox", "in", batch).execute();
+        const existing = await this.#ctx.db.selectFrom("room").select("mailbox").where("mailbox", "in", batch).execute();
         for (const { mailbox } of existing) {
           const index = firstIndexOf.get(mailbox);
           if (index !== undefined) detailed[index]?.push({ kind: "duplicate", message: `a room with mailbox ${mailbox} already exists` });
@@ -138,8 +142,8 @@ export class PostgresRoomStore implements RoomStore {
           mailbox: room.mailbox,
           ...roomColumns(room),
           provider_id: provider?.id ?? null,
-          device_password: room.devicePassword === null ? null : this.ctx.secrets.seal(room.devicePassword, id),
-          device_token: token === null ? null : this.ctx.secrets.seal(token, id),
+          device_password: room.devicePassword === null ? null : this.#ctx.secrets.seal(room.devicePassword, id),
+          device_token: token === null ? null : this.#ctx.secrets.seal(token, id),
           enabled: true,
           created_at: now,
           updated_at: now,
@@ -149,7 +153,7 @@ export class PostgresRoomStore implements RoomStore {
 
       const added: AddedRoom[] = [];
       try {
-        await this.inTransaction(async (trx) => {
+        await this.#inTransaction(async (trx) => {
           for (const batch of chunks(prepared, INSERT_CHUNK)) {
             options.signal?.throwIfAborted();
             const rows = await trx
@@ -182,18 +186,18 @@ export class PostgresRoomStore implements RoomStore {
 
   get(idOrMailbox: string, options?: StoreCallOptions): Promise<Room | null> {
     return guard(options, async () => {
-      const row = await roomQuery(this.ctx.db).where(whereIdOrMailbox(idOrMailbox)).executeTakeFirst();
+      const row = await roomQuery(this.#ctx.db).where(whereIdOrMailbox(idOrMailbox)).executeTakeFirst();
       return row === undefined ? null : toRoom(row);
     });
   }
 
   getMany(ids: readonly string[], options?: StoreCallOptions): Promise<Room[]> {
-    return guard(options, () => readByIds(ids, async (batch) => (await roomQuery(this.ctx.db).where("room.id", "in", batch).execute()).map(toRoom)));
+    return guard(options, () => readByIds(ids, async (batch) => (await roomQuery(this.#ctx.db).where("room.id", "in", batch).execute()).map(toRoom)));
   }
 
   list(filter: { providerId?: string; enabled?: boolean } = {}, options?: StoreCallOptions): Promise<Room[]> {
     return guard(options, async () => {
-      let query = roomQuery(this.ctx.db).orderBy("room.mailbox");
+      let query = roomQuery(this.#ctx.db).orderBy("room.mailbox");
       if (filter.providerId !== undefined) query = query.where("room.provider_id", "=", filter.providerId);
       if (filter.enabled !== undefined) query = query.where("room.enabled", "=", filter.enabled);
       return (await query.execute()).map(toRoom);
@@ -202,7 +206,7 @@ export class PostgresRoomStore implements RoomStore {
 
   countByProvider(options?: StoreCallOptions): Promise<Map<string, number>> {
     return guard(options, async () => {
-      const rows = await this.ctx.db
+      const rows = await this.#ctx.db
         .selectFrom("room")
         .select(["provider_id", (eb) => eb.fn.countAll<string>().as("n")])
         .where("provider_id", "is not", null)
@@ -213,12 +217,12 @@ export class PostgresRoomStore implements RoomStore {
   }
 
   page(query: RoomPageQuery, options?: StoreCallOptions): Promise<RoomPage> {
-    return guard(options, () => roomPage(this.ctx.db, query));
+    return guard(options, () => roomPage(this.#ctx.db, query));
   }
 
   update(idOrMailbox: string, changes: RoomChanges, now: Date, options?: StoreCallOptions): Promise<Room> {
     return guard(options, () =>
-      this.inTransaction(async (trx) => {
+      this.#inTransaction(async (trx) => {
         const current = await roomQuery(trx).where(whereIdOrMailbox(idOrMailbox)).forUpdate("room").executeTakeFirst();
         if (current === undefined) throw new OtjError("OTJ_STORE_NOT_FOUND", `no room "${idOrMailbox}"`);
         const family = changes.deviceFamily ?? current.device_family;
@@ -268,7 +272,7 @@ export class PostgresRoomStore implements RoomStore {
           room.devicePassword === null
             ? null
             : changes.devicePassword !== undefined
-              ? this.ctx.secrets.seal(room.devicePassword, current.id)
+              ? this.#ctx.secrets.seal(room.devicePassword, current.id)
               : current.device_password;
         const row = await trx
           .updateTable("room")
@@ -293,9 +297,9 @@ export class PostgresRoomStore implements RoomStore {
     options?: StoreCallOptions,
   ): Promise<{ added: AddedRoom[]; changed: Room[] }> {
     return guard(options, () =>
-      this.ctx.db.transaction().execute(async (trx) => {
+      this.#ctx.db.transaction().execute(async (trx) => {
         // The same checks and writes as addMany and update, on this one transaction.
-        const inside = new PostgresRoomStore({ ...this.ctx, db: trx });
+        const inside = new PostgresRoomStore({ ...this.#ctx, db: trx });
         const outcome = adds.length > 0 ? await inside.addMany(adds, now) : { applied: true as const, rooms: [] };
         if (!outcome.applied) throw new OtjError("OTJ_STORE_CONFLICT", "the rooms changed since the file was checked; nothing was written");
         const changed: Room[] = [];
@@ -308,7 +312,7 @@ export class PostgresRoomStore implements RoomStore {
   setEnabled(ids: readonly string[], enabled: boolean, now: Date, options?: StoreCallOptions): Promise<Room[]> {
     return guard(options, async () => {
       if (ids.length === 0) return [];
-      const changed = await this.ctx.db
+      const changed = await this.#ctx.db
         .updateTable("room")
         .set({ enabled, updated_at: now })
         .where("id", "in", [...ids])
@@ -325,13 +329,13 @@ export class PostgresRoomStore implements RoomStore {
   }
 
   /** Runs `work` in a new transaction, or in the one this store was made for (applyImport). */
-  private inTransaction<T>(work: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
-    return this.ctx.db.isTransaction ? work(this.ctx.db) : this.ctx.db.transaction().execute(work);
+  #inTransaction<T>(work: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    return this.#ctx.db.isTransaction ? work(this.#ctx.db) : this.#ctx.db.transaction().execute(work);
   }
 
   remove(idOrMailbox: string, options?: StoreCallOptions): Promise<Room> {
     return guard(options, () =>
-      this.ctx.db.transaction().execute(async (trx) => {
+      this.#ctx.db.transaction().execute(async (trx) => {
         const row = await roomQuery(trx).where(whereIdOrMailbox(idOrMailbox)).executeTakeFirst();
         if (row === undefined) throw new OtjError("OTJ_STORE_NOT_FOUND", `no room "${idOrMailbox}"`);
         await trx.deleteFrom("room").where("id", "=", row.id).execute();
@@ -342,33 +346,33 @@ export class PostgresRoomStore implements RoomStore {
 
   deviceCredentials(roomId: string, options?: StoreCallOptions): Promise<{ username: string | null; password: string | null } | null> {
     return guard(options, async () => {
-      const row = await this.ctx.db.selectFrom("room").select(["device_username", "device_password"]).where("id", "=", roomId).executeTakeFirst();
+      const row = await this.#ctx.db.selectFrom("room").select(["device_username", "device_password"]).where("id", "=", roomId).executeTakeFirst();
       if (row === undefined || (row.device_username === null && row.device_password === null)) return null;
       return {
         username: row.device_username,
-        password: row.device_password === null ? null : this.ctx.secrets.open(row.device_password, roomId),
+        password: row.device_password === null ? null : this.#ctx.secrets.open(row.device_password, roomId),
       };
     });
   }
 
   deviceToken(idOrMailbox: string, options?: StoreCallOptions): Promise<string | null> {
     return guard(options, async () => {
-      const row = await this.tokenRow(idOrMailbox);
+      const row = await this.#tokenRow(idOrMailbox);
       if (row === undefined) throw new OtjError("OTJ_STORE_NOT_FOUND", `no room "${idOrMailbox}"`);
-      return row.device_token === null ? null : this.ctx.secrets.open(row.device_token, row.id);
+      return row.device_token === null ? null : this.#ctx.secrets.open(row.device_token, row.id);
     });
   }
 
   rotateDeviceToken(idOrMailbox: string, now: Date, options?: StoreCallOptions): Promise<string> {
     return guard(options, async () => {
       const token = newDeviceToken();
-      const room = await this.tokenRow(idOrMailbox);
+      const room = await this.#tokenRow(idOrMailbox);
       // The sealed token is bound to the room id, so the row is found first.
       const updated =
         room &&
-        (await this.ctx.db
+        (await this.#ctx.db
           .updateTable("room")
-          .set({ device_token: this.ctx.secrets.seal(token, room.id), updated_at: now })
+          .set({ device_token: this.#ctx.secrets.seal(token, room.id), updated_at: now })
           .where("id", "=", room.id)
           .returning("id")
           .executeTakeFirst());
@@ -379,17 +383,17 @@ export class PostgresRoomStore implements RoomStore {
 
   verifyDeviceToken(idOrMailbox: string, token: string, options?: StoreCallOptions): Promise<Room | null> {
     return guard(options, async () => {
-      const row = await roomQuery(this.ctx.db).where(whereIdOrMailbox(idOrMailbox)).executeTakeFirst();
+      const row = await roomQuery(this.#ctx.db).where(whereIdOrMailbox(idOrMailbox)).executeTakeFirst();
       if (row === undefined || row.device_token === null) {
         // Same work as a real comparison, so timing does not tell whether the room exists.
         secretsEqual(token, "\u0000no-token");
         return null;
       }
-      return secretsEqual(this.ctx.secrets.open(row.device_token, row.id), token) ? toRoom(row) : null;
+      return secretsEqual(this.#ctx.secrets.open(row.device_token, row.id), token) ? toRoom(row) : null;
     });
   }
 
-  private tokenRow(idOrMailbox: string): Promise<Pick<RoomRow, "id" | "device_token"> | undefined> {
-    return this.ctx.db.selectFrom("room").select(["id", "device_token"]).where(whereIdOrMailbox(idOrMailbox)).executeTakeFirst();
+  #tokenRow(idOrMailbox: string): Promise<Pick<RoomRow, "id" | "device_token"> | undefined> {
+    return this.#ctx.db.selectFrom("room").select(["id", "device_token"]).where(whereIdOrMailbox(idOrMailbox)).executeTakeFirst();
   }
 }

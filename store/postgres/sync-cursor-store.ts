@@ -6,7 +6,11 @@ import { toSyncCursor } from "../row-mappers.ts";
 import { DEFAULT_LEASE_MS, type StoreContext, guard, readByIds, releaseOwnLeases, renewOwnLease } from "./guard.ts";
 
 export class PostgresSyncCursorStore implements SyncCursorStore {
-  constructor(private readonly ctx: StoreContext) {}
+  readonly #ctx: StoreContext;
+
+  constructor(ctx: StoreContext) {
+    this.#ctx = ctx;
+  }
 
   leaseDue(now: Date, limit: number, options?: LeaseOptions): Promise<RoomLease[]> {
     return guard(options, async () => {
@@ -14,10 +18,10 @@ export class PostgresSyncCursorStore implements SyncCursorStore {
       const until = addMs(now, options?.leaseMs ?? DEFAULT_LEASE_MS);
       // The inner SELECT locks the chosen cursor rows and skips rows another instance is leasing
       // right now; the UPDATE then stamps them with our lease in the same statement.
-      const rows = await this.ctx.db
+      const rows = await this.#ctx.db
         .updateTable("sync_cursor as c")
         .from("room as r")
-        .set({ lease_owner: this.ctx.owner, lease_expires_at: until, requested_at: null, updated_at: now })
+        .set({ lease_owner: this.#ctx.owner, lease_expires_at: until, requested_at: null, updated_at: now })
         .whereRef("r.id", "=", "c.room_id")
         .where("c.room_id", "in", (qb) =>
           qb
@@ -43,7 +47,7 @@ export class PostgresSyncCursorStore implements SyncCursorStore {
   }
 
   renewLease(roomId: string, now: Date, options?: LeaseOptions): Promise<boolean> {
-    return guard(options, () => renewOwnLease(this.ctx, "sync_cursor", roomId, now, options?.leaseMs));
+    return guard(options, () => renewOwnLease(this.#ctx, "sync_cursor", roomId, now, options?.leaseMs));
   }
 
   async completeRound(roomId: string, result: RoundOutcome, now: Date, options?: StoreCallOptions): Promise<boolean> {
@@ -93,8 +97,8 @@ export class PostgresSyncCursorStore implements SyncCursorStore {
                consecutive_failures = case when w.ok then 0 else c.consecutive_failures + 1 end
           from wanted w
          where c.room_id = any(array(select jsonb_array_elements_text(${JSON.stringify(rows.map((r) => r.room))}::jsonb)))
-           and c.room_id = w.room and c.lease_owner = ${this.ctx.owner}::text
-        returning c.room_id`.execute(this.ctx.db);
+           and c.room_id = w.room and c.lease_owner = ${this.#ctx.owner}::text
+        returning c.room_id`.execute(this.#ctx.db);
       const done = new Set(recorded.map((r) => r.room_id));
       return rounds.map((r) => done.has(r.roomId));
     });
@@ -102,7 +106,7 @@ export class PostgresSyncCursorStore implements SyncCursorStore {
 
   markDue(roomId: string, now: Date, options?: StoreCallOptions): Promise<void> {
     return guard(options, async () => {
-      await this.ctx.db
+      await this.#ctx.db
         .updateTable("sync_cursor")
         .set({ due_at: sql<Date>`least(due_at, ${now}::timestamptz)`, requested_at: now, updated_at: now })
         .where("room_id", "=", roomId)
@@ -112,7 +116,7 @@ export class PostgresSyncCursorStore implements SyncCursorStore {
 
   resetCursor(roomId: string, now: Date, options?: StoreCallOptions): Promise<void> {
     return guard(options, async () => {
-      await this.ctx.db
+      await this.#ctx.db
         .updateTable("sync_cursor")
         .set({ delta_link: null, window_start: null, window_end: null, updated_at: now })
         .where("room_id", "=", roomId)
@@ -122,22 +126,22 @@ export class PostgresSyncCursorStore implements SyncCursorStore {
 
   get(roomId: string, options?: StoreCallOptions): Promise<SyncCursor | null> {
     return guard(options, async () => {
-      const row = await this.ctx.db.selectFrom("sync_cursor").selectAll().where("room_id", "=", roomId).executeTakeFirst();
+      const row = await this.#ctx.db.selectFrom("sync_cursor").selectAll().where("room_id", "=", roomId).executeTakeFirst();
       return row === undefined ? null : toSyncCursor(row);
     });
   }
 
   getMany(roomIds: readonly string[], options?: StoreCallOptions): Promise<SyncCursor[]> {
     return guard(options, () =>
-      readByIds(roomIds, async (batch) => (await this.ctx.db.selectFrom("sync_cursor").selectAll().where("room_id", "in", batch).execute()).map(toSyncCursor)),
+      readByIds(roomIds, async (batch) => (await this.#ctx.db.selectFrom("sync_cursor").selectAll().where("room_id", "in", batch).execute()).map(toSyncCursor)),
     );
   }
 
   list(options?: StoreCallOptions): Promise<SyncCursor[]> {
-    return guard(options, async () => (await this.ctx.db.selectFrom("sync_cursor").selectAll().execute()).map(toSyncCursor));
+    return guard(options, async () => (await this.#ctx.db.selectFrom("sync_cursor").selectAll().execute()).map(toSyncCursor));
   }
 
   releaseAll(now: Date, options?: StoreCallOptions): Promise<number> {
-    return guard(options, () => releaseOwnLeases(this.ctx, "sync_cursor", now));
+    return guard(options, () => releaseOwnLeases(this.#ctx, "sync_cursor", now));
   }
 }

@@ -213,7 +213,7 @@ class Receiver {
   readonly requests: Array<{ headers: http.IncomingHttpHeaders; body: string }> = [];
   statuses: number[] = [];
   url = "";
-  private server = http.createServer((req, res) => {
+  #server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
@@ -223,12 +223,12 @@ class Receiver {
     });
   });
   async start(): Promise<this> {
-    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook`;
+    await new Promise<void>((r) => this.#server.listen(0, "127.0.0.1", r));
+    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}/hook`;
     return this;
   }
   close(): Promise<void> {
-    return new Promise((r) => this.server.close(() => r()));
+    return new Promise((r) => this.#server.close(() => r()));
   }
 }
 

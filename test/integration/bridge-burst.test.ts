@@ -10,6 +10,7 @@ import { BridgeScheduler } from "../../bridge/bridge-scheduler.ts";
 import { OtjError } from "../../core/errors.ts";
 import type { BridgeStartRequest, MediaBridge } from "../../core/ports/media-bridge.ts";
 import type { BridgeSessionStore, Room, Store } from "../../core/ports/store.ts";
+import { withOverrides } from "../support/delegate.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { openTestStore, type TestStore } from "../support/test-database.ts";
 import { meetingRow, seedRoom } from "./bridge-harness.ts";
@@ -27,7 +28,7 @@ class HeldBridge implements MediaBridge {
   answered = 0;
   inFlight = 0;
   maxInFlight = 0;
-  private waiters: Array<{ count: number; resolve: () => void }> = [];
+  #waiters: Array<{ count: number; resolve: () => void }> = [];
 
   start(request: BridgeStartRequest): Promise<{ externalId: string }> {
     this.creates++;
@@ -49,8 +50,8 @@ class HeldBridge implements MediaBridge {
           reject(error);
         },
       });
-      const woken = this.waiters.filter((w) => this.pending.length >= w.count);
-      this.waiters = this.waiters.filter((w) => this.pending.length < w.count);
+      const woken = this.#waiters.filter((w) => this.pending.length >= w.count);
+      this.#waiters = this.#waiters.filter((w) => this.pending.length < w.count);
       for (const w of woken) w.resolve();
     });
   }
@@ -62,7 +63,7 @@ class HeldBridge implements MediaBridge {
   /** Resolves once at least `count` requests wait for an answer. */
   whenPending(count: number): Promise<void> {
     if (this.pending.length >= count) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ count, resolve }));
+    return new Promise((resolve) => this.#waiters.push({ count, resolve }));
   }
 }
 
@@ -94,7 +95,7 @@ afterEach(async () => {
 /** The store, counting the items of each batched bridge-session statement. */
 function countingStore(calls: Record<"startMany" | "recordExternalIds" | "releaseMany", number[]>): Store {
   const inner = db.store.bridgeSessions;
-  const bridgeSessions: BridgeSessionStore = Object.assign(Object.create(inner) as BridgeSessionStore, {
+  const bridgeSessions = withOverrides<BridgeSessionStore>(inner, {
     startMany: (...args: Parameters<BridgeSessionStore["startMany"]>) => {
       calls.startMany.push(args[0].length);
       return inner.startMany(...args);
@@ -108,7 +109,7 @@ function countingStore(calls: Record<"startMany" | "recordExternalIds" | "releas
       return inner.releaseMany(...args);
     },
   });
-  return Object.assign(Object.create(db.store) as Store, { bridgeSessions });
+  return withOverrides<Store>(db.store, { bridgeSessions });
 }
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);

@@ -118,26 +118,26 @@ export async function seedRoom(
 export class CallbackReceiver {
   url = "";
   readonly statuses: Array<{ path: string; status: number }> = [];
-  private server: http.Server | null = null;
+  #server: http.Server | null = null;
   callbacks: BridgeCallbacks | null = null;
 
   async start(): Promise<void> {
-    this.server = http.createServer((req, res) => {
+    this.#server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
-        void this.route(req, Buffer.concat(chunks)).then((reply) => {
+        void this.#route(req, Buffer.concat(chunks)).then((reply) => {
           this.statuses.push({ path: req.url ?? "", status: reply.status });
           res.writeHead(reply.status, reply.body === undefined ? {} : { "content-type": "application/json" });
           res.end(reply.body === undefined ? undefined : JSON.stringify(reply.body));
         });
       });
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => this.#server!.listen(0, "127.0.0.1", resolve));
+    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
   }
 
-  private async route(req: http.IncomingMessage, raw: Buffer): Promise<{ status: number; body?: unknown }> {
+  async #route(req: http.IncomingMessage, raw: Buffer): Promise<{ status: number; body?: unknown }> {
     if (this.callbacks === null) return { status: 503 };
     if (req.url === "/v1/callbacks/bridge") return this.callbacks.handleBridgeCallback(raw, req.headers[SIGNATURE_HEADER] as string | undefined);
     if (req.url === "/v1/callbacks/graph-calls") {
@@ -153,10 +153,10 @@ export class CallbackReceiver {
   }
 
   async stop(): Promise<void> {
-    if (this.server === null) return;
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
-    this.server = null;
+    if (this.#server === null) return;
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server!.close(() => resolve()));
+    this.#server = null;
   }
 }
 

@@ -33,9 +33,9 @@ const settings = { endBufferMinutes: 0, windowFutureDays: 7, pollFailuresBeforeA
 /** Records the SQL and parameters of every query issued through the Kysely it is plugged into. */
 class QueryRecorder implements KyselyPlugin {
   readonly queries: Array<{ sql: string; parameters: readonly unknown[] }> = [];
-  private readonly compiler = new PostgresQueryCompiler();
+  readonly #compiler = new PostgresQueryCompiler();
   transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
-    const compiled = this.compiler.compileQuery(args.node, args.queryId);
+    const compiled = this.#compiler.compileQuery(args.node, args.queryId);
     this.queries.push({ sql: compiled.sql, parameters: compiled.parameters });
     return args.node;
   }

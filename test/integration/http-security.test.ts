@@ -14,6 +14,7 @@ import { signBody, verifyBody } from "../../bridge/bridge-signature.ts";
 import { OtjError } from "../../core/errors.ts";
 import { createLogger } from "../../core/logger.ts";
 import type { Store } from "../../core/ports/store.ts";
+import { withOverrides } from "../support/delegate.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { openTestStore, type TestStore } from "../support/test-database.ts";
 
@@ -82,7 +83,7 @@ function failingStore(failing: Array<keyof Store["rooms"]>, counter?: { calls: n
       };
     },
   });
-  return new Proxy(db.store, { get: (target, name, receiver) => (name === "rooms" ? rooms : Reflect.get(target, name, receiver)) }) as Store;
+  return withOverrides<Store>(db.store, { rooms });
 }
 
 async function openSocket(port: number): Promise<{ socket: Socket; closed: () => boolean; received: () => string }> {

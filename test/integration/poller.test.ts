@@ -17,6 +17,7 @@ import { occurrenceKey } from "../../core/identities.ts";
 import type { Room, Store, SyncCursorStore } from "../../core/ports/store.ts";
 import { GraphEmulator } from "../../emulators/graph/graph-emulator.ts";
 import { roomPlanner } from "../../join/room-planning.ts";
+import { withOverrides } from "../support/delegate.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { teamsHtmlV4 } from "../../emulators/invite-factory.ts";
 import { openTestStore, type TestStore } from "../support/test-database.ts";
@@ -126,17 +127,7 @@ function roomOutcome(report: RoundReport, roomId: string) {
 
 /** `store` with some sync cursor methods replaced (the others, and internal calls, go to the real one). */
 function withCursors(store: Store, patch: (real: SyncCursorStore) => Partial<SyncCursorStore>): Store {
-  const real = store.syncCursors;
-  const replaced = patch(real);
-  const syncCursors = new Proxy(real, {
-    get: (target, key) => {
-      const own = replaced[key as keyof SyncCursorStore];
-      if (own !== undefined) return own;
-      const value = Reflect.get(target, key);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-  return new Proxy(store, { get: (target, key) => (key === "syncCursors" ? syncCursors : Reflect.get(target, key)) });
+  return withOverrides(store, { syncCursors: withOverrides(store.syncCursors, patch(store.syncCursors)) });
 }
 
 async function addQuietRooms(n: number): Promise<Room[]> {

@@ -112,3 +112,50 @@ export function sourceFiles(root: string, folders: readonly string[]): string[] 
 export function checkTree(root: string): Violation[] {
   return sourceFiles(root, Object.keys(ALLOWED)).flatMap((file) => checkFile(file, readFileSync(join(root, file), "utf8")));
 }
+
+/**
+ * Private state is an ECMAScript `#` private name, never TypeScript's `private` or `protected`
+ * (docs/architecture.md). A constructor has no `#` form, so `private constructor` (a class made
+ * only by its static factory) is the one use left.
+ */
+export const PRIVATE_STYLE_FOLDERS: readonly string[] = [
+  "core",
+  "parser",
+  "calendar",
+  "join",
+  "bridge",
+  "store",
+  "migrations",
+  "app",
+  "emulators",
+  "bench",
+  "test/support",
+];
+
+export interface PrivateMember {
+  file: string;
+  line: number;
+  text: string;
+}
+
+/** Comments and string literals, blanked before the scan so the word in them never counts (quotes written \x22, \x27, \x60 so this file scans too). */
+const COMMENTS_AND_STRINGS = /\/\*[\s\S]*?\*\/|\/\/[^\n]*|\x22(?:[^\x22\\\n]|\\.)*\x22|\x27(?:[^\x27\\\n]|\\.)*\x27|\x60(?:[^\x60\\]|\\.)*\x60/g;
+/** A member on its own line, or a parameter property of a constructor written over several lines. */
+const MEMBER = /^[ \t]*(?:(?:public|static|readonly|override|abstract|async|declare|accessor)[ \t]+)*(?:private|protected)[ \t]+(?!constructor\b)[A-Za-z_$#]/;
+/** A parameter property written inline: `constructor(private readonly x: T)`, `(a: A, protected b: B)`. */
+const PARAMETER = /[(,][ \t]*(?:private|protected)[ \t]+(?:readonly[ \t]+)?[A-Za-z_$][\w$]*[ \t]*[?:=,)]/;
+
+/** The lines of a source file that declare a `private` or `protected` class member or parameter property. */
+export function privateMembers(file: string, source: string): PrivateMember[] {
+  const code = source.replace(COMMENTS_AND_STRINGS, (token) => token.replace(/[^\n]/g, " "));
+  const found: PrivateMember[] = [];
+  code.split("\n").forEach((text, i) => {
+    if (MEMBER.test(text) || PARAMETER.test(text)) found.push({ file, line: i + 1, text: text.trim() });
+  });
+  return found;
+}
+
+/** Every `private` or `protected` member in the folders that keep private state in `#` names. */
+export function privateMembersInTree(root: string): PrivateMember[] {
+  return sourceFiles(root, PRIVATE_STYLE_FOLDERS).flatMap((file) => privateMembers(file, readFileSync(join(root, file), "utf8")));
+}

@@ -1,6 +1,6 @@
-/** The import rules of docs/architecture.md hold for the whole tree, and the check bites. */
+/** The import rules and the private-state rule of docs/architecture.md hold for the whole tree, and the checks bite. */
 import { describe, expect, it } from "vitest";
-import { checkFile, checkTree, specifiers } from "../support/architecture-rules.ts";
+import { checkFile, checkTree, privateMembers, privateMembersInTree, specifiers } from "../support/architecture-rules.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
@@ -45,5 +45,54 @@ describe("architecture: import rules", () => {
     expect(checkFile("app/demo.ts", 'import { a } from "../emulators/graph/graph-emulator.ts";')).toEqual([]);
     expect(checkFile("app/main.ts", 'import { a } from "../emulators/graph/graph-emulator.ts";')).toHaveLength(1);
     expect(checkFile("test/unit/x.test.ts", 'import { a } from "../../emulators/x.ts";')).toEqual([]);
+  });
+});
+
+describe("architecture: private state is a # name", () => {
+  it("no production class declares a private or protected member or parameter property", () => {
+    expect(privateMembersInTree(ROOT).map((m) => `${m.file}:${m.line}: ${m.text}`)).toEqual([]);
+  });
+
+  it("bites: fields, methods, accessors, static members and parameter properties, inline or over several lines", () => {
+    const source = [
+      "export class A extends B {",
+      "  private count = 0;",
+      "  private readonly names: string[] = [];",
+      "  protected static limit = 3;",
+      "  private async load(): Promise<void> {}",
+      "  private get size(): number {",
+      "  static private other = 1;",
+      "  constructor(private readonly store: Store, protected log?: Logger) {",
+      "  constructor(",
+      "    private readonly clock: Clock,",
+      "    protected readonly x = 1,",
+      "  ) {}",
+      "  private handler = () => this.count;",
+      "}",
+    ].join("\n");
+    expect(privateMembers("join/a.ts", source).map((m) => m.line)).toEqual([2, 3, 4, 5, 6, 7, 8, 10, 11, 13]);
+    expect(privateMembers("join/a.ts", "class A { constructor(a: string, private b: number) {} }")).toEqual([
+      { file: "join/a.ts", line: 1, text: "class A { constructor(a: string, private b: number) {} }" },
+    ]);
+  });
+
+  it("allows # names, a private constructor, and the word in comments, strings and other names", () => {
+    const source = [
+      "export class A {",
+      "  #count = 0;",
+      "  readonly #store: Store;",
+      "  readonly privateKey: string;",
+      "  static #make(): A {",
+      "  private constructor(store: Store) {",
+      "  // private meetings (private subjects) are never logged",
+      "  /* (private x: T) was the old style",
+      "     private y = 1; */",
+      '  const mode = "private";',
+      '  const where = "https://example.com/(private x)"; // (private y)',
+      "  isPrivate(m: Meeting): boolean {",
+      "    return m.sensitivity === 'private' || (m.private && other.private);",
+      "}",
+    ].join("\n");
+    expect(privateMembers("calendar/a.ts", source)).toEqual([]);
   });
 });

@@ -15,7 +15,10 @@ const WINDOW: TimeWindow = { start: "2026-12-07T00:00:00.000Z", end: "2026-12-16
 
 class FakeSource implements CalendarSource {
   readonly calls: Array<{ mailbox: string; cursor: SyncCursor | null }> = [];
-  constructor(private readonly name: string) {}
+  readonly #name: string;
+  constructor(name: string) {
+    this.#name = name;
+  }
   async syncRoom(mailbox: string, cursor: SyncCursor | null, window: TimeWindow): Promise<RoomSyncResult> {
     this.calls.push({ mailbox, cursor });
     return {
@@ -24,13 +27,13 @@ class FakeSource implements CalendarSource {
       reason: cursor === null ? "initial" : null,
       changed: [],
       removedIds: [],
-      cursor: { token: `${this.name}-token-${this.calls.length}`, window },
+      cursor: { token: `${this.#name}-token-${this.calls.length}`, window },
       warnings: [],
       stats: { pages: 1, requests: 1, retries: 0, waitedMs: 0 },
     };
   }
   async listRooms() {
-    return [{ mailbox: `${this.name}@x.example`, displayName: this.name, capacity: null, building: null, floor: null, roomLists: [] }];
+    return [{ mailbox: `${this.#name}@x.example`, displayName: this.#name, capacity: null, building: null, floor: null, roomLists: [] }];
   }
   async checkRooms(mailboxes: readonly string[]) {
     return mailboxes.map((m) => ({ mailbox: m, ok: true as const }));

@@ -27,14 +27,14 @@ export function safeNext(next: string | undefined): string {
 export class ConsoleAuth {
   readonly oidc: OidcSignIn | null;
   readonly sessions: ConsoleSessions;
-  private readonly publicOrigin: string | null;
+  readonly #publicOrigin: string | null;
 
   constructor(readonly deps: ConsoleDeps) {
     this.oidc = deps.oidc ? new OidcSignIn(deps.oidc) : null;
     // Without an admin token the cookies are signed with the client secret, or a key of this process.
     const keyMaterial = this.oidc ? (deps.oidc?.clientSecret ?? randomBytes(32).toString("base64url")) : null;
     this.sessions = new ConsoleSessions(deps.adminToken, deps.sessionTtlMs ?? 8 * 3_600_000, deps.store.consoleRevocations, keyMaterial);
-    this.publicOrigin = deps.publicUrl ? new URL(deps.publicUrl).origin : null;
+    this.#publicOrigin = deps.publicUrl ? new URL(deps.publicUrl).origin : null;
   }
 
   cookieOf(req: FastifyRequest): string | undefined {
@@ -43,12 +43,12 @@ export class ConsoleAuth {
 
   /** Behind a TLS terminator otj sees plain HTTP: https in http.publicUrl or X-Forwarded-Proto still marks the cookie Secure. */
   secure(req: FastifyRequest): boolean {
-    return req.protocol === "https" || this.publicOrigin?.startsWith("https:") === true || req.headers["x-forwarded-proto"] === "https";
+    return req.protocol === "https" || this.#publicOrigin?.startsWith("https:") === true || req.headers["x-forwarded-proto"] === "https";
   }
 
   /** Same origin: this host (any scheme: a TLS terminator changes it), or http.publicUrl's origin. */
   sameOrigin(origin: string, req: FastifyRequest): boolean {
-    if (origin === this.publicOrigin) return true;
+    if (origin === this.#publicOrigin) return true;
     try {
       const url = new URL(origin);
       return (url.protocol === "http:" || url.protocol === "https:") && url.host === req.headers.host;
@@ -58,7 +58,7 @@ export class ConsoleAuth {
   }
 
   origin(req: FastifyRequest): string {
-    return this.publicOrigin ?? `${req.protocol}://${req.headers.host ?? "127.0.0.1"}`;
+    return this.#publicOrigin ?? `${req.protocol}://${req.headers.host ?? "127.0.0.1"}`;
   }
 
   pendingCookie(value: string | null, req: FastifyRequest): string {

@@ -53,31 +53,34 @@ export function roleFromClaim(value: unknown, mapping: Readonly<Record<string, C
 }
 
 export class OidcSignIn {
-  private configuration: Promise<client.Configuration> | null = null;
+  #configuration: Promise<client.Configuration> | null = null;
+  readonly #settings: OidcSettings;
 
-  constructor(private readonly settings: OidcSettings) {}
+  constructor(settings: OidcSettings) {
+    this.#settings = settings;
+  }
 
-  private config(): Promise<client.Configuration> {
-    if (this.configuration === null) {
-      const issuer = new URL(this.settings.issuer);
-      const auth = this.settings.clientSecret === null ? client.None() : client.ClientSecretPost(this.settings.clientSecret);
+  #config(): Promise<client.Configuration> {
+    if (this.#configuration === null) {
+      const issuer = new URL(this.#settings.issuer);
+      const auth = this.#settings.clientSecret === null ? client.None() : client.ClientSecretPost(this.#settings.clientSecret);
       const options: client.DiscoveryRequestOptions = {
         // The ID token's signature is checked against the provider's keys even though it came
         // straight from the token endpoint (the library would otherwise trust the channel alone).
         execute: [client.enableNonRepudiationChecks, ...(issuer.protocol === "http:" ? [client.allowInsecureRequests] : [])],
-        ...(this.settings.fetch ? { [client.customFetch]: this.settings.fetch as client.CustomFetch } : {}),
+        ...(this.#settings.fetch ? { [client.customFetch]: this.#settings.fetch as client.CustomFetch } : {}),
       };
-      this.configuration = client.discovery(issuer, this.settings.clientId, undefined, auth, options).catch((error: unknown) => {
-        this.configuration = null;
+      this.#configuration = client.discovery(issuer, this.#settings.clientId, undefined, auth, options).catch((error: unknown) => {
+        this.#configuration = null;
         throw new OtjError("OTJ_HTTP_UNAUTHORIZED", `the OpenID provider's metadata cannot be read: ${(error as Error).message}`, { cause: error });
       });
     }
-    return this.configuration;
+    return this.#configuration;
   }
 
   /** Where to send the browser, and what to keep until it comes back. */
   async start(redirectUri: string, next: string): Promise<{ url: string; pending: PendingSignIn }> {
-    const config = await this.config();
+    const config = await this.#config();
     const verifier = client.randomPKCECodeVerifier();
     const pending: PendingSignIn = { state: client.randomState(), nonce: client.randomNonce(), verifier, next, redirectUri };
     const url = client.buildAuthorizationUrl(config, {
@@ -97,7 +100,7 @@ export class OidcSignIn {
    * without a role, the library's errors for a bad state, nonce, signature or token).
    */
   async finish(query: string, pending: PendingSignIn): Promise<SignedInUser> {
-    const config = await this.config();
+    const config = await this.#config();
     const tokens = await client.authorizationCodeGrant(config, new URL(`${pending.redirectUri}?${query}`), {
       pkceCodeVerifier: pending.verifier,
       expectedState: pending.state,
@@ -106,18 +109,18 @@ export class OidcSignIn {
     });
     const claims = tokens.claims();
     if (claims === undefined || tokens.id_token === undefined) throw new OtjError("OTJ_HTTP_UNAUTHORIZED", "the provider returned no ID token");
-    const role = roleFromClaim(claims[this.settings.rolesClaim], this.settings.roles);
+    const role = roleFromClaim(claims[this.#settings.rolesClaim], this.#settings.roles);
     const text = (v: unknown) => (typeof v === "string" && v.trim() !== "" ? v.trim() : null);
     const who = text(claims.email) ?? text(claims.preferred_username) ?? text(claims.name) ?? claims.sub;
-    if (role === null) throw new OtjError("OTJ_HTTP_FORBIDDEN", `${who} has no console role (claim ${this.settings.rolesClaim})`, { details: { who } });
+    if (role === null) throw new OtjError("OTJ_HTTP_FORBIDDEN", `${who} has no console role (claim ${this.#settings.rolesClaim})`, { details: { who } });
     return { who, role, idToken: tokens.id_token };
   }
 
   /** The provider's sign-out URL (null when it publishes none). */
   async endSessionUrl(postLogoutRedirectUri: string, idTokenHint: string | null): Promise<string | null> {
-    const config = await this.config();
+    const config = await this.#config();
     if (!config.serverMetadata().end_session_endpoint) return null;
-    const parameters: Record<string, string> = { post_logout_redirect_uri: postLogoutRedirectUri, client_id: this.settings.clientId };
+    const parameters: Record<string, string> = { post_logout_redirect_uri: postLogoutRedirectUri, client_id: this.#settings.clientId };
     if (idTokenHint) parameters.id_token_hint = idTokenHint;
     return client.buildEndSessionUrl(config, parameters).href;
   }

@@ -40,70 +40,69 @@ function mac(key: Buffer, text: string): string {
 }
 
 export class ConsoleSessions {
-  private readonly key: Buffer | null;
+  readonly #key: Buffer | null;
   /** Sign-outs this instance has seen (a cache in front of the store). */
-  private readonly revoked = new Map<string, number>();
+  readonly #revoked = new Map<string, number>();
+  readonly #ttlMs: number;
+  readonly #revocations: ConsoleRevocationStore | null;
 
   /** @param revocations where sign-outs are shared between instances (null: this instance only). */
   /**
    * @param keyMaterial signs the cookies when there is no admin token (named sign-in only): the
    *   OpenID client secret, or random bytes (sessions then end with this process).
    */
-  constructor(
-    adminToken: string | null,
-    private readonly ttlMs: number,
-    private readonly revocations: ConsoleRevocationStore | null = null,
-    keyMaterial: string | null = null,
-  ) {
+  constructor(adminToken: string | null, ttlMs: number, revocations: ConsoleRevocationStore | null = null, keyMaterial: string | null = null) {
+    this.#ttlMs = ttlMs;
+    this.#revocations = revocations;
     const secret = adminToken ?? keyMaterial;
-    this.key = secret ? createHmac("sha256", secret).update("otj admin console session v1").digest() : null;
+    this.#key = secret ? createHmac("sha256", secret).update("otj admin console session v1").digest() : null;
   }
 
   get enabled(): boolean {
-    return this.key !== null;
+    return this.#key !== null;
   }
 
   /** A new session and its cookie value. */
   create(nowMs: number, identity: ConsoleIdentity = BREAK_GLASS): { session: ConsoleSession; cookie: string } {
-    if (!this.key) throw new Error("admin console sessions need http.adminToken");
+    if (!this.#key) throw new Error("admin console sessions need http.adminToken");
     const nonce = randomBytes(18).toString("base64url");
-    const expiresAt = nowMs + this.ttlMs;
+    const expiresAt = nowMs + this.#ttlMs;
     const who = Buffer.from(identity.who.slice(0, 200), "utf8").toString("base64url");
     const body = `${expiresAt}.${nonce}.${identity.via}.${identity.role}.${who}`;
     return {
-      session: { ...identity, who: identity.who.slice(0, 200), nonce, expiresAt, csrf: mac(this.key, `csrf.${nonce}`) },
-      cookie: `${body}.${mac(this.key, body)}`,
+      session: { ...identity, who: identity.who.slice(0, 200), nonce, expiresAt, csrf: mac(this.#key, `csrf.${nonce}`) },
+      cookie: `${body}.${mac(this.#key, body)}`,
     };
   }
 
   /** The session a cookie value names, or null (bad signature, expired, signed out anywhere). */
   async verify(cookie: string | undefined, nowMs: number): Promise<ConsoleSession | null> {
-    if (!this.key || !cookie) return null;
+    if (!this.#key || !cookie) return null;
     const m = /^(\d{1,16})\.([A-Za-z0-9_-]{24})\.(oidc|token)\.(viewer|operator|admin)\.([A-Za-z0-9_-]{1,400})\.([A-Za-z0-9_-]{43})$/.exec(cookie);
     if (!m) return null;
     const [, expiry, nonce, via, role, who, signature] = m as unknown as [string, string, string, "oidc" | "token", ConsoleRole, string, string];
-    if (!secretEquals(signature, mac(this.key, `${expiry}.${nonce}.${via}.${role}.${who}`))) return null;
+    if (!secretEquals(signature, mac(this.#key, `${expiry}.${nonce}.${via}.${role}.${who}`))) return null;
     const expiresAt = Number(expiry);
-    if (expiresAt <= nowMs || this.revoked.has(nonce)) return null;
-    if (this.revocations !== null && (await this.revocations.isRevoked(nonce, new Date(nowMs)))) {
-      this.revoked.set(nonce, expiresAt);
+    if (expiresAt <= nowMs || this.#revoked.has(nonce)) return null;
+    if (this.#revocations !== null && (await this.#revocations.isRevoked(nonce, new Date(nowMs)))) {
+      this.#revoked.set(nonce, expiresAt);
       return null;
     }
-    return { via, role, who: Buffer.from(who, "base64url").toString("utf8"), nonce, expiresAt, csrf: mac(this.key, `csrf.${nonce}`) };
+    return { via, role, who: Buffer.from(who, "base64url").toString("utf8"), nonce, expiresAt, csrf: mac(this.#key, `csrf.${nonce}`) };
   }
 
   /** Signs a short-lived value (the sign-in round trip's state), or checks one: null when forged. */
   seal(value: string): string {
-    if (!this.key) throw new Error("admin console sessions need a key");
-    return `${Buffer.from(value, "utf8").toString("base64url")}.${mac(this.key, `seal.${value}`)}`;
+    if (!this.#key) throw new Error("admin console sessions need a key");
+    return `${Buffer.from(value, "utf8").toString("base64url")}.${mac(this.#key, `seal.${value}`)}`;
   }
 
   unseal(sealed: string | undefined): string | null {
-    if (!this.key || !sealed) return null;
+    if (!this.#key || !sealed) return null;
     const m = /^([A-Za-z0-9_-]{1,4000})\.([A-Za-z0-9_-]{43})$/.exec(sealed);
     if (!m) return null;
     const value = Buffer.from(m[1] as string, "base64url").toString("utf8");
-    return secretEquals(m[2] as string, mac(this.key, `seal.${value}`)) ? value : null;
+    return secretEquals(m[2] as string, mac(this.#key, `seal.${value}`)) ? value : null;
   }
 
   checkCsrf(session: ConsoleSession, given: unknown): boolean {
@@ -112,16 +111,16 @@ export class ConsoleSessions {
 
   /** Signs the session out on every instance. */
   async revoke(session: ConsoleSession, nowMs: number): Promise<void> {
-    this.revoked.set(session.nonce, session.expiresAt);
-    for (const [nonce, expiresAt] of this.revoked) if (expiresAt <= nowMs) this.revoked.delete(nonce);
-    await this.revocations?.revoke(session.nonce, new Date(session.expiresAt), new Date(nowMs));
+    this.#revoked.set(session.nonce, session.expiresAt);
+    for (const [nonce, expiresAt] of this.#revoked) if (expiresAt <= nowMs) this.#revoked.delete(nonce);
+    await this.#revocations?.revoke(session.nonce, new Date(session.expiresAt), new Date(nowMs));
   }
 
   /** The Set-Cookie header value for a session (or to clear it with `null`). */
   setCookie(value: string | null, secure: boolean): string {
     const attributes = ["Path=/admin", "HttpOnly", "SameSite=Strict", ...(secure ? ["Secure"] : [])];
     if (value === null) return [`${SESSION_COOKIE}=`, "Max-Age=0", ...attributes].join("; ");
-    return [`${SESSION_COOKIE}=${value}`, `Max-Age=${Math.floor(this.ttlMs / 1000)}`, ...attributes].join("; ");
+    return [`${SESSION_COOKIE}=${value}`, `Max-Age=${Math.floor(this.#ttlMs / 1000)}`, ...attributes].join("; ");
   }
 }
 
