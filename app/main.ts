@@ -39,7 +39,7 @@ import { type BridgeWiring, type EngineCallbacks, wireBridge } from "./bridge-wi
 import { buildCalendarSources } from "./calendar-sources.ts";
 import { tokenRoles } from "./doctor.ts";
 import { EngineWorkflows, occurrenceSink } from "./engine-workflows.ts";
-import type { OidcSettings } from "./http/admin/oidc.ts";
+import { oidcSettings } from "./http/admin/oidc-settings.ts";
 import { buildHttpServer } from "./http/server.ts";
 import { EngineMetrics } from "./metrics.ts";
 
@@ -395,12 +395,4 @@ export class Engine {
     await this.#db?.close();
     this.#db = null;
   }
-}
-
-/** The console's named sign-in from `http.oidc.*`, or null when no issuer is set. */
-function oidcSettings(config: Config): OidcSettings | null {
-  const o = config.http.oidc;
-  if (o.issuer === null) return null;
-  if (o.clientId === null) throw new OtjError("OTJ_CONFIG_INVALID", "http.oidc.clientId: expected a client id when http.oidc.issuer is set");
-  return { issuer: o.issuer, clientId: o.clientId, clientSecret: o.clientSecret, rolesClaim: o.rolesClaim, roles: { ...o.roles } };
 }
