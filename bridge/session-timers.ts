@@ -81,7 +81,9 @@ export class SessionTimers {
     void prepared?.then((ready) => {
       if (ready !== null) entry.ready = ready;
     });
-    entry.cancel = this.ctx.clock.setTimer(session.dueAt, () => {
+    // A session to start fires its lead ahead (StartPipeline.leadMs): its start statement runs before the instant.
+    const lead = session.state === "scheduled" ? this.starts.leadMs(session) : 0;
+    entry.cancel = this.ctx.clock.setTimer(new Date(session.dueAt.getTime() - lead), () => {
       if (this.armed.get(key) !== entry) return;
       this.armed.delete(key);
       if (this.startable(entry.session)) this.starts.queueStart(entry);
