@@ -148,10 +148,10 @@ function cpuMs(): number {
   return (user + system) / 1000;
 }
 
-/** CPU time used by every PostgreSQL process on this machine (from /proc), in ms; null where /proc is not readable. */
-function postgresCpuMs(): number | null {
+/** CPU time (ms) used so far by each PostgreSQL process on this machine, by pid (from /proc); null where /proc is not readable. */
+function postgresCpuMs(): Map<string, number> | null {
   try {
-    let ticks = 0;
+    const used = new Map<string, number>();
     for (const pid of readdirSync("/proc")) {
       if (!/^\d+$/.test(pid)) continue;
       let stat: string;
@@ -162,12 +162,20 @@ function postgresCpuMs(): number | null {
       }
       if (!stat.includes("(postgres)")) continue;
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]);
+      used.set(pid, (Number(fields[11]) + Number(fields[12])) * 10);
     }
-    return ticks * 10;
+    return used;
   } catch {
     return null;
   }
+}
+
+/** PostgreSQL CPU between two readings: processes that exited meanwhile are not counted, new ones fully. */
+function postgresCpuBetween(before: Map<string, number> | null, after: Map<string, number> | null): number | null {
+  if (before === null || after === null) return null;
+  let sum = 0;
+  for (const [pid, ms] of after) sum += ms - (before.get(pid) ?? 0);
+  return sum;
 }
 
 /**
@@ -333,7 +341,7 @@ export async function benchSgjBurst(): Promise<void> {
       cpu.push({
         engine: cpuMs() - before.engine,
         emulator: (await emulator.call<number>({ op: "cpu" })) - before.emulator,
-        postgres: pgAfter === null || before.postgres === null ? null : pgAfter - before.postgres,
+        postgres: postgresCpuBetween(before.postgres, pgAfter),
       });
     }
 
