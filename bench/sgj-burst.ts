@@ -17,10 +17,16 @@
  * Metrics: lateness of each start request as the bridge receives it, relative to its due instant
  * (`notBefore` = start - lead): p99 (main; target <= 1000 ms), p50 and max of the second wave;
  * the first wave's p99; `duplicates` (create requests beyond one per session, both waves: must be
- * 0) and `not-started` (must be 0).
+ * 0) and `not-started` (must be 0); per wave, the CPU time of the engine process, the emulator
+ * process and every PostgreSQL process on the machine (from /proc: other databases' work counts
+ * too) from 3 s before the instant (the start statements may run up to 2 s ahead) until the wave's bookkeeping is written.
+ * OTJ_BENCH_CPU_PROFILE=DIR writes a CPU profile of the engine process per wave into DIR.
  * Without a reachable PostgreSQL (DATABASE_URL, default postgres://127.0.0.1:5432/test) it runs
  * on in-memory PGlite and says so on stderr.
  */
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
+import { join as joinPath } from "node:path";
 import { HttpMediaBridge } from "../bridge/adapters/http-media-bridge.ts";
 import { BridgeScheduler } from "../bridge/bridge-scheduler.ts";
 import { addMs, type CancelTimer, type Clock, systemClock } from "../core/clock.ts";
@@ -136,6 +142,61 @@ async function seed(store: Store, starts: readonly Date[], durationMs: number): 
   return rooms;
 }
 
+/** CPU time (user + system) this process has used, in ms. */
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+/** CPU time (ms) used so far by each PostgreSQL process on this machine, by pid (from /proc); null where /proc is not readable. */
+function postgresCpuMs(): Map<string, number> | null {
+  try {
+    const used = new Map<string, number>();
+    for (const pid of readdirSync("/proc")) {
+      if (!/^\d+$/.test(pid)) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      } catch {
+        continue;
+      }
+      if (!stat.includes("(postgres)")) continue;
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      used.set(pid, (Number(fields[11]) + Number(fields[12])) * 10);
+    }
+    return used;
+  } catch {
+    return null;
+  }
+}
+
+/** PostgreSQL CPU between two readings: processes that exited meanwhile are not counted, new ones fully. */
+function postgresCpuBetween(before: Map<string, number> | null, after: Map<string, number> | null): number | null {
+  if (before === null || after === null) return null;
+  let sum = 0;
+  for (const [pid, ms] of after) sum += ms - (before.get(pid) ?? 0);
+  return sum;
+}
+
+/**
+ * With OTJ_BENCH_CPU_PROFILE=DIR, a CPU profile of the engine process over each wave (from just
+ * before the instant until its bookkeeping is done) is written to DIR/sgj-burst-wave-N.cpuprofile.
+ */
+async function profileWave(wave: number): Promise<() => Promise<void>> {
+  const dir = process.env["OTJ_BENCH_CPU_PROFILE"];
+  if (dir === undefined || dir === "") return async () => {};
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.setSamplingInterval", { interval: 500 });
+  await session.post("Profiler.start");
+  return async () => {
+    const { profile } = await session.post("Profiler.stop");
+    writeFileSync(joinPath(dir, `sgj-burst-wave-${wave + 1}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  };
+}
+
 /** The wall clock moved by `offset` ms: the bench jumps to just before the instant once seeded. */
 class ShiftedClock implements Clock {
   offset = 0;
@@ -147,7 +208,7 @@ class ShiftedClock implements Clock {
   }
 }
 
-type EmulatorOp = { op: "start" } | { op: "offset"; ms: number } | { op: "created" } | { op: "results" } | { op: "stop" };
+type EmulatorOp = { op: "start" } | { op: "offset"; ms: number } | { op: "created" } | { op: "cpu" } | { op: "results" } | { op: "stop" };
 
 interface EmulatorResults {
   /** Per session created: its `notBefore` (ms) and when the emulator received it, minus that, in ms. */
@@ -204,6 +265,8 @@ function serveEmulator(): void {
           return null;
         case "created":
           return emulator.sessions.size;
+        case "cpu":
+          return cpuMs();
         case "results": {
           const sessions = [...emulator.sessions.values()];
           return {
@@ -231,6 +294,7 @@ export async function benchSgjBurst(): Promise<void> {
   const emulator = new BenchChild<EmulatorOp>(import.meta.url, EMULATOR_ROLE);
   const schedulers: BridgeScheduler[] = [];
   const busy = await BusyCore.start();
+  const cpu: Array<{ engine: number; emulator: number; postgres: number | null }> = [];
   try {
     const emulatorUrl = await emulator.call<string>({ op: "start" });
     const start = addMs(clock.now(), 3_600_000);
@@ -265,9 +329,20 @@ export async function benchSgjBurst(): Promise<void> {
       clock.offset = due.getTime() - DUE_IN_MS - Date.now();
       await emulator.call({ op: "offset", ms: clock.offset });
       await Promise.all(schedulers.map((s) => s.tick()));
+      // CPU of the three parties from 3 s before the instant until the wave's bookkeeping is done.
+      await new Promise((r) => setTimeout(r, Math.max(0, due.getTime() - clock.now().getTime() - 3_000)));
+      const stopProfile = await profileWave(wave);
+      const before = { engine: cpuMs(), emulator: await emulator.call<number>({ op: "cpu" }), postgres: postgresCpuMs() };
       const deadline = Date.now() + DUE_IN_MS + 60_000;
       while ((await emulator.call<number>({ op: "created" })) < SESSIONS * (wave + 1) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       await Promise.all(schedulers.map((s) => s.idle()));
+      const pgAfter = postgresCpuMs();
+      await stopProfile();
+      cpu.push({
+        engine: cpuMs() - before.engine,
+        emulator: (await emulator.call<number>({ op: "cpu" })) - before.emulator,
+        postgres: postgresCpuBetween(before.postgres, pgAfter),
+      });
     }
 
     const results = await emulator.call<EmulatorResults>({ op: "results" });
@@ -284,6 +359,12 @@ export async function benchSgjBurst(): Promise<void> {
     report({ bench: "sgj-burst-5k", metric: "max-lateness", value: second.at(-1) ?? Number.NaN, unit: "ms", baseline: null, ratio: null });
     const firstP99 = percentile(first, 99);
     report({ bench: "sgj-burst-5k", metric: "p99-lateness-first-wave", value: firstP99, unit: "ms", baseline: TARGET_P99_MS, ratio: firstP99 / TARGET_P99_MS });
+    for (const [i, name] of ["first-wave", "second-wave"].entries()) {
+      const c = cpu[i]!;
+      report({ bench: "sgj-burst-5k", metric: `engine-cpu-${name}`, value: Math.round(c.engine), unit: "ms", baseline: null, ratio: null });
+      report({ bench: "sgj-burst-5k", metric: `emulator-cpu-${name}`, value: Math.round(c.emulator), unit: "ms", baseline: null, ratio: null });
+      if (c.postgres !== null) report({ bench: "sgj-burst-5k", metric: `postgres-cpu-${name}`, value: c.postgres, unit: "ms", baseline: null, ratio: null });
+    }
     report({ bench: "sgj-burst-5k", metric: "duplicates", value: results.creates - distinct, unit: "requests", baseline: 0, ratio: null });
     report({ bench: "sgj-burst-5k", metric: "not-started", value: SESSIONS * dues.length - distinct, unit: "sessions", baseline: 0, ratio: null });
   } finally {

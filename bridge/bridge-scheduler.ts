@@ -71,6 +71,12 @@ export interface BridgeSchedulerOptions {
   confirmStartMs?: number;
   /** Called when a start request leaves, with its lateness against the due instant (metrics). */
   onStartLateness?: (ms: number) => void;
+  /**
+   * With a bridge whose start is idempotent (http): sessions are moved to `starting` this long
+   * before their instant (default 2 s), so that only the start requests leave at the instant. 0
+   * moves them at the instant.
+   */
+  preStartMs?: number;
 }
 
 export class BridgeScheduler {
@@ -129,6 +135,7 @@ export class BridgeScheduler {
       maxBackoffMs: options.maxBackoffMs ?? 60_000,
       random: options.random ?? Math.random,
       onStartLateness: options.onStartLateness,
+      preStartMs: options.preStartMs ?? 2_000,
       afterAct: (session) => this.#timers.afterAct(session),
     });
     this.#timers = new SessionTimers(ctx, this.#starts);
@@ -183,6 +190,8 @@ export class BridgeScheduler {
     this.#stopped = true;
     this.#ticker?.stop();
     this.#timers.disarmAll();
+    // Sessions already moved to `starting` ahead of their instant (preStartMs) send their requests first.
+    await this.#starts.whenInstantsPassed();
     await this.idle();
     await this.#store.bridgeSessions.releaseAll(this.#clock.now());
   }
@@ -192,6 +201,7 @@ export class BridgeScheduler {
     this.#stopped = true;
     this.#ticker?.stop();
     this.#timers.disarmAll();
+    this.#starts.abandon();
   }
 
   #track<T>(work: Promise<T>): Promise<T> {

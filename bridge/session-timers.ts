@@ -21,12 +21,14 @@ export class SessionTimers {
   /** Fires at an instant already past, per session: a guard against a timer loop. */
   readonly #overdueFires = new Map<string, number>();
   readonly #releases: Batcher<string, null>;
+
   readonly #ctx: SchedulerContext;
   readonly #starts: StartPipeline;
 
   constructor(ctx: SchedulerContext, starts: StartPipeline) {
     this.#ctx = ctx;
     this.#starts = starts;
+
     this.#releases = new Batcher(
       async (keys) => {
         await ctx.store.bridgeSessions.releaseMany(keys, ctx.clock.now());
@@ -82,7 +84,9 @@ export class SessionTimers {
     void prepared?.then((ready) => {
       if (ready !== null) entry.ready = ready;
     });
-    entry.cancel = this.#ctx.clock.setTimer(session.dueAt, () => {
+    // A session to start fires its lead ahead (StartPipeline.leadMs): its start statement runs before the instant.
+    const lead = session.state === "scheduled" ? this.#starts.leadMs(session) : 0;
+    entry.cancel = this.#ctx.clock.setTimer(new Date(session.dueAt.getTime() - lead), () => {
       if (this.#armed.get(key) !== entry) return;
       this.#armed.delete(key);
       if (this.#startable(entry.session)) this.#starts.queueStart(entry);

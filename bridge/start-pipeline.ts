@@ -1,3 +1,4 @@
+// Over 400 lines: the start statement, the requests it lets go and the instants they wait for are one flow.
 /**
  * The batched start pipeline. A start is a compare-and-set from `scheduled`: whatever races (two
  * instances, a timer and a reclaim after a crash), one occurrence is started once. Starts due at
@@ -26,6 +27,12 @@ export interface StartPipelineOptions {
   random: () => number;
   /** Called when a start request leaves, with its lateness against the due instant (metrics). */
   onStartLateness?: ((ms: number) => void) | undefined;
+  /**
+   * With a bridge whose start is idempotent: how long before their instant sessions are moved to
+   * `starting` (the start statements), so that at the instant only the requests leave (0: at the
+   * instant).
+   */
+  preStartMs: number;
   /** What follows a step of a session: re-arm or release its claim (the timers). */
   afterAct(session: BridgeSession): Promise<void>;
 }
@@ -36,12 +43,18 @@ export class StartPipeline {
   #startQueue: Armed[] = [];
   #startDrain: Promise<void> | null = null;
   readonly #externalIds: Batcher<BridgeExternalId, BridgeSession | null>;
+  /** Per instant, the requests of sessions already moved to `starting` that leave at it, and its timer. */
+  readonly #instants = new Map<number, { send: Array<() => void>; cancel: () => void }>();
+  /** Resolved when no request waits for its instant (shutdown). */
+  #instantsPassed: Array<() => void> = [];
+
   readonly #ctx: SchedulerContext;
   readonly #options: StartPipelineOptions;
 
   constructor(ctx: SchedulerContext, options: StartPipelineOptions) {
     this.#ctx = ctx;
     this.#options = options;
+
     this.#startLimiter = new Semaphore(options.maxStartsInFlight);
     // The batches bypass the lanes (a caller waiting in a lane for its batch would hold the lane):
     // each is one statement at a time on the pool. While start requests still wait for a slot
@@ -59,6 +72,52 @@ export class StartPipeline {
   /** Resolves when no start request waits for a slot (hold bookkeeping batches until then). */
   afterBurst(): Promise<void> {
     return this.#startLimiter.noneWaiting();
+  }
+
+  /**
+   * How long before its instant a scheduled session is queued for its start statement: the
+   * statements then run ahead and the requests leave at the instant. Only with a bridge whose start
+   * is idempotent: a session moved to `starting` whose request never left (a crash in between) is
+   * started again by the instance that reclaims it.
+   */
+  leadMs(session: BridgeSession): number {
+    if (this.#ctx.actions.confirmStartMs === null || this.#ctx.bridge === null) return 0;
+    // A session whose meeting is over before its instant is not started: it fires at the instant.
+    return session.notAfter.getTime() > session.dueAt.getTime() ? this.#options.preStartMs : 0;
+  }
+
+  /** Drops the requests still waiting for their instant (a crash, as BridgeScheduler.abandon). */
+  abandon(): void {
+    for (const waiting of this.#instants.values()) waiting.cancel();
+    this.#instants.clear();
+    this.#noInstantLeft();
+  }
+
+  /** Resolves once every request waiting for its instant has left (at most preStartMs). */
+  whenInstantsPassed(): Promise<void> {
+    if (this.#instants.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#instantsPassed.push(resolve));
+  }
+
+  #noInstantLeft(): void {
+    if (this.#instants.size === 0) for (const resolve of this.#instantsPassed.splice(0)) resolve();
+  }
+
+  /** Runs `send` at the instant `at` (one Clock timer per instant, however many sessions wait for it). */
+  #atInstant(at: number, send: () => void): void {
+    const waiting = this.#instants.get(at);
+    if (waiting !== undefined) {
+      waiting.send.push(send);
+      return;
+    }
+    const entry = { send: [send], cancel: () => {} };
+    this.#instants.set(at, entry);
+    entry.cancel = this.#ctx.clock.setTimer(new Date(at), () => {
+      if (this.#instants.get(at) !== entry) return;
+      this.#instants.delete(at);
+      for (const go of entry.send) go();
+      this.#noInstantLeft();
+    });
   }
 
   /** Without a bridge adapter a due session fails (OTJ_BRIDGE_NOT_CONFIGURED). */
@@ -84,11 +143,13 @@ export class StartPipeline {
 
   /**
    * Starts the queued sessions, `batchSize` per statement; the first statement of a burst moves
-   * only as many as can be sent at once, so that requests leave as early as possible. The next
-   * statement runs while the previous batch's requests go out, and no further ahead: a crash
-   * leaves at most two batches moved to `starting` without their request: with an idempotent
-   * bridge (http) the instance that reclaims them sends their start requests again (the same
-   * sessionId, so never a second session); otherwise they time out in the lobby.
+   * only as many as can be sent at once, so that requests leave as early as possible. At the
+   * instant, the next statement runs while the previous batch's requests go out, and no further
+   * ahead: a crash leaves at most two batches moved to `starting` without their request. Ahead
+   * of the instant (preStartMs, idempotent bridges only) every statement runs before it, and a
+   * crash before the instant leaves all of them so. With an idempotent bridge (http) the instance
+   * that reclaims such sessions sends their start requests again (the same sessionId, so never a
+   * second session); otherwise they time out in the lobby.
    */
   async #drainStarts(): Promise<void> {
     let previousLeft: Promise<unknown> = Promise.resolve();
@@ -126,13 +187,15 @@ export class StartPipeline {
     const start = transition("scheduled", { type: "start" });
     if (go.length === 0 || !start.ok) return { left: Promise.resolve() };
     const now = ctx.clock.now();
+    // Moved ahead of the instant: the times (lobby deadline, next look) count from the instant.
+    const instant = go.reduce((latest, { session }) => Math.max(latest, session.dueAt.getTime()), now.getTime());
     let started: BridgeSession[];
     try {
       started = await ctx.lanes.run(
         () =>
           ctx.store.bridgeSessions.startMany(
             go.map(({ session }) => ({ occurrenceKey: session.occurrenceKey, dueAt: session.dueAt })),
-            { adapter: ctx.adapter, ...ctx.actions.startTimes(now), cause: start.transition.cause },
+            { adapter: ctx.adapter, ...ctx.actions.startTimes(new Date(instant)), cause: start.transition.cause },
             now,
           ),
         "urgent",
@@ -147,18 +210,22 @@ export class StartPipeline {
     }
     const moved = new Map(started.map((s) => [s.occurrenceKey, s]));
     const left: Array<Promise<void>> = [];
+    // The process log lines wait until the burst's requests have left.
+    void ctx.track(
+      this.afterBurst().then(() => {
+        for (const session of started) ctx.actions.announce(session, start.transition);
+      }),
+    );
     for (const { session: claimed, request } of go) {
       const session = moved.get(claimed.occurrenceKey);
       if (session === undefined) {
         void ctx.track(this.#notStarted(claimed.occurrenceKey));
         continue;
       }
-      ctx.actions.announce(session, start.transition);
-      left.push(
-        new Promise<void>((resolve) => {
-          void ctx.track(this.#startOne(session, request, claimed.dueAt.getTime(), resolve));
-        }),
-      );
+      const dueAt = claimed.dueAt.getTime();
+      // Moved ahead of its instant: the request waits for it (not as work in progress: idle() does not wait for it).
+      if (dueAt > ctx.clock.now().getTime()) this.#atInstant(dueAt, () => void ctx.track(this.#startOne(session, request, dueAt, () => {})));
+      else left.push(new Promise<void>((resolve) => void ctx.track(this.#startOne(session, request, dueAt, resolve))));
     }
     return { left: Promise.all(left) };
   }
@@ -334,7 +401,10 @@ export class StartPipeline {
     return this.#ctx.track(this.#ctx.lanes.run(() => this.#prepare(session)).catch(() => null));
   }
 
-  #prepare(session: BridgeSession): Promise<Prepared> {
-    return prepareStart(this.#ctx.store, this.#ctx.settings, session);
+  /** The start request (encoded and signed ahead by a bridge that can: MediaBridge.prepareStart). */
+  async #prepare(session: BridgeSession): Promise<Prepared> {
+    const ready = await prepareStart(this.#ctx.store, this.#ctx.settings, session);
+    if (ready.ok) this.#ctx.bridge?.prepareStart?.(ready.request);
+    return ready;
   }
 }

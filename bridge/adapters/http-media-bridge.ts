@@ -39,15 +39,26 @@ export interface HttpBridgeConfig {
   maxConnections?: number;
 }
 
+/** A start request ready to send: its body bytes and headers (signature included). */
+interface EncodedStart {
+  body: Buffer;
+  headers: string[];
+}
+
 export class HttpMediaBridge implements MediaBridge {
   /** The protocol's create is idempotent on sessionId (docs/bridge-protocol.md). */
   readonly idempotentStart = true;
   readonly #pool: Pool;
   readonly #base: URL;
+  readonly #sessionsPath: string;
+  /** Start requests encoded ahead (prepareStart), by request object: forgotten with it. */
+  readonly #encoded = new WeakMap<BridgeStartRequest, EncodedStart>();
+
   readonly #config: HttpBridgeConfig;
 
   constructor(config: HttpBridgeConfig) {
     this.#config = config;
+
     this.#base = new URL(config.baseUrl);
     if (this.#base.protocol !== "http:" && this.#base.protocol !== "https:")
       throw new RangeError(`bridge.http.baseUrl must be http(s): ${this.#base.protocol}`);
@@ -57,6 +68,21 @@ export class HttpMediaBridge implements MediaBridge {
       bodyTimeout: config.timeoutMs,
       connect: { timeout: config.timeoutMs },
     });
+    this.#sessionsPath = this.#path("/sessions");
+  }
+
+  /** Encodes and signs a start request ahead of its instant (see MediaBridge.prepareStart). */
+  prepareStart(request: BridgeStartRequest): void {
+    if (!this.#encoded.has(request)) this.#encoded.set(request, this.#encode(request));
+  }
+
+  #encode(request: BridgeStartRequest): EncodedStart {
+    // Guest join only: the body has no lobby-bypass or authenticated-join option but this false.
+    const body = Buffer.from(JSON.stringify({ ...request, lobbyBypass: false }), "utf8");
+    return {
+      body,
+      headers: ["content-type", "application/json", "authorization", `Bearer ${this.#config.token}`, SIGNATURE_HEADER, signBody(this.#config.hmacSecret, body)],
+    };
   }
 
   /** Closes the pooled connections (shutdown); requests still in flight fail. */
@@ -68,8 +94,15 @@ export class HttpMediaBridge implements MediaBridge {
     return `${this.#base.pathname.replace(/\/+$/, "")}${path}`;
   }
 
-  async #request(method: "POST" | "DELETE", path: string, headers: Record<string, string>, body: string | undefined, signal?: AbortSignal): Promise<Reply> {
-    const reply = await this.#pool.request({ method, path: this.#path(path), headers, ...(body !== undefined ? { body } : {}), ...(signal ? { signal } : {}) });
+  /** `path` is the full request path (see {@link path}). */
+  async #request(
+    method: "POST" | "DELETE",
+    path: string,
+    headers: Record<string, string> | string[],
+    body: Buffer | undefined,
+    signal?: AbortSignal,
+  ): Promise<Reply> {
+    const reply = await this.#pool.request({ method, path, headers, ...(body !== undefined ? { body } : {}), ...(signal ? { signal } : {}) });
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of reply.body as AsyncIterable<Buffer>) {
@@ -85,17 +118,10 @@ export class HttpMediaBridge implements MediaBridge {
   }
 
   async start(request: BridgeStartRequest, signal?: AbortSignal): Promise<{ externalId: string }> {
-    // Guest join only: the body has no lobby-bypass or authenticated-join option but this false.
-    const body = JSON.stringify({ ...request, lobbyBypass: false });
+    const { body, headers } = this.#encoded.get(request) ?? this.#encode(request);
     let reply: Reply;
     try {
-      reply = await this.#request(
-        "POST",
-        "/sessions",
-        { "content-type": "application/json", authorization: `Bearer ${this.#config.token}`, [SIGNATURE_HEADER]: signBody(this.#config.hmacSecret, body) },
-        body,
-        signal,
-      );
+      reply = await this.#request("POST", this.#sessionsPath, headers, body, signal);
     } catch (error) {
       if (error instanceof OtjError) throw new OtjError("OTJ_BRIDGE_UNAVAILABLE", error.message, { cause: error });
       const { kind, detail } = classifyTransport(error);
@@ -121,7 +147,7 @@ export class HttpMediaBridge implements MediaBridge {
     try {
       const reply = await this.#request(
         "DELETE",
-        `/sessions/${encodeURIComponent(externalId)}`,
+        this.#path(`/sessions/${encodeURIComponent(externalId)}`),
         { authorization: `Bearer ${this.#config.token}`, [SIGNATURE_HEADER]: signBody(this.#config.hmacSecret, "") },
         undefined,
         signal,

@@ -41,6 +41,12 @@ export interface MediaBridge {
    */
   readonly idempotentStart?: boolean;
   /**
+   * Optional: does the work of a start request that does not depend on the moment it is sent
+   * (encoding, signing) ahead of its instant, so that `start` with the same request object only
+   * sends it. Never throws; calling `start` without it works the same.
+   */
+  prepareStart?(request: BridgeStartRequest): void;
+  /**
    * Starts (or finds, for the same sessionId) a session. Idempotent per sessionId.
    * Throws OtjError OTJ_BRIDGE_REJECTED (final) or OTJ_BRIDGE_UNAVAILABLE (retryable).
    */

@@ -245,6 +245,42 @@ describe("two scheduler instances", () => {
     expect(await db.store.bridgeSessions.get(key!)).toMatchObject({ state: "starting", attempts: 1 });
   });
 
+  it("sessions moved to starting ahead of their instant send at the instant; an instance killed in between leaves them to the reclaim, which starts each once", async () => {
+    bridgeEmu.knobs.loseCallbacks = true;
+    const keys = await seedMeetings(3, "2025-03-04T09:00:00.000Z", "2025-03-04T09:30:00.000Z", "ahead");
+    const a = makeScheduler(db.store);
+    await a.syncRoom(room.id, clock.now());
+    clock.advanceTo(new Date("2025-03-04T08:56:50.000Z"));
+    // The start statement runs 2 s before the instant (08:58:00); the requests wait for it.
+    await runUntil(clock, "2025-03-04T08:57:59.000Z", [a], settleAll, { stepMs: 1_000 });
+    for (const key of keys) expect(await db.store.bridgeSessions.get(key)).toMatchObject({ state: "starting", attempts: 1, externalId: null });
+    expect(bridgeEmu.creates).toBe(0);
+    a.abandon(); // killed before the instant: no request leaves
+    await runUntil(clock, "2025-03-04T08:58:30.000Z", [a], settleAll);
+    expect(bridgeEmu.creates).toBe(0);
+    const b = makeScheduler(other.store);
+    // The dead instance's claims run out (claimed at 08:57:00 for 3 min); then b sends each request once.
+    await runUntil(clock, "2025-03-04T09:00:40.000Z", [b], settleAll);
+    expect(bridgeEmu.creates).toBe(3);
+    expect(bridgeEmu.sessions.size).toBe(3);
+    for (const key of keys) expect(await db.store.bridgeSessions.get(key)).toMatchObject({ state: "starting", attempts: 1, externalId: expect.any(String) });
+    await b.idle();
+    expect(await db.store.eventLog.list({ kind: "bridge.start-again" })).toHaveLength(3);
+  });
+
+  it("without a lead (preStartMs 0) the sessions are moved at the instant itself", async () => {
+    bridgeEmu.knobs.loseCallbacks = true;
+    const [key] = await seedMeetings(1, "2025-03-04T09:00:00.000Z", "2025-03-04T09:30:00.000Z", "nolead");
+    const a = makeScheduler(db.store, { preStartMs: 0 });
+    await a.syncRoom(room.id, clock.now());
+    clock.advanceTo(new Date("2025-03-04T08:56:50.000Z"));
+    await runUntil(clock, "2025-03-04T08:57:59.000Z", [a], settleAll, { stepMs: 1_000 });
+    expect((await db.store.bridgeSessions.get(key!))?.state).toBe("scheduled");
+    await runUntil(clock, "2025-03-04T08:58:00.000Z", [a], settleAll, { stepMs: 1_000 });
+    expect(bridgeEmu.creates).toBe(1);
+    expect([...bridgeEmu.sessions.values()][0]!.createdAt).toBe(Date.parse("2025-03-04T08:58:00.000Z"));
+  });
+
   it("a session a crashed instance left in starting is started again with its session id, once, and goes on to admitted", async () => {
     bridgeEmu.plan = () => ({ kind: "admit", afterMs: 60_000 });
     // The crash came between the compare-and-set to starting and the start request.

@@ -110,6 +110,8 @@ describe("BridgeScheduler over the HTTP bridge protocol", () => {
     await sync();
     expect((await session(key))?.state).toBe("scheduled");
     await run("2025-03-04T08:57:59.000Z");
+    // Moved to starting ahead of the instant (preStartMs, 2 s); the request leaves at the instant.
+    expect((await session(key))?.state).toBe("starting");
     expect(bridgeEmu.creates).toBe(0);
     await run("2025-03-04T08:58:00.000Z");
     expect(bridgeEmu.creates).toBe(1);
