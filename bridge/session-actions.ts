@@ -85,6 +85,7 @@ export class SessionActions {
   #flushing: Promise<void> | null = null;
   #flushScheduled = false;
   readonly #externalIdListeners: Array<(session: BridgeSession, externalId: string) => void> = [];
+  readonly #finishedListeners: Array<(session: BridgeSession, t: Transition) => void> = [];
 
   constructor(options: SessionActionsOptions) {
     this.store = options.store;
@@ -159,6 +160,8 @@ export class SessionActions {
         continue;
       }
       this.#record(updated, t, options.data);
+      // Before the effects (a device notice may take seconds): a start request held for its instant must not leave.
+      if (isFinal(t.to)) for (const listener of this.#finishedListeners) listener(updated, t);
       await this.#runEffects(updated, t);
       return { applied: true, session: updated, transition: t };
     }
@@ -187,6 +190,14 @@ export class SessionActions {
    */
   onExternalId(listener: (session: BridgeSession, externalId: string) => void): void {
     this.#externalIdListeners.push(listener);
+  }
+
+  /**
+   * Registers a listener told when this instance has moved a session to a final state (the start
+   * pipeline drops a start request it holds for the session's instant).
+   */
+  onFinished(listener: (session: BridgeSession, t: Transition) => void): void {
+    this.#finishedListeners.push(listener);
   }
 
   /** Called by the scheduler once a session's external id is stored. */

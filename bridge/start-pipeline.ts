@@ -1,4 +1,3 @@
-// Over 400 lines: the start statement, the requests it lets go and the instants they wait for are one flow.
 /**
  * The batched start pipeline. A start is a compare-and-set from `scheduled`: whatever races (two
  * instances, a timer and a reclaim after a crash), one occurrence is started once. Starts due at
@@ -15,6 +14,7 @@ import type { BridgeExternalId, BridgeSession } from "../core/ports/store.ts";
 import { Semaphore } from "../core/semaphore.ts";
 import { type Armed, type Prepared, type SchedulerContext, stepFailed } from "./scheduler-context.ts";
 import { isFinal, transition } from "./session-machine.ts";
+import { HeldStarts } from "./held-starts.ts";
 import { prepareStart } from "./start-request.ts";
 
 export interface StartPipelineOptions {
@@ -43,10 +43,8 @@ export class StartPipeline {
   #startQueue: Armed[] = [];
   #startDrain: Promise<void> | null = null;
   readonly #externalIds: Batcher<BridgeExternalId, BridgeSession | null>;
-  /** Per instant, the requests of sessions already moved to `starting` that leave at it, and its timer. */
-  readonly #instants = new Map<number, { send: Array<() => void>; cancel: () => void }>();
-  /** Resolved when no request waits for its instant (shutdown). */
-  #instantsPassed: Array<() => void> = [];
+  /** The requests of sessions already moved to `starting`, held until their instant (held-starts.ts). */
+  readonly #held: HeldStarts;
 
   readonly #ctx: SchedulerContext;
   readonly #options: StartPipelineOptions;
@@ -67,6 +65,12 @@ export class StartPipeline {
       },
       { serial: true, before: () => this.afterBurst() },
     );
+    this.#held = new HeldStarts(ctx, { firstBatch: options.maxStartsInFlight, dropped: (key) => void ctx.track(this.#notStarted(key)) });
+    // A session this instance ends while its request is held: the request never leaves, and the
+    // claim goes (the session is final).
+    ctx.actions.onFinished((session) => {
+      if (this.#held.withhold(session.occurrenceKey)) void ctx.track(this.#options.afterAct(session).catch((e) => stepFailed(ctx, session.occurrenceKey, e)));
+    });
   }
 
   /** Resolves when no start request waits for a slot (hold bookkeeping batches until then). */
@@ -88,36 +92,12 @@ export class StartPipeline {
 
   /** Drops the requests still waiting for their instant (a crash, as BridgeScheduler.abandon). */
   abandon(): void {
-    for (const waiting of this.#instants.values()) waiting.cancel();
-    this.#instants.clear();
-    this.#noInstantLeft();
+    this.#held.abandon();
   }
 
-  /** Resolves once every request waiting for its instant has left (at most preStartMs). */
+  /** Resolves once every request waiting for its instant has been let go (at most preStartMs); BridgeScheduler.idle waits for them to leave. */
   whenInstantsPassed(): Promise<void> {
-    if (this.#instants.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#instantsPassed.push(resolve));
-  }
-
-  #noInstantLeft(): void {
-    if (this.#instants.size === 0) for (const resolve of this.#instantsPassed.splice(0)) resolve();
-  }
-
-  /** Runs `send` at the instant `at` (one Clock timer per instant, however many sessions wait for it). */
-  #atInstant(at: number, send: () => void): void {
-    const waiting = this.#instants.get(at);
-    if (waiting !== undefined) {
-      waiting.send.push(send);
-      return;
-    }
-    const entry = { send: [send], cancel: () => {} };
-    this.#instants.set(at, entry);
-    entry.cancel = this.#ctx.clock.setTimer(new Date(at), () => {
-      if (this.#instants.get(at) !== entry) return;
-      this.#instants.delete(at);
-      for (const go of entry.send) go();
-      this.#noInstantLeft();
-    });
+    return this.#held.whenPassed();
   }
 
   /** Without a bridge adapter a due session fails (OTJ_BRIDGE_NOT_CONFIGURED). */
@@ -223,8 +203,10 @@ export class StartPipeline {
         continue;
       }
       const dueAt = claimed.dueAt.getTime();
-      // Moved ahead of its instant: the request waits for it (not as work in progress: idle() does not wait for it).
-      if (dueAt > ctx.clock.now().getTime()) this.#atInstant(dueAt, () => void ctx.track(this.#startOne(session, request, dueAt, () => {})));
+      // Moved ahead of its instant: the request waits for it (not as work in progress: idle() does
+      // not wait for it), and leaves only if the session is still starting then (held-starts.ts).
+      if (dueAt > ctx.clock.now().getTime())
+        this.#held.hold(dueAt, session.occurrenceKey, () => void ctx.track(this.#startOne(session, request, dueAt, () => {})));
       else left.push(new Promise<void>((resolve) => void ctx.track(this.#startOne(session, request, dueAt, resolve))));
     }
     return { left: Promise.all(left) };

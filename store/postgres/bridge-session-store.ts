@@ -25,9 +25,9 @@ function jsonObject(entries: ReadonlyArray<readonly [string, unknown]>): string 
 
 /**
  * Bridge sessions on PostgreSQL and PGlite. The batched statements (startMany, recordExternalIds,
- * releaseMany) pass their rows as one JSON parameter (an object keyed by occurrence key, or an
- * array of keys): one shape for node-pg and PGlite alike, and no limit on the number of
- * parameters. They find their rows with `occurrence_key = any(array(...))`, a primary-key index
+ * unansweredStarts, releaseMany) pass their rows as one JSON parameter (an object keyed by
+ * occurrence key, or an array of keys): one shape for node-pg and PGlite alike, and no limit on
+ * the number of parameters. They find their rows with `occurrence_key = any(array(...))`, a primary-key index
  * scan whatever the table's statistics say, and read each row's value from the object by key:
  * joined to a recordset instead, a table never analyzed (autovacuum off, or just filled) was
  * planned as a nested loop over every session, 0.5 s for 500 of 5,000 sessions.
@@ -210,6 +210,17 @@ export class PostgresBridgeSessionStore implements BridgeSessionStore {
          where b.occurrence_key = any(array(select jsonb_object_keys((select id from wanted))))
            and b.occurrence_key not in (select occurrence_key from recorded)`.execute(this.#ctx.db);
       return rows.map(toBridgeSession);
+    });
+  }
+
+  unansweredStarts(occurrenceKeys: readonly string[], options?: StoreCallOptions): Promise<string[]> {
+    return guard(options, async () => {
+      if (occurrenceKeys.length === 0) return [];
+      const { rows } = await sql<{ occurrence_key: string }>`
+        select occurrence_key from bridge_session
+         where occurrence_key = any(array(select jsonb_array_elements_text(${JSON.stringify(occurrenceKeys)}::jsonb)))
+           and state = 'starting' and external_id is null`.execute(this.#ctx.db);
+      return rows.map((r) => r.occurrence_key);
     });
   }
 

@@ -9,8 +9,10 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { HttpMediaBridge } from "../../bridge/adapters/http-media-bridge.ts";
 import { BridgeScheduler, type BridgeSchedulerOptions } from "../../bridge/bridge-scheduler.ts";
 import { BridgeCallbacks } from "../../bridge/callbacks.ts";
-import type { BridgeSession, Room, Store } from "../../core/ports/store.ts";
+import type { BridgeSession, BridgeSessionStore, Room, Store } from "../../core/ports/store.ts";
+import { OtjError } from "../../core/errors.ts";
 import { BridgeEmulator } from "../../emulators/bridge/bridge-emulator.ts";
+import { withOverrides } from "../support/delegate.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { openTestStore, type TestStore } from "../support/test-database.ts";
 import { CallbackReceiver, meetingRow, runUntil, seedRoom, settle } from "./bridge-harness.ts";
@@ -99,6 +101,51 @@ function sendStartOf(session: BridgeSession): Promise<{ externalId: string }> {
     notAfter: session.notAfter.toISOString(),
     callbackUrl: `${receiver.url}/v1/callbacks/bridge`,
   });
+}
+
+const HELD = { start: "2025-03-04T09:00:00.000Z", end: "2025-03-04T09:30:00.000Z" };
+
+/**
+ * Two meetings due at 08:58:00, moved to `starting` by `holder` ahead of the instant, their
+ * requests held: `cancelled` is the one the tests cancel, `kept` the one that still starts.
+ */
+async function heldForInstant(holder: BridgeScheduler): Promise<{ cancelled: string; kept: string }> {
+  const [cancelled, kept] = await seedMeetings(2, HELD.start, HELD.end, "held");
+  await holder.syncRoom(room.id, clock.now());
+  clock.advanceTo(new Date("2025-03-04T08:56:50.000Z"));
+  await runUntil(clock, "2025-03-04T08:57:59.000Z", [holder], settleAll, { stepMs: 1_000 });
+  for (const key of [cancelled!, kept!]) expect(await db.store.bridgeSessions.get(key)).toMatchObject({ state: "starting", externalId: null });
+  expect(bridgeEmu.creates).toBe(0);
+  return { cancelled: cancelled!, kept: kept! };
+}
+
+/** Cancels the first meeting of heldForInstant in the calendar and lets `s` sync the room. */
+async function cancelHeld(s: BridgeScheduler): Promise<void> {
+  await db.store.meetings.upsert([meetingRow(room, { uid: "held-0", ...HELD, cancelled: true })], clock.now());
+  expect((await s.syncRoom(room.id, clock.now())).cancelled).toBe(1);
+}
+
+/** `store`, whose read of the held starts at the instant is `read` (given the real one). */
+function withRead(store: Store, read: (real: BridgeSessionStore["unansweredStarts"], keys: readonly string[]) => Promise<string[]>): Store {
+  const inner = store.bridgeSessions;
+  const bridgeSessions = withOverrides<BridgeSessionStore>(inner, { unansweredStarts: (keys) => read(inner.unansweredStarts.bind(inner), keys) });
+  return withOverrides<Store>(store, { bridgeSessions });
+}
+
+/** `store`, whose read of the held starts at the instant runs `meanwhile` after reading (a cancel landing just then). */
+function readingThen(store: Store, meanwhile: () => Promise<void>): Store {
+  return withRead(store, async (real, keys) => {
+    const unanswered = await real(keys);
+    await meanwhile();
+    return unanswered;
+  });
+}
+
+/** The held session the tests cancelled: cancelled, its claim released, one event log entry. */
+async function expectCancelled(key: string, externalId: string | null): Promise<void> {
+  for (const s of schedulers) await s.idle();
+  expect(await db.store.bridgeSessions.get(key)).toMatchObject({ state: "cancelled", endedReason: "meeting cancelled", externalId, leaseOwner: null });
+  expect(await db.store.eventLog.list({ occurrenceKey: key, kind: "bridge.cancelled" })).toHaveLength(1);
 }
 
 beforeEach(async () => {
@@ -352,5 +399,90 @@ describe("two scheduler instances", () => {
     await runUntil(clock, "2025-03-04T09:13:00.000Z", [b], settleAll, { stepMs: 10_000 });
     expect(bridgeEmu.creates).toBe(0);
     expect((await db.store.bridgeSessions.get(key))?.state).toBe("timeout");
+  });
+
+  it("a meeting cancelled inside the lead on the instance that holds its start request gets no request and no stop", async () => {
+    bridgeEmu.knobs.loseCallbacks = true;
+    const a = makeScheduler(db.store);
+    const { cancelled, kept } = await heldForInstant(a);
+    await cancelHeld(a);
+    await runUntil(clock, "2025-03-04T08:58:30.000Z", [a], settleAll, { stepMs: 1_000 });
+    // Only the other session's create reached the bridge: no create and no DELETE for the cancelled one.
+    expect(bridgeEmu.creates).toBe(1);
+    expect(bridgeEmu.bodies).toHaveLength(1);
+    expect([...bridgeEmu.sessions.values()].map((s) => s.request.sessionId)).toEqual([(await db.store.bridgeSessions.get(kept))!.sessionId]);
+    await expectCancelled(cancelled, null);
+  });
+
+  it("a meeting another instance cancels inside the lead is read as ended at the instant: no request leaves", async () => {
+    bridgeEmu.knobs.loseCallbacks = true;
+    const a = makeScheduler(db.store);
+    const b = makeScheduler(other.store);
+    const { cancelled } = await heldForInstant(a);
+    await cancelHeld(b);
+    await runUntil(clock, "2025-03-04T08:58:30.000Z", [a, b], settleAll, { stepMs: 1_000 });
+    expect(bridgeEmu.creates).toBe(1);
+    expect(bridgeEmu.bodies).toHaveLength(1);
+    await expectCancelled(cancelled, null);
+  });
+
+  it("a cancel on the holding instance that lands while the instant's read runs still keeps the request back", async () => {
+    bridgeEmu.knobs.loseCallbacks = true;
+    let cancelNow = false;
+    const a: BridgeScheduler = makeScheduler(
+      readingThen(db.store, async () => {
+        if (cancelNow) await cancelHeld(a);
+        cancelNow = false;
+      }),
+    );
+    const { cancelled } = await heldForInstant(a);
+    cancelNow = true;
+    await runUntil(clock, "2025-03-04T08:58:30.000Z", [a], settleAll, { stepMs: 1_000 });
+    expect(bridgeEmu.creates).toBe(1);
+    expect(bridgeEmu.bodies).toHaveLength(1);
+    await expectCancelled(cancelled, null);
+  });
+
+  it("a cancel by another instance just after the instant's read: the request leaves, then the bridge is told to leave at once", async () => {
+    bridgeEmu.knobs.loseCallbacks = true;
+    const b = makeScheduler(other.store);
+    let cancelNow = false;
+    const a = makeScheduler(
+      readingThen(db.store, async () => {
+        if (cancelNow) await cancelHeld(b);
+        cancelNow = false;
+      }),
+    );
+    const { cancelled } = await heldForInstant(a);
+    cancelNow = true;
+    await runUntil(clock, "2025-03-04T08:58:30.000Z", [a, b], settleAll, { stepMs: 1_000 });
+    expect(bridgeEmu.creates).toBe(2);
+    const sessionId = (await db.store.bridgeSessions.get(cancelled))!.sessionId;
+    const created = bridgeEmu.bySessionId(sessionId)!;
+    expect(created.stoppedAt).toBe(Date.parse("2025-03-04T08:58:00.000Z"));
+    await expectCancelled(cancelled, created.id);
+  });
+
+  it("a meeting cancelled after its request left is stopped, as before", async () => {
+    bridgeEmu.knobs.loseCallbacks = true;
+    const a = makeScheduler(db.store);
+    const b = makeScheduler(other.store);
+    const { cancelled } = await heldForInstant(a);
+    await runUntil(clock, "2025-03-04T08:58:05.000Z", [a, b], settleAll, { stepMs: 1_000 });
+    expect(bridgeEmu.creates).toBe(2);
+    await cancelHeld(b);
+    await settleAll();
+    const created = bridgeEmu.bySessionId((await db.store.bridgeSessions.get(cancelled))!.sessionId)!;
+    expect(created.stoppedAt).toBe(Date.parse("2025-03-04T08:58:05.000Z"));
+    await expectCancelled(cancelled, created.id);
+  });
+
+  it("when the instant's read fails, the held requests leave as without it", async () => {
+    bridgeEmu.knobs.loseCallbacks = true;
+    const a = makeScheduler(withRead(db.store, () => Promise.reject(new OtjError("OTJ_STORE_UNREACHABLE", "database down"))));
+    const { cancelled, kept } = await heldForInstant(a);
+    await runUntil(clock, "2025-03-04T08:58:05.000Z", [a], settleAll, { stepMs: 1_000 });
+    expect(bridgeEmu.creates).toBe(2);
+    for (const key of [cancelled, kept]) expect(await db.store.bridgeSessions.get(key)).toMatchObject({ state: "starting", externalId: expect.any(String) });
   });
 });

@@ -834,6 +834,24 @@ export function describeStoreContract(kind: TestDatabaseKind): void {
         }
       });
 
+      it("reads which held starts are still unanswered: starting, without an external id", async () => {
+        const { room: r } = await store.rooms.add(room("r@contoso.example"), T0);
+        // Held (a), answered (b), ended while held (c), answered by a lobby report (e), never started (d).
+        const changes: Record<string, { to: BridgeState; patch?: { externalId: string } }> = {
+          a: { to: "starting" },
+          b: { to: "starting", patch: { externalId: "brg-b" } },
+          c: { to: "cancelled" },
+          d: { to: "scheduled" },
+          e: { to: "lobby" },
+        };
+        for (const [key, change] of Object.entries(changes)) {
+          await store.bridgeSessions.schedule(schedule(r.id, key, 1), T0);
+          await store.bridgeSessions.transition(key, change, at(1));
+        }
+        expect(await store.bridgeSessions.unansweredStarts(["a", "b", "c", "d", "e", "missing"])).toEqual(["a"]);
+        expect(await store.bridgeSessions.unansweredStarts([])).toEqual([]);
+      });
+
       it("records external ids in one go: live sessions take them, final ones only when they have none", async () => {
         const { room: r } = await store.rooms.add(room("r@contoso.example"), T0);
         for (const key of ["a", "b", "c", "d"]) await store.bridgeSessions.schedule(schedule(r.id, key, 1), T0);

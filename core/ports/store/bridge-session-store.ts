@@ -78,6 +78,12 @@ export interface BridgeSessionStore {
    * session that exists, as it is afterwards.
    */
   recordExternalIds(ids: readonly BridgeExternalId[], now: Date, options?: StoreCallOptions): Promise<BridgeSession[]>;
+  /**
+   * Of these sessions, the keys of those still `starting` without the bridge's id, in one
+   * statement: the start requests held for their instant that may still leave (a session ended
+   * meanwhile, by any instance, is not among them). Any order.
+   */
+  unansweredStarts(occurrenceKeys: readonly string[], options?: StoreCallOptions): Promise<string[]>;
   /** Extends this owner's claim; false when lost. */
   renewLease(occurrenceKey: string, now: Date, options?: LeaseOptions): Promise<boolean>;
   /** Releases this owner's claim on one session. */
