@@ -12,7 +12,8 @@
  * first wave's p99 is reported too, so a cold start stays visible.
  *
  * A competing load of one busy core (a child process spinning, started by the bench and stopped at
- * its end) runs throughout, so the figure does not depend on an idle machine.
+ * its end) runs throughout, so the figure does not depend on an idle machine
+ * (`OTJ_BENCH_BUSY_CORE=0` leaves it out, to compare with runs from before it existed).
  *
  * Metrics: lateness of each start request as the bridge receives it, relative to its due instant
  * (`notBefore` = start - lead): p99 (main; target <= 1000 ms), p50 and max of the second wave;
@@ -293,7 +294,8 @@ export async function benchSgjBurst(): Promise<void> {
   const clock = new ShiftedClock();
   const emulator = new BenchChild<EmulatorOp>(import.meta.url, EMULATOR_ROLE);
   const schedulers: BridgeScheduler[] = [];
-  const busy = await BusyCore.start();
+  // OTJ_BENCH_BUSY_CORE=0: without the competing core, to compare with runs from before it existed.
+  const busy = process.env["OTJ_BENCH_BUSY_CORE"] === "0" ? null : await BusyCore.start();
   const cpu: Array<{ engine: number; emulator: number; postgres: number | null }> = [];
   try {
     const emulatorUrl = await emulator.call<string>({ op: "start" });
@@ -368,7 +370,7 @@ export async function benchSgjBurst(): Promise<void> {
     report({ bench: "sgj-burst-5k", metric: "duplicates", value: results.creates - distinct, unit: "requests", baseline: 0, ratio: null });
     report({ bench: "sgj-burst-5k", metric: "not-started", value: SESSIONS * dues.length - distinct, unit: "sessions", baseline: 0, ratio: null });
   } finally {
-    await busy.stop();
+    await busy?.stop();
     for (const s of schedulers) s.abandon();
     await Promise.all(schedulers.map((s) => s.idle()));
     await emulator.close({ op: "stop" });
