@@ -10,7 +10,8 @@
  * `three-vs-one` (target >= 2.5), `polled-twice` and `lost` per round, checked two ways: the
  * room ids the engines report (each room exactly once over all engines) and the Graph requests the
  * emulator answered (one delta request per room in a no-change round). Both must be 0.
- * Rooms: OTJ_BENCH_SCALE_OUT_ROOMS (default 30,000).
+ * Rooms: OTJ_BENCH_SCALE_OUT_ROOMS (default 30,000); the emulator's latency per request:
+ * OTJ_BENCH_SCALE_OUT_LATENCY_MS (default 25: the engines are then CPU-bound on a small machine).
  */
 import { GraphCalendarSource } from "../calendar/graph/graph-calendar-source.ts";
 import { realSleeper } from "../calendar/request-retry.ts";
@@ -28,7 +29,8 @@ import { EmulatorProcess, type RequestCounts, seed, type Started } from "./poll-
 import { cpuSeconds, report } from "./report.ts";
 
 const ENGINE_ROLE = "otj-bench-scale-out-engine";
-const LATENCY_MS = 25;
+/** The emulator's answer time per request; OTJ_BENCH_SCALE_OUT_LATENCY_MS overrides it (see docs/performance.md). */
+const LATENCY_MS = Number(process.env["OTJ_BENCH_SCALE_OUT_LATENCY_MS"] ?? 25);
 const MAX_IN_FLIGHT = 50;
 const TARGET_RATIO = 2.5;
 

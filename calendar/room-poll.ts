@@ -25,6 +25,17 @@ import type { RoundCompletions } from "./round-completions.ts";
 export type PollerLogger = ComponentLogger;
 
 /** One room's result in a round. */
+/** What a round's report needs of its listing. */
+type RoundShape = Pick<RoomSyncResult, "full" | "reason">;
+
+/** A finished round waiting to be recorded: its shape and counts, not its listing. */
+interface RoundDone extends RoundShape {
+  readonly applied: Applied;
+  readonly nextDueAt: Date;
+  readonly requests: number;
+  readonly sinkError: string | null;
+}
+
 export interface RoomRoundOutcome {
   readonly roomId: string;
   readonly mailbox: string;
@@ -168,24 +179,27 @@ export class RoomPoll {
       windowEnd: new Date(result.cursor.window.end),
       nextDueAt,
     };
-    const done = (recorded: boolean): RoomRoundOutcome =>
-      recorded ? this.#ok(lease, result, applied, nextDueAt, requests, sinkError) : this.#lost(lease, result, requests);
+    // Only the round's shape outlives this call: the listing itself (bodies, occurrences) must not
+    // wait in memory for the batch that records the cursor.
+    return this.#record(lease, ctx, round, { full: result.full, reason: result.reason, applied, nextDueAt, requests, sinkError });
+  }
+
+  /** Records the finished round (batched with other rooms' when the round has completions). */
+  #record(lease: RoomLease, ctx: RoundContext, round: RoundOutcome, done: RoundDone): RoomRoundOutcome | Deferred | Promise<RoomRoundOutcome> {
+    const recorded = (ok: boolean): RoomRoundOutcome =>
+      ok ? this.#ok(lease, done, done.applied, done.nextDueAt, done.requests, done.sinkError) : this.#lost(lease, done, done.requests);
     const notRecorded = async (error: unknown): Promise<RoomRoundOutcome> =>
-      ctx.signal.aborted ? this.#aborted(lease, result, applied, requests) : this.#fail(lease, ctx, error, requests);
+      ctx.signal.aborted ? this.#aborted(lease, done, done.applied, done.requests) : this.#fail(lease, ctx, error, done.requests);
     if (ctx.completions !== null) {
       // The cursor goes with the next batch and the worker moves on meanwhile. Until the batch is
       // written the room keeps its lease; if it never is (a crash), the next round reads the same
       // changes again and applies them idempotently.
-      return { later: ctx.completions.add(lease.roomId, round).then(done, notRecorded) };
+      return { later: ctx.completions.add(lease.roomId, round).then(recorded, notRecorded) };
     }
-    try {
-      return done(await this.#store.syncCursors.completeRound(lease.roomId, round, this.#clock.now(), { signal: ctx.signal }));
-    } catch (error) {
-      return notRecorded(error);
-    }
+    return this.#store.syncCursors.completeRound(lease.roomId, round, this.#clock.now(), { signal: ctx.signal }).then(recorded, notRecorded);
   }
 
-  #ok(lease: RoomLease, result: RoomSyncResult, applied: Applied, nextDueAt: Date, requests: number, sinkError: string | null): RoomRoundOutcome {
+  #ok(lease: RoomLease, result: RoundShape, applied: Applied, nextDueAt: Date, requests: number, sinkError: string | null): RoomRoundOutcome {
     return {
       roomId: lease.roomId,
       mailbox: lease.mailbox,
@@ -285,16 +299,16 @@ export class RoomPoll {
     return backoffMs(failures, { baseMs: base, capMs: this.#maxBackoffMs }, this.#random);
   }
 
-  #lost(lease: RoomLease, result: RoomSyncResult, requests: number): RoomRoundOutcome {
+  #lost(lease: RoomLease, result: RoundShape, requests: number): RoomRoundOutcome {
     this.#logger?.warn({ roomId: lease.roomId }, "room lease lost during its round; results discarded");
     return { ...this.#blank(lease, result, requests), outcome: "lease-lost" };
   }
 
-  #aborted(lease: RoomLease, result: RoomSyncResult | null, applied: Applied | null, requests: number): RoomRoundOutcome {
+  #aborted(lease: RoomLease, result: RoundShape | null, applied: Applied | null, requests: number): RoomRoundOutcome {
     return { ...this.#blank(lease, result, requests), ...(applied ?? {}), outcome: "aborted" };
   }
 
-  #blank(lease: RoomLease, result: RoomSyncResult | null, requests: number): RoomRoundOutcome {
+  #blank(lease: RoomLease, result: RoundShape | null, requests: number): RoomRoundOutcome {
     return {
       roomId: lease.roomId,
       mailbox: lease.mailbox,
