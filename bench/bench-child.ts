@@ -57,8 +57,17 @@ export class BenchChild<Request> {
   call<T>(request: Request): Promise<T> {
     const id = this.#next++;
     return new Promise<T>((resolve, reject) => {
+      // A child that died already answers nothing: fail at once rather than wait forever.
+      if (this.#child.exitCode !== null || this.#child.signalCode !== null || !this.#child.connected) {
+        reject(new Error(`the bench's helper process is gone (exit ${this.#child.exitCode ?? this.#child.signalCode})`));
+        return;
+      }
       this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      this.#child.send({ id, request });
+      this.#child.send({ id, request }, (error) => {
+        if (error === null || !this.#pending.has(id)) return;
+        this.#pending.delete(id);
+        reject(error);
+      });
     });
   }
 
