@@ -7,6 +7,7 @@ import { buildHttpServer } from "../../app/http/server.ts";
 import { EngineMetrics } from "../../app/metrics.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { openTestStore, type TestStore } from "../support/test-database.ts";
+import { plannedMeeting } from "../support/planned-meeting.ts";
 
 const ADMIN = "admin-token-0123456789abcdef0123456789";
 let db: TestStore;
@@ -55,32 +56,7 @@ const call = (path: string, init: RequestInit & { token?: string | null } = {}) 
   });
 
 function meeting(room: Room, key: string, minutes: number, extra: Partial<MeetingUpsert> = {}): MeetingUpsert {
-  const start = new Date(clock.now().getTime() + minutes * 60000);
-  return {
-    occurrenceKey: `${room.mailbox}|${key}|${start.toISOString()}`,
-    roomId: room.id,
-    source: "graph",
-    sourceEventId: key,
-    seriesMasterId: null,
-    icalUid: key,
-    changeKey: "1",
-    start,
-    end: new Date(start.getTime() + 30 * 60000),
-    subject: "Supplier review",
-    organizerName: "Ana Ruiz",
-    organizerEmail: "ana@fabrikam.example",
-    sensitivity: "normal",
-    cancelled: false,
-    declined: false,
-    join: null,
-    route: "cvi",
-    dialString: "1198563286.contoso@m.webex.com",
-    ivr: null,
-    rule: "teams-cvi",
-    subjectShown: "Supplier review",
-    contentHash: `${key}-${minutes}`,
-    ...extra,
-  };
+  return plannedMeeting(room, key, clock.now(), minutes, extra);
 }
 
 describe("auth", () => {
