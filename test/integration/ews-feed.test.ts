@@ -24,14 +24,13 @@ import {
   WellKnownFolderName,
 } from "ews-javascript-api";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { buildHttpServer } from "../../app/http/server.ts";
 import { EngineMetrics } from "../../app/metrics.ts";
 import { buildStatus } from "../../app/status.ts";
-import { createLogger } from "../../core/logger.ts";
 import type { MeetingUpsert, Room } from "../../core/ports/store.ts";
 import { runCli } from "../support/cli.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { openTestStore, type TestStore } from "../support/test-database.ts";
+import { startTestHttpServer } from "../support/http-server.ts";
 
 const MAILBOX = "poly-room@contoso.example";
 let db: TestStore;
@@ -46,17 +45,7 @@ beforeAll(async () => {
   db = await openTestStore("postgres");
   clock = new FakeClock("2025-03-04T08:00:00.000Z");
   metrics = new EngineMetrics();
-  app = await buildHttpServer({
-    store: db.store,
-    clock,
-    logger: createLogger("silent"),
-    metrics,
-    adminToken: null,
-    settings: { startBufferMinutes: 5, endBufferMinutes: 0, windowFutureDays: 7, pollFailuresBeforeAlarm: 3, pushFailuresBeforeAlarm: 3 },
-    readiness: async () => ({ database: true }),
-  });
-  await app.listen({ host: "127.0.0.1", port: 0 });
-  base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  ({ app, base } = await startTestHttpServer(db.store, clock, null, null, metrics));
 });
 afterAll(async () => {
   await app.close();

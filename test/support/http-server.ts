@@ -13,12 +13,18 @@ export interface TestHttpServer {
   base: string;
 }
 
-export async function startTestHttpServer(store: Store, clock: Clock, adminToken: string | null, oidc: OidcSettings | null = null): Promise<TestHttpServer> {
+export async function startTestHttpServer(
+  store: Store,
+  clock: Clock,
+  adminToken: string | null,
+  oidc: OidcSettings | null = null,
+  metrics: EngineMetrics = new EngineMetrics(),
+): Promise<TestHttpServer> {
   const app = await buildHttpServer({
     store,
     clock,
     logger: createLogger("silent"),
-    metrics: new EngineMetrics(),
+    metrics,
     adminToken,
     settings: { startBufferMinutes: 5, endBufferMinutes: 0, windowFutureDays: 7, pollFailuresBeforeAlarm: 3, pushFailuresBeforeAlarm: 3 },
     readiness: async () => ({ database: true }),
