@@ -2,18 +2,10 @@
  * Time zone resolution for calendar times: IANA names, Windows names (CLDR windowsZones via
  * windows-iana), and wall-clock to UTC conversion with Intl (no clock, no network).
  */
+import { knownZone, zoneOffsetMinutes } from "../core/time-zone.ts";
 import { findIana } from "windows-iana";
 
 const ianaCache = new Map<string, string | null>();
-
-function isIana(name: string): boolean {
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: name });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Maps a TZID (IANA, Windows, or Outlook's quoted/prefixed forms) to an IANA zone, or null. */
 export function resolveTimeZone(tzid: string | null | undefined): string | null {
@@ -25,39 +17,16 @@ export function resolveTimeZone(tzid: string | null | undefined): string | null 
   const slashTail = /([A-Za-z_]+\/[A-Za-z_+-]+(?:\/[A-Za-z_+-]+)?)$/.exec(name);
   let result: string | null = null;
   if (/^(?:utc|gmt|z|etc\/utc|etc\/gmt|tzone:\/\/microsoft\/utc|coordinated universal time|utc standard time)$/i.test(name)) result = "UTC";
-  else if (name.includes("/") && isIana(name)) result = name;
+  else if (name.includes("/") && knownZone(name)) result = name;
   else {
     const windows = findIana(name);
-    if (windows.length > 0) result = windows.find(isIana) ?? null;
-    else if (slashTail && isIana(slashTail[1]!)) result = slashTail[1]!;
-    else if (isIana(name)) result = name;
+    if (windows.length > 0) result = windows.find(knownZone) ?? null;
+    else if (slashTail && knownZone(slashTail[1]!)) result = slashTail[1]!;
+    else if (knownZone(name)) result = name;
   }
   name = result ?? name;
   ianaCache.set(tzid, result);
   return result;
-}
-
-const formatterCache = new Map<string, Intl.DateTimeFormat>();
-
-function offsetMinutesAt(utcMillis: number, zone: string): number {
-  let fmt = formatterCache.get(zone);
-  if (!fmt) {
-    fmt = new Intl.DateTimeFormat("en-US", {
-      timeZone: zone,
-      hourCycle: "h23",
-      year: "numeric",
-      month: "2-digit",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-      second: "2-digit",
-    });
-    formatterCache.set(zone, fmt);
-  }
-  const parts: Record<string, number> = {};
-  for (const p of fmt.formatToParts(new Date(utcMillis))) if (p.type !== "literal") parts[p.type] = Number(p.value);
-  const asUtc = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour! % 24, parts.minute!, parts.second!);
-  return Math.round((asUtc - Math.floor(utcMillis / 1000) * 1000) / 60000);
 }
 
 export interface WallTime {
@@ -76,9 +45,9 @@ export interface WallTime {
 export function wallTimeToUtc(t: WallTime, zone: string): number {
   const naive = Date.UTC(t.year, t.month - 1, t.day, t.hour, t.minute, t.second);
   if (!Number.isFinite(naive) || zone === "UTC") return naive;
-  const before = offsetMinutesAt(naive - 86_400_000, zone);
-  const after = offsetMinutesAt(naive + 86_400_000, zone);
-  const valid = [...new Set([before, after])].filter((o) => offsetMinutesAt(naive - o * 60000, zone) === o);
+  const before = zoneOffsetMinutes(naive - 86_400_000, zone);
+  const after = zoneOffsetMinutes(naive + 86_400_000, zone);
+  const valid = [...new Set([before, after])].filter((o) => zoneOffsetMinutes(naive - o * 60000, zone) === o);
   if (valid.length > 0) return naive - Math.max(...valid) * 60000;
   return naive - before * 60000;
 }

@@ -5,6 +5,7 @@
  * a date range in a time zone (the `tz` parameter, else UTC). The counts come from the store's SQL
  * (store/postgres/report-store.ts); charts are SVG drawn here, each with a title and a table.
  */
+import { wallTimeToInstant } from "../../../core/time-zone.ts";
 import type { FastifyInstance } from "fastify";
 import type { ReportRange, Store } from "../../../core/ports/store.ts";
 import { barChart } from "./charts.ts";
@@ -33,31 +34,9 @@ export function validTimeZone(zone: string): boolean {
   }
 }
 
-/** Milliseconds `zone` is ahead of UTC at the instant `at`. */
-function offsetMs(at: number, zone: string): number {
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat("en-US", {
-      timeZone: zone,
-      hourCycle: "h23",
-      year: "numeric",
-      month: "2-digit",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-      second: "2-digit",
-    })
-      .formatToParts(new Date(at))
-      .map((p) => [p.type, p.value]),
-  );
-  const local = Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute), Number(parts.second));
-  return local - Math.floor(at / 1000) * 1000;
-}
-
 /** The instant local midnight of `day` (YYYY-MM-DD) is in `zone`. */
 export function startOfLocalDay(day: string, zone: string): Date {
-  const guess = Date.parse(`${day}T00:00:00Z`);
-  const first = guess - offsetMs(guess, zone);
-  return new Date(guess - offsetMs(first, zone));
+  return new Date(wallTimeToInstant(Date.parse(`${day}T00:00:00Z`), zone));
 }
 
 /** The local date (YYYY-MM-DD) of `at` in `zone`. */

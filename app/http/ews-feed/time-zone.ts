@@ -5,6 +5,7 @@
  * at that instant (so a date across a daylight-saving change carries the right offset).
  */
 import { findIana } from "windows-iana";
+import { knownZone, wallTimeToInstant, zoneOffsetMinutes } from "../../../core/time-zone.ts";
 import { attr, child, type XmlNode } from "./soap.ts";
 
 export interface RequestedZone {
@@ -15,36 +16,6 @@ export interface RequestedZone {
 }
 
 const ZONE_ID = /^[A-Za-z0-9 ()+_./:-]{1,100}$/;
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatter(iana: string): Intl.DateTimeFormat {
-  let f = formatters.get(iana);
-  if (f === undefined) {
-    f = new Intl.DateTimeFormat("en-US", {
-      timeZone: iana,
-      hourCycle: "h23",
-      year: "numeric",
-      month: "numeric",
-      day: "numeric",
-      hour: "numeric",
-      minute: "numeric",
-      second: "numeric",
-    });
-    // Bounded: only zones Intl knows get here, a few hundred at most.
-    formatters.set(iana, f);
-  }
-  return f;
-}
-
-function knownZone(iana: string): boolean {
-  try {
-    formatter(iana);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Maps a Windows (or IANA) zone id to an IANA zone; null when unknown. */
 export function ianaZone(id: string): string | null {
   if (!ZONE_ID.test(id)) return null;
@@ -62,17 +33,9 @@ export function requestedZone(header: XmlNode): RequestedZone | null {
   return iana === null ? null : { id, iana };
 }
 
-/** Minutes `iana` is ahead of UTC at the instant `at`. */
-export function utcOffsetMinutes(at: Date, iana: string): number {
-  const p: Record<string, number> = {};
-  for (const part of formatter(iana).formatToParts(at)) if (part.type !== "literal") p[part.type] = Number(part.value);
-  const wall = Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!);
-  return Math.round((wall - Math.floor(at.getTime() / 1000) * 1000) / 60_000);
-}
-
 /** An xs:dateTime for `at`: `…Z` in UTC, else the local time in the zone with its offset (`+02:00`). */
 export function ewsDateTime(at: Date, zone: RequestedZone | null): string {
-  const offset = zone === null ? 0 : utcOffsetMinutes(at, zone.iana);
+  const offset = zone === null ? 0 : zoneOffsetMinutes(at.getTime(), zone.iana);
   const local = new Date(at.getTime() + offset * 60_000).toISOString().replace(/\.\d{3}Z$/, "");
   if (zone === null || zone.iana === "UTC") return `${local}Z`;
   const abs = Math.abs(offset);
@@ -97,7 +60,5 @@ export function parseEwsDateTime(text: string | undefined, zone: RequestedZone |
     return new Date(wall - sign * (Number(suffix.slice(1, 3)) * 60 + Number(suffix.slice(4, 6))) * 60_000);
   }
   if (zone === null) return new Date(wall);
-  // The offset at the wall time, found in two steps (right across a daylight-saving change too).
-  const first = wall - utcOffsetMinutes(new Date(wall), zone.iana) * 60_000;
-  return new Date(wall - utcOffsetMinutes(new Date(first), zone.iana) * 60_000);
+  return new Date(wallTimeToInstant(wall, zone.iana));
 }
