@@ -147,19 +147,6 @@ export const OpenApiDocument = z.object({
   paths: z.record(z.string(), z.unknown()).optional(),
 });
 
-export const RoomList = z.object({
-  rooms: z.array(
-    z.object({
-      id: z.string(),
-      mailbox: z.string(),
-      displayName: z.string(),
-      provider: z.string().nullable(),
-      deviceFamily: z.string(),
-      deviceAddress: z.string().nullable(),
-    }),
-  ),
-});
-
 export const RoomAdded = z.object({
   id: z.string(),
   mailbox: z.string(),
@@ -192,6 +179,11 @@ export const RoomRecord = z.object({
   enabled: z.boolean(),
   createdAt: isoTime,
   updatedAt: isoTime,
+});
+
+/** `GET /v1/rooms`: each room's identity and device address (the full record is `GET /v1/rooms/:id`). */
+export const RoomList = z.object({
+  rooms: z.array(RoomRecord.pick({ id: true, mailbox: true, displayName: true, provider: true, deviceFamily: true, deviceAddress: true })),
 });
 
 /** PATCH's reply: the record, plus the first EWS password when the change made the room an ews room. */
