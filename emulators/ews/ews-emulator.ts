@@ -20,9 +20,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { XMLBuilder, XMLParser } from "fast-xml-parser";
-import { BodyTooLargeError, readBody } from "../shared/request-body.ts";
 import { NtlmServer } from "./ews-ntlm.ts";
 import { EmulatedMailbox, type EventInput, type StoredEvent, type ViewItem } from "./ews-mailbox.ts";
+import { readBodyOr413 } from "../shared/request-body.ts";
 
 export type { EventInput, StoredEvent } from "./ews-mailbox.ts";
 
@@ -233,14 +233,8 @@ export class EwsEmulator {
   // ---- HTTP -------------------------------------------------------------------------------------
 
   async #onHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let body: string;
-    try {
-      body = await readBody(req);
-    } catch (error) {
-      if (!(error instanceof BodyTooLargeError)) throw error;
-      res.writeHead(413).end();
-      return;
-    }
+    const body = await readBodyOr413(req, res);
+    if (body === null) return;
     const path = (req.url ?? "").split("?")[0];
     if (req.method === "POST" && path === "/token") return this.#token(body, res);
     if (req.method !== "POST" || path?.toLowerCase() !== "/ews/exchange.asmx") {

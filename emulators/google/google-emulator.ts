@@ -21,7 +21,7 @@
 import { createPublicKey, createVerify, generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { BodyTooLargeError, readBody } from "../shared/request-body.ts";
+import { readBodyOr413 } from "../shared/request-body.ts";
 
 export const CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar.readonly";
 export const DIRECTORY_SCOPE = "https://www.googleapis.com/auth/admin.directory.resource.calendar.readonly";
@@ -332,14 +332,8 @@ export class GoogleEmulator {
 
   async #handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? "/", this.url);
-    let body: string;
-    try {
-      body = await readBody(req);
-    } catch (error) {
-      if (!(error instanceof BodyTooLargeError)) throw error;
-      res.writeHead(413).end();
-      return;
-    }
+    const body = await readBodyOr413(req, res);
+    if (body === null) return;
     const query = Object.fromEntries(url.searchParams);
     const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
       this.calls.push({ method: req.method ?? "GET", path: url.pathname, query, status });

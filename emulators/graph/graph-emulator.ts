@@ -29,7 +29,7 @@ import { randomBytes, randomUUID, X509Certificate } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
-import { BodyTooLargeError, MAX_REQUEST_BODY_BYTES, parseJson, readBody } from "../shared/request-body.ts";
+import { parseJson, readBodyOr413 } from "../shared/request-body.ts";
 import { matchPattern, RouteTable } from "../shared/route-table.ts";
 import { CallsEmulator } from "./calls.ts";
 import { checkClientAssertion } from "./client-assertion.ts";
@@ -603,14 +603,8 @@ export class GraphEmulator {
   // ---- HTTP ---------------------------------------------------------------------------------
 
   async #onHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let raw: string;
-    try {
-      raw = await readBody(req, MAX_REQUEST_BODY_BYTES);
-    } catch (error) {
-      if (!(error instanceof BodyTooLargeError)) throw error;
-      res.writeHead(413).end();
-      return;
-    }
+    const raw = await readBodyOr413(req, res);
+    if (raw === null) return;
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(", ") : v;
     const url = new URL(req.url ?? "/", "http://emulator.invalid");

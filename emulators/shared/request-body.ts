@@ -2,7 +2,7 @@
  * The one request reader of the emulators: the body with a size cap, and a JSON parse that says
  * when the text is not JSON instead of throwing.
  */
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 
 /** The largest request body an emulator reads (4 MiB, as Graph's own limit for a request). */
 export const MAX_REQUEST_BODY_BYTES = 4 * 1024 * 1024;
@@ -30,6 +30,17 @@ export async function readBodyBytes(req: IncomingMessage, limit = MAX_REQUEST_BO
 /** The body as UTF-8 text; see readBodyBytes. */
 export async function readBody(req: IncomingMessage, limit = MAX_REQUEST_BODY_BYTES): Promise<string> {
   return (await readBodyBytes(req, limit)).toString("utf8");
+}
+
+/** The body as text, or null after answering 413 to a body over `limit` (the handler then returns). */
+export async function readBodyOr413(req: IncomingMessage, res: ServerResponse, limit = MAX_REQUEST_BODY_BYTES): Promise<string | null> {
+  try {
+    return await readBody(req, limit);
+  } catch (error) {
+    if (!(error instanceof BodyTooLargeError)) throw error;
+    res.writeHead(413).end();
+    return null;
+  }
 }
 
 /** JSON.parse that answers `{ ok: false }` for text that is not JSON. */
