@@ -1,7 +1,7 @@
 /**
  * The work that spans features once the engine is built: what a poll round's changes set off
  * (device lists, SGJ sessions), what a console change sets off (a re-poll, a push of the whole
- * list), the periodic ticks, the retention prune, the device-fetch record, and `step()` (one
+ * list), the periodic ticks, the retention prune and `step()` (one
  * pass of everything by hand, for the demo's fast clock and the tests). Each feature's own loop
  * lives with it: the poller's rounds (calendar/calendar-poller.ts), the dispatch ticks
  * (join/dispatch-loop.ts), the bridge ticks (bridge/bridge-scheduler.ts).
@@ -19,7 +19,6 @@ import type { PruneCounts, Store } from "../core/ports/store.ts";
 import { clockTicker, skipWhileBusy, type Ticker } from "../core/ticker.ts";
 import type { DispatchLoop } from "../join/dispatch-loop.ts";
 import type { JoinDispatcher } from "../join/join-dispatcher.ts";
-import { FetchRecorder } from "./alarms/device-fetch.ts";
 import type { AlarmEvaluator } from "./alarms/evaluator.ts";
 
 /** How long one prune may hold the `retention` lease before another instance may take it over. */
@@ -59,7 +58,6 @@ export class EngineWorkflows {
   readonly #p: EngineWorkflowParts;
   readonly #tasks: Ticker[] = [];
   /** When each device's fetch was last written. */
-  #fetches: FetchRecorder | null = null;
 
   constructor(parts: EngineWorkflowParts) {
     this.#p = parts;
@@ -105,12 +103,6 @@ export class EngineWorkflows {
     } catch (error) {
       this.#p.logger.warn({ err: (error as Error).message, room: roomId }, "could not refresh a changed room");
     }
-  }
-
-  /** A device fetched with its token: recorded for the staleness alarm, once a minute at most. */
-  deviceFetched(roomId: string, via: string): void {
-    this.#fetches ??= new FetchRecorder(this.#p.store, this.#p.logger);
-    void this.#fetches.record(roomId, via, this.#p.clock.now());
   }
 
   /** One pass of everything (the demo's fast clock, tests): poll round, bridge tick, device pushes, alarms. */

@@ -310,7 +310,6 @@ export class Engine {
       onRoomAdded: (room) => void store.syncCursors.markDue(room.id, clock.now()).catch(() => {}),
       onRoomChanged: (room) => void workflows.roomChanged(room.id),
       onPollNow: () => poller?.poke(),
-      onDeviceFetch: (room, via) => workflows.deviceFetched(room.id, via),
       publicUrl: config.http.publicUrl,
       timeZone: config.http.timeZone,
       oidc: oidcSettings(config),

@@ -17,6 +17,7 @@ import type { Clock } from "../../core/clock.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { DevicePusher } from "../../core/ports/device-pusher.ts";
 import type { Room, Store } from "../../core/ports/store.ts";
+import { FetchRecorder } from "../alarms/device-fetch.ts";
 import type { EngineMetrics } from "../metrics.ts";
 import type { StatusSettings } from "../status.ts";
 import { adminConsole } from "./admin/console.ts";
@@ -51,8 +52,6 @@ export interface HttpServerDeps {
   timeZone?: string;
   /** The console's "Poll now": the room is already due; wake the poller. */
   onPollNow?: (room: Room) => void;
-  /** A device authenticated with its token (it fetched): the alarms' staleness check. */
-  onDeviceFetch?: (room: Room, via: "pull" | "ics") => void;
   /** `http.publicUrl` (the console's origin behind a TLS terminator). */
   publicUrl?: string | null;
   /** `http.oidc.*`: the console's named sign-in (null: admin token only). */
@@ -147,6 +146,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
   // validation, so it is a 404 only for a caller who may know.
   app.addHook("preValidation", async (req, reply) => (paramsPlausible(req) ? undefined : notFound(reply)));
 
+  const fetches = new FetchRecorder(deps.store, log);
   const guards = new TokenGuards({
     store: deps.store,
     clock: deps.clock,
@@ -154,7 +154,8 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     adminToken: deps.adminToken,
     ...(deps.failureLimit ? { failureLimit: deps.failureLimit } : {}),
     ...(deps.pullRateLimit ? { pullRateLimit: deps.pullRateLimit } : {}),
-    ...(deps.onDeviceFetch ? { onDeviceFetch: deps.onDeviceFetch } : {}),
+    // Every device's fetch (pull API, ICS feed, EWS feed) goes to one recorder: the staleness alarm's record.
+    onDeviceFetch: (room, via) => void fetches.record(room.id, via, deps.clock.now()),
   });
 
   app.register(adminConsole, { prefix: "/admin", ...deps });
@@ -181,6 +182,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
       metrics: deps.metrics,
       settings: deps.settings,
       publicUrl: deps.publicUrl ?? null,
+      fetches,
       ...(deps.failureLimit ? { failureLimit: deps.failureLimit } : {}),
       ...(deps.ewsFeed?.rateLimit ? { rateLimit: deps.ewsFeed.rateLimit } : {}),
       ...(deps.ewsFeed?.dialStringIn ? { feed: { dialStringIn: deps.ewsFeed.dialStringIn } } : {}),

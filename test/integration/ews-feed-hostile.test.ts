@@ -4,6 +4,7 @@
  */
 import Fastify, { type FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FetchRecorder } from "../../app/alarms/device-fetch.ts";
 import { ewsFeed } from "../../app/http/ews-feed/index.ts";
 import { EWS_BODY_LIMIT } from "../../app/http/ews-feed/soap.ts";
 import { buildHttpServer } from "../../app/http/server.ts";
@@ -11,6 +12,12 @@ import { EngineMetrics } from "../../app/metrics.ts";
 import { createLogger } from "../../core/logger.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { openTestStore, type TestStore } from "../support/test-database.ts";
+
+/** What the EWS feed plugin needs besides its settings, when registered on its own. */
+function feedParts() {
+  const logger = createLogger("silent");
+  return { store: db.store, clock, logger, fetches: new FetchRecorder(db.store, logger) };
+}
 
 const MAILBOX = "poly-hostile@contoso.example";
 const SETTINGS = { startBufferMinutes: 5, endBufferMinutes: 0, windowFutureDays: 7, pollFailuresBeforeAlarm: 3, pushFailuresBeforeAlarm: 3 };
@@ -44,7 +51,7 @@ beforeAll(async () => {
   base = url(app);
   // The plugin on its own, with a low rate limit.
   limited = Fastify();
-  await limited.register(ewsFeed, { store: db.store, clock, logger: createLogger("silent"), metrics: new EngineMetrics(), settings: SETTINGS, rateLimit: 2 });
+  await limited.register(ewsFeed, { ...feedParts(), metrics: new EngineMetrics(), settings: SETTINGS, rateLimit: 2 });
   await limited.listen({ host: "127.0.0.1", port: 0 });
   limitedBase = url(limited);
 });
@@ -146,9 +153,7 @@ describe("EWS feed hostile input", () => {
     );
     const bodyOnly = Fastify();
     await bodyOnly.register(ewsFeed, {
-      store: db.store,
-      clock,
-      logger: createLogger("silent"),
+      ...feedParts(),
       metrics: new EngineMetrics(),
       settings: SETTINGS,
       feed: { dialStringIn: "body" },

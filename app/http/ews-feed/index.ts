@@ -31,7 +31,7 @@ import {
   success,
   xml,
 } from "./render.ts";
-import { FetchRecorder } from "../../alarms/device-fetch.ts";
+import type { FetchRecorder } from "../../alarms/device-fetch.ts";
 import { getUserSettingsResponse, readGetUserSettings, SOAP_AUTODISCOVER_PATH } from "./autodiscover-soap.ts";
 import { asArray, attr, child, EWS_BODY_LIMIT, parseAutodiscoverRequest, parseSoapEnvelope, SoapFault, text, type XmlNode } from "./soap.ts";
 import { decodeSyncState, InvalidSyncState, MAX_CHANGES, syncChanges } from "./sync.ts";
@@ -56,6 +56,8 @@ export interface EwsFeedDeps {
   /** `http.publicUrl`: the origin Autodiscover names; else the request's own. */
   publicUrl?: string | null;
   feed?: Partial<FeedOptions>;
+  /** Where a device's fetch is recorded (the server's one recorder, shared with the pull API). */
+  fetches: FetchRecorder;
 }
 
 function requestCounter(metrics: EngineMetrics): Counter<"operation" | "result"> {
@@ -82,7 +84,7 @@ export async function ewsFeed(app: FastifyInstance, deps: EwsFeedDeps): Promise<
   const limiter = new RollingRateLimiter(deps.rateLimit ?? 60, 60_000);
   const guesses = new FailureLimiter(deps.failureLimit ?? 20, 60_000);
   const log = deps.logger.child({ component: "ews-feed" });
-  const fetches = new FetchRecorder(deps.store, log);
+  const fetches = deps.fetches;
   const open = { config: { auth: "open" as const }, bodyLimit: EWS_BODY_LIMIT };
 
   const sendFault = (reply: FastifyReply, fault: SoapFault) =>
