@@ -89,13 +89,6 @@ const DEFAULT_LIMITS: HttpLimits = {
   maxConnections: 1_000,
 };
 
-declare module "fastify" {
-  interface FastifyContextConfig {
-    /** A label the console and the EWS feed still set on their routes; nothing reads it (each plugin checks its own callers). */
-    auth?: "open" | "admin" | "device" | "console";
-  }
-}
-
 /** Builds the server (not listening). */
 export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInstance> {
   const limits = { ...DEFAULT_LIMITS, ...deps.limits };

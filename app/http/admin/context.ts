@@ -68,7 +68,7 @@ export interface ConsoleContext {
 }
 
 /** Route options of console pages: its own session check, never in the API's OpenAPI document. */
-export const routeOf = (role?: ConsoleRole) => ({ config: { auth: "console" as const, ...(role ? { role } : {}) } });
+export const routeOf = (role?: ConsoleRole): { config: { role?: ConsoleRole } } => ({ config: role ? { role } : {} });
 
 export const NOTICES: Record<string, string> = {
   "room-added": "Room added.",

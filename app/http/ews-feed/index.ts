@@ -85,7 +85,7 @@ export async function ewsFeed(app: FastifyInstance, deps: EwsFeedDeps): Promise<
   const guesses = new FailureLimiter(deps.failureLimit ?? 20, 60_000);
   const log = deps.logger.child({ component: "ews-feed" });
   const fetches = deps.fetches;
-  const open = { config: { auth: "open" as const }, bodyLimit: EWS_BODY_LIMIT };
+  const open = { bodyLimit: EWS_BODY_LIMIT };
 
   const sendFault = (reply: FastifyReply, fault: SoapFault) =>
     reply
