@@ -1,8 +1,10 @@
 /**
  * UTC offsets of IANA time zones from the platform's Intl data: one formatter per zone, kept
- * (only zones Intl knows get one, a few hundred at most).
+ * (only zones Intl knows get one; Intl also takes other spellings of a name, so the map is bounded
+ * and starts again when full).
  */
 
+const FORMATTERS_MAX = 1024;
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
 /** The zone's formatter; throws a RangeError for a zone Intl does not know. */
@@ -19,6 +21,7 @@ function formatter(zone: string): Intl.DateTimeFormat {
       minute: "numeric",
       second: "numeric",
     });
+    if (formatters.size >= FORMATTERS_MAX) formatters.clear();
     formatters.set(zone, f);
   }
   return f;

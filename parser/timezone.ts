@@ -5,6 +5,8 @@
 import { knownZone, zoneOffsetMinutes } from "../core/time-zone.ts";
 import { findIana } from "windows-iana";
 
+/** TZIDs come from invites: the cache is bounded, and starts again when full. */
+const IANA_CACHE_MAX = 1024;
 const ianaCache = new Map<string, string | null>();
 
 /** Maps a TZID (IANA, Windows, or Outlook's quoted/prefixed forms) to an IANA zone, or null. */
@@ -25,6 +27,7 @@ export function resolveTimeZone(tzid: string | null | undefined): string | null 
     else if (knownZone(name)) result = name;
   }
   name = result ?? name;
+  if (ianaCache.size >= IANA_CACHE_MAX) ianaCache.clear();
   ianaCache.set(tzid, result);
   return result;
 }
