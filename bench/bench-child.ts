@@ -38,7 +38,8 @@ export class BenchChild<Request> {
   /** @param moduleUrl the bench's `import.meta.url`: the file that serves when started in `role`. */
   constructor(moduleUrl: string, role: string) {
     this.#child = fork(fileURLToPath(moduleUrl), [], {
-      execArgv: ["--import", import.meta.resolve("tsx")],
+      // A compiled benchmark (dist/) starts its child compiled; the sources need tsx.
+      execArgv: moduleUrl.endsWith(".ts") ? ["--import", import.meta.resolve("tsx")] : [],
       env: { ...process.env, [ROLE_VARIABLE]: role },
       stdio: ["ignore", "ignore", "inherit", "ipc"],
     });

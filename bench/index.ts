@@ -4,6 +4,7 @@
  * timings do not depend on what ran before them.
  */
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { benchChangeToDevice } from "./change-to-device.ts";
 import { benchCliStartup } from "./cli-startup.ts";
@@ -35,12 +36,22 @@ const benches: Record<string, () => Promise<void>> = {
   "sgj-burst-5k": benchSgjBurst,
 };
 
-const ownProcess = new Set(["poll-cycle-10k", "poll-cycle-50k", "poll-cycle-10k-google", "poll-cycle-10k-ews", "scale-out"]);
+const ownProcess = new Set(["poll-cycle-10k", "poll-cycle-50k", "poll-cycle-10k-google", "poll-cycle-10k-ews", "scale-out", "sgj-burst-5k"]);
 
-/** Runs the benchmark `name` in a child process; its JSON lines go to this process's stdout. */
+/**
+ * Runs the benchmark `name` in a child process; its JSON lines go to this process's stdout. The
+ * child runs the compiled benchmark in dist/ (`npm run bench` builds it first), as `otj run` runs
+ * the compiled engine: no TypeScript loader thread (tsx) with a V8 heap of its own counts in the
+ * engine's memory. Without dist/ it runs the sources through tsx.
+ */
 async function runInOwnProcess(name: string): Promise<void> {
-  const runner = fileURLToPath(new URL("../bin/run-ts.js", import.meta.url));
-  const child = spawn(process.execPath, [runner, fileURLToPath(import.meta.url)], {
+  const self = fileURLToPath(import.meta.url);
+  const compiled = self.endsWith(".ts") ? fileURLToPath(new URL("../dist/bench/index.js", import.meta.url)) : self;
+  const entry = existsSync(compiled) ? [compiled] : [fileURLToPath(new URL("../bin/run-ts.js", import.meta.url)), self];
+  // OTJ_BENCH_ENGINE_FLAGS: Node flags for this process only (the engine side), not for the
+  // emulators it starts (NODE_OPTIONS would reach those too).
+  const flags = (process.env["OTJ_BENCH_ENGINE_FLAGS"] ?? "").split(/\s+/).filter((f) => f !== "");
+  const child = spawn(process.execPath, [...flags, ...entry], {
     env: { ...process.env, OTJ_BENCH_ONLY: name },
     stdio: ["ignore", "inherit", "inherit"],
   });

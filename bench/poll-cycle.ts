@@ -20,6 +20,9 @@
  * runs elsewhere: its CPU and memory are not the engine's.
  */
 
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
+import { join as joinPath } from "node:path";
 import { setFlagsFromString, writeHeapSnapshot } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { GraphCalendarSource } from "../calendar/graph/graph-calendar-source.ts";
@@ -59,6 +62,25 @@ async function openDatabase(): Promise<{ handle: DatabaseHandle; kind: string; d
   const handle = await createDatabase(pg?.url ?? "memory://", { cwd: process.cwd(), poolSize: 20 });
   await migrateToLatest(handle.db);
   return { handle, kind: pg ? "postgres" : "pglite", drop: async () => pg?.drop() };
+}
+
+/**
+ * With OTJ_BENCH_CPU_PROFILE=DIR, a CPU profile of this (the engine's) process until the returned
+ * function is called, written to DIR under the name given then.
+ */
+async function startCpuProfile(): Promise<(file: string) => Promise<void>> {
+  const dir = process.env["OTJ_BENCH_CPU_PROFILE"];
+  if (dir === undefined || dir === "") return async () => {};
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.setSamplingInterval", { interval: 500 });
+  await session.post("Profiler.start");
+  return async (file) => {
+    const { profile } = await session.post("Profiler.stop");
+    writeFileSync(joinPath(dir, file), JSON.stringify(profile));
+    session.disconnect();
+  };
 }
 
 /** Heap in use after a full collection (what the engine retains, without garbage). */
@@ -241,18 +263,22 @@ export async function benchPollCycle(options: PollCycleOptions = {}): Promise<vo
       };
     };
 
+    const mb = (n: number) => (n / 1_048_576).toFixed(0);
+    const memoryLine = (when: string, m: NodeJS.MemoryUsage) =>
+      `${name}: ${when}: rss ${mb(m.rss)} MB, V8 heap total ${mb(m.heapTotal)} MB (used ${mb(m.heapUsed)}), external ${mb(m.external)} MB (array buffers ${mb(m.arrayBuffers)})\n`;
+    heapAfterGc();
+    process.stderr.write(memoryLine("before the initial sync, after a full collection", process.memoryUsage()));
     const initial = await cycle();
     const heapInitialMb = heapAfterGc() / 1_048_576;
     const memoryInitial = process.memoryUsage();
     const rssInitialMb = memoryInitial.rss / 1_048_576;
-    const mb = (n: number) => (n / 1_048_576).toFixed(0);
-    process.stderr.write(
-      `${name}: after the initial sync and a full collection: rss ${mb(memoryInitial.rss)} MB, V8 heap total ${mb(memoryInitial.heapTotal)} MB (used ${mb(memoryInitial.heapUsed)}), external ${mb(memoryInitial.external)} MB (array buffers ${mb(memoryInitial.arrayBuffers)})\n`,
-    );
+    process.stderr.write(memoryLine("after the initial sync and a full collection", memoryInitial));
     // OTJ_BENCH_HEAP_SNAPSHOT=DIR: a heap snapshot after the initial sync, to see what holds memory.
     const snapshotDir = process.env["OTJ_BENCH_HEAP_SNAPSHOT"];
     if (snapshotDir) process.stderr.write(`${name}: heap snapshot ${writeHeapSnapshot(`${snapshotDir}/${name}-after-initial-sync.heapsnapshot`)}\n`);
+    const stopProfile = await startCpuProfile();
     const quiet = await cycle();
+    await stopProfile(`${name}-no-change.cpuprofile`);
     if (quiet.changed !== 0) throw new Error("bench: the no-change cycle changed rooms");
     await emulator.call({ op: "update", changes });
     const changed = await cycle();
