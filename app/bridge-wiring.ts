@@ -86,6 +86,7 @@ export function wireBridge(parts: BridgeWiringParts): BridgeWiring {
     logger: logger.child({ component: "bridge" }),
     assumeLobbyAfterMs: b.adapter === "graph" ? 15_000 : null,
     maxStartsInFlight: b.maxStartsInFlight,
+    sendAheadMs: b.sendAheadSeconds * 1000,
     onStartLateness: (ms) => parts.metrics.lateness.observe(ms / 1000),
     ...(parts.random ? { random: parts.random } : {}),
   });

@@ -77,6 +77,12 @@ export interface BridgeSchedulerOptions {
    * moves them at the instant.
    */
   preStartMs?: number;
+  /**
+   * With a bridge whose start is idempotent (http): start requests leave this long before their
+   * instant (`notBefore`), and the bridge waits until `notBefore` to join (the bridge protocol's
+   * MUST); the start statements run `preStartMs` before that. Default 0: at the instant.
+   */
+  sendAheadMs?: number;
 }
 
 export class BridgeScheduler {
@@ -136,6 +142,7 @@ export class BridgeScheduler {
       random: options.random ?? Math.random,
       onStartLateness: options.onStartLateness,
       preStartMs: options.preStartMs ?? 2_000,
+      sendAheadMs: options.sendAheadMs ?? 0,
       afterAct: (session) => this.#timers.afterAct(session),
     });
     this.#timers = new SessionTimers(ctx, this.#starts);

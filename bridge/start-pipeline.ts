@@ -33,6 +33,11 @@ export interface StartPipelineOptions {
    * instant).
    */
   preStartMs: number;
+  /**
+   * With a bridge whose start is idempotent: how long before their instant the start requests
+   * leave (the bridge waits until `notBefore`); the statements run `preStartMs` before that.
+   */
+  sendAheadMs: number;
   /** What follows a step of a session: re-arm or release its claim (the timers). */
   afterAct(session: BridgeSession): Promise<void>;
 }
@@ -87,7 +92,13 @@ export class StartPipeline {
   leadMs(session: BridgeSession): number {
     if (this.#ctx.actions.confirmStartMs === null || this.#ctx.bridge === null) return 0;
     // A session whose meeting is over before its instant is not started: it fires at the instant.
-    return session.notAfter.getTime() > session.dueAt.getTime() ? this.#options.preStartMs : 0;
+    return session.notAfter.getTime() > session.dueAt.getTime() ? this.#options.preStartMs + this.#options.sendAheadMs : 0;
+  }
+
+  /** When the start request of a session moved ahead of its instant leaves (its instant less sendAheadMs). */
+  #sendAt(session: BridgeSession): number {
+    const dueAt = session.dueAt.getTime();
+    return this.leadMs(session) > 0 ? dueAt - this.#options.sendAheadMs : dueAt;
   }
 
   /** Drops the requests still waiting for their instant (a crash, as BridgeScheduler.abandon). */
@@ -203,10 +214,12 @@ export class StartPipeline {
         continue;
       }
       const dueAt = claimed.dueAt.getTime();
-      // Moved ahead of its instant: the request waits for it (not as work in progress: idle() does
-      // not wait for it), and leaves only if the session is still starting then (held-starts.ts).
-      if (dueAt > ctx.clock.now().getTime())
-        this.#held.hold(dueAt, session.occurrenceKey, () => void ctx.track(this.#startOne(session, request, dueAt, () => {})));
+      const sendAt = this.#sendAt(claimed);
+      // Moved ahead of its instant: the request waits for its send instant (the instant, or
+      // sendAheadMs before it; not as work in progress: idle() does not wait for it), and leaves
+      // only if the session is still starting then (held-starts.ts).
+      if (sendAt > ctx.clock.now().getTime())
+        this.#held.hold(sendAt, session.occurrenceKey, () => void ctx.track(this.#startOne(session, request, dueAt, () => {})));
       else left.push(new Promise<void>((resolve) => void ctx.track(this.#startOne(session, request, dueAt, resolve))));
     }
     return { left: Promise.all(left) };

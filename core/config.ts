@@ -348,6 +348,7 @@ const configSchema = z
         lateStartSeconds: int(0, 86_400, 300, "Seconds after the start a first-seen session may still start."),
         endGraceSeconds: int(0, 86_400, 0, "Seconds after end + end buffer the bridge stays."),
         maxStartsInFlight: int(1, 1_000, 64, "Start requests in flight at once per instance when many sessions start together."),
+        sendAheadSeconds: int(0, 60, 2, "Seconds before notBefore an http bridge's start request leaves (the bridge waits until notBefore); 0: at notBefore."),
         http: z
           .strictObject({
             baseUrl: serviceUrl("Base URL of the HTTP bridge (docs/bridge-protocol.md).", false),

@@ -146,6 +146,62 @@ describe("BridgeScheduler over the HTTP bridge protocol", () => {
     expect(log.slice(4)).toEqual([expect.stringMatching(/^bridge\.ended: (meeting over|bridge reported ended: notAfter reached)$/)]);
   });
 
+  it("sendAheadMs: the request leaves that long before notBefore, the bridge joins at notBefore", async () => {
+    wire(makeScheduler({ sendAheadMs: 2_000 }));
+    bridgeEmu.plan = () => ({ kind: "admit", afterMs: 60_000 });
+    const key = await upsert(MEETING);
+    await sync();
+    await run("2025-03-04T08:57:55.000Z");
+    expect((await session(key))?.state).toBe("scheduled");
+    // The statement runs preStartMs (2 s) before the request, the request 2 s before notBefore.
+    await run("2025-03-04T08:57:56.000Z");
+    expect((await session(key))?.state).toBe("starting");
+    expect(bridgeEmu.creates).toBe(0);
+    await run("2025-03-04T08:57:58.000Z");
+    expect(bridgeEmu.creates).toBe(1);
+    const [created] = [...bridgeEmu.sessions.values()];
+    expect(created!.createdAt).toBe(Date.parse("2025-03-04T08:57:58.000Z"));
+    expect(created!.request.notBefore).toBe("2025-03-04T08:58:00.000Z");
+    await run("2025-03-04T08:57:59.999Z");
+    expect(bridgeEmu.callbacksSent.map((c) => c.state)).toEqual([]);
+    expect((await session(key))?.state).toBe("starting");
+    await run("2025-03-04T08:58:00.000Z");
+    expect(bridgeEmu.callbacksSent.map((c) => c.state)).toEqual(["joining", "lobby"]);
+    expect((await session(key))?.state).toBe("lobby");
+  });
+
+  it("sendAheadMs: a meeting cancelled after its request left is stopped before the bridge joins", async () => {
+    wire(makeScheduler({ sendAheadMs: 2_000 }));
+    bridgeEmu.plan = () => ({ kind: "admit", afterMs: 60_000 });
+    const key = await upsert(MEETING);
+    await sync();
+    await run("2025-03-04T08:57:58.000Z");
+    expect(bridgeEmu.creates).toBe(1);
+    await run("2025-03-04T08:57:59.000Z");
+    await upsert({ ...MEETING, cancelled: true });
+    await sync();
+    expect(await session(key)).toMatchObject({ state: "cancelled", endedReason: "meeting cancelled" });
+    expect([...bridgeEmu.sessions.values()][0]!.stoppedAt).toBe(Date.parse("2025-03-04T08:57:59.000Z"));
+    await run("2025-03-04T09:31:00.000Z");
+    // Never joined: no joining, lobby or admitted; the one callback is the end.
+    expect(bridgeEmu.callbacksSent.map((c) => c.state)).toEqual(["ended"]);
+    expect(bridgeEmu.creates).toBe(1);
+  });
+
+  it("sendAheadMs: a meeting cancelled before its request left gets no request at all", async () => {
+    wire(makeScheduler({ sendAheadMs: 2_000 }));
+    const key = await upsert(MEETING);
+    await sync();
+    await run("2025-03-04T08:57:57.000Z");
+    expect((await session(key))?.state).toBe("starting");
+    await upsert({ ...MEETING, cancelled: true });
+    await sync();
+    await run("2025-03-04T09:31:00.000Z");
+    expect((await session(key))?.state).toBe("cancelled");
+    expect(bridgeEmu.creates).toBe(0);
+    expect(bridgeEmu.bodies).toEqual([]);
+  });
+
   it("records a denial and tells the room", async () => {
     bridgeEmu.plan = () => ({ kind: "deny", afterMs: 120_000 });
     const key = await upsert(MEETING);
