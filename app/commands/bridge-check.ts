@@ -101,6 +101,10 @@ class CallbackReceiver {
 
 class CliUsage extends Error {}
 
+/** How far ahead the waits-for-not-before check sets notBefore, and the clock skew it allows. */
+const NOT_BEFORE_AHEAD_MS = 2_000;
+const CLOCK_SKEW_MS = 500;
+
 function seconds(value: string, name: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0 || n > 3600) throw new CliUsage(`${name} must be a number of seconds between 0 and 3600, got ${value}`);
@@ -229,6 +233,32 @@ export async function checkBridge(options: {
         "create-idempotent",
         ok,
         `the same start again answered HTTP ${r.status}${again ? ` with id ${again}` : ""}${ok ? "" : ` (expected 200 with id ${id ?? "of the first start"}: one session per sessionId)`}`,
+      );
+    });
+
+    // A start whose notBefore is ahead: the bridge answers at once and joins only at notBefore
+    // (otj sends starts bridge.sendAheadSeconds early). A callback before then (less a little
+    // clock skew) means it joined early; the session is stopped before its notBefore either way.
+    await attempt("waits-for-not-before", async () => {
+      const earlyId = `sgj_${randomBytes(6).toString("hex")}`;
+      const notBefore = Date.now() + NOT_BEFORE_AHEAD_MS;
+      const early = JSON.stringify({ ...request, sessionId: earlyId, dialString: `${earlyId}@sgj.otj.invalid`, notBefore: new Date(notBefore).toISOString() });
+      const r = await send("POST", "/sessions", early, signed(early));
+      const earlyBridgeId = idOf(r);
+      if (r.status !== 201 || earlyBridgeId === null) {
+        record("waits-for-not-before", false, `a start with notBefore ${NOT_BEFORE_AHEAD_MS / 1000} s ahead answered HTTP ${r.status} (expected 201)`);
+        return;
+      }
+      const its = () => receiver.received.filter((c) => parseBridgeCallback(c.raw)?.sessionId === earlyId);
+      const joinedEarly = await receiver.waitFor(() => its().length > 0, notBefore - CLOCK_SKEW_MS - Date.now());
+      const first = its()[0];
+      await send("DELETE", `/sessions/${encodeURIComponent(earlyBridgeId)}`, "", signed(""));
+      record(
+        "waits-for-not-before",
+        !joinedEarly,
+        joinedEarly
+          ? `the bridge reported ${first ? (parseBridgeCallback(first.raw)?.state ?? "a state") : "a state"} before notBefore (it must not join earlier; otj sends starts ahead of notBefore)`
+          : `no callback in the ${(NOT_BEFORE_AHEAD_MS - CLOCK_SKEW_MS) / 1000} s before notBefore; the session was stopped before it`,
       );
     });
 

@@ -30,6 +30,7 @@ const ALL_CHECKS = [
   "target-required",
   "create",
   "create-idempotent",
+  "waits-for-not-before",
   "callback-signed",
   "stop-signature-required",
   "stop",
@@ -48,9 +49,12 @@ describe("otj bridge check", () => {
     expect(json.checks.filter((c) => !c.ok)).toEqual([]);
     expect(json.conforms).toBe(true);
     expect(code).toBe(0);
-    // One session for the check's sessionId, whatever was sent, and it was stopped.
-    expect(emulator.sessions.size).toBe(1);
-    expect([...emulator.sessions.values()][0]!.stoppedAt).not.toBeNull();
+    // One session for the check's sessionId, whatever was sent, one for the notBefore check, both stopped.
+    expect(emulator.sessions.size).toBe(2);
+    expect([...emulator.sessions.values()].map((s) => s.stoppedAt !== null)).toEqual([true, true]);
+    // The notBefore check's session was stopped before its notBefore: the emulator never joined it.
+    const early = [...emulator.sessions.values()].find((s) => s.stoppedAt! < Date.parse(s.request.notBefore));
+    expect(early).toBeDefined();
   });
 
   it("prints PASS lines and a verdict without --json", async () => {
@@ -81,6 +85,7 @@ describe("otj bridge check", () => {
     ["accepts-lobby-bypass", ["lobby-bypass-refused", "create"]],
     ["unsigned-callbacks", ["callback-signed"]],
     ["stop-not-idempotent", ["stop-idempotent"]],
+    ["joins-early", ["waits-for-not-before"]],
   ];
 
   it.each(faults)("a bridge with the fault %s fails exactly %j and exits 1", async (fault, failing) => {
@@ -101,7 +106,8 @@ describe("otj bridge check", () => {
     expect(json.checks.filter((c) => !c.ok)).toEqual([]);
     expect(code).toBe(0);
     // Its callbacks were accepted by the check's receiver: joining, then ended after the stop.
-    await expect.poll(() => bridge.callbacks.map((c) => `${c.state}:${c.status}`)).toEqual(["joining:204", "ended:204"]);
+    // (the notBefore check's session ended before it joined).
+    await expect.poll(() => bridge.callbacks.map((c) => `${c.state}:${c.status}`).sort()).toEqual(["ended:204", "ended:204", "joining:204"]);
   });
 
   it("fails callback-signed when no callback arrives in the wait", async () => {

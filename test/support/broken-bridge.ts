@@ -13,7 +13,8 @@ export type BridgeFault =
   | "accepts-lobby-bypass"
   | "unsigned-callbacks"
   | "stop-not-idempotent"
-  | "no-callbacks";
+  | "no-callbacks"
+  | "joins-early";
 
 export class BrokenBridge {
   url = "";
@@ -21,7 +22,7 @@ export class BrokenBridge {
   #server: http.Server | null = null;
   #next = 1;
   readonly #bySessionId = new Map<string, string>();
-  readonly #live = new Map<string, { sessionId: string; callbackUrl: string; stopped: boolean }>();
+  readonly #live = new Map<string, { sessionId: string; callbackUrl: string; stopped: boolean; join: NodeJS.Timeout | null }>();
   readonly #sending = new Set<Promise<void>>();
   readonly #options: { token: string; hmacSecret: string; fault: BridgeFault };
 
@@ -60,6 +61,7 @@ export class BrokenBridge {
         sessionId: string;
         lobbyBypass?: unknown;
         callbackUrl: string;
+        notBefore: string;
         teams: { joinUrl: string | null; meetingId: string | null };
       };
       if (body.lobbyBypass !== false && fault !== "accepts-lobby-bypass") return reply(400, { error: "lobbyBypass must be false" });
@@ -68,8 +70,15 @@ export class BrokenBridge {
       if (known !== undefined && fault !== "duplicate-sessions") return reply(200, { id: known });
       const id = `bb-${this.#next++}`;
       this.#bySessionId.set(body.sessionId, id);
-      this.#live.set(id, { sessionId: body.sessionId, callbackUrl: body.callbackUrl, stopped: false });
-      this.#callback(id, "joining");
+      const session = { sessionId: body.sessionId, callbackUrl: body.callbackUrl, stopped: false, join: null as NodeJS.Timeout | null };
+      this.#live.set(id, session);
+      // Joins at notBefore (the fault: at once).
+      const wait = fault === "joins-early" ? 0 : Date.parse(body.notBefore) - Date.now();
+      if (wait <= 0) this.#callback(id, "joining");
+      else
+        session.join = setTimeout(() => {
+          if (!session.stopped) this.#callback(id, "joining");
+        }, wait);
       return reply(201, { id });
     }
     const del = /^\/sessions\/([^/]+)$/.exec(req.url ?? "");
@@ -78,6 +87,7 @@ export class BrokenBridge {
       if (session === undefined) return reply(404, { error: "unknown session" });
       if (session.stopped) return fault === "stop-not-idempotent" ? reply(500, { error: "already stopped" }) : reply(204);
       session.stopped = true;
+      if (session.join !== null) clearTimeout(session.join);
       this.#callback(decodeURIComponent(del[1]!), "ended");
       return reply(204);
     }
