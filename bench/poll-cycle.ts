@@ -23,9 +23,6 @@
  * runs elsewhere: its CPU and memory are not the engine's.
  */
 
-import { writeFileSync } from "node:fs";
-import { Session } from "node:inspector/promises";
-import { join as joinPath } from "node:path";
 import { setFlagsFromString, writeHeapSnapshot } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { GraphCalendarSource } from "../calendar/graph/graph-calendar-source.ts";
@@ -43,6 +40,7 @@ import { migrateToLatest } from "../store/migrate.ts";
 import { PostgresStore } from "../store/postgres-store.ts";
 import { createTestPostgres, type TestPostgres } from "../test/support/test-database.ts";
 import { BenchChild, isBenchChild, serveBenchChild } from "./bench-child.ts";
+import { startCpuProfile } from "./cpu-profile.ts";
 import { cpuSeconds, report } from "./report.ts";
 
 export interface PollCycleOptions {
@@ -65,25 +63,6 @@ async function openDatabase(): Promise<{ handle: DatabaseHandle; kind: string; u
   const handle = await createDatabase(pg?.url ?? "memory://", { cwd: process.cwd(), poolSize: 20 });
   await migrateToLatest(handle.db);
   return { handle, kind: pg ? "postgres" : "pglite", url: pg?.url ?? null, drop: async () => pg?.drop() };
-}
-
-/**
- * With OTJ_BENCH_CPU_PROFILE=DIR, a CPU profile of this (the engine's) process until the returned
- * function is called, written to DIR under the name given then.
- */
-async function startCpuProfile(): Promise<(file: string) => Promise<void>> {
-  const dir = process.env["OTJ_BENCH_CPU_PROFILE"];
-  if (dir === undefined || dir === "") return async () => {};
-  const session = new Session();
-  session.connect();
-  await session.post("Profiler.enable");
-  await session.post("Profiler.setSamplingInterval", { interval: 500 });
-  await session.post("Profiler.start");
-  return async (file) => {
-    const { profile } = await session.post("Profiler.stop");
-    writeFileSync(joinPath(dir, file), JSON.stringify(profile));
-    session.disconnect();
-  };
 }
 
 /** Heap in use after a full collection (what the engine retains, without garbage). */

@@ -27,9 +27,7 @@
  * Without a reachable PostgreSQL (DATABASE_URL, default postgres://127.0.0.1:5432/test) it runs
  * on in-memory PGlite and says so on stderr.
  */
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { Session } from "node:inspector/promises";
-import { join as joinPath } from "node:path";
+import { readdirSync, readFileSync } from "node:fs";
 import { HttpMediaBridge } from "../bridge/adapters/http-media-bridge.ts";
 import { BridgeScheduler } from "../bridge/bridge-scheduler.ts";
 import { addMs, type CancelTimer, type Clock, systemClock } from "../core/clock.ts";
@@ -43,6 +41,7 @@ import { PostgresStore } from "../store/postgres-store.ts";
 import { createTestPostgres, type TestPostgres } from "../test/support/test-database.ts";
 import { BenchChild, isBenchChild, serveBenchChild } from "./bench-child.ts";
 import { BusyCore } from "./busy-core.ts";
+import { startCpuProfile } from "./cpu-profile.ts";
 import { report } from "./report.ts";
 import { configKeys } from "../core/config.ts";
 
@@ -189,25 +188,6 @@ function postgresCpuBetween(before: Map<string, number> | null, after: Map<strin
   return sum;
 }
 
-/**
- * With OTJ_BENCH_CPU_PROFILE=DIR, a CPU profile of the engine process over each wave (from just
- * before the instant until its bookkeeping is done) is written to DIR/sgj-burst-wave-N.cpuprofile.
- */
-async function profileWave(wave: number): Promise<() => Promise<void>> {
-  const dir = process.env["OTJ_BENCH_CPU_PROFILE"];
-  if (dir === undefined || dir === "") return async () => {};
-  const session = new Session();
-  session.connect();
-  await session.post("Profiler.enable");
-  await session.post("Profiler.setSamplingInterval", { interval: 500 });
-  await session.post("Profiler.start");
-  return async () => {
-    const { profile } = await session.post("Profiler.stop");
-    writeFileSync(joinPath(dir, `sgj-burst-wave-${wave + 1}.cpuprofile`), JSON.stringify(profile));
-    session.disconnect();
-  };
-}
-
 /** The wall clock moved by `offset` ms: the bench jumps to just before the instant once seeded. */
 class ShiftedClock implements Clock {
   offset = 0;
@@ -344,13 +324,14 @@ export async function benchSgjBurst(): Promise<void> {
       await Promise.all(schedulers.map((s) => s.tick()));
       // CPU of the three parties from 3 s before the instant until the wave's bookkeeping is done.
       await new Promise((r) => setTimeout(r, Math.max(0, due.getTime() - clock.now().getTime() - 3_000 - SEND_AHEAD_MS)));
-      const stopProfile = await profileWave(wave);
+      // OTJ_BENCH_CPU_PROFILE=DIR: the engine's profile over the wave, DIR/sgj-burst-wave-N.cpuprofile.
+      const stopProfile = await startCpuProfile();
       const before = { engine: cpuMs(), emulator: await emulator.call<number>({ op: "cpu" }), postgres: postgresCpuMs() };
       const deadline = Date.now() + DUE_IN_MS + 60_000;
       while ((await emulator.call<number>({ op: "created" })) < SESSIONS * (wave + 1) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       await Promise.all(schedulers.map((s) => s.idle()));
       const pgAfter = postgresCpuMs();
-      await stopProfile();
+      await stopProfile(`sgj-burst-wave-${wave + 1}.cpuprofile`);
       cpu.push({
         engine: cpuMs() - before.engine,
         emulator: (await emulator.call<number>({ op: "cpu" })) - before.emulator,
