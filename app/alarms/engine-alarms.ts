@@ -41,7 +41,7 @@ export interface EngineAlarmInputs {
 /** Longest error message an OTJ_NOTIFICATIONS_FAILING alarm quotes. */
 const MAX_QUOTED = 200;
 
-/** The alarm of one kind of change notifications, or null when no room's keep failing. */
+/** The alarm message of one kind of change notifications, or null when none of its rooms keeps failing. */
 function notificationsAlarm(what: string, failures: NotificationFailures | null, pollIntervalSeconds: number): string | null {
   if (failures === null || failures.rooms === 0) return null;
   const message = failures.lastMessage ?? "";
