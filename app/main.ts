@@ -30,6 +30,7 @@ import { XapiDevicePusher } from "../join/pushers/xapi-device-pusher.ts";
 import { roomPlanner } from "../join/room-planning.ts";
 import { compileRules } from "../join/rules.ts";
 import { createDatabase, type DatabaseHandle } from "../store/create-database.ts";
+import { PostgresGoogleChannelStore } from "../store/postgres/google-channel-store.ts";
 import { PostgresSubscriptionStore } from "../store/postgres/graph-subscription-store.ts";
 import { migrateToLatest } from "../store/migrate.ts";
 import { PostgresStore } from "../store/postgres-store.ts";
@@ -220,13 +221,15 @@ export class Engine {
 
     const callbacks: EngineCallbacks = { ...bridge.callbacks };
     let subscriptions: GraphSubscriptionManager | null = null;
+    let subscriptionStore: PostgresSubscriptionStore | null = null;
     if (config.graph.notifications.enabled && this.#graphClient && poller) {
       const polling = poller;
+      subscriptionStore = new PostgresSubscriptionStore(this.#db.db, store.owner);
       subscriptions = new GraphSubscriptionManager(
         { notificationUrl: `${publicUrl()}/v1/notifications/graph` },
         {
           client: this.#graphClient,
-          store: new PostgresSubscriptionStore(this.#db.db, store.owner),
+          store: subscriptionStore,
           cursors: store.syncCursors,
           clock,
           wake: () => polling.poke(),
@@ -266,6 +269,11 @@ export class Engine {
       ...(graphClient ? { graphRoles: async () => tokenRoles(await graphClient.tokens.getToken(AbortSignal.timeout(30_000))) } : {}),
       graphBridge: config.bridge.adapter === "graph",
       startedAt: clock.now(),
+      notifications: {
+        pollIntervalSeconds: config.poll.intervalSeconds,
+        graph: subscriptionStore,
+        google: googleChannels && this.#db ? new PostgresGoogleChannelStore(this.#db.db, store.owner) : null,
+      },
     });
     const workflows = new EngineWorkflows({
       config,

@@ -37,7 +37,8 @@ export interface StatusOutput {
   }>;
   /**
    * Open engine-wide alarms (not tied to a room: no bridge configured, Graph consent lacking a
-   * permission, secrets.key unset, a provider without SIP domain, failed notifications), oldest
+   * permission, secrets.key unset, a provider without SIP domain, failed notifications, change
+   * notifications that keep failing), oldest
    * first, as the alarm evaluator last recorded them. Always present in buildStatus's output.
    */
   engineAlarms?: Array<{ code: string; subject: string; since: string; message: string }>;

@@ -258,7 +258,12 @@ const configSchema = z
       .prefault({}),
     alarms: z
       .strictObject({
-        pollFailuresBeforeAlarm: int(1, 1_000, 3, "Failed poll rounds in a row (retryable errors) before a room's poll alarm is raised."),
+        pollFailuresBeforeAlarm: int(
+          1,
+          1_000,
+          3,
+          "Failed poll rounds in a row (retryable errors) before a room's poll alarm is raised; also failed change-notification subscriptions (or channels) in a row before OTJ_NOTIFICATIONS_FAILING.",
+        ),
         pushFailuresBeforeAlarm: int(1, 1_000, 3, "Failed device pushes in a row (retryable errors) before a room's device alarm is raised."),
         ewsFetchStaleMinutes: int(
           0,

@@ -161,6 +161,12 @@ export const ERROR_CODES = {
     exitCode: 1,
     description: "An alarm notification (webhook, Teams or e-mail) could not be delivered after its retries.",
   },
+  OTJ_NOTIFICATIONS_FAILING: {
+    retryable: true,
+    exitCode: 1,
+    description:
+      "Change notifications (Graph subscriptions or Google events.watch channels) keep failing for some rooms: those rooms see changes only at the next poll.",
+  },
   OTJ_INTERNAL: { retryable: false, exitCode: 1, description: "An unexpected internal error; please report it." },
 } as const satisfies Record<string, ErrorCodeInfo>;
 

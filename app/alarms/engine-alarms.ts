@@ -1,10 +1,12 @@
 /**
  * What is wrong right now, as alarms (docs/operations.md, "Alarms and notifications"): the rooms'
  * alarms of the status (poll, push, provider, failed guest joins, devices that stopped fetching:
- * app/alarms/device-fetch.ts) plus the engine-wide ones. Pure:
+ * app/alarms/device-fetch.ts) plus the engine-wide ones (change notifications that keep failing
+ * among them). Pure:
  * the evaluator gathers the inputs and records the raise/clear transitions.
  */
 import type { ActiveAlarm } from "../../core/ports/alarm-store.ts";
+import type { NotificationFailures } from "../../core/ports/notification-failures.ts";
 import type { Provider, Room } from "../../core/ports/store.ts";
 import { sgjDomainProblem } from "../../join/join-planner.ts";
 import { FEATURE_ROLES, missingRoles } from "../doctor.ts";
@@ -28,6 +30,24 @@ export interface EngineAlarmInputs {
   graphFeatures: { calendar: boolean; graphBridge: boolean };
   /** Notification channels whose last delivery failed after its retries. */
   deliveryProblems: ReadonlyArray<{ channel: string; message: string }>;
+  /**
+   * Change notifications: per kind, the rooms whose subscription (Graph) or channel (Google) failed
+   * `alarms.pollFailuresBeforeAlarm` times or more in a row, or null when that kind is off
+   * (`graph.notifications.enabled`, `google.notifications.enabled`). Absent: both off.
+   */
+  notifications?: { pollIntervalSeconds: number; graph: NotificationFailures | null; google: NotificationFailures | null };
+}
+
+/** Longest error message an OTJ_NOTIFICATIONS_FAILING alarm quotes. */
+const MAX_QUOTED = 200;
+
+/** The alarm message of one kind of change notifications, or null when none of its rooms keeps failing. */
+function notificationsAlarm(what: string, failures: NotificationFailures | null, pollIntervalSeconds: number): string | null {
+  if (failures === null || failures.rooms === 0) return null;
+  const message = failures.lastMessage ?? "";
+  const quoted = message.length > MAX_QUOTED ? `${message.slice(0, MAX_QUOTED)}...` : message;
+  const last = failures.lastCode === null ? quoted : `${failures.lastCode}: ${quoted}`;
+  return `${failures.rooms} room(s): ${what} failing (last: ${last.trim()}); the rooms are still polled every ${pollIntervalSeconds} s (poll.intervalSeconds)`;
 }
 
 export function currentAlarms(input: EngineAlarmInputs): ActiveAlarm[] {
@@ -91,6 +111,14 @@ export function currentAlarms(input: EngineAlarmInputs): ActiveAlarm[] {
         );
       }
     }
+  }
+
+  const n = input.notifications;
+  if (n) {
+    const graph = notificationsAlarm("Graph change subscriptions", n.graph, n.pollIntervalSeconds);
+    if (graph !== null) engine("notifications:graph", "OTJ_NOTIFICATIONS_FAILING", "graph-subscriptions", graph);
+    const google = notificationsAlarm("Google events.watch channels", n.google, n.pollIntervalSeconds);
+    if (google !== null) engine("notifications:google", "OTJ_NOTIFICATIONS_FAILING", "google-channels", google);
   }
 
   for (const d of input.deliveryProblems) engine(`delivery:${d.channel}`, "OTJ_ALERT_DELIVERY_FAILED", `alerts ${d.channel}`, d.message);

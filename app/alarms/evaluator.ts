@@ -7,6 +7,7 @@
 import type { Clock } from "../../core/clock.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { AlarmTransitions } from "../../core/ports/alarm-store.ts";
+import type { FailingNotifications } from "../../core/ports/notification-failures.ts";
 import type { Store } from "../../core/ports/store.ts";
 import { type StatusSettings, buildStatus } from "../status.ts";
 import { currentAlarms } from "./engine-alarms.ts";
@@ -28,6 +29,11 @@ export interface AlarmEvaluatorDeps {
   graphBridge: boolean;
   /** When the engine started (a pulling device that never fetched counts from here). */
   startedAt: Date;
+  /**
+   * Change notifications, for OTJ_NOTIFICATIONS_FAILING: the store of each kind that is enabled
+   * (null when off), and `poll.intervalSeconds` for the message. Absent: no such alarm.
+   */
+  notifications?: { pollIntervalSeconds: number; graph: FailingNotifications | null; google: FailingNotifications | null };
 }
 
 export class AlarmEvaluator {
@@ -49,6 +55,7 @@ export class AlarmEvaluator {
         buildStatus(store, now, { ...this.#d.settings, startedAt: this.#d.startedAt }),
       ]);
       const graphRoles = this.#d.graphRoles ? await this.#d.graphRoles().catch(() => null) : null;
+      const notifications = await this.#notificationFailures();
       const active = currentAlarms({
         now,
         rooms,
@@ -59,6 +66,7 @@ export class AlarmEvaluator {
         graphRoles,
         graphFeatures: { calendar: this.#d.graphRoles !== undefined && rooms.some((r) => r.enabled && r.source === "graph"), graphBridge: this.#d.graphBridge },
         deliveryProblems: this.#d.notifier?.problems() ?? [],
+        ...(notifications ? { notifications } : {}),
       });
       const transitions = await store.alarms.reconcile(active, now);
       for (const alarm of transitions.raised) this.#d.logger.warn({ code: alarm.code, subject: alarm.subject, alarmId: alarm.id }, "alarm raised");
@@ -72,5 +80,14 @@ export class AlarmEvaluator {
     } finally {
       await store.retention.releaseJob("alarms", clock.now()).catch(() => undefined);
     }
+  }
+
+  /** The rooms whose change notifications failed `pollFailuresBeforeAlarm` times or more in a row, per enabled kind. */
+  async #notificationFailures() {
+    const n = this.#d.notifications;
+    if (!n) return undefined;
+    const min = this.#d.settings.pollFailuresBeforeAlarm;
+    const [graph, google] = await Promise.all([n.graph?.failing(min) ?? null, n.google?.failing(min) ?? null]);
+    return { pollIntervalSeconds: n.pollIntervalSeconds, graph, google };
   }
 }

@@ -5,6 +5,7 @@
  * another source, the record turns `orphan` and stays until its channel is stopped at Google.
  * The channel manager (calendar/google/google-channels.ts) uses it; store/ keeps it.
  */
+import type { FailingNotifications } from "./notification-failures.ts";
 import type { StoreCallOptions } from "./store/options.ts";
 
 /** One room's channel bookkeeping. */
@@ -36,7 +37,8 @@ export interface SavedChannel {
   readonly dueAt: Date;
 }
 
-export interface GoogleChannelStore {
+/** `failing` counts non-orphan records only (rooms still enabled Google rooms). */
+export interface GoogleChannelStore extends FailingNotifications {
   /** Adds a record, due at `now`, for every enabled Google room without one. Returns how many. */
   ensureRooms(now: Date, options?: StoreCallOptions): Promise<number>;
   /**

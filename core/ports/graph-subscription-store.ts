@@ -3,6 +3,7 @@
  * like sync cursors so two engine instances never create or renew one room's subscription at once.
  * The subscription manager (calendar/graph/subscriptions.ts) uses it; store/ keeps it.
  */
+import type { FailingNotifications } from "./notification-failures.ts";
 import type { StoreCallOptions } from "./store/options.ts";
 
 /** One room's subscription bookkeeping. */
@@ -22,7 +23,7 @@ export interface SubscriptionRecord {
 }
 
 /** Where subscriptions are kept (store/postgres/graph-subscription-store.ts). */
-export interface SubscriptionStore {
+export interface SubscriptionStore extends FailingNotifications {
   /** Adds a record, due at `now`, for every enabled room without one. Returns how many. */
   ensureRooms(now: Date, options?: StoreCallOptions): Promise<number>;
   /** Leases up to `limit` due records of enabled rooms (SKIP LOCKED + lease), most overdue first. */

@@ -7,6 +7,7 @@
 import { type Kysely, sql } from "kysely";
 import { addMs } from "../../core/clock.ts";
 import type { ChannelRecord, GoogleChannelStore, SavedChannel } from "../../core/ports/google-channel-store.ts";
+import type { NotificationFailures } from "../../core/ports/notification-failures.ts";
 import type { StoreCallOptions } from "../../core/ports/store.ts";
 import { guard } from "./guard.ts";
 
@@ -162,6 +163,23 @@ export class PostgresGoogleChannelStore implements GoogleChannelStore {
     return guard(options, async () => {
       const result = await sql<Row>`select c.*, ${ORPHAN} as orphan from google_channel c order by c.mailbox, c.room_id`.execute(this.#db);
       return result.rows.map(toRecord);
+    });
+  }
+
+  failing(minFailures: number, options?: StoreCallOptions): Promise<NotificationFailures> {
+    return guard(options, async () => {
+      // One row: the most recently touched failing record, with the count of all of them; orphans
+      // (their room is gone) are not counted.
+      const result = await sql<{ rooms: string | number; last_error_code: string | null; last_error: string | null }>`
+        select count(*) over () as rooms, c.last_error_code, c.last_error
+        from google_channel c
+        where c.failures >= ${minFailures} and not ${ORPHAN}
+        order by c.updated_at desc, c.room_id
+        limit 1`.execute(this.#db);
+      const row = result.rows[0];
+      return row === undefined
+        ? { rooms: 0, lastCode: null, lastMessage: null }
+        : { rooms: Number(row.rooms), lastCode: row.last_error_code, lastMessage: row.last_error };
     });
   }
 

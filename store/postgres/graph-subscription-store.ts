@@ -8,6 +8,7 @@ import { type Kysely, sql } from "kysely";
 import { addMs } from "../../core/clock.ts";
 import type { StoreCallOptions } from "../../core/ports/store.ts";
 import type { SubscriptionRecord, SubscriptionStore } from "../../core/ports/graph-subscription-store.ts";
+import type { NotificationFailures } from "../../core/ports/notification-failures.ts";
 import { guard } from "./guard.ts";
 
 interface SubscriptionTable {
@@ -185,6 +186,22 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
         .orderBy("r.mailbox")
         .execute();
       return (rows as Row[]).map(toRecord);
+    });
+  }
+
+  failing(minFailures: number, options?: StoreCallOptions): Promise<NotificationFailures> {
+    return guard(options, async () => {
+      // One row: the most recently touched failing record, with the count of all of them.
+      const result = await sql<{ rooms: string | number; last_error_code: string | null; last_error: string | null }>`
+        select count(*) over () as rooms, s.last_error_code, s.last_error
+        from graph_subscription s join room r on r.id = s.room_id
+        where r.enabled and s.failures >= ${minFailures}
+        order by s.updated_at desc, s.room_id
+        limit 1`.execute(this.#db);
+      const row = result.rows[0];
+      return row === undefined
+        ? { rooms: 0, lastCode: null, lastMessage: null }
+        : { rooms: Number(row.rooms), lastCode: row.last_error_code, lastMessage: row.last_error };
     });
   }
 

@@ -13,6 +13,7 @@ import { AlarmEvaluator, type AlarmEvaluatorDeps } from "../../app/alarms/evalua
 import { AlarmNotifier, SmtpChannel, TeamsChannel, WebhookChannel, type NotificationChannel } from "../../app/alarms/notifier.ts";
 import { createLogger } from "../../core/logger.ts";
 import type { MeetingUpsert, Store } from "../../core/ports/store.ts";
+import { PostgresSubscriptionStore } from "../../store/postgres/graph-subscription-store.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { openTestStore, type TestStore } from "../support/test-database.ts";
 
@@ -165,6 +166,47 @@ describe("engine-wide alarms", () => {
     expect(without?.raised.map((r) => [r.key, r.code])).toEqual([["engine:bridge", "OTJ_BRIDGE_NOT_CONFIGURED"]]);
     const withBridge = await evaluator(db.store, clock, { bridgeConfigured: true }).evaluate();
     expect(withBridge?.cleared.map((r) => r.code)).toEqual(["OTJ_BRIDGE_NOT_CONFIGURED"]);
+  });
+
+  it("Graph subscriptions failing alarms.pollFailuresBeforeAlarm times in a row raise OTJ_NOTIFICATIONS_FAILING; a renewal clears it", async () => {
+    const clock = new FakeClock(START);
+    const room = await addPullRoom(db.store, "notif1@contoso.example");
+    await db.store.alarms.recordFetch(room.id, START);
+    const subscriptions = new PostgresSubscriptionStore(db.handle.db, db.store.owner);
+    const fail = async () => {
+      await subscriptions.ensureRooms(clock.now());
+      const [record] = await subscriptions.claimDue(clock.now(), 10, 60_000);
+      expect(record?.roomId).toBe(room.id);
+      await subscriptions.failed(room.id, { code: "OTJ_GRAPH_ACCESS_DENIED", message: "denied", dueAt: clock.now(), forget: true }, clock.now());
+    };
+    const notifications = { pollIntervalSeconds: 60, graph: subscriptions, google: null };
+    const ev = evaluator(db.store, clock, { notifications });
+    await fail();
+    await fail();
+    expect((await ev.evaluate())?.raised).toEqual([]);
+    await fail();
+    // Graph notifications off: nothing to say about the rows left behind.
+    expect((await evaluator(db.store, clock, { notifications: { ...notifications, graph: null } }).evaluate())?.raised).toEqual([]);
+    const raised = (await ev.evaluate())?.raised ?? [];
+    expect(raised.map((r) => [r.key, r.code, r.subject, r.roomId])).toEqual([
+      ["engine:notifications:graph", "OTJ_NOTIFICATIONS_FAILING", "graph-subscriptions", null],
+    ]);
+    expect(raised[0]?.message).toBe(
+      "1 room(s): Graph change subscriptions failing (last: OTJ_GRAPH_ACCESS_DENIED: denied); the rooms are still polled every 60 s (poll.intervalSeconds)",
+    );
+    clock.advance(MIN);
+    await subscriptions.claimDue(clock.now(), 10, 60_000);
+    await subscriptions.saved(
+      room.id,
+      {
+        subscriptionId: "sub-1",
+        clientStateHash: "ab".repeat(32),
+        expiresAt: new Date(START.getTime() + 9_000 * MIN),
+        dueAt: new Date(START.getTime() + 4_500 * MIN),
+      },
+      clock.now(),
+    );
+    expect((await ev.evaluate())?.cleared.map((r) => r.key)).toEqual(["engine:notifications:graph"]);
   });
 
   it("one instance evaluates at a time (the alarms lease)", async () => {

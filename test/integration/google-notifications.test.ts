@@ -39,6 +39,8 @@ function newEngine(): Engine {
       // Ten minutes between polls: a notification must not wait for them.
       poll: { intervalSeconds: 600, windowPastHours: 2, windowFutureDays: 2 },
       log: { level: "silent" },
+      // One failed channel is enough for OTJ_NOTIFICATIONS_FAILING (the throttling case below).
+      alarms: { pollFailuresBeforeAlarm: 1 },
     },
     { env: {}, cwd: process.cwd() },
   );
@@ -147,12 +149,21 @@ describe("Google change notifications", () => {
     const throttled = await reconcile();
     expect(throttled.stoppedEarly).toBe("throttled");
     expect(throttled.outcomes.map((o) => [o.action, o.code])).toEqual([["failed", "OTJ_GOOGLE_THROTTLED"]]);
+    // The engine's alarm evaluator sees the failing channel (alarms.pollFailuresBeforeAlarm: 1).
+    const notificationAlarms = async () =>
+      (await engine.store.alarms.listOpen()).filter((a) => a.code === "OTJ_NOTIFICATIONS_FAILING").map((a) => [a.subject, a.message.split(";")[0]]);
+    await engine.workflows.step();
+    expect(await notificationAlarms()).toEqual([
+      ["google-channels", "1 room(s): Google events.watch channels failing (last: OTJ_GOOGLE_THROTTLED: events.watch: HTTP 403 rateLimitExceeded)"],
+    ]);
     const next = await reconcile();
     expect(next.outcomes.map((o) => o.action)).toEqual(["created"]);
     expect(next.outcomes[0]!.mailbox).not.toBe(throttled.outcomes[0]!.mailbox);
     clock.advance(2 * 60_000);
     const retried = await reconcile();
     expect(retried.outcomes.map((o) => [o.mailbox, o.action])).toEqual([[throttled.outcomes[0]!.mailbox, "created"]]);
+    await engine.workflows.step();
+    expect(await notificationAlarms()).toEqual([]);
   });
 
   it("stops the channel when the room is removed, and when a room moves to another source", async () => {

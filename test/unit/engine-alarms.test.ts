@@ -104,6 +104,30 @@ describe("currentAlarms", () => {
     expect(readWrite).toEqual([]);
   });
 
+  it("change notifications failing: one OTJ_NOTIFICATIONS_FAILING per enabled kind with failing rooms; clears at zero; none when the kind is off", () => {
+    const none = { rooms: 0, lastCode: null, lastMessage: null };
+    const graph = { rooms: 12, lastCode: "OTJ_GRAPH_ACCESS_DENIED", lastMessage: "ErrorAccessDenied" };
+    const google = { rooms: 1, lastCode: "OTJ_GOOGLE_UNAVAILABLE", lastMessage: "x".repeat(500) };
+    const raised = currentAlarms(inputs({ notifications: { pollIntervalSeconds: 60, graph, google } }));
+    expect(raised.map((a) => [a.key, a.code, a.roomId, a.subject])).toEqual([
+      ["engine:notifications:graph", "OTJ_NOTIFICATIONS_FAILING", null, "graph-subscriptions"],
+      ["engine:notifications:google", "OTJ_NOTIFICATIONS_FAILING", null, "google-channels"],
+    ]);
+    expect(raised[0]?.message).toBe(
+      "12 room(s): Graph change subscriptions failing (last: OTJ_GRAPH_ACCESS_DENIED: ErrorAccessDenied); the rooms are still polled every 60 s (poll.intervalSeconds)",
+    );
+    expect(raised[1]?.message).toMatch(
+      /^1 room\(s\): Google events\.watch channels failing \(last: OTJ_GOOGLE_UNAVAILABLE: x{200}\.\.\.\); the rooms are still polled/,
+    );
+    // No failing room any more (or that kind off): the alarm is no longer current, so the evaluator clears it.
+    expect(currentAlarms(inputs({ notifications: { pollIntervalSeconds: 60, graph: none, google } })).map((a) => a.key)).toEqual([
+      "engine:notifications:google",
+    ]);
+    expect(currentAlarms(inputs({ notifications: { pollIntervalSeconds: 60, graph: none, google: none } }))).toEqual([]);
+    expect(currentAlarms(inputs({ notifications: { pollIntervalSeconds: 60, graph: null, google: null } }))).toEqual([]);
+    expect(currentAlarms(inputs({}))).toEqual([]);
+  });
+
   it("room alarms of the status get one key per room and code; delivery problems one per channel", () => {
     const r = room("a");
     const status = {
