@@ -1,6 +1,6 @@
 /**
  * SubscriptionStore on PostgreSQL / PGlite (table `graph_subscription`, migration
- * 202611251200_graph_subscriptions): one row per enabled room, leased with SKIP LOCKED like sync
+ * 202611251200_graph_subscriptions): one row per enabled Graph room (`source` graph), leased with SKIP LOCKED like sync
  * cursors so two engine instances never create or renew one room's subscription at once.
  */
 
@@ -28,7 +28,7 @@ interface SubscriptionTable {
 
 interface Tables {
   graph_subscription: SubscriptionTable;
-  room: { id: string; mailbox: string; enabled: boolean };
+  room: { id: string; mailbox: string; enabled: boolean; source: string };
 }
 
 type Row = SubscriptionTable & { mailbox: string };
@@ -64,7 +64,7 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
     return guard(options, async () => {
       const result = await sql`insert into graph_subscription (room_id, due_at, created_at, updated_at)
         select r.id, ${now}::timestamptz, ${now}::timestamptz, ${now}::timestamptz from room r
-        where r.enabled and not exists (select 1 from graph_subscription s where s.room_id = r.id)
+        where r.enabled and r.source = 'graph' and not exists (select 1 from graph_subscription s where s.room_id = r.id)
         on conflict (room_id) do nothing`.execute(this.#db);
       return Number(result.numAffectedRows ?? 0);
     });
@@ -84,6 +84,8 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
             .innerJoin("room as e", "e.id", "d.room_id")
             .select("d.room_id")
             .where("e.enabled", "=", true)
+            // A room read from Google or Exchange Server has no Graph mailbox to subscribe to.
+            .where("e.source", "=", "graph")
             .where("d.due_at", "<=", now)
             .where((eb) => eb.or([eb("d.lease_expires_at", "is", null), eb("d.lease_expires_at", "<=", now)]))
             .orderBy("d.due_at")
@@ -195,7 +197,7 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
       const result = await sql<{ rooms: string | number; last_error_code: string | null; last_error: string | null }>`
         select count(*) over () as rooms, s.last_error_code, s.last_error
         from graph_subscription s join room r on r.id = s.room_id
-        where r.enabled and s.failures >= ${minFailures}
+        where r.enabled and r.source = 'graph' and s.failures >= ${minFailures}
         order by s.updated_at desc, s.room_id
         limit 1`.execute(this.#db);
       const row = result.rows[0];

@@ -36,7 +36,7 @@ describe.each(["postgres", "pglite"] as TestDatabaseKind[])("failing notificatio
     await db.store.providers.add({ partner: "cisco", name: "webex", tenantKey: "acme@m.webex.com" }, T0);
   });
 
-  const addRoom = async (mailbox: string, source: "graph" | "google") =>
+  const addRoom = async (mailbox: string, source: "graph" | "google" | "ews") =>
     (await db.store.rooms.add({ mailbox, displayName: mailbox, provider: "webex", deviceFamily: "pull", source }, T0)).room.id;
 
   /** One reconcile round at `minute`: the rooms in `fail` fail (due again at once), the rest are released untouched. */
@@ -71,6 +71,21 @@ describe.each(["postgres", "pglite"] as TestDatabaseKind[])("failing notificatio
     expect(await s.failing(3)).toEqual({ rooms: 1, lastCode: "OTJ_GRAPH_ACCESS_DENIED", lastMessage: "application access policy" });
     expect(await s.failing(2)).toEqual({ rooms: 2, lastCode: "OTJ_GRAPH_ACCESS_DENIED", lastMessage: "application access policy" });
     expect(await s.failing(5)).toEqual(NONE);
+  });
+
+  it("Graph subscriptions: only rooms read from Graph get one (Google and Exchange Server rooms have no Graph mailbox)", async () => {
+    const s = new PostgresSubscriptionStore(db.handle.db, "owner-a");
+    const graph = await addRoom("graph@contoso.example", "graph");
+    const google = await addRoom("google@contoso.example", "google");
+    await addRoom("ews@contoso.example", "ews");
+    expect(await s.ensureRooms(at(1))).toBe(1);
+    expect((await s.claimDue(at(1), 100, 60_000)).map((r) => r.roomId)).toEqual([graph]);
+    await s.releaseAll(at(1));
+    // A room that moved to Google after its record was made: not claimed, not counted as failing.
+    await db.store.rooms.update(graph, { source: "google" }, at(2));
+    expect(await s.claimDue(at(2), 100, 60_000)).toEqual([]);
+    expect(await s.failing(0)).toEqual(NONE);
+    expect(google).not.toBe(graph);
   });
 
   it("Google channels: counts Google rooms failed often enough in a row, not orphans (room removed)", async () => {
