@@ -211,6 +211,7 @@ export class Engine {
           onRound: (report) => {
             this.metrics.pollRounds.inc({ outcome: "ok" }, report.ok);
             this.metrics.pollRounds.inc({ outcome: "error" }, report.failed);
+            if (report.rooms.length > 0) this.metrics.pollRoundSeconds.observe((report.finishedAt.getTime() - report.startedAt.getTime()) / 1000);
           },
         },
       );

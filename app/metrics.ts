@@ -10,6 +10,12 @@ export class EngineMetrics {
     labelNames: ["outcome"],
     registers: [this.registry],
   });
+  readonly pollRoundSeconds = new Histogram({
+    name: "otj_poll_round_seconds",
+    help: "Duration of poll rounds that polled at least one room (compare with poll.intervalSeconds)",
+    buckets: [1, 5, 10, 30, 60, 120, 300, 600],
+    registers: [this.registry],
+  });
   readonly graphRequests = new Counter({
     name: "otj_graph_requests_total",
     help: "Graph requests by HTTP status",

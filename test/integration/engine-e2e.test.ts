@@ -164,6 +164,7 @@ describe("engine end to end", () => {
     const text = await (await fetch(`http://127.0.0.1:${engine.port}/metrics`)).text();
     const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? Number.NaN);
     expect(value(/^otj_poll_rounds_total\{outcome="ok"\} (\d+)/m)).toBeGreaterThan(0);
+    expect(value(/^otj_poll_round_seconds_count (\d+)/m)).toBeGreaterThan(0);
     expect(value(/^otj_device_pushes_total\{result="ok"\} (\d+)/m)).toBeGreaterThanOrEqual(3);
     expect(text).toMatch(/^otj_bridge_sessions\{state="[a-z]+"\} \d+/m);
     expect(value(/^otj_graph_requests_total\{status="200"\} (\d+)/m)).toBeGreaterThan(0);
