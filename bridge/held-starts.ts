@@ -1,7 +1,7 @@
 /**
- * Start requests held for their instant. With a bridge whose start is idempotent, the start
- * pipeline moves sessions to `starting` ahead of their instant (preStartMs) and holds their
- * requests here until it. A session ended inside that window (its meeting cancelled, declined,
+ * Start requests held for their send instant (the session's instant, or `sendAheadMs` before
+ * it). With a bridge whose start is idempotent, the start pipeline moves sessions to `starting`
+ * `preStartMs` ahead of that send instant and holds their requests here until it. A session ended inside that window (its meeting cancelled, declined,
  * moved away from SGJ, its room removed) must not get its request: the bridge never heard of it,
  * so it is finished like a cancelled `scheduled` session, without any bridge call.
  *
