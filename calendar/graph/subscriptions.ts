@@ -28,6 +28,7 @@ import { retryDelayMs } from "./graph-error-mapper.ts";
 export interface SubscriptionRequester {
   post(path: string, body: unknown, options: GraphRequestOptions): Promise<GraphHttpResponse>;
   patch(path: string, body: unknown, options: GraphRequestOptions): Promise<GraphHttpResponse>;
+  delete(path: string, options: GraphRequestOptions): Promise<GraphHttpResponse>;
 }
 
 export interface SubscriptionSettings {
@@ -66,7 +67,7 @@ export interface SubscriptionManagerDeps {
 export interface ReconcileOutcome {
   readonly roomId: string;
   readonly mailbox: string;
-  readonly action: "created" | "renewed" | "failed" | "lease-lost";
+  readonly action: "created" | "renewed" | "deleted" | "failed" | "lease-lost";
   readonly subscriptionId: string | null;
   readonly code: string | null;
 }
@@ -169,6 +170,13 @@ export class GraphSubscriptionManager {
       for (const record of due) outcomes.push(await this.#reconcileRoom(record, signal));
       if (due.length < this.#settings.batch) break;
     }
+    // Rooms disabled or moved to another calendar source: their subscriptions are deleted at Graph.
+    for (;;) {
+      signal.throwIfAborted();
+      const orphans = await store.claimOrphans(started, this.#settings.batch, this.#settings.leaseMs, { signal });
+      for (const record of orphans) outcomes.push(await this.#deleteOrphan(record, signal));
+      if (orphans.length < this.#settings.batch) break;
+    }
     return { added, outcomes };
   }
 
@@ -196,6 +204,29 @@ export class GraphSubscriptionManager {
       this.#deps.logger?.warn({ roomId: record.roomId, code: e.code, err: e.message }, "graph subscription failed");
       const recorded = await store.failed(record.roomId, { code: e.code, message: e.message, dueAt, forget }, clock.now(), { signal });
       return { ...base, action: recorded ? "failed" : "lease-lost", subscriptionId: null, code: e.code };
+    }
+  }
+
+  /** Deletes an orphaned record's subscription at Graph (gone already is fine), then the record. */
+  async #deleteOrphan(record: SubscriptionRecord, signal: AbortSignal): Promise<ReconcileOutcome> {
+    const { client, store, clock } = this.#deps;
+    const base = { roomId: record.roomId, mailbox: record.mailbox, subscriptionId: record.subscriptionId };
+    try {
+      try {
+        await client.delete(`/subscriptions/${encodeURIComponent(record.subscriptionId!)}`, { signal });
+      } catch (error) {
+        if (toOtjError(error).code !== "OTJ_GRAPH_NOT_FOUND") throw error;
+      }
+      const removed = await store.remove(record.roomId, { signal });
+      this.#deps.logger?.info({ roomId: record.roomId, subscriptionId: record.subscriptionId }, "graph subscription deleted: the room no longer reads Graph");
+      return { ...base, action: removed ? "deleted" : "lease-lost", code: null };
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      const e = toOtjError(error);
+      const dueAt = addMs(clock.now(), this.#backoffMs(e, record.failures));
+      this.#deps.logger?.warn({ roomId: record.roomId, code: e.code, err: e.message }, "deleting a graph subscription failed");
+      const recorded = await store.failed(record.roomId, { code: e.code, message: e.message, dueAt, forget: false }, clock.now(), { signal });
+      return { ...base, action: recorded ? "failed" : "lease-lost", code: e.code };
     }
   }
 

@@ -1,5 +1,5 @@
 /**
- * The Graph change-notification subscriptions' bookkeeping: one record per enabled room, leased
+ * The Graph change-notification subscriptions' bookkeeping: one record per enabled Graph room, leased
  * like sync cursors so two engine instances never create or renew one room's subscription at once.
  * The subscription manager (calendar/graph/subscriptions.ts) uses it; store/ keeps it.
  */
@@ -26,8 +26,15 @@ export interface SubscriptionRecord {
 export interface SubscriptionStore extends FailingNotifications {
   /** Adds a record, due at `now`, for every enabled room without one. Returns how many. */
   ensureRooms(now: Date, options?: StoreCallOptions): Promise<number>;
-  /** Leases up to `limit` due records of enabled rooms (SKIP LOCKED + lease), most overdue first. */
+  /** Leases up to `limit` due records of enabled Graph rooms (SKIP LOCKED + lease), most overdue first. */
   claimDue(now: Date, limit: number, leaseMs: number, options?: StoreCallOptions): Promise<SubscriptionRecord[]>;
+  /**
+   * Leases up to `limit` due records whose room no longer wants a subscription (disabled, or read
+   * from Google or Exchange Server now) while Graph still holds one, to delete it there.
+   */
+  claimOrphans(now: Date, limit: number, leaseMs: number, options?: StoreCallOptions): Promise<SubscriptionRecord[]>;
+  /** Drops a leased record (its subscription is gone at Graph); false when the lease was lost. */
+  remove(roomId: string, options?: StoreCallOptions): Promise<boolean>;
   /** Records a created or renewed subscription and releases the lease; false when the lease was lost. */
   saved(
     roomId: string,

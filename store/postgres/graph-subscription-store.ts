@@ -71,6 +71,19 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
   }
 
   claimDue(now: Date, limit: number, leaseMs: number, options?: StoreCallOptions): Promise<SubscriptionRecord[]> {
+    return this.#claim(now, limit, leaseMs, false, options);
+  }
+
+  claimOrphans(now: Date, limit: number, leaseMs: number, options?: StoreCallOptions): Promise<SubscriptionRecord[]> {
+    return this.#claim(now, limit, leaseMs, true, options);
+  }
+
+  /**
+   * Leases due records: of enabled Graph rooms (a room read from Google or Exchange Server has no
+   * Graph mailbox to subscribe to), or with `orphans` of the other rooms whose subscription is
+   * still open at Graph.
+   */
+  #claim(now: Date, limit: number, leaseMs: number, orphans: boolean, options?: StoreCallOptions): Promise<SubscriptionRecord[]> {
     return guard(options, async () => {
       if (limit <= 0) return [];
       const rows = await this.#db
@@ -83,10 +96,13 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
             .selectFrom("graph_subscription as d")
             .innerJoin("room as e", "e.id", "d.room_id")
             .select("d.room_id")
-            .where("e.enabled", "=", true)
-            // A room read from Google or Exchange Server has no Graph mailbox to subscribe to.
-            .where("e.source", "=", "graph")
-            .where("d.due_at", "<=", now)
+            .where((eb) =>
+              orphans
+                ? eb.and([eb("d.subscription_id", "is not", null), eb.or([eb("e.enabled", "=", false), eb("e.source", "!=", "graph")])])
+                : eb.and([eb("e.enabled", "=", true), eb("e.source", "=", "graph")]),
+            )
+            // An orphan goes at once, unless deleting it failed: then after its backoff.
+            .where((eb) => (orphans ? eb.or([eb("d.failures", "=", 0), eb("d.due_at", "<=", now)]) : eb("d.due_at", "<=", now)))
             .where((eb) => eb.or([eb("d.lease_expires_at", "is", null), eb("d.lease_expires_at", "<=", now)]))
             .orderBy("d.due_at")
             .orderBy("d.room_id")
@@ -98,6 +114,13 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
         .returning("r.mailbox")
         .execute();
       return (rows as Row[]).map(toRecord).sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime() || a.roomId.localeCompare(b.roomId));
+    });
+  }
+
+  remove(roomId: string, options?: StoreCallOptions): Promise<boolean> {
+    return guard(options, async () => {
+      const result = await this.#db.deleteFrom("graph_subscription").where("room_id", "=", roomId).where("lease_owner", "=", this.#owner).executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
     });
   }
 

@@ -186,7 +186,12 @@ describe("Graph change notifications", () => {
     const refuse = () => Promise.reject(new Error("no Graph call expected"));
     const counting = new GraphSubscriptionManager(
       { notificationUrl },
-      { client: { post: refuse, patch: refuse }, store: new PostgresSubscriptionStore(counted, db.store.owner), cursors: db.store.syncCursors, clock },
+      {
+        client: { post: refuse, patch: refuse, delete: refuse },
+        store: new PostgresSubscriptionStore(counted, db.store.owner),
+        cursors: db.store.syncCursors,
+        clock,
+      },
     );
     const forged = Array.from({ length: 1_000 }, () => ({ subscriptionId: randomUUID(), clientState: "guessed", changeType: "created" }));
 
@@ -237,6 +242,49 @@ describe("Graph change notifications", () => {
     const [second] = emu.subscriptions();
     expect(second!.id).not.toBe(first!.id);
     expect(report.outcomes[0]!.subscriptionId).toBe(second!.id);
+  });
+
+  it("deletes the subscription of a room disabled or moved to another calendar source, at the next reconcile", async () => {
+    const a = await addRoom(ROOM);
+    const b = await addRoom(ROOM2);
+    await manager.reconcile(AbortSignal.timeout(10_000));
+    expect(emu.subscriptions()).toHaveLength(2);
+    await db.store.rooms.setEnabled([a.id], false, clock.now());
+    await db.store.rooms.update(b.id, { source: "google" }, clock.now());
+    clock.advance(60_000);
+    const report = await manager.reconcile(AbortSignal.timeout(10_000));
+    expect(report.outcomes.map((o) => [o.mailbox, o.action]).sort()).toEqual([
+      [ROOM, "deleted"],
+      [ROOM2, "deleted"],
+    ]);
+    expect(emu.subscriptions()).toEqual([]);
+    expect(await subscriptions.list()).toEqual([]);
+    // Enabled again: a new subscription at the next reconcile.
+    await db.store.rooms.setEnabled([a.id], true, clock.now());
+    clock.advance(60_000);
+    expect((await manager.reconcile(AbortSignal.timeout(10_000))).outcomes.map((o) => [o.mailbox, o.action])).toEqual([[ROOM, "created"]]);
+    expect(emu.subscriptions().map((s) => s.mailbox)).toEqual([ROOM]);
+  });
+
+  it("an orphan Graph no longer knows is dropped; a failed delete is retried after its backoff", async () => {
+    const a = await addRoom(ROOM);
+    const b = await addRoom(ROOM2);
+    await manager.reconcile(AbortSignal.timeout(10_000));
+    // Graph already forgot room 101's subscription: its DELETE answers 404, which is fine.
+    emu.subscriptions().find((s) => s.mailbox === ROOM)!.expirationMs = clock.now().getTime() + 1000;
+    await db.store.rooms.setEnabled([a.id, b.id], false, clock.now());
+    clock.advance(60_000);
+    // The first DELETE of this reconcile fails (503): that room is retried after its backoff.
+    emu.injectFault({ routes: ["subscriptions"], status: 503, times: 1 });
+    const report = await manager.reconcile(AbortSignal.timeout(10_000));
+    expect(report.outcomes.map((o) => o.action).sort()).toEqual(["deleted", "failed"]);
+    const failed = report.outcomes.find((o) => o.action === "failed")!;
+    expect(failed.code).toBe("OTJ_GRAPH_UNAVAILABLE");
+    expect((await manager.reconcile(AbortSignal.timeout(10_000))).outcomes).toEqual([]);
+    clock.advance(3_600_000);
+    expect((await manager.reconcile(AbortSignal.timeout(10_000))).outcomes.map((o) => [o.mailbox, o.action])).toEqual([[failed.mailbox, "deleted"]]);
+    expect(emu.subscriptions().filter((s) => s.expirationMs > clock.now().getTime())).toEqual([]);
+    expect(await subscriptions.list()).toEqual([]);
   });
 
   it("renews before expiry, re-creates what Graph forgot, and backs off a room that fails", async () => {
