@@ -10,6 +10,7 @@ import type { ChannelRecord, GoogleChannelStore, SavedChannel } from "../../core
 import type { NotificationFailures } from "../../core/ports/notification-failures.ts";
 import type { StoreCallOptions } from "../../core/ports/store.ts";
 import { guard } from "./guard.ts";
+import { type FailingRow, toNotificationFailures } from "./notification-failures.ts";
 
 interface ChannelTable {
   room_id: string;
@@ -170,16 +171,13 @@ export class PostgresGoogleChannelStore implements GoogleChannelStore {
     return guard(options, async () => {
       // One row: the most recently touched failing record, with the count of all of them; orphans
       // (their room is gone) are not counted.
-      const result = await sql<{ rooms: string | number; last_error_code: string | null; last_error: string | null }>`
+      const result = await sql<FailingRow>`
         select count(*) over () as rooms, c.last_error_code, c.last_error
         from google_channel c
         where c.failures >= ${minFailures} and not ${ORPHAN}
         order by c.updated_at desc, c.room_id
         limit 1`.execute(this.#db);
-      const row = result.rows[0];
-      return row === undefined
-        ? { rooms: 0, lastCode: null, lastMessage: null }
-        : { rooms: Number(row.rooms), lastCode: row.last_error_code, lastMessage: row.last_error };
+      return toNotificationFailures(result.rows[0]);
     });
   }
 

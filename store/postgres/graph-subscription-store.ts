@@ -10,6 +10,7 @@ import type { StoreCallOptions } from "../../core/ports/store.ts";
 import type { SubscriptionRecord, SubscriptionStore } from "../../core/ports/graph-subscription-store.ts";
 import type { NotificationFailures } from "../../core/ports/notification-failures.ts";
 import { guard } from "./guard.ts";
+import { type FailingRow, toNotificationFailures } from "./notification-failures.ts";
 
 interface SubscriptionTable {
   room_id: string;
@@ -217,16 +218,13 @@ export class PostgresSubscriptionStore implements SubscriptionStore {
   failing(minFailures: number, options?: StoreCallOptions): Promise<NotificationFailures> {
     return guard(options, async () => {
       // One row: the most recently touched failing record, with the count of all of them.
-      const result = await sql<{ rooms: string | number; last_error_code: string | null; last_error: string | null }>`
+      const result = await sql<FailingRow>`
         select count(*) over () as rooms, s.last_error_code, s.last_error
         from graph_subscription s join room r on r.id = s.room_id
         where r.enabled and r.source = 'graph' and s.failures >= ${minFailures}
         order by s.updated_at desc, s.room_id
         limit 1`.execute(this.#db);
-      const row = result.rows[0];
-      return row === undefined
-        ? { rooms: 0, lastCode: null, lastMessage: null }
-        : { rooms: Number(row.rooms), lastCode: row.last_error_code, lastMessage: row.last_error };
+      return toNotificationFailures(result.rows[0]);
     });
   }
 
