@@ -10,6 +10,7 @@ import { createLogger } from "../../core/logger.ts";
 import { ManualClock } from "../../core/manual-clock.ts";
 import { GoogleEmulator } from "../../emulators/google/google-emulator.ts";
 import { GraphEmulator } from "../../emulators/graph/graph-emulator.ts";
+import { googleSettings, graphSettings } from "../support/engine-harness.ts";
 import { createTestPostgres, type TestPostgres } from "../support/test-database.ts";
 
 const GOOGLE_ROOM = "c_berlin4@resource.calendar.google.com";
@@ -45,14 +46,8 @@ beforeAll(async () => {
   const config = resolveConfig(
     {
       database: { url: pg.url },
-      graph: {
-        tenantId: "c0ffee00-1111-2222-3333-444455556666",
-        clientId: graph.clientId,
-        clientSecret: graph.clientSecret,
-        baseUrl: graph.url,
-        authorityUrl: graph.url,
-      },
-      google: { serviceAccountKey: JSON.stringify(google.serviceAccountKey()), subject: google.subjects[0]!, apiRoot: google.url, tokenUrl: google.tokenUrl },
+      graph: graphSettings(graph),
+      google: googleSettings(google),
       http: { host: "127.0.0.1", port: 0 },
       poll: { intervalSeconds: 60, windowPastHours: 2, windowFutureDays: 2 },
       log: { level: "debug" },
