@@ -2,7 +2,6 @@
  * The EWS feed's SyncFolderItems, SOAP Autodiscover and time zones over real HTTP on real
  * PostgreSQL, with ews-javascript-api (a real EWS client library) as the device.
  */
-import type { FastifyInstance } from "fastify";
 import {
   AutodiscoverService,
   BasePropertySet,
@@ -21,31 +20,27 @@ import {
   WellKnownFolderName,
 } from "ews-javascript-api";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { EngineMetrics } from "../../app/metrics.ts";
+import type { EngineMetrics } from "../../app/metrics.ts";
 import type { MeetingUpsert, Room } from "../../core/ports/store.ts";
-import { FakeClock } from "../support/fake-clock.ts";
-import { openTestStore, type TestStore } from "../support/test-database.ts";
-import { startTestHttpServer } from "../support/http-server.ts";
+import type { FakeClock } from "../support/fake-clock.ts";
+import type { TestStore } from "../support/test-database.ts";
+import { type ServedTestStore, serveTestStore } from "../support/http-server.ts";
+import { plannedMeeting } from "../support/planned-meeting.ts";
 
 const MAILBOX = "poly-sync@contoso.example";
+let served: ServedTestStore;
 let db: TestStore;
 let clock: FakeClock;
-let app: FastifyInstance;
 let metrics: EngineMetrics;
 let base: string;
 let room: Room;
 let password: string;
 
 beforeAll(async () => {
-  db = await openTestStore("postgres");
-  clock = new FakeClock("2025-03-28T08:00:00.000Z");
-  metrics = new EngineMetrics();
-  ({ app, base } = await startTestHttpServer(db.store, clock, null, null, metrics));
+  served = await serveTestStore("2025-03-28T08:00:00.000Z");
+  ({ db, clock, metrics, base } = served);
 });
-afterAll(async () => {
-  await app.close();
-  await db.close();
-});
+afterAll(() => served.close());
 
 beforeEach(async () => {
   await db.truncate();
@@ -55,32 +50,14 @@ beforeEach(async () => {
 });
 
 function meeting(key: string, startIso: string, extra: Partial<MeetingUpsert> = {}): MeetingUpsert {
-  const start = new Date(startIso);
-  return {
+  return plannedMeeting(room, key, new Date(startIso), 0, {
     occurrenceKey: `${MAILBOX}|${key}`,
-    roomId: room.id,
-    source: "graph",
-    sourceEventId: key,
-    seriesMasterId: null,
-    icalUid: key,
-    changeKey: "1",
-    start,
-    end: new Date(start.getTime() + 30 * 60_000),
     subject: `Subject ${key}`,
-    organizerName: "Ana Ruiz",
-    organizerEmail: "ana@fabrikam.example",
-    sensitivity: "normal",
-    cancelled: false,
-    declined: false,
-    join: null,
-    route: "cvi",
     dialString: "contoso.1234567890@video.contoso.example",
-    ivr: null,
-    rule: "teams-cvi",
     subjectShown: `Shown ${key}`,
     contentHash: key,
     ...extra,
-  };
+  });
 }
 
 function device(version = ExchangeVersion.Exchange2013, zone?: TimeZoneInfo): ExchangeService {

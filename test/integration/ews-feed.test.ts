@@ -7,7 +7,6 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { FastifyInstance } from "fastify";
 import {
   Appointment,
   BasePropertySet,
@@ -24,33 +23,29 @@ import {
   WellKnownFolderName,
 } from "ews-javascript-api";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { EngineMetrics } from "../../app/metrics.ts";
+import type { EngineMetrics } from "../../app/metrics.ts";
 import { buildStatus } from "../../app/status.ts";
 import type { MeetingUpsert, Room } from "../../core/ports/store.ts";
 import { runCli } from "../support/cli.ts";
-import { FakeClock } from "../support/fake-clock.ts";
-import { openTestStore, type TestStore } from "../support/test-database.ts";
-import { startTestHttpServer } from "../support/http-server.ts";
+import type { FakeClock } from "../support/fake-clock.ts";
+import type { TestStore } from "../support/test-database.ts";
+import { type ServedTestStore, serveTestStore } from "../support/http-server.ts";
+import { plannedMeeting } from "../support/planned-meeting.ts";
 
 const MAILBOX = "poly-room@contoso.example";
+let served: ServedTestStore;
 let db: TestStore;
 let clock: FakeClock;
-let app: FastifyInstance;
 let metrics: EngineMetrics;
 let base: string;
 let room: Room;
 let password: string;
 
 beforeAll(async () => {
-  db = await openTestStore("postgres");
-  clock = new FakeClock("2025-03-04T08:00:00.000Z");
-  metrics = new EngineMetrics();
-  ({ app, base } = await startTestHttpServer(db.store, clock, null, null, metrics));
+  served = await serveTestStore("2025-03-04T08:00:00.000Z");
+  ({ db, clock, metrics, base } = served);
 });
-afterAll(async () => {
-  await app.close();
-  await db.close();
-});
+afterAll(() => served.close());
 
 beforeEach(async () => {
   await db.truncate();
@@ -82,32 +77,12 @@ beforeEach(async () => {
 });
 
 function meeting(key: string, minutes: number, extra: Partial<MeetingUpsert> = {}): MeetingUpsert {
-  const start = new Date(clock.now().getTime() + minutes * 60_000);
-  return {
-    occurrenceKey: `${MAILBOX}|${key}|${start.toISOString()}`,
-    roomId: room.id,
-    source: "graph",
-    sourceEventId: key,
-    seriesMasterId: null,
-    icalUid: key,
-    changeKey: "1",
-    start,
-    end: new Date(start.getTime() + 30 * 60_000),
+  return plannedMeeting(room, key, clock.now(), minutes, {
     subject: `Subject ${key}`,
-    organizerName: "Ana Ruiz",
-    organizerEmail: "ana@fabrikam.example",
-    sensitivity: "normal",
-    cancelled: false,
-    declined: false,
-    join: null,
-    route: "cvi",
     dialString: "contoso.1234567890@video.contoso.example",
-    ivr: null,
-    rule: "teams-cvi",
     subjectShown: `Subject ${key}`,
-    contentHash: `${key}-${minutes}`,
     ...extra,
-  };
+  });
 }
 
 const four = () => [
