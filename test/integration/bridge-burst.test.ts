@@ -5,14 +5,14 @@
  * Real PostgreSQL, a fake clock, and a MediaBridge fake that holds each request until the test
  * answers it: nothing sleeps.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BridgeScheduler } from "../../bridge/bridge-scheduler.ts";
 import { OtjError } from "../../core/errors.ts";
 import type { BridgeStartRequest, MediaBridge } from "../../core/ports/media-bridge.ts";
 import type { BridgeSessionStore, Room, Store } from "../../core/ports/store.ts";
 import { withOverrides } from "../support/delegate.ts";
 import { FakeClock } from "../support/fake-clock.ts";
-import { openTestStore, type TestStore } from "../support/test-database.ts";
+import { testStoreForFile } from "../support/file-test-store.ts";
 import { meetingRow, seedRoom } from "./bridge-harness.ts";
 
 interface Held {
@@ -67,18 +67,12 @@ class HeldBridge implements MediaBridge {
   }
 }
 
-let db: TestStore;
+const db = testStoreForFile();
 let clock: FakeClock;
 let room: Room;
 let scheduler: BridgeScheduler | null = null;
 let bridge: HeldBridge;
 
-beforeAll(async () => {
-  db = await openTestStore("postgres");
-});
-afterAll(async () => {
-  await db?.close();
-});
 beforeEach(async () => {
   await db.truncate();
   clock = new FakeClock("2025-03-04T08:00:00.000Z");

@@ -2,7 +2,7 @@
  * BridgeScheduler + callbacks + device notices end to end, over real HTTP (bridge emulator, Cisco
  * device emulator, a callback receiver) and real PostgreSQL, on a fake clock: nothing sleeps.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HttpMediaBridge } from "../../bridge/adapters/http-media-bridge.ts";
 import { BridgeScheduler, type BridgeSchedulerOptions } from "../../bridge/bridge-scheduler.ts";
 import { signBody } from "../../bridge/bridge-signature.ts";
@@ -13,14 +13,14 @@ import { BridgeEmulator } from "../../emulators/bridge/bridge-emulator.ts";
 import { CiscoDeviceEmulator } from "../../emulators/cisco-device/cisco-device-emulator.ts";
 import { XapiDevicePusher } from "../../join/pushers/xapi-device-pusher.ts";
 import { FakeClock } from "../support/fake-clock.ts";
-import { openTestStore, type TestStore } from "../support/test-database.ts";
+import { testStoreForFile } from "../support/file-test-store.ts";
 import { CallbackReceiver, meetingRow, type MeetingSpec, runUntil, seedRoom, settle } from "./bridge-harness.ts";
 
 const SECRET = "bridge-hmac-secret";
 const TOKEN = "bridge-token";
 const MEETING: MeetingSpec = { uid: "uid-1", start: "2025-03-04T09:00:00.000Z", end: "2025-03-04T09:30:00.000Z" };
 
-let db: TestStore;
+const db = testStoreForFile();
 let clock: FakeClock;
 let bridgeEmu: BridgeEmulator;
 let device: CiscoDeviceEmulator;
@@ -28,13 +28,6 @@ let receiver: CallbackReceiver;
 let scheduler: BridgeScheduler;
 let callbacks: BridgeCallbacks;
 let room: Room;
-
-beforeAll(async () => {
-  db = await openTestStore("postgres");
-});
-afterAll(async () => {
-  await db?.close();
-});
 
 function makeScheduler(overrides: Partial<BridgeSchedulerOptions> = {}): BridgeScheduler {
   const store = overrides.store ?? db.store;
