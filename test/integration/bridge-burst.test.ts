@@ -13,7 +13,7 @@ import type { BridgeSessionStore, Room, Store } from "../../core/ports/store.ts"
 import { withOverrides } from "../support/delegate.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { testStoreForFile } from "../support/file-test-store.ts";
-import { meetingRow, seedRoom } from "./bridge-harness.ts";
+import { meetingRow, seedRoom, schedulerSettings } from "./bridge-harness.ts";
 
 interface Held {
   request: BridgeStartRequest;
@@ -117,14 +117,7 @@ describe("a burst of sessions due at one instant", () => {
       clock,
       bridge,
       adapter: "http",
-      settings: {
-        leadSeconds: 120,
-        lobbyTimeoutSeconds: 900,
-        lateStartSeconds: 300,
-        endGraceSeconds: 0,
-        endBufferMinutes: 0,
-        callbackUrl: "http://127.0.0.1:9/v1/callbacks/bridge",
-      },
+      settings: schedulerSettings("http://127.0.0.1:9"),
       maxStartsInFlight: 4,
       // No jitter: the retry time asserted below is exact.
       random: () => 1,
@@ -201,14 +194,7 @@ describe("a burst of sessions due at one instant", () => {
       clock,
       bridge,
       adapter: "http",
-      settings: {
-        leadSeconds: 120,
-        lobbyTimeoutSeconds: 900,
-        lateStartSeconds: 300,
-        endGraceSeconds: 0,
-        endBufferMinutes: 0,
-        callbackUrl: "http://127.0.0.1:9/v1/callbacks/bridge",
-      },
+      settings: schedulerSettings("http://127.0.0.1:9"),
     });
     const rows = Array.from({ length: 20 }, (_, i) =>
       meetingRow(room, { uid: `late-read-${i}`, start: "2025-03-04T09:00:00.000Z", end: "2025-03-04T09:30:00.000Z" }),

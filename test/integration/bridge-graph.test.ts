@@ -17,7 +17,7 @@ import { GraphEmulator } from "../../emulators/graph/graph-emulator.ts";
 import { XapiDevicePusher } from "../../join/pushers/xapi-device-pusher.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { testStoreForFile } from "../support/file-test-store.ts";
-import { CallbackReceiver, meetingRow, type MeetingSpec, runUntil, seedRoom, settle, teamsJoin } from "./bridge-harness.ts";
+import { CallbackReceiver, meetingRow, type MeetingSpec, runUntil, seedRoom, settle, teamsJoin, schedulerSettings } from "./bridge-harness.ts";
 
 const MEETING: MeetingSpec = { uid: "graph-1", start: "2025-03-04T09:00:00.000Z", end: "2025-03-04T09:30:00.000Z" };
 
@@ -49,14 +49,7 @@ beforeEach(async () => {
     bridge: new GraphMediaBridge(client, { tenantId: graph.tenantId, callbackUri: `${receiver.url}/v1/callbacks/graph-calls` }),
     adapter: "graph",
     assumeLobbyAfterMs: 15_000,
-    settings: {
-      leadSeconds: 120,
-      lobbyTimeoutSeconds: 900,
-      lateStartSeconds: 300,
-      endGraceSeconds: 0,
-      endBufferMinutes: 0,
-      callbackUrl: `${receiver.url}/v1/callbacks/bridge`,
-    },
+    settings: schedulerSettings(receiver.url),
     notifier: new DeviceNotifier({ store: db.store, pusher: new XapiDevicePusher(), clock }),
   });
   const jwt = new GraphCallJwtVerifier({ issuer: graph.calls.issuer, audience: graph.clientId, openIdConfigUrl: `${graph.url}/_emulator/openid` }, { clock });

@@ -15,7 +15,7 @@ import { BridgeEmulator } from "../../emulators/bridge/bridge-emulator.ts";
 import { withOverrides } from "../support/delegate.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { testStoreForFile } from "../support/file-test-store.ts";
-import { CallbackReceiver, meetingRow, runUntil, seedRoom, settle } from "./bridge-harness.ts";
+import { CallbackReceiver, meetingRow, runUntil, seedRoom, settle, schedulerSettings } from "./bridge-harness.ts";
 
 const SECRET = "race-secret";
 const TOKEN = "race-token";
@@ -41,14 +41,7 @@ function makeScheduler(store: Store, overrides: Partial<BridgeSchedulerOptions> 
     clock,
     bridge: new HttpMediaBridge({ baseUrl: bridgeEmu.url, token: TOKEN, hmacSecret: SECRET, timeoutMs: 10_000 }),
     adapter: "http",
-    settings: {
-      leadSeconds: 120,
-      lobbyTimeoutSeconds: 900,
-      lateStartSeconds: 300,
-      endGraceSeconds: 0,
-      endBufferMinutes: 0,
-      callbackUrl: `${receiver.url}/v1/callbacks/bridge`,
-    },
+    settings: schedulerSettings(receiver.url),
     ...overrides,
   });
   schedulers.push(s);

@@ -14,7 +14,7 @@ import { CiscoDeviceEmulator } from "../../emulators/cisco-device/cisco-device-e
 import { XapiDevicePusher } from "../../join/pushers/xapi-device-pusher.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { testStoreForFile } from "../support/file-test-store.ts";
-import { CallbackReceiver, meetingRow, type MeetingSpec, runUntil, seedRoom, settle } from "./bridge-harness.ts";
+import { CallbackReceiver, meetingRow, type MeetingSpec, runUntil, seedRoom, settle, schedulerSettings } from "./bridge-harness.ts";
 
 const SECRET = "bridge-hmac-secret";
 const TOKEN = "bridge-token";
@@ -36,14 +36,7 @@ function makeScheduler(overrides: Partial<BridgeSchedulerOptions> = {}): BridgeS
     clock,
     bridge: new HttpMediaBridge({ baseUrl: bridgeEmu.url, token: TOKEN, hmacSecret: SECRET, timeoutMs: 5_000 }),
     adapter: "http",
-    settings: {
-      leadSeconds: 120,
-      lobbyTimeoutSeconds: 900,
-      lateStartSeconds: 300,
-      endGraceSeconds: 0,
-      endBufferMinutes: 0,
-      callbackUrl: `${receiver.url}/v1/callbacks/bridge`,
-    },
+    settings: schedulerSettings(receiver.url),
     notifier: new DeviceNotifier({ store, pusher: new XapiDevicePusher(), clock }),
     // No jitter: the retry times asserted below are exact.
     random: () => 1,
