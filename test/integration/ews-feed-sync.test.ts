@@ -19,28 +19,15 @@ import {
   WebCredentials,
   WellKnownFolderName,
 } from "ews-javascript-api";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { EngineMetrics } from "../../app/metrics.ts";
+import { beforeEach, describe, expect, it } from "vitest";
 import type { MeetingUpsert, Room } from "../../core/ports/store.ts";
-import type { FakeClock } from "../support/fake-clock.ts";
-import type { TestStore } from "../support/test-database.ts";
-import { type ServedTestStore, serveTestStore } from "../support/http-server.ts";
+import { servedTestStoreForFile } from "../support/file-test-store.ts";
 import { plannedMeeting } from "../support/planned-meeting.ts";
 
 const MAILBOX = "poly-sync@contoso.example";
-let served: ServedTestStore;
-let db: TestStore;
-let clock: FakeClock;
-let metrics: EngineMetrics;
-let base: string;
+const { db, clock, metrics, server } = servedTestStoreForFile("2025-03-28T08:00:00.000Z");
 let room: Room;
 let password: string;
-
-beforeAll(async () => {
-  served = await serveTestStore("2025-03-28T08:00:00.000Z");
-  ({ db, clock, metrics, base } = served);
-});
-afterAll(() => served.close());
 
 beforeEach(async () => {
   await db.truncate();
@@ -63,7 +50,7 @@ function meeting(key: string, startIso: string, extra: Partial<MeetingUpsert> = 
 function device(version = ExchangeVersion.Exchange2013, zone?: TimeZoneInfo): ExchangeService {
   const service = zone ? new ExchangeService(version, zone) : new ExchangeService(version);
   service.Credentials = new WebCredentials(MAILBOX, password);
-  service.Url = new Uri(`${base}/EWS/Exchange.asmx`);
+  service.Url = new Uri(`${server.base}/EWS/Exchange.asmx`);
   return service;
 }
 
@@ -80,7 +67,7 @@ const sync = async (service: ExchangeService, state: string | null, max = 100) =
 };
 
 const post = (path: string, body: string, auth = `Basic ${Buffer.from(`${MAILBOX}:${password}`).toString("base64")}`) =>
-  fetch(`${base}${path}`, { method: "POST", headers: { "content-type": "text/xml; charset=utf-8", authorization: auth }, body });
+  fetch(`${server.base}${path}`, { method: "POST", headers: { "content-type": "text/xml; charset=utf-8", authorization: auth }, body });
 const soap = (inner: string, header = "") =>
   `<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Header>${header}</s:Header><s:Body>${inner}</s:Body></s:Envelope>`;
 const syncBody = (state: string, max = "10") =>
@@ -151,10 +138,10 @@ describe("SyncFolderItems with a real EWS client", () => {
 
 describe("SOAP Autodiscover", () => {
   it("a real client's GetUserSettings gets the EWS URL and the display name; another mailbox is InvalidUser", async () => {
-    const service = new AutodiscoverService(new Uri(`${base}/autodiscover/autodiscover.svc`), ExchangeVersion.Exchange2010);
+    const service = new AutodiscoverService(new Uri(`${server.base}/autodiscover/autodiscover.svc`), ExchangeVersion.Exchange2010);
     service.Credentials = new WebCredentials(MAILBOX, password);
     const answer = await service.GetUserSettings(MAILBOX, [UserSettingName.ExternalEwsUrl, UserSettingName.InternalEwsUrl, UserSettingName.UserDisplayName]);
-    expect(answer.Settings.get(UserSettingName.ExternalEwsUrl)).toBe(`${base}/EWS/Exchange.asmx`);
+    expect(answer.Settings.get(UserSettingName.ExternalEwsUrl)).toBe(`${server.base}/EWS/Exchange.asmx`);
     expect(answer.Settings.get(UserSettingName.UserDisplayName)).toBe("Poly Sync");
     const other = await post(
       "/autodiscover/autodiscover.svc",

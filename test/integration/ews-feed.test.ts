@@ -22,30 +22,17 @@ import {
   WebCredentials,
   WellKnownFolderName,
 } from "ews-javascript-api";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { EngineMetrics } from "../../app/metrics.ts";
+import { beforeEach, describe, expect, it } from "vitest";
 import { buildStatus } from "../../app/status.ts";
 import type { MeetingUpsert, Room } from "../../core/ports/store.ts";
 import { runCli } from "../support/cli.ts";
-import type { FakeClock } from "../support/fake-clock.ts";
-import type { TestStore } from "../support/test-database.ts";
-import { type ServedTestStore, serveTestStore } from "../support/http-server.ts";
+import { servedTestStoreForFile } from "../support/file-test-store.ts";
 import { plannedMeeting } from "../support/planned-meeting.ts";
 
 const MAILBOX = "poly-room@contoso.example";
-let served: ServedTestStore;
-let db: TestStore;
-let clock: FakeClock;
-let metrics: EngineMetrics;
-let base: string;
+const { db, clock, metrics, server } = servedTestStoreForFile("2025-03-04T08:00:00.000Z");
 let room: Room;
 let password: string;
-
-beforeAll(async () => {
-  served = await serveTestStore("2025-03-04T08:00:00.000Z");
-  ({ db, clock, metrics, base } = served);
-});
-afterAll(() => served.close());
 
 beforeEach(async () => {
   await db.truncate();
@@ -92,7 +79,7 @@ const four = () => [
   meeting("private", 240, { sensitivity: "private", subject: null, subjectShown: "Private meeting" }),
 ];
 
-function device(user = MAILBOX, secret = password, url = `${base}/EWS/Exchange.asmx`): ExchangeService {
+function device(user = MAILBOX, secret = password, url = `${server.base}/EWS/Exchange.asmx`): ExchangeService {
   const service = new ExchangeService(ExchangeVersion.Exchange2013);
   service.Credentials = new WebCredentials(user, secret);
   service.Url = new Uri(url);
@@ -100,7 +87,7 @@ function device(user = MAILBOX, secret = password, url = `${base}/EWS/Exchange.a
 }
 
 async function autodiscover(user = MAILBOX, secret = password): Promise<Response> {
-  return fetch(`${base}/autodiscover/autodiscover.xml`, {
+  return fetch(`${server.base}/autodiscover/autodiscover.xml`, {
     method: "POST",
     headers: { "content-type": "text/xml", authorization: `Basic ${Buffer.from(`${user}:${secret}`).toString("base64")}` },
     body: `<?xml version="1.0" encoding="utf-8"?><Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"><Request><EMailAddress>${user}</EMailAddress><AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>`,
@@ -127,7 +114,7 @@ describe("EWS feed with a real EWS client", () => {
     const answer = await autodiscover();
     expect(answer.status).toBe(200);
     const ewsUrl = /<EwsUrl>([^<]+)<\/EwsUrl>/.exec(await answer.text())?.[1];
-    expect(ewsUrl).toBe(`${base}/EWS/Exchange.asmx`);
+    expect(ewsUrl).toBe(`${server.base}/EWS/Exchange.asmx`);
 
     const service = device(MAILBOX, password, ewsUrl);
     const folder = await CalendarFolder.Bind(service, WellKnownFolderName.Calendar);
@@ -205,7 +192,7 @@ describe("EWS feed with a real EWS client", () => {
       `Basic ${Buffer.from(`other@contoso.example:${password}`).toString("base64")}`,
       null,
     ]) {
-      const r = await fetch(`${base}/EWS/Exchange.asmx`, {
+      const r = await fetch(`${server.base}/EWS/Exchange.asmx`, {
         method: "POST",
         headers: { "content-type": "text/xml", ...(auth ? { authorization: auth } : {}) },
         body: "<x/>",
