@@ -5,15 +5,15 @@
  * Real PostgreSQL, a fake clock, and a MediaBridge fake that holds each request until the test
  * answers it: nothing sleeps.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BridgeScheduler } from "../../bridge/bridge-scheduler.ts";
 import { OtjError } from "../../core/errors.ts";
 import type { BridgeStartRequest, MediaBridge } from "../../core/ports/media-bridge.ts";
 import type { BridgeSessionStore, Room, Store } from "../../core/ports/store.ts";
 import { withOverrides } from "../support/delegate.ts";
 import { FakeClock } from "../support/fake-clock.ts";
-import { openTestStore, type TestStore } from "../support/test-database.ts";
-import { meetingRow, seedRoom } from "./bridge-harness.ts";
+import { testStoreForFile } from "../support/file-test-store.ts";
+import { meetingRow, seedRoom, schedulerSettings } from "./bridge-harness.ts";
 
 interface Held {
   request: BridgeStartRequest;
@@ -67,18 +67,12 @@ class HeldBridge implements MediaBridge {
   }
 }
 
-let db: TestStore;
+const db = testStoreForFile();
 let clock: FakeClock;
 let room: Room;
 let scheduler: BridgeScheduler | null = null;
 let bridge: HeldBridge;
 
-beforeAll(async () => {
-  db = await openTestStore("postgres");
-});
-afterAll(async () => {
-  await db?.close();
-});
 beforeEach(async () => {
   await db.truncate();
   clock = new FakeClock("2025-03-04T08:00:00.000Z");
@@ -123,14 +117,7 @@ describe("a burst of sessions due at one instant", () => {
       clock,
       bridge,
       adapter: "http",
-      settings: {
-        leadSeconds: 120,
-        lobbyTimeoutSeconds: 900,
-        lateStartSeconds: 300,
-        endGraceSeconds: 0,
-        endBufferMinutes: 0,
-        callbackUrl: "http://127.0.0.1:9/v1/callbacks/bridge",
-      },
+      settings: schedulerSettings("http://127.0.0.1:9"),
       maxStartsInFlight: 4,
       // No jitter: the retry time asserted below is exact.
       random: () => 1,
@@ -207,14 +194,7 @@ describe("a burst of sessions due at one instant", () => {
       clock,
       bridge,
       adapter: "http",
-      settings: {
-        leadSeconds: 120,
-        lobbyTimeoutSeconds: 900,
-        lateStartSeconds: 300,
-        endGraceSeconds: 0,
-        endBufferMinutes: 0,
-        callbackUrl: "http://127.0.0.1:9/v1/callbacks/bridge",
-      },
+      settings: schedulerSettings("http://127.0.0.1:9"),
     });
     const rows = Array.from({ length: 20 }, (_, i) =>
       meetingRow(room, { uid: `late-read-${i}`, start: "2025-03-04T09:00:00.000Z", end: "2025-03-04T09:30:00.000Z" }),

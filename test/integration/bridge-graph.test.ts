@@ -4,7 +4,7 @@
  * HTTP (keys from the emulator's OpenID document), the scheduler on real PostgreSQL, and the
  * room's notices at the Cisco device emulator. Fake clock, no sleeps.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { GraphMediaBridge, guestIdFor, parseCallView } from "../../bridge/adapters/graph-media-bridge.ts";
 import { BridgeScheduler } from "../../bridge/bridge-scheduler.ts";
 import { BridgeCallbacks } from "../../bridge/callbacks.ts";
@@ -16,12 +16,12 @@ import { CiscoDeviceEmulator } from "../../emulators/cisco-device/cisco-device-e
 import { GraphEmulator } from "../../emulators/graph/graph-emulator.ts";
 import { XapiDevicePusher } from "../../join/pushers/xapi-device-pusher.ts";
 import { FakeClock } from "../support/fake-clock.ts";
-import { openTestStore, type TestStore } from "../support/test-database.ts";
-import { CallbackReceiver, meetingRow, type MeetingSpec, runUntil, seedRoom, settle, teamsJoin } from "./bridge-harness.ts";
+import { testStoreForFile } from "../support/file-test-store.ts";
+import { CallbackReceiver, meetingRow, type MeetingSpec, runUntil, seedRoom, settle, teamsJoin, schedulerSettings } from "./bridge-harness.ts";
 
 const MEETING: MeetingSpec = { uid: "graph-1", start: "2025-03-04T09:00:00.000Z", end: "2025-03-04T09:30:00.000Z" };
 
-let db: TestStore;
+const db = testStoreForFile();
 let clock: FakeClock;
 let graph: GraphEmulator;
 let device: CiscoDeviceEmulator;
@@ -29,13 +29,6 @@ let receiver: CallbackReceiver;
 let scheduler: BridgeScheduler;
 let callbacks: BridgeCallbacks;
 let room: Room;
-
-beforeAll(async () => {
-  db = await openTestStore("postgres");
-});
-afterAll(async () => {
-  await db?.close();
-});
 
 beforeEach(async () => {
   await db.truncate();
@@ -56,14 +49,7 @@ beforeEach(async () => {
     bridge: new GraphMediaBridge(client, { tenantId: graph.tenantId, callbackUri: `${receiver.url}/v1/callbacks/graph-calls` }),
     adapter: "graph",
     assumeLobbyAfterMs: 15_000,
-    settings: {
-      leadSeconds: 120,
-      lobbyTimeoutSeconds: 900,
-      lateStartSeconds: 300,
-      endGraceSeconds: 0,
-      endBufferMinutes: 0,
-      callbackUrl: `${receiver.url}/v1/callbacks/bridge`,
-    },
+    settings: schedulerSettings(receiver.url),
     notifier: new DeviceNotifier({ store: db.store, pusher: new XapiDevicePusher(), clock }),
   });
   const jwt = new GraphCallJwtVerifier({ issuer: graph.calls.issuer, audience: graph.clientId, openIdConfigUrl: `${graph.url}/_emulator/openid` }, { clock });

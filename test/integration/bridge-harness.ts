@@ -8,7 +8,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { SIGNATURE_HEADER } from "../../bridge/bridge-signature.ts";
 import type { BridgeCallbacks } from "../../bridge/callbacks.ts";
-import type { BridgeScheduler } from "../../bridge/bridge-scheduler.ts";
+import type { BridgeScheduler, BridgeSchedulerSettings } from "../../bridge/bridge-scheduler.ts";
 import type { Join } from "../../core/domain.ts";
 import { occurrenceKey } from "../../core/identities.ts";
 import type { MeetingUpsert, Room, Store } from "../../core/ports/store.ts";
@@ -35,6 +35,18 @@ export function teamsJoin(overrides: { meetingId?: string | null; passcode?: str
       passcode: overrides.passcode === undefined ? "Xy7pQ2" : overrides.passcode,
       cvi: null,
     },
+  };
+}
+
+/** The scheduler settings the bridge tests run with: dial two minutes ahead, a 15-minute lobby, callbacks to `callbackBase`. */
+export function schedulerSettings(callbackBase: string): BridgeSchedulerSettings {
+  return {
+    leadSeconds: 120,
+    lobbyTimeoutSeconds: 900,
+    lateStartSeconds: 300,
+    endGraceSeconds: 0,
+    endBufferMinutes: 0,
+    callbackUrl: `${callbackBase}/v1/callbacks/bridge`,
   };
 }
 

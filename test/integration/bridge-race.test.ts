@@ -14,13 +14,13 @@ import { OtjError } from "../../core/errors.ts";
 import { BridgeEmulator } from "../../emulators/bridge/bridge-emulator.ts";
 import { withOverrides } from "../support/delegate.ts";
 import { FakeClock } from "../support/fake-clock.ts";
-import { openTestStore, type TestStore } from "../support/test-database.ts";
-import { CallbackReceiver, meetingRow, runUntil, seedRoom, settle } from "./bridge-harness.ts";
+import { testStoreForFile } from "../support/file-test-store.ts";
+import { CallbackReceiver, meetingRow, runUntil, seedRoom, settle, schedulerSettings } from "./bridge-harness.ts";
 
 const SECRET = "race-secret";
 const TOKEN = "race-token";
 
-let db: TestStore;
+const db = testStoreForFile();
 let other: { store: Store; close(): Promise<void> };
 let clock: FakeClock;
 let bridgeEmu: BridgeEmulator;
@@ -29,12 +29,10 @@ let room: Room;
 const schedulers: BridgeScheduler[] = [];
 
 beforeAll(async () => {
-  db = await openTestStore("postgres");
   other = await db.openAnother();
 });
 afterAll(async () => {
   await other?.close();
-  await db?.close();
 });
 
 function makeScheduler(store: Store, overrides: Partial<BridgeSchedulerOptions> = {}): BridgeScheduler {
@@ -43,14 +41,7 @@ function makeScheduler(store: Store, overrides: Partial<BridgeSchedulerOptions> 
     clock,
     bridge: new HttpMediaBridge({ baseUrl: bridgeEmu.url, token: TOKEN, hmacSecret: SECRET, timeoutMs: 10_000 }),
     adapter: "http",
-    settings: {
-      leadSeconds: 120,
-      lobbyTimeoutSeconds: 900,
-      lateStartSeconds: 300,
-      endGraceSeconds: 0,
-      endBufferMinutes: 0,
-      callbackUrl: `${receiver.url}/v1/callbacks/bridge`,
-    },
+    settings: schedulerSettings(receiver.url),
     ...overrides,
   });
   schedulers.push(s);

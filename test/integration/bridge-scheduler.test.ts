@@ -2,7 +2,7 @@
  * BridgeScheduler + callbacks + device notices end to end, over real HTTP (bridge emulator, Cisco
  * device emulator, a callback receiver) and real PostgreSQL, on a fake clock: nothing sleeps.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HttpMediaBridge } from "../../bridge/adapters/http-media-bridge.ts";
 import { BridgeScheduler, type BridgeSchedulerOptions } from "../../bridge/bridge-scheduler.ts";
 import { signBody } from "../../bridge/bridge-signature.ts";
@@ -13,14 +13,14 @@ import { BridgeEmulator } from "../../emulators/bridge/bridge-emulator.ts";
 import { CiscoDeviceEmulator } from "../../emulators/cisco-device/cisco-device-emulator.ts";
 import { XapiDevicePusher } from "../../join/pushers/xapi-device-pusher.ts";
 import { FakeClock } from "../support/fake-clock.ts";
-import { openTestStore, type TestStore } from "../support/test-database.ts";
-import { CallbackReceiver, meetingRow, type MeetingSpec, runUntil, seedRoom, settle } from "./bridge-harness.ts";
+import { testStoreForFile } from "../support/file-test-store.ts";
+import { CallbackReceiver, meetingRow, type MeetingSpec, runUntil, seedRoom, settle, schedulerSettings } from "./bridge-harness.ts";
 
 const SECRET = "bridge-hmac-secret";
 const TOKEN = "bridge-token";
 const MEETING: MeetingSpec = { uid: "uid-1", start: "2025-03-04T09:00:00.000Z", end: "2025-03-04T09:30:00.000Z" };
 
-let db: TestStore;
+const db = testStoreForFile();
 let clock: FakeClock;
 let bridgeEmu: BridgeEmulator;
 let device: CiscoDeviceEmulator;
@@ -29,13 +29,6 @@ let scheduler: BridgeScheduler;
 let callbacks: BridgeCallbacks;
 let room: Room;
 
-beforeAll(async () => {
-  db = await openTestStore("postgres");
-});
-afterAll(async () => {
-  await db?.close();
-});
-
 function makeScheduler(overrides: Partial<BridgeSchedulerOptions> = {}): BridgeScheduler {
   const store = overrides.store ?? db.store;
   return new BridgeScheduler({
@@ -43,14 +36,7 @@ function makeScheduler(overrides: Partial<BridgeSchedulerOptions> = {}): BridgeS
     clock,
     bridge: new HttpMediaBridge({ baseUrl: bridgeEmu.url, token: TOKEN, hmacSecret: SECRET, timeoutMs: 5_000 }),
     adapter: "http",
-    settings: {
-      leadSeconds: 120,
-      lobbyTimeoutSeconds: 900,
-      lateStartSeconds: 300,
-      endGraceSeconds: 0,
-      endBufferMinutes: 0,
-      callbackUrl: `${receiver.url}/v1/callbacks/bridge`,
-    },
+    settings: schedulerSettings(receiver.url),
     notifier: new DeviceNotifier({ store, pusher: new XapiDevicePusher(), clock }),
     // No jitter: the retry times asserted below are exact.
     random: () => 1,

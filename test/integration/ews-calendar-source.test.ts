@@ -4,44 +4,22 @@
  */
 
 import { readFileSync } from "node:fs";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { EwsCalendarSource, type EwsCalendarSourceOptions } from "../../calendar/ews/ews-calendar-source.ts";
 import { EwsClient, type EwsClientConfig } from "../../calendar/ews/ews-client.ts";
-import type { Sleeper } from "../../calendar/request-retry.ts";
-import { OtjError } from "../../core/errors.ts";
 import type { RoomSyncResult, SourceOccurrence, TimeWindow } from "../../core/ports/calendar-source.ts";
 import { EwsEmulator, type EwsEmulatorOptions } from "../../emulators/ews/ews-emulator.ts";
 import { parseGraphEvent } from "../../parser/index.ts";
-
-class ManualClock {
-  constructor(public ms: number) {}
-  now(): Date {
-    return new Date(this.ms);
-  }
-  advance(ms: number): void {
-    this.ms += ms;
-  }
-}
+import { ManualClock, recordingSleeper, rejection, type SourceHarness, stoppedAfterEach, TEAMS_URL } from "./calendar-source-harness.ts";
 
 const ROOM = "room101@contoso.example";
 const OTHER = "room202@contoso.example";
 const WINDOW: TimeWindow = { start: "2025-03-03T00:00:00.000Z", end: "2025-03-12T00:00:00.000Z" };
-const TEAMS_URL =
-  "https://teams.microsoft.com/l/meetup-join/19%3ameeting_Zm9v%40thread.v2/0?context=%7b%22Tid%22%3a%22c0ffee00-1111-2222-3333-444455556666%22%7d";
 const BODY = `<html><body><p>Join the meeting</p><a href="${TEAMS_URL.replace(/&/g, "&amp;")}">Join the meeting now</a></body></html>`;
 
-interface Harness {
-  emu: EwsEmulator;
-  clock: ManualClock;
-  sleeps: number[];
-  client: EwsClient;
-  source: EwsCalendarSource;
-}
+type Harness = SourceHarness<EwsEmulator, EwsClient, EwsCalendarSource>;
 
-const running: EwsEmulator[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((e) => e.stop()));
-});
+const running = stoppedAfterEach<EwsEmulator>();
 
 async function harness(
   options: {
@@ -59,12 +37,7 @@ async function harness(
     running.push(emu);
     emu.addRoom({ address: ROOM, displayName: "Room 101", roomList: { address: "building-a@contoso.example", name: "Building A" } });
   }
-  const sleeps: number[] = [];
-  const sleep: Sleeper = async (ms, signal) => {
-    signal.throwIfAborted();
-    sleeps.push(ms);
-    clock.advance(ms);
-  };
+  const { sleeps, sleep } = recordingSleeper(clock);
   const client = new EwsClient(
     { url: emu.url, username: emu.username, password: emu.password, auth: "basic", impersonation: true, ...options.client },
     { clock, ...(options.fetch ? { fetch: options.fetch } : {}) },
@@ -79,15 +52,6 @@ function signal(): AbortSignal {
 
 function byStart(r: RoomSyncResult): SourceOccurrence[] {
   return [...r.changed].sort((a, b) => a.start.localeCompare(b.start));
-}
-
-async function rejection(promise: Promise<unknown>): Promise<OtjError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(OtjError);
-  return error as OtjError;
 }
 
 function seed(emu: EwsEmulator) {

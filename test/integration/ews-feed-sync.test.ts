@@ -2,7 +2,6 @@
  * The EWS feed's SyncFolderItems, SOAP Autodiscover and time zones over real HTTP on real
  * PostgreSQL, with ews-javascript-api (a real EWS client library) as the device.
  */
-import type { FastifyInstance } from "fastify";
 import {
   AutodiscoverService,
   BasePropertySet,
@@ -20,32 +19,15 @@ import {
   WebCredentials,
   WellKnownFolderName,
 } from "ews-javascript-api";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { EngineMetrics } from "../../app/metrics.ts";
+import { beforeEach, describe, expect, it } from "vitest";
 import type { MeetingUpsert, Room } from "../../core/ports/store.ts";
-import { FakeClock } from "../support/fake-clock.ts";
-import { openTestStore, type TestStore } from "../support/test-database.ts";
-import { startTestHttpServer } from "../support/http-server.ts";
+import { servedTestStoreForFile } from "../support/file-test-store.ts";
+import { plannedMeeting } from "../support/planned-meeting.ts";
 
 const MAILBOX = "poly-sync@contoso.example";
-let db: TestStore;
-let clock: FakeClock;
-let app: FastifyInstance;
-let metrics: EngineMetrics;
-let base: string;
+const { db, clock, metrics, server } = servedTestStoreForFile("2025-03-28T08:00:00.000Z");
 let room: Room;
 let password: string;
-
-beforeAll(async () => {
-  db = await openTestStore("postgres");
-  clock = new FakeClock("2025-03-28T08:00:00.000Z");
-  metrics = new EngineMetrics();
-  ({ app, base } = await startTestHttpServer(db.store, clock, null, null, metrics));
-});
-afterAll(async () => {
-  await app.close();
-  await db.close();
-});
 
 beforeEach(async () => {
   await db.truncate();
@@ -55,38 +37,20 @@ beforeEach(async () => {
 });
 
 function meeting(key: string, startIso: string, extra: Partial<MeetingUpsert> = {}): MeetingUpsert {
-  const start = new Date(startIso);
-  return {
+  return plannedMeeting(room, key, new Date(startIso), 0, {
     occurrenceKey: `${MAILBOX}|${key}`,
-    roomId: room.id,
-    source: "graph",
-    sourceEventId: key,
-    seriesMasterId: null,
-    icalUid: key,
-    changeKey: "1",
-    start,
-    end: new Date(start.getTime() + 30 * 60_000),
     subject: `Subject ${key}`,
-    organizerName: "Ana Ruiz",
-    organizerEmail: "ana@fabrikam.example",
-    sensitivity: "normal",
-    cancelled: false,
-    declined: false,
-    join: null,
-    route: "cvi",
     dialString: "contoso.1234567890@video.contoso.example",
-    ivr: null,
-    rule: "teams-cvi",
     subjectShown: `Shown ${key}`,
     contentHash: key,
     ...extra,
-  };
+  });
 }
 
 function device(version = ExchangeVersion.Exchange2013, zone?: TimeZoneInfo): ExchangeService {
   const service = zone ? new ExchangeService(version, zone) : new ExchangeService(version);
   service.Credentials = new WebCredentials(MAILBOX, password);
-  service.Url = new Uri(`${base}/EWS/Exchange.asmx`);
+  service.Url = new Uri(`${server.base}/EWS/Exchange.asmx`);
   return service;
 }
 
@@ -103,7 +67,7 @@ const sync = async (service: ExchangeService, state: string | null, max = 100) =
 };
 
 const post = (path: string, body: string, auth = `Basic ${Buffer.from(`${MAILBOX}:${password}`).toString("base64")}`) =>
-  fetch(`${base}${path}`, { method: "POST", headers: { "content-type": "text/xml; charset=utf-8", authorization: auth }, body });
+  fetch(`${server.base}${path}`, { method: "POST", headers: { "content-type": "text/xml; charset=utf-8", authorization: auth }, body });
 const soap = (inner: string, header = "") =>
   `<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Header>${header}</s:Header><s:Body>${inner}</s:Body></s:Envelope>`;
 const syncBody = (state: string, max = "10") =>
@@ -174,10 +138,10 @@ describe("SyncFolderItems with a real EWS client", () => {
 
 describe("SOAP Autodiscover", () => {
   it("a real client's GetUserSettings gets the EWS URL and the display name; another mailbox is InvalidUser", async () => {
-    const service = new AutodiscoverService(new Uri(`${base}/autodiscover/autodiscover.svc`), ExchangeVersion.Exchange2010);
+    const service = new AutodiscoverService(new Uri(`${server.base}/autodiscover/autodiscover.svc`), ExchangeVersion.Exchange2010);
     service.Credentials = new WebCredentials(MAILBOX, password);
     const answer = await service.GetUserSettings(MAILBOX, [UserSettingName.ExternalEwsUrl, UserSettingName.InternalEwsUrl, UserSettingName.UserDisplayName]);
-    expect(answer.Settings.get(UserSettingName.ExternalEwsUrl)).toBe(`${base}/EWS/Exchange.asmx`);
+    expect(answer.Settings.get(UserSettingName.ExternalEwsUrl)).toBe(`${server.base}/EWS/Exchange.asmx`);
     expect(answer.Settings.get(UserSettingName.UserDisplayName)).toBe("Poly Sync");
     const other = await post(
       "/autodiscover/autodiscover.svc",

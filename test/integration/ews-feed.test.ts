@@ -7,7 +7,6 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { FastifyInstance } from "fastify";
 import {
   Appointment,
   BasePropertySet,
@@ -23,34 +22,17 @@ import {
   WebCredentials,
   WellKnownFolderName,
 } from "ews-javascript-api";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { EngineMetrics } from "../../app/metrics.ts";
+import { beforeEach, describe, expect, it } from "vitest";
 import { buildStatus } from "../../app/status.ts";
 import type { MeetingUpsert, Room } from "../../core/ports/store.ts";
 import { runCli } from "../support/cli.ts";
-import { FakeClock } from "../support/fake-clock.ts";
-import { openTestStore, type TestStore } from "../support/test-database.ts";
-import { startTestHttpServer } from "../support/http-server.ts";
+import { servedTestStoreForFile } from "../support/file-test-store.ts";
+import { plannedMeeting } from "../support/planned-meeting.ts";
 
 const MAILBOX = "poly-room@contoso.example";
-let db: TestStore;
-let clock: FakeClock;
-let app: FastifyInstance;
-let metrics: EngineMetrics;
-let base: string;
+const { db, clock, metrics, server } = servedTestStoreForFile("2025-03-04T08:00:00.000Z");
 let room: Room;
 let password: string;
-
-beforeAll(async () => {
-  db = await openTestStore("postgres");
-  clock = new FakeClock("2025-03-04T08:00:00.000Z");
-  metrics = new EngineMetrics();
-  ({ app, base } = await startTestHttpServer(db.store, clock, null, null, metrics));
-});
-afterAll(async () => {
-  await app.close();
-  await db.close();
-});
 
 beforeEach(async () => {
   await db.truncate();
@@ -82,32 +64,12 @@ beforeEach(async () => {
 });
 
 function meeting(key: string, minutes: number, extra: Partial<MeetingUpsert> = {}): MeetingUpsert {
-  const start = new Date(clock.now().getTime() + minutes * 60_000);
-  return {
-    occurrenceKey: `${MAILBOX}|${key}|${start.toISOString()}`,
-    roomId: room.id,
-    source: "graph",
-    sourceEventId: key,
-    seriesMasterId: null,
-    icalUid: key,
-    changeKey: "1",
-    start,
-    end: new Date(start.getTime() + 30 * 60_000),
+  return plannedMeeting(room, key, clock.now(), minutes, {
     subject: `Subject ${key}`,
-    organizerName: "Ana Ruiz",
-    organizerEmail: "ana@fabrikam.example",
-    sensitivity: "normal",
-    cancelled: false,
-    declined: false,
-    join: null,
-    route: "cvi",
     dialString: "contoso.1234567890@video.contoso.example",
-    ivr: null,
-    rule: "teams-cvi",
     subjectShown: `Subject ${key}`,
-    contentHash: `${key}-${minutes}`,
     ...extra,
-  };
+  });
 }
 
 const four = () => [
@@ -117,7 +79,7 @@ const four = () => [
   meeting("private", 240, { sensitivity: "private", subject: null, subjectShown: "Private meeting" }),
 ];
 
-function device(user = MAILBOX, secret = password, url = `${base}/EWS/Exchange.asmx`): ExchangeService {
+function device(user = MAILBOX, secret = password, url = `${server.base}/EWS/Exchange.asmx`): ExchangeService {
   const service = new ExchangeService(ExchangeVersion.Exchange2013);
   service.Credentials = new WebCredentials(user, secret);
   service.Url = new Uri(url);
@@ -125,7 +87,7 @@ function device(user = MAILBOX, secret = password, url = `${base}/EWS/Exchange.a
 }
 
 async function autodiscover(user = MAILBOX, secret = password): Promise<Response> {
-  return fetch(`${base}/autodiscover/autodiscover.xml`, {
+  return fetch(`${server.base}/autodiscover/autodiscover.xml`, {
     method: "POST",
     headers: { "content-type": "text/xml", authorization: `Basic ${Buffer.from(`${user}:${secret}`).toString("base64")}` },
     body: `<?xml version="1.0" encoding="utf-8"?><Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"><Request><EMailAddress>${user}</EMailAddress><AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>`,
@@ -152,7 +114,7 @@ describe("EWS feed with a real EWS client", () => {
     const answer = await autodiscover();
     expect(answer.status).toBe(200);
     const ewsUrl = /<EwsUrl>([^<]+)<\/EwsUrl>/.exec(await answer.text())?.[1];
-    expect(ewsUrl).toBe(`${base}/EWS/Exchange.asmx`);
+    expect(ewsUrl).toBe(`${server.base}/EWS/Exchange.asmx`);
 
     const service = device(MAILBOX, password, ewsUrl);
     const folder = await CalendarFolder.Bind(service, WellKnownFolderName.Calendar);
@@ -230,7 +192,7 @@ describe("EWS feed with a real EWS client", () => {
       `Basic ${Buffer.from(`other@contoso.example:${password}`).toString("base64")}`,
       null,
     ]) {
-      const r = await fetch(`${base}/EWS/Exchange.asmx`, {
+      const r = await fetch(`${server.base}/EWS/Exchange.asmx`, {
         method: "POST",
         headers: { "content-type": "text/xml", ...(auth ? { authorization: auth } : {}) },
         body: "<x/>",

@@ -4,7 +4,7 @@
  * clock drives everything, so nothing sleeps.
  */
 
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CalendarPoller, type PollSettings, type RoundReport } from "../../calendar/calendar-poller.ts";
 import { EwsCalendarSource } from "../../calendar/ews/ews-calendar-source.ts";
 import { EwsClient } from "../../calendar/ews/ews-client.ts";
@@ -14,23 +14,17 @@ import { EwsEmulator } from "../../emulators/ews/ews-emulator.ts";
 import { teamsHtmlV4 } from "../../emulators/invite-factory.ts";
 import { roomPlanner } from "../../join/room-planning.ts";
 import { FakeClock } from "../support/fake-clock.ts";
-import { openTestStore, type TestStore } from "../support/test-database.ts";
+import { testStoreForFile } from "../support/file-test-store.ts";
 
 const ROOM = "room101@contoso.example";
 const POLL: PollSettings = { intervalSeconds: 60, windowPastHours: 24, windowFutureDays: 7, maxInFlight: 4, roundBudgetSeconds: 120 };
 const CVI = { tenantKey: "contoso@m.webex.com", videoId: "1182453796" };
 
-let db: TestStore;
+const db = testStoreForFile();
 let clock: FakeClock;
 let emu: EwsEmulator;
 const pollers: CalendarPoller[] = [];
 
-beforeAll(async () => {
-  db = await openTestStore("postgres");
-});
-afterAll(async () => {
-  await db?.close();
-});
 beforeEach(async () => {
   await db.truncate();
   clock = new FakeClock("2025-03-04T08:00:00.000Z");

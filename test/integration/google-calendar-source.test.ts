@@ -5,41 +5,19 @@
  * that advances it, so nothing here sleeps.
  */
 import { generateKeyPairSync } from "node:crypto";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type GoogleClientConfig, GoogleClient } from "../../calendar/google/google-client.ts";
 import { GoogleCalendarSource, type GoogleCalendarSourceOptions } from "../../calendar/google/google-calendar-source.ts";
-import type { Sleeper } from "../../calendar/request-retry.ts";
-import { OtjError } from "../../core/errors.ts";
 import type { RoomSyncResult, TimeWindow } from "../../core/ports/calendar-source.ts";
 import { type GoogleEmulatorOptions, GoogleEmulator } from "../../emulators/google/google-emulator.ts";
-
-class ManualClock {
-  constructor(public ms: number) {}
-  now(): Date {
-    return new Date(this.ms);
-  }
-  advance(ms: number): void {
-    this.ms += ms;
-  }
-}
+import { ManualClock, recordingSleeper, rejection, type SourceHarness, stoppedAfterEach, TEAMS_URL } from "./calendar-source-harness.ts";
 
 const ROOM = "c_1889abc@resource.calendar.google.com";
 const WINDOW: TimeWindow = { start: "2026-12-07T00:00:00.000Z", end: "2026-12-16T00:00:00.000Z" };
-const TEAMS_URL =
-  "https://teams.microsoft.com/l/meetup-join/19%3ameeting_Zm9v%40thread.v2/0?context=%7b%22Tid%22%3a%22c0ffee00-1111-2222-3333-444455556666%22%7d";
 
-interface Harness {
-  emu: GoogleEmulator;
-  clock: ManualClock;
-  sleeps: number[];
-  client: GoogleClient;
-  source: GoogleCalendarSource;
-}
+type Harness = SourceHarness<GoogleEmulator, GoogleClient, GoogleCalendarSource>;
 
-const running: GoogleEmulator[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((e) => e.stop()));
-});
+const running = stoppedAfterEach<GoogleEmulator>();
 
 async function harness(
   options: { emulator?: GoogleEmulatorOptions; source?: GoogleCalendarSourceOptions; client?: Partial<GoogleClientConfig> } = {},
@@ -48,12 +26,7 @@ async function harness(
   const emu = await GoogleEmulator.start({ clock, ...options.emulator });
   running.push(emu);
   emu.addRoom({ email: ROOM, name: "Berlin-4-Elbe", capacity: 8, building: "BER", floor: "4" });
-  const sleeps: number[] = [];
-  const sleep: Sleeper = async (ms, signal) => {
-    signal.throwIfAborted();
-    sleeps.push(ms);
-    clock.advance(ms);
-  };
+  const { sleeps, sleep } = recordingSleeper(clock);
   const key = emu.serviceAccountKey();
   const client = new GoogleClient(
     {
@@ -71,15 +44,6 @@ async function harness(
 
 function signal(): AbortSignal {
   return AbortSignal.timeout(15_000);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<OtjError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(OtjError);
-  return error as OtjError;
 }
 
 function seed(emu: GoogleEmulator) {

@@ -6,42 +6,20 @@
 
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type GraphClientConfig, GraphClient } from "../../calendar/graph/graph-client.ts";
 import { GraphCalendarSource, type GraphCalendarSourceOptions } from "../../calendar/graph/graph-calendar-source.ts";
-import type { Sleeper } from "../../calendar/request-retry.ts";
 import { ConcurrencyGate, type RequestGate } from "../../calendar/graph/request-gate.ts";
-import { OtjError } from "../../core/errors.ts";
 import type { RoomSyncResult, TimeWindow } from "../../core/ports/calendar-source.ts";
 import { GraphEmulator, type GraphEmulatorOptions } from "../../emulators/graph/graph-emulator.ts";
-
-class ManualClock {
-  constructor(public ms: number) {}
-  now(): Date {
-    return new Date(this.ms);
-  }
-  advance(ms: number): void {
-    this.ms += ms;
-  }
-}
+import { ManualClock, recordingSleeper, rejection, type SourceHarness, stoppedAfterEach, TEAMS_URL } from "./calendar-source-harness.ts";
 
 const ROOM = "room101@contoso.example";
 const WINDOW: TimeWindow = { start: "2025-03-03T00:00:00.000Z", end: "2025-03-12T00:00:00.000Z" };
-const TEAMS_URL =
-  "https://teams.microsoft.com/l/meetup-join/19%3ameeting_Zm9v%40thread.v2/0?context=%7b%22Tid%22%3a%22c0ffee00-1111-2222-3333-444455556666%22%7d";
 
-interface Harness {
-  emu: GraphEmulator;
-  clock: ManualClock;
-  sleeps: number[];
-  client: GraphClient;
-  source: GraphCalendarSource;
-}
+type Harness = SourceHarness<GraphEmulator, GraphClient, GraphCalendarSource>;
 
-const running: GraphEmulator[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((e) => e.stop()));
-});
+const running = stoppedAfterEach<GraphEmulator>();
 
 async function harness(
   options: {
@@ -57,12 +35,7 @@ async function harness(
   const emu = await GraphEmulator.start({ seed: "test", clock, ...options.emulator });
   running.push(emu);
   emu.addRoom({ address: ROOM, displayName: "Room 101" });
-  const sleeps: number[] = [];
-  const sleep: Sleeper = async (ms, signal) => {
-    signal.throwIfAborted();
-    sleeps.push(ms);
-    clock.advance(ms);
-  };
+  const { sleeps, sleep } = recordingSleeper(clock);
   const client = new GraphClient(
     {
       tenantId: emu.tenantId,
@@ -80,15 +53,6 @@ async function harness(
 
 function signal(): AbortSignal {
   return AbortSignal.timeout(10_000);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<OtjError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(OtjError);
-  return error as OtjError;
 }
 
 function seedMorning(emu: GraphEmulator) {

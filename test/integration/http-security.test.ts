@@ -7,7 +7,7 @@ import { once } from "node:events";
 import { connect, type Socket } from "node:net";
 import { Writable } from "node:stream";
 import type { FastifyInstance } from "fastify";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { buildHttpServer, type HttpServerDeps } from "../../app/http/server.ts";
 import { EngineMetrics } from "../../app/metrics.ts";
 import { signBody, verifyBody } from "../../bridge/bridge-signature.ts";
@@ -16,20 +16,14 @@ import { createLogger } from "../../core/logger.ts";
 import type { Store } from "../../core/ports/store.ts";
 import { withOverrides } from "../support/delegate.ts";
 import { FakeClock } from "../support/fake-clock.ts";
-import { openTestStore, type TestStore } from "../support/test-database.ts";
+import { testStoreForFile } from "../support/file-test-store.ts";
 
 const ADMIN = "security-admin-token-0123456789abcdef";
-let db: TestStore;
+const db = testStoreForFile();
 let clock: FakeClock;
 let logLines: string[];
 const servers: FastifyInstance[] = [];
 
-beforeAll(async () => {
-  db = await openTestStore("postgres");
-});
-afterAll(async () => {
-  await db?.close();
-});
 beforeEach(async () => {
   await db.truncate();
   clock = new FakeClock("2026-03-02T08:00:00.000Z");

@@ -7,6 +7,7 @@ import { JoinDispatcher } from "../../join/join-dispatcher.ts";
 import { DEFAULT_XAPI_CONFIG, XapiDevicePusher } from "../../join/pushers/xapi-device-pusher.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { openTestStore, type TestStore } from "../support/test-database.ts";
+import { plannedMeeting } from "../support/planned-meeting.ts";
 
 let db: TestStore;
 let clock: FakeClock;
@@ -47,32 +48,14 @@ async function roomWithDevice(mailbox: string, password = "secret"): Promise<{ r
 }
 
 function meeting(room: Room, key: string, minutesFromNow: number, extra: Partial<MeetingUpsert> = {}): MeetingUpsert {
-  const start = new Date(clock.now().getTime() + minutesFromNow * 60000);
-  return {
-    occurrenceKey: `${room.mailbox}|${key}|${start.toISOString()}`,
-    roomId: room.id,
-    source: "graph",
+  return plannedMeeting(room, key, clock.now(), minutesFromNow, {
     sourceEventId: `evt-${key}`,
-    seriesMasterId: null,
-    icalUid: key,
-    changeKey: "1",
-    start,
-    end: new Date(start.getTime() + 30 * 60000),
     subject: `Meeting ${key}`,
-    organizerName: "Ana Ruiz",
-    organizerEmail: "ana@fabrikam.example",
-    sensitivity: "normal",
-    cancelled: false,
-    declined: false,
-    join: null,
-    route: "cvi",
-    dialString: "1198563286.contoso@m.webex.com",
     ivr: { address: "contoso@m.webex.com", dtmf: "1198563286#" },
-    rule: "teams-cvi",
     subjectShown: `Meeting ${key}`,
     contentHash: `h-${key}-${minutesFromNow}-${extra.cancelled ?? false}-${extra.subjectShown ?? ""}`,
     ...extra,
-  };
+  });
 }
 
 /** `random` draws the backoff's jitter: 1 (the default here) is none, so the retry times below are exact. */

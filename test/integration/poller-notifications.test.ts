@@ -7,19 +7,19 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { GraphClient } from "../../calendar/graph/graph-client.ts";
 import { GraphSubscriptionManager, graphNotificationRoute, hashClientState, MAX_NOTIFICATION_ITEMS } from "../../calendar/graph/subscriptions.ts";
 import { PostgresSubscriptionStore } from "../../store/postgres/graph-subscription-store.ts";
 import type { Room } from "../../core/ports/store.ts";
 import { GraphEmulator } from "../../emulators/graph/graph-emulator.ts";
 import { FakeClock } from "../support/fake-clock.ts";
-import { openTestStore, type TestStore } from "../support/test-database.ts";
+import { testStoreForFile } from "../support/file-test-store.ts";
 
 const ROOM = "room101@contoso.example";
 const ROOM2 = "room102@contoso.example";
 
-let db: TestStore;
+const db = testStoreForFile();
 let clock: FakeClock;
 let emu: GraphEmulator;
 let server: Server;
@@ -28,12 +28,6 @@ let manager: GraphSubscriptionManager;
 let subscriptions: PostgresSubscriptionStore;
 let wakes: number;
 
-beforeAll(async () => {
-  db = await openTestStore("postgres");
-});
-afterAll(async () => {
-  await db?.close();
-});
 beforeEach(async () => {
   await db.truncate();
   clock = new FakeClock("2025-03-04T08:00:00.000Z");

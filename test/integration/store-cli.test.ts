@@ -167,48 +167,28 @@ describe("otj rooms", () => {
       privateMeetings: "process",
     });
     expect(room["id"]).toMatch(/^rm_[0-9a-z]{10}$/);
-    const viaEnv = await otj(
-      [
-        "rooms",
-        "add",
-        "--mailbox",
-        "r2@contoso.example",
-        "--name",
-        "R2",
-        "--provider",
-        "contoso",
-        "--device-family",
-        "xapi-legacy",
-        "--device-address",
-        "http://10.1.1.1:8080",
-        "--device-password-env",
-        "ROOM_PW",
-      ],
-      { env: { ROOM_PW: "env-s3cret" } },
-    );
+    // A legacy room on plain http:// off loopback, its password from the environment.
+    const addR2 = [
+      "rooms",
+      "add",
+      "--mailbox",
+      "r2@contoso.example",
+      "--name",
+      "R2",
+      "--provider",
+      "contoso",
+      "--device-family",
+      "xapi-legacy",
+      "--device-address",
+      "http://10.1.1.1:8080",
+      "--device-password-env",
+      "ROOM_PW",
+    ];
+    const viaEnv = await otj(addR2, { env: { ROOM_PW: "env-s3cret" } });
     // Plain http:// off loopback needs the room's opt-in.
     expect(viaEnv.code).toBe(2);
     expect(viaEnv.stderr).toContain("--insecure-http");
-    const optedIn = await otj(
-      [
-        "rooms",
-        "add",
-        "--mailbox",
-        "r2@contoso.example",
-        "--name",
-        "R2",
-        "--provider",
-        "contoso",
-        "--device-family",
-        "xapi-legacy",
-        "--device-address",
-        "http://10.1.1.1:8080",
-        "--device-password-env",
-        "ROOM_PW",
-        "--insecure-http",
-      ],
-      { env: { ROOM_PW: "env-s3cret" } },
-    );
+    const optedIn = await otj([...addR2, "--insecure-http"], { env: { ROOM_PW: "env-s3cret" } });
     expect(optedIn.code, optedIn.stderr).toBe(0);
     const list = await otj(["rooms", "list", "--json"]);
     const table = await otj(["rooms", "list"]);
