@@ -72,16 +72,39 @@ export async function startEngineHarness(options: {
 }): Promise<EngineHarness> {
   const hmac = `${options.label}-hmac-secret`;
   const pg = await createTestPostgres(options.label);
+  // What started so far stops again when a later step fails (a bad config, a port in use).
+  const started: Array<() => Promise<unknown>> = [() => pg.drop()];
+  try {
+    return await startOn(pg, started, hmac, options);
+  } catch (error) {
+    for (const stop of started.reverse()) await stop().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function startOn(
+  pg: TestPostgres,
+  started: Array<() => Promise<unknown>>,
+  hmac: string,
+  options: Parameters<typeof startEngineHarness>[0],
+): Promise<EngineHarness> {
   const clock = new ManualClock(options.startAt);
   const graph = new GraphEmulator({ clock, seed: options.label });
   await graph.listen();
+  started.push(() => graph.stop());
   graph.addRoom({ address: HARNESS_ROOM, displayName: "Room 101" });
   const device = new CiscoDeviceEmulator({ users: { admin: { password: HARNESS_DEVICE_PASSWORD, role: "Admin" } } });
   await device.start();
+  started.push(() => device.stop());
   const bridge = new BridgeEmulator({ clock, token: "t", hmacSecret: hmac, plan: () => ({ kind: "admit", afterMs: 60_000 }) });
   await bridge.start();
+  started.push(() => bridge.stop());
   const google = options.calendars?.google ? await GoogleEmulator.start({ clock }) : null;
   const ews = options.calendars?.ews ? await EwsEmulator.start({ clock }) : null;
+  started.push(async () => {
+    await google?.stop();
+    await ews?.stop();
+  });
   const logger = options.logger ?? createLogger("silent");
   const config = resolveConfig(
     {
@@ -98,6 +121,7 @@ export async function startEngineHarness(options: {
     { env: {}, cwd: process.cwd() },
   );
   const engine = new Engine({ config, clock, logger, cwd: process.cwd(), ticks: false });
+  started.push(() => engine.stop());
   await engine.start(true);
   await engine.store.providers.add({ partner: "cisco", ...options.provider }, clock.now());
   const added = await engine.store.rooms.add(
