@@ -76,8 +76,11 @@ export interface ChannelReconcileReport {
 export type NotificationHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
 export type NotificationOutcome =
-  /** `sync`: the channel's first message, acknowledged. */
-  | { readonly status: "sync"; readonly roomId: string }
+  /**
+   * `sync`: the channel's first message, acknowledged. Google sends it as soon as it opens the
+   * channel, which can be before otj has recorded it: `roomId` null then (nothing to do either way).
+   */
+  | { readonly status: "sync"; readonly roomId: string | null }
   /** A change: the room was made due. */
   | { readonly status: "due"; readonly roomId: string }
   /** Unknown channel, token mismatch, or a room no longer watched. */
@@ -271,6 +274,8 @@ export class GoogleChannelManager {
     // The same work whether or not the channel is known, so timing does not tell which.
     const stored = Buffer.from(record?.tokenHash ?? "00".repeat(32), "hex");
     const matches = bytesEqual(sha256(token ?? ""), stored) && record !== null && token !== null && !record.orphan;
+    // A sync message changes nothing, so one for a channel not recorded yet is simply acknowledged.
+    if (state === "sync" && record === null) return { status: "sync", roomId: null };
     if (!matches) {
       this.#deps.logger?.warn({}, "google notification refused (unknown channel or token mismatch)");
       return { status: "refused" };
