@@ -133,6 +133,8 @@ export class CalendarPoller {
   /** Every round in progress (ticked or called directly), for the drain. */
   readonly #active = new Set<Promise<RoundReport>>();
   #again = false;
+  /** A change notification made rooms due while a round runs: the round leases them next. */
+  #requested = false;
   #stopping = false;
   #abort = new AbortController();
 
@@ -187,6 +189,7 @@ export class CalendarPoller {
     if (this.#stopping) return;
     if (this.#running !== null) {
       this.#again = true;
+      this.#requested = true;
       return;
     }
     this.#running = this.runRound(this.#abort.signal)
@@ -300,9 +303,28 @@ export class CalendarPoller {
         }
       }
     };
+    // Rooms a notification made due after the round started (their due time is past its start):
+    // leased ahead of the queue, so a change reaches its room within a few rooms' polls instead of
+    // after the whole round. Tolerates a failure (the rooms stay due for the next round).
+    let requesting: Promise<void> | null = null;
+    const takeRequested = async (): Promise<void> => {
+      this.#requested = false;
+      try {
+        const leased = await this.#store.syncCursors.leaseRequested(this.#clock.now(), this.#leaseBatch, { leaseMs: this.#leaseMs, signal });
+        queue.unshift(...leased);
+      } catch (error) {
+        if (!signal.aborted) this.#logger?.warn({ err: toOtjError(error).message }, "leasing notified rooms failed");
+      }
+    };
     const next = async (): Promise<RoomLease | undefined> => {
       for (;;) {
         if (this.#stopping || signal.aborted) return undefined;
+        if (this.#requested && requesting === null) {
+          requesting = takeRequested().finally(() => {
+            requesting = null;
+          });
+        }
+        if (requesting !== null) await requesting;
         // Refill while a batch or more is still queued: leasing takes as long as several rooms'
         // rounds, and workers must not wait for it.
         if (!exhausted && refilling === null && queue.length < Math.max(concurrency, this.#leaseBatch)) {

@@ -13,6 +13,14 @@ export class PostgresSyncCursorStore implements SyncCursorStore {
   }
 
   leaseDue(now: Date, limit: number, options?: LeaseOptions): Promise<RoomLease[]> {
+    return this.#lease(now, limit, false, options);
+  }
+
+  leaseRequested(now: Date, limit: number, options?: LeaseOptions): Promise<RoomLease[]> {
+    return this.#lease(now, limit, true, options);
+  }
+
+  #lease(now: Date, limit: number, requested: boolean, options?: LeaseOptions): Promise<RoomLease[]> {
     return guard(options, async () => {
       if (limit <= 0) return [];
       const until = addMs(now, options?.leaseMs ?? DEFAULT_LEASE_MS);
@@ -31,6 +39,7 @@ export class PostgresSyncCursorStore implements SyncCursorStore {
             .where("e.enabled", "=", true)
             .where("d.due_at", "<=", now)
             .where((eb) => eb.or([eb("d.lease_expires_at", "is", null), eb("d.lease_expires_at", "<=", now)]))
+            .$if(requested, (qb) => qb.where("d.requested_at", "is not", null).orderBy("d.requested_at"))
             .orderBy("d.due_at")
             .orderBy("d.room_id")
             .limit(limit)

@@ -599,6 +599,39 @@ describe("CalendarPoller", () => {
     expect(again.rooms.every((o) => o.outcome === "ok")).toBe(true);
   });
 
+  it("a room a notification makes due while a round runs is polled next, ahead of the round's queue", async () => {
+    const rooms = await addQuietRooms(12);
+    // The lease order: due at the same moment, so by room id; the notified room is the last one.
+    const notified = [...rooms].sort((x, y) => x.id.localeCompare(y.id)).at(-1)!;
+    const polled: string[] = [];
+    let poller: CalendarPoller | null = null;
+    poller = makePoller({
+      poll: { maxInFlight: 1 },
+      leaseBatch: 1,
+      wrapSource: (source) => ({
+        connect: (signal) => source.connect(signal),
+        listRooms: (signal) => source.listRooms(signal),
+        checkRooms: (mailboxes, signal) => source.checkRooms(mailboxes, signal),
+        syncRoom: async (mailbox, cursor, window, signal) => {
+          polled.push(mailbox);
+          if (polled.length === 2) {
+            // A change notification for the last room (as the Graph and Google routes do it).
+            await db.store.syncCursors.markDue(notified.id, clock.now());
+            poller!.poke();
+          }
+          return source.syncRoom(mailbox, cursor, window, signal);
+        },
+      }),
+    });
+    poller.poke();
+    await poller.idle();
+    // Two rooms polled, at most two more leased ahead of it (one queued, one refilling): then it.
+    expect(polled.indexOf(notified.mailbox)).toBeLessThanOrEqual(4);
+    expect(polled.indexOf(notified.mailbox)).toBeGreaterThanOrEqual(2);
+    // Every room polled once in the round (the notified one was not polled again at its place).
+    expect(polled.slice(0, 12).sort()).toEqual(rooms.map((r) => r.mailbox).sort());
+  });
+
   it("stop() records the quiet rooms that finished before it, aborts the room in flight, and leaves no lease", async () => {
     const [a, b, slow] = await addQuietRooms(3);
     const finished: string[] = [];

@@ -18,6 +18,11 @@ export interface SyncCursorStore {
    * or expired, most overdue first. Two instances calling at once get disjoint rooms.
    */
   leaseDue(now: Date, limit: number, options?: LeaseOptions): Promise<RoomLease[]>;
+  /**
+   * {@link leaseDue} for the rooms a change notification made due ({@link markDue}) since their
+   * last lease, oldest request first: a round in progress takes them ahead of its queue.
+   */
+  leaseRequested(now: Date, limit: number, options?: LeaseOptions): Promise<RoomLease[]>;
   /** Extends this owner's lease; false when the lease was lost (expired and taken over). */
   renewLease(roomId: string, now: Date, options?: LeaseOptions): Promise<boolean>;
   /**
