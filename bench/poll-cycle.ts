@@ -10,6 +10,9 @@
  *   which add no latency of their own in the emulator, nor token requests).
  * - `changed-5pct-cycle`: the same with 5 % of the rooms changed (parse, plan, upsert, event log).
  * - `initial-sync`: the first, full cycle (every room's window listed); same kind of baseline.
+ * - `notified-room-mid-round`: a change notification (markDue + poke, as the notification routes
+ *   do) a third of the way into a no-change round, for the room that round would poll last:
+ *   seconds until that room's calendar is read. Baseline 2 s (the product's aim).
  * - `rss`: resident memory of the engine side after the cycles; `rss-after-initial-sync` and
  *   `heap-after-initial-sync` (after a full collection) right after the first cycle;
  *   `rss-after-initial-sync-idle` after the engine then idled OTJ_BENCH_IDLE_MS (default 20 s, less
@@ -30,6 +33,7 @@ import { realSleeper } from "../calendar/request-retry.ts";
 import { GraphClient } from "../calendar/graph/graph-client.ts";
 import { ConcurrencyGate } from "../calendar/graph/request-gate.ts";
 import { CalendarPoller } from "../calendar/calendar-poller.ts";
+import type { CalendarSource } from "../core/ports/calendar-source.ts";
 import { ManualClock } from "../core/manual-clock.ts";
 import type { NewRoom } from "../core/ports/store.ts";
 import { GraphEmulator } from "../emulators/graph/graph-emulator.ts";
@@ -269,7 +273,19 @@ export async function benchPollCycle(options: PollCycleOptions = {}): Promise<vo
       { tenantId: emu.tenantId, clientId: emu.clientId, clientSecret: emu.clientSecret, baseUrl: emu.url, authorityUrl: emu.url },
       { clock, gate: new ConcurrencyGate({ perMailbox: 4, global: maxInFlight }) },
     );
-    const source = new GraphCalendarSource(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}, { client, clock, sleep: realSleeper });
+    const graphSource = new GraphCalendarSource(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}, { client, clock, sleep: realSleeper });
+    // Tells when one watched room's round has read its calendar (the notified-room measure).
+    let watched: { mailbox: string; done: () => void } | null = null;
+    const source: CalendarSource = {
+      connect: (signal) => graphSource.connect(signal),
+      listRooms: (signal) => graphSource.listRooms(signal),
+      checkRooms: (mailboxes, signal) => graphSource.checkRooms(mailboxes, signal),
+      syncRoom: async (mailbox, cursor, window, signal) => {
+        const result = await graphSource.syncRoom(mailbox, cursor, window, signal);
+        if (watched?.mailbox === mailbox) watched.done();
+        return result;
+      },
+    };
     const poller = new CalendarPoller(
       { poll: { intervalSeconds: 60, windowPastHours: 24, windowFutureDays: 7, maxInFlight, roundBudgetSeconds: 120 }, planner: roomPlanner([]) },
       { store, source, clock },
@@ -325,6 +341,29 @@ export async function benchPollCycle(options: PollCycleOptions = {}): Promise<vo
     await emulator.call({ op: "update", changes });
     const changed = await cycle();
     if (changed.changed !== changedRooms) throw new Error(`bench: ${changed.changed} rooms changed, expected ${changedRooms}`);
+    // A change notification a third of the way into a round, for the room the round would poll
+    // last: seconds until that room's calendar is read (the round leases notified rooms first).
+    clock.advance(60_000);
+    const last = await db.handle.db
+      .selectFrom("sync_cursor")
+      .select("room_id")
+      .orderBy("due_at", "desc")
+      .orderBy("room_id", "desc")
+      .limit(1)
+      .executeTakeFirstOrThrow();
+    const lastMailbox = (await store.rooms.get(last.room_id))!.mailbox;
+    const read = new Promise<void>((resolve) => {
+      watched = { mailbox: lastMailbox, done: resolve };
+    });
+    poller.poke();
+    await new Promise((resolve) => setTimeout(resolve, (quiet.seconds * 1000) / 3));
+    const notifiedAt = performance.now();
+    await store.syncCursors.markDue(last.room_id, clock.now());
+    poller.poke();
+    await read;
+    const notifiedSeconds = (performance.now() - notifiedAt) / 1000;
+    await poller.idle();
+
     const rssMb = process.memoryUsage().rss / 1_048_576;
     const heapMb = heapAfterGc() / 1_048_576;
 
@@ -333,6 +372,7 @@ export async function benchPollCycle(options: PollCycleOptions = {}): Promise<vo
     line("no-change-cycle", quiet);
     line("changed-5pct-cycle", changed);
     line("initial-sync", initial);
+    report({ bench: name, metric: "notified-room-mid-round", value: notifiedSeconds, unit: "s", baseline: 2, ratio: notifiedSeconds / 2 });
     report({ bench: name, metric: "rss-after-initial-sync", value: rssInitialMb, unit: "MB", baseline: null, ratio: null });
     report({ bench: name, metric: "rss-after-initial-sync-idle", value: memoryRested.rss / 1_048_576, unit: "MB", baseline: null, ratio: null });
     report({ bench: name, metric: "peak-rss-initial-sync", value: peakRssMb, unit: "MB", baseline: null, ratio: null });
