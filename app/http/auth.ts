@@ -13,9 +13,13 @@ export function bearerOf(header: string | string[] | undefined): string | null {
   return m ? m[1]! : null;
 }
 
-/** At most `limit` requests per key in any `windowMs`; answers how long to wait when over. */
-export class RollingRateLimiter {
-  readonly #hits = new Map<string, number[]>();
+/**
+ * The last `limit` times per key within a rolling `windowMs`, and how long until a key may go
+ * again (its oldest counted time ages out). Keys whose times all aged out are dropped once the map
+ * grows large.
+ */
+class RollingWindow {
+  readonly #times = new Map<string, number[]>();
   readonly #limit: number;
   readonly #windowMs: number;
 
@@ -24,22 +28,34 @@ export class RollingRateLimiter {
     this.#windowMs = windowMs;
   }
 
-  /** Records a request at `nowMs`; returns 0 when allowed, else the milliseconds to wait. */
-  take(key: string, nowMs: number): number {
-    const since = nowMs - this.#windowMs;
-    const list = (this.#hits.get(key) ?? []).filter((t) => t > since);
-    if (list.length >= this.#limit) {
-      this.#hits.set(key, list);
-      return list[0]! + this.#windowMs - nowMs;
-    }
-    list.push(nowMs);
-    this.#hits.set(key, list);
-    if (this.#hits.size > 50_000) this.#prune(since);
-    return 0;
+  /** 0 when `key` may go now, else the milliseconds until it may. */
+  waitMs(key: string, nowMs: number): number {
+    const recent = this.#recent(key, nowMs);
+    return recent.length >= this.#limit ? recent[recent.length - this.#limit]! + this.#windowMs - nowMs : 0;
   }
 
-  #prune(since: number): void {
-    for (const [k, v] of this.#hits) if (v.every((t) => t <= since)) this.#hits.delete(k);
+  /** Counts one time for `key` at `nowMs`. */
+  record(key: string, nowMs: number): void {
+    const recent = this.#recent(key, nowMs);
+    recent.push(nowMs);
+    this.#times.set(key, recent.slice(-this.#limit));
+    if (this.#times.size > 50_000) {
+      for (const [k, times] of this.#times) if (times.every((t) => t <= nowMs - this.#windowMs)) this.#times.delete(k);
+    }
+  }
+
+  #recent(key: string, nowMs: number): number[] {
+    return (this.#times.get(key) ?? []).filter((t) => t > nowMs - this.#windowMs);
+  }
+}
+
+/** At most `limit` requests per key in any `windowMs`; answers how long to wait when over. */
+export class RollingRateLimiter extends RollingWindow {
+  /** Records a request at `nowMs`; returns 0 when allowed, else the milliseconds to wait (a refused request is not counted). */
+  take(key: string, nowMs: number): number {
+    const wait = this.waitMs(key, nowMs);
+    if (wait === 0) this.record(key, nowMs);
+    return wait;
   }
 }
 
@@ -47,35 +63,12 @@ export class RollingRateLimiter {
  * Failed attempts per key (a client address and what it guessed at) in a rolling window. Only
  * failures count, so a user who signs in correctly never locks anyone out; once a client is over
  * the limit every attempt of it is refused before the guess is checked (a correct guess must
- * look the same as a wrong one, and a device token check costs a query).
+ * look the same as a wrong one, and a device token check costs a query). `waitMs` says whether
+ * `key` may try now.
  */
-export class FailureLimiter {
-  readonly #failures = new Map<string, number[]>();
-  readonly #limit: number;
-  readonly #windowMs: number;
-
-  constructor(limit: number, windowMs: number) {
-    this.#limit = limit;
-    this.#windowMs = windowMs;
-  }
-
-  /** 0 when `key` may try now, else the milliseconds until it may (its oldest failure ages out). */
-  waitMs(key: string, nowMs: number): number {
-    const recent = this.#recent(key, nowMs);
-    return recent.length >= this.#limit ? recent[recent.length - this.#limit]! + this.#windowMs - nowMs : 0;
-  }
-
+export class FailureLimiter extends RollingWindow {
   /** Records a failed attempt at `nowMs`. */
   fail(key: string, nowMs: number): void {
-    const recent = this.#recent(key, nowMs);
-    recent.push(nowMs);
-    this.#failures.set(key, recent.slice(-this.#limit));
-    if (this.#failures.size > 50_000) {
-      for (const [k, times] of this.#failures) if (times.every((t) => t <= nowMs - this.#windowMs)) this.#failures.delete(k);
-    }
-  }
-
-  #recent(key: string, nowMs: number): number[] {
-    return (this.#failures.get(key) ?? []).filter((t) => t > nowMs - this.#windowMs);
+    this.record(key, nowMs);
   }
 }
