@@ -12,6 +12,7 @@ import { EngineMetrics } from "../../app/metrics.ts";
 import type { BridgeState } from "../../core/domain.ts";
 import { createLogger } from "../../core/logger.ts";
 import type { MeetingUpsert, Room } from "../../core/ports/store.ts";
+import { plannedMeeting } from "../support/planned-meeting.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { openTestStore, type TestStore } from "../support/test-database.ts";
 
@@ -21,33 +22,18 @@ let app: FastifyInstance;
 let base: string;
 let cookie: string;
 
+/** A 30-minute meeting at `start` (no dial string, no rule), from the shared builder. */
 function meeting(room: Room, key: string, start: string, route: string, extra: Partial<MeetingUpsert> = {}): MeetingUpsert {
-  const at = new Date(start);
-  return {
+  return plannedMeeting(room, key, new Date(start), 0, {
     occurrenceKey: `${room.mailbox}|${key}`,
-    roomId: room.id,
-    source: "graph",
-    sourceEventId: key,
-    seriesMasterId: null,
-    icalUid: key,
-    changeKey: "1",
-    start: at,
-    end: new Date(at.getTime() + 30 * 60_000),
     subject: "Quarterly review",
-    organizerName: "Ana Ruiz",
-    organizerEmail: "ana@fabrikam.example",
-    sensitivity: "normal",
-    cancelled: false,
-    declined: false,
-    join: null,
+    subjectShown: "Quarterly review",
     route: route as MeetingUpsert["route"],
     dialString: null,
-    ivr: null,
     rule: null,
-    subjectShown: "Quarterly review",
     contentHash: key,
     ...extra,
-  };
+  });
 }
 
 async function session(room: Room, key: string, due: string, state: BridgeState): Promise<void> {
