@@ -42,6 +42,7 @@ import { roomPlanner } from "../join/room-planning.ts";
 import { createDatabase, type DatabaseHandle } from "../store/create-database.ts";
 import { migrateToLatest } from "../store/migrate.ts";
 import { PostgresStore } from "../store/postgres-store.ts";
+import { withOverrides } from "../test/support/delegate.ts";
 import { createTestPostgres, type TestPostgres } from "../test/support/test-database.ts";
 import { BenchChild, isBenchChild, serveBenchChild } from "./bench-child.ts";
 import { startCpuProfile } from "./cpu-profile.ts";
@@ -276,16 +277,13 @@ export async function benchPollCycle(options: PollCycleOptions = {}): Promise<vo
     const graphSource = new GraphCalendarSource(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}, { client, clock, sleep: realSleeper });
     // Tells when one watched room's round has read its calendar (the notified-room measure).
     let watched: { mailbox: string; done: () => void } | null = null;
-    const source: CalendarSource = {
-      connect: (signal) => graphSource.connect(signal),
-      listRooms: (signal) => graphSource.listRooms(signal),
-      checkRooms: (mailboxes, signal) => graphSource.checkRooms(mailboxes, signal),
+    const source: CalendarSource = withOverrides<CalendarSource>(graphSource, {
       syncRoom: async (mailbox, cursor, window, signal) => {
         const result = await graphSource.syncRoom(mailbox, cursor, window, signal);
         if (watched?.mailbox === mailbox) watched.done();
         return result;
       },
-    };
+    });
     const poller = new CalendarPoller(
       { poll: { intervalSeconds: 60, windowPastHours: 24, windowFutureDays: 7, maxInFlight, roundBudgetSeconds: 120 }, planner: roomPlanner([]) },
       { store, source, clock },

@@ -608,20 +608,18 @@ describe("CalendarPoller", () => {
     poller = makePoller({
       poll: { maxInFlight: 1 },
       leaseBatch: 1,
-      wrapSource: (source) => ({
-        connect: (signal) => source.connect(signal),
-        listRooms: (signal) => source.listRooms(signal),
-        checkRooms: (mailboxes, signal) => source.checkRooms(mailboxes, signal),
-        syncRoom: async (mailbox, cursor, window, signal) => {
-          polled.push(mailbox);
-          if (polled.length === 2) {
-            // A change notification for the last room (as the Graph and Google routes do it).
-            await db.store.syncCursors.markDue(notified.id, clock.now());
-            poller!.poke();
-          }
-          return source.syncRoom(mailbox, cursor, window, signal);
-        },
-      }),
+      wrapSource: (source) =>
+        withOverrides(source, {
+          syncRoom: async (mailbox, cursor, window, signal) => {
+            polled.push(mailbox);
+            if (polled.length === 2) {
+              // A change notification for the last room (as the Graph and Google routes do it).
+              await db.store.syncCursors.markDue(notified.id, clock.now());
+              poller!.poke();
+            }
+            return source.syncRoom(mailbox, cursor, window, signal);
+          },
+        }),
     });
     poller.poke();
     await poller.idle();
@@ -640,16 +638,14 @@ describe("CalendarPoller", () => {
       completeDelayMs: 600_000,
       // Alone, so the slow room's batch does not hold the quiet ones back.
       batchSize: 1,
-      wrapSource: (source) => ({
-        connect: (signal) => source.connect(signal),
-        listRooms: (signal) => source.listRooms(signal),
-        checkRooms: (mailboxes, signal) => source.checkRooms(mailboxes, signal),
-        syncRoom: async (mailbox, cursor, window, signal) => {
-          const result = await source.syncRoom(mailbox, cursor, window, signal);
-          finished.push(mailbox);
-          return result;
-        },
-      }),
+      wrapSource: (source) =>
+        withOverrides(source, {
+          syncRoom: async (mailbox, cursor, window, signal) => {
+            const result = await source.syncRoom(mailbox, cursor, window, signal);
+            finished.push(mailbox);
+            return result;
+          },
+        }),
     });
     poller.start();
     await poller.runRound();
